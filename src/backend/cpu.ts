@@ -1,0 +1,67 @@
+/**
+ * The reference device: runs the kernel IR as plain JavaScript loops over
+ * Float32Array or Float64Array. float64 here is what gradcheck relies on.
+ */
+import { Device, KernelCache, type DeviceBuffer, type DeviceInfo } from './device.js';
+import type { Kernel } from './kernel.js';
+import { hostArray, type DType, type HostArray } from './types.js';
+
+interface CpuBuffer extends DeviceBuffer {
+  readonly data: HostArray;
+}
+
+type Compiled = (out: HostArray, ...inputs: HostArray[]) => void;
+
+/** Turn kernel text into a loop: the same source gpu.js compiles, one thread per iteration. */
+export function compileLoop(kernel: Kernel): Compiled {
+  const params = ['out', ...Array.from({ length: kernel.inputs }, (_, k) => `in${k}`)];
+  const src = `for (let gid = 0; gid < ${kernel.size}; gid++) { ${kernel.body.join(' ')} out[gid] = ${kernel.result}; }`;
+  return new Function(...params, src) as Compiled;
+}
+
+export class CpuDevice extends Device {
+  readonly name = 'cpu';
+  readonly dtypes: readonly DType[] = ['float32', 'float64'];
+  readonly syncRead = true;
+  private readonly cache = new KernelCache<Compiled>(4096);
+
+  protected uploadImpl(data: HostArray, dtype: DType): DeviceBuffer {
+    const copy = hostArray(dtype, data.length);
+    copy.set(data);
+    return this.wrap(copy, dtype);
+  }
+
+  protected runImpl(kernel: Kernel, inputs: readonly DeviceBuffer[], dtype: DType): DeviceBuffer {
+    const fn = this.cache.get(kernel.key, () => {
+      this.stats.kernelsCompiled++;
+      return compileLoop(kernel);
+    });
+    const out = hostArray(dtype, kernel.size);
+    fn(out, ...inputs.map((b) => (b as CpuBuffer).data));
+    return this.wrap(out, dtype);
+  }
+
+  protected readImpl(buf: DeviceBuffer): Promise<HostArray> {
+    return Promise.resolve(this.readSyncImpl(buf));
+  }
+
+  protected readSyncImpl(buf: DeviceBuffer): HostArray {
+    return (buf as CpuBuffer).data.slice();
+  }
+
+  protected freeImpl(): void {
+    // garbage collected; the counters in Device are what matter here
+  }
+
+  release(): void {
+    this.cache.clear();
+  }
+
+  info(): DeviceInfo {
+    return { name: this.name, backend: 'javascript (reference)', adapter: 'host CPU', software: true, dtypes: this.dtypes, syncRead: true };
+  }
+
+  private wrap(data: HostArray, dtype: DType): CpuBuffer {
+    return { device: this, size: data.length, dtype, freed: false, data };
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The device interface: allocate, upload, download, free, run a kernel.
+ * Nothing here knows about tensors or gradients.
+ */
+import type { Kernel } from './kernel.js';
+import { bytesOf, type DType, type HostArray } from './types.js';
+
+/** An opaque handle to memory owned by a device. */
+export interface DeviceBuffer {
+  readonly device: Device;
+  readonly size: number;
+  readonly dtype: DType;
+  /** Set once the buffer is freed; reading it afterwards is a bug upstream. */
+  freed: boolean;
+}
+
+/** Live memory and traffic counters of one device (see `gg.memory()`). */
+export interface DeviceStats {
+  liveBuffers: number;
+  liveBytes: number;
+  uploads: number;
+  downloads: number;
+  kernelRuns: number;
+  kernelsCompiled: number;
+}
+
+/** What a device is running on (see `gg.deviceInfo()`). */
+export interface DeviceInfo {
+  name: string;
+  backend: string;
+  adapter: string;
+  software: boolean;
+  dtypes: readonly DType[];
+  syncRead: boolean;
+}
+
+/**
+ * Base class of every device: it keeps the counters and the empty-buffer
+ * cases so each implementation only moves data and runs kernels.
+ */
+export abstract class Device {
+  abstract readonly name: string;
+  abstract readonly dtypes: readonly DType[];
+  /** Whether `readSync` can work on this device. */
+  abstract readonly syncRead: boolean;
+  readonly stats: DeviceStats = { liveBuffers: 0, liveBytes: 0, uploads: 0, downloads: 0, kernelRuns: 0, kernelsCompiled: 0 };
+
+  protected abstract uploadImpl(data: HostArray, dtype: DType): DeviceBuffer;
+  protected abstract runImpl(kernel: Kernel, inputs: readonly DeviceBuffer[], dtype: DType): DeviceBuffer;
+  protected abstract readImpl(buf: DeviceBuffer): Promise<HostArray>;
+  protected abstract readSyncImpl(buf: DeviceBuffer): HostArray;
+  protected abstract freeImpl(buf: DeviceBuffer): void;
+  /** Drop compiled kernels and everything else the device holds. */
+  abstract release(): void;
+  abstract info(): DeviceInfo;
+
+  /** Check that this device can hold `dtype`. */
+  checkDtype(dtype: DType): void {
+    if (!this.dtypes.includes(dtype)) {
+      throw new Error(`dtype ${dtype} is not supported on device '${this.name}' (it supports ${this.dtypes.join(', ')}); use the 'cpu' device for ${dtype}`);
+    }
+  }
+
+  /** Copy host data to a new device buffer. */
+  upload(data: HostArray, dtype: DType): DeviceBuffer {
+    this.checkDtype(dtype);
+    this.stats.uploads++;
+    return this.track(data.length === 0 ? this.emptyBuffer(dtype) : this.uploadImpl(data, dtype));
+  }
+
+  /** Run a kernel over input buffers into a new buffer of `dtype`. */
+  run(kernel: Kernel, inputs: readonly DeviceBuffer[], dtype: DType): DeviceBuffer {
+    this.checkDtype(dtype);
+    for (const b of inputs) {
+      if (b.freed) throw new Error(`internal: kernel ${kernel.name} reads a freed buffer`);
+      if (b.device !== this) throw new Error(`internal: kernel ${kernel.name} on '${this.name}' got a buffer of '${b.device.name}'`);
+    }
+    if (kernel.size === 0) return this.track(this.emptyBuffer(dtype));
+    this.stats.kernelRuns++;
+    return this.track(this.runImpl(kernel, inputs, dtype));
+  }
+
+  /** Read a buffer back to the host, after all queued work that writes it. */
+  async read(buf: DeviceBuffer): Promise<HostArray> {
+    if (buf.size === 0) return buf.dtype === 'float64' ? new Float64Array(0) : new Float32Array(0);
+    this.stats.downloads++;
+    return this.readImpl(buf);
+  }
+
+  /** Read synchronously; throws on devices whose results arrive later. */
+  readSync(buf: DeviceBuffer): HostArray {
+    if (!this.syncRead) {
+      throw new Error(`dataSync() is not available on device '${this.name}': its results arrive asynchronously; use 'await t.data()' instead`);
+    }
+    if (buf.size === 0) return buf.dtype === 'float64' ? new Float64Array(0) : new Float32Array(0);
+    this.stats.downloads++;
+    return this.readSyncImpl(buf);
+  }
+
+  /** Free a buffer; freeing twice is harmless. */
+  free(buf: DeviceBuffer): void {
+    if (buf.freed) return;
+    buf.freed = true;
+    this.stats.liveBuffers--;
+    this.stats.liveBytes -= buf.size * bytesOf(buf.dtype);
+    if (buf.size > 0) this.freeImpl(buf);
+  }
+
+  private track(buf: DeviceBuffer): DeviceBuffer {
+    this.stats.liveBuffers++;
+    this.stats.liveBytes += buf.size * bytesOf(buf.dtype);
+    return buf;
+  }
+
+  private emptyBuffer(dtype: DType): DeviceBuffer {
+    return { device: this, size: 0, dtype, freed: false };
+  }
+}
+
+/**
+ * A small least-recently-used cache of compiled kernels, keyed by kernel
+ * text. Bounded because gradcheck and shape sweeps create many shapes.
+ */
+export class KernelCache<V> {
+  private readonly map = new Map<string, V>();
+  constructor(
+    private readonly limit: number,
+    private readonly onEvict: (v: V) => void = () => undefined,
+  ) {}
+
+  get(key: string, make: () => V): V {
+    const hit = this.map.get(key);
+    if (hit !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, hit);
+      return hit;
+    }
+    const v = make();
+    this.map.set(key, v);
+    if (this.map.size > this.limit) {
+      const oldest = this.map.keys().next().value;
+      if (oldest !== undefined) {
+        const old = this.map.get(oldest);
+        this.map.delete(oldest);
+        if (old !== undefined) this.onEvict(old);
+      }
+    }
+    return v;
+  }
+
+  clear(): void {
+    for (const v of this.map.values()) this.onEvict(v);
+    this.map.clear();
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}

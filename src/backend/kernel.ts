@@ -1,0 +1,116 @@
+/**
+ * The kernel IR: one source for every device.
+ *
+ * A kernel computes one output element per thread. Its body is a list of
+ * statements in the subset of JavaScript that gpu.js compiles (numbers,
+ * `Math.*`, `let`/`const`, `for` loops with literal bounds, `? :`), reading its
+ * array inputs as `in0[...]`, `in1[...]`, ... and the flat output index as
+ * `gid`; `result` is the expression stored at `gid`.
+ *
+ * Shapes, strides and offsets are baked into the source as literals, so the
+ * source text is also the cache key (DESIGN.md: kernels are compiled once per
+ * kernel, device, output size and constants; here all of those are the text).
+ *
+ * Devices render the same text two ways:
+ * - gpu.js: `function (in0, in1) { const gid = this.thread.x; BODY; return RESULT; }`
+ * - the cpu reference: `for (let gid = 0; gid < n; gid++) { BODY; out[gid] = RESULT; }`
+ */
+export interface Kernel {
+  /** Human-readable name, for error messages and profiles. */
+  readonly name: string;
+  /** Number of array inputs (`in0` ... `in{n-1}`). */
+  readonly inputs: number;
+  /** Number of output elements. */
+  readonly size: number;
+  /** Statements run per output element. */
+  readonly body: readonly string[];
+  /** Expression for the output element. */
+  readonly result: string;
+  /** Unique text of the kernel (name, size, body, result). */
+  readonly key: string;
+}
+
+/** Build a kernel; the key is derived from everything that defines it. */
+export function makeKernel(name: string, inputs: number, size: number, body: readonly string[], result: string): Kernel {
+  const key = `${name}|${inputs}|${size}|${body.join(';')}|${result}`;
+  return { name, inputs, size, body, result, key };
+}
+
+/**
+ * Integer literal as kernel text.
+ * NOTE: gpu.js types a literal without a decimal point as an integer and one
+ * with a point as a float; every index computation here is done in floats
+ * (exact below 2^24), so integers are written as floats.
+ */
+export function int(n: number): string {
+  if (!Number.isInteger(n)) throw new Error(`internal: ${n} is not an integer`);
+  return `${n}.0`;
+}
+
+/** A float literal as kernel text (finite values only; infinities are spelled out). */
+export function float(n: number): string {
+  if (n === Infinity) return '(1.0 / 0.0)';
+  if (n === -Infinity) return '(-1.0 / 0.0)';
+  if (Number.isNaN(n)) return '(0.0 / 0.0)';
+  const s = String(n);
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}
+
+/**
+ * A strided operand: where a logical index of the iteration space lives in
+ * an input buffer. `strides` has one entry per iteration dim (0 = broadcast).
+ */
+export interface Operand {
+  readonly offset: number;
+  readonly strides: readonly number[];
+}
+
+/**
+ * Statements that split the flat index `from` into per-dim indices
+ * `${prefix}0..${prefix}{k-1}` over `shape` (row-major).
+ * Dims of size 1 get the constant 0 and cost nothing.
+ */
+export function unravel(from: string, shape: readonly number[], prefix: string): string[] {
+  const out: string[] = [];
+  // the outermost non-singleton dim takes what is left, without a division
+  const first = shape.findIndex((n) => n !== 1);
+  let rest = from;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const n = shape[d] ?? 1;
+    if (n === 1) {
+      out.push(`const ${prefix}${d} = 0.0;`);
+    } else if (d === first) {
+      out.push(`const ${prefix}${d} = ${rest};`);
+    } else {
+      // NOTE: +0.5 keeps the floor exact when a GPU's float division lands a hair below an integer
+      const q = `${prefix}q${d}`;
+      out.push(`const ${q} = Math.floor((${rest} + 0.5) / ${int(n)});`);
+      out.push(`const ${prefix}${d} = ${rest} - ${q} * ${int(n)};`);
+      rest = q;
+    }
+  }
+  return out;
+}
+
+/** The expression for an operand's buffer position from per-dim indices. */
+export function offsetExpr(op: Operand, prefix: string): string {
+  const terms: string[] = [];
+  if (op.offset !== 0) terms.push(int(op.offset));
+  op.strides.forEach((s, d) => {
+    if (s === 0) return;
+    terms.push(s === 1 ? `${prefix}${d}` : `${prefix}${d} * ${int(s)}`);
+  });
+  return terms.length === 0 ? '0.0' : terms.join(' + ');
+}
+
+/** True when the operand reads its buffer in the iteration order, from 0. */
+export function isContiguous(op: Operand, shape: readonly number[]): boolean {
+  if (op.offset !== 0) return false;
+  let expect = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const n = shape[d] ?? 1;
+    if (n !== 1 && op.strides[d] !== expect) return false;
+    expect *= n;
+  }
+  return true;
+}

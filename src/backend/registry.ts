@@ -1,0 +1,94 @@
+/**
+ * Devices found by name. `cpu` is always here; the gpu.js modes are loaded
+ * lazily and probed (a context opens and a probe kernel returns the right
+ * numbers) before they are reported as available.
+ */
+import { CpuDevice } from './cpu.js';
+import type { Device, DeviceInfo } from './device.js';
+import { gpuDeviceNames, openGpuDevice, probeGpuDevice, type GpuDeviceName } from './gpujs.js';
+
+/** Every device string gpugrad knows. */
+export const deviceNames = ['cpu', 'gpu', ...gpuDeviceNames] as const;
+export type DeviceName = (typeof deviceNames)[number];
+
+const open = new Map<string, Device>();
+let cpu: CpuDevice | undefined;
+
+function isGpuName(name: string): name is GpuDeviceName {
+  return (gpuDeviceNames as readonly string[]).includes(name);
+}
+
+/** Resolve `'gpu'` to the best concrete mode found here (needs `availableDevices` first). */
+let bestGpu: GpuDeviceName | undefined;
+
+/** Get (opening on first use) the device called `name`. */
+export function getDevice(name: string): Device {
+  if (name === 'cpu') return (cpu ??= new CpuDevice());
+  let concrete = name;
+  if (name === 'gpu') {
+    if (!bestGpu) {
+      throw new Error("device 'gpu' is not resolved yet: call 'await gg.availableDevices()' (or 'await gg.initDevice(\"gpu\")') once before using it");
+    }
+    concrete = bestGpu;
+  }
+  const hit = open.get(concrete);
+  if (hit) return hit;
+  if (!isGpuName(concrete)) {
+    throw new Error(`unknown device '${name}'; expected one of ${deviceNames.join(', ')}`);
+  }
+  const dev = openGpuDevice(concrete);
+  open.set(concrete, dev);
+  return dev;
+}
+
+/** Why each probed device is missing, for test summaries. */
+export const unavailableReasons = new Map<string, string>();
+
+/**
+ * Probe every device and list those that really run here, best GPU mode
+ * first after `cpu`. Also resolves `'gpu'`.
+ */
+export async function availableDevices(): Promise<string[]> {
+  const found: string[] = ['cpu'];
+  const infos: DeviceInfo[] = [];
+  for (const name of gpuDeviceNames) {
+    const reason = await probeGpuDevice(name);
+    if (reason === null) {
+      found.push(name);
+      infos.push(getDevice(name).info());
+      unavailableReasons.delete(name);
+    } else {
+      unavailableReasons.set(name, reason);
+    }
+  }
+  bestGpu = pickBest(infos);
+  if (bestGpu) found.splice(1, 0, 'gpu');
+  return found;
+}
+
+/**
+ * NOTE: hardware adapters first (WebGPU, then WebGL); with only software
+ * renderers, the mode measured fastest on a 2-core CPU machine (webasm: its
+ * SIMD loops beat llvmpipe's emulated shaders; see docs/notes/devices.md).
+ */
+function pickBest(infos: DeviceInfo[]): GpuDeviceName | undefined {
+  const hw = infos.filter((i) => !i.software);
+  const order: GpuDeviceName[] = hw.length
+    ? ['gpu:webgpu', 'gpu:headlessgl']
+    : ['gpu:webasm', 'gpu:headlessgl', 'gpu:webgpu', 'gpu:cpu'];
+  const names = new Set((hw.length ? hw : infos).map((i) => i.name));
+  return order.find((n) => names.has(n)) ?? (infos[0]?.name as GpuDeviceName | undefined);
+}
+
+/** Release a device: its kernels and cached state. Tensors on it become unusable. */
+export function releaseDevice(name: string): void {
+  const dev = name === 'cpu' ? cpu : open.get(name === 'gpu' && bestGpu ? bestGpu : name);
+  if (!dev) return;
+  dev.release();
+  if (dev !== cpu) open.delete(dev.name);
+}
+
+/** Devices opened so far. */
+export function openDevices(): Device[] {
+  return [...(cpu ? [cpu] : []), ...open.values()];
+}
