@@ -1,0 +1,279 @@
+/**
+ * Charts for the examples: Vega-Lite spec → Vega → SVG → PNG (via resvg),
+ * headless, no browser and no canvas package needed.
+ *
+ * Every chart is `width × height` pixels overall (axes, title and legend
+ * included), white background, DejaVu Sans text.
+ *
+ * @module
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { renderAsync, type ResvgRenderOptions } from '@resvg/resvg-js';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+/** A named series of points, for line and scatter charts. */
+export interface Series {
+  name: string;
+  x: number[];
+  y: number[];
+}
+
+/** Options shared by every chart. */
+export interface ChartSize {
+  /** Overall image width in pixels (default 640). */
+  width?: number;
+  /** Overall image height in pixels (default 400). */
+  height?: number;
+}
+
+/** Options for {@link lineChart}. */
+export interface LineChartOptions extends ChartSize {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  /** Logarithmic y axis; points with y <= 0 are dropped (default false). */
+  logY?: boolean;
+}
+
+/** Options for {@link barChart}. */
+export interface BarChartOptions extends ChartSize {
+  title: string;
+  /** One bar per row: bars of the same `group` stand side by side, coloured by `category`. */
+  groups: { group: string; category: string; value: number }[];
+  yLabel: string;
+  /** Label under the groups (default: none). */
+  xLabel?: string;
+}
+
+/** Options for {@link scatterChart}. */
+export interface ScatterChartOptions extends ChartSize {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  /** One colour per series (e.g. `real` and `generated`). */
+  series: Series[];
+  /** Fixed axis ranges, e.g. to keep the frames of an animation comparable. */
+  xDomain?: [number, number];
+  yDomain?: [number, number];
+  /** Point area in square pixels (default 16). */
+  pointSize?: number;
+  /** Point opacity (default 0.6). */
+  opacity?: number;
+}
+
+const DEFAULT_WIDTH = 640;
+const DEFAULT_HEIGHT = 400;
+const FONT_DIR = '/usr/share/fonts/truetype/dejavu';
+const FONT_FILES = [`${FONT_DIR}/DejaVuSans.ttf`, `${FONT_DIR}/DejaVuSans-Bold.ttf`];
+
+function resvgOptions(): ResvgRenderOptions {
+  const files = FONT_FILES.filter((f) => existsSync(f));
+  // Loading two known files is much faster than scanning every system font;
+  // fall back to the scan when DejaVu is not where Debian puts it.
+  const font: ResvgRenderOptions['font'] =
+    files.length > 0
+      ? { loadSystemFonts: false, fontFiles: files, defaultFontFamily: 'DejaVu Sans' }
+      : { loadSystemFonts: true };
+  return { font: { ...font, sansSerifFamily: 'DejaVu Sans' }, background: 'white' };
+}
+
+function size(opts: ChartSize): { width: number; height: number } {
+  const width = opts.width ?? DEFAULT_WIDTH;
+  const height = opts.height ?? DEFAULT_HEIGHT;
+  for (const [k, v] of [['width', width], ['height', height]] as const) {
+    if (!Number.isInteger(v) || v < 50) throw new Error(`plot: ${k} must be an integer >= 50, got ${v}`);
+  }
+  return { width, height };
+}
+
+/** The parts of every spec that make the chart exactly `width × height`. */
+function frame(opts: ChartSize, title: string): Partial<TopLevelSpec> {
+  const { width, height } = size(opts);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title,
+    width,
+    height,
+    autosize: { type: 'fit', contains: 'padding' },
+    padding: 8,
+    background: 'white',
+    config: { font: 'DejaVu Sans' },
+  };
+}
+
+function seriesRows(series: Series[], keep: (x: number, y: number) => boolean): { series: string; x: number; y: number }[] {
+  const rows: { series: string; x: number; y: number }[] = [];
+  for (const s of series) {
+    if (s.x.length !== s.y.length) {
+      throw new Error(`plot: series "${s.name}" has ${s.x.length} x values but ${s.y.length} y values`);
+    }
+    s.x.forEach((x, i) => {
+      const y = s.y[i] ?? NaN;
+      // Non-finite values (a diverged loss) would make Vega drop the whole line.
+      if (Number.isFinite(x) && Number.isFinite(y) && keep(x, y)) rows.push({ series: s.name, x, y });
+    });
+  }
+  return rows;
+}
+
+/**
+ * Render any Vega-Lite spec to PNG bytes. The helpers below use it; call it
+ * directly for a chart they do not cover.
+ *
+ * @example
+ * ```ts
+ * const png = await renderVegaLite({
+ *   data: { values: [{ a: 1, b: 2 }] }, mark: 'point',
+ *   encoding: { x: { field: 'a', type: 'quantitative' }, y: { field: 'b', type: 'quantitative' } },
+ * });
+ * writePng('out/point.png', png);
+ * ```
+ */
+export async function renderVegaLite(spec: TopLevelSpec): Promise<Uint8Array> {
+  const vgSpec = compile(spec).spec;
+  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });
+  try {
+    const svg = await view.toSVG();
+    const image = await renderAsync(svg, resvgOptions());
+    return new Uint8Array(image.asPng());
+  } finally {
+    view.finalize();
+  }
+}
+
+/**
+ * A line chart, one coloured line per series (e.g. training loss per model).
+ *
+ * @example
+ * ```ts
+ * const png = await lineChart({
+ *   title: 'Training loss', xLabel: 'step', yLabel: 'loss', logY: true,
+ *   series: [{ name: 'BatchNorm', x: [0, 1, 2], y: [2.3, 1.1, 0.7] },
+ *            { name: 'LayerNorm', x: [0, 1, 2], y: [2.3, 1.4, 0.9] }],
+ * });
+ * writePng('out/loss.png', png);
+ * ```
+ */
+export async function lineChart(opts: LineChartOptions): Promise<Uint8Array> {
+  const logY = opts.logY ?? false;
+  const spec: TopLevelSpec = {
+    ...frame(opts, opts.title),
+    data: { values: seriesRows(opts.series, (_x, y) => !logY || y > 0) },
+    mark: { type: 'line', strokeWidth: 1.5 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: opts.xLabel, scale: { zero: false } },
+      y: {
+        field: 'y',
+        type: 'quantitative',
+        title: opts.yLabel,
+        scale: logY ? { type: 'log' } : { zero: false },
+      },
+      color: { field: 'series', type: 'nominal', title: null, sort: opts.series.map((s) => s.name) },
+    },
+  };
+  return renderVegaLite(spec);
+}
+
+/**
+ * A grouped bar chart: one cluster per `group`, one bar per `category` inside it
+ * (e.g. the learned IN/LN/BN importance weights of each SwitchableNorm layer).
+ * Groups and categories keep their first-appearance order.
+ *
+ * @example
+ * ```ts
+ * const png = await barChart({
+ *   title: 'Switchable norm weights', yLabel: 'weight',
+ *   groups: [{ group: 'layer1', category: 'IN', value: 0.2 }, { group: 'layer1', category: 'LN', value: 0.3 },
+ *            { group: 'layer1', category: 'BN', value: 0.5 }],
+ * });
+ * ```
+ */
+export async function barChart(opts: BarChartOptions): Promise<Uint8Array> {
+  const groups = [...new Set(opts.groups.map((g) => g.group))];
+  const categories = [...new Set(opts.groups.map((g) => g.category))];
+  const spec: TopLevelSpec = {
+    ...frame(opts, opts.title),
+    data: { values: opts.groups.filter((g) => Number.isFinite(g.value)) },
+    mark: 'bar',
+    encoding: {
+      x: { field: 'group', type: 'nominal', title: opts.xLabel ?? null, sort: groups, axis: { labelAngle: 0 } },
+      xOffset: { field: 'category', type: 'nominal', sort: categories },
+      y: { field: 'value', type: 'quantitative', title: opts.yLabel },
+      color: { field: 'category', type: 'nominal', title: null, sort: categories },
+    },
+  };
+  return renderVegaLite(spec);
+}
+
+/**
+ * A scatter plot, one colour per series (e.g. real vs. generated GAN samples).
+ *
+ * @example
+ * ```ts
+ * const png = await scatterChart({
+ *   title: 'GAN samples, step 1000', xLabel: 'x₁', yLabel: 'x₂',
+ *   xDomain: [-3, 3], yDomain: [-3, 3],
+ *   series: [{ name: 'real', x: [0.1, -1], y: [0.5, 2] }, { name: 'generated', x: [0.3], y: [0.4] }],
+ * });
+ * ```
+ */
+export async function scatterChart(opts: ScatterChartOptions): Promise<Uint8Array> {
+  const spec: TopLevelSpec = {
+    ...frame(opts, opts.title),
+    data: { values: seriesRows(opts.series, () => true) },
+    mark: { type: 'circle', size: opts.pointSize ?? 16, opacity: opts.opacity ?? 0.6, clip: true },
+    encoding: {
+      x: {
+        field: 'x',
+        type: 'quantitative',
+        title: opts.xLabel,
+        scale: opts.xDomain ? { domain: opts.xDomain } : { zero: false },
+      },
+      y: {
+        field: 'y',
+        type: 'quantitative',
+        title: opts.yLabel,
+        scale: opts.yDomain ? { domain: opts.yDomain } : { zero: false },
+      },
+      color: { field: 'series', type: 'nominal', title: null, sort: opts.series.map((s) => s.name) },
+    },
+  };
+  return renderVegaLite(spec);
+}
+
+/**
+ * Write PNG (or any) bytes to `path`, creating missing parent directories.
+ *
+ * @example
+ * ```ts
+ * writePng('out/plots/loss.png', await lineChart({ ... }));
+ * ```
+ */
+export function writePng(path: string, bytes: Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, bytes);
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/**
+ * Width and height of a PNG, read from its IHDR chunk.
+ *
+ * @throws if `bytes` does not start with the PNG signature and an IHDR chunk
+ * @example
+ * ```ts
+ * const { width, height } = pngSize(await lineChart({ ...opts, width: 800, height: 500 })); // 800, 500
+ * ```
+ */
+export function pngSize(bytes: Uint8Array): { width: number; height: number } {
+  if (bytes.length < 24 || !PNG_SIGNATURE.every((b, i) => bytes[i] === b)) {
+    throw new Error('pngSize: not a PNG (bad signature)');
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = String.fromCharCode(...bytes.subarray(12, 16));
+  if (type !== 'IHDR') throw new Error(`pngSize: first chunk is "${type}", expected "IHDR"`);
+  return { width: view.getUint32(16, false), height: view.getUint32(20, false) };
+}
