@@ -1,0 +1,282 @@
+/**
+ * The backward engine: PyTorch's user model, micrograd's clarity.
+ *
+ * 1. Walk the graph from the roots (iteratively: a 100,000-op chain must not
+ *    overflow the stack) and count, for each node, the edges that reach it.
+ * 2. Seed the roots' gradients and run nodes in topological order (Kahn's
+ *    algorithm): a node runs once every consumer of its outputs has run, so
+ *    its gradient buffer is complete.
+ * 3. Each node's gradients flow along its edges; a gradient whose shape,
+ *    dtype or device differs from the input's (broadcasting, casts, moves) is
+ *    brought back here, in one place.
+ * 4. AccumulateGrad nodes add into `leaf.grad`; without `retainGraph` each
+ *    node frees its saved tensors after use.
+ */
+import { AccumulateGrad, type Node, withGradMode } from '../tensor/graph.js';
+import { fmt } from '../tensor/shape.js';
+import { keep } from '../tensor/storage.js';
+import { engineHooks, Tensor, type BackwardOptions } from '../tensor/tensor.js';
+import { onesLike } from '../tensor/creation.js';
+
+interface Root {
+  node: Node;
+  index: number;
+  grad: Tensor;
+}
+
+interface RunOptions {
+  retainGraph: boolean;
+  createGraph: boolean;
+  /** autograd.grad: capture gradients arriving at these (node, output) slots instead of accumulating. */
+  capture?: Map<Node, Map<number, number>>;
+  /** backward(inputs=...): accumulate only into these leaves' nodes. */
+  only?: Set<Node>;
+}
+
+/** Gradients collected per node output while the graph is walked. */
+type Buffers = Map<Node, (Tensor | null)[]>;
+
+/** Nodes reachable from the roots, in no particular order. */
+function reachable(roots: readonly Node[]): Node[] {
+  const seen = new Set<Node>(roots);
+  const stack = [...roots];
+  while (stack.length) {
+    const n = stack.pop() as Node;
+    for (const e of n.next) {
+      if (e && !seen.has(e.node)) {
+        seen.add(e.node);
+        stack.push(e.node);
+      }
+    }
+  }
+  return [...seen];
+}
+
+/**
+ * Nodes that lead to a target (or all nodes when there are no targets):
+ * only those need to run.
+ */
+function needed(nodes: readonly Node[], isTarget: (n: Node) => boolean): Set<Node> {
+  // reverse edges, then a backward search from the targets
+  const parents = new Map<Node, Node[]>();
+  for (const n of nodes) {
+    for (const e of n.next) {
+      if (!e) continue;
+      const list = parents.get(e.node) ?? [];
+      list.push(n);
+      parents.set(e.node, list);
+    }
+  }
+  const out = new Set<Node>(nodes.filter(isTarget));
+  const stack = [...out];
+  while (stack.length) {
+    const n = stack.pop() as Node;
+    for (const p of parents.get(n) ?? []) {
+      if (!out.has(p)) {
+        out.add(p);
+        stack.push(p);
+      }
+    }
+  }
+  return out;
+}
+
+/** Bring a gradient back to the shape, dtype and device of the input it is for. */
+function conform(g: Tensor, shape: readonly number[], dtype: string, device: string): Tensor {
+  let out = g;
+  if (out.device !== device) out = out.to(device);
+  if (out.dtype !== dtype) out = out.to(dtype);
+  if (fmt(out.shape) !== fmt(shape)) out = out.sumTo(shape);
+  return out;
+}
+
+/** Add `g` into slot `index` of `node`'s buffer (the slot owns its handle). */
+function deposit(buffers: Buffers, node: Node, index: number, g: Tensor): void {
+  const slots = buffers.get(node) ?? new Array<Tensor | null>(node.numOutputs).fill(null);
+  buffers.set(node, slots);
+  const prev = slots[index];
+  if (!prev) {
+    slots[index] = g.alias();
+  } else {
+    slots[index] = prev.add(g);
+    prev.dispose();
+  }
+}
+
+function run(roots: readonly Root[], opts: RunOptions): Map<Node, (Tensor | null)[]> {
+  const captured = new Map<Node, (Tensor | null)[]>();
+  const all = reachable(roots.map((r) => r.node));
+  const capture = opts.capture;
+  const only = opts.only;
+  const targets = capture ? (n: Node) => capture.has(n) : only ? (n: Node) => only.has(n) : () => true;
+  const active = capture || only ? needed(all, targets) : new Set(all);
+
+  // dependencies: how many active consumers still have to send a gradient
+  const deps = new Map<Node, number>();
+  for (const n of active) {
+    for (const e of n.next) if (e && active.has(e.node)) deps.set(e.node, (deps.get(e.node) ?? 0) + 1);
+  }
+
+  const buffers: Buffers = new Map();
+  for (const r of roots) deposit(buffers, r.node, r.index, r.grad);
+
+  const ready = [...new Set(roots.map((r) => r.node))].filter((n) => active.has(n) && !deps.get(n));
+  while (ready.length) {
+    const node = ready.pop() as Node;
+    const grads = buffers.get(node) ?? new Array<Tensor | null>(node.numOutputs).fill(null);
+    buffers.delete(node);
+
+    // tensor hooks may replace a gradient
+    node.preHooks.forEach((hooks, i) => {
+      for (const h of hooks) {
+        const g = grads[i];
+        if (!g) continue;
+        const r = withGradMode(opts.createGraph, () => h(g));
+        if (r instanceof Tensor) grads[i] = r;
+      }
+    });
+    // retainGrad() on non-leaves
+    node.retained.forEach((ref, i) => {
+      const t = ref.deref();
+      const g = grads[i];
+      if (t && g) t.grad = keep(opts.createGraph ? g.alias() : g.detach());
+    });
+    const wanted = capture?.get(node);
+    if (wanted) {
+      captured.set(node, [...grads]);
+    }
+
+    if (node instanceof AccumulateGrad) {
+      if (!capture) accumulate(node, grads[0] ?? null, opts.createGraph);
+    } else if (!wanted || needsToContinue(node, capture)) {
+      let out = withGradMode(opts.createGraph, () => node.apply(grads));
+      for (const h of node.postHooks) {
+        const r = h(out, grads);
+        if (r) out = r;
+      }
+      node.next.forEach((e, i) => {
+        const g = out[i];
+        if (!e || !g || !active.has(e.node)) return;
+        const meta = node.inputs[i];
+        const fixed = meta ? withGradMode(opts.createGraph, () => conform(g, meta.shape, meta.dtype, meta.device)) : g;
+        deposit(buffers, e.node, e.index, fixed);
+      });
+      if (!opts.retainGraph) node.release();
+    }
+    if (!wanted) for (const g of grads) g?.dispose();
+
+    for (const e of node.next) {
+      if (!e || !active.has(e.node)) continue;
+      const left = (deps.get(e.node) ?? 0) - 1;
+      deps.set(e.node, left);
+      if (left === 0) ready.push(e.node);
+    }
+  }
+  return captured;
+}
+
+/** A captured node still runs when other targets lie beyond it. */
+function needsToContinue(node: Node, capture: Map<Node, Map<number, number>> | undefined): boolean {
+  if (!capture) return true;
+  const beyond = needed(reachable(node.next.flatMap((e) => (e ? [e.node] : []))), (n) => capture.has(n));
+  return beyond.size > 0;
+}
+
+function accumulate(node: AccumulateGrad, g: Tensor | null, createGraph: boolean): void {
+  if (!g) return;
+  const leaf = node.leaf;
+  const incoming = createGraph ? g.alias() : g.detach();
+  if (!leaf.grad) {
+    leaf.grad = keep(incoming);
+  } else {
+    const prev = leaf.grad;
+    leaf.grad = keep(withGradMode(createGraph, () => prev.add(incoming)));
+    incoming.dispose();
+    if (!createGraph) prev.dispose();
+  }
+}
+
+function seedFor(t: Tensor, g: Tensor | null | undefined, i: number): Tensor {
+  if (g === undefined || g === null) {
+    if (t.size !== 1) throw new Error('grad can be implicitly created only for scalar outputs');
+    return onesLike(t);
+  }
+  if (fmt(g.shape) !== fmt(t.shape)) {
+    throw new Error(`Mismatch in shape: grad_output[${i}] has a shape of ${fmt(g.shape)} and output[${i}] has a shape of ${fmt(t.shape)}.`);
+  }
+  if (g.device !== t.device || g.dtype !== t.dtype) {
+    throw new Error(`Mismatch in dtype or device: grad_output[${i}] is ${g.dtype} on '${g.device}' but output[${i}] is ${t.dtype} on '${t.device}'.`);
+  }
+  return g;
+}
+
+function rootOf(t: Tensor, i: number): { node: Node; index: number } {
+  t.checkAlive();
+  const e = t.edge();
+  if (!e) throw new Error(`element ${i} of tensors does not require grad and does not have a grad_fn`);
+  return e;
+}
+
+/** `t.backward(gradient, opts)`: accumulate gradients into the leaves. */
+export function backward(t: Tensor, gradient: Tensor | undefined, opts: BackwardOptions = {}): void {
+  const createGraph = opts.createGraph ?? false;
+  const retainGraph = opts.retainGraph ?? createGraph;
+  const root = rootOf(t, 0);
+  const grad = seedFor(t, gradient, 0);
+  let only: Set<Node> | undefined;
+  if (opts.inputs) {
+    only = new Set(opts.inputs.map((x, i) => rootOf(x, i).node));
+  }
+  run([{ ...root, grad }], { retainGraph, createGraph, ...(only ? { only } : {}) });
+  if (grad !== gradient) grad.dispose();
+}
+
+/** Options of `autograd.grad`. */
+export interface GradOptions {
+  gradOutputs?: (Tensor | null)[] | Tensor | null;
+  retainGraph?: boolean;
+  createGraph?: boolean;
+  allowUnused?: boolean;
+}
+
+/**
+ * Gradients of `outputs` with respect to `inputs`, returned instead of
+ * accumulated into `.grad` (PyTorch's `torch.autograd.grad`).
+ * @example
+ * const x = gg.tensor([3], { requiresGrad: true });
+ * const [dx] = gg.autograd.grad(x.mul(x), [x]); // [6]
+ */
+export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
+  const outs = Array.isArray(outputs) ? outputs : [outputs];
+  const ins = Array.isArray(inputs) ? inputs : [inputs];
+  const gos = opts.gradOutputs === undefined || opts.gradOutputs === null ? [] : Array.isArray(opts.gradOutputs) ? opts.gradOutputs : [opts.gradOutputs];
+  const createGraph = opts.createGraph ?? false;
+  const retainGraph = opts.retainGraph ?? createGraph;
+  const capture = new Map<Node, Map<number, number>>();
+  ins.forEach((x, i) => {
+    if (!x.requiresGrad) throw new Error(`One of the differentiated Tensors does not require grad (input ${i})`);
+    const e = rootOf(x, i);
+    const m = capture.get(e.node) ?? new Map<number, number>();
+    m.set(e.index, i);
+    capture.set(e.node, m);
+  });
+  const seeds: Tensor[] = [];
+  const roots = outs.map((o, i) => {
+    const g = seedFor(o, gos[i], i);
+    if (g !== gos[i]) seeds.push(g);
+    return { ...rootOf(o, i), grad: g };
+  });
+  const got = run(roots, { retainGraph, createGraph, capture });
+  seeds.forEach((s) => s.dispose());
+  return ins.map((x, i) => {
+    const e = x.edge();
+    const g = e ? (got.get(e.node)?.[e.index] ?? null) : null;
+    if (!g && !opts.allowUnused) {
+      throw new Error(`One of the differentiated Tensors appears to not have been used in the graph. Set allowUnused: true if this is the desired behavior. (input ${i})`);
+    }
+    if (!g) return null;
+    return conform(createGraph ? g : g.detach(), x.shape, x.dtype, x.device);
+  });
+}
+
+engineHooks.backward = backward;

@@ -1,0 +1,143 @@
+/**
+ * Custom differentiable ops, PyTorch's way:
+ *
+ * ```ts
+ * class Square extends gg.autograd.Function {
+ *   static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor) { ctx.saveForBackward(x); return x.mul(x); }
+ *   static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor) { const [x] = ctx.savedTensors; return g.mul(x!).mul(2); }
+ * }
+ * const y = Square.apply(x);
+ * ```
+ * `forward` runs without recording; `backward` is recorded when
+ * `createGraph` is on, so custom ops support double backward too.
+ */
+import { isGradEnabled, Node, withGradMode, type Edge, type InputMeta } from '../tensor/graph.js';
+import { Tensor } from '../tensor/tensor.js';
+import { zerosLike } from '../tensor/creation.js';
+
+/** What `forward` and `backward` share. Extra fields may be set freely. */
+export class FunctionCtx {
+  [key: string]: unknown;
+  private saved: Tensor[] | null = [];
+  private freed = false;
+  /** Which tensor inputs need a gradient (false for non-tensors). */
+  needsInputGrad: boolean[] = [];
+  /** @internal outputs marked non-differentiable. */
+  nonDifferentiable = new Set<Tensor>();
+
+  /** Save tensors for `backward` (inputs or outputs). */
+  saveForBackward(...tensors: Tensor[]): void {
+    this.saved = tensors;
+  }
+  /** The tensors given to `saveForBackward`. */
+  get savedTensors(): Tensor[] {
+    if (this.freed || !this.saved) {
+      throw new Error(
+        'Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Specify retainGraph: true if you need to backward through the graph a second time.',
+      );
+    }
+    return this.saved;
+  }
+  /** Outputs that carry no gradient (e.g. indices). */
+  markNonDifferentiable(...tensors: Tensor[]): void {
+    for (const t of tensors) this.nonDifferentiable.add(t);
+  }
+  /** @internal swap saved tensors for graph-owned aliases. */
+  adoptSaved(): void {
+    if (this.saved) this.saved = this.saved.map((t) => t.alias());
+  }
+  /** @internal */
+  release(): void {
+    if (this.saved) for (const t of this.saved) t.dispose();
+    this.saved = null;
+    this.freed = true;
+  }
+}
+
+type Grad = Tensor | null | undefined;
+
+/** Base class of custom ops; subclasses define static `forward` and `backward`. */
+export class Function {
+  /** Compute the outputs; runs without recording the graph. */
+  static forward(ctx: FunctionCtx, ...args: unknown[]): Tensor | Tensor[] {
+    void ctx;
+    void args;
+    throw new Error('You must implement the forward function for custom autograd.Function.');
+  }
+  /** Gradients of the inputs from the gradients of the outputs (one per input; null for none). */
+  static backward(ctx: FunctionCtx, ...grads: Tensor[]): Grad | Grad[] {
+    void ctx;
+    void grads;
+    throw new Error('You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD.');
+  }
+
+  /**
+   * Run the op and record it for backward.
+   * @example const y = Square.apply(x);
+   */
+  static apply<T extends Tensor | Tensor[]>(this: { forward(ctx: FunctionCtx, ...a: never[]): T; backward(ctx: FunctionCtx, ...g: Tensor[]): Grad | Grad[]; name: string }, ...args: unknown[]): T {
+    const cls = this;
+    const ctx = new FunctionCtx();
+    const tensorArgs = args.map((a) => (a instanceof Tensor ? a : null));
+    ctx.needsInputGrad = tensorArgs.map((t) => !!t && t.requiresGrad);
+    const raw = withGradMode(false, () => (cls.forward as (ctx: FunctionCtx, ...a: unknown[]) => T)(ctx, ...args));
+    const outs = Array.isArray(raw) ? raw : [raw];
+    const record = isGradEnabled() && ctx.needsInputGrad.some((x) => x);
+    if (!record) return raw;
+    // an output that is an input gets its own handle, so the input's place in the graph is kept
+    const fixed = outs.map((o) => (tensorArgs.includes(o) ? o.detach() : o));
+    const next: (Edge | null)[] = tensorArgs.map((t) => (t && t.requiresGrad ? t.edge() : null));
+    const meta: InputMeta[] = tensorArgs.map((t) => ({ shape: t ? [...t.shape] : [], dtype: t?.dtype ?? 'float32', device: t?.device ?? 'cpu' }));
+    const node = new FunctionNode(`${cls.name}Backward`, next, meta, fixed, ctx, cls.backward.bind(cls));
+    fixed.forEach((o, i) => {
+      if (!ctx.nonDifferentiable.has(o)) o.setGradFn(node, i);
+    });
+    ctx.adoptSaved();
+    return (Array.isArray(raw) ? fixed : fixed[0]) as T;
+  }
+}
+
+class FunctionNode extends Node {
+  private readonly outputShapes: Tensor[];
+  constructor(
+    name: string,
+    next: (Edge | null)[],
+    meta: InputMeta[],
+    outputs: Tensor[],
+    private readonly ctx: FunctionCtx,
+    private readonly fn: (ctx: FunctionCtx, ...g: Tensor[]) => Grad | Grad[],
+  ) {
+    super(name, next, meta, outputs.length);
+    // zero gradients for outputs that received none need their shapes, not their data
+    this.outputShapes = outputs.map((o) => o.detach());
+    for (const o of this.outputShapes) o.dispose();
+  }
+
+  apply(grads: (Tensor | null)[]): (Tensor | null)[] {
+    const filled = grads.map((g, i) => g ?? zerosLikeMeta(this.outputShapes[i] as Tensor));
+    const r = this.fn(this.ctx, ...filled);
+    const list = Array.isArray(r) ? r : [r];
+    if (list.length !== this.next.length) {
+      throw new Error(`function ${this.name} returned an incorrect number of gradients (expected ${this.next.length}, got ${list.length})`);
+    }
+    return list.map((g, i) => {
+      if (g === undefined || g === null) return null;
+      const m = this.inputs[i];
+      if (m && g.shape.join() !== m.shape.join() && g.size !== m.shape.reduce((a, b) => a * b, 1)) {
+        // broadcastable gradients are reduced by the engine; anything else is a bug in backward
+        const ok = g.shape.length >= m.shape.length;
+        if (!ok) throw new Error(`Function ${this.name} returned an invalid gradient at index ${i} - got [${g.shape.join(', ')}] but expected shape compatible with [${m.shape.join(', ')}]`);
+      }
+      return g;
+    });
+  }
+
+  release(): void {
+    this.released = true;
+    this.ctx.release();
+  }
+}
+
+function zerosLikeMeta(t: Tensor): Tensor {
+  return zerosLike(t);
+}

@@ -1,0 +1,245 @@
+/**
+ * gradcheck and gradgradcheck with PyTorch's semantics (SEMANTICS.md §6):
+ * central finite differences in the inputs' own precision (use float64),
+ * compared elementwise with the Jacobian the backward pass gives.
+ */
+import { normal } from '../tensor/random.js';
+import { Tensor } from '../tensor/tensor.js';
+import { tensor, zerosLike } from '../tensor/creation.js';
+import { grad } from './engine.js';
+
+/** Options of `gradcheck`. */
+export interface GradcheckOptions {
+  eps?: number;
+  atol?: number;
+  rtol?: number;
+  raiseException?: boolean;
+  fastMode?: boolean;
+  nondetTol?: number;
+  /** Check that a zero grad_output gives zero gradients (default true). */
+  checkGradDtypes?: boolean;
+}
+
+/** Options of `gradgradcheck`. */
+export interface GradgradcheckOptions extends GradcheckOptions {
+  gradOutputs?: Tensor[];
+}
+
+type Fn = (...inputs: Tensor[]) => Tensor | Tensor[];
+
+class GradcheckError extends Error {
+  override name = 'GradcheckError';
+}
+
+const asList = (r: Tensor | Tensor[]): Tensor[] => (Array.isArray(r) ? r : [r]);
+
+async function values(t: Tensor): Promise<Float64Array> {
+  return Float64Array.from(await t.data());
+}
+
+/** Run fn with input j's element k moved by delta (a fresh input; nothing is mutated). */
+async function evalPerturbed(fn: Fn, inputs: Tensor[], j: number, perturb: (data: Float64Array) => void): Promise<Float64Array[]> {
+  const x = inputs[j] as Tensor;
+  const data = await values(x);
+  perturb(data);
+  // NOTE: inputs keep requiresGrad, as in PyTorch: gradgradcheck's function differentiates inside
+  const moved = tensor(data, { shape: x.shape, dtype: x.dtype, device: x.device, requiresGrad: x.requiresGrad });
+  const args = inputs.map((t, i) => (i === j ? moved : t));
+  const outs = asList(fn(...args));
+  const result = await Promise.all(outs.map(values));
+  moved.dispose();
+  return result;
+}
+
+function fmtMatrix(m: Float64Array[], cols: number): string {
+  const rows = m.map((r) => `[${Array.from(r.subarray(0, cols), (v) => (Number.isFinite(v) ? v.toPrecision(6) : String(v))).join(', ')}]`);
+  return `tensor([${rows.join(',\n        ')}])`;
+}
+
+/**
+ * Check analytical gradients against finite differences. Resolves true, or
+ * false / throws (with `raiseException`) on a mismatch.
+ * @example
+ * const x = gg.randn([3], { dtype: 'float64', requiresGrad: true });
+ * await gg.autograd.gradcheck((t) => t.exp().sum(), [x]); // true
+ */
+export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: GradcheckOptions = {}): Promise<boolean> {
+  const eps = opts.eps ?? 1e-6;
+  const atol = opts.atol ?? 1e-5;
+  const rtol = opts.rtol ?? 1e-3;
+  const raise = opts.raiseException ?? true;
+  const nondetTol = opts.nondetTol ?? 0;
+  const inputs = Array.isArray(inputsIn) ? inputsIn : [inputsIn];
+  const diff = inputs.map((t, j) => (t.requiresGrad ? j : -1)).filter((j) => j >= 0);
+  if (diff.length === 0) {
+    throw new Error('gradcheck expects at least one input tensor to require gradient, but none of the them have requires_grad=True.');
+  }
+  for (const j of diff) {
+    if ((inputs[j] as Tensor).dtype !== 'float64') {
+      process.emitWarning(
+        `Input #${j} requires gradient and is not a double precision floating point. This check will likely fail if all the inputs are not of double precision floating point.`,
+        'UserWarning',
+      );
+    }
+  }
+  const fail = (msg: string): boolean => {
+    if (raise) throw new GradcheckError(msg);
+    return false;
+  };
+
+  const outputs = asList(fn(...inputs));
+  const outVals = await Promise.all(outputs.map(values));
+  const diffOutputs = outputs.map((o, i) => (o.requiresGrad ? i : -1)).filter((i) => i >= 0);
+
+  // one vector-Jacobian product: the gradients of Σ v·output_i with respect to the differentiable inputs
+  const vjp = async (i: number, v: Float64Array, retain = true): Promise<Float64Array[]> => {
+    const o = outputs[i] as Tensor;
+    const go = tensor(v, { shape: o.shape, dtype: o.dtype, device: o.device });
+    const gs = grad([o], diff.map((j) => inputs[j] as Tensor), { gradOutputs: [go], retainGraph: retain, allowUnused: true });
+    const out = await Promise.all(gs.map((g, k) => (g ? values(g) : values(zerosLike(inputs[diff[k] as number] as Tensor)))));
+    go.dispose();
+    return out;
+  };
+
+  if (opts.fastMode) return fastCheck(fn, inputs, outputs, outVals, diff, diffOutputs, vjp, { eps, atol, rtol }, fail);
+
+  for (const i of diffOutputs) {
+    const nOut = (outVals[i] as Float64Array).length;
+    for (const [jj, j] of diff.entries()) {
+      const x = inputs[j] as Tensor;
+      const nIn = x.size;
+      // numerical[k][m] = d out_m / d x_k  (rows: input elements, as PyTorch prints)
+      const numerical: Float64Array[] = [];
+      for (let k = 0; k < nIn; k++) {
+        const plus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) + eps));
+        const minus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) - eps));
+        const p = plus[i] as Float64Array;
+        const q = minus[i] as Float64Array;
+        numerical.push(Float64Array.from(p, (v, m) => (v - (q[m] ?? 0)) / (2 * eps)));
+      }
+      const analytical = Array.from({ length: nIn }, () => new Float64Array(nOut));
+      const again = Array.from({ length: nIn }, () => new Float64Array(nOut));
+      for (let m = 0; m < nOut; m++) {
+        const onehot = new Float64Array(nOut);
+        onehot[m] = 1;
+        const g1 = (await vjp(i, onehot))[jj] as Float64Array;
+        const g2 = (await vjp(i, onehot))[jj] as Float64Array;
+        for (let k = 0; k < nIn; k++) {
+          (analytical[k] as Float64Array)[m] = g1[k] ?? 0;
+          (again[k] as Float64Array)[m] = g2[k] ?? 0;
+        }
+      }
+      for (let k = 0; k < nIn; k++) {
+        for (let m = 0; m < nOut; m++) {
+          const d = Math.abs((analytical[k] as Float64Array)[m]! - (again[k] as Float64Array)[m]!);
+          if (!(d <= nondetTol)) {
+            return fail(
+              `Backward is not reentrant, i.e., running backward with same input and grad_output multiple times gives different values, although analytical gradient matches numerical gradient. The tolerance for nondeterminism was ${nondetTol}.`,
+            );
+          }
+        }
+      }
+      let ok = true;
+      for (let k = 0; k < nIn && ok; k++) {
+        for (let m = 0; m < nOut; m++) {
+          const a = (analytical[k] as Float64Array)[m] as number;
+          const n = (numerical[k] as Float64Array)[m] as number;
+          if (!(Math.abs(a - n) <= atol + rtol * Math.abs(n))) {
+            ok = false;
+            break;
+          }
+        }
+      }
+      if (!ok) {
+        return fail(
+          `Jacobian mismatch for output ${diffOutputs.indexOf(i)} with respect to input ${jj},\nnumerical:${fmtMatrix(numerical, nOut)}\nanalytical:${fmtMatrix(analytical, nOut)}\n`,
+        );
+      }
+    }
+  }
+
+  // a backward that ignores its grad_output would pass the one-hot checks when the output is 1-element
+  for (const i of diffOutputs) {
+    const zerosV = new Float64Array((outVals[i] as Float64Array).length);
+    const gs = await vjp(i, zerosV);
+    if (gs.some((g) => g.some((v) => v !== 0))) return fail('backward not multiplied by grad_output');
+  }
+  return true;
+}
+
+function randomUnit(n: number): Float64Array {
+  const v = Float64Array.from({ length: n }, () => normal());
+  const norm = Math.hypot(...v) || 1;
+  return v.map((x) => x / norm);
+}
+
+async function fastCheck(
+  fn: Fn,
+  inputs: Tensor[],
+  outputs: Tensor[],
+  outVals: Float64Array[],
+  diff: number[],
+  diffOutputs: number[],
+  vjp: (i: number, v: Float64Array) => Promise<Float64Array[]>,
+  tol: { eps: number; atol: number; rtol: number },
+  fail: (msg: string) => boolean,
+): Promise<boolean> {
+  void outputs;
+  for (const i of diffOutputs) {
+    const v = randomUnit((outVals[i] as Float64Array).length);
+    const vJ = await vjp(i, v);
+    for (const [jj, j] of diff.entries()) {
+      const x = inputs[j] as Tensor;
+      const u = randomUnit(x.size);
+      const plus = await evalPerturbed(fn, inputs, j, (d) => d.forEach((_, k) => (d[k] = (d[k] ?? 0) + tol.eps * (u[k] ?? 0))));
+      const minus = await evalPerturbed(fn, inputs, j, (d) => d.forEach((_, k) => (d[k] = (d[k] ?? 0) - tol.eps * (u[k] ?? 0))));
+      const p = plus[i] as Float64Array;
+      const q = minus[i] as Float64Array;
+      let numerical = 0;
+      p.forEach((pv, m) => (numerical += (v[m] ?? 0) * (pv - (q[m] ?? 0)) / (2 * tol.eps)));
+      let analytical = 0;
+      (vJ[jj] as Float64Array).forEach((g, k) => (analytical += g * (u[k] ?? 0)));
+      const sumU = u.reduce((a, b) => a + b, 0);
+      const sumV = v.reduce((a, b) => a + b, 0);
+      const atol = tol.atol * sumU * sumV;
+      if (!(Math.abs(analytical - numerical) <= Math.abs(atol) + tol.rtol * Math.abs(numerical))) {
+        return fail(
+          `Jacobian mismatch for output ${diffOutputs.indexOf(i)} with respect to input ${jj},\nnumerical:${numerical}\nanalytical:${analytical}\n\nThe above quantities relating the numerical and analytical jacobians are computed in fast mode. See: https://github.com/pytorch/pytorch/issues/53876 for more background about fast mode. Rerun with fastMode: false to see the full Jacobians.`,
+        );
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * Check second derivatives: gradcheck of (inputs, grad_outputs) → the
+ * gradients computed with `createGraph`.
+ * @example
+ * const x = gg.randn([3], { dtype: 'float64', requiresGrad: true });
+ * await gg.autograd.gradgradcheck((t) => t.pow(3), [x]); // true
+ */
+export async function gradgradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: GradgradcheckOptions = {}): Promise<boolean> {
+  const inputs = Array.isArray(inputsIn) ? inputsIn : [inputsIn];
+  const diff = inputs.filter((t) => t.requiresGrad);
+  const outs = asList(fn(...inputs)).filter((o) => o.requiresGrad);
+  const gradOutputs =
+    opts.gradOutputs ??
+    outs.map((o) => {
+      const data = Float64Array.from({ length: o.size }, () => normal());
+      return tensor(data, { shape: o.shape, dtype: o.dtype, device: o.device, requiresGrad: true });
+    });
+  const n = inputs.length;
+  const first = (...all: Tensor[]): Tensor[] => {
+    const xs = all.slice(0, n);
+    const gos = all.slice(n);
+    const ys = asList(fn(...xs)).filter((o) => o.requiresGrad);
+    const dxs = xs.filter((_, i) => (inputs[i] as Tensor).requiresGrad);
+    const gs = grad(ys, dxs, { gradOutputs: gos, createGraph: true, allowUnused: true });
+    return gs.filter((g): g is Tensor => g !== null);
+  };
+  void diff;
+  const { gradOutputs: _unused, ...rest } = opts;
+  void _unused;
+  return gradcheck(first, [...inputs, ...gradOutputs], rest);
+}

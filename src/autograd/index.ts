@@ -1,0 +1,5 @@
+/** `gg.autograd`: the engine, custom functions and gradient checks. */
+export { backward, grad, type GradOptions } from './engine.js';
+export { Function, FunctionCtx } from './function.js';
+export { gradcheck, gradgradcheck, type GradcheckOptions, type GradgradcheckOptions } from './gradcheck.js';
+export { noGrad, enableGrad, isGradEnabled } from '../tensor/graph.js';

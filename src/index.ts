@@ -1,0 +1,59 @@
+/**
+ * gpugrad: tensors with reverse-mode autograd whose kernels are compiled by
+ * gpu.js. `import * as gg from 'gpugrad'`.
+ */
+import { availableDevices, getDevice, openDevices, releaseDevice as release, unavailableReasons } from './backend/registry.js';
+import type { DeviceInfo, DeviceStats } from './backend/device.js';
+import './autograd/engine.js';
+
+export { Tensor, type Dims, type NestedArray, type BackwardOptions, type RemovableHandle } from './tensor/tensor.js';
+export {
+  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn, cat, stack, where,
+  setDefaultDevice, getDefaultDevice, setDefaultDtype, getDefaultDtype, type TensorOptions, type TensorData,
+} from './tensor/creation.js';
+export { manualSeed } from './tensor/random.js';
+export { tidy, keep } from './tensor/storage.js';
+export { noGrad, enableGrad, isGradEnabled } from './tensor/graph.js';
+export type { DType } from './backend/types.js';
+export type { DeviceInfo, DeviceStats } from './backend/device.js';
+export * as autograd from './autograd/index.js';
+export { availableDevices, unavailableReasons };
+
+/**
+ * Open a device (and resolve `'gpu'` to the best mode) before first use.
+ * @example await gg.initDevice('gpu'); gg.setDefaultDevice('gpu');
+ */
+export async function initDevice(name: string): Promise<string> {
+  if (name === 'gpu') await availableDevices();
+  return getDevice(name).name;
+}
+
+/**
+ * What a device runs on: backend, adapter, software or hardware.
+ * @example gg.deviceInfo('cpu').backend // 'javascript (reference)'
+ */
+export function deviceInfo(name: string): DeviceInfo {
+  return getDevice(name).info();
+}
+
+/**
+ * Live device buffers, bytes, uploads and downloads, per opened device and in total.
+ * @example const before = gg.memory().liveBuffers;
+ */
+export function memory(): DeviceStats & { devices: Record<string, DeviceStats> } {
+  const total: DeviceStats = { liveBuffers: 0, liveBytes: 0, uploads: 0, downloads: 0, kernelRuns: 0, kernelsCompiled: 0 };
+  const devices: Record<string, DeviceStats> = {};
+  for (const d of openDevices()) {
+    devices[d.name] = { ...d.stats };
+    for (const k of Object.keys(total) as (keyof DeviceStats)[]) total[k] += d.stats[k];
+  }
+  return { ...total, devices };
+}
+
+/**
+ * Release a device's kernels and cached state (`'gpu:webgpu'`, ...).
+ * @example gg.releaseDevice('gpu:headlessgl');
+ */
+export function releaseDevice(name: string): void {
+  release(name);
+}

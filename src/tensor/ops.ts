@@ -1,0 +1,409 @@
+/**
+ * The op table: one entry per primitive, in one place.
+ *
+ * Each entry gives the forward (a kernel from backend/kernels.ts, or a view
+ * that shares storage) and the backward written as tensor ops, with the math
+ * in a comment. Backward rules are themselves recorded when `createGraph` is
+ * on, which is all double backward needs. Gradients of broadcast inputs are
+ * reduced to the input's shape by the engine, not here.
+ *
+ * Everything else (relu, softmax, var, cat, the nn layers) is composed from
+ * these primitives in tensor.ts and needs no gradient code.
+ */
+import * as K from '../backend/kernels.js';
+import type { Kernel, Operand } from '../backend/kernel.js';
+import type { DType } from '../backend/types.js';
+import { getDevice } from '../backend/registry.js';
+import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, isContiguousLayout, numel, type Shape } from './shape.js';
+import { Storage } from './storage.js';
+import { isGradEnabled, Node, withGradMode, type Edge, type InputMeta } from './graph.js';
+import type { Tensor } from './tensor.js';
+
+type None = Record<string, never>;
+
+/** Attributes of each primitive; the union of names is derived from it. */
+export interface OpAttrs {
+  neg: None; exp: None; log: None; sqrt: None; abs: None; sign: None; sigmoid: None; tanh: None; contiguous: None;
+  add: None; sub: None; mul: None; div: None; pow: None; maximum: None; minimum: None;
+  eq: None; ne: None; lt: None; le: None; gt: None; ge: None;
+  where: None;
+  sum: { dims: number[]; keepdim: boolean };
+  amax: { dims: number[]; keepdim: boolean };
+  matmul: None;
+  reshape: { shape: number[] };
+  permute: { dims: number[] };
+  expand: { shape: number[] };
+  narrow: { dim: number; start: number; length: number };
+  pad: { before: number[]; after: number[]; value: number };
+  cast: { dtype: DType };
+  toDevice: { device: string };
+}
+export type OpName = keyof OpAttrs;
+
+/** What a forward produces: a layout over a storage (new, or the input's for views). */
+export interface Produced {
+  storage: Storage;
+  shape: number[];
+  strides: number[];
+  offset: number;
+  dtype: DType;
+}
+
+/** What a backward rule sees. */
+export interface BackwardCtx<A> {
+  /** Gradient of the output. */
+  grad: Tensor;
+  /** The output (saved only by entries with `saveResult`). */
+  result: Tensor;
+  /** The inputs (saved only by entries with `saveInputs`). */
+  inputs: readonly Tensor[];
+  attrs: A;
+  /** Shapes of the inputs (always available). */
+  shapes: readonly Shape[];
+  /** Which inputs need a gradient; rules may skip the others. */
+  needs: readonly boolean[];
+}
+
+export interface OpSpec<A> {
+  forward(inputs: readonly Tensor[], attrs: A): Produced;
+  backward(c: BackwardCtx<A>): (Tensor | null)[];
+  /** Outputs carry no gradient (comparisons). */
+  nondifferentiable?: true;
+  saveInputs?: true;
+  saveResult?: true;
+}
+
+// ---- forward helpers ---------------------------------------------------------
+
+/** Read `t` as an operand of an iteration space of shape `target`. */
+export function operand(t: Tensor, target: Shape): Operand {
+  return { offset: t.offset, strides: broadcastStrides(t.shape, t.strides, target) };
+}
+
+function runKernel(kernel: Kernel, inputs: readonly Tensor[], shape: number[], dtype: DType, device = inputs[0]?.device ?? 'cpu'): Produced {
+  const dev = getDevice(device);
+  const buffer = dev.run(kernel, inputs.map((t) => t.storage.buffer), dtype);
+  return { storage: new Storage(buffer), shape, strides: contiguousStrides(shape), offset: 0, dtype };
+}
+
+function view(t: Tensor, shape: number[], strides: number[], offset: number): Produced {
+  return { storage: t.storage, shape, strides, offset, dtype: t.dtype };
+}
+
+function elementwise(formula: K.Formula): (inputs: readonly Tensor[]) => Produced {
+  return (inputs) => {
+    let shape: number[] = [...(inputs[0]?.shape ?? [])];
+    for (const t of inputs.slice(1)) shape = broadcastShapes(shape, t.shape);
+    const kernel = K.map(formula, inputs.map((t) => operand(t, shape)), shape, K.formulas[formula]);
+    return runKernel(kernel, inputs, shape, inputs[0]?.dtype ?? 'float32');
+  };
+}
+
+function reduction(kind: 'sum' | 'max') {
+  return (inputs: readonly Tensor[], { dims, keepdim }: { dims: number[]; keepdim: boolean }): Produced => {
+    const x = inputs[0] as Tensor;
+    const keptDims = x.shape.map((_, d) => d).filter((d) => !dims.includes(d));
+    const order = [...keptDims, ...dims];
+    const op: Operand = { offset: x.offset, strides: order.map((d) => x.strides[d] ?? 0) };
+    const kept = keptDims.map((d) => x.shape[d] ?? 1);
+    const reduced = dims.map((d) => x.shape[d] ?? 1);
+    if (kind === 'max' && numel(reduced) === 0) {
+      throw new Error('max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the \'dim\' argument.');
+    }
+    const out = keepdim ? x.shape.map((s, d) => (dims.includes(d) ? 1 : s)) : kept;
+    return runKernel(K.reduce(kind, op, kept, reduced, kind), [x], out, x.dtype);
+  };
+}
+
+const unary = (formula: K.Formula) => elementwise(formula);
+
+// ---- the table ---------------------------------------------------------------------
+
+/**
+ * One entry per primitive. The mapped type makes a missing entry a compile error.
+ * NOTE: comparisons, sign and where's condition pass no gradient, as in PyTorch.
+ */
+export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
+  neg: { forward: unary('neg'), backward: ({ grad }) => [grad.neg()] }, // d(-a) = -da
+  exp: { forward: unary('exp'), saveResult: true, backward: ({ grad, result }) => [grad.mul(result)] }, // d e^a = e^a da
+  log: { forward: unary('log'), saveInputs: true, backward: ({ grad, inputs: [a] }) => [grad.div(a!)] }, // d ln a = da / a
+  sqrt: { forward: unary('sqrt'), saveResult: true, backward: ({ grad, result }) => [grad.div(result.mul(2))] }, // d √a = da / 2√a
+  abs: { forward: unary('abs'), saveInputs: true, backward: ({ grad, inputs: [a] }) => [grad.mul(a!.sign())] }, // d|a| = sign(a) da
+  sign: { forward: unary('sign'), nondifferentiable: true, backward: () => [null] },
+  sigmoid: { forward: unary('sigmoid'), saveResult: true, backward: ({ grad, result: s }) => [grad.mul(s.mul(s.neg().add(1)))] }, // dσ = σ(1-σ) da
+  tanh: { forward: unary('tanh'), saveResult: true, backward: ({ grad, result: t }) => [grad.mul(t.mul(t).neg().add(1))] }, // d tanh = (1-tanh²) da
+  contiguous: { forward: unary('copy'), backward: ({ grad }) => [grad] }, // a copy: identity
+  add: { forward: elementwise('add'), backward: ({ grad }) => [grad, grad] }, // d(a+b) = da + db
+  sub: { forward: elementwise('sub'), backward: ({ grad, needs }) => [grad, needs[1] ? grad.neg() : null] }, // d(a-b) = da - db
+  mul: {
+    forward: elementwise('mul'),
+    saveInputs: true,
+    backward: ({ grad, inputs: [a, b], needs }) => [needs[0] ? grad.mul(b!) : null, needs[1] ? grad.mul(a!) : null], // d(ab) = b da + a db
+  },
+  div: {
+    forward: elementwise('div'),
+    saveInputs: true,
+    // d(a/b) = da/b - a/b² db
+    backward: ({ grad, inputs: [a, b], needs }) => [needs[0] ? grad.div(b!) : null, needs[1] ? grad.mul(a!).div(b!.mul(b!)).neg() : null],
+  },
+  pow: {
+    forward: elementwise('pow'),
+    saveInputs: true,
+    saveResult: true,
+    // d a^b = b a^(b-1) da + a^b ln(a) db; PyTorch's convention: the db term is 0 where a = 0 and b >= 0
+    backward: ({ grad, inputs: [a, b], result, needs }) => [
+      needs[0] ? grad.mul(b!.mul(a!.pow(b!.sub(1)))) : null,
+      needs[1] ? grad.mul(result.mul(a!.log()).where(a!.eq(0).mul(b!.ge(0)).eq(0), 0)) : null,
+    ],
+  },
+  maximum: {
+    forward: elementwise('maximum'),
+    saveInputs: true,
+    // the larger input gets the gradient; ties split it in half (PyTorch)
+    backward: ({ grad, inputs: [a, b] }) => {
+      const share = a!.gt(b!).add(a!.eq(b!).mul(0.5));
+      return [grad.mul(share), grad.mul(share.neg().add(1))];
+    },
+  },
+  minimum: {
+    forward: elementwise('minimum'),
+    saveInputs: true,
+    backward: ({ grad, inputs: [a, b] }) => {
+      const share = a!.lt(b!).add(a!.eq(b!).mul(0.5));
+      return [grad.mul(share), grad.mul(share.neg().add(1))];
+    },
+  },
+  eq: { forward: elementwise('eq'), nondifferentiable: true, backward: () => [null, null] },
+  ne: { forward: elementwise('ne'), nondifferentiable: true, backward: () => [null, null] },
+  lt: { forward: elementwise('lt'), nondifferentiable: true, backward: () => [null, null] },
+  le: { forward: elementwise('le'), nondifferentiable: true, backward: () => [null, null] },
+  gt: { forward: elementwise('gt'), nondifferentiable: true, backward: () => [null, null] },
+  ge: { forward: elementwise('ge'), nondifferentiable: true, backward: () => [null, null] },
+  where: {
+    forward: elementwise('where'),
+    saveInputs: true,
+    // the chosen branch gets the gradient
+    backward: ({ grad, inputs: [c], needs }) => [null, needs[1] ? grad.where(c!, 0) : null, needs[2] ? grad.where(c!.eq(0), 0) : null],
+  },
+  sum: {
+    forward: reduction('sum'),
+    // d Σa = broadcast of the gradient over the summed dims
+    backward: ({ grad, attrs, shapes: [shape] }) => [grad.reshape(...keepShape(shape!, attrs.dims)).expand(...shape!)],
+  },
+  amax: {
+    forward: reduction('max'),
+    saveInputs: true,
+    saveResult: true,
+    // the gradient goes to the maxima, split evenly between ties
+    backward: ({ grad, inputs: [a], result, attrs, shapes: [shape] }) => {
+      const ks = keepShape(shape!, attrs.dims);
+      const mask = a!.eq(result.reshape(...ks));
+      return [mask.div(mask.sum(attrs.dims, true)).mul(grad.reshape(...ks))];
+    },
+  },
+  matmul: {
+    forward: (inputs) => {
+      const [a, b] = inputs as [Tensor, Tensor];
+      const m = a.shape[a.rank - 2] ?? 1;
+      const k = a.shape[a.rank - 1] ?? 1;
+      const n = b.shape[b.rank - 1] ?? 1;
+      const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
+      const kernel = K.matmul(operand(a, [...batch, m, k]), operand(b, [...batch, k, n]), batch, m, k, n);
+      return runKernel(kernel, [a, b], [...batch, m, n], a.dtype);
+    },
+    saveInputs: true,
+    // d(AB) = dA B + A dB  ⇒  ∂A = G Bᵀ, ∂B = Aᵀ G
+    backward: ({ grad, inputs: [a, b], needs }) => [
+      needs[0] ? grad.matmul(b!.transpose(-1, -2)) : null,
+      needs[1] ? a!.transpose(-1, -2).matmul(grad) : null,
+    ],
+  },
+  reshape: {
+    forward: ([a], { shape }) => {
+      const x = a as Tensor;
+      if (!isContiguousLayout(x.shape, x.strides, 0)) throw new Error('internal: reshape of a non-contiguous view');
+      return view(x, shape, contiguousStrides(shape), x.offset);
+    },
+    backward: ({ grad, shapes: [shape] }) => [grad.reshape(...shape!)], // a view: reshape back
+  },
+  permute: {
+    forward: ([a], { dims }) => {
+      const x = a as Tensor;
+      return view(x, dims.map((d) => x.shape[d] ?? 1), dims.map((d) => x.strides[d] ?? 0), x.offset);
+    },
+    backward: ({ grad, attrs }) => [grad.permute(...inversePermutation(attrs.dims))], // permute back
+  },
+  expand: {
+    forward: ([a], { shape }) => {
+      const x = a as Tensor;
+      return view(x, shape, broadcastStrides(x.shape, x.strides, shape), x.offset);
+    },
+    backward: ({ grad }) => [grad], // the engine sums the gradient back to the input's shape
+  },
+  narrow: {
+    forward: ([a], { dim, start, length }) => {
+      const x = a as Tensor;
+      const shape = x.shape.map((s, d) => (d === dim ? length : s));
+      return view(x, shape, [...x.strides], x.offset + start * (x.strides[dim] ?? 0));
+    },
+    // zeros outside the slice
+    backward: ({ grad, attrs: { dim, start, length }, shapes: [shape] }) => {
+      const before = shape!.map((_, d) => (d === dim ? start : 0));
+      const after = shape!.map((s, d) => (d === dim ? s - start - length : 0));
+      return [grad.pad(before, after)];
+    },
+  },
+  pad: {
+    forward: ([a], { before, after, value }) => {
+      const x = a as Tensor;
+      const shape = x.shape.map((s, d) => s + (before[d] ?? 0) + (after[d] ?? 0));
+      const kernel = K.pad(operand(x, x.shape), x.shape, shape, before, value);
+      return runKernel(kernel, [x], shape, x.dtype);
+    },
+    // the gradient of the kept region
+    backward: ({ grad, attrs: { before }, shapes: [shape] }) => {
+      let g = grad;
+      shape!.forEach((s, d) => {
+        if ((before[d] ?? 0) !== 0 || g.shape[d] !== s) g = g.narrow(d, before[d] ?? 0, s);
+      });
+      return [g];
+    },
+  },
+  cast: {
+    forward: ([a], { dtype }) => {
+      const x = a as Tensor;
+      return runKernel(K.map('cast', [operand(x, x.shape)], x.shape, K.formulas.copy), [x], [...x.shape], dtype);
+    },
+    backward: ({ grad, shapes }) => [grad], // the engine casts back (see engine: gradients follow input dtype)
+  },
+  toDevice: {
+    forward: ([a], { device }) => {
+      const x = a as Tensor;
+      const dev = getDevice(device);
+      const host = x.contiguous().dataSyncForTransfer();
+      return { storage: new Storage(dev.upload(host, x.dtype)), shape: [...x.shape], strides: contiguousStrides(x.shape), offset: 0, dtype: x.dtype };
+    },
+    backward: ({ grad }) => [grad], // the engine moves it back (gradients follow the input's device)
+  },
+};
+
+/** The shape of a reduction's output with keepdim. */
+export function keepShape(shape: Shape, dims: readonly number[]): number[] {
+  return shape.map((s, d) => (dims.includes(d) ? 1 : s));
+}
+
+function inversePermutation(dims: readonly number[]): number[] {
+  const inv = new Array<number>(dims.length);
+  dims.forEach((d, i) => (inv[d] = i));
+  return inv;
+}
+
+// ---- dispatch ------------------------------------------------------------------------
+
+/** The node an op application records. */
+export class OpNode<N extends OpName> extends Node {
+  private saved: Tensor[] | null;
+  private savedResult: Tensor | null = null;
+  constructor(
+    readonly op: N,
+    private readonly spec: OpSpec<OpAttrs[N]>,
+    readonly attrs: OpAttrs[N],
+    inputs: readonly Tensor[],
+    next: (Edge | null)[],
+    meta: InputMeta[],
+  ) {
+    super(opNodeName(op), next, meta, 1);
+    this.saved = spec.saveInputs ? inputs.map((t) => t.alias()) : null;
+  }
+
+  saveResult(result: Tensor): void {
+    if (this.spec.saveResult) this.savedResult = result.alias();
+  }
+
+  apply(grads: (Tensor | null)[]): (Tensor | null)[] {
+    const grad = grads[0];
+    if (!grad) return this.next.map(() => null);
+    const self = this;
+    const ctx: BackwardCtx<OpAttrs[N]> = {
+      grad,
+      attrs: this.attrs,
+      shapes: this.inputs.map((m) => m.shape),
+      needs: this.next.map((e) => e !== null),
+      get inputs(): readonly Tensor[] {
+        if (!self.saved) throw self.freedError();
+        return self.saved;
+      },
+      get result(): Tensor {
+        if (!self.savedResult) throw self.freedError();
+        return self.savedResult;
+      },
+    };
+    return this.spec.backward(ctx);
+  }
+
+  release(): void {
+    this.released = true;
+    if (this.saved) for (const t of this.saved) t.dispose();
+    this.savedResult?.dispose();
+    this.saved = null;
+    this.savedResult = null;
+  }
+
+  private freedError(): Error {
+    return new Error(
+      'Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). ' +
+        'Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). ' +
+        'Specify retainGraph: true if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.',
+    );
+  }
+}
+
+function opNodeName(op: string): string {
+  return `${op[0]?.toUpperCase() ?? ''}${op.slice(1)}Backward`;
+}
+
+/** Hook through which tensor.ts builds a Tensor from a forward's layout. */
+export interface TensorFactory {
+  fromProduced(p: Produced): Tensor;
+}
+let factory: TensorFactory | null = null;
+export function setTensorFactory(f: TensorFactory): void {
+  factory = f;
+}
+
+/** Check that all operands live on one device with one dtype (PyTorch's messages). */
+export function checkOperands(op: string, inputs: readonly Tensor[]): void {
+  const first = inputs[0];
+  if (!first) return;
+  for (const t of inputs) {
+    t.checkAlive();
+    if (t.device !== first.device) {
+      throw new Error(`Expected all tensors to be on the same device, but found at least two devices, ${first.device} and ${t.device}! (in ${op})`);
+    }
+    if (t.dtype !== first.dtype && op !== 'cast' && op !== 'where') {
+      throw new Error(`${op}: expected both operands to have the same dtype, but got ${first.dtype} and ${t.dtype}; convert one with .to('${first.dtype}') or .double()/.float()`);
+    }
+  }
+}
+
+/**
+ * Apply primitive `op`: run its forward and, when recording and an input
+ * requires grad, record a node whose backward is the table's rule.
+ */
+export function apply<N extends OpName>(op: N, inputs: readonly Tensor[], attrs: OpAttrs[N]): Tensor {
+  if (!factory) throw new Error('internal: tensor factory not set');
+  checkOperands(op, inputs);
+  const spec = ops[op];
+  const produced = withGradMode(false, () => spec.forward(inputs, attrs));
+  const out = factory.fromProduced(produced);
+  if (!spec.nondifferentiable && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
+    const next = inputs.map((t) => (t.requiresGrad ? t.edge() : null));
+    const meta = inputs.map((t) => ({ shape: [...t.shape], dtype: t.dtype, device: t.device }));
+    const node = new OpNode(op, spec, attrs, inputs, next, meta);
+    out.setGradFn(node, 0);
+    node.saveResult(out);
+  }
+  return out;
+}
+
+export { fmt };

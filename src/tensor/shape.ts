@@ -1,0 +1,117 @@
+/** Shapes, strides and broadcasting: pure functions over number arrays. */
+
+export type Shape = readonly number[];
+
+/** Number of elements of a shape (1 for a scalar). */
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
+}
+
+/** Row-major strides of a contiguous tensor. */
+export function contiguousStrides(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let step = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = step;
+    step *= shape[d] ?? 1;
+  }
+  return strides;
+}
+
+/** Whether (shape, strides, offset) covers a buffer densely in row-major order from 0. */
+export function isContiguousLayout(shape: Shape, strides: Shape, offset: number): boolean {
+  if (offset !== 0) return false;
+  let expect = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const n = shape[d] ?? 1;
+    if (n !== 1 && strides[d] !== expect) return false;
+    expect *= n;
+  }
+  return true;
+}
+
+/** Format a shape as PyTorch prints it: `[2, 3]`. */
+export function fmt(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/**
+ * NumPy/PyTorch broadcasting of two shapes, aligned at the right.
+ * @example broadcastShapes([3, 1], [1, 4]) // [3, 4]
+ */
+export function broadcastShapes(a: Shape, b: Shape): number[] {
+  const n = Math.max(a.length, b.length);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new Error(`The size of tensor a (${da}) must match the size of tensor b (${db}) at non-singleton dimension ${i}`);
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Strides that read a tensor of `shape`/`strides` as if expanded to `target` (0 on broadcast dims). */
+export function broadcastStrides(shape: Shape, strides: Shape, target: Shape): number[] {
+  const lead = target.length - shape.length;
+  return target.map((_, i) => {
+    if (i < lead) return 0;
+    const n = shape[i - lead] ?? 1;
+    return n === 1 ? 0 : (strides[i - lead] ?? 0);
+  });
+}
+
+/**
+ * Normalise a possibly negative dim against a rank, PyTorch's way
+ * (a scalar accepts -1 and 0).
+ */
+export function normDim(dim: number, rank: number): number {
+  const r = Math.max(rank, 1);
+  if (!Number.isInteger(dim) || dim < -r || dim >= r) {
+    throw new Error(`Dimension out of range (expected to be in range of [${-r}, ${r - 1}] but got ${dim})`);
+  }
+  return dim < 0 ? dim + r : dim;
+}
+
+/** Normalise a dim list (undefined/null = all dims); duplicates are an error. */
+export function normDims(dims: number | readonly number[] | null | undefined, rank: number): number[] {
+  if (dims === undefined || dims === null) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof dims === 'number' ? [dims] : [...dims];
+  const out = list.map((d) => normDim(d, rank)).filter((d) => d < rank || rank > 0);
+  const seen = new Set<number>();
+  for (const d of out) {
+    if (seen.has(d)) throw new Error(`dim ${d} appears multiple times in the list of dims`);
+    seen.add(d);
+  }
+  return out.filter((d) => d < rank).sort((x, y) => x - y);
+}
+
+/** Resolve one -1 in a requested shape; checks the element count. */
+export function inferShape(requested: Shape, total: number): number[] {
+  const free = requested.filter((s) => s === -1).length;
+  if (free > 1) throw new Error('only one dimension can be inferred');
+  const known = requested.reduce((a, s) => (s === -1 ? a : a * s), 1);
+  for (const s of requested) {
+    if (!Number.isInteger(s) || s < -1) throw new Error(`invalid shape dimension ${s}`);
+  }
+  if (free === 1) {
+    if (known === 0 || total % known !== 0) {
+      throw new Error(`shape '${fmt(requested)}' is invalid for input of size ${total}`);
+    }
+    return requested.map((s) => (s === -1 ? total / known : s));
+  }
+  if (known !== total) throw new Error(`shape '${fmt(requested)}' is invalid for input of size ${total}`);
+  return [...requested];
+}
+
+/** Check a shape given by a user: non-negative integers. */
+export function checkShape(shape: Shape): number[] {
+  for (const s of shape) {
+    if (!Number.isInteger(s) || s < 0) throw new Error(`Trying to create tensor with negative dimension ${s}: ${fmt(shape)}`);
+  }
+  return [...shape];
+}

@@ -1,0 +1,798 @@
+/**
+ * The Tensor: a strided view of device memory plus its place in the autograd
+ * graph. Ops are synchronous on every device; reading values may wait for
+ * the device (`await t.data()`).
+ *
+ * Follow one op: `x.exp()` calls `apply('exp', [x])` (ops.ts), which runs the
+ * table entry's forward, the kernel built by `formulas.exp` (backend/kernels.ts),
+ * on x's device, and records an OpNode whose backward is `grad.mul(result)`.
+ */
+import type { DType, HostArray } from '../backend/types.js';
+import { hostArray } from '../backend/types.js';
+import { getDevice } from '../backend/registry.js';
+import { AccumulateGrad, isGradEnabled, type Edge, type GradHook, type Node } from './graph.js';
+import { apply, setTensorFactory, type Produced } from './ops.js';
+import { contiguousStrides, fmt, inferShape, isContiguousLayout, normDim, normDims, numel, type Shape } from './shape.js';
+import { Storage, StorageRef, keep, track } from './storage.js';
+
+/** A dim argument: one dim, several, or all (undefined/null). */
+export type Dims = number | readonly number[] | null | undefined;
+
+/** Options of `backward()`. */
+export interface BackwardOptions {
+  retainGraph?: boolean;
+  createGraph?: boolean;
+  /** Restrict accumulation to these leaves (PyTorch's `inputs=`). */
+  inputs?: Tensor[];
+}
+
+/** The engine entry points, installed by autograd/engine.ts (imports flow one way). */
+export const engineHooks: {
+  backward?: (t: Tensor, gradient: Tensor | undefined, opts: BackwardOptions) => void;
+} = {};
+
+/** A shape given as numbers or as one array. */
+export type ShapeArgs = (number | readonly number[])[];
+function shapeOf(args: ShapeArgs): number[] {
+  const first = args[0];
+  return args.length === 1 && Array.isArray(first) ? [...(first as readonly number[])] : (args as number[]);
+}
+
+/** Handle returned by `registerHook`. */
+export interface RemovableHandle {
+  remove(): void;
+}
+
+/** Nested number arrays, as `array()` returns them. */
+export type NestedArray = number | NestedArray[];
+
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly dtype: DType;
+  /** Gradient accumulated by backward (leaves that require grad, or retained). */
+  grad: Tensor | null = null;
+  /** The node that produced this tensor (null for leaves). */
+  gradFn: Node | null = null;
+  private outputNr = 0;
+  private leafRequiresGrad = false;
+  private accumulator: AccumulateGrad | null = null;
+  private ref: StorageRef;
+  private disposed = false;
+
+  /** @internal use `gg.tensor()` and the other creation functions. */
+  constructor(storage: Storage, shape: readonly number[], strides: readonly number[], offset: number, dtype: DType) {
+    this.shape = Object.freeze([...shape]);
+    this.strides = Object.freeze([...strides]);
+    this.offset = offset;
+    this.dtype = dtype;
+    this.ref = new StorageRef(this, storage);
+    track(this);
+  }
+
+  /** @internal a contiguous tensor over new host data. */
+  static fromHost(data: HostArray, shape: readonly number[], dtype: DType, device: string): Tensor {
+    const dev = getDevice(device);
+    const buffer = dev.upload(data, dtype);
+    return new Tensor(new Storage(buffer), shape, contiguousStrides(shape), 0, dtype);
+  }
+
+  // ---- properties ---------------------------------------------------------------
+
+  /** The device this tensor lives on, e.g. `'cpu'` or `'gpu:webgpu'`. */
+  get device(): string {
+    return this.ref.storage.device.name;
+  }
+  /** @internal */
+  get storage(): Storage {
+    return this.ref.storage;
+  }
+  /** Number of dims. */
+  get rank(): number {
+    return this.shape.length;
+  }
+  /** Number of dims (PyTorch's name). */
+  get ndim(): number {
+    return this.shape.length;
+  }
+  /** Number of elements. */
+  get size(): number {
+    return numel(this.shape);
+  }
+  /** Number of elements (PyTorch's name). */
+  numel(): number {
+    return numel(this.shape);
+  }
+  /** True for tensors not produced by a recorded op. */
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+  /** Whether gradients flow to this tensor. Settable on leaves only. */
+  get requiresGrad(): boolean {
+    return this.gradFn !== null || this.leafRequiresGrad;
+  }
+  set requiresGrad(v: boolean) {
+    if (!this.isLeaf) {
+      throw new Error(
+        "you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use varNoGrad = v.detach().",
+      );
+    }
+    this.leafRequiresGrad = v;
+  }
+  /** Set `requiresGrad` and return this (PyTorch's `requires_grad_`). */
+  requiresGrad_(v = true): this {
+    this.requiresGrad = v;
+    return this;
+  }
+  /** Whether the layout is dense row-major from the start of a buffer. */
+  isContiguous(): boolean {
+    return isContiguousLayout(this.shape, this.strides, 0);
+  }
+
+  // ---- graph plumbing (used by ops.ts and the engine) --------------------------
+
+  /** @internal the edge gradients of this tensor flow along. */
+  edge(): Edge | null {
+    if (this.gradFn) return { node: this.gradFn, index: this.outputNr };
+    if (!this.leafRequiresGrad) return null;
+    this.accumulator ??= new AccumulateGrad(this);
+    return { node: this.accumulator, index: 0 };
+  }
+  /** @internal */
+  setGradFn(node: Node, outputNr: number): void {
+    this.gradFn = node;
+    this.outputNr = outputNr;
+  }
+  /** @internal the output slot of gradFn this tensor is. */
+  get outputIndex(): number {
+    return this.outputNr;
+  }
+  /**
+   * @internal a second handle on the same data and the same place in the graph,
+   * disposed independently (how nodes save tensors for backward).
+   */
+  alias(): Tensor {
+    const t = new Tensor(this.storage, this.shape, this.strides, this.offset, this.dtype);
+    keep(t);
+    t.gradFn = this.gradFn;
+    t.outputNr = this.outputNr;
+    t.leafRequiresGrad = this.leafRequiresGrad;
+    if (this.leafRequiresGrad && !this.gradFn) {
+      this.accumulator ??= new AccumulateGrad(this);
+      t.accumulator = this.accumulator;
+    }
+    return t;
+  }
+  /** @internal throws when the tensor was disposed. */
+  checkAlive(): void {
+    if (this.disposed || this.ref.released || this.storage.freed) {
+      throw new Error(`Tensor of shape ${fmt(this.shape)} on '${this.device}' was disposed and cannot be used`);
+    }
+  }
+  /** @internal replace this tensor's data in place (optimisers, running statistics). */
+  assign(src: Tensor): void {
+    this.checkAlive();
+    if (src.device !== this.device || src.dtype !== this.dtype || fmt(src.shape) !== fmt(this.shape)) {
+      throw new Error(`cannot assign a ${src.dtype} ${fmt(src.shape)} tensor on '${src.device}' to a ${this.dtype} ${fmt(this.shape)} tensor on '${this.device}'`);
+    }
+    const data = src.isContiguous() ? src : src.contiguous();
+    const next = new StorageRef(this, data.storage);
+    this.ref.release();
+    this.ref = next;
+    (this as { strides: readonly number[] }).strides = Object.freeze(contiguousStrides(this.shape));
+    (this as { offset: number }).offset = 0;
+    if (data !== src) data.dispose();
+  }
+
+  // ---- memory ---------------------------------------------------------------------
+
+  /**
+   * Release this handle's claim on device memory now. Other views and saved
+   * graph values keep the data alive until they are released too.
+   * @example const t = gg.ones([1024, 1024], { device: 'gpu' }); t.dispose();
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.ref.release();
+  }
+  /** Whether `dispose()` was called. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  // ---- reading values -------------------------------------------------------------
+
+  /**
+   * The values as a flat typed array (row-major), once the device is done.
+   * @example await gg.tensor([[1, 2], [3, 4]]).data() // Float32Array [1, 2, 3, 4]
+   */
+  async data(): Promise<HostArray> {
+    this.checkAlive();
+    if (this.isDenseBuffer()) return this.storage.device.read(this.storage.buffer);
+    const c = this.contiguousCopy();
+    try {
+      return await c.storage.device.read(c.storage.buffer);
+    } finally {
+      c.dispose();
+    }
+  }
+
+  /**
+   * The values, synchronously; devices whose results arrive later throw
+   * and ask for `await t.data()`.
+   * @example gg.tensor([1, 2]).dataSync() // Float32Array [1, 2]
+   */
+  dataSync(): HostArray {
+    this.checkAlive();
+    if (this.isDenseBuffer()) return this.storage.device.readSync(this.storage.buffer);
+    const c = this.contiguousCopy();
+    try {
+      return c.storage.device.readSync(c.storage.buffer);
+    } finally {
+      c.dispose();
+    }
+  }
+
+  /** @internal host data for a device transfer (needs a synchronously readable source). */
+  dataSyncForTransfer(): HostArray {
+    if (!this.storage.device.syncRead) {
+      throw new Error(`cannot move a tensor off '${this.device}' synchronously: its results arrive asynchronously; use 'await t.toAsync(device)'`);
+    }
+    return this.dataSync();
+  }
+
+  /**
+   * The values as nested arrays.
+   * @example await gg.tensor([[1, 2], [3, 4]]).array() // [[1, 2], [3, 4]]
+   */
+  async array(): Promise<NestedArray> {
+    return nest(await this.data(), this.shape);
+  }
+  /** Nested arrays, synchronously (where `dataSync` works). */
+  arraySync(): NestedArray {
+    return nest(this.dataSync(), this.shape);
+  }
+
+  /**
+   * The single value of a one-element tensor.
+   * @example await gg.tensor([[3]]).item() // 3
+   */
+  async item(): Promise<number> {
+    this.checkItem();
+    return (await this.data())[0] ?? NaN;
+  }
+  /** `item()`, synchronously (where `dataSync` works). */
+  itemSync(): number {
+    this.checkItem();
+    return this.dataSync()[0] ?? NaN;
+  }
+  private checkItem(): void {
+    if (this.size !== 1) throw new Error(`a Tensor with ${this.size} elements cannot be converted to Scalar`);
+  }
+  private isDenseBuffer(): boolean {
+    return this.isContiguous() && this.storage.buffer.size === this.size;
+  }
+  private contiguousCopy(): Tensor {
+    return apply('contiguous', [this.detach()], {});
+  }
+
+  /** A readable form, PyTorch-style, for sync-readable devices. */
+  toString(): string {
+    const head = `tensor(shape=${fmt(this.shape)}, dtype=${this.dtype}, device='${this.device}'`;
+    if (this.disposed) return `${head}, disposed)`;
+    if (!this.storage.device.syncRead || this.size > 100) return `${head})`;
+    return `tensor(${JSON.stringify(this.arraySync())}${this.dtype === 'float64' ? ', dtype=float64' : ''}${this.device === 'cpu' ? '' : `, device='${this.device}'`}${this.gradFn ? `, gradFn=<${this.gradFn.name}>` : this.requiresGrad ? ', requiresGrad=true' : ''})`;
+  }
+
+  // ---- autograd -------------------------------------------------------------------
+
+  /**
+   * Compute gradients of this tensor with respect to the graph's leaves and
+   * accumulate them into their `.grad`.
+   * @example
+   * const x = gg.tensor([1, 2, 3], { requiresGrad: true });
+   * x.mul(x).sum().backward(); // x.grad = [2, 4, 6]
+   */
+  backward(gradient?: Tensor, opts: BackwardOptions = {}): void {
+    if (!engineHooks.backward) throw new Error('internal: autograd engine not loaded');
+    engineHooks.backward(this, gradient, opts);
+  }
+
+  /**
+   * Keep `.grad` on this non-leaf tensor after backward.
+   * @example const y = x.mul(2); y.retainGrad(); y.sum().backward(); // y.grad is ones
+   */
+  retainGrad(): void {
+    if (this.gradFn) this.gradFn.retained.set(this.outputNr, new WeakRef(this));
+    else if (!this.leafRequiresGrad) throw new Error("can't retain_grad on Tensor that has requires_grad=False");
+  }
+
+  /**
+   * Run `fn` on this tensor's gradient when it is computed; a returned tensor
+   * replaces the gradient.
+   * @example x.registerHook((g) => g.mul(2));
+   */
+  registerHook(fn: GradHook): RemovableHandle {
+    const edge = this.edge();
+    if (!edge) throw new Error("cannot register a hook on a tensor that doesn't require gradient");
+    const list = edge.node.preHooks.get(edge.index) ?? [];
+    list.push(fn);
+    edge.node.preHooks.set(edge.index, list);
+    return { remove: () => list.splice(list.indexOf(fn) >>> 0, 1) };
+  }
+
+  /**
+   * A new tensor on the same data, cut from the graph.
+   * @example const y = x.mul(2).detach(); // y.requiresGrad === false
+   */
+  detach(): Tensor {
+    this.checkAlive();
+    return new Tensor(this.storage, this.shape, this.strides, this.offset, this.dtype);
+  }
+
+  /**
+   * A copy with its own memory; gradients flow back to this tensor.
+   * @example const y = x.clone();
+   */
+  clone(): Tensor {
+    return apply('contiguous', [this], {});
+  }
+
+  /**
+   * This tensor as a dense row-major layout (itself when it already is one).
+   * @example x.transpose(0, 1).contiguous()
+   */
+  contiguous(): Tensor {
+    return this.isContiguous() ? this : apply('contiguous', [this], {});
+  }
+
+  /**
+   * Move to a device or convert the dtype: `t.to('gpu:webasm')`, `t.to('float64')`.
+   * Gradients flow back across the move.
+   * @example gg.tensor([1, 2]).to('float64').dtype // 'float64'
+   */
+  to(target: string): Tensor {
+    this.checkAlive();
+    if (target === 'float32' || target === 'float64') {
+      return target === this.dtype ? this : apply('cast', [this], { dtype: target });
+    }
+    const dev = getDevice(target);
+    if (dev.name === this.device) return this;
+    dev.checkDtype(this.dtype);
+    return apply('toDevice', [this], { device: dev.name });
+  }
+
+  /** `to(device)` from any device, waiting for asynchronous results. */
+  async toAsync(target: string): Promise<Tensor> {
+    if (this.storage.device.syncRead || target === 'float32' || target === 'float64') return this.to(target);
+    const data = await this.data();
+    const out = Tensor.fromHost(data, this.shape, this.dtype, target);
+    out.requiresGrad = this.requiresGrad && this.isLeaf;
+    return out;
+  }
+  /** As float64. */
+  double(): Tensor {
+    return this.to('float64');
+  }
+  /** As float32. */
+  float(): Tensor {
+    return this.to('float32');
+  }
+
+  // ---- elementwise math -------------------------------------------------------------
+
+  /** @internal a number as a scalar tensor on this device and dtype. */
+  scalar(v: number): Tensor {
+    const data = hostArray(this.dtype, 1);
+    data[0] = v;
+    return Tensor.fromHost(data, [], this.dtype, this.device);
+  }
+  private other(v: Tensor | number): Tensor {
+    return typeof v === 'number' ? this.scalar(v) : v;
+  }
+
+  /** Elementwise sum with broadcasting. @example gg.tensor([1, 2]).add(1) // [2, 3] */
+  add(o: Tensor | number): Tensor {
+    return apply('add', [this, this.other(o)], {});
+  }
+  /** Elementwise difference. @example gg.tensor([1, 2]).sub(1) // [0, 1] */
+  sub(o: Tensor | number): Tensor {
+    return apply('sub', [this, this.other(o)], {});
+  }
+  /** Elementwise product. @example gg.tensor([1, 2]).mul(3) // [3, 6] */
+  mul(o: Tensor | number): Tensor {
+    return apply('mul', [this, this.other(o)], {});
+  }
+  /** Elementwise quotient. @example gg.tensor([1, 2]).div(2) // [0.5, 1] */
+  div(o: Tensor | number): Tensor {
+    return apply('div', [this, this.other(o)], {});
+  }
+  /** Elementwise power. @example gg.tensor([2, 3]).pow(2) // [4, 9] */
+  pow(o: Tensor | number): Tensor {
+    return apply('pow', [this, this.other(o)], {});
+  }
+  /** Elementwise larger value. @example gg.tensor([1, 5]).maximum(gg.tensor([3, 2])) // [3, 5] */
+  maximum(o: Tensor | number): Tensor {
+    return apply('maximum', [this, this.other(o)], {});
+  }
+  /** Elementwise smaller value. @example gg.tensor([1, 5]).minimum(2) // [1, 2] */
+  minimum(o: Tensor | number): Tensor {
+    return apply('minimum', [this, this.other(o)], {});
+  }
+  /** -x. @example gg.tensor([1]).neg() // [-1] */
+  neg(): Tensor {
+    return apply('neg', [this], {});
+  }
+  /** e^x. @example gg.tensor([0]).exp() // [1] */
+  exp(): Tensor {
+    return apply('exp', [this], {});
+  }
+  /** Natural log. @example gg.tensor([1]).log() // [0] */
+  log(): Tensor {
+    return apply('log', [this], {});
+  }
+  /** Square root. @example gg.tensor([4]).sqrt() // [2] */
+  sqrt(): Tensor {
+    return apply('sqrt', [this], {});
+  }
+  /** 1/sqrt(x). @example gg.tensor([4]).rsqrt() // [0.5] */
+  rsqrt(): Tensor {
+    return this.sqrt().reciprocal();
+  }
+  /** 1/x. @example gg.tensor([4]).reciprocal() // [0.25] */
+  reciprocal(): Tensor {
+    return this.scalar(1).div(this);
+  }
+  /** x². @example gg.tensor([3]).square() // [9] */
+  square(): Tensor {
+    return this.mul(this);
+  }
+  /** |x|. @example gg.tensor([-2]).abs() // [2] */
+  abs(): Tensor {
+    return apply('abs', [this], {});
+  }
+  /** -1, 0 or 1. @example gg.tensor([-2, 0, 3]).sign() // [-1, 0, 1] */
+  sign(): Tensor {
+    return apply('sign', [this], {});
+  }
+  /** max(x, 0); the gradient at 0 is 0, as in PyTorch. @example gg.tensor([-1, 2]).relu() // [0, 2] */
+  relu(): Tensor {
+    return this.mul(this.gt(0));
+  }
+  /** 1/(1+e^-x). @example gg.tensor([0]).sigmoid() // [0.5] */
+  sigmoid(): Tensor {
+    return apply('sigmoid', [this], {});
+  }
+  /** Hyperbolic tangent. @example gg.tensor([0]).tanh() // [0] */
+  tanh(): Tensor {
+    return apply('tanh', [this], {});
+  }
+  /**
+   * Limit to [min, max] (either may be omitted); the gradient passes where
+   * min <= x <= max, as in PyTorch.
+   * @example gg.tensor([-2, 0.5, 3]).clamp(0, 1) // [0, 0.5, 1]
+   */
+  clamp(min?: number | null, max?: number | null): Tensor {
+    if ((min === undefined || min === null) && (max === undefined || max === null)) {
+      throw new Error("torch.clamp: At least one of 'min' or 'max' must not be None");
+    }
+    let y: Tensor = this;
+    if (min !== undefined && min !== null) y = y.where(y.ge(min), min);
+    if (max !== undefined && max !== null) y = y.where(y.le(max), max);
+    return y;
+  }
+  /** 1 where equal, else 0. @example gg.tensor([1, 2]).eq(2) // [0, 1] */
+  eq(o: Tensor | number): Tensor {
+    return apply('eq', [this, this.other(o)], {});
+  }
+  /** 1 where not equal. */
+  ne(o: Tensor | number): Tensor {
+    return apply('ne', [this, this.other(o)], {});
+  }
+  /** 1 where less. */
+  lt(o: Tensor | number): Tensor {
+    return apply('lt', [this, this.other(o)], {});
+  }
+  /** 1 where less or equal. */
+  le(o: Tensor | number): Tensor {
+    return apply('le', [this, this.other(o)], {});
+  }
+  /** 1 where greater. */
+  gt(o: Tensor | number): Tensor {
+    return apply('gt', [this, this.other(o)], {});
+  }
+  /** 1 where greater or equal. */
+  ge(o: Tensor | number): Tensor {
+    return apply('ge', [this, this.other(o)], {});
+  }
+  /**
+   * This tensor where `condition` is non-zero, else `other` (PyTorch's `Tensor.where`).
+   * @example gg.tensor([1, 2]).where(gg.tensor([1, 0]), 0) // [1, 0]
+   */
+  where(condition: Tensor, other: Tensor | number): Tensor {
+    const cond = condition.dtype === this.dtype ? condition : condition.to(this.dtype);
+    return apply('where', [cond, this, this.other(other)], {});
+  }
+
+  // ---- reductions ------------------------------------------------------------------------
+
+  /** Sum over `dim` (all dims by default). @example gg.tensor([[1, 2], [3, 4]]).sum(1) // [3, 7] */
+  sum(dim?: Dims, keepdim = false): Tensor {
+    return apply('sum', [this], { dims: normDims(dim, this.rank), keepdim });
+  }
+  /** Mean over `dim`. @example gg.tensor([1, 2, 3]).mean() // 2 */
+  mean(dim?: Dims, keepdim = false): Tensor {
+    const dims = normDims(dim, this.rank);
+    const n = dims.reduce((a, d) => a * (this.shape[d] ?? 1), 1);
+    return this.sum(dims, keepdim).div(n);
+  }
+  /**
+   * Variance over `dim`; `unbiased` divides by n - 1 (the default, as PyTorch).
+   * @example gg.tensor([1, 2, 3, 4]).var() // 1.6667
+   */
+  var(dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+    const dims = normDims(dim, this.rank);
+    const n = dims.reduce((a, d) => a * (this.shape[d] ?? 1), 1);
+    const centred = this.sub(this.mean(dims, true));
+    return centred.mul(centred).sum(dims, opts.keepdim ?? false).div(Math.max(n - ((opts.unbiased ?? true) ? 1 : 0), 0));
+  }
+  /** Standard deviation over `dim`. */
+  std(dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+    return this.var(dim, opts).sqrt();
+  }
+  /**
+   * Largest value over `dim` (the values only; see `argmax`). Ties share the gradient.
+   * @example gg.tensor([[1, 5], [7, 2]]).max(1) // [5, 7]
+   */
+  max(dim?: Dims, keepdim = false): Tensor {
+    return apply('amax', [this], { dims: normDims(dim, this.rank), keepdim });
+  }
+  /** Smallest value over `dim`. */
+  min(dim?: Dims, keepdim = false): Tensor {
+    return this.neg().max(dim, keepdim).neg();
+  }
+  /** Same as `max` (PyTorch's amax). */
+  amax(dim?: Dims, keepdim = false): Tensor {
+    return this.max(dim, keepdim);
+  }
+  /**
+   * Index of the first largest value along `dim` (no gradient), as a float tensor.
+   * @example gg.tensor([[1, 5], [7, 2]]).argmax(1) // [1, 0]
+   */
+  argmax(dim: number, keepdim = false): Tensor {
+    const d = normDim(dim, this.rank);
+    const n = this.shape[d] ?? 1;
+    const x = this.detach();
+    const idx = arangeLike(x, n).reshape(...this.shape.map((s, i) => (i === d ? n : 1)));
+    const isMax = x.eq(x.max(d, true));
+    // the smallest index among the maxima: max of (n - index) where maximal
+    return idx.neg().add(n).mul(isMax).max(d, keepdim).neg().add(n);
+  }
+  /**
+   * Softmax along `dim`, computed stably (the max is subtracted first).
+   * @example gg.tensor([1, 1]).softmax(0) // [0.5, 0.5]
+   */
+  softmax(dim: number): Tensor {
+    const d = normDim(dim, this.rank);
+    const e = this.sub(this.max(d, true).detach()).exp();
+    return e.div(e.sum(d, true));
+  }
+  /**
+   * log(softmax(x)) along `dim`, without overflow.
+   * @example gg.tensor([0, 0]).logSoftmax(0) // [-0.693, -0.693]
+   */
+  logSoftmax(dim: number): Tensor {
+    const d = normDim(dim, this.rank);
+    const shifted = this.sub(this.max(d, true).detach());
+    return shifted.sub(shifted.exp().sum(d, true).log());
+  }
+  /** log(Σ e^x) along `dim`, stably. */
+  logsumexp(dim: number, keepdim = false): Tensor {
+    const d = normDim(dim, this.rank);
+    const m = this.max(d, true).detach();
+    const out = this.sub(m).exp().sum(d, true).log().add(m);
+    return keepdim ? out : out.squeeze(d);
+  }
+
+  // ---- matmul -------------------------------------------------------------------
+
+  /**
+   * Matrix product with NumPy's rules: 1-D operands are promoted and the
+   * added dim removed; batch dims broadcast.
+   * @example gg.ones([2, 3]).matmul(gg.ones([3, 4])).shape // [2, 4]
+   */
+  matmul(o: Tensor): Tensor {
+    if (this.rank === 0 || o.rank === 0) throw new Error('both arguments to matmul need to be at least 1D, but they are ' + `${this.rank}D and ${o.rank}D`);
+    const a = this.rank === 1 ? this.unsqueeze(0) : this;
+    const b = o.rank === 1 ? o.unsqueeze(1) : o;
+    const k1 = a.shape[a.rank - 1];
+    const k2 = b.shape[b.rank - 2];
+    if (k1 !== k2) {
+      const sa = `${a.shape.slice(0, -1).reduce((x, y) => x * y, 1)}x${k1}`;
+      const sb = `${k2}x${b.shape[b.rank - 1]}`;
+      throw new Error(`mat1 and mat2 shapes cannot be multiplied (${sa} and ${sb})`);
+    }
+    let out = apply('matmul', [a, b], {});
+    if (this.rank === 1) out = out.squeeze(-2);
+    if (o.rank === 1) out = out.squeeze(-1);
+    return out;
+  }
+  /** Same as `matmul` for 2-D operands. */
+  mm(o: Tensor): Tensor {
+    if (this.rank !== 2 || o.rank !== 2) throw new Error('mm: both arguments must be 2D');
+    return this.matmul(o);
+  }
+
+  // ---- shapes and views ------------------------------------------------------------
+
+  /**
+   * Same data, new shape (one dim may be -1); copies only when the layout needs it.
+   * @example gg.arange(6).reshape(2, 3).shape // [2, 3]
+   */
+  reshape(...shape: ShapeArgs): Tensor {
+    const target = inferShape(shapeOf(shape), this.size);
+    if (fmt(target) === fmt(this.shape)) return this;
+    const src = this.isContiguous() ? this : this.contiguous();
+    return apply('reshape', [src], { shape: target });
+  }
+  /**
+   * A view with a new shape; the data must be contiguous (as PyTorch's view).
+   * @example gg.arange(6).view(3, 2)
+   */
+  view(...shape: ShapeArgs): Tensor {
+    if (!this.isContiguous()) {
+      throw new Error('view size is not compatible with input tensor\'s size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.');
+    }
+    return this.reshape(...shape);
+  }
+  /**
+   * Reorder dims (a view).
+   * @example gg.zeros([2, 3, 4]).permute(2, 0, 1).shape // [4, 2, 3]
+   */
+  permute(...dims: ShapeArgs): Tensor {
+    const list = shapeOf(dims);
+    if (list.length !== this.rank) {
+      throw new Error(`permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = ${this.rank} is not equal to len(dims) = ${list.length}`);
+    }
+    const norm = list.map((d) => normDim(d, this.rank));
+    if (new Set(norm).size !== norm.length) throw new Error('permute(): duplicate dims are not allowed.');
+    if (norm.every((d, i) => d === i)) return this;
+    return apply('permute', [this], { dims: norm });
+  }
+  /** Swap two dims (a view). @example gg.zeros([2, 3]).transpose(0, 1).shape // [3, 2] */
+  transpose(a: number, b: number): Tensor {
+    const dims = this.shape.map((_, i) => i);
+    const x = normDim(a, this.rank);
+    const y = normDim(b, this.rank);
+    dims[x] = y;
+    dims[y] = x;
+    return this.rank < 2 ? this : this.permute(...dims);
+  }
+  /** Transpose of a matrix. */
+  t(): Tensor {
+    if (this.rank > 2) throw new Error(`t() expects a tensor with <= 2 dimensions, but self is ${this.rank}D`);
+    return this.rank < 2 ? this : this.transpose(0, 1);
+  }
+  /**
+   * Broadcast to a larger shape without copying (-1 keeps a dim).
+   * @example gg.zeros([3, 1]).expand(3, 4).shape // [3, 4]
+   */
+  expand(...shape: ShapeArgs): Tensor {
+    const target = shapeOf(shape);
+    if (target.length < this.rank) {
+      throw new Error(`expand(torch.FloatTensor{${fmt(this.shape)}}, size=${fmt(target)}): the number of sizes provided (${target.length}) must be greater or equal to the number of dimensions in the tensor (${this.rank})`);
+    }
+    const lead = target.length - this.rank;
+    const full = target.map((s, i) => {
+      const own = i >= lead ? (this.shape[i - lead] ?? 1) : 1;
+      const want = s === -1 ? own : s;
+      if (own !== want && own !== 1) {
+        throw new Error(`The expanded size of the tensor (${want}) must match the existing size (${own}) at non-singleton dimension ${i}.  Target sizes: ${fmt(target)}.  Tensor sizes: ${fmt(this.shape)}`);
+      }
+      return want;
+    });
+    if (fmt(full) === fmt(this.shape)) return this;
+    return apply('expand', [this], { shape: full });
+  }
+  /** Expand to another tensor's shape. */
+  expandAs(o: Tensor): Tensor {
+    return this.expand(...o.shape);
+  }
+  /**
+   * Remove size-1 dims (all, or just `dim`).
+   * @example gg.zeros([1, 3, 1]).squeeze().shape // [3]
+   */
+  squeeze(dim?: number): Tensor {
+    if (dim === undefined) return this.reshape(this.shape.filter((s) => s !== 1));
+    const d = normDim(dim, this.rank);
+    if (this.shape[d] !== 1) return this;
+    return this.reshape(this.shape.filter((_, i) => i !== d));
+  }
+  /** Insert a size-1 dim at `dim`. @example gg.zeros([3]).unsqueeze(0).shape // [1, 3] */
+  unsqueeze(dim: number): Tensor {
+    const d = normDim(dim, this.rank + 1);
+    const shape = [...this.shape];
+    shape.splice(d, 0, 1);
+    return this.reshape(shape);
+  }
+  /**
+   * Flatten dims `start..end` into one.
+   * @example gg.zeros([2, 3, 4]).flatten(1).shape // [2, 12]
+   */
+  flatten(start = 0, end = -1): Tensor {
+    if (this.rank === 0) return this.reshape(1);
+    const s = normDim(start, this.rank);
+    const e = normDim(end, this.rank);
+    if (s > e) throw new Error('flatten() has invalid args: start_dim cannot come after end_dim');
+    const mid = this.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
+    return this.reshape([...this.shape.slice(0, s), mid, ...this.shape.slice(e + 1)]);
+  }
+  /**
+   * The slice `start .. start+length` of `dim` (a view; negative start counts from the end).
+   * @example gg.arange(5).narrow(0, 1, 3) // [1, 2, 3]
+   */
+  narrow(dim: number, start: number, length: number): Tensor {
+    const d = normDim(dim, this.rank);
+    const n = this.shape[d] ?? 1;
+    const s = start < 0 ? start + n : start;
+    if (s < 0 || s > n) throw new Error(`start (${start}) is out of bounds for dimension ${d} of size ${n}`);
+    if (length < 0 || s + length > n) throw new Error(`start (${s}) + length (${length}) exceeds dimension size (${n}).`);
+    if (s === 0 && length === n) return this;
+    return apply('narrow', [this], { dim: d, start: s, length });
+  }
+  /**
+   * Pad each dim with `before[d]` and `after[d]` copies of `value` (negative amounts crop).
+   * @example gg.ones([2]).pad([1], [2]) // [0, 1, 1, 0, 0]
+   */
+  pad(before: readonly number[], after: readonly number[], value = 0): Tensor {
+    const b = this.shape.map((_, d) => before[d] ?? 0);
+    const a = this.shape.map((_, d) => after[d] ?? 0);
+    if (b.every((x) => x === 0) && a.every((x) => x === 0)) return this;
+    this.shape.forEach((s, d) => {
+      if (s + (b[d] ?? 0) + (a[d] ?? 0) < 0) throw new Error(`padding makes dim ${d} of size ${s} negative`);
+    });
+    return apply('pad', [this], { before: b, after: a, value });
+  }
+  /** @internal sum a broadcast gradient back down to `shape` (used by the engine). */
+  sumTo(shape: Shape): Tensor {
+    if (fmt(shape) === fmt(this.shape)) return this;
+    const lead = this.rank - shape.length;
+    const dims: number[] = [];
+    this.shape.forEach((s, i) => {
+      if (i < lead || (shape[i - lead] === 1 && s !== 1)) dims.push(i);
+    });
+    let out = dims.length ? this.sum(dims, true) : this;
+    if (lead > 0 || out.rank !== shape.length) out = out.reshape(shape);
+    return out;
+  }
+}
+
+function arangeLike(like: Tensor, n: number): Tensor {
+  const data = hostArray(like.dtype, n);
+  for (let i = 0; i < n; i++) data[i] = i;
+  return Tensor.fromHost(data, [n], like.dtype, like.device);
+}
+
+function nest(flat: HostArray, shape: Shape): NestedArray {
+  if (shape.length === 0) return flat[0] ?? NaN;
+  const build = (dim: number, start: number): NestedArray[] => {
+    const n = shape[dim] ?? 1;
+    const inner = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+    const out: NestedArray[] = [];
+    for (let i = 0; i < n; i++) {
+      out.push(dim === shape.length - 1 ? (flat[start + i] ?? NaN) : build(dim + 1, start + i * inner));
+    }
+    return out;
+  };
+  return build(0, 0);
+}
+
+setTensorFactory({
+  fromProduced(p: Produced): Tensor {
+    return new Tensor(p.storage, p.shape, p.strides, p.offset, p.dtype);
+  },
+});
+
+export { isGradEnabled };
