@@ -47,11 +47,17 @@ export function int(n: number): string {
   return `${n}.0`;
 }
 
-/** A float literal as kernel text (finite values only; infinities are spelled out). */
+/**
+ * A float as kernel text.
+ * NOTE: infinities and NaN divide by the runtime zero `(gid - gid)`: WGSL
+ * constant-folds `1.0 / 0.0` and rejects the shader ("cannot be represented
+ * as abstract-float"), while a division by a runtime value gives IEEE results
+ * on every device (plain JS, wasm, GLSL and WGSL alike; see docs/notes/devices.md).
+ */
 export function float(n: number): string {
-  if (n === Infinity) return '(1.0 / 0.0)';
-  if (n === -Infinity) return '(-1.0 / 0.0)';
-  if (Number.isNaN(n)) return '(0.0 / 0.0)';
+  if (n === Infinity) return '(1.0 / (gid - gid))';
+  if (n === -Infinity) return '(-1.0 / (gid - gid))';
+  if (Number.isNaN(n)) return '(0.0 / (gid - gid))';
   const s = String(n);
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }

@@ -1,0 +1,165 @@
+/**
+ * Finding a WebGPU adapter in Node for gpu.js's webgpu mode.
+ *
+ * gpu.js asks `navigator.gpu.requestAdapter()` with no options, so we install
+ * a `navigator.gpu` whose `requestAdapter` goes to the Dawn instance and the
+ * options we found to work. Discovery order (DESIGN.md "Environment facts"):
+ * 1. Dawn's default adapter (a hardware GPU through Vulkan/Metal/D3D12);
+ * 2. the same instance with `featureLevel: 'compatibility'`;
+ * 3. Dawn's OpenGL ES backend (`backend=opengles`, EGL_PLATFORM=surfaceless),
+ *    which is what answers on a machine with only Mesa's llvmpipe.
+ * `GPUGRAD_WEBGPU_BACKEND` = `default` | `vulkan` | `opengles` | any Dawn
+ * backend name pins one choice.
+ */
+import { createRequire } from 'node:module';
+
+/** The subset of a Dawn adapter we look at. */
+interface DawnAdapterInfo {
+  readonly vendor?: string;
+  readonly architecture?: string;
+  readonly device?: string;
+  readonly description?: string;
+  readonly isFallbackAdapter?: boolean;
+}
+interface DawnAdapter {
+  readonly info?: DawnAdapterInfo;
+}
+interface AdapterOptions {
+  featureLevel?: string;
+}
+interface DawnGpu {
+  requestAdapter(options?: AdapterOptions): Promise<DawnAdapter | null>;
+}
+interface WebGpuModule {
+  create(flags: string[]): DawnGpu;
+}
+
+/** Which adapter webgpu mode runs on, for `Device.info()`. */
+export interface WebGpuAdapterChoice {
+  /** Dawn backend we asked for: 'default' (Vulkan/Metal/D3D12), 'opengles', ... */
+  readonly backend: string;
+  /** Adapter description (vendor, device, driver). */
+  readonly adapter: string;
+  /** True for software rasterizers: llvmpipe, lavapipe, SwiftShader. */
+  readonly software: boolean;
+}
+
+/** NOTE: the names Mesa, Google and Dawn give their CPU renderers. */
+export function isSoftwareRenderer(description: string): boolean {
+  return /llvmpipe|lavapipe|softpipe|swiftshader|software|swrast|fallback/i.test(description);
+}
+
+let found: Promise<WebGpuAdapterChoice | string> | undefined;
+/** Dawn instances stay referenced for the life of the process. */
+const instances: DawnGpu[] = [];
+
+function describe(a: DawnAdapter): string {
+  const i = a.info ?? {};
+  const parts = [i.vendor, i.architecture, i.device, i.description].filter((s): s is string => typeof s === 'string' && s.length > 0);
+  return parts.length ? parts.join(' / ') : 'unnamed adapter';
+}
+
+interface Attempt {
+  readonly backend: string;
+  readonly flags: string[];
+  readonly options: AdapterOptions | undefined;
+}
+
+function attempts(): Attempt[] {
+  const pinned = process.env['GPUGRAD_WEBGPU_BACKEND'];
+  const compat: AdapterOptions = { featureLevel: 'compatibility' };
+  if (pinned && pinned !== 'auto') {
+    if (pinned === 'default') {
+      return [
+        { backend: 'default', flags: [], options: undefined },
+        { backend: 'default', flags: [], options: compat },
+      ];
+    }
+    const compatFirst = pinned === 'opengles' || pinned === 'opengl';
+    return [
+      { backend: pinned, flags: [`backend=${pinned}`], options: compatFirst ? compat : undefined },
+      { backend: pinned, flags: [`backend=${pinned}`], options: compatFirst ? undefined : compat },
+    ];
+  }
+  return [
+    { backend: 'default', flags: [], options: undefined },
+    { backend: 'default', flags: [], options: compat },
+    { backend: 'opengles', flags: ['backend=opengles'], options: compat },
+  ];
+}
+
+/** True for Dawn backends that drive the system's OpenGL (through EGL). */
+export function isGlBackend(backend: string): boolean {
+  return backend === 'opengles' || backend === 'opengl';
+}
+
+async function discover(allowGl: boolean): Promise<WebGpuAdapterChoice | string> {
+  // NOTE: Mesa's EGL reads this when Dawn opens its GL ES display; without it
+  // EGL looks for an X or Wayland display that a headless machine lacks
+  process.env['EGL_PLATFORM'] ??= 'surfaceless';
+  let mod: WebGpuModule;
+  try {
+    // NOTE: a variable specifier keeps tsc from resolving the package's types (they need @webgpu/types)
+    const specifier = 'webgpu';
+    mod = (await import(specifier)) as WebGpuModule;
+  } catch (e) {
+    // the package is ESM; keep a CommonJS fallback for bundlers that rewrite it
+    try {
+      mod = createRequire(import.meta.url)('webgpu') as WebGpuModule;
+    } catch {
+      return `the 'webgpu' package (Dawn) does not load: ${(e as Error).message}`;
+    }
+  }
+  const tried: string[] = [];
+  const byFlags = new Map<string, DawnGpu>();
+  for (const at of attempts()) {
+    if (!allowGl && isGlBackend(at.backend)) {
+      tried.push(`${at.backend}: not tried, headless-gl already owns OpenGL in this process (Dawn's EGL and headless-gl's GLX cannot share one process here)`);
+      continue;
+    }
+    const key = at.flags.join(',');
+    const label = `${at.backend}${at.options?.featureLevel ? ' (compatibility)' : ''}`;
+    try {
+      let gpu = byFlags.get(key);
+      if (!gpu) {
+        gpu = mod.create(at.flags);
+        byFlags.set(key, gpu);
+      }
+      const adapter = await gpu.requestAdapter(at.options);
+      if (!adapter) {
+        tried.push(`${label}: no adapter`);
+        continue;
+      }
+      instances.push(gpu);
+      install(gpu, at.options);
+      const description = describe(adapter);
+      return { backend: at.backend, adapter: description, software: isSoftwareRenderer(description) || adapter.info?.isFallbackAdapter === true };
+    } catch (e) {
+      tried.push(`${label}: ${(e as Error).message.split('\n')[0] ?? ''}`);
+    }
+  }
+  return `no WebGPU adapter answered (${tried.join('; ')})`;
+}
+
+/** Put our adapter choice where gpu.js looks: `navigator.gpu.requestAdapter()`. */
+function install(gpu: DawnGpu, options: AdapterOptions | undefined): void {
+  const shim = {
+    requestAdapter: (): Promise<DawnAdapter | null> => gpu.requestAdapter(options),
+    getPreferredCanvasFormat: (): string => 'rgba8unorm',
+  };
+  const g = globalThis as { navigator?: object };
+  if (g.navigator === undefined) {
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu: shim }, configurable: true, writable: true });
+  } else {
+    Object.defineProperty(g.navigator, 'gpu', { value: shim, configurable: true, writable: true });
+  }
+}
+
+/**
+ * Find (once per process) a WebGPU adapter and install `navigator.gpu` for
+ * gpu.js. Resolves to the adapter chosen, or to the reason there is none.
+ * `allowGl` false skips Dawn's OpenGL backends (headless-gl is in use).
+ */
+export function findWebGpuAdapter(allowGl = true): Promise<WebGpuAdapterChoice | string> {
+  return (found ??= discover(allowGl));
+}
