@@ -17,6 +17,8 @@ export { noGrad, enableGrad, isGradEnabled } from './tensor/graph.js';
 export type { DType } from './backend/types.js';
 export type { DeviceInfo, DeviceStats } from './backend/device.js';
 export * as autograd from './autograd/index.js';
+export * as nn from './nn/index.js';
+// ---- optim, io (src/nn/optim.ts, src/nn/io.ts) ----
 export { availableDevices, unavailableReasons };
 
 /**

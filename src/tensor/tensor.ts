@@ -185,6 +185,23 @@ export class Tensor {
     if (data !== src) data.dispose();
   }
 
+  /**
+   * @internal take over another tensor's data, even on another device or
+   * dtype, keeping this object's identity (`module.to()` moves parameters so).
+   */
+  rehome(src: Tensor): void {
+    this.checkAlive();
+    if (fmt(src.shape) !== fmt(this.shape)) throw new Error(`cannot rehome a ${fmt(src.shape)} tensor into ${fmt(this.shape)}`);
+    const data = src.isContiguous() ? src : src.contiguous();
+    const next = new StorageRef(this, data.storage);
+    this.ref.release();
+    this.ref = next;
+    (this as { dtype: DType }).dtype = data.dtype;
+    (this as { strides: readonly number[] }).strides = Object.freeze(contiguousStrides(this.shape));
+    (this as { offset: number }).offset = 0;
+    if (data !== src) data.dispose();
+  }
+
   // ---- memory ---------------------------------------------------------------------
 
   /**

@@ -1,0 +1,429 @@
+/**
+ * `nn.Module`: parameters, buffers and children in insertion order, train and
+ * eval modes, hooks, and PyTorch's `state_dict` keys.
+ *
+ * Subclasses register what they own (`registerParameter`, `registerBuffer`,
+ * `registerModule`) and declare the fields with `declare` so the accessors
+ * defined here (and replaced by parametrizations) are what users see:
+ *
+ * ```ts
+ * class Scale extends gg.nn.Module {
+ *   declare weight: gg.Tensor;
+ *   constructor(n: number) { super(); this.registerParameter('weight', gg.ones([n])); }
+ *   forward(x: gg.Tensor) { return x.mul(this.weight); }
+ * }
+ * ```
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { keep } from '../tensor/storage.js';
+import { noGrad } from '../tensor/graph.js';
+import { fmt } from '../tensor/shape.js';
+import { Function as AutogradFunction, type FunctionCtx } from '../autograd/function.js';
+import type { DType } from '../backend/types.js';
+
+/** PyTorch's factory arguments, taken by every module constructor. */
+export interface FactoryOptions {
+  dtype?: DType;
+  device?: string;
+}
+
+/** Marks buffers that hold integers (e.g. `num_batches_tracked`), saved as I64. */
+export const integerTensors = new WeakSet<Tensor>();
+
+/**
+ * Make `t` a parameter: a leaf that requires grad, owned by a module.
+ * @example const w = gg.nn.parameter(gg.randn([3, 4]));
+ */
+export function parameter(t: Tensor, requiresGrad = true): Tensor {
+  const p = t.isLeaf && !t.isDisposed ? t : t.detach();
+  p.requiresGrad = requiresGrad;
+  return keep(p);
+}
+
+export type ForwardPreHook = (module: Module, inputs: Tensor[]) => Tensor[] | Tensor | void;
+export type ForwardHook = (module: Module, inputs: Tensor[], output: Tensor) => Tensor | void;
+export type BackwardHook = (module: Module, gradInput: (Tensor | null)[], gradOutput: (Tensor | null)[]) => (Tensor | null)[] | void;
+
+/** Result of a non-strict `loadStateDict`. */
+export interface LoadResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+let hookIds = 0;
+
+export abstract class Module {
+  /** Whether the module is in training mode (see `train()`, `eval()`). */
+  training = true;
+  /** @internal */ readonly _parameters = new Map<string, Tensor | null>();
+  /** @internal */ readonly _buffers = new Map<string, Tensor | null>();
+  /** @internal */ readonly _nonPersistent = new Set<string>();
+  /** @internal */ readonly _modules = new Map<string, Module | null>();
+  private readonly preHooks = new Map<number, ForwardPreHook>();
+  private readonly fwdHooks = new Map<number, ForwardHook>();
+  private readonly bwdHooks = new Map<number, BackwardHook>();
+
+  /** The computation; call the module with `call(...)` so hooks run. */
+  abstract forward(...inputs: Tensor[]): Tensor;
+
+  /**
+   * Run the module: forward pre-hooks, `forward`, forward hooks, and the
+   * wiring for full backward hooks.
+   * @example const y = layer.call(x);
+   */
+  call(...inputs: Tensor[]): Tensor {
+    let args = inputs;
+    for (const h of this.preHooks.values()) {
+      const r = h(this, args);
+      if (r instanceof Tensor) args = [r];
+      else if (Array.isArray(r)) args = r;
+    }
+    const state = this.bwdHooks.size ? new BackwardHookState(this, [...this.bwdHooks.values()]) : null;
+    if (state) args = state.wrapInputs(args);
+    let out = this.forward(...args);
+    for (const h of this.fwdHooks.values()) {
+      const r = h(this, args, out);
+      if (r instanceof Tensor) out = r;
+    }
+    if (state) out = state.wrapOutput(out);
+    return out;
+  }
+
+  // ---- registration ------------------------------------------------------------------
+
+  private defineSlot(name: string, read: () => unknown, write: (v: never) => void): void {
+    Object.defineProperty(this, name, { get: read, set: write, enumerable: true, configurable: true });
+  }
+
+  /**
+   * Register a parameter (null: declared but absent, like `bias=False`).
+   * @example this.registerParameter('weight', gg.randn([4, 3]));
+   */
+  registerParameter(name: string, t: Tensor | null): Tensor | null {
+    this.checkName(name, this._parameters);
+    const p = t ? parameter(t, t.requiresGrad || t.isLeaf) : null;
+    this._parameters.set(name, p);
+    this.defineSlot(name, () => this._parameters.get(name) ?? null, (v: Tensor | null) => this._parameters.set(name, v));
+    return p;
+  }
+
+  /**
+   * Register a buffer: state that is not trained (running statistics).
+   * Non-persistent buffers stay out of `stateDict`.
+   * @example this.registerBuffer('running_mean', gg.zeros([c]));
+   */
+  registerBuffer(name: string, t: Tensor | null, persistent = true): Tensor | null {
+    this.checkName(name, this._buffers);
+    if (t) keep(t);
+    this._buffers.set(name, t);
+    if (!persistent) this._nonPersistent.add(name);
+    this.defineSlot(name, () => this._buffers.get(name) ?? null, (v: Tensor | null) => this._buffers.set(name, v ? keep(v) : v));
+    return t;
+  }
+
+  /**
+   * Register a child module under `name`.
+   * @example this.registerModule('fc', new gg.nn.Linear(4, 2));
+   */
+  registerModule<M extends Module | null>(name: string, m: M): M {
+    this.checkName(name, this._modules);
+    this._modules.set(name, m);
+    this.defineSlot(name, () => this._modules.get(name) ?? null, (v: Module | null) => this._modules.set(name, v));
+    return m;
+  }
+  /** Same as `registerModule` (PyTorch's `add_module`). */
+  addModule<M extends Module | null>(name: string, m: M): M {
+    return this.registerModule(name, m);
+  }
+
+  private checkName(name: string, own: Map<string, unknown>): void {
+    if (name.includes('.')) throw new Error(`module name can't contain ".", got: ${name}`);
+    if (name === '') throw new Error('module name can\'t be empty string ""');
+    for (const m of [this._parameters, this._buffers, this._modules]) {
+      if (m !== own && m.has(name)) throw new Error(`attribute '${name}' already exists`);
+    }
+  }
+
+  // ---- traversal ---------------------------------------------------------------------
+
+  /** Children with their names, in registration order. */
+  *namedChildren(): Generator<[string, Module]> {
+    for (const [n, m] of this._modules) if (m) yield [n, m];
+  }
+  /** Children, in registration order. */
+  *children(): Generator<Module> {
+    for (const [, m] of this.namedChildren()) yield m;
+  }
+  /** This module and every descendant, each once, with dotted names. */
+  *namedModules(prefix = '', seen = new Set<Module>()): Generator<[string, Module]> {
+    if (seen.has(this)) return;
+    seen.add(this);
+    yield [prefix, this];
+    for (const [n, m] of this.namedChildren()) yield* m.namedModules(prefix ? `${prefix}.${n}` : n, seen);
+  }
+  /** This module and every descendant. */
+  *modules(): Generator<Module> {
+    for (const [, m] of this.namedModules()) yield m;
+  }
+  /** Parameters with dotted names (`0.weight`), each tensor once. */
+  *namedParameters(prefix = '', recurse = true): Generator<[string, Tensor]> {
+    yield* this.namedMembers((m) => m._parameters, prefix, recurse);
+  }
+  /** Parameters, each once. @example new gg.optim.SGD(model.parameters(), { lr: 0.1 }) */
+  parameters(recurse = true): Tensor[] {
+    return [...this.namedParameters('', recurse)].map(([, p]) => p);
+  }
+  /** Buffers with dotted names. */
+  *namedBuffers(prefix = '', recurse = true): Generator<[string, Tensor]> {
+    yield* this.namedMembers((m) => m._buffers, prefix, recurse);
+  }
+  /** Buffers, each once. */
+  buffers(recurse = true): Tensor[] {
+    return [...this.namedBuffers('', recurse)].map(([, b]) => b);
+  }
+  private *namedMembers(pick: (m: Module) => Map<string, Tensor | null>, prefix: string, recurse: boolean): Generator<[string, Tensor]> {
+    const seen = new Set<Tensor>();
+    const mods: [string, Module][] = recurse ? [...this.namedModules(prefix)] : [[prefix, this]];
+    for (const [mp, m] of mods) {
+      for (const [n, t] of pick(m)) {
+        if (!t || seen.has(t)) continue;
+        seen.add(t);
+        yield [mp ? `${mp}.${n}` : n, t];
+      }
+    }
+  }
+
+  // ---- modes and bulk operations ------------------------------------------------------
+
+  /** Switch training mode on (or off) for this module and its descendants. */
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+  /** Evaluation mode: `train(false)`. */
+  eval(): this {
+    return this.train(false);
+  }
+  /** Clear the gradients of every parameter (set to null, as PyTorch's default). */
+  zeroGrad(setToNone = true): void {
+    for (const p of this.parameters()) {
+      if (!p.grad) continue;
+      if (setToNone) {
+        p.grad.dispose();
+        p.grad = null;
+      } else {
+        noGrad(() => (p.grad as Tensor).assign((p.grad as Tensor).mul(0)));
+      }
+    }
+  }
+  /** Call `fn` on every descendant and then this module (post-order, as PyTorch). */
+  apply(fn: (m: Module) => void): this {
+    for (const c of this.children()) c.apply(fn);
+    fn(this);
+    return this;
+  }
+  /**
+   * Move parameters and buffers to a device, or convert them to a dtype;
+   * the tensor objects stay the same (optimisers keep working).
+   * @example model.to('gpu:webasm'); model.to('float64');
+   */
+  to(target: string): this {
+    noGrad(() => {
+      for (const t of [...this.parameters(), ...this.buffers()]) {
+        const moved = t.to(target);
+        if (moved !== t) {
+          t.rehome(moved);
+          moved.dispose();
+        }
+        if (t.grad) {
+          const g = t.grad.to(target);
+          if (g !== t.grad) t.grad = keep(g);
+        }
+      }
+    });
+    return this;
+  }
+  /** `to('float64')`. */
+  double(): this {
+    return this.to('float64');
+  }
+  /** `to('float32')`. */
+  float(): this {
+    return this.to('float32');
+  }
+
+  // ---- state -----------------------------------------------------------------------------
+
+  /**
+   * Parameters and persistent buffers under PyTorch's keys and order
+   * (`weight`, `bias`, `running_mean`, ..., then children as `name.key`).
+   * The tensors share data with the module.
+   * @example Object.keys(new gg.nn.BatchNorm2d(3).stateDict())
+   */
+  stateDict(prefix = ''): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    this.collectState(prefix, out);
+    return out;
+  }
+  private collectState(prefix: string, out: Record<string, Tensor>): void {
+    for (const [n, p] of this._parameters) if (p) out[prefix + n] = p.detach();
+    for (const [n, b] of this._buffers) {
+      if (!b || this._nonPersistent.has(n)) continue;
+      const d = b.detach();
+      if (integerTensors.has(b)) integerTensors.add(d);
+      out[prefix + n] = d;
+    }
+    for (const [n, m] of this._modules) if (m) m.collectState(`${prefix}${n}.`, out);
+  }
+
+  /**
+   * Copy values from a state dict. Strict mode (default) throws PyTorch's
+   * message listing missing and unexpected keys; shape mismatches always throw.
+   * @example model.loadStateDict(gg.io.loadSafetensors('model.safetensors'));
+   */
+  loadStateDict(sd: Record<string, Tensor> | Map<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+    const strict = opts.strict ?? true;
+    const entries = sd instanceof Map ? sd : new Map(Object.entries(sd));
+    const own = new Map<string, [Module, string, 'p' | 'b']>();
+    const visit = (m: Module, prefix: string): void => {
+      for (const [n] of m._parameters) own.set(prefix + n, [m, n, 'p']);
+      for (const [n] of m._buffers) if (!m._nonPersistent.has(n)) own.set(prefix + n, [m, n, 'b']);
+      for (const [n, c] of m._modules) if (c) visit(c, `${prefix}${n}.`);
+    };
+    visit(this, '');
+    const missing: string[] = [];
+    const errors: string[] = [];
+    const plan: [Module, string, 'p' | 'b', Tensor][] = [];
+    for (const [key, [m, n, kind]] of own) {
+      const cur = (kind === 'p' ? m._parameters : m._buffers).get(n) ?? null;
+      const src = entries.get(key);
+      if (!src) {
+        if (cur) missing.push(key);
+        continue;
+      }
+      if (cur && fmt(cur.shape) !== fmt(src.shape)) {
+        errors.push(`size mismatch for ${key}: copying a param with shape ${fmt(src.shape)} from checkpoint, the shape in current model is ${fmt(cur.shape)}.`);
+        continue;
+      }
+      plan.push([m, n, kind, src]);
+    }
+    const unexpected = [...entries.keys()].filter((k) => !own.has(k));
+    if (strict) {
+      if (unexpected.length) errors.unshift(`Unexpected key(s) in state_dict: ${unexpected.map((k) => `"${k}"`).join(', ')}. `);
+      if (missing.length) errors.unshift(`Missing key(s) in state_dict: ${missing.map((k) => `"${k}"`).join(', ')}. `);
+    }
+    if (errors.length) {
+      throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
+    }
+    // all checks passed: now copy, so a failed load changes nothing
+    noGrad(() => {
+      for (const [m, n, kind, src] of plan) {
+        const map = kind === 'p' ? m._parameters : m._buffers;
+        const cur = map.get(n) ?? null;
+        if (cur) {
+          const v = src.to(cur.device).to(cur.dtype);
+          cur.assign(v);
+        } else m.loadMissing(n, kind, src);
+      }
+    });
+    return { missingKeys: missing, unexpectedKeys: unexpected };
+  }
+
+  /** @internal a state entry for a slot that is null (lazy modules materialise here). */
+  protected loadMissing(name: string, kind: 'p' | 'b', src: Tensor): void {
+    void src;
+    throw new Error(`cannot load '${name}' into ${this.constructor.name}: the ${kind === 'p' ? 'parameter' : 'buffer'} is absent (None) in this module`);
+  }
+
+  // ---- hooks -----------------------------------------------------------------------------
+
+  /** Run `fn(module, inputs)` before forward; it may return replacement inputs. */
+  registerForwardPreHook(fn: ForwardPreHook): { remove(): void } {
+    const id = hookIds++;
+    this.preHooks.set(id, fn);
+    return { remove: () => this.preHooks.delete(id) };
+  }
+  /** Run `fn(module, inputs, output)` after forward; it may return a replacement output. */
+  registerForwardHook(fn: ForwardHook): { remove(): void } {
+    const id = hookIds++;
+    this.fwdHooks.set(id, fn);
+    return { remove: () => this.fwdHooks.delete(id) };
+  }
+  /**
+   * Run `fn(module, gradInput, gradOutput)` when the gradients with respect
+   * to the module's inputs are computed; it may return replacement gradInput.
+   * @example bn.registerFullBackwardHook((m, gin, gout) => console.log(gout[0]?.shape));
+   */
+  registerFullBackwardHook(fn: BackwardHook): { remove(): void } {
+    const id = hookIds++;
+    this.bwdHooks.set(id, fn);
+    return { remove: () => this.bwdHooks.delete(id) };
+  }
+
+  // ---- printing ------------------------------------------------------------------------------
+
+  /** Extra text inside the printed form, e.g. `in_features=4, out_features=5, bias=True`. */
+  extraRepr(): string {
+    return '';
+  }
+  /** The PyTorch-style printed form. */
+  toString(): string {
+    const kids = [...this.namedChildren()];
+    const name = this.constructor.name;
+    if (!kids.length) return `${name}(${this.extraRepr()})`;
+    const lines = kids.map(([n, m]) => `  (${n}): ${m.toString().split('\n').join('\n  ')}`);
+    const extra = this.extraRepr();
+    return `${name}(${extra ? `\n  ${extra}` : ''}\n${lines.join('\n')}\n)`;
+  }
+}
+
+/**
+ * Full backward hooks: identity ops around the module's inputs and output
+ * capture the gradients on both sides (as PyTorch's BackwardHookFunction).
+ */
+class BackwardHookState {
+  private gradOutputs: (Tensor | null)[] = [];
+  private nInputs = 0;
+  constructor(
+    private readonly module: Module,
+    private readonly hooks: BackwardHook[],
+  ) {}
+
+  wrapInputs(inputs: Tensor[]): Tensor[] {
+    this.nInputs = inputs.length;
+    if (!inputs.some((t) => t.requiresGrad)) return inputs;
+    const out = IdentityHook.apply<Tensor[]>(this, 'in', ...inputs);
+    return out;
+  }
+  wrapOutput(out: Tensor): Tensor {
+    if (!out.requiresGrad) return out;
+    return IdentityHook.apply<Tensor[]>(this, 'out', out)[0] as Tensor;
+  }
+  /** @internal called by IdentityHook.backward. */
+  onGrads(side: 'in' | 'out', grads: (Tensor | null)[]): (Tensor | null)[] {
+    if (side === 'out') {
+      this.gradOutputs = grads;
+      return grads;
+    }
+    let gin = grads;
+    for (const h of this.hooks) {
+      const r = h(this.module, gin, this.gradOutputs);
+      if (r) gin = r;
+    }
+    void this.nInputs;
+    return gin;
+  }
+}
+
+class IdentityHook extends AutogradFunction {
+  static override forward(ctx: FunctionCtx, ...args: unknown[]): Tensor[] {
+    ctx['state'] = args[0];
+    ctx['side'] = args[1];
+    return (args.slice(2) as Tensor[]).map((t) => t.detach());
+  }
+  static override backward(ctx: FunctionCtx, ...grads: Tensor[]): (Tensor | null)[] {
+    const state = ctx['state'] as BackwardHookState;
+    const side = ctx['side'] as 'in' | 'out';
+    return [null, null, ...state.onGrads(side, grads)];
+  }
+}
