@@ -274,7 +274,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       const x = a as Tensor;
       return runKernel(K.map('cast', [operand(x, x.shape)], x.shape, K.formulas.copy), [x], [...x.shape], dtype);
     },
-    backward: ({ grad, shapes }) => [grad], // the engine casts back (see engine: gradients follow input dtype)
+    backward: ({ grad }) => [grad], // the engine casts back (see engine: gradients follow input dtype)
   },
   toDevice: {
     forward: ([a], { device }) => {

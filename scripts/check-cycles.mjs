@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+// Check the direction of imports between the directories of src/ (DESIGN.md:
+// nn → autograd → tensor → backend; index.ts on top), on the whole import
+// graph: static imports, `export ... from`, `import type` and dynamic
+// `import()`, which the lint rule does not see. Fails (exit 1) on
+// - an edge from a lower layer to a higher one (a directory-level back-edge),
+// - a cycle between directories (for directories not in the layer list),
+// - gpu.js / webgpu / gl imported outside src/backend.
+// File-level cycles inside one directory are listed for information only.
+// Usage: node scripts/check-cycles.mjs [srcDir]   (default: src)
+import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const src = resolve(root, process.argv[2] ?? 'src');
+
+/** Lower layers first; a file may import only its own layer or lower ones. */
+const layers = ['backend', 'tensor', 'autograd', 'nn', '.'];
+const gpuPackages = new Set(['gpu.js', 'webgpu', 'gl']);
+
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else if (/\.(ts|mts|js|mjs)$/.test(name) && !name.endsWith('.d.ts')) out.push(p);
+  }
+  return out;
+}
+
+/** Import specifiers of a source file (comments stripped first). */
+function specifiers(text) {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:\\'"`])\/\/.*$/gm, '$1');
+  const found = [];
+  const patterns = [
+    /\bimport\s+(?:type\s+)?[\w*{}\s,$]*?\s*from\s*['"]([^'"]+)['"]/g,
+    /\bexport\s+(?:type\s+)?(?:\*(?:\s+as\s+\w+)?|\{[^}]*\})\s*from\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
+  for (const re of patterns) for (const m of code.matchAll(re)) found.push(m[1]);
+  return found;
+}
+
+/** The file a relative specifier points at (NodeNext: `.js` names the `.ts` source). */
+function resolveSpec(from, spec) {
+  const base = resolve(dirname(from), spec);
+  const candidates = [base, base.replace(/\.js$/, '.ts'), base.replace(/\.mjs$/, '.mts'), `${base}.ts`, join(base, 'index.ts')];
+  return candidates.find((c) => existsSync(c) && statSync(c).isFile()) ?? null;
+}
+
+/** Top-level directory of a file under src ('.' for src/*.ts). */
+function dirOf(file) {
+  const rel = relative(src, file).split(sep);
+  return rel.length === 1 ? '.' : rel[0];
+}
+
+const files = walk(src);
+const problems = [];
+const fileEdges = new Map();
+const dirEdges = new Map(); // "a -> b" => example
+for (const file of files) {
+  const from = dirOf(file);
+  const edges = [];
+  for (const spec of specifiers(readFileSync(file, 'utf8'))) {
+    const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+    if (!spec.startsWith('.')) {
+      if (gpuPackages.has(pkg) && from !== 'backend') problems.push(`${relative(root, file)} imports '${spec}': only src/backend may use gpu.js, webgpu and gl`);
+      continue;
+    }
+    const target = resolveSpec(file, spec);
+    if (!target) {
+      problems.push(`${relative(root, file)} imports '${spec}', which does not resolve to a file`);
+      continue;
+    }
+    if (!target.startsWith(src + sep)) {
+      problems.push(`${relative(root, file)} imports '${spec}' from outside src/`);
+      continue;
+    }
+    edges.push(target);
+    const to = dirOf(target);
+    if (to !== from) {
+      const key = `${from} -> ${to}`;
+      if (!dirEdges.has(key)) dirEdges.set(key, `${relative(root, file)} imports '${spec}'`);
+    }
+  }
+  fileEdges.set(file, edges);
+}
+
+// 1. layer direction
+for (const [key, example] of dirEdges) {
+  const [from, to] = key.split(' -> ');
+  const a = layers.indexOf(from);
+  const b = layers.indexOf(to);
+  if (a >= 0 && b >= 0 && b > a) problems.push(`back-edge ${from === '.' ? 'src' : from}/ -> ${to === '.' ? 'src' : to}/: ${example}`);
+}
+
+// 2. cycles in the directory graph (Tarjan), which also covers directories outside the layer list
+function sccs(nodes, succ) {
+  let index = 0;
+  const idx = new Map();
+  const low = new Map();
+  const stack = [];
+  const on = new Set();
+  const out = [];
+  const strong = (v) => {
+    idx.set(v, index);
+    low.set(v, index++);
+    stack.push(v);
+    on.add(v);
+    for (const w of succ(v)) {
+      if (!idx.has(w)) {
+        strong(w);
+        low.set(v, Math.min(low.get(v), low.get(w)));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
+    }
+    if (low.get(v) === idx.get(v)) {
+      const comp = [];
+      let w;
+      do {
+        w = stack.pop();
+        on.delete(w);
+        comp.push(w);
+      } while (w !== v);
+      out.push(comp);
+    }
+  };
+  for (const v of nodes) if (!idx.has(v)) strong(v);
+  return out;
+}
+
+const dirs = [...new Set(files.map(dirOf))];
+const dirSucc = (d) => [...dirEdges.keys()].filter((k) => k.startsWith(`${d} -> `)).map((k) => k.split(' -> ')[1]);
+for (const comp of sccs(dirs, dirSucc)) {
+  if (comp.length > 1) {
+    const inside = [...dirEdges].filter(([k]) => comp.includes(k.split(' -> ')[0]) && comp.includes(k.split(' -> ')[1]));
+    problems.push(`directory cycle ${comp.join(' <-> ')}:\n    ${inside.map(([k, ex]) => `${k}: ${ex}`).join('\n    ')}`);
+  }
+}
+
+// 3. file-level cycles (information only: ES modules allow them, type imports are erased)
+const fileCycles = sccs(files, (f) => fileEdges.get(f) ?? []).filter((c) => c.length > 1);
+
+const edgeList = [...dirEdges.keys()].sort().join(', ');
+if (problems.length) {
+  console.error(`check-cycles: ${problems.length} problem(s) in the import graph of ${relative(root, src)}/:`);
+  for (const p of problems) console.error(`  - ${p}`);
+  process.exit(1);
+}
+console.log(`check-cycles: ${files.length} files, directory edges: ${edgeList || 'none'}; no back-edges.`);
+if (fileCycles.length) {
+  console.log(`check-cycles: note: ${fileCycles.length} file-level cycle(s) inside directories: ${fileCycles.map((c) => c.map((f) => relative(src, f)).join(' <-> ')).join('; ')}`);
+}
