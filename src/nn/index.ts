@@ -5,3 +5,4 @@ export { Module, parameter, integerTensors, type FactoryOptions, type LoadResult
 // ---- normalization (normalization.ts) ----
 // ---- functional namespace (functional.ts re-exports every functional form) ----
 // ---- utils: parametrize, spectral norm (utils/) ----
+export * as utils from './utils/index.js';

@@ -1,0 +1,283 @@
+/**
+ * Spectral normalisation as a parametrization (SEMANTICS.md §5), after
+ * PyTorch 1.13's `torch.nn.utils.parametrizations.spectral_norm`, plus the
+ * seed's `removeSpectralNorm` and `applySpectralNorm` for whole models.
+ *
+ * The weight, seen as a matrix W (h, w) with `dim` first and the rest
+ * flattened, is divided by σ = uᵀ W v, an estimate of its largest singular
+ * value kept up to date by power iteration on the buffers `_u` (h) and `_v`
+ * (w): one step per access in training mode (`nPowerIterations` of them),
+ * none in eval.
+ *
+ * ```ts
+ * const conv = gg.nn.utils.parametrizations.spectralNorm(new gg.nn.Conv2d(3, 8, 3));
+ * Object.keys(conv.stateDict());
+ * // ['bias', 'parametrizations.weight.original', 'parametrizations.weight.0._u', 'parametrizations.weight.0._v']
+ * ```
+ */
+import { Tensor } from '../../tensor/tensor.js';
+import { noGrad } from '../../tensor/graph.js';
+import { randn } from '../../tensor/creation.js';
+import { Module } from '../module.js';
+import { isParametrized, parametrizationList, registerParametrization, removeParametrizations } from './parametrize.js';
+
+/** Options of `spectralNorm`. */
+export interface SpectralNormOptions {
+  /** The tensor to normalise (default `'weight'`). */
+  name?: string;
+  /** Power iterations per access in training mode (default 1). */
+  nPowerIterations?: number;
+  /** Guards the normalisations (default 1e-12). */
+  eps?: number;
+  /** The output dim (default 1 for ConvTranspose1d/2d/3d, else 0). */
+  dim?: number;
+  /** gpugrad extra: also run the power iteration in eval mode (default false, as PyTorch). */
+  powerIterOnEval?: boolean;
+}
+
+/** `t / max(‖t‖₂, eps)` over all of `t` (a vector). */
+function normalize(t: Tensor, eps: number): Tensor {
+  return t.div(t.mul(t).sum().sqrt().clamp(eps));
+}
+
+/**
+ * The parametrization `W ↦ W / σ(W)` (PyTorch's `_SpectralNorm`), registered
+ * as `parametrizations.<name>.0` with buffers `_u` and `_v`.
+ */
+export class SpectralNorm extends Module {
+  /** Left singular vector estimate (h), for weights of 2 or more dims. */
+  declare _u: Tensor;
+  /** Right singular vector estimate (w). */
+  declare _v: Tensor;
+  readonly dim: number;
+  readonly eps: number;
+  readonly nPowerIterations: number;
+  /** Run the power iteration in eval mode too. */
+  powerIterOnEval: boolean;
+
+  constructor(weight: Tensor, nPowerIterations = 1, dim = 0, eps = 1e-12, powerIterOnEval = false) {
+    super();
+    const ndim = weight.rank;
+    if (dim >= ndim || dim < -ndim) {
+      throw new Error(`Dimension out of range (expected to be in range of [-${ndim}, ${ndim - 1}] but got ${dim})`);
+    }
+    if (!(nPowerIterations > 0)) {
+      throw new Error(`Expected n_power_iterations to be positive, but got n_power_iterations=${nPowerIterations}`);
+    }
+    this.dim = dim >= 0 ? dim : dim + ndim;
+    this.eps = eps;
+    this.nPowerIterations = nPowerIterations;
+    this.powerIterOnEval = powerIterOnEval;
+    if (ndim > 1) {
+      noGrad(() => {
+        const wm = this.toMatrix(weight.detach());
+        const [h = 1, w = 1] = wm.shape;
+        const opts = { dtype: weight.dtype, device: weight.device };
+        this.registerBuffer('_u', normalize(randn([h], opts), eps));
+        this.registerBuffer('_v', normalize(randn([w], opts), eps));
+        this.powerMethod(wm, 15);
+      });
+    }
+  }
+
+  /** The weight as a matrix: `dim` moved to the front, the other dims flattened. */
+  toMatrix(weight: Tensor): Tensor {
+    let w = weight;
+    if (this.dim !== 0) w = w.permute(this.dim, ...w.shape.map((_, i) => i).filter((i) => i !== this.dim));
+    return w.flatten(1);
+  }
+
+  /** `n` power iterations, in place and without grad: u = normalize(W v), then v = normalize(Wᵀ u). */
+  powerMethod(weightMat: Tensor, n: number): void {
+    noGrad(() => {
+      const wm = weightMat.detach();
+      for (let i = 0; i < n; i++) {
+        const u = normalize(wm.matmul(this._v), this.eps);
+        this._u.assign(u);
+        u.dispose();
+        const v = normalize(wm.t().matmul(this._u), this.eps);
+        this._v.assign(v);
+        v.dispose();
+      }
+    });
+  }
+
+  /** The current estimate of the largest singular value, σ = uᵀ W v (gradient flows through W only). */
+  sigma(weight: Tensor): Tensor {
+    const wm = this.toMatrix(weight);
+    const u = this._u.clone();
+    const v = this._v.clone();
+    return u.mul(wm.matmul(v)).sum();
+  }
+
+  forward(weight: Tensor): Tensor {
+    if (weight.rank === 1) return normalize(weight, this.eps);
+    if (this.training || this.powerIterOnEval) this.powerMethod(this.toMatrix(weight), this.nPowerIterations);
+    return weight.div(this.sigma(weight));
+  }
+
+  /** The identity: assigning a weight stores it unnormalised, as PyTorch. */
+  rightInverse(value: Tensor): Tensor {
+    return value;
+  }
+
+  override extraRepr(): string {
+    return '';
+  }
+}
+
+/** Whether `module` is (a subclass of) a class whose name matches `re`. */
+function classMatches(module: Module, re: RegExp): boolean {
+  for (let p: object | null = Object.getPrototypeOf(module); p && p !== Module.prototype; p = Object.getPrototypeOf(p)) {
+    if (re.test((p as { constructor: { name: string } }).constructor.name)) return true;
+  }
+  return false;
+}
+
+/** Lazy modules (LazyLinear, LazyConv*) hold `null` until their first forward. */
+function isLazy(module: Module): boolean {
+  return classMatches(module, /^Lazy/) || typeof (module as { hasUninitializedParams?: unknown }).hasUninitializedParams === 'function';
+}
+
+/** Spectral norms waiting for a lazy module's weight to materialise, per module and name. */
+const pending = new WeakMap<Module, Map<string, { remove(): void }[]>>();
+
+function defaultDim(module: Module): number {
+  return classMatches(module, /^(Lazy)?ConvTranspose[123]d$/) ? 1 : 0;
+}
+
+function attach(module: Module, name: string, weight: Tensor, opts: SpectralNormOptions): void {
+  const dim = opts.dim ?? defaultDim(module);
+  const sn = new SpectralNorm(weight, opts.nPowerIterations ?? 1, dim, opts.eps ?? 1e-12, opts.powerIterOnEval ?? false);
+  registerParametrization(module, name, sn);
+}
+
+function currentTensor(module: Module, name: string): Tensor | null {
+  if (isParametrized(module, name) || module._parameters.has(name) || module._buffers.has(name)) {
+    const t = (module as unknown as Record<string, unknown>)[name];
+    return t instanceof Tensor ? t : null;
+  }
+  return null;
+}
+
+/**
+ * Spectral normalisation of `module[name]` (PyTorch's
+ * `torch.nn.utils.parametrizations.spectral_norm`); returns the module.
+ * On a lazy module whose weight is not materialised yet, the normalisation
+ * attaches when the first forward materialises it.
+ * @example const lin = gg.nn.utils.parametrizations.spectralNorm(new gg.nn.Linear(20, 40));
+ */
+export function spectralNorm<M extends Module>(module: M, opts: SpectralNormOptions = {}): M {
+  const name = opts.name ?? 'weight';
+  const weight = currentTensor(module, name);
+  if (weight) {
+    attach(module, name, weight, opts);
+    return module;
+  }
+  if (module._parameters.has(name) && isLazy(module)) {
+    // check the options now, not at the first forward
+    const n = opts.nPowerIterations ?? 1;
+    if (!(n > 0)) throw new Error(`Expected n_power_iterations to be positive, but got n_power_iterations=${n}`);
+    const handles: { remove(): void }[] = [];
+    const done = (): void => {
+      for (const h of handles) h.remove();
+      pending.get(module)?.delete(name);
+    };
+    const tryAttach = (): boolean => {
+      const w = currentTensor(module, name);
+      if (!w) return false;
+      done();
+      attach(module, name, w, opts);
+      return true;
+    };
+    // a materialising pre-hook registered before this one has already run: attach before forward
+    handles.push(module.registerForwardPreHook(() => void tryAttach()));
+    // materialised inside forward: attach, then run forward again with the normalised weight
+    handles.push(module.registerForwardHook((m, inputs) => (tryAttach() ? m.forward(...inputs) : undefined)));
+    let perModule = pending.get(module);
+    if (!perModule) pending.set(module, (perModule = new Map()));
+    perModule.set(name, handles);
+    return module;
+  }
+  throw new Error(`Module '${String(module)}' has no parameter or buffer with name '${name}'`);
+}
+
+/**
+ * Remove the spectral norm of `module[name]`: the original Parameter object
+ * comes back under `name` holding W/σ with the current u and v (no further
+ * power iteration, as PyTorch's `remove_spectral_norm`).
+ * @example gg.nn.utils.removeSpectralNorm(lin);
+ */
+export function removeSpectralNorm<M extends Module>(module: M, name = 'weight'): M {
+  const waiting = pending.get(module)?.get(name);
+  if (waiting) {
+    for (const h of waiting) h.remove();
+    pending.get(module)?.delete(name);
+    return module;
+  }
+  const list = parametrizationList(module, name);
+  const chain = list?.chain ?? [];
+  const sn = chain.find((p): p is SpectralNorm => p instanceof SpectralNorm);
+  if (!list || !sn) throw new Error(`spectral_norm of '${name}' not found in ${String(module)}`);
+  if (chain.length > 1) {
+    throw new Error(`removeSpectralNorm: '${name}' of ${String(module)} has other parametrizations besides the spectral norm; use parametrize.removeParametrizations`);
+  }
+  const training = sn.training;
+  const onEval = sn.powerIterOnEval;
+  sn.training = false;
+  sn.powerIterOnEval = false;
+  try {
+    removeParametrizations(module, name, { leaveParametrized: true });
+  } finally {
+    sn.training = training;
+    sn.powerIterOnEval = onEval;
+  }
+  return module;
+}
+
+/** A module class, for `includeTypes` / `excludeTypes`. */
+export type ModuleClass = abstract new (...args: never[]) => Module;
+
+/** Options of `applySpectralNorm`. */
+export interface ApplySpectralNormOptions extends SpectralNormOptions {
+  /** Only modules that are instances of these classes (default: every module with the tensor). */
+  includeTypes?: ModuleClass[];
+  /** Skip instances of these classes (normalisation layers, any class whose name contains `Norm`, are skipped unless included). */
+  excludeTypes?: ModuleClass[];
+  /** Skip these dotted module names and everything under them. */
+  excludeNames?: string[];
+  /** Final say: normalise `module` (named `name`) only when this returns true. */
+  predicate?: (module: Module, name: string) => boolean;
+}
+
+/**
+ * Spectral-normalise every suitable layer of `model` (walking
+ * `namedModules`): each module that owns a parameter `opts.name` (default
+ * `'weight'`), or is a lazy module that will, skipping normalisation layers
+ * (BatchNorm, LayerNorm, GroupNorm, SwitchableNorm, ...) and modules already
+ * spectral-normalised. Returns the dotted names it normalised.
+ * @example gg.nn.utils.applySpectralNorm(discriminator, { excludeNames: ['head'] }) // ['0', '2', ...]
+ */
+export function applySpectralNorm(model: Module, opts: ApplySpectralNormOptions = {}): string[] {
+  const { includeTypes, excludeTypes = [], excludeNames = [], predicate, ...snOpts } = opts;
+  const name = snOpts.name ?? 'weight';
+  const done: string[] = [];
+  const skipped = (n: string): boolean => excludeNames.some((e) => n === e || n.startsWith(`${e}.`));
+  for (const [n, m] of [...model.namedModules()]) {
+    if (m instanceof SpectralNorm || n.split('.').includes('parametrizations')) continue;
+    if (skipped(n)) continue;
+    const included = includeTypes?.some((c) => m instanceof c) ?? false;
+    if (includeTypes && !included) continue;
+    if (!included && classMatches(m, /Norm/)) continue;
+    if (excludeTypes.some((c) => m instanceof c)) continue;
+    const list = parametrizationList(m, name);
+    if (list?.chain.some((p) => p instanceof SpectralNorm) || pending.get(m)?.has(name)) continue;
+    const owns = list?.original ? true : m._parameters.get(name) instanceof Tensor;
+    const lazy = m._parameters.has(name) && m._parameters.get(name) === null && isLazy(m);
+    if (!owns && !lazy) continue;
+    if (predicate && !predicate(m, n)) continue;
+    spectralNorm(m, snOpts);
+    done.push(n);
+  }
+  return done;
+}
