@@ -19,6 +19,8 @@ export type { DeviceInfo, DeviceStats } from './backend/device.js';
 export * as autograd from './autograd/index.js';
 export * as nn from './nn/index.js';
 // ---- optim, io (src/nn/optim.ts, src/nn/io.ts) ----
+export * as optim from './nn/optim.js';
+export * as io from './nn/io.js';
 export { availableDevices, unavailableReasons };
 
 /**

@@ -1,0 +1,12 @@
+/**
+ * `gg.nn.functional`: the functional forms of the layers and losses
+ * (PyTorch's `torch.nn.functional`, in TypeScript casing). This file only
+ * re-exports; each form lives next to its module.
+ */
+export { linear, relu, leakyRelu, sigmoid, tanh, softmax, logSoftmax, dropout } from './layers.js';
+export {
+  mseLoss, crossEntropy, nllLoss, binaryCrossEntropyWithLogits,
+  type Reduction, type NllOptions, type CrossEntropyOptions, type BceWithLogitsOptions,
+} from './loss.js';
+// ---- convolution and pooling (conv.ts) ----
+// ---- normalization (normalization.ts) ----

@@ -1,0 +1,107 @@
+/**
+ * `gg.io`: state dicts to and from safetensors files, so a PyTorch
+ * `state_dict` moves both ways.
+ *
+ * float32 tensors are written as F32, float64 as F64, and integer tensors
+ * (those in `gg.nn.integerTensors`, and any key ending `num_batches_tracked`)
+ * as I64. Loading gives F32 → float32, F64 → float64 and I64 → float tensors
+ * (default dtype) marked as integer, so saving them again writes I64.
+ *
+ * Saving is asynchronous (`await gg.io.saveSafetensors(sd, path)`) because
+ * tensors on asynchronous devices (WebGPU, ...) are read with `await t.data()`;
+ * `toSafetensorsBytesSync` is there for devices that read synchronously (cpu).
+ * Loading reads the file synchronously.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Tensor } from '../tensor/tensor.js';
+import { getDefaultDtype, tensor } from '../tensor/creation.js';
+import type { DType, HostArray } from '../backend/types.js';
+import { integerTensors } from './module.js';
+import { decodeSafetensors, encodeSafetensors, type RawTensor } from './safetensors.js';
+
+/** Options of the save functions. */
+export interface SaveOptions {
+  /** Header `__metadata__` (default `{ format: 'pt' }`, as PyTorch's writer). */
+  metadata?: Record<string, string>;
+}
+
+/** Options of the load functions. */
+export interface LoadOptions {
+  /** Device of the loaded tensors (default: the default device). */
+  device?: string;
+  /** Convert every tensor to this dtype (default: F32 → float32, F64 → float64, I64 → default dtype). */
+  dtype?: DType;
+}
+
+type StateDict = Record<string, Tensor> | Map<string, Tensor>;
+
+function entries(sd: StateDict): [string, Tensor][] {
+  return sd instanceof Map ? [...sd.entries()] : Object.entries(sd);
+}
+
+function isInteger(key: string, t: Tensor): boolean {
+  return integerTensors.has(t) || key.endsWith('num_batches_tracked');
+}
+
+function raw(key: string, t: Tensor, data: HostArray): RawTensor {
+  const shape = [...t.shape];
+  if (isInteger(key, t)) {
+    const out = new BigInt64Array(data.length);
+    for (let i = 0; i < data.length; i++) out[i] = BigInt(Math.round(data[i] as number));
+    return { dtype: 'I64', shape, data: out };
+  }
+  if (t.dtype === 'float64') return { dtype: 'F64', shape, data: Float64Array.from(data) };
+  return { dtype: 'F32', shape, data: Float32Array.from(data) };
+}
+
+/**
+ * The safetensors bytes of a state dict (waits for asynchronous devices).
+ * @example const bytes = await gg.io.toSafetensorsBytes(model.stateDict());
+ */
+export async function toSafetensorsBytes(sd: StateDict, opts: SaveOptions = {}): Promise<Uint8Array> {
+  const list: [string, RawTensor][] = [];
+  for (const [k, t] of entries(sd)) list.push([k, raw(k, t, await t.data())]);
+  return encodeSafetensors(new Map(list), opts.metadata ?? { format: 'pt' });
+}
+
+/** `toSafetensorsBytes` for tensors on devices that read synchronously (cpu). */
+export function toSafetensorsBytesSync(sd: StateDict, opts: SaveOptions = {}): Uint8Array {
+  const list: [string, RawTensor][] = entries(sd).map(([k, t]) => [k, raw(k, t, t.dataSync())]);
+  return encodeSafetensors(new Map(list), opts.metadata ?? { format: 'pt' });
+}
+
+/**
+ * Write a state dict as a safetensors file.
+ * @example await gg.io.saveSafetensors(model.stateDict(), 'model.safetensors');
+ */
+export async function saveSafetensors(sd: StateDict, path: string, opts: SaveOptions = {}): Promise<void> {
+  writeFileSync(path, await toSafetensorsBytes(sd, opts));
+}
+
+/**
+ * Tensors from safetensors bytes, in the file's order (note: a plain object
+ * lists integer-like keys such as "0" first; dotted keys keep their order).
+ * @example const sd = gg.io.fromSafetensorsBytes(bytes);
+ */
+export function fromSafetensorsBytes(bytes: Uint8Array, opts: LoadOptions = {}): Record<string, Tensor> {
+  const { tensors } = decodeSafetensors(bytes);
+  const out: Record<string, Tensor> = {};
+  for (const [k, r] of tensors) {
+    const integer = r.dtype === 'I64';
+    const dtype: DType = opts.dtype ?? (r.dtype === 'F64' ? 'float64' : r.dtype === 'F32' ? 'float32' : getDefaultDtype());
+    const data = integer ? Float64Array.from(r.data as BigInt64Array, (v) => Number(v)) : (r.data as Float32Array | Float64Array);
+    const t = tensor(data, { shape: r.shape, dtype, ...(opts.device ? { device: opts.device } : {}) });
+    if (integer) integerTensors.add(t);
+    out[k] = t;
+  }
+  return out;
+}
+
+/**
+ * Read a safetensors file (e.g. written by PyTorch's `safetensors.torch.save_file`).
+ * @example model.loadStateDict(gg.io.loadSafetensors('model.safetensors'));
+ */
+export function loadSafetensors(path: string, opts: LoadOptions = {}): Record<string, Tensor> {
+  const buf = readFileSync(path);
+  return fromSafetensorsBytes(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), opts);
+}

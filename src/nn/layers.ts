@@ -1,0 +1,473 @@
+/**
+ * Basic layers: Linear, LazyLinear, activations, Dropout, Flatten and the
+ * containers Sequential and ModuleList, with their functional forms
+ * (re-exported by `gg.nn.functional`).
+ *
+ * Lazy modules (LazyLinear here, LazyConv* in conv.ts) share one hook
+ * mechanism: `onMaterialize(module, fn)` runs `fn(module, names)` right after
+ * the module's parameters were created (first forward, or a `loadStateDict`
+ * into the unmaterialised module), before the forward uses them; the global
+ * set `lazyMaterializeHooks` runs for every lazy module. A lazy module has a
+ * `hasUninitializedParams()` method and announces the event with
+ * `notifyMaterialized(this, names)`.
+ */
+import type { Tensor } from '../tensor/tensor.js';
+import { fmt } from '../tensor/shape.js';
+import { rand, zeros } from '../tensor/creation.js';
+import { noGrad } from '../tensor/graph.js';
+import { Module, parameter, type FactoryOptions } from './module.js';
+import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from './init.js';
+
+/** Python's repr of a float option (`0.5`, `1.0`) for printed forms. */
+export function pyFloat(v: number): string {
+  return Number.isInteger(v) ? v.toFixed(1) : String(v);
+}
+const pyBool = (b: boolean): string => (b ? 'True' : 'False');
+
+// ---- lazy-module hooks ------------------------------------------------------------------
+
+/** Called with the module and the names of the parameters it just created. */
+export type MaterializeHook = (module: Module, names: string[]) => void;
+
+/** Hooks run after any lazy module materialises (after its own hooks). */
+export const lazyMaterializeHooks = new Set<MaterializeHook>();
+const instanceHooks = new WeakMap<Module, MaterializeHook[]>();
+
+/** A module whose parameters are created on first use (LazyLinear, LazyConv*). */
+export interface LazyModule {
+  hasUninitializedParams(): boolean;
+}
+/** Whether `m` has the lazy-module interface (materialised or not). */
+export function isLazyModule(m: Module): m is Module & LazyModule {
+  return typeof (m as Partial<LazyModule>).hasUninitializedParams === 'function';
+}
+
+/**
+ * Run `fn(module, names)` once `module`'s lazy parameters are created, before
+ * the forward that created them uses them. Runs at once if `module` has no
+ * uninitialised parameters.
+ * @example gg.nn.onMaterialize(lazy, (m) => console.log(m.weight.shape));
+ */
+export function onMaterialize(module: Module, fn: MaterializeHook): { remove(): void } {
+  if (!isLazyModule(module) || !module.hasUninitializedParams()) {
+    fn(module, [...module._parameters.keys()]);
+    return { remove: () => undefined };
+  }
+  const list = instanceHooks.get(module) ?? [];
+  list.push(fn);
+  instanceHooks.set(module, list);
+  return { remove: () => void list.splice(list.indexOf(fn) >>> 0, 1) };
+}
+
+/** @internal lazy modules call this after creating parameters `names` (runs each hook once). */
+export function notifyMaterialized(module: Module, names: string[]): void {
+  const list = instanceHooks.get(module) ?? [];
+  instanceHooks.delete(module);
+  for (const fn of list) fn(module, names);
+  for (const fn of lazyMaterializeHooks) fn(module, names);
+}
+
+// ---- functional forms ----------------------------------------------------------------------
+
+/**
+ * y = x Wᵀ + b.
+ * @example gg.nn.functional.linear(x, w, b)
+ */
+export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const y = input.matmul(weight.t());
+  return bias ? y.add(bias) : y;
+}
+/** max(x, 0). */
+export function relu(input: Tensor): Tensor {
+  return input.relu();
+}
+/** x for x > 0, else negativeSlope·x (the gradient at 0 is negativeSlope, as PyTorch). */
+export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor {
+  return input.where(input.gt(0), input.mul(negativeSlope));
+}
+/** 1 / (1 + e^-x). */
+export function sigmoid(input: Tensor): Tensor {
+  return input.sigmoid();
+}
+/** tanh(x). */
+export function tanh(input: Tensor): Tensor {
+  return input.tanh();
+}
+/** Softmax along `dim`. */
+export function softmax(input: Tensor, dim: number): Tensor {
+  return input.softmax(dim);
+}
+/** log softmax along `dim`. */
+export function logSoftmax(input: Tensor, dim: number): Tensor {
+  return input.logSoftmax(dim);
+}
+
+function checkDropoutP(p: number): void {
+  if (!(p >= 0 && p <= 1)) throw new Error(`dropout probability has to be between 0 and 1, but got ${p}`);
+}
+
+/**
+ * In training, zero each element with probability p (mask drawn from the
+ * seeded stream, `gg.manualSeed`) and scale the rest by 1/(1-p); else identity.
+ * @example gg.nn.functional.dropout(x, 0.2, model.training)
+ */
+export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
+  checkDropoutP(p);
+  if (!training) return input;
+  if (p === 1) return input.mul(0);
+  const mask = noGrad(() => {
+    const u = rand(input.shape, { dtype: input.dtype, device: input.device });
+    const keep = u.lt(1 - p);
+    const m = keep.div(1 - p);
+    u.dispose();
+    keep.dispose();
+    return m;
+  });
+  const out = input.mul(mask);
+  mask.dispose();
+  return out;
+}
+
+// ---- Linear ---------------------------------------------------------------------------------
+
+/** Options of `Linear`. */
+export interface LinearOptions extends FactoryOptions {
+  bias?: boolean;
+}
+
+/**
+ * y = x Wᵀ + b, W of shape (out, in). Initialised as PyTorch:
+ * W, b ~ U(-1/√in, 1/√in).
+ * @example const fc = new gg.nn.Linear(4, 5, { dtype: 'float64' }); fc.call(gg.randn([2, 4], { dtype: 'float64' }))
+ */
+export class Linear extends Module {
+  declare weight: Tensor;
+  declare bias: Tensor | null;
+  inFeatures: number;
+  outFeatures: number;
+  /** @internal dtype and device of parameters created later (lazy). */
+  protected factory: FactoryOptions;
+
+  constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
+    super();
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    this.factory = { dtype: opts.dtype, device: opts.device };
+    this.createParameters(opts.bias ?? true);
+  }
+
+  /** @internal register weight and bias (LazyLinear registers empty slots). */
+  protected createParameters(bias: boolean): void {
+    this.registerParameter('weight', zeros([this.outFeatures, this.inFeatures], this.factory));
+    this.registerParameter('bias', bias ? zeros([this.outFeatures], this.factory) : null);
+    this.resetParameters();
+  }
+
+  /** Re-draw weight and bias with PyTorch's default initialisation. */
+  resetParameters(): void {
+    if (!this.weight) return;
+    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
+    if (this.bias) {
+      const [fanIn] = calculateFanInAndFanOut(this.weight);
+      const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+      uniform_(this.bias, -bound, bound);
+    }
+  }
+
+  forward(input: Tensor): Tensor {
+    return linear(input, this.weight, this.bias);
+  }
+
+  override extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${pyBool(this.hasBias())}`;
+  }
+  /** @internal whether a bias exists or will (lazy). */
+  protected hasBias(): boolean {
+    return this.bias !== null;
+  }
+}
+
+/**
+ * Linear whose `inFeatures` is inferred from the first input (last dim).
+ * Until then `weight` and `bias` are null (`hasUninitializedParams()`), are
+ * absent from `stateDict()`, and `loadStateDict` creates them from the
+ * checkpoint's shapes. `module.to(...)` before materialising sets the dtype
+ * and device they will get. Once materialised the object becomes a `Linear`
+ * (PyTorch's `cls_to_become`), and `gg.nn.onMaterialize(module, fn)`
+ * callbacks run (before the forward that materialised it uses the weight).
+ * @example const fc = new gg.nn.LazyLinear(10); fc.call(gg.randn([2, 7])); fc.inFeatures // 7
+ */
+export class LazyLinear extends Linear implements LazyModule {
+  private wantBias = true;
+
+  constructor(outFeatures: number, opts: LinearOptions = {}) {
+    super(0, outFeatures, opts);
+    this.wantBias = opts.bias ?? true;
+  }
+
+  protected override createParameters(bias: boolean): void {
+    this.registerParameter('weight', null);
+    this.registerParameter('bias', null);
+    void bias;
+  }
+  protected override hasBias(): boolean {
+    return this.wantBias;
+  }
+
+  /** Whether weight (or bias) still waits for the first forward. */
+  hasUninitializedParams(): boolean {
+    return this._parameters.get('weight') === null || (this.wantBias && this._parameters.get('bias') === null);
+  }
+
+  /** Create the missing parameters for `inFeatures` inputs, initialise them, become a Linear. */
+  materialize(inFeatures: number): void {
+    this.finishMaterialize(this.createMissing(inFeatures));
+  }
+
+  private createMissing(inFeatures: number): string[] {
+    this.inFeatures = inFeatures;
+    const created: string[] = [];
+    noGrad(() => {
+      if (this._parameters.get('weight') === null) {
+        this._parameters.set('weight', parameter(zeros([this.outFeatures, inFeatures], this.factory)));
+        created.push('weight');
+      }
+      if (this.wantBias && this._parameters.get('bias') === null) {
+        this._parameters.set('bias', parameter(zeros([this.outFeatures], this.factory)));
+        created.push('bias');
+      }
+    });
+    this.resetParameters();
+    return created;
+  }
+
+  private finishMaterialize(created: string[]): void {
+    // PyTorch's cls_to_become: a materialised LazyLinear is a Linear
+    Object.setPrototypeOf(this, Linear.prototype);
+    notifyMaterialized(this, created);
+  }
+
+  override forward(input: Tensor): Tensor {
+    if (this.hasUninitializedParams()) this.materialize(input.shape[input.rank - 1] ?? 1);
+    return linear(input, this.weight, this.bias);
+  }
+
+  override to(target: string): this {
+    if (target === 'float32' || target === 'float64') this.factory = { ...this.factory, dtype: target };
+    else this.factory = { ...this.factory, device: target };
+    return super.to(target);
+  }
+
+  protected override loadMissing(name: string, kind: 'p' | 'b', src: Tensor): void {
+    if (kind !== 'p' || (name !== 'weight' && name !== 'bias')) return super.loadMissing(name, kind, src);
+    if (name === 'weight') {
+      if (src.rank !== 2 || src.shape[0] !== this.outFeatures) {
+        throw new Error(`size mismatch for weight: copying a param with shape ${fmt(src.shape)} from checkpoint, the shape in current model is [${this.outFeatures}, -1].`);
+      }
+      const created = this.createMissing(src.shape[1] ?? 0);
+      const w = this._parameters.get('weight') as Tensor;
+      w.assign(src.to(w.device).to(w.dtype));
+      this.finishMaterialize(created);
+      return;
+    } else {
+      if (src.rank !== 1 || src.shape[0] !== this.outFeatures) {
+        throw new Error(`size mismatch for bias: copying a param with shape ${fmt(src.shape)} from checkpoint, the shape in current model is [${this.outFeatures}].`);
+      }
+      this._parameters.set('bias', parameter(zeros([this.outFeatures], this.factory)));
+    }
+    const target = this._parameters.get(name) as Tensor;
+    target.assign(src.to(target.device).to(target.dtype));
+  }
+}
+
+// ---- activations and simple layers -------------------------------------------------------------
+
+/** Returns its input. */
+export class Identity extends Module {
+  forward(input: Tensor): Tensor {
+    return input;
+  }
+}
+
+/** max(x, 0). */
+export class ReLU extends Module {
+  forward(input: Tensor): Tensor {
+    return input.relu();
+  }
+}
+
+/** x for x > 0, else negativeSlope·x. */
+export class LeakyReLU extends Module {
+  constructor(public negativeSlope = 0.01) {
+    super();
+  }
+  forward(input: Tensor): Tensor {
+    return leakyRelu(input, this.negativeSlope);
+  }
+  override extraRepr(): string {
+    return `negative_slope=${pyFloat(this.negativeSlope)}`;
+  }
+}
+
+/** 1 / (1 + e^-x). */
+export class Sigmoid extends Module {
+  forward(input: Tensor): Tensor {
+    return input.sigmoid();
+  }
+}
+
+/** tanh(x). */
+export class Tanh extends Module {
+  forward(input: Tensor): Tensor {
+    return input.tanh();
+  }
+}
+
+/** Softmax along `dim`. */
+export class Softmax extends Module {
+  constructor(public dim: number) {
+    super();
+  }
+  forward(input: Tensor): Tensor {
+    return input.softmax(this.dim);
+  }
+  override extraRepr(): string {
+    return `dim=${this.dim}`;
+  }
+}
+
+/** log softmax along `dim`. */
+export class LogSoftmax extends Module {
+  constructor(public dim: number) {
+    super();
+  }
+  forward(input: Tensor): Tensor {
+    return input.logSoftmax(this.dim);
+  }
+  override extraRepr(): string {
+    return `dim=${this.dim}`;
+  }
+}
+
+/**
+ * Zero elements with probability p in training (scaling the rest by
+ * 1/(1-p)); identity in eval. Masks come from the seeded stream.
+ * @example const d = new gg.nn.Dropout(0.2);
+ */
+export class Dropout extends Module {
+  readonly p: number;
+  constructor(p = 0.5) {
+    super();
+    checkDropoutP(p);
+    this.p = p;
+  }
+  forward(input: Tensor): Tensor {
+    return dropout(input, this.p, this.training);
+  }
+  override extraRepr(): string {
+    return `p=${pyFloat(this.p)}, inplace=False`;
+  }
+}
+
+/** Flatten dims startDim..endDim into one. */
+export class Flatten extends Module {
+  constructor(
+    public startDim = 1,
+    public endDim = -1,
+  ) {
+    super();
+  }
+  forward(input: Tensor): Tensor {
+    return input.flatten(this.startDim, this.endDim);
+  }
+  override extraRepr(): string {
+    return `start_dim=${this.startDim}, end_dim=${this.endDim}`;
+  }
+}
+
+// ---- containers ------------------------------------------------------------------------------------
+
+function checkIndex(i: number, n: number): number {
+  const j = i < 0 ? i + n : i;
+  if (!Number.isInteger(j) || j < 0 || j >= n) throw new RangeError(`index ${i} is out of range`);
+  return j;
+}
+
+/**
+ * Modules applied in order; children are named '0', '1', ... (or by the keys
+ * of an object).
+ * @example const net = new gg.nn.Sequential(new gg.nn.Linear(4, 8), new gg.nn.ReLU(), new gg.nn.Linear(8, 2));
+ */
+export class Sequential extends Module implements Iterable<Module> {
+  constructor(...modules: Module[] | [Record<string, Module>]) {
+    super();
+    const first = modules[0];
+    if (modules.length === 1 && first !== undefined && !(first instanceof Module)) {
+      for (const [name, m] of Object.entries(first)) this.registerModule(name, m);
+    } else {
+      (modules as Module[]).forEach((m, i) => this.registerModule(String(i), m));
+    }
+  }
+  /** Number of modules. */
+  get length(): number {
+    return this._modules.size;
+  }
+  /** The i-th module (negative counts from the end). */
+  at(i: number): Module {
+    const list = [...this._modules.values()];
+    return list[checkIndex(i, list.length)] as Module;
+  }
+  /** Append a module (named by its position). */
+  append(m: Module): this {
+    this.registerModule(String(this._modules.size), m);
+    return this;
+  }
+  *[Symbol.iterator](): Iterator<Module> {
+    yield* this.children();
+  }
+  forward(input: Tensor): Tensor {
+    let x = input;
+    for (const m of this._modules.values()) if (m) x = m.call(x);
+    return x;
+  }
+}
+
+/**
+ * A list of modules registered as children '0', '1', ...; no forward of its own.
+ * @example const blocks = new gg.nn.ModuleList([a, b]); for (const m of blocks) x = m.call(x);
+ */
+export class ModuleList extends Module implements Iterable<Module> {
+  constructor(modules: Iterable<Module> = []) {
+    super();
+    this.extend(modules);
+  }
+  get length(): number {
+    return this._modules.size;
+  }
+  at(i: number): Module {
+    const list = [...this._modules.values()];
+    return list[checkIndex(i, list.length)] as Module;
+  }
+  append(m: Module): this {
+    this.registerModule(String(this._modules.size), m);
+    return this;
+  }
+  extend(modules: Iterable<Module>): this {
+    for (const m of modules) this.append(m);
+    return this;
+  }
+  /** Insert before position `index`; later modules are renumbered. */
+  insert(index: number, m: Module): void {
+    const list = [...this._modules.values()] as Module[];
+    const at = index < 0 ? Math.max(0, index + list.length) : Math.min(index, list.length);
+    list.splice(at, 0, m);
+    this._modules.clear();
+    list.forEach((x, i) => (i < list.length - 1 ? this._modules.set(String(i), x) : this.registerModule(String(i), x)));
+  }
+  *[Symbol.iterator](): Iterator<Module> {
+    yield* this.children();
+  }
+  forward(): never {
+    throw new Error('Module [ModuleList] is missing the required "forward" function');
+  }
+}

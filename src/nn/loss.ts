@@ -1,0 +1,266 @@
+/**
+ * Losses with PyTorch 1.13's formulas and reductions, composed from tensor
+ * ops (no kernels of their own): class indices are picked with one-hot masks
+ * `target.unsqueeze(1) == arange(C)`, so targets are float tensors holding
+ * integers, as everywhere in gpugrad.
+ */
+import { Tensor } from '../tensor/tensor.js';
+import { arange } from '../tensor/creation.js';
+import { fmt } from '../tensor/shape.js';
+import { Module } from './module.js';
+
+/** How per-element losses are combined. */
+export type Reduction = 'mean' | 'sum' | 'none';
+
+function reduce(loss: Tensor, reduction: Reduction): Tensor {
+  switch (reduction) {
+    case 'none':
+      return loss;
+    case 'sum':
+      return loss.sum();
+    case 'mean':
+      return loss.mean();
+    default:
+      throw new Error(`${String(reduction)} is not a valid value for reduction`);
+  }
+}
+
+/**
+ * Mean squared error: (input - target)² reduced.
+ * @example gg.nn.functional.mseLoss(pred, y)
+ */
+export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  const d = input.sub(target);
+  return reduce(d.mul(d), opts.reduction ?? 'mean');
+}
+
+/** Options of `crossEntropy` and `nllLoss`. */
+export interface NllOptions {
+  /** A weight per class (C). */
+  weight?: Tensor | null;
+  /** Targets equal to this contribute nothing (default -100). */
+  ignoreIndex?: number;
+  reduction?: Reduction;
+}
+/** Options of `crossEntropy`. */
+export interface CrossEntropyOptions extends NllOptions {
+  labelSmoothing?: number;
+}
+
+/** `w` (C) shaped to broadcast along dim 1 of a rank-`rank` tensor. */
+function alongClassDim(w: Tensor, rank: number): Tensor {
+  return w.reshape(Array.from({ length: rank }, (_, d) => (d === 1 ? (w.shape[0] ?? 1) : 1)));
+}
+
+/** Throw PyTorch's errors for class-index targets that do not fit the input. */
+function checkIndexTarget(input: Tensor, target: Tensor, ignoreIndex: number): void {
+  const n = input.shape[0] ?? 0;
+  if (input.rank === 2) {
+    if (target.rank !== 1) throw new Error(`1D target tensor expected, multi-target not supported`);
+    if (target.shape[0] !== n) throw new Error(`Expected input batch_size (${n}) to match target batch_size (${target.shape[0]}).`);
+  } else {
+    const want = [n, ...input.shape.slice(2)];
+    if (fmt(want) !== fmt(target.shape)) throw new Error(`Expected target size ${fmt(want)}, got ${fmt(target.shape)}`);
+  }
+  // values: only where they can be read cheaply (the reference device)
+  if (target.device === 'cpu') {
+    const c = input.shape[1] ?? 0;
+    for (const v of target.dataSync()) {
+      if (v === ignoreIndex) continue;
+      if (!(v >= 0 && v < c) || !Number.isInteger(v)) throw new Error(`Target ${v} is out of bounds.`);
+    }
+  }
+}
+
+/**
+ * The negative log likelihood per element and the weight of its target
+ * class (0 where ignored), both of shape (N, d1, ...).
+ */
+function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignoreIndex: number): { nll: Tensor; w: Tensor; valid: Tensor } {
+  const c = logp.shape[1] ?? 0;
+  const t = target.detach().to(logp.dtype);
+  const classes = alongClassDim(arange(c, { dtype: logp.dtype, device: logp.device }), logp.rank);
+  const valid = t.ne(ignoreIndex);
+  const onehot = t.unsqueeze(1).eq(classes).mul(valid.unsqueeze(1));
+  const w = weight ? onehot.mul(alongClassDim(weight, logp.rank)).sum(1) : onehot.sum(1);
+  const nll = logp.mul(onehot).sum(1).mul(w).neg();
+  return { nll, w, valid };
+}
+
+/**
+ * Negative log likelihood of log-probabilities `input` (N, C, d1...) at class
+ * indices `target` (N, d1...); 'mean' divides by the summed target weights.
+ * @example gg.nn.functional.nllLoss(x.logSoftmax(1), y)
+ */
+export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
+  const reduction = opts.reduction ?? 'mean';
+  if (input.rank === 1) {
+    const out = nllLoss(input.unsqueeze(0), target.reshape(1), opts);
+    return reduction === 'none' ? out.squeeze(0) : out;
+  }
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  checkIndexTarget(input, target, ignoreIndex);
+  const { nll, w } = pickTargets(input, target, opts.weight ?? null, ignoreIndex);
+  if (reduction === 'none') return nll;
+  if (reduction === 'sum') return nll.sum();
+  if (reduction === 'mean') return nll.sum().div(w.sum());
+  return reduce(nll, reduction);
+}
+
+/**
+ * Cross entropy of logits `input` (N, C) or (N, C, d1, ...) (or (C)) with
+ * class indices (N, d1, ...) or class probabilities (same shape as input),
+ * with PyTorch 1.13's weighting, `ignoreIndex` and label smoothing.
+ * @example gg.nn.functional.crossEntropy(logits, gg.tensor([0, 2, 1]), { labelSmoothing: 0.1 })
+ */
+export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const reduction = opts.reduction ?? 'mean';
+  const ls = opts.labelSmoothing ?? 0;
+  if (!(ls >= 0 && ls <= 1)) throw new Error(`label_smoothing must be between 0.0 and 1.0. Got: ${ls}`);
+  if (input.rank === 1) {
+    const t = fmt(target.shape) === fmt(input.shape) ? target.unsqueeze(0) : target.reshape(1);
+    const out = crossEntropy(input.unsqueeze(0), t, opts);
+    return reduction === 'none' ? out.squeeze(0) : out;
+  }
+  const c = input.shape[1] ?? 0;
+  const weight = opts.weight ?? null;
+  if (weight && (weight.rank !== 1 || weight.shape[0] !== c)) {
+    throw new Error(`weight tensor should be defined either for all ${c} classes or no classes but got weight tensor of shape: ${fmt(weight.shape)}`);
+  }
+  const logp = input.logSoftmax(1);
+
+  if (fmt(target.shape) === fmt(input.shape)) {
+    // class probabilities
+    const t = ls > 0 ? target.mul(1 - ls).add(ls / c) : target;
+    let prod = logp.mul(t);
+    if (weight) prod = prod.mul(alongClassDim(weight, input.rank));
+    if (reduction === 'none') return prod.sum(1).neg();
+    if (reduction === 'sum') return prod.sum().neg();
+    if (reduction === 'mean') return prod.sum().neg().div(input.size / c);
+    return reduce(prod, reduction);
+  }
+
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  checkIndexTarget(input, target, ignoreIndex);
+  const { nll, w, valid } = pickTargets(logp, target, weight, ignoreIndex);
+  let main: Tensor;
+  if (reduction === 'none') main = nll;
+  else if (reduction === 'sum') main = nll.sum();
+  else if (reduction === 'mean') main = nll.sum().div(w.sum());
+  else return reduce(nll, reduction);
+  if (ls === 0) return main;
+
+  const smooth = (weight ? logp.mul(alongClassDim(weight, input.rank)) : logp).sum(1).neg().mul(valid);
+  let ret: Tensor;
+  if (reduction === 'none') ret = smooth;
+  else if (reduction === 'sum') ret = smooth.sum();
+  else ret = smooth.sum().div(weight ? w.sum() : valid.sum());
+  return main.mul(1 - ls).add(ret.mul(ls / c));
+}
+
+/** Options of `binaryCrossEntropyWithLogits`. */
+export interface BceWithLogitsOptions {
+  /** Rescales each element's loss (broadcast to the input). */
+  weight?: Tensor | null;
+  /** Weight of positive examples, per class (broadcast along the last dim). */
+  posWeight?: Tensor | null;
+  reduction?: Reduction;
+}
+
+/**
+ * Binary cross entropy of logits, in PyTorch's stable form
+ * `(1 - t)·x + lw·(log(e^-m + e^(-x-m)) + m)`, m = max(-x, 0),
+ * lw = 1 + (posWeight - 1)·t.
+ * @example gg.nn.functional.binaryCrossEntropyWithLogits(logits, targets)
+ */
+export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts: BceWithLogitsOptions = {}): Tensor {
+  if (fmt(target.shape) !== fmt(input.shape)) {
+    throw new Error(`Target size (${fmt(target.shape)}) must be the same as input size (${fmt(input.shape)})`);
+  }
+  const maxVal = input.neg().clamp(0);
+  const logTerm = maxVal.neg().exp().add(input.neg().sub(maxVal).exp()).log();
+  const oneMinusT = target.neg().add(1);
+  let loss: Tensor;
+  if (opts.posWeight) {
+    const logWeight = opts.posWeight.sub(1).mul(target).add(1);
+    loss = oneMinusT.mul(input).add(logWeight.mul(logTerm.add(maxVal)));
+  } else {
+    loss = oneMinusT.mul(input).add(maxVal).add(logTerm);
+  }
+  if (opts.weight) loss = loss.mul(opts.weight);
+  return reduce(loss, opts.reduction ?? 'mean');
+}
+
+// ---- modules ----------------------------------------------------------------------------------------
+
+/** Base of the loss modules: a `reduction` and forward(input, target). */
+export abstract class Loss extends Module {
+  reduction: Reduction;
+  constructor(reduction: Reduction = 'mean') {
+    super();
+    this.reduction = reduction;
+  }
+  abstract override forward(input: Tensor, target: Tensor): Tensor;
+}
+
+/** Mean squared error. @example new gg.nn.MSELoss().call(pred, y) */
+export class MSELoss extends Loss {
+  constructor(opts: { reduction?: Reduction } = {}) {
+    super(opts.reduction);
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return mseLoss(input, target, { reduction: this.reduction });
+  }
+}
+
+/**
+ * Cross entropy of logits with class indices or probabilities; `weight` is a
+ * buffer (state key `weight`).
+ * @example new gg.nn.CrossEntropyLoss({ labelSmoothing: 0.1 }).call(logits, labels)
+ */
+export class CrossEntropyLoss extends Loss {
+  declare weight: Tensor | null;
+  ignoreIndex: number;
+  labelSmoothing: number;
+  constructor(opts: CrossEntropyOptions = {}) {
+    super(opts.reduction);
+    this.registerBuffer('weight', opts.weight ?? null);
+    this.ignoreIndex = opts.ignoreIndex ?? -100;
+    this.labelSmoothing = opts.labelSmoothing ?? 0;
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return crossEntropy(input, target, { weight: this.weight, ignoreIndex: this.ignoreIndex, reduction: this.reduction, labelSmoothing: this.labelSmoothing });
+  }
+}
+
+/** Negative log likelihood of log-probabilities. */
+export class NLLLoss extends Loss {
+  declare weight: Tensor | null;
+  ignoreIndex: number;
+  constructor(opts: NllOptions = {}) {
+    super(opts.reduction);
+    this.registerBuffer('weight', opts.weight ?? null);
+    this.ignoreIndex = opts.ignoreIndex ?? -100;
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return nllLoss(input, target, { weight: this.weight, ignoreIndex: this.ignoreIndex, reduction: this.reduction });
+  }
+}
+
+/**
+ * Binary cross entropy of logits; `weight` and `pos_weight` are buffers.
+ * @example new gg.nn.BCEWithLogitsLoss({ posWeight: gg.tensor([3]) })
+ */
+export class BCEWithLogitsLoss extends Loss {
+  declare weight: Tensor | null;
+  declare posWeight: Tensor | null;
+  constructor(opts: BceWithLogitsOptions = {}) {
+    super(opts.reduction);
+    this.registerBuffer('weight', opts.weight ?? null);
+    this.registerBuffer('pos_weight', opts.posWeight ?? null);
+    Object.defineProperty(this, 'posWeight', { get: () => this._buffers.get('pos_weight') ?? null, enumerable: false, configurable: true });
+  }
+  forward(input: Tensor, target: Tensor): Tensor {
+    return binaryCrossEntropyWithLogits(input, target, { weight: this.weight, posWeight: this.posWeight, reduction: this.reduction });
+  }
+}

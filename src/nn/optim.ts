@@ -1,0 +1,338 @@
+/**
+ * `gg.optim`: optimisers with PyTorch 1.13's update rules
+ * (torch/optim/sgd.py, adam.py, adamw.py, single-tensor path).
+ *
+ * A step runs under `noGrad` and writes each parameter in place
+ * (`param.assign`), so parameter objects keep their identity. Optimiser
+ * state (momentum buffers, Adam's moments) lives in tensors that are kept
+ * out of `tidy` scopes and updated in place; every temporary is disposed,
+ * so device memory stays flat across steps.
+ */
+import type { Tensor } from '../tensor/tensor.js';
+import { zerosLike } from '../tensor/creation.js';
+import { noGrad } from '../tensor/graph.js';
+import { keep, tidy } from '../tensor/storage.js';
+
+/** A parameter group: its tensors and its options (the optimiser's defaults filled in). */
+export type ParamGroup<O> = O & { params: Tensor[] };
+/** What the constructors accept: tensors, or groups with per-group options. */
+export type Params<O> = Iterable<Tensor> | (Partial<O> & { params: Iterable<Tensor> })[];
+
+/** Per-parameter state: tensors (kept) and numbers. */
+export type ParamState = Record<string, Tensor | number>;
+
+/** `optimizer.stateDict()`: PyTorch's layout, parameters numbered in group order. */
+export interface OptimizerStateDict<O> {
+  state: Record<number, ParamState>;
+  paramGroups: (O & { params: number[] })[];
+}
+
+function isGroupList<O>(p: Params<O>): p is (Partial<O> & { params: Iterable<Tensor> })[] {
+  return Array.isArray(p) && p.length > 0 && !isTensorLike(p[0]);
+}
+function isTensorLike(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && 'shape' in v && 'dtype' in v;
+}
+
+/** Base class: parameter groups, `zeroGrad`, per-parameter `state`, `step`. */
+export abstract class Optimizer<O extends object> {
+  readonly defaults: O;
+  readonly paramGroups: ParamGroup<O>[] = [];
+  /** Per-parameter state, created on the first step that updates the parameter. */
+  readonly state = new Map<Tensor, ParamState>();
+
+  constructor(params: Params<O>, defaults: O) {
+    this.defaults = defaults;
+    const groups = isGroupList(params) ? params : [{ params: params as Iterable<Tensor> } as Partial<O> & { params: Iterable<Tensor> }];
+    if (groups.length === 0 || (groups.length === 1 && [...(groups[0] as { params: Iterable<Tensor> }).params].length === 0)) {
+      throw new Error('optimizer got an empty parameter list');
+    }
+    for (const g of groups) this.addParamGroup(g);
+  }
+
+  /**
+   * Add a group of parameters with its own options (e.g. a smaller lr).
+   * @example opt.addParamGroup({ params: head.parameters(), lr: 1e-2 })
+   */
+  addParamGroup(group: Partial<O> & { params: Iterable<Tensor> }): void {
+    const params = [...group.params];
+    for (const p of params) {
+      if (!p.isLeaf) throw new Error("can't optimize a non-leaf Tensor");
+    }
+    const seen = new Set<Tensor>();
+    for (const g of this.paramGroups) for (const p of g.params) seen.add(p);
+    if (params.some((p) => seen.has(p))) throw new Error('some parameters appear in more than one parameter group');
+    if (new Set(params).size !== params.length) {
+      console.warn('optimizer contains a parameter group with duplicate parameters; in future, this will cause an error');
+    }
+    const full = { ...this.defaults, ...group, params } as ParamGroup<O>;
+    this.validate(full);
+    this.paramGroups.push(full);
+  }
+
+  /** Check a group's options, throwing PyTorch's messages. */
+  protected abstract validate(group: O): void;
+
+  /** One update of every parameter that has a gradient. */
+  abstract step(): void;
+
+  /**
+   * Clear the gradients: set to null (default, as PyTorch 2) or zero them in place.
+   * @example opt.zeroGrad();
+   */
+  zeroGrad(setToNone = true): void {
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        if (!p.grad) continue;
+        if (setToNone) {
+          p.grad.dispose();
+          p.grad = null;
+        } else {
+          const grad = p.grad;
+          noGrad(() => {
+            const z = zerosLike(grad);
+            grad.assign(z);
+            z.dispose();
+          });
+        }
+      }
+    }
+  }
+
+  /** The state of one parameter, created empty. */
+  protected stateOf(p: Tensor): ParamState {
+    let s = this.state.get(p);
+    if (!s) {
+      s = {};
+      this.state.set(p, s);
+    }
+    return s;
+  }
+  /** A kept zero tensor like `p`, stored as state `key` (created on first use). */
+  protected buffer(s: ParamState, key: string, like: Tensor): Tensor {
+    const cur = s[key];
+    if (cur !== undefined && typeof cur !== 'number') return cur;
+    const t = keep(noGrad(() => zerosLike(like)));
+    s[key] = t;
+    return t;
+  }
+
+  /** Run `fn` for each parameter with a gradient, under noGrad, disposing temporaries. */
+  protected forEachParam(fn: (p: Tensor, grad: Tensor, group: ParamGroup<O>) => void): void {
+    noGrad(() => {
+      for (const g of this.paramGroups) {
+        for (const p of g.params) {
+          const grad = p.grad;
+          if (!grad) continue;
+          tidy(() => fn(p, grad, g));
+        }
+      }
+    });
+  }
+
+  /**
+   * The state as PyTorch lays it out: `state[i]` for the i-th parameter (in
+   * group order) and the groups' options with `params` as indices. Tensors
+   * are copies.
+   */
+  stateDict(): OptimizerStateDict<O> {
+    const index = new Map<Tensor, number>();
+    const paramGroups = this.paramGroups.map((g) => {
+      const { params, ...opts } = g;
+      const ids = params.map((p) => {
+        if (!index.has(p)) index.set(p, index.size);
+        return index.get(p) as number;
+      });
+      return { ...(opts as unknown as O), params: ids };
+    });
+    const state: Record<number, ParamState> = {};
+    for (const [p, s] of this.state) {
+      const i = index.get(p);
+      if (i === undefined) continue;
+      state[i] = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'number' ? v : keep(noGrad(() => v.clone()))]));
+    }
+    return { state, paramGroups };
+  }
+
+  /** Restore options and state from `stateDict()` (the groups must match in size). */
+  loadStateDict(sd: OptimizerStateDict<O>): void {
+    if (sd.paramGroups.length !== this.paramGroups.length) throw new Error('loaded state dict has a different number of parameter groups');
+    sd.paramGroups.forEach((g, i) => {
+      const own = this.paramGroups[i] as ParamGroup<O>;
+      if (g.params.length !== own.params.length) {
+        throw new Error("loaded state dict contains a parameter group that doesn't match the size of optimizer's group");
+      }
+    });
+    const byIndex: Tensor[] = [];
+    sd.paramGroups.forEach((g, i) => {
+      const own = this.paramGroups[i] as ParamGroup<O>;
+      g.params.forEach((idx, k) => (byIndex[idx] = own.params[k] as Tensor));
+      const { params: _params, ...opts } = g;
+      Object.assign(own, opts);
+    });
+    for (const s of this.state.values()) for (const v of Object.values(s)) if (typeof v !== 'number') v.dispose();
+    this.state.clear();
+    for (const [k, s] of Object.entries(sd.state)) {
+      const p = byIndex[Number(k)];
+      if (!p) continue;
+      this.state.set(
+        p,
+        Object.fromEntries(
+          Object.entries(s).map(([key, v]) => [key, typeof v === 'number' ? v : keep(noGrad(() => v.to(p.device).to(p.dtype).clone()))]),
+        ),
+      );
+    }
+  }
+}
+
+// ---- SGD ---------------------------------------------------------------------------------------
+
+/** Options of `SGD`. */
+export interface SGDOptions {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+}
+
+/**
+ * Stochastic gradient descent with momentum (PyTorch's formulation:
+ * buf = μ·buf + (1 - dampening)·g, the first buf = g; p -= lr·buf, or
+ * lr·(g + μ·buf) with nesterov).
+ * @example const opt = new gg.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+ */
+export class SGD extends Optimizer<SGDOptions> {
+  constructor(params: Params<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
+    super(params, { lr: opts.lr, momentum: opts.momentum ?? 0, dampening: opts.dampening ?? 0, weightDecay: opts.weightDecay ?? 0, nesterov: opts.nesterov ?? false, maximize: opts.maximize ?? false });
+  }
+
+  protected validate(g: SGDOptions): void {
+    if (g.lr === undefined || g.lr === null || Number.isNaN(g.lr)) throw new Error('SGD: a learning rate (lr) is required');
+    if (g.lr < 0) throw new Error(`Invalid learning rate: ${g.lr}`);
+    if (g.momentum < 0) throw new Error(`Invalid momentum value: ${g.momentum}`);
+    if (g.weightDecay < 0) throw new Error(`Invalid weight_decay value: ${g.weightDecay}`);
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new Error('Nesterov momentum requires a momentum and zero dampening');
+  }
+
+  step(): void {
+    this.forEachParam((p, grad, g) => {
+      let d = g.maximize ? grad.neg() : grad;
+      if (g.weightDecay !== 0) d = d.add(p.mul(g.weightDecay));
+      if (g.momentum !== 0) {
+        const s = this.stateOf(p);
+        const existing = s['momentum_buffer'];
+        let buf: Tensor;
+        if (existing === undefined || typeof existing === 'number') {
+          buf = keep(d.clone());
+          s['momentum_buffer'] = buf;
+        } else {
+          buf = existing;
+          buf.assign(buf.mul(g.momentum).add(g.dampening === 0 ? d : d.mul(1 - g.dampening)));
+        }
+        d = g.nesterov ? d.add(buf.mul(g.momentum)) : buf;
+      }
+      p.assign(p.add(d.mul(-g.lr)));
+    });
+  }
+}
+
+// ---- Adam / AdamW -----------------------------------------------------------------------------
+
+/** Options of `Adam` and `AdamW`. */
+export interface AdamOptions {
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+  maximize: boolean;
+}
+
+function checkAdam(g: AdamOptions): void {
+  if (!(g.lr >= 0)) throw new Error(`Invalid learning rate: ${g.lr}`);
+  if (!(g.eps >= 0)) throw new Error(`Invalid epsilon value: ${g.eps}`);
+  if (!(g.betas[0] >= 0 && g.betas[0] < 1)) throw new Error(`Invalid beta parameter at index 0: ${g.betas[0]}`);
+  if (!(g.betas[1] >= 0 && g.betas[1] < 1)) throw new Error(`Invalid beta parameter at index 1: ${g.betas[1]}`);
+  if (!(g.weightDecay >= 0)) throw new Error(`Invalid weight_decay value: ${g.weightDecay}`);
+}
+
+function adamDefaults(opts: Partial<AdamOptions>, weightDecay: number): AdamOptions {
+  return {
+    lr: opts.lr ?? 1e-3,
+    betas: opts.betas ?? [0.9, 0.999],
+    eps: opts.eps ?? 1e-8,
+    weightDecay: opts.weightDecay ?? weightDecay,
+    amsgrad: opts.amsgrad ?? false,
+    maximize: opts.maximize ?? false,
+  };
+}
+
+/** The shared moment update; `decoupled` is AdamW's weight decay. */
+function adamUpdate(state: ParamState, p: Tensor, grad: Tensor, g: AdamOptions, decoupled: boolean, buffer: (key: string) => Tensor): void {
+  let gr = g.maximize ? grad.neg() : grad;
+  const step = (typeof state['step'] === 'number' ? state['step'] : 0) + 1;
+  state['step'] = step;
+  const [beta1, beta2] = g.betas;
+  if (decoupled) {
+    p.assign(p.mul(1 - g.lr * g.weightDecay));
+  } else if (g.weightDecay !== 0) {
+    gr = gr.add(p.mul(g.weightDecay));
+  }
+  const expAvg = buffer('exp_avg');
+  const expAvgSq = buffer('exp_avg_sq');
+  expAvg.assign(expAvg.mul(beta1).add(gr.mul(1 - beta1)));
+  expAvgSq.assign(expAvgSq.mul(beta2).add(gr.mul(gr).mul(1 - beta2)));
+  const biasCorrection1 = 1 - beta1 ** step;
+  const biasCorrection2 = 1 - beta2 ** step;
+  const stepSize = g.lr / biasCorrection1;
+  const bc2Sqrt = Math.sqrt(biasCorrection2);
+  let second = expAvgSq;
+  if (g.amsgrad) {
+    const maxSq = buffer('max_exp_avg_sq');
+    maxSq.assign(maxSq.maximum(expAvgSq));
+    second = maxSq;
+  }
+  const denom = second.sqrt().div(bc2Sqrt).add(g.eps);
+  p.assign(p.add(expAvg.div(denom).mul(-stepSize)));
+}
+
+/**
+ * Adam (Kingma & Ba), with L2 weight decay added to the gradient.
+ * @example const opt = new gg.optim.Adam(model.parameters(), { lr: 1e-3 });
+ */
+export class Adam extends Optimizer<AdamOptions> {
+  constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    super(params, adamDefaults(opts, 0));
+  }
+  protected validate(g: AdamOptions): void {
+    checkAdam(g);
+  }
+  step(): void {
+    this.forEachParam((p, grad, g) => {
+      const s = this.stateOf(p);
+      adamUpdate(s, p, grad, g, false, (k) => this.buffer(s, k, p));
+    });
+  }
+}
+
+/**
+ * AdamW (Loshchilov & Hutter): decoupled weight decay p *= 1 - lr·wd
+ * (default wd 1e-2).
+ * @example const opt = new gg.optim.AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.05 });
+ */
+export class AdamW extends Optimizer<AdamOptions> {
+  constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    super(params, adamDefaults(opts, 1e-2));
+  }
+  protected validate(g: AdamOptions): void {
+    checkAdam(g);
+  }
+  step(): void {
+    this.forEachParam((p, grad, g) => {
+      const s = this.stateOf(p);
+      adamUpdate(s, p, grad, g, true, (k) => this.buffer(s, k, p));
+    });
+  }
+}
