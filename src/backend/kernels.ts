@@ -130,3 +130,134 @@ export function pad(op: Operand, inShape: readonly number[], outShape: readonly 
 export function fill(n: number, value: number): Kernel {
   return makeKernel('fill', 0, n, [], float(value));
 }
+
+/**
+ * A sliding window over the trailing `kernel.length` (spatial) dims, shared by
+ * `im2col` and its adjoint `col2im`. Window position o, tap k of spatial dim d
+ * reads image index `o·stride - padding + k·dilation` (outside = padding).
+ */
+export interface WindowGeom {
+  readonly kernel: readonly number[];
+  readonly stride: readonly number[];
+  /** Padding before each spatial dim; the far side follows from inSize and outSize. */
+  readonly padding: readonly number[];
+  readonly dilation: readonly number[];
+  /** Spatial size of the image (im2col's input, col2im's output). */
+  readonly inSize: readonly number[];
+  /** Window positions per spatial dim (im2col's output, col2im's input). */
+  readonly outSize: readonly number[];
+}
+
+/** `a·x + b` as kernel text, dropping unit factors and zero terms. */
+function affine(x: string, a: number, b: number): string {
+  const ax = a === 0 ? '' : a === 1 ? x : `${x} * ${int(a)}`;
+  if (!ax) return int(b);
+  return b === 0 ? ax : b > 0 ? `${ax} + ${int(b)}` : `${ax} - ${int(-b)}`;
+}
+
+/** Strided terms of the leading (batch, channel) dims of an operand, from indices `${prefix}0..`. */
+function leadTerms(op: Operand, lead: number, prefix: string): string[] {
+  const terms: string[] = [];
+  if (op.offset !== 0) terms.push(int(op.offset));
+  for (let d = 0; d < lead; d++) {
+    const s = op.strides[d] ?? 0;
+    if (s !== 0) terms.push(s === 1 ? `${prefix}${d}` : `${prefix}${d} * ${int(s)}`);
+  }
+  return terms;
+}
+
+/**
+ * im2col: image (lead..., *inSize) → columns (lead..., *kernel, *outSize),
+ * `cols[.., k, o] = img[.., o·stride - padding + k·dilation]`, or `value`
+ * where that falls in the padding. Bounds checks are emitted only for the
+ * sides a window can actually cross.
+ */
+export function im2col(op: Operand, lead: readonly number[], g: WindowGeom, value: number): Kernel {
+  const r = g.kernel.length;
+  const l = lead.length;
+  const shape = [...lead, ...g.kernel, ...g.outSize];
+  const body = unravel('gid', shape, 'i');
+  const terms = leadTerms(op, l, 'i');
+  const conds: string[] = [];
+  for (let d = 0; d < r; d++) {
+    const k = g.kernel[d] ?? 1;
+    const s = g.stride[d] ?? 1;
+    const p = g.padding[d] ?? 0;
+    const dil = g.dilation[d] ?? 1;
+    const n = g.inSize[d] ?? 1;
+    const o = g.outSize[d] ?? 1;
+    const pos = `${affine(`i${l + r + d}`, s, -p)} + ${affine(`i${l + d}`, dil, 0)}`;
+    body.push(`const p${d} = ${pos};`);
+    if (p > 0) conds.push(`p${d} >= 0.0`);
+    if ((o - 1) * s - p + (k - 1) * dil >= n) conds.push(`p${d} < ${int(n)}`);
+    const st = op.strides[l + d] ?? 0;
+    if (st !== 0) terms.push(st === 1 ? `p${d}` : `p${d} * ${int(st)}`);
+  }
+  const at = terms.length ? terms.join(' + ') : '0.0';
+  if (!conds.length) return makeKernel('im2col', 1, size(shape), [...body, `const v = in0[${at}];`], 'v');
+  // NOTE: the index is clamped to 0 outside, so no device reads out of bounds
+  const inside = conds.join(' && ');
+  // NOTE: the index goes through a variable: gpu.js's GLSL output mistypes a ternary inside `in0[...]`
+  body.push(`const at = (${inside}) ? ${at} : 0.0;`, 'const v = in0[at];');
+  return makeKernel('im2col', 1, size(shape), body, `(${inside}) ? v : ${float(value)}`);
+}
+
+/**
+ * col2im, the adjoint of im2col: columns (lead..., *kernel, *outSize) →
+ * image (lead..., *inSize), each pixel gathering the sum over the taps that
+ * read it: tap k reads pixel x from window o = (x + padding - k·dilation) / stride
+ * when that is a whole number in [0, outSize). One nested loop per spatial dim
+ * (literal bounds), its per-dim tests hoisted to its own level.
+ */
+export function col2im(op: Operand, lead: readonly number[], g: WindowGeom): Kernel {
+  const r = g.kernel.length;
+  const l = lead.length;
+  const shape = [...lead, ...g.inSize];
+  const body = unravel('gid', shape, 'i');
+  const base = leadTerms(op, l, 'i');
+  body.push(`const base = ${base.length ? base.join(' + ') : '0.0'};`);
+  body.push('let acc = 0.0;');
+  let open = '';
+  let close = '';
+  const at: string[] = ['base'];
+  const oks: string[] = [];
+  for (let d = 0; d < r; d++) {
+    const k = g.kernel[d] ?? 1;
+    const s = g.stride[d] ?? 1;
+    const p = g.padding[d] ?? 0;
+    const dil = g.dilation[d] ?? 1;
+    const n = g.inSize[d] ?? 1;
+    const o = g.outSize[d] ?? 1;
+    const t = `t${d}`;
+    const stmts = [`const ${t} = ${affine(`i${l + d}`, 1, p)} - ${affine(`k${d}`, dil, 0)};`];
+    const w = `w${d}`;
+    const tests: string[] = [];
+    if (s === 1) {
+      stmts.push(`const ${w} = ${t};`);
+    } else {
+      // NOTE: +0.5 keeps the floor exact on GPUs whose division lands a hair below an integer
+      stmts.push(`const ${w} = Math.floor((${t} + 0.5) / ${int(s)});`);
+      tests.push(`${w} * ${int(s)} == ${t}`);
+    }
+    // the lowest tap reaches window x + p, the highest x + p - (k-1)·dil
+    if (p - (k - 1) * dil < 0) tests.push(`${w} >= 0.0`);
+    if (Math.floor((n - 1 + p) / s) >= o) tests.push(`${w} < ${int(o)}`);
+    if (tests.length) {
+      const prev = oks.length ? `${oks[oks.length - 1]} * ` : '';
+      stmts.push(`const ok${d} = ${prev}((${tests.join(' && ')}) ? 1.0 : 0.0);`);
+      oks.push(`ok${d}`);
+    }
+    const sk = op.strides[l + d] ?? 0;
+    const so = op.strides[l + r + d] ?? 0;
+    if (sk !== 0) at.push(sk === 1 ? `k${d}` : `k${d} * ${int(sk)}`);
+    if (so !== 0) at.push(so === 1 ? w : `${w} * ${int(so)}`);
+    open += `for (let k${d} = 0.0; k${d} < ${int(k)}; k${d} = k${d} + 1.0) { ${stmts.join(' ')} `;
+    close += ' }';
+  }
+  const ok = oks[oks.length - 1];
+  const inner = ok
+    ? `const at = ${ok} > 0.5 ? ${at.join(' + ')} : 0.0; const v = in0[at]; acc = acc + (${ok} > 0.5 ? v : 0.0);`
+    : `acc = acc + in0[${at.join(' + ')}];`;
+  body.push(`${open}${inner}${close}`);
+  return makeKernel('col2im', 1, size(shape), body, 'acc');
+}

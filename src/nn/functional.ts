@@ -9,4 +9,9 @@ export {
   type Reduction, type NllOptions, type CrossEntropyOptions, type BceWithLogitsOptions,
 } from './loss.js';
 // ---- convolution and pooling (conv.ts) ----
+export {
+  conv1d, conv2d, conv3d, convTranspose1d, convTranspose2d, convTranspose3d,
+  maxPool1d, maxPool2d, maxPool3d, avgPool1d, avgPool2d, avgPool3d,
+  type ConvOptions, type ConvTransposeOptions, type MaxPoolOptions, type AvgPoolOptions,
+} from './conv.js';
 // ---- normalization (normalization.ts) ----

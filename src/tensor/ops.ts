@@ -37,6 +37,10 @@ export interface OpAttrs {
   pad: { before: number[]; after: number[]; value: number };
   cast: { dtype: DType };
   toDevice: { device: string };
+  /** Sliding windows: (lead..., *inSize) → (lead..., *kernel, *outSize); `value` fills the padding. */
+  im2col: K.WindowGeom & { value: number };
+  /** The adjoint of im2col: (lead..., *kernel, *outSize) → (lead..., *inSize), summing overlapping taps. */
+  col2im: K.WindowGeom;
 }
 export type OpName = keyof OpAttrs;
 
@@ -285,7 +289,39 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     },
     backward: ({ grad }) => [grad], // the engine moves it back (gradients follow the input's device)
   },
+  im2col: {
+    forward: ([a], attrs) => {
+      const x = a as Tensor;
+      const lead = checkWindow('im2col', x.shape, attrs.inSize, attrs);
+      const kernel = K.im2col(operand(x, x.shape), lead, attrs, attrs.value);
+      return runKernel(kernel, [x], [...lead, ...attrs.kernel, ...attrs.outSize], x.dtype);
+    },
+    // linear, so its gradient is its adjoint: each tap's gradient goes back to the pixel it read
+    // (taps that read padding carry none)
+    backward: ({ grad, attrs: { value: _, ...geom } }) => [apply('col2im', [grad], geom)],
+  },
+  col2im: {
+    forward: ([a], attrs) => {
+      const x = a as Tensor;
+      const lead = checkWindow('col2im', x.shape, [...attrs.kernel, ...attrs.outSize], attrs);
+      const kernel = K.col2im(operand(x, x.shape), lead, attrs);
+      return runKernel(kernel, [x], [...lead, ...attrs.inSize], x.dtype);
+    },
+    // the adjoint of im2col, whose adjoint is im2col again (zero padding)
+    backward: ({ grad, attrs }) => [apply('im2col', [grad], { ...attrs, value: 0 })],
+  },
 };
+
+/** Check the trailing dims of an im2col/col2im input; returns the leading dims. */
+function checkWindow(op: string, shape: Shape, trailing: readonly number[], g: K.WindowGeom): number[] {
+  const r = g.kernel.length;
+  const ok = [g.stride, g.padding, g.dilation, g.inSize, g.outSize].every((v) => v.length === r) && shape.length >= trailing.length;
+  const lead = shape.slice(0, shape.length - trailing.length);
+  if (!ok || fmt(shape.slice(lead.length)) !== fmt(trailing)) {
+    throw new Error(`internal: ${op} of a ${fmt(shape)} tensor with kernel ${fmt(g.kernel)}, inSize ${fmt(g.inSize)}, outSize ${fmt(g.outSize)}`);
+  }
+  return lead;
+}
 
 /** The shape of a reduction's output with keepdim. */
 export function keepShape(shape: Shape, dims: readonly number[]): number[] {
