@@ -19,6 +19,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../tensor/graph.js';
 import { randn } from '../../tensor/creation.js';
 import { Module } from '../module.js';
+import { isLazyModule, onMaterialize } from '../layers.js';
 import { isParametrized, parametrizationList, registerParametrization, removeParametrizations } from './parametrize.js';
 
 /** Options of `spectralNorm`. */
@@ -190,10 +191,16 @@ export function spectralNorm<M extends Module>(module: M, opts: SpectralNormOpti
       attach(module, name, w, opts);
       return true;
     };
-    // a materialising pre-hook registered before this one has already run: attach before forward
-    handles.push(module.registerForwardPreHook(() => void tryAttach()));
-    // materialised inside forward: attach, then run forward again with the normalised weight
-    handles.push(module.registerForwardHook((m, inputs) => (tryAttach() ? m.forward(...inputs) : undefined)));
+    if (isLazyModule(module) && module.hasUninitializedParams()) {
+      // the layers' materialisation callback: runs right after the weight is created, before it is used
+      handles.push(onMaterialize(module, () => void tryAttach()));
+    } else {
+      // generic fallback for other lazy modules: a materialising pre-hook registered before
+      // this one has already run, so attach before forward ...
+      handles.push(module.registerForwardPreHook(() => void tryAttach()));
+      // ... or forward itself materialised the weight: attach, then run forward again with W/σ
+      handles.push(module.registerForwardHook((m, inputs) => (tryAttach() ? m.forward(...inputs) : undefined)));
+    }
     let perModule = pending.get(module);
     if (!perModule) pending.set(module, (perModule = new Map()));
     perModule.set(name, handles);
