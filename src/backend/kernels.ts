@@ -45,7 +45,10 @@ export const formulas = {
   sub: ([a, b]: string[]) => `${a} - ${b}`,
   mul: ([a, b]: string[]) => `${a} * ${b}`,
   div: ([a, b]: string[]) => `${a} / ${b}`,
-  pow: ([a, b]: string[]) => `Math.pow(${a}, ${b})`,
+  // NOTE: GLSL's and WGSL's pow are undefined for a negative base; an integer exponent takes
+  // the sign from its parity, as Math.pow does (a non-integer one gives NaN everywhere)
+  pow: ([a, b]: string[]) =>
+    `(${a} < 0.0 && Math.floor(${b}) == ${b} ? (Math.floor(${b} * 0.5) * 2.0 == ${b} ? Math.pow(-${a}, ${b}) : -Math.pow(-${a}, ${b})) : Math.pow(${a}, ${b}))`,
   maximum: ([a, b]: string[]) => `Math.max(${a}, ${b})`,
   minimum: ([a, b]: string[]) => `Math.min(${a}, ${b})`,
   eq: ([a, b]: string[]) => `(${a} == ${b} ? 1.0 : 0.0)`,

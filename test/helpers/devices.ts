@@ -68,7 +68,13 @@ if (deferredFile) {
     const reason = unavailableReason(d);
     if (reason !== null && needsOwnProcess(reason) && !wanted.includes(d)) deferred.add(d);
   }
-  if (deferred.size) appendFileSync(deferredFile, [...deferred].map((d) => `${d}\n`).join(''));
+}
+const reported = new Set<string>();
+/** Tell run-tests.mjs (once per device) that `device` has tests to run in a process of its own. */
+function defer(device: string): void {
+  if (!deferredFile || reported.has(device)) return;
+  reported.add(device);
+  appendFileSync(deferredFile, `${device}\n`);
 }
 
 /** Mark a test or suite skipped for `reason` (read by run-tests.mjs). */
@@ -98,7 +104,10 @@ export function forEachDevice(fn: (device: string) => void, opts: ForEachDeviceO
   for (const device of allDevices) {
     if (opts.skipCpu && device === 'cpu') continue;
     if (opts.filter && !opts.filter(device)) continue;
-    if (deferred.has(device)) continue; // runs in a process of its own (run-tests.mjs)
+    if (deferred.has(device)) {
+      defer(device); // its tests run in a process of their own (run-tests.mjs)
+      continue;
+    }
     const reason = unavailableReason(device);
     if (reason === null) {
       describe(`[device=${device}]`, function () {
