@@ -367,6 +367,33 @@ describe('nn.utils.parametrize', () => {
     expect(s.training).to.equal(true);
   });
 
+  it('checks what rightInverse returns', () => {
+    /** Identity forward, but rightInverse changes the dtype or the shape. */
+    class BadInverse extends Module {
+      constructor(readonly kind: 'dtype' | 'shape') {
+        super();
+      }
+      forward(x: gg.Tensor): gg.Tensor {
+        return x;
+      }
+      rightInverse(x: gg.Tensor): gg.Tensor {
+        return this.kind === 'dtype' ? x.to('float32') : x.narrow(0, 0, 1);
+      }
+    }
+    const m = new Lin(3, 2);
+    expect(errorOf(() => registerParametrization(m, 'weight', new BadInverse('dtype')))).to.equal(
+      'When `right_inverse` outputs one tensor, it may not change the dtype.\noriginal.dtype: float64\nright_inverse(original).dtype: float32',
+    );
+    registerParametrization(m, 'weight', new Scale(2));
+    expect(errorOf(() => registerParametrization(m, 'weight', new BadInverse('dtype')))).to.equal(
+      'The tensor returned by parametrization.right_inverse must have the same dtype as module.weight, unless the `unsafe` flag is enabled.\nmodule.weight.dtype: float64\nreturned dtype: float32',
+    );
+    expect(errorOf(() => registerParametrization(m, 'weight', new BadInverse('shape')))).to.equal(
+      'The tensor returned by parametrization.right_inverse must have the same shape as module.weight, unless the `unsafe` flag is enabled.\nmodule.weight.shape: [2, 3]\nreturned shape: [1, 3]',
+    );
+    expect(errorOf(() => new ParametrizationList([], gg.zeros([1], f64), true))).to.equal('ParametrizationList requires one or more modules.');
+  });
+
   it('reports unknown names and removing what is not parametrized', () => {
     const m = new Lin(3, 2);
     expect(errorOf(() => registerParametrization(m, 'foo', new Scale(2)))).to.equal(
