@@ -77,9 +77,9 @@ export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Ten
   const y = input.matmul(weight.t());
   return bias ? y.add(bias) : y;
 }
-/** max(x, 0). */
+/** max(x, 0) (+0 for negative inputs, as PyTorch; the gradient at 0 is 0). */
 export function relu(input: Tensor): Tensor {
-  return input.relu();
+  return input.where(input.gt(0), 0);
 }
 /** x for x > 0, else negativeSlope·x (the gradient at 0 is negativeSlope, as PyTorch). */
 export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor {
@@ -292,7 +292,7 @@ export class Identity extends Module {
 /** max(x, 0). */
 export class ReLU extends Module {
   forward(input: Tensor): Tensor {
-    return input.relu();
+    return relu(input);
   }
 }
 
