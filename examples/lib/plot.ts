@@ -36,6 +36,8 @@ export interface LineChartOptions extends ChartSize {
   series: Series[];
   /** Logarithmic y axis; points with y <= 0 are dropped (default false). */
   logY?: boolean;
+  /** Fixed y range, e.g. `[0.8, 1.2]` (default: fitted to the data). */
+  yDomain?: [number, number];
 }
 
 /** Options for {@link barChart}. */
@@ -104,6 +106,10 @@ function frame(opts: ChartSize, title: string): Partial<TopLevelSpec> {
   };
 }
 
+function inDomain(v: number, domain: [number, number] | undefined): boolean {
+  return !domain || (v >= Math.min(...domain) && v <= Math.max(...domain));
+}
+
 function seriesRows(series: Series[], keep: (x: number, y: number) => boolean): { series: string; x: number; y: number }[] {
   const rows: { series: string; x: number; y: number }[] = [];
   for (const s of series) {
@@ -162,14 +168,14 @@ export async function lineChart(opts: LineChartOptions): Promise<Uint8Array> {
   const spec: TopLevelSpec = {
     ...frame(opts, opts.title),
     data: { values: seriesRows(opts.series, (_x, y) => !logY || y > 0) },
-    mark: { type: 'line', strokeWidth: 1.5 },
+    mark: { type: 'line', strokeWidth: 1.5, clip: opts.yDomain !== undefined },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: opts.xLabel, scale: { zero: false } },
       y: {
         field: 'y',
         type: 'quantitative',
         title: opts.yLabel,
-        scale: logY ? { type: 'log' } : { zero: false },
+        scale: logY ? { type: 'log', ...(opts.yDomain ? { domain: opts.yDomain } : {}) } : opts.yDomain ? { domain: opts.yDomain } : { zero: false },
       },
       color: { field: 'series', type: 'nominal', title: null, sort: opts.series.map((s) => s.name) },
     },
@@ -223,7 +229,9 @@ export async function barChart(opts: BarChartOptions): Promise<Uint8Array> {
 export async function scatterChart(opts: ScatterChartOptions): Promise<Uint8Array> {
   const spec: TopLevelSpec = {
     ...frame(opts, opts.title),
-    data: { values: seriesRows(opts.series, () => true) },
+    // NOTE: points outside a fixed domain are dropped, not just clipped: resvg 2.6 panics on
+    // clipped circles far outside the plot (geom.rs unwrap on None)
+    data: { values: seriesRows(opts.series, (x, y) => inDomain(x, opts.xDomain) && inDomain(y, opts.yDomain)) },
     mark: { type: 'circle', size: opts.pointSize ?? 16, opacity: opts.opacity ?? 0.6, clip: true },
     encoding: {
       x: {

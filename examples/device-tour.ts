@@ -1,0 +1,149 @@
+/**
+ * The same MLP training step on every device present: the model is built
+ * from the same seed on each, trained for a few SGD steps on the same batch,
+ * timed, and its loss and updated weights compared with the cpu reference.
+ *
+ * Run: `node scripts/with-display.mjs dist/examples/device-tour.js [--quick] [--steps N]`
+ * (headless-gl cannot share a process with WebGPU on Dawn's GL backend here;
+ * it is listed with its reason when absent.)
+ *
+ * @module
+ */
+import { parseArgs } from 'node:util';
+import * as gg from '../src/index.js';
+import { fmtSeconds, isMain, maxAbsDiff, table } from './lib/cli.js';
+
+/** Options of {@link main}. */
+export interface DeviceTourOptions {
+  quick?: boolean;
+  /** Timed steps per device (default 10; quick 3). */
+  steps?: number;
+  /** Batch size (default 256; quick 64). */
+  batch?: number;
+  /** Only these devices (default: all of `gg.availableDevices()`). */
+  devices?: string[];
+  out?: string;
+  verbose?: boolean;
+}
+
+/** One device's numbers. */
+export interface DeviceRow {
+  device: string;
+  backend: string;
+  /** First step (kernel compilation included), ms. */
+  firstStepMs: number;
+  /** Mean of the following steps, ms. */
+  stepMs: number;
+  losses: number[];
+  /** max |loss − loss_cpu| over the steps. */
+  lossDiff: number;
+  /** max |W − W_cpu| over every parameter after the steps. */
+  weightDiff: number;
+}
+
+/** What {@link main} measured. */
+export interface DeviceTourResult {
+  rows: DeviceRow[];
+  unavailable: Record<string, string>;
+}
+
+function mlp(device: string): gg.nn.Sequential {
+  gg.manualSeed(42);
+  return new gg.nn.Sequential(
+    new gg.nn.Linear(64, 128, { device }),
+    new gg.nn.ReLU(),
+    new gg.nn.Linear(128, 128, { device }),
+    new gg.nn.Tanh(),
+    new gg.nn.Linear(128, 10, { device }),
+  );
+}
+
+/** Run the step everywhere and print the comparison. */
+export async function main(opts: DeviceTourOptions = {}): Promise<DeviceTourResult> {
+  const quick = opts.quick ?? false;
+  const steps = opts.steps ?? (quick ? 3 : 10);
+  const bs = opts.batch ?? (quick ? 64 : 256);
+  const verbose = opts.verbose ?? true;
+  const log = (s: string) => {
+    if (verbose) console.log(s);
+  };
+  const present = await gg.availableDevices();
+  // 'gpu' is an alias of one concrete mode: run each concrete device once
+  const names = [...new Set(await Promise.all((opts.devices ?? present).map((d) => gg.initDevice(d))))];
+  if (!names.includes('cpu')) names.unshift('cpu');
+  log(`devices: ${present.join(', ')} (gpu = ${present.includes('gpu') ? gg.deviceInfo('gpu').name : 'none'})`);
+
+  // the same data everywhere, made on the host
+  gg.manualSeed(7);
+  const xHost = await gg.randn([bs, 64]).data();
+  const yHost = Float32Array.from({ length: bs }, (_, i) => (i * 7) % 10);
+
+  const rows: DeviceRow[] = [];
+  let ref: { losses: number[]; params: Float32Array[] } | null = null;
+  for (const device of names) {
+    const model = mlp(device);
+    const opt = new gg.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+    const lossFn = new gg.nn.CrossEntropyLoss();
+    const x = gg.tensor(xHost, { shape: [bs, 64], device });
+    const y = gg.tensor(yHost, { device });
+    const losses: number[] = [];
+    const times: number[] = [];
+    for (let s = 0; s < steps; s++) {
+      const t0 = performance.now();
+      const loss = gg.tidy(() => {
+        opt.zeroGrad();
+        const l = lossFn.call(model.call(x), y);
+        l.backward();
+        opt.step();
+        return l;
+      });
+      losses.push(await loss.item());
+      // reading a weight back makes sure the step's work is finished on queued devices
+      await model.parameters()[0]!.data();
+      times.push(performance.now() - t0);
+      loss.dispose();
+    }
+    const params = await Promise.all(model.parameters().map(async (p) => Float32Array.from(await p.data())));
+    ref ??= { losses, params };
+    const weightDiff = Math.max(...params.map((p, i) => maxAbsDiff(p, ref!.params[i]!)));
+    rows.push({
+      device,
+      backend: gg.deviceInfo(device).backend,
+      firstStepMs: times[0] ?? NaN,
+      stepMs: times.length > 1 ? times.slice(1).reduce((a, b) => a + b, 0) / (times.length - 1) : NaN,
+      losses,
+      lossDiff: maxAbsDiff(losses, ref.losses),
+      weightDiff,
+    });
+    x.dispose();
+    y.dispose();
+    for (const p of model.parameters()) p.dispose();
+  }
+  const unavailable = Object.fromEntries(gg.unavailableReasons);
+  log(`MLP 64→128→128→10, batch ${bs}, ${steps} SGD steps per device\n`);
+  log(table(
+    ['device', 'backend', 'first step', 'step (mean)', 'final loss', 'max |Δloss| vs cpu', 'max |ΔW| vs cpu'],
+    rows.map((r) => [
+      r.device,
+      r.backend,
+      fmtSeconds(r.firstStepMs),
+      `${r.stepMs.toFixed(1)} ms`,
+      (r.losses.at(-1) ?? NaN).toFixed(5),
+      r.lossDiff.toExponential(1),
+      r.weightDiff.toExponential(1),
+    ]),
+  ));
+  for (const [d, why] of Object.entries(unavailable)) log(`not here: ${d}: ${why}`);
+  return { rows, unavailable };
+}
+
+if (isMain(import.meta.url)) {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, steps: { type: 'string' }, batch: { type: 'string' }, device: { type: 'string', multiple: true } } });
+  await main({
+    quick: values.quick,
+    steps: values.steps ? Number(values.steps) : undefined,
+    batch: values.batch ? Number(values.batch) : undefined,
+    devices: values.device,
+  });
+  process.exit(0);
+}

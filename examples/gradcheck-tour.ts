@@ -1,0 +1,177 @@
+/**
+ * A tour of `gg.autograd.gradcheck` and `gradgradcheck` (float64, cpu):
+ *
+ * 1. a custom `autograd.Function` (SiLU, x·σ(x)) with a right backward passes,
+ *    and the same op with a deliberately wrong backward fails, with the
+ *    `Jacobian mismatch for output 0 with respect to input 0` report;
+ * 2. gradcheck and gradgradcheck of BatchNorm2d and SwitchableNorm2d in
+ *    training mode (batch statistics), with respect to the input and to the
+ *    affine parameters;
+ * 3. a spectral-normed Conv2d: the input gradient through the layer, and the
+ *    parametrization W ↦ W/σ(W) itself (σ = uᵀWv with u, v fixed in eval mode).
+ *
+ * Run: `node dist/examples/gradcheck-tour.js`
+ *
+ * @module
+ */
+import * as gg from '../src/index.js';
+import { isMain } from './lib/cli.js';
+
+/** SiLU with the right backward: d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x))). */
+export class SiLU extends gg.autograd.Function {
+  static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor): gg.Tensor {
+    ctx.saveForBackward(x);
+    return x.mul(x.sigmoid());
+  }
+  static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+    const [x] = ctx.savedTensors as [gg.Tensor];
+    const s = x.sigmoid();
+    return g.mul(s.mul(x.mul(s.neg().add(1)).add(1)));
+  }
+}
+
+/** SiLU with a wrong backward: it forgets the x·σ'(x) term. */
+export class WrongSiLU extends gg.autograd.Function {
+  static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor): gg.Tensor {
+    ctx.saveForBackward(x);
+    return x.mul(x.sigmoid());
+  }
+  static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+    const [x] = ctx.savedTensors as [gg.Tensor];
+    return g.mul(x.sigmoid());
+  }
+}
+
+/** One check's outcome. */
+export interface CheckResult {
+  name: string;
+  kind: 'gradcheck' | 'gradgradcheck';
+  /** What the tour expects: the wrong backward must fail, everything else pass. */
+  expected: boolean;
+  passed: boolean;
+  /** The error message of a failed check (first lines). */
+  message?: string;
+  ms: number;
+}
+
+/** Options of {@link main}. */
+export interface GradcheckTourOptions {
+  /** Fewer, smaller checks (tests). */
+  quick?: boolean;
+  /** Unused; accepted for a uniform example interface. */
+  out?: string;
+  verbose?: boolean;
+}
+
+/** Result of {@link main}. */
+export interface GradcheckTourResult {
+  checks: CheckResult[];
+  /** All checks gave the expected answer. */
+  ok: boolean;
+}
+
+const f64 = { dtype: 'float64' as const };
+
+/** Run every check; prints a line each. */
+export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTourResult> {
+  const verbose = opts.verbose ?? true;
+  const quick = opts.quick ?? false;
+  const log = (s: string) => {
+    if (verbose) console.log(s);
+  };
+  const checks: CheckResult[] = [];
+  const run = async (
+    name: string,
+    kind: 'gradcheck' | 'gradgradcheck',
+    expected: boolean,
+    fn: (...xs: gg.Tensor[]) => gg.Tensor,
+    inputs: gg.Tensor[],
+  ) => {
+    const t0 = performance.now();
+    let passed: boolean;
+    let message: string | undefined;
+    try {
+      passed = await (kind === 'gradcheck' ? gg.autograd.gradcheck(fn, inputs) : gg.autograd.gradgradcheck(fn, inputs));
+    } catch (e) {
+      passed = false;
+      message = (e as Error).message;
+    }
+    const ms = performance.now() - t0;
+    checks.push({ name, kind, expected, passed, ...(message ? { message } : {}), ms });
+    const verdict = passed === expected ? 'as expected' : 'UNEXPECTED';
+    log(`${kind.padEnd(13)} ${name.padEnd(44)} ${passed ? 'pass' : 'FAIL'} (${verdict}, ${ms.toFixed(0)} ms)`);
+    if (message && verbose) {
+      const lines = message.split('\n');
+      log(lines.slice(0, 12).map((l) => `    | ${l}`).join('\n') + (lines.length > 12 ? '\n    | ...' : ''));
+    }
+  };
+
+  gg.manualSeed(0);
+  log('1. A custom autograd.Function: SiLU(x) = x·σ(x)');
+  const x = gg.randn([2, 3], { ...f64, requiresGrad: true });
+  await run('SiLU, right backward', 'gradcheck', true, (a) => SiLU.apply(a), [x]);
+  await run('SiLU, right backward', 'gradgradcheck', true, (a) => SiLU.apply(a), [x]);
+  await run('SiLU, wrong backward (forgets x·σ′(x))', 'gradcheck', false, (a) => WrongSiLU.apply(a), [x]);
+
+  log('\n2. Normalisation layers in training mode (float64)');
+  const [n, c, h, w] = quick ? [2, 2, 2, 2] : [3, 3, 3, 3];
+  const input = () => gg.randn([n, c, h, w], { ...f64, requiresGrad: true });
+  const affine = () => [gg.randn([c], f64).mul(0.5).add(1).requiresGrad_(), gg.randn([c], f64).mul(0.5).requiresGrad_()];
+  {
+    const bn = new gg.nn.BatchNorm2d(c, f64);
+    const [g, b] = affine() as [gg.Tensor, gg.Tensor];
+    // NOTE: gradcheck perturbs the tensors it is given, so the layer's affine parameters are passed in as inputs
+    const fn = (xx: gg.Tensor, gw: gg.Tensor, gb: gg.Tensor) => {
+      bn.weight = gw;
+      bn.bias = gb;
+      return bn.call(xx);
+    };
+    const xi = input();
+    await run('BatchNorm2d (input, weight, bias)', 'gradcheck', true, fn as (...t: gg.Tensor[]) => gg.Tensor, [xi, g, b]);
+    await run('BatchNorm2d (input, weight, bias)', 'gradgradcheck', true, fn as (...t: gg.Tensor[]) => gg.Tensor, [xi, g, b]);
+  }
+  {
+    const sn = new gg.nn.SwitchableNorm2d(c, f64);
+    gg.noGrad(() => {
+      sn.meanWeight.assign(gg.tensor([0.3, -0.2, 0.5], f64));
+      sn.varWeight.assign(gg.tensor([-0.4, 0.1, 0.6], f64));
+    });
+    const xi = input();
+    const fn = (xx: gg.Tensor) => sn.call(xx);
+    await run('SwitchableNorm2d (input)', 'gradcheck', true, fn, [xi]);
+    await run('SwitchableNorm2d (input)', 'gradgradcheck', true, fn, [xi]);
+    const mw = gg.tensor([0.3, -0.2, 0.5], { ...f64, requiresGrad: true });
+    const vw = gg.tensor([-0.4, 0.1, 0.6], { ...f64, requiresGrad: true });
+    const fnW = (xx: gg.Tensor, m: gg.Tensor, v: gg.Tensor) => {
+      sn.meanWeight = m;
+      sn.varWeight = v;
+      return sn.call(xx);
+    };
+    await run('SwitchableNorm2d (input, mean_weight, var_weight)', 'gradcheck', true, fnW as (...t: gg.Tensor[]) => gg.Tensor, [xi, mw, vw]);
+  }
+
+  log('\n3. A spectral-normed Conv2d (eval mode: u and v fixed)');
+  {
+    const conv = gg.nn.utils.parametrizations.spectralNorm(new gg.nn.Conv2d(2, 3, 3, { padding: 1, ...f64 }));
+    conv.eval();
+    const xi = gg.randn([1, 2, quick ? 3 : 4, quick ? 3 : 4], { ...f64, requiresGrad: true });
+    const fn = (xx: gg.Tensor) => conv.call(xx);
+    await run('spectral-normed Conv2d (input)', 'gradcheck', true, fn, [xi]);
+    await run('spectral-normed Conv2d (input)', 'gradgradcheck', true, fn, [xi]);
+    const plist = (conv as unknown as { parametrizations: { weight: Iterable<gg.nn.Module> & { original: gg.Tensor } } }).parametrizations.weight;
+    const snp = [...plist][0] as gg.nn.Module;
+    const w0 = plist.original.detach().clone().requiresGrad_();
+    const fnW = (ww: gg.Tensor) => snp.forward(ww);
+    await run('spectral norm W ↦ W/σ(W) (weight)', 'gradcheck', true, fnW, [w0]);
+    if (!quick) await run('spectral norm W ↦ W/σ(W) (weight)', 'gradgradcheck', true, fnW, [w0]);
+  }
+
+  const ok = checks.every((c) => c.passed === c.expected);
+  log(`\n${checks.filter((c) => c.passed === c.expected).length}/${checks.length} checks gave the expected answer${ok ? '' : ' (SOME DID NOT)'}`);
+  return { checks, ok };
+}
+
+if (isMain(import.meta.url)) {
+  const { ok } = await main({ quick: process.argv.includes('--quick') });
+  process.exit(ok ? 0 : 1);
+}

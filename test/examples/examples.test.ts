@@ -1,0 +1,103 @@
+/**
+ * Each example's quick mode, run through its exported `main`, with the
+ * claims the examples make checked: accuracy, gradcheck verdicts, σ near 1,
+ * allclose, and valid PNGs of the expected size.
+ */
+import { expect } from 'chai';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main as bnExperiments } from '../../examples/batchnorm-experiments.js';
+import { main as deviceTour } from '../../examples/device-tour.js';
+import { main as gradcheckTour } from '../../examples/gradcheck-tour.js';
+import { main as mnistNorms } from '../../examples/mnist-norms.js';
+import { main as snGan } from '../../examples/sn-gan.js';
+import { pngSize } from '../../examples/lib/plot.js';
+
+function expectPng(path: string, width: number, height: number): void {
+  expect(existsSync(path), path).to.equal(true);
+  expect(pngSize(readFileSync(path)), path).to.deep.equal({ width, height });
+}
+
+describe('examples (quick mode)', function () {
+  this.timeout(300_000);
+  let out: string;
+  before(() => {
+    out = mkdtempSync(join(tmpdir(), 'gpugrad-examples-'));
+  });
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  it('gradcheck-tour: the right backwards pass, the wrong one fails with the Jacobian report', async () => {
+    const { checks, ok } = await gradcheckTour({ quick: true, out, verbose: false });
+    expect(ok).to.equal(true);
+    const wrong = checks.filter((c) => !c.expected);
+    expect(wrong).to.have.length(1);
+    expect(wrong[0]!.passed).to.equal(false);
+    expect(wrong[0]!.message).to.match(/^Jacobian mismatch for output 0 with respect to input 0/);
+    const right = checks.filter((c) => c.expected);
+    expect(right.map((c) => c.name)).to.include.members([
+      'SiLU, right backward',
+      'BatchNorm2d (input, weight, bias)',
+      'SwitchableNorm2d (input)',
+      'spectral-normed Conv2d (input)',
+    ]);
+    for (const c of right) expect(c.passed, `${c.kind} ${c.name}: ${c.message ?? ''}`).to.equal(true);
+  });
+
+  it('batchnorm-experiments: from-scratch BN matches nn.BatchNorm2d, the hand-written backward gradchecks', async () => {
+    const r = await bnExperiments({ quick: true, out, verbose: false });
+    for (const c of [...r.scratch.float64, ...r.scratch.device]) expect(c.allclose, `${c.what}: ${c.maxAbsDiff}`).to.equal(true);
+    expect(r.scratch.allclose).to.equal(true);
+    expect(r.manualBackward.gradcheck).to.equal(true);
+    for (const c of r.manualBackward.vsBuiltin) expect(c.allclose, `${c.what}: ${c.maxAbsDiff}`).to.equal(true);
+    // the monitor saw both BN layers, forward and backward
+    expect(Object.keys(r.monitor)).to.have.length(2);
+    for (const s of Object.values(r.monitor)) {
+      expect(s.std.length).to.be.greaterThan(0);
+      expect(s.gradNorm.length).to.equal(s.std.length);
+    }
+    expect(r.resnet.outputShape).to.deep.equal([32, 10]);
+    expect(r.runs.find((run) => run.withBn)!.finalAccuracy).to.be.greaterThan(0.7);
+    for (const p of r.plots) expect(pngSize(readFileSync(p)).width).to.equal(640);
+    expect(r.plots).to.have.length(6);
+  });
+
+  it('sn-gan: every spectral-normed layer keeps σ(W/σ̂) within 0.05 of 1', async () => {
+    const r = await snGan({ quick: true, out, verbose: false });
+    const names = Object.keys(r.finalSigma);
+    expect(names.length).to.equal(2 + 2 * 2); // input, 2 blocks × 2, output
+    for (const h of r.sigmaHistory) {
+      for (const [name, s] of Object.entries(h.sigma)) expect(Math.abs(s - 1), `${name} at step ${h.step}: σ ${s}`).to.be.lessThan(0.05);
+    }
+    expectPng(join(out, 'gan-sigma.png'), 640, 400);
+    expectPng(join(out, 'gan-samples-00000.png'), 420, 400);
+  });
+
+  it('device-tour: every device agrees with cpu', async () => {
+    const r = await deviceTour({ quick: true, verbose: false });
+    expect(r.rows[0]!.device).to.equal('cpu');
+    for (const row of r.rows) {
+      expect(row.lossDiff, row.device).to.be.lessThan(1e-3);
+      expect(row.weightDiff, row.device).to.be.lessThan(1e-3);
+    }
+  });
+
+  it('mnist-norms: three runs, BatchNorm2d beats the quick-mode bar, plots and results.json written', async () => {
+    const r = await mnistNorms({ quick: true, out, verbose: false });
+    expect(r.runs.map((x) => x.norm)).to.deep.equal(['BatchNorm2d', 'SwitchableNorm2d', 'none']);
+    const acc = Object.fromEntries(r.runs.map((x) => [x.norm, x.testAccuracy]));
+    expect(acc.BatchNorm2d).to.be.greaterThan(0.8);
+    expect(acc.SwitchableNorm2d).to.be.greaterThan(0.8);
+    expect(acc.none).to.be.greaterThan(0.5);
+    // memory stays flat: every step ran in gg.tidy
+    for (const run of r.runs) expect(run.liveBuffers.after).to.equal(run.liveBuffers.before);
+    const sw = r.runs[1]!.switchWeights!;
+    expect(sw).to.have.length(2);
+    for (const l of sw) for (const v of [l.mean, l.var]) expect(v.reduce((a, b) => a + b, 0)).to.be.closeTo(1, 1e-5);
+    expectPng(join(out, 'loss.png'), 640, 400);
+    expectPng(join(out, 'accuracy.png'), 640, 400);
+    expectPng(join(out, 'switchable-weights.png'), 640, 400);
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { runs: unknown[] };
+    expect(json.runs).to.have.length(3);
+  });
+});
