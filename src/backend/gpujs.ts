@@ -20,6 +20,7 @@
  * the next read of anything, once (see docs/notes/devices.md).
  */
 import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Device, KernelCache, type DeviceBuffer, type DeviceInfo } from './device.js';
 import type { Kernel } from './kernel.js';
@@ -464,7 +465,11 @@ function glPlatform(): Platform | string {
   };
   const renderer = [str(glParam.VENDOR), str(glParam.RENDERER), str(glParam.VERSION)].filter(Boolean).join(' / ');
   ctx.getExtension('STACKGL_destroy_context')?.destroy?.();
-  return { backend: 'WebGL 1 (headless-gl, GLSL ES 1.0 fragment shaders)', adapter: renderer || 'unknown GL renderer', software: isSoftwareRenderer(renderer) };
+  // NOTE: headless-gl masks the driver ("stack-gl / ANGLE") and has no WEBGL_debug_renderer_info;
+  // on Linux a machine without a DRM device (/dev/dri) can only be rendering in software (llvmpipe)
+  const noGpu = process.platform === 'linux' && !existsSync('/dev/dri');
+  const adapter = `${renderer || 'unknown GL renderer'}${noGpu ? ' (no /dev/dri: Mesa software rasterizer)' : ''}`;
+  return { backend: 'WebGL 1 (headless-gl, GLSL ES 1.0 fragment shaders)', adapter, software: noGpu || isSoftwareRenderer(renderer) };
 }
 
 /** Platforms found without waiting: everything but WebGPU's adapter. */
