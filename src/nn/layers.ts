@@ -296,10 +296,12 @@ export class ReLU extends Module {
   }
 }
 
-/** x for x > 0, else negativeSlope·x. */
+/** x for x > 0, else negativeSlope·x. @example new gg.nn.LeakyReLU(0.2) // or ({ negativeSlope: 0.2 }) */
 export class LeakyReLU extends Module {
-  constructor(public negativeSlope = 0.01) {
+  negativeSlope: number;
+  constructor(negativeSlope: number | { negativeSlope?: number; inplace?: boolean } = 0.01) {
     super();
+    this.negativeSlope = typeof negativeSlope === 'number' ? negativeSlope : (negativeSlope.negativeSlope ?? 0.01);
   }
   forward(input: Tensor): Tensor {
     return leakyRelu(input, this.negativeSlope);
@@ -325,8 +327,10 @@ export class Tanh extends Module {
 
 /** Softmax along `dim`. */
 export class Softmax extends Module {
-  constructor(public dim: number) {
+  dim: number;
+  constructor(dim: number | { dim: number }) {
     super();
+    this.dim = typeof dim === 'number' ? dim : dim.dim;
   }
   forward(input: Tensor): Tensor {
     return input.softmax(this.dim);
@@ -338,8 +342,10 @@ export class Softmax extends Module {
 
 /** log softmax along `dim`. */
 export class LogSoftmax extends Module {
-  constructor(public dim: number) {
+  dim: number;
+  constructor(dim: number | { dim: number }) {
     super();
+    this.dim = typeof dim === 'number' ? dim : dim.dim;
   }
   forward(input: Tensor): Tensor {
     return input.logSoftmax(this.dim);
@@ -356,10 +362,11 @@ export class LogSoftmax extends Module {
  */
 export class Dropout extends Module {
   readonly p: number;
-  constructor(p = 0.5) {
+  constructor(p: number | { p?: number; inplace?: boolean } = 0.5) {
     super();
-    checkDropoutP(p);
-    this.p = p;
+    const v = typeof p === 'number' ? p : (p.p ?? 0.5);
+    checkDropoutP(v);
+    this.p = v;
   }
   forward(input: Tensor): Tensor {
     return dropout(input, this.p, this.training);
@@ -369,13 +376,14 @@ export class Dropout extends Module {
   }
 }
 
-/** Flatten dims startDim..endDim into one. */
+/** Flatten dims startDim..endDim into one. @example new gg.nn.Flatten(0) // or ({ startDim: 0, endDim: -1 }) */
 export class Flatten extends Module {
-  constructor(
-    public startDim = 1,
-    public endDim = -1,
-  ) {
+  startDim: number;
+  endDim: number;
+  constructor(startDim: number | { startDim?: number; endDim?: number } = 1, endDim = -1) {
     super();
+    this.startDim = typeof startDim === 'number' ? startDim : (startDim.startDim ?? 1);
+    this.endDim = typeof startDim === 'number' ? endDim : (startDim.endDim ?? -1);
   }
   forward(input: Tensor): Tensor {
     return input.flatten(this.startDim, this.endDim);

@@ -46,11 +46,11 @@ function build(c: ModuleCase): gg.nn.Module {
     case 'Linear':
       return new gg.nn.Linear(c.args[0] as number, c.args[1] as number, { bias: (k['bias'] as boolean | undefined) ?? true, dtype: 'float64' });
     case 'Dropout':
-      return new gg.nn.Dropout(k['p'] as number);
+      return new gg.nn.Dropout(k as { p?: number });
     case 'Flatten':
-      return new gg.nn.Flatten((k['startDim'] as number | undefined) ?? 1, (k['endDim'] as number | undefined) ?? -1);
+      return new gg.nn.Flatten(k as { startDim?: number; endDim?: number });
     case 'LeakyReLU':
-      return new gg.nn.LeakyReLU((k['negativeSlope'] as number | undefined) ?? 0.01);
+      return new gg.nn.LeakyReLU(k as { negativeSlope?: number });
     default:
       throw new Error(`no builder for ${c.module}`);
   }
@@ -249,6 +249,8 @@ describe('nn activations and Flatten', () => {
     expect(new gg.nn.Softmax(1).toString()).to.equal('Softmax(dim=1)');
     expect(new gg.nn.Flatten().toString()).to.equal('Flatten(start_dim=1, end_dim=-1)');
     expect([...new gg.nn.Flatten().call(gg.zeros([2, 3, 4])).shape]).to.deep.equal([2, 12]);
+    expect([...new gg.nn.Flatten(0, 1).call(gg.zeros([2, 3, 4])).shape]).to.deep.equal([6, 4]);
+    expect(new gg.nn.LeakyReLU(0.3).negativeSlope).to.equal(0.3);
   });
 });
 
