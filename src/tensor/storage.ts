@@ -82,7 +82,8 @@ export function keep<T extends Disposable>(t: T): T {
 
 /**
  * Run `fn` and dispose every tensor it created except those it returns
- * (a tensor, or tensors inside a returned array or plain object).
+ * (a tensor, or tensors inside a returned array or plain object). When `fn`
+ * throws, everything it created is disposed and the error passes through.
  * @example
  * const y = gg.tidy(() => x.mul(2).add(1).relu()); // the temporaries are freed
  */
@@ -92,9 +93,13 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
-  } finally {
+  } catch (e) {
+    // NOTE: a throwing fn must not leak what it made before the throw (GPU memory is not collected)
     scopes.pop();
+    for (const t of scope) t.dispose();
+    throw e;
   }
+  scopes.pop();
   const survivors = new Set<unknown>();
   collect(result, survivors, 0);
   for (const t of scope) {

@@ -292,7 +292,13 @@ export class Tensor {
     return this.isContiguous() && this.storage.buffer.size === this.size;
   }
   private contiguousCopy(): Tensor {
-    return apply('contiguous', [this.detach()], {});
+    // NOTE: the detached handle holds a reference to the storage; release it now, not at GC
+    const d = this.detach();
+    try {
+      return apply('contiguous', [d], {});
+    } finally {
+      d.dispose();
+    }
   }
 
   /** A readable form, PyTorch-style, for sync-readable devices. */
