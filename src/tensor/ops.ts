@@ -154,9 +154,10 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     forward: elementwise('pow'),
     saveInputs: true,
     saveResult: true,
-    // d a^b = b a^(b-1) da + a^b ln(a) db; PyTorch's convention: the db term is 0 where a = 0 and b >= 0
+    // d a^b = b a^(b-1) da + a^b ln(a) db; PyTorch's conventions: the da term is 0 where b = 0
+    // (not 0·0^-1 = NaN at a = 0), the db term is 0 where a = 0 and b >= 0
     backward: ({ grad, inputs: [a, b], result, needs }) => [
-      needs[0] ? grad.mul(b!.mul(a!.pow(b!.sub(1)))) : null,
+      needs[0] ? grad.mul(b!.mul(a!.pow(b!.sub(1))).where(b!.ne(0), 0)) : null,
       needs[1] ? grad.mul(result.mul(a!.log()).where(a!.eq(0).mul(b!.ge(0)).eq(0), 0)) : null,
     ],
   },
