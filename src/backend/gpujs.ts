@@ -56,6 +56,7 @@ interface GpuJs {
   destroy(): unknown;
 }
 type GpuJsModule = {
+  WebGPUContext?: { destroy(): Promise<void> };
   GPU: (new (settings: { mode: string }) => GpuJs) & { readonly isHeadlessGLSupported?: boolean; readonly isWebAssemblySupported?: boolean };
 };
 interface GlContext {
@@ -368,12 +369,16 @@ class GpuJsDevice extends Device {
     const gpu = this.gpu;
     this.cache.clear();
     this.gpu = undefined;
-    this.later(() => {
+    const webgpu = this.cfg.mode === 'webgpu';
+    this.later(async () => {
       try {
-        gpu?.destroy();
+        await gpu?.destroy();
       } catch {
         // already torn down
       }
+      // NOTE: dawn.node polls with setImmediate while a GPUDevice lives (its `lost`
+      // promise is pending), so Node cannot exit until the device is destroyed
+      if (webgpu) await gpujs().WebGPUContext?.destroy();
     });
     this.onRelease();
   }
