@@ -7,9 +7,9 @@
  * turns a device that does not probe into a failure instead of a skip.
  *
  * First-call latency observed on the 2-core dev machine (compile + first run
- * of a small elementwise kernel, from `run` to values read, vs ~0.1-1 ms warm):
- *   gpu:cpu ~3 ms, gpu:webasm ~10 ms, gpu:headlessgl ~15-30 ms,
- *   gpu:webgpu (Dawn on llvmpipe GL ES) ~25-60 ms.
+ * of a 257-element elementwise kernel, from `run` to values read; warm runs
+ * 0.05-5 ms): gpu:cpu 0.7-2 ms, gpu:webasm 3-6 ms, gpu:headlessgl ~100 ms,
+ * gpu:webgpu (Dawn GL ES on llvmpipe) 30-80 ms; about 40 ms more under load.
  * The suite logs the numbers it sees ("first-call latency").
  */
 import { expect } from 'chai';
