@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import * as gg from '../src/index.js';
 import { trainAdding } from './bn/bn-lstm.js';
 import { checkManualBackward, type ManualBackwardResult } from './bn/manual-backward.js';
-import { mnistSubset, trainMlp, trainVsEval, type BnRun } from './bn/mnist-bn.js';
+import { mnistSubset, trainMlp, trainVsEval, type BnRun, type MonitorStats } from './bn/mnist-bn.js';
 import { miniResNet } from './bn/resnet.js';
 import { compareWithBuiltin, type Comparison } from './bn/scratch.js';
 import { describeDevice, fmtSeconds, isMain, mulberry32, permutation, pickDevice, table } from './lib/cli.js';
@@ -47,7 +47,7 @@ export interface BnExperimentsResult {
   manualBackward: ManualBackwardResult;
   runs: BnRun[];
   lrSensitivity: { lr: number; withBn: number; withoutBn: number }[];
-  monitor: Record<string, { mean: number[]; std: number[]; gradNorm: number[] }>;
+  monitor: Record<string, MonitorStats>;
   trainVsEval: Awaited<ReturnType<typeof trainVsEval>>;
   resnet: { steps: number; firstLoss: number; lastLoss: number; outputShape: number[]; ms: number };
   lstm: { steps: number; withBn: number[]; withoutBn: number[]; msWithBn: number; msWithoutBn: number };
@@ -141,19 +141,22 @@ export async function main(opts: BnExperimentsOptions = {}): Promise<BnExperimen
   log('\n4. BatchNorm monitor (forward hooks: output mean/std; full backward hooks: ‖∂L/∂input‖)');
   const monitor = Object.fromEntries(withBn.monitor!.stats);
   withBn.monitor!.remove();
-  log(table(['BN layer', 'output mean', 'output std', '‖∂L/∂input‖ first → last'], Object.entries(monitor).map(([name, s]) => [
+  log(table(['BN layer', 'input mean', 'input std', 'output mean', 'output std', '‖∂L/∂input‖ first → last'], Object.entries(monitor).map(([name, s]) => [
     name,
+    mean(s.inputMean).toFixed(4),
+    mean(s.inputStd).toFixed(4),
     mean(s.mean).toFixed(4),
     mean(s.std).toFixed(4),
     `${(s.gradNorm[0] ?? NaN).toFixed(4)} → ${(s.gradNorm.at(-1) ?? NaN).toFixed(4)}`,
   ])));
   const monSteps = withBn.run.gradSteps;
   save('bn-monitor.png', await lineChart({
-    title: 'BatchNorm monitor: std of BN outputs and norm of their gradients',
+    title: 'BatchNorm monitor: std of BN inputs and outputs, ‖∂L/∂input‖',
     xLabel: 'step',
     yLabel: 'value',
     logY: true,
     series: Object.entries(monitor).flatMap(([name, s]) => [
+      { name: `BN ${name} input std`, x: monSteps, y: s.inputStd },
       { name: `BN ${name} output std`, x: monSteps, y: s.std },
       { name: `BN ${name} ‖∂L/∂in‖`, x: monSteps, y: s.gradNorm },
     ]),

@@ -158,8 +158,9 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
     const fn = (xx: gg.Tensor) => conv.call(xx);
     await run('spectral-normed Conv2d (input)', 'gradcheck', true, fn, [xi]);
     await run('spectral-normed Conv2d (input)', 'gradgradcheck', true, fn, [xi]);
-    const plist = (conv as unknown as { parametrizations: { weight: Iterable<gg.nn.Module> & { original: gg.Tensor } } }).parametrizations.weight;
-    const snp = [...plist][0] as gg.nn.Module;
+    // conv.parametrizations.weight holds the original weight and the chain (here: the SpectralNorm module '0')
+    const plist = (conv as unknown as { parametrizations: { weight: gg.nn.Module & { original: gg.Tensor } } }).parametrizations.weight;
+    const snp = [...plist.children()][0]!;
     const w0 = plist.original.detach().clone().requiresGrad_();
     const fnW = (ww: gg.Tensor) => snp.forward(ww);
     await run('spectral norm W ↦ W/σ(W) (weight)', 'gradcheck', true, fnW, [w0]);

@@ -49,28 +49,46 @@ async function accuracy(model: gg.nn.Module, split: MnistSplit, device: string, 
   return correct / n;
 }
 
+/** What the monitor records per BN layer (one value per recorded step). */
+export interface MonitorStats {
+  /** Mean and std of the layer's input (the pre-activations it normalises). */
+  inputMean: number[];
+  inputStd: number[];
+  /** Mean and std of its output. */
+  mean: number[];
+  std: number[];
+  /** ‖∂L/∂input‖. */
+  gradNorm: number[];
+}
+
 /**
- * Records, per BatchNorm layer, the mean and std of its output on every
+ * Records, per BatchNorm layer, the mean and std of its input and output on every
  * forward (forward hook) and the norm of the gradient with respect to its
  * input on every backward (full backward hook). Hooks run inside the
  * training step; the statistics are kept as small tensors and read after it.
  */
 export class BatchNormMonitor {
-  private pending: { name: string; kind: 'mean' | 'std' | 'gradNorm'; t: gg.Tensor }[] = [];
+  private pending: { name: string; kind: keyof MonitorStats; t: gg.Tensor }[] = [];
   /** name → kind → values, one per recorded step. */
-  readonly stats = new Map<string, { mean: number[]; std: number[]; gradNorm: number[] }>();
+  readonly stats = new Map<string, MonitorStats>();
   private handles: { remove(): void }[] = [];
   enabled = true;
 
   constructor(model: gg.nn.Module) {
     for (const [name, m] of model.namedModules()) {
       if (!(m instanceof gg.nn.BatchNorm1d || m instanceof gg.nn.BatchNorm2d)) continue;
-      this.stats.set(name, { mean: [], std: [], gradNorm: [] });
+      this.stats.set(name, { inputMean: [], inputStd: [], mean: [], std: [], gradNorm: [] });
       this.handles.push(
-        m.registerForwardHook((_mod, _inputs, output) => {
+        m.registerForwardHook((_mod, inputs, output) => {
           if (!this.enabled || !m.training) return;
           const d = output.detach();
-          this.pending.push({ name, kind: 'mean', t: gg.keep(d.mean()) }, { name, kind: 'std', t: gg.keep(d.std()) });
+          const x = inputs[0]!.detach();
+          this.pending.push(
+            { name, kind: 'inputMean', t: gg.keep(x.mean()) },
+            { name, kind: 'inputStd', t: gg.keep(x.std()) },
+            { name, kind: 'mean', t: gg.keep(d.mean()) },
+            { name, kind: 'std', t: gg.keep(d.std()) },
+          );
         }),
         // NOTE: the gradient w.r.t. the layer's input; gradOutput is already disposed when full
         // backward hooks run in this version (see docs/notes/examples.md)
