@@ -18,6 +18,10 @@ export {
   type ConvModuleOptions, type ConvTransposeModuleOptions, type MaxPoolModuleOptions, type AvgPoolModuleOptions, type IntOrList,
 } from './conv.js';
 // ---- normalization (normalization.ts) ----
+export {
+  BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, GroupNorm,
+  SwitchableNorm2d, SwitchNorm2d, type BatchNormOptions, type LayerNormOptions, type GroupNormOptions, type SwitchNorm2dOptions,
+} from './normalization.js';
 // ---- functional namespace (functional.ts re-exports every functional form) ----
 export * as functional from './functional.js';
 // ---- utils: parametrize, spectral norm (utils/) ----

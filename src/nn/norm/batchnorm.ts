@@ -1,0 +1,240 @@
+/**
+ * BatchNorm1d/2d/3d and InstanceNorm1d/2d/3d with PyTorch's parameters,
+ * buffers, state keys, update rules and error messages (SEMANTICS.md §1).
+ */
+import { Tensor } from '../../tensor/tensor.js';
+import { full, ones, zeros } from '../../tensor/creation.js';
+import { noGrad } from '../../tensor/graph.js';
+import { Module, integerTensors, type FactoryOptions } from '../module.js';
+import { batchNorm, instanceNorm } from './functional.js';
+
+/** Options of the batch and instance norm layers (and SwitchableNorm2d). */
+export interface BatchNormOptions extends FactoryOptions {
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+  /** Running-average factor (default 0.1); null = cumulative average. */
+  momentum?: number | null;
+  /** Learnable per-channel weight and bias (default true for BatchNorm, false for InstanceNorm). */
+  affine?: boolean;
+  /** Keep running statistics (default true for BatchNorm, false for InstanceNorm). */
+  trackRunningStats?: boolean;
+}
+
+/** A number as Python prints a float: `1e-05`, `0.1`, `1.0`. */
+export function pyFloat(v: number): string {
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf';
+  if (Number.isInteger(v) && Math.abs(v) < 1e16) return `${v}.0`;
+  const a = Math.abs(v);
+  if (a < 1e-4 || a >= 1e16) {
+    const [mant, exp] = v.toExponential().split('e') as [string, string];
+    const sign = exp.startsWith('-') ? '-' : '+';
+    const digits = exp.replace(/^[-+]/, '').padStart(2, '0');
+    return `${mant}e${sign}${digits}`;
+  }
+  return String(v);
+}
+
+/** Python's True/False. */
+export const pyBool = (b: boolean): string => (b ? 'True' : 'False');
+
+/**
+ * The parameters and buffers shared by the batch-style norms (PyTorch's
+ * `_NormBase`): `weight`, `bias`, `running_mean`, `running_var`,
+ * `num_batches_tracked`, registered in that order.
+ */
+export abstract class NormBase extends Module {
+  declare weight: Tensor | null;
+  declare bias: Tensor | null;
+  declare running_mean: Tensor | null;
+  declare running_var: Tensor | null;
+  declare num_batches_tracked: Tensor | null;
+  readonly numFeatures: number;
+  eps: number;
+  momentum: number | null;
+  readonly affine: boolean;
+  trackRunningStats: boolean;
+
+  constructor(numFeatures: number, opts: BatchNormOptions, defaults: { affine: boolean; trackRunningStats: boolean }, extraParams?: (self: Module) => void) {
+    super();
+    if (!Number.isInteger(numFeatures) || numFeatures < 0) throw new Error(`num_features must be a non-negative integer, got ${numFeatures}`);
+    this.numFeatures = numFeatures;
+    this.eps = opts.eps ?? 1e-5;
+    this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
+    this.affine = opts.affine ?? defaults.affine;
+    this.trackRunningStats = opts.trackRunningStats ?? defaults.trackRunningStats;
+    const f = { dtype: opts.dtype, device: opts.device };
+    this.registerParameter('weight', this.affine ? ones([numFeatures], f) : null);
+    this.registerParameter('bias', this.affine ? zeros([numFeatures], f) : null);
+    extraParams?.(this); // parameters between bias and the buffers (SwitchableNorm2d)
+    if (this.trackRunningStats) {
+      this.registerBuffer('running_mean', zeros([numFeatures], f));
+      this.registerBuffer('running_var', ones([numFeatures], f));
+      const nbt = full([], 0, f);
+      integerTensors.add(nbt);
+      this.registerBuffer('num_batches_tracked', nbt);
+    } else {
+      this.registerBuffer('running_mean', null);
+      this.registerBuffer('running_var', null);
+      this.registerBuffer('num_batches_tracked', null);
+    }
+  }
+
+  /** The running mean buffer (`running_mean`), or null when not tracking. */
+  get runningMean(): Tensor | null {
+    return this.running_mean;
+  }
+  set runningMean(v: Tensor | null) {
+    this.running_mean = v;
+  }
+  /** The running variance buffer (`running_var`), or null when not tracking. */
+  get runningVar(): Tensor | null {
+    return this.running_var;
+  }
+  set runningVar(v: Tensor | null) {
+    this.running_var = v;
+  }
+  /** The batch counter (`num_batches_tracked`, a 0-d tensor holding an integer), or null. */
+  get numBatchesTracked(): Tensor | null {
+    return this.num_batches_tracked;
+  }
+  set numBatchesTracked(v: Tensor | null) {
+    this.num_batches_tracked = v;
+  }
+
+  /** Reset the running statistics (mean 0, var 1, counter 0). */
+  resetRunningStats(): void {
+    noGrad(() => {
+      for (const [t, v] of [[this.running_mean, 0], [this.running_var, 1], [this.num_batches_tracked, 0]] as const) {
+        if (t) t.assign(full(t.shape, v, { dtype: t.dtype, device: t.device }));
+      }
+    });
+  }
+  /** Reset the running statistics and the affine parameters (weight 1, bias 0). */
+  resetParameters(): void {
+    this.resetRunningStats();
+    noGrad(() => {
+      if (this.weight) this.weight.assign(full(this.weight.shape, 1, { dtype: this.weight.dtype, device: this.weight.device }));
+      if (this.bias) this.bias.assign(full(this.bias.shape, 0, { dtype: this.bias.dtype, device: this.bias.device }));
+    });
+  }
+
+  /**
+   * Count this batch (training with tracked stats) and return the
+   * running-average factor: momentum, or 1/num_batches_tracked when
+   * momentum is null (a 0-d tensor, so nothing is read back from the device).
+   */
+  protected countBatch(): number | Tensor {
+    let factor: number | Tensor = this.momentum ?? 0;
+    if (this.training && this.trackRunningStats && this.num_batches_tracked) {
+      const nbt = this.num_batches_tracked;
+      noGrad(() => nbt.assign(nbt.add(1)));
+      if (this.momentum === null) factor = noGrad(() => nbt.reciprocal());
+    }
+    return factor;
+  }
+
+  /** `4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True`. */
+  override extraRepr(): string {
+    const mom = this.momentum === null ? 'None' : pyFloat(this.momentum);
+    return `${this.numFeatures}, eps=${pyFloat(this.eps)}, momentum=${mom}, affine=${pyBool(this.affine)}, track_running_stats=${pyBool(this.trackRunningStats)}`;
+  }
+}
+
+/** Batch norm over dim 1 (PyTorch's `_BatchNorm`); subclasses check the rank. */
+export abstract class BatchNormBase extends NormBase {
+  constructor(numFeatures: number, opts: BatchNormOptions = {}) {
+    super(numFeatures, opts, { affine: true, trackRunningStats: true });
+  }
+
+  protected abstract checkInputDim(input: Tensor): void;
+
+  /**
+   * Normalise with batch statistics in training (and when nothing is
+   * tracked), with the running buffers otherwise.
+   */
+  forward(input: Tensor): Tensor {
+    this.checkInputDim(input);
+    const factor = this.countBatch();
+    const bnTraining = this.training || (this.running_mean === null && this.running_var === null);
+    const useBuffers = !this.training || this.trackRunningStats;
+    return batchNorm(
+      input,
+      useBuffers ? this.running_mean : null,
+      useBuffers ? this.running_var : null,
+      this.weight,
+      this.bias,
+      bnTraining,
+      factor,
+      this.eps,
+    );
+  }
+}
+
+/**
+ * Batch norm of (N, C) or (N, C, L) inputs.
+ * @example const bn = new gg.nn.BatchNorm1d(3); bn.call(gg.randn([4, 3]));
+ */
+export class BatchNorm1d extends BatchNormBase {
+  protected checkInputDim(input: Tensor): void {
+    if (input.rank !== 2 && input.rank !== 3) throw new Error(`expected 2D or 3D input (got ${input.rank}D input)`);
+  }
+}
+
+/**
+ * Batch norm of (N, C, H, W) inputs.
+ * @example const bn = new gg.nn.BatchNorm2d(3, { momentum: null }); bn.call(gg.randn([2, 3, 4, 4]));
+ */
+export class BatchNorm2d extends BatchNormBase {
+  protected checkInputDim(input: Tensor): void {
+    if (input.rank !== 4) throw new Error(`expected 4D input (got ${input.rank}D input)`);
+  }
+}
+
+/**
+ * Batch norm of (N, C, D, H, W) inputs.
+ * @example const bn = new gg.nn.BatchNorm3d(2); bn.call(gg.randn([2, 2, 3, 3, 3]));
+ */
+export class BatchNorm3d extends BatchNormBase {
+  protected checkInputDim(input: Tensor): void {
+    if (input.rank !== 5) throw new Error(`expected 5D input (got ${input.rank}D input)`);
+  }
+}
+
+/**
+ * Instance norm (PyTorch's `_InstanceNorm`): affine and running statistics
+ * are off by default. Accepts unbatched inputs (one dim fewer). With
+ * tracked statistics the buffers are updated in training (momentum must be
+ * a number; `num_batches_tracked` is kept but not incremented, as PyTorch).
+ */
+export abstract class InstanceNormBase extends NormBase {
+  constructor(numFeatures: number, opts: BatchNormOptions = {}) {
+    super(numFeatures, opts, { affine: false, trackRunningStats: false });
+  }
+
+  /** Rank of a batched input (3, 4 or 5). */
+  protected abstract readonly batchedRank: number;
+
+  forward(input: Tensor): Tensor {
+    const r = this.batchedRank;
+    if (input.rank !== r && input.rank !== r - 1) throw new Error(`expected ${r - 1}D or ${r}D input (got ${input.rank}D input)`);
+    if (input.rank === r - 1) return this.forward(input.unsqueeze(0)).squeeze(0);
+    const useInput = this.training || !this.trackRunningStats;
+    if (useInput && this.trackRunningStats && this.running_mean && this.momentum === null) {
+      throw new Error("instance_norm(): argument 'momentum' (position 7) must be float, not NoneType");
+    }
+    return instanceNorm(input, this.running_mean, this.running_var, this.weight, this.bias, useInput, this.momentum ?? 0.1, this.eps);
+  }
+}
+
+/** Instance norm of (N, C, L) or (C, L) inputs. @example new gg.nn.InstanceNorm1d(3).call(gg.randn([2, 3, 5])) */
+export class InstanceNorm1d extends InstanceNormBase {
+  protected readonly batchedRank = 3;
+}
+/** Instance norm of (N, C, H, W) or (C, H, W) inputs. @example new gg.nn.InstanceNorm2d(3, { affine: true }) */
+export class InstanceNorm2d extends InstanceNormBase {
+  protected readonly batchedRank = 4;
+}
+/** Instance norm of (N, C, D, H, W) or (C, D, H, W) inputs. @example new gg.nn.InstanceNorm3d(3) */
+export class InstanceNorm3d extends InstanceNormBase {
+  protected readonly batchedRank = 5;
+}

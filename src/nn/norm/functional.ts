@@ -1,0 +1,253 @@
+/**
+ * Functional normalisation: batch, instance, layer and group norm as
+ * composites of tensor ops, so autograd supplies the backward (and the
+ * double backward). See docs/notes/normalization.md.
+ *
+ * Statistics come from one pass over the data: the sum and the sum of
+ * squares of `x - s`, where `s` is one detached sample per group (the
+ * "shifted data" method). The shift keeps the one-pass variance accurate
+ * when |mean| >> std (float32 devices) and, since the variance does not
+ * depend on the shift, the gradients are the exact ones.
+ */
+import { Tensor } from '../../tensor/tensor.js';
+import { noGrad } from '../../tensor/graph.js';
+import { fmt, normDim } from '../../tensor/shape.js';
+
+/** Biased moments of one reduction, with everything the callers reuse. */
+export interface Moments {
+  /** The detached shift, keepdim shape. */
+  shift: Tensor;
+  /** x - shift (full shape). */
+  centred: Tensor;
+  /** Mean of `centred` (keepdim shape): mean = shift + centredMean. */
+  centredMean: Tensor;
+  /** Mean (keepdim shape). */
+  mean: Tensor;
+  /** Biased variance, clamped at 0 (keepdim shape). */
+  var: Tensor;
+  /** Number of values per statistic. */
+  count: number;
+}
+
+/**
+ * Mean and biased variance of `x` over `dims` (kept as size-1 dims), from
+ * one pass: Σ(x - s) and Σ(x - s)² with a detached sample `s` per group.
+ * @example const { mean, var: v } = moments(x, [0, 2, 3]); // BatchNorm2d statistics
+ */
+export function moments(x: Tensor, dims: readonly number[]): Moments {
+  const ds = dims.map((d) => normDim(d, x.rank));
+  const count = ds.reduce((a, d) => a * (x.shape[d] ?? 1), 1);
+  let shift = x.detach();
+  for (const d of ds) shift = shift.narrow(d, 0, 1);
+  const centred = x.sub(shift);
+  const centredMean = centred.sum(ds, true).div(count);
+  const meanSq = centred.mul(centred).sum(ds, true).div(count);
+  const v = meanSq.sub(centredMean.mul(centredMean)).clamp(0);
+  return { shift, centred, centredMean, mean: centredMean.add(shift), var: v, count };
+}
+
+/**
+ * 1/sqrt(v + eps). With eps <= 0, a zero denominator gives 0 instead of
+ * inf (PyTorch's batch norm kernels do the same), so a constant channel
+ * normalises to 0 and the output is β, with finite gradients.
+ */
+export function invStd(v: Tensor, eps: number, safe = true): Tensor {
+  const ve = v.add(eps);
+  if (eps > 0 || !safe) return ve.rsqrt();
+  const nz = ve.ne(0);
+  return ve.where(nz, 1).rsqrt().mul(nz);
+}
+
+/** [1, C, 1, ...] for a per-channel vector against an input of `rank` dims. */
+function channelShape(c: number, rank: number): number[] {
+  return Array.from({ length: rank }, (_, i) => (i === 1 ? c : 1));
+}
+
+/** PyTorch's `_verify_batch_size`. */
+export function verifyBatchSize(shape: readonly number[]): void {
+  let size = shape[0] ?? 1;
+  for (let i = 2; i < shape.length; i++) size *= shape[i] ?? 1;
+  if (size === 1) throw new Error(`Expected more than 1 value per channel when training, got input size ${fmt(shape)}`);
+}
+
+/** PyTorch's `_verify_spatial_size`. */
+function verifySpatialSize(shape: readonly number[]): void {
+  let size = 1;
+  for (let i = 2; i < shape.length; i++) size *= shape[i] ?? 1;
+  if (size === 1) throw new Error(`Expected more than 1 spatial element when training, got input size ${fmt(shape)}`);
+}
+
+/** The per-channel element checks of `torch.batch_norm`, in its order. */
+export function checkFeatures(c: number, named: [string, Tensor | null | undefined][], scale = 1): void {
+  for (const [name, t] of named) {
+    if (t && t.numel() * scale !== c * scale) throw new Error(`${name} should contain ${c * scale} elements not ${t.numel() * scale}`);
+  }
+}
+
+/** What the empty-batch path returns: a copy tied to weight[0] and bias[0] (PyTorch keeps the chain). */
+export function emptyOutput(input: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined): Tensor {
+  let out = input.clone();
+  if (weight && weight.numel() > 0) out = out.mul(weight.reshape(-1).narrow(0, 0, 1));
+  if (bias && bias.numel() > 0) out = out.add(bias.reshape(-1).narrow(0, 0, 1));
+  return out;
+}
+
+/** running = (1 - f)·running + f·stat, in place and unrecorded. */
+export function updateRunning(running: Tensor, stat: Tensor, factor: number | Tensor): void {
+  noGrad(() => {
+    const s = stat.detach().reshape(running.shape);
+    const f = typeof factor === 'number' ? factor : factor.reshape([]);
+    const keepPart = typeof f === 'number' ? running.mul(1 - f) : running.mul(f.neg().add(1));
+    running.assign(keepPart.add(s.mul(f)));
+  });
+}
+
+/**
+ * Batch normalisation (PyTorch's `F.batch_norm`). In training the batch
+ * statistics (per channel, dim 1) normalise the input with the biased
+ * variance and, when given, the running buffers are updated in place with
+ * `momentum` and the unbiased variance. `momentum` may be a 0-d tensor
+ * (modules pass 1/num_batches_tracked for the cumulative average).
+ * @example const y = gg.nn.functional.batchNorm(x, rm, rv, w, b, true, 0.1, 1e-5);
+ */
+export function batchNorm(
+  input: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  training = false,
+  momentum: number | Tensor = 0.1,
+  eps = 1e-5,
+): Tensor {
+  if (input.rank < 2) throw new Error(`batch_norm: expected an input with at least 2 dims (got ${input.rank}D input)`);
+  if (training) verifyBatchSize(input.shape);
+  if (input.numel() === 0) return emptyOutput(input, weight, bias);
+  const c = input.shape[1] ?? 1;
+  checkFeatures(c, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]]);
+  if (!training && (!runningMean || !runningVar)) throw new Error('running_mean must be defined in evaluation mode');
+  const cs = channelShape(c, input.rank);
+  let centred: Tensor;
+  let scale: Tensor;
+  if (training) {
+    const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
+    const m = moments(input, dims);
+    if (runningMean && runningVar) {
+      updateRunning(runningMean, m.mean, momentum);
+      const unbiased = m.count > 1 ? m.var.mul(m.count / (m.count - 1)) : m.var.mul(NaN);
+      updateRunning(runningVar, unbiased, momentum);
+    }
+    centred = m.centred.sub(m.centredMean);
+    scale = invStd(m.var, eps);
+  } else {
+    centred = input.sub((runningMean as Tensor).reshape(cs));
+    scale = invStd((runningVar as Tensor).reshape(cs), eps);
+  }
+  if (weight) scale = scale.mul(weight.reshape(cs));
+  const y = centred.mul(scale);
+  return bias ? y.add(bias.reshape(cs)) : y;
+}
+
+/**
+ * Instance normalisation (PyTorch's `F.instance_norm`): statistics per
+ * (sample, channel) over the spatial dims. With `useInputStats` false the
+ * running buffers normalise; with them given in training they are updated
+ * with the batch means of the instance statistics (unbiased variance).
+ * @example const y = gg.nn.functional.instanceNorm(x);
+ */
+export function instanceNorm(
+  input: Tensor,
+  runningMean: Tensor | null = null,
+  runningVar: Tensor | null = null,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  useInputStats = true,
+  momentum = 0.1,
+  eps = 1e-5,
+): Tensor {
+  if (input.rank < 3) throw new Error(`instance_norm: expected an input with at least 3 dims (got ${input.rank}D input)`);
+  if (useInputStats) verifySpatialSize(input.shape);
+  const n = input.shape[0] ?? 1;
+  const c = input.shape[1] ?? 1;
+  if (input.numel() === 0) return emptyOutput(input, weight, bias);
+  // PyTorch runs batch_norm on a (1, N·C, ...) view, so its messages count N·C elements
+  checkFeatures(c, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]], n);
+  const cs = channelShape(c, input.rank);
+  let centred: Tensor;
+  let scale: Tensor;
+  if (useInputStats) {
+    const dims = input.shape.map((_, i) => i).filter((i) => i >= 2);
+    const m = moments(input, dims);
+    if (runningMean && runningVar) {
+      updateRunning(runningMean, m.mean.mean(0), momentum);
+      const unbiased = m.count > 1 ? m.var.mul(m.count / (m.count - 1)) : m.var.mul(NaN);
+      updateRunning(runningVar, unbiased.mean(0), momentum);
+    }
+    centred = m.centred.sub(m.centredMean);
+    scale = invStd(m.var, eps);
+  } else {
+    if (!runningMean || !runningVar) throw new Error('Expected running_mean and running_var to be defined when use_input_stats is false');
+    centred = input.sub(runningMean.reshape(cs));
+    scale = invStd(runningVar.reshape(cs), eps);
+  }
+  if (weight) scale = scale.mul(weight.reshape(cs));
+  const y = centred.mul(scale);
+  return bias ? y.add(bias.reshape(cs)) : y;
+}
+
+/**
+ * Layer normalisation (PyTorch's `F.layer_norm`) over the trailing
+ * `normalizedShape` dims, with elementwise `weight` and `bias` of that shape.
+ * As in PyTorch, eps = 0 on a constant slice gives NaN.
+ * @example const y = gg.nn.functional.layerNorm(x, [5], w, b);
+ */
+export function layerNorm(
+  input: Tensor,
+  normalizedShape: number | readonly number[],
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  eps = 1e-5,
+): Tensor {
+  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  const k = ns.length;
+  const tail = input.shape.slice(input.rank - k);
+  if (k === 0 || input.rank < k || tail.some((s, i) => s !== ns[i])) {
+    throw new Error(`Given normalized_shape=${fmt(ns)}, expected input with shape [*, ${ns.join(', ')}], but got input of size${fmt(input.shape)}`);
+  }
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && fmt(t.shape) !== fmt(ns)) throw new Error(`Expected ${name} to be of same shape as normalized_shape, but got ${name} of shape ${fmt(t.shape)} and normalized_shape = ${fmt(ns)}`);
+  }
+  if (input.numel() === 0) return emptyOutput(input, weight, bias);
+  const dims = ns.map((_, i) => input.rank - k + i);
+  const m = moments(input, dims);
+  let y = m.centred.sub(m.centredMean).mul(invStd(m.var, eps, false));
+  if (weight) y = y.mul(weight);
+  return bias ? y.add(bias) : y;
+}
+
+/**
+ * Group normalisation (PyTorch's `F.group_norm`): channels split into
+ * `numGroups` groups, statistics per (sample, group) over the group's
+ * channels and every spatial position; per-channel `weight` and `bias`.
+ * @example const y = gg.nn.functional.groupNorm(x, 2, w, b);
+ */
+export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  if (input.rank < 2) throw new Error(`Dimension out of range (expected to be in range of [-1, 0], but got 1)`);
+  const n = input.shape[0] ?? 1;
+  const c = input.shape[1] ?? 1;
+  if (c % numGroups !== 0) {
+    throw new Error(`Expected number of channels in input to be divisible by num_groups, but got input of shape ${fmt(input.shape)} and num_groups=${numGroups}`);
+  }
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && (t.rank !== 1 || t.numel() !== c)) {
+      throw new Error(`Expected ${name} to be a vector of size equal to the number of channels in input, but got ${name} of shape ${fmt(t.shape)} and input of shape ${fmt(input.shape)}`);
+    }
+  }
+  if (input.numel() === 0) return emptyOutput(input, weight, bias);
+  const grouped = input.reshape(n, numGroups, -1);
+  const m = moments(grouped, [2]);
+  let y = m.centred.sub(m.centredMean).mul(invStd(m.var, eps, false)).reshape(input.shape);
+  const cs = channelShape(c, input.rank);
+  if (weight) y = y.mul(weight.reshape(cs));
+  return bias ? y.add(bias.reshape(cs)) : y;
+}

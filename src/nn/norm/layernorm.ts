@@ -1,0 +1,88 @@
+/** LayerNorm and GroupNorm with PyTorch's parameters, keys and messages. */
+import { Tensor } from '../../tensor/tensor.js';
+import { ones, zeros } from '../../tensor/creation.js';
+import { Module, type FactoryOptions } from '../module.js';
+import { groupNorm, layerNorm } from './functional.js';
+import { pyBool, pyFloat } from './batchnorm.js';
+
+/** Options of LayerNorm. */
+export interface LayerNormOptions extends FactoryOptions {
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+  /** Learnable elementwise weight and bias of `normalizedShape` (default true). */
+  elementwiseAffine?: boolean;
+}
+
+/**
+ * Layer norm over the trailing `normalizedShape` dims.
+ * @example const ln = new gg.nn.LayerNorm([3, 4]); ln.call(gg.randn([2, 3, 4]));
+ */
+export class LayerNorm extends Module {
+  declare weight: Tensor | null;
+  declare bias: Tensor | null;
+  readonly normalizedShape: readonly number[];
+  eps: number;
+  readonly elementwiseAffine: boolean;
+
+  constructor(normalizedShape: number | readonly number[], opts: LayerNormOptions = {}) {
+    super();
+    this.normalizedShape = Object.freeze(typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape]);
+    this.eps = opts.eps ?? 1e-5;
+    this.elementwiseAffine = opts.elementwiseAffine ?? true;
+    const f = { dtype: opts.dtype, device: opts.device };
+    this.registerParameter('weight', this.elementwiseAffine ? ones(this.normalizedShape, f) : null);
+    this.registerParameter('bias', this.elementwiseAffine ? zeros(this.normalizedShape, f) : null);
+  }
+
+  forward(input: Tensor): Tensor {
+    return layerNorm(input, this.normalizedShape, this.weight, this.bias, this.eps);
+  }
+
+  /** `(3, 4), eps=1e-05, elementwise_affine=True`. */
+  override extraRepr(): string {
+    const shape = this.normalizedShape.length === 1 ? `(${this.normalizedShape[0]},)` : `(${this.normalizedShape.join(', ')})`;
+    return `${shape}, eps=${pyFloat(this.eps)}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
+  }
+}
+
+/** Options of GroupNorm. */
+export interface GroupNormOptions extends FactoryOptions {
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+  /** Learnable per-channel weight and bias (default true). */
+  affine?: boolean;
+}
+
+/**
+ * Group norm: `numChannels` split into `numGroups` groups.
+ * @example const gn = new gg.nn.GroupNorm(2, 4); gn.call(gg.randn([2, 4, 3, 3]));
+ */
+export class GroupNorm extends Module {
+  declare weight: Tensor | null;
+  declare bias: Tensor | null;
+  readonly numGroups: number;
+  readonly numChannels: number;
+  eps: number;
+  readonly affine: boolean;
+
+  constructor(numGroups: number, numChannels: number, opts: GroupNormOptions = {}) {
+    super();
+    if (numChannels % numGroups !== 0) throw new Error('num_channels must be divisible by num_groups');
+    this.numGroups = numGroups;
+    this.numChannels = numChannels;
+    this.eps = opts.eps ?? 1e-5;
+    this.affine = opts.affine ?? true;
+    const f = { dtype: opts.dtype, device: opts.device };
+    this.registerParameter('weight', this.affine ? ones([numChannels], f) : null);
+    this.registerParameter('bias', this.affine ? zeros([numChannels], f) : null);
+  }
+
+  forward(input: Tensor): Tensor {
+    return groupNorm(input, this.numGroups, this.weight, this.bias, this.eps);
+  }
+
+  /** `2, 4, eps=1e-05, affine=True`. */
+  override extraRepr(): string {
+    return `${this.numGroups}, ${this.numChannels}, eps=${pyFloat(this.eps)}, affine=${pyBool(this.affine)}`;
+  }
+}
