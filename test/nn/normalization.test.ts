@@ -486,7 +486,7 @@ describe('BatchNorm: SEMANTICS §1 rules', () => {
 
 describe('normalization: float32 parity with the float64 cpu reference', function () {
   this.timeout(300000);
-  const tol: Tol = { rtol: 2e-3, atol: 2e-4 };
+  const tol: Tol = { rtol: 1e-4, atol: 1e-5 }; // measured: <= 1.2e-6 abs, <= 6e-6 rel on gpu:webasm
   const specs = gradSpecs.filter((s) => !s.name.includes('no '));
   forEachDevice(
     (device) => {
