@@ -24,6 +24,8 @@ export class CpuDevice extends Device {
   readonly dtypes: readonly DType[] = ['float32', 'float64'];
   readonly syncRead = true;
   private readonly cache = new KernelCache<Compiled>(4096);
+  /** Time per kernel name, when profiling is on (`GPUGRAD_PROFILE=1` or `startProfile()`). */
+  profile: Map<string, { calls: number; ms: number; elements: number }> | null = process.env['GPUGRAD_PROFILE'] ? new Map() : null;
 
   protected uploadImpl(data: HostArray, dtype: DType): DeviceBuffer {
     const copy = hostArray(dtype, data.length);
@@ -37,7 +39,15 @@ export class CpuDevice extends Device {
       return compileLoop(kernel);
     });
     const out = hostArray(dtype, kernel.size);
+    const t0 = this.profile ? performance.now() : 0;
     fn(out, ...inputs.map((b) => (b as CpuBuffer).data));
+    if (this.profile) {
+      const entry = this.profile.get(kernel.name) ?? { calls: 0, ms: 0, elements: 0 };
+      entry.calls++;
+      entry.ms += performance.now() - t0;
+      entry.elements += kernel.size;
+      this.profile.set(kernel.name, entry);
+    }
     return this.wrap(out, dtype);
   }
 

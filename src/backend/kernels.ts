@@ -99,13 +99,22 @@ export function matmul(a: Operand, b: Operand, batch: readonly number[], m: numb
   const bOuter: Operand = { offset: b.offset, strides: [...b.strides.slice(0, r), 0, b.strides[r + 1] ?? 0] };
   const aK = a.strides[r + 1] ?? 0;
   const bK = b.strides[r] ?? 0;
-  const body = [
-    ...unravel('gid', shape, 'i'),
-    `const abase = ${offsetExpr(aOuter, 'i')};`,
-    `const bbase = ${offsetExpr(bOuter, 'i')};`,
-    'let acc = 0.0;',
-    `for (let k = 0.0; k < ${int(kk)}; k = k + 1.0) { acc = acc + in0[abase + k * ${int(aK)}] * in1[bbase + k * ${int(bK)}]; }`,
-  ];
+  const body = [...unravel('gid', shape, 'i'), `const abase = ${offsetExpr(aOuter, 'i')};`, `const bbase = ${offsetExpr(bOuter, 'i')};`];
+  // NOTE: the k loop is unrolled by 4 into independent accumulators: JS engines
+  // and SIMD backends pipeline them; GPUs don't mind.
+  const k4 = kk - (kk % 4);
+  const step = (acc: string, d: number) => `${acc} = ${acc} + in0[pa + ${int(d * aK)}] * in1[pb + ${int(d * bK)}];`;
+  body.push('let acc0 = 0.0;', 'let acc1 = 0.0;', 'let acc2 = 0.0;', 'let acc3 = 0.0;');
+  if (k4 > 0) {
+    body.push(
+      `for (let k = 0.0; k < ${int(k4)}; k = k + 4.0) { const pa = abase + k * ${int(aK)}; const pb = bbase + k * ${int(bK)}; ` +
+        `${step('acc0', 0)} ${step('acc1', 1)} ${step('acc2', 2)} ${step('acc3', 3)} }`,
+    );
+  }
+  if (k4 < kk) {
+    body.push(`for (let k = ${int(k4)}; k < ${int(kk)}; k = k + 1.0) { const pa = abase + k * ${int(aK)}; const pb = bbase + k * ${int(bK)}; ${step('acc0', 0)} }`);
+  }
+  body.push('const acc = (acc0 + acc1) + (acc2 + acc3);');
   return makeKernel('matmul', 2, size(shape), body, 'acc');
 }
 

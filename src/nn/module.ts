@@ -402,7 +402,8 @@ class BackwardHookState {
   /** @internal called by IdentityHook.backward. */
   onGrads(side: 'in' | 'out', grads: (Tensor | null)[]): (Tensor | null)[] {
     if (side === 'out') {
-      this.gradOutputs = grads;
+      // own handles: the engine disposes the gradients it passes once a node is done
+      this.gradOutputs = grads.map((g) => (g ? g.alias() : null));
       return grads;
     }
     let gin = grads;
@@ -410,6 +411,8 @@ class BackwardHookState {
       const r = h(this.module, gin, this.gradOutputs);
       if (r) gin = r;
     }
+    for (const g of this.gradOutputs) g?.dispose();
+    this.gradOutputs = [];
     void this.nInputs;
     return gin;
   }

@@ -8,6 +8,7 @@
  */
 import type { DType } from '../backend/types.js';
 import type { Tensor } from './tensor.js';
+import { trackNode } from './storage.js';
 
 /** Where a gradient goes: input slot `index` of `node`. */
 export interface Edge {
@@ -43,6 +44,7 @@ export abstract class Node {
     readonly numOutputs: number,
   ) {
     this.next = next;
+    trackNode(this);
   }
 
   /** Gradients of the inputs from the gradients of the outputs (null = zero). */

@@ -213,8 +213,19 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       const k = a.shape[a.rank - 1] ?? 1;
       const n = b.shape[b.rank - 1] ?? 1;
       const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
-      const kernel = K.matmul(operand(a, [...batch, m, k]), operand(b, [...batch, k, n]), batch, m, k, n);
-      return runKernel(kernel, [a, b], [...batch, m, n], a.dtype);
+      // NOTE: both operands are read along k with stride 1 (B through a copy of Bᵀ when
+      // needed): the copy costs K·N, the contiguous inner loop saves far more on every device
+      const aa = a.strides[a.rank - 1] === 1 || k === 1 ? a : a.contiguous();
+      const bt = b.transpose(-1, -2);
+      const bb = bt.strides[bt.rank - 1] === 1 || k === 1 ? bt : bt.contiguous();
+      const bv = bb === bt ? b : bb.transpose(-1, -2);
+      const kernel = K.matmul(operand(aa, [...batch, m, k]), operand(bv, [...batch, k, n]), batch, m, k, n);
+      const out = runKernel(kernel, [aa, bv], [...batch, m, n], a.dtype);
+      if (aa !== a) aa.dispose();
+      if (bv !== b) bv.dispose();
+      if (bb !== bt) bb.dispose();
+      bt.dispose();
+      return out;
     },
     saveInputs: true,
     // d(AB) = dA B + A dB  ⇒  ∂A = G Bᵀ, ∂B = Aᵀ G

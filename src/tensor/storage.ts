@@ -67,44 +67,82 @@ export interface Disposable {
   dispose(): void;
 }
 
-const scopes: Set<Disposable>[] = [];
+/**
+ * A recorded graph node, as far as `tidy` needs to know: it frees the
+ * tensors it saved for backward.
+ */
+export interface ScopedNode {
+  readonly next: readonly ({ readonly node: ScopedNode } | null)[];
+  released: boolean;
+  release(): void;
+}
+
+interface Scope {
+  tensors: Set<Disposable>;
+  /** Handles created here and then kept: their graph must survive too. */
+  kept: Set<Disposable>;
+  nodes: ScopedNode[];
+}
+
+const scopes: Scope[] = [];
 
 /** Record a new handle in the innermost `tidy` scope, if any. */
 export function track(t: Disposable): void {
-  scopes[scopes.length - 1]?.add(t);
+  scopes[scopes.length - 1]?.tensors.add(t);
+}
+
+/** Record a new graph node in the innermost `tidy` scope, if any. */
+export function trackNode(n: ScopedNode): void {
+  scopes[scopes.length - 1]?.nodes.push(n);
 }
 
 /** Remove a handle from every open scope (it outlives them). */
 export function keep<T extends Disposable>(t: T): T {
-  for (const s of scopes) s.delete(t);
+  for (const s of scopes) if (s.tensors.delete(t)) s.kept.add(t);
   return t;
 }
 
 /**
  * Run `fn` and dispose every tensor it created except those it returns
- * (a tensor, or tensors inside a returned array or plain object). When `fn`
- * throws, everything it created is disposed and the error passes through.
+ * (a tensor, or tensors inside a returned array or plain object).
+ * Graph nodes recorded inside that no surviving tensor leads to (e.g. the
+ * statistics a layer only uses for its running averages) free their saved
+ * tensors too, so device memory stays flat across training steps.
  * @example
  * const y = gg.tidy(() => x.mul(2).add(1).relu()); // the temporaries are freed
  */
 export function tidy<T>(fn: () => T): T {
-  const scope = new Set<Disposable>();
+  const scope: Scope = { tensors: new Set(), kept: new Set(), nodes: [] };
   scopes.push(scope);
   let result: T;
   try {
     result = fn();
-  } catch (e) {
-    // NOTE: a throwing fn must not leak what it made before the throw (GPU memory is not collected)
+  } finally {
     scopes.pop();
-    for (const t of scope) t.dispose();
-    throw e;
   }
-  scopes.pop();
   const survivors = new Set<unknown>();
   collect(result, survivors, 0);
-  for (const t of scope) {
-    if (survivors.has(t)) scopes[scopes.length - 1]?.add(t);
+  const outer = scopes[scopes.length - 1];
+  for (const t of scope.tensors) {
+    if (survivors.has(t)) outer?.tensors.add(t);
     else t.dispose();
+  }
+  // nodes still reachable from what survives (returned tensors, kept gradients) stay
+  const live = new Set<ScopedNode>();
+  const stack: ScopedNode[] = [];
+  for (const v of [...survivors, ...scope.tensors, ...scope.kept]) {
+    const node = (v as { gradFn?: ScopedNode | null; isDisposed?: boolean }).gradFn;
+    if (node && !(v as { isDisposed?: boolean }).isDisposed) stack.push(node);
+  }
+  while (stack.length) {
+    const n = stack.pop() as ScopedNode;
+    if (live.has(n)) continue;
+    live.add(n);
+    for (const e of n.next) if (e) stack.push(e.node);
+  }
+  for (const n of scope.nodes) {
+    if (live.has(n)) outer?.nodes.push(n);
+    else if (!n.released) n.release();
   }
   return result;
 }

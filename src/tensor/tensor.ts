@@ -10,7 +10,7 @@
 import type { DType, HostArray } from '../backend/types.js';
 import { hostArray } from '../backend/types.js';
 import { getDevice } from '../backend/registry.js';
-import { AccumulateGrad, isGradEnabled, type Edge, type GradHook, type Node } from './graph.js';
+import { AccumulateGrad, isGradEnabled, noGrad, type Edge, type GradHook, type Node } from './graph.js';
 import { apply, setTensorFactory, type Produced } from './ops.js';
 import { contiguousStrides, fmt, inferShape, isContiguousLayout, normDim, normDims, numel, type Shape } from './shape.js';
 import { Storage, StorageRef, keep, track } from './storage.js';
@@ -482,7 +482,8 @@ export class Tensor {
   }
   /** max(x, 0); the gradient at 0 is 0, as in PyTorch. @example gg.tensor([-1, 2]).relu() // [0, 2] */
   relu(): Tensor {
-    return this.mul(this.gt(0));
+    // NOTE: where, not x·(x>0): that gives -0 for negative x where PyTorch gives +0
+    return this.where(this.gt(0), 0);
   }
   /** 1/(1+e^-x). @example gg.tensor([0]).sigmoid() // [0.5] */
   sigmoid(): Tensor {
@@ -599,7 +600,7 @@ export class Tensor {
    */
   softmax(dim: number): Tensor {
     const d = normDim(dim, this.rank);
-    const e = this.sub(this.max(d, true).detach()).exp();
+    const e = this.sub(this.detachedMax(d)).exp();
     return e.div(e.sum(d, true));
   }
   /**
@@ -608,13 +609,18 @@ export class Tensor {
    */
   logSoftmax(dim: number): Tensor {
     const d = normDim(dim, this.rank);
-    const shifted = this.sub(this.max(d, true).detach());
+    const shifted = this.sub(this.detachedMax(d));
     return shifted.sub(shifted.exp().sum(d, true).log());
+  }
+  /** The max along `d` (keepdim) outside the graph: a shift that cancels in the result. */
+  private detachedMax(d: number): Tensor {
+    // NOTE: under noGrad so no node is recorded that backward would never reach (and free)
+    return noGrad(() => this.max(d, true));
   }
   /** log(Σ e^x) along `dim`, stably. */
   logsumexp(dim: number, keepdim = false): Tensor {
     const d = normDim(dim, this.rank);
-    const m = this.max(d, true).detach();
+    const m = this.detachedMax(d);
     const out = this.sub(m).exp().sum(d, true).log().add(m);
     return keepdim ? out : out.squeeze(d);
   }
