@@ -15,3 +15,4 @@ export {
   type ConvOptions, type ConvTransposeOptions, type MaxPoolOptions, type AvgPoolOptions,
 } from './conv.js';
 // ---- normalization (normalization.ts) ----
+export { batchNorm, instanceNorm, layerNorm, groupNorm } from './normalization.js';
