@@ -14,7 +14,7 @@ import { hostname, cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as gg from '../src/index.js';
-import { DESCRIPTIONS, FULL_TIMING, QUICK_TIMING, W1_FLOPS, WORKLOADS, guarded, measure, type Cell, type WorkloadId } from './common.js';
+import { openDevice, DESCRIPTIONS, FULL_TIMING, QUICK_TIMING, W1_FLOPS, WORKLOADS, guarded, measure, type Cell, type WorkloadId } from './common.js';
 import { prepareGg } from './gg.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,6 +29,8 @@ interface Args {
   peers: Peer[];
   out?: string;
   save: boolean;
+  /** Internal: measure one column (gpugrad device or tfjs backend) and print it as JSON. */
+  worker?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -49,6 +51,7 @@ function parseArgs(argv: string[]): Args {
       a.peers = v === 'none' ? [] : v.split(',').map((s) => s.trim()).filter((s): s is Peer => (PEERS as readonly string[]).includes(s));
     } else if (k === '--out') a.out = val();
     else if (k === '--no-save') a.save = false;
+    else if (k === '--worker') a.worker = val();
     else if (k === '--save') saveFlag = true;
     else throw new Error(`unknown flag ${k}`);
   }
@@ -142,6 +145,42 @@ function runTorch(args: Args): Column {
   return col;
 }
 
+/**
+ * Measure one column in a child process of its own: a fresh heap, no idle
+ * worker threads or GL contexts of other devices, and gpu:headlessgl and
+ * gpu:webgpu (Dawn on OpenGL ES) cannot share a process here anyway.
+ */
+function runColumnInChild(name: string, kind: Column['kind'], args: Args): Column {
+  const flags = ['--worker', name, '--only', args.only.filter((w) => w !== 'W7').join(','), ...(args.quick ? ['--quick'] : [])];
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...flags], {
+    encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20,
+  });
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(last) as Column;
+  } catch {
+    const why = r.error?.message ?? (r.signal ? `killed by ${r.signal}` : `exit ${r.status}`);
+    log(`  [skip] ${name}: child failed (${why})`);
+    return { name, kind, info: `failed: ${why}`, cells: {} };
+  }
+}
+
+async function worker(args: Args, timing: typeof FULL_TIMING): Promise<void> {
+  const name = args.worker!;
+  let col: Column;
+  if (name === 'tfjs-wasm' || name === 'tfjs-cpu') col = await runTf(name, args, timing);
+  else {
+    try {
+      await openDevice(gg, name);
+      col = await runGgDevice(name, args, timing);
+    } catch (e) {
+      col = { name, kind: 'gpugrad', info: `failed: ${(e as Error).message.split('\n')[0]}`, cells: {} };
+    }
+  }
+  console.log(JSON.stringify(col));
+  process.exit(0);
+}
+
 /** W7 in a fresh child process per device / tfjs backend. */
 function runW7(target: { device?: string; peer?: string }): Cell {
   const script = join(here, 'w7.js');
@@ -190,31 +229,28 @@ function table(cols: Column[], ids: WorkloadId[]): string {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const timing = args.quick ? QUICK_TIMING : FULL_TIMING;
+  if (args.worker) return worker(args, timing);
   const started = performance.now();
   log(`gpugrad bench: ${args.only.join(',')}${args.quick ? ' (quick)' : ''}`);
   const found = (await gg.availableDevices()).filter((d) => d !== 'gpu');
   const missing = Object.fromEntries(gg.unavailableReasons);
-  for (const [d, why] of Object.entries(missing)) log(`  device ${d} unavailable: ${why}`);
+  for (const [d, why] of Object.entries(missing)) {
+    // only refused because another device owns GL in this probing process: it gets a process of its own
+    if (/cannot share a process/.test(why)) {
+      found.push(d);
+      log(`  device ${d}: not in this process (${why.slice(0, 80)}...); measured in its own process`);
+    } else log(`  device ${d} unavailable: ${why}`);
+  }
   const devices = args.devices ? found.filter((d) => args.devices!.includes(d)) : found;
   for (const d of args.devices ?? []) if (!found.includes(d)) log(`  device ${d} requested but not available here`);
   const cols: Column[] = [];
   for (const d of devices) {
     log(`device ${d}`);
-    try {
-      cols.push(await runGgDevice(d, args, timing));
-    } catch (e) {
-      log(`  [skip] ${d}: ${(e as Error).message}`);
-      cols.push({ name: d, kind: 'gpugrad', info: `failed: ${(e as Error).message}`, cells: {} });
-    }
-    try {
-      gg.releaseDevice(d);
-    } catch {
-      // a device that cannot release is still measured
-    }
+    cols.push(runColumnInChild(d, 'gpugrad', args));
   }
   for (const p of args.peers) {
     log(`peer ${p}`);
-    cols.push(p === 'pytorch-cpu' ? runTorch(args) : await runTf(p, args, timing));
+    cols.push(p === 'pytorch-cpu' ? runTorch(args) : runColumnInChild(p, 'peer', args));
   }
   if (args.only.includes('W7')) {
     log('W7 (fresh process per device)');

@@ -22,9 +22,10 @@ async function main(): Promise<void> {
   if (device) {
     const gg = await import('../src/index.js');
     const { prepareGg } = await import('./gg.js');
+    const { openDevice } = await import('./common.js');
     const importMs = performance.now() - t0;
     t0 = performance.now();
-    await gg.initDevice(device);
+    await openDevice(gg, device);
     initMs = performance.now() - t0 + importMs;
     prepared = prepareGg('W3', device);
     label = device;
