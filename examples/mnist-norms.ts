@@ -76,7 +76,7 @@ export interface RunResult {
   accuracyCurve: { atEpoch: number; accuracy: number }[];
   /** SwitchableNorm2d only: softmax(mean_weight) and softmax(var_weight) per layer, order [IN, LN, BN]. */
   switchWeights?: { layer: string; mean: number[]; var: number[] }[];
-  /** Live device buffers before and after training (should match). */
+  /** Live device buffers after the first step and after the last (should match). */
   liveBuffers: { before: number; after: number };
 }
 
@@ -188,7 +188,8 @@ async function trainOne(
   const losses: number[] = [];
   const accuracyCurve: { atEpoch: number; accuracy: number }[] = [];
   let trainMs = 0;
-  const before = gg.memory().liveBuffers;
+  // measured after the first step, once gradients and momentum buffers exist
+  let before = -1;
   // NOTE: the curve's points use the first `curveImages` test digits (cheaper); the final accuracy uses all of them
   const curve = async (atEpoch: number) => accuracyCurve.push({ atEpoch, accuracy: await evaluate(model, data.test, device, o.curveImages) });
   await curve(0);
@@ -208,6 +209,7 @@ async function trainOne(
       });
       const value = await loss.item();
       loss.dispose();
+      if (before < 0) before = gg.memory().liveBuffers;
       const dt = since(t0);
       epochMs += dt;
       losses.push(value);
@@ -275,7 +277,7 @@ export async function main(opts: MnistNormsOptions = {}): Promise<MnistNormsResu
     if (o.verbose) console.log(s);
   };
   log(`device ${describeDevice(device)}`);
-  log(`MNIST: ${o.train} train / ${o.test} test digits, batch ${o.batch}, ${o.epochs} epoch${o.epochs === 1 ? "" : "s"}, SGD lr ${o.lr} momentum 0.9, seed ${o.seed}`);
+  log(`MNIST: ${o.train} train / ${o.test} test digits, batch ${o.batch}, ${o.epochs} epoch${o.epochs === 1 ? '' : 's'}, SGD lr ${o.lr} momentum 0.9, seed ${o.seed}`);
   const data = loadMnist({ train: o.train, test: o.test, seed: o.seed });
 
   const runs: RunResult[] = [];
