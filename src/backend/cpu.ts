@@ -15,7 +15,18 @@ type Compiled = (out: HostArray, ...inputs: HostArray[]) => void;
 /** Turn kernel text into a loop: the same source gpu.js compiles, one thread per iteration. */
 export function compileLoop(kernel: Kernel): Compiled {
   const params = ['out', ...Array.from({ length: kernel.inputs }, (_, k) => `in${k}`)];
-  const src = `for (let gid = 0; gid < ${kernel.size}; gid++) { ${kernel.body.join(' ')} out[gid] = ${kernel.result}; }`;
+  let src: string;
+  if (kernel.grid) {
+    // nested loops over the grid: the same statements, indices counted instead of divided out
+    const { shape, prefix, body } = kernel.grid;
+    let inner = `${body.join(' ')} out[gid] = ${kernel.result}; gid++;`;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      inner = `for (let ${prefix}${d} = 0; ${prefix}${d} < ${shape[d] ?? 1}; ${prefix}${d}++) { ${inner} }`;
+    }
+    src = `let gid = 0; ${inner}`;
+  } else {
+    src = `for (let gid = 0; gid < ${kernel.size}; gid++) { ${kernel.body.join(' ')} out[gid] = ${kernel.result}; }`;
+  }
   return new Function(...params, src) as Compiled;
 }
 

@@ -28,12 +28,56 @@ export interface Kernel {
   readonly result: string;
   /** Unique text of the kernel (name, size, body, result). */
   readonly key: string;
+  /**
+   * When set, `body` starts by unravelling `gid` over `grid.shape` into
+   * `${grid.prefix}0..`; `grid.body` is the rest. Loop-based devices render
+   * nested loops over the grid instead, with no division per element.
+   */
+  readonly grid?: { readonly shape: readonly number[]; readonly prefix: string; readonly body: readonly string[] };
 }
 
 /** Build a kernel; the key is derived from everything that defines it. */
 export function makeKernel(name: string, inputs: number, size: number, body: readonly string[], result: string): Kernel {
   const key = `${name}|${inputs}|${size}|${body.join(';')}|${result}`;
   return { name, inputs, size, body, result, key };
+}
+
+/**
+ * A kernel over an index grid: `body` may use `${prefix}0..${prefix}{k-1}`,
+ * the output element's index in each dim of `shape` (row-major), and `gid`.
+ */
+export function makeGridKernel(name: string, inputs: number, shape: readonly number[], prefix: string, body: readonly string[], result: string): Kernel {
+  const k = makeKernel(name, inputs, shape.reduce((a, b) => a * b, 1), [...unravel('gid', shape, prefix), ...body], result);
+  return { ...k, grid: { shape: [...shape], prefix, body: [...body] } };
+}
+
+/**
+ * Merge adjacent dims that every operand walks as one (stride[d] =
+ * stride[d+1]·shape[d+1]) and drop size-1 dims, so index math has as few
+ * dims as the layout allows. Returns the merged shape and operands.
+ */
+export function coalesce(shape: readonly number[], operands: readonly Operand[]): { shape: number[]; operands: Operand[] } {
+  const dims = shape.map((_, d) => d).filter((d) => (shape[d] ?? 1) !== 1);
+  const outShape: number[] = [];
+  const outStrides: number[][] = operands.map(() => []);
+  for (const d of dims) {
+    const n = shape[d] ?? 1;
+    const last = outShape.length - 1;
+    const mergeable =
+      last >= 0 &&
+      operands.every((o, k) => {
+        const prev = outStrides[k]?.[last] ?? 0;
+        return prev === (o.strides[d] ?? 0) * n;
+      });
+    if (mergeable) {
+      outShape[last] = (outShape[last] ?? 1) * n;
+      operands.forEach((o, k) => ((outStrides[k] as number[])[last] = o.strides[d] ?? 0));
+    } else {
+      outShape.push(n);
+      operands.forEach((o, k) => (outStrides[k] as number[]).push(o.strides[d] ?? 0));
+    }
+  }
+  return { shape: outShape, operands: operands.map((o, k) => ({ offset: o.offset, strides: outStrides[k] as number[] })) };
 }
 
 /**

@@ -2,30 +2,35 @@
  * Kernel builders: every primitive's forward computation, written once in the
  * kernel IR (see kernel.ts) and run unchanged by every device.
  */
-import { float, int, isContiguous, makeKernel, offsetExpr, unravel, type Kernel, type Operand } from './kernel.js';
+import { coalesce, float, int, isContiguous, makeGridKernel, makeKernel, offsetExpr, type Kernel, type Operand } from './kernel.js';
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
-/** Per-input statements `const vI = inI[...]`, with index math only where needed. */
-function reads(operands: readonly Operand[], shape: readonly number[]): string[] {
-  const body: string[] = [];
-  const allContiguous = operands.every((o) => isContiguous(o, shape));
-  if (!allContiguous) body.push(...unravel('gid', shape, 'i'));
-  operands.forEach((o, k) => {
-    const at = isContiguous(o, shape) ? 'gid' : offsetExpr(o, 'i');
-    body.push(`const v${k} = in${k}[${at}];`);
-  });
-  return body;
-}
 
 /**
  * Elementwise map over broadcast, strided operands: `expr` receives the
  * names of the input values (`v0`, `v1`, ...) and returns the output expression.
+ * Dims that every operand walks together are merged first, so a broadcast
+ * over (N, C, H, W) costs index math over (N, C, H·W) at most.
  * @example map('add', [a, b], [2, 3], ([x, y]) => `${x} + ${y}`)
  */
 export function map(name: string, operands: readonly Operand[], shape: readonly number[], expr: (v: string[]) => string): Kernel {
   const names = operands.map((_, k) => `v${k}`);
-  return makeKernel(name, operands.length, size(shape), reads(operands, shape), expr(names));
+  const n = size(shape);
+  if (operands.every((o) => isContiguous(o, shape))) {
+    return makeKernel(name, operands.length, n, operands.map((_, k) => `const v${k} = in${k}[gid];`), expr(names));
+  }
+  const c = coalesce(shape, operands);
+  const body = c.operands.map((o, k) => `const v${k} = in${k}[${isContiguous(o, c.shape) ? 'gid' : offsetExpr(o, 'i')}];`);
+  return makeGridKernel(name, operands.length, c.shape, 'i', body, expr(names));
+}
+
+/** Nested loops with literal bounds over `shape`, index variables `${prefix}d`. */
+function loops(shape: readonly number[], prefix: string, inner: string): string {
+  let code = inner;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    code = `for (let ${prefix}${d} = 0.0; ${prefix}${d} < ${int(shape[d] ?? 1)}; ${prefix}${d} = ${prefix}${d} + 1.0) { ${code} }`;
+  }
+  return code;
 }
 
 /** The elementwise formulas, shared by the forward kernels and documented once. */
@@ -75,16 +80,18 @@ export function reduce(
   kind: 'sum' | 'max',
 ): Kernel {
   const k = kept.length;
-  const keptOp: Operand = { offset: op.offset, strides: op.strides.slice(0, k) };
-  const redOp: Operand = { offset: 0, strides: op.strides.slice(k) };
-  const n = size(reduced);
-  const body = [...unravel('gid', kept, 'i'), `const base = ${offsetExpr(keptOp, 'i')};`];
-  const init = kind === 'sum' ? '0.0' : float(-Infinity);
-  body.push(`let acc = ${init};`);
-  const inner = [...unravel('r', reduced, 'j'), `const v = in0[base + ${offsetExpr(redOp, 'j')}];`];
-  inner.push(kind === 'sum' ? 'acc = acc + v;' : 'acc = (v > acc || v != v) ? v : acc;');
-  body.push(`for (let r = 0.0; r < ${int(n)}; r = r + 1.0) { ${inner.join(' ')} }`);
-  return makeKernel(name, 1, size(kept), body, 'acc');
+  // kept dims and reduced dims are each merged where the layout allows
+  const keptC = coalesce(kept, [{ offset: op.offset, strides: op.strides.slice(0, k) }]);
+  const redC = coalesce(reduced, [{ offset: 0, strides: op.strides.slice(k) }]);
+  const keptOp = keptC.operands[0] as Operand;
+  const redOp = redC.operands[0] as Operand;
+  const body = [`const base = ${offsetExpr(keptOp, 'i')};`];
+  body.push(`let acc = ${kind === 'sum' ? '0.0' : float(-Infinity)};`);
+  const read = `const v = in0[base + ${offsetExpr(redOp, 'j')}];`;
+  const update = kind === 'sum' ? 'acc = acc + v;' : 'acc = (v > acc || v != v) ? v : acc;';
+  // NOTE: nested loops with literal bounds, not one loop with divisions per element
+  body.push(loops(redC.shape, 'j', `${read} ${update}`));
+  return makeGridKernel(name, 1, keptC.shape, 'i', body, 'acc');
 }
 
 /**
@@ -99,7 +106,7 @@ export function matmul(a: Operand, b: Operand, batch: readonly number[], m: numb
   const bOuter: Operand = { offset: b.offset, strides: [...b.strides.slice(0, r), 0, b.strides[r + 1] ?? 0] };
   const aK = a.strides[r + 1] ?? 0;
   const bK = b.strides[r] ?? 0;
-  const body = [...unravel('gid', shape, 'i'), `const abase = ${offsetExpr(aOuter, 'i')};`, `const bbase = ${offsetExpr(bOuter, 'i')};`];
+  const body = [`const abase = ${offsetExpr(aOuter, 'i')};`, `const bbase = ${offsetExpr(bOuter, 'i')};`];
   // NOTE: the k loop is unrolled by 4 into independent accumulators: JS engines
   // and SIMD backends pipeline them; GPUs don't mind.
   const k4 = kk - (kk % 4);
@@ -115,7 +122,7 @@ export function matmul(a: Operand, b: Operand, batch: readonly number[], m: numb
     body.push(`for (let k = ${int(k4)}; k < ${int(kk)}; k = k + 1.0) { const pa = abase + k * ${int(aK)}; const pb = bbase + k * ${int(bK)}; ${step('acc0', 0)} }`);
   }
   body.push('const acc = (acc0 + acc1) + (acc2 + acc3);');
-  return makeKernel('matmul', 2, size(shape), body, 'acc');
+  return makeGridKernel('matmul', 2, shape, 'i', body, 'acc');
 }
 
 /**
@@ -123,7 +130,7 @@ export function matmul(a: Operand, b: Operand, batch: readonly number[], m: numb
  * `o - before[d]` when that is inside the input, else `value`.
  */
 export function pad(op: Operand, inShape: readonly number[], outShape: readonly number[], before: readonly number[], value: number): Kernel {
-  const body = unravel('gid', outShape, 'o');
+  const body: string[] = [];
   const conds: string[] = [];
   inShape.forEach((n, d) => {
     const b = before[d] ?? 0;
@@ -135,7 +142,7 @@ export function pad(op: Operand, inShape: readonly number[], outShape: readonly 
   const inside = conds.length ? conds.join(' && ') : 'true';
   body.push(`const at = (${inside}) ? ${offsetExpr(op, 'i')} : 0.0;`);
   body.push('const v = in0[at];');
-  return makeKernel('pad', 1, size(outShape), body, conds.length ? `(${inside}) ? v : ${float(value)}` : 'v');
+  return makeGridKernel('pad', 1, outShape, 'o', body, conds.length ? `(${inside}) ? v : ${float(value)}` : 'v');
 }
 
 /** A constant fill (no inputs). */
@@ -188,7 +195,7 @@ export function im2col(op: Operand, lead: readonly number[], g: WindowGeom, valu
   const r = g.kernel.length;
   const l = lead.length;
   const shape = [...lead, ...g.kernel, ...g.outSize];
-  const body = unravel('gid', shape, 'i');
+  const body: string[] = [];
   const terms = leadTerms(op, l, 'i');
   const conds: string[] = [];
   for (let d = 0; d < r; d++) {
@@ -206,12 +213,12 @@ export function im2col(op: Operand, lead: readonly number[], g: WindowGeom, valu
     if (st !== 0) terms.push(st === 1 ? `p${d}` : `p${d} * ${int(st)}`);
   }
   const at = terms.length ? terms.join(' + ') : '0.0';
-  if (!conds.length) return makeKernel('im2col', 1, size(shape), [...body, `const v = in0[${at}];`], 'v');
+  if (!conds.length) return makeGridKernel('im2col', 1, shape, 'i', [...body, `const v = in0[${at}];`], 'v');
   // NOTE: the index is clamped to 0 outside, so no device reads out of bounds
   const inside = conds.join(' && ');
   // NOTE: the index goes through a variable: gpu.js's GLSL output mistypes a ternary inside `in0[...]`
   body.push(`const at = (${inside}) ? ${at} : 0.0;`, 'const v = in0[at];');
-  return makeKernel('im2col', 1, size(shape), body, `(${inside}) ? v : ${float(value)}`);
+  return makeGridKernel('im2col', 1, shape, 'i', body, `(${inside}) ? v : ${float(value)}`);
 }
 
 /**
@@ -225,7 +232,7 @@ export function col2im(op: Operand, lead: readonly number[], g: WindowGeom): Ker
   const r = g.kernel.length;
   const l = lead.length;
   const shape = [...lead, ...g.inSize];
-  const body = unravel('gid', shape, 'i');
+  const body: string[] = [];
   const base = leadTerms(op, l, 'i');
   body.push(`const base = ${base.length ? base.join(' + ') : '0.0'};`);
   body.push('let acc = 0.0;');
@@ -271,5 +278,5 @@ export function col2im(op: Operand, lead: readonly number[], g: WindowGeom): Ker
     ? `const at = ${ok} > 0.5 ? ${at.join(' + ')} : 0.0; const v = in0[at]; acc = acc + (${ok} > 0.5 ? v : 0.0);`
     : `acc = acc + in0[${at.join(' + ')}];`;
   body.push(`${open}${inner}${close}`);
-  return makeKernel('col2im', 1, size(shape), body, 'acc');
+  return makeGridKernel('col2im', 1, shape, 'i', body, 'acc');
 }

@@ -117,9 +117,14 @@ export function tidy<T>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
-  } finally {
+  } catch (e) {
+    // a throwing scope frees everything it made
     scopes.pop();
+    for (const t of scope.tensors) t.dispose();
+    for (const n of scope.nodes) if (!n.released) n.release();
+    throw e;
   }
+  scopes.pop();
   const survivors = new Set<unknown>();
   collect(result, survivors, 0);
   const outer = scopes[scopes.length - 1];

@@ -186,6 +186,25 @@ export class Tensor {
   }
 
   /**
+   * Copy `src`'s values into this tensor in place (broadcast to this shape,
+   * converted to this dtype and device). Not recorded by autograd: as in
+   * PyTorch, a leaf that requires grad can only be written inside `noGrad`.
+   * @example gg.noGrad(() => layer.weight.copy_(gg.zeros(layer.weight.shape)));
+   */
+  copy_(src: Tensor | number): this {
+    if (this.isLeaf && this.requiresGrad && isGradEnabled()) {
+      throw new Error('a leaf Variable that requires grad is being used in an in-place operation.');
+    }
+    const value = noGrad(() => {
+      const s = typeof src === 'number' ? this.scalar(src) : src.to(this.device).to(this.dtype);
+      return s.expand(...this.shape).contiguous();
+    });
+    this.assign(value);
+    if (value !== src) value.dispose();
+    return this;
+  }
+
+  /**
    * @internal take over another tensor's data, even on another device or
    * dtype, keeping this object's identity (`module.to()` moves parameters so).
    */
