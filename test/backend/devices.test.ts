@@ -1,3 +1,4 @@
+import { setSkipReason } from '../helpers/devices.js';
 /**
  * Parity of every gpu.js device with the float64 cpu reference, on every
  * kernel builder, plus buffer lifetime and the async queue contract.
@@ -146,6 +147,7 @@ function deviceSuite(name: GpuDeviceName): void {
       if (reason !== null) {
         if (/cannot share a process|cannot share one process|not tried, headless-gl/.test(reason) && !wanted.includes(name)) {
           // covered by the "own process" test below
+          setSkipReason(this.test?.parent, `${name} runs in a process of its own here (${reason})`);
           this.skip();
         }
         if (ci) throw new Error(`device ${name} does not probe (CI=true): ${reason}`);
