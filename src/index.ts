@@ -2,7 +2,7 @@
  * gpugrad: tensors with reverse-mode autograd whose kernels are compiled by
  * gpu.js. `import * as gg from 'gpugrad'`.
  */
-import { availableDevices, getDevice, openDevices, releaseDevice as release, unavailableReasons } from './backend/registry.js';
+import { availableDevices, getDevice, openDevices, probeDevice, releaseDevice as release, unavailableReasons } from './backend/registry.js';
 import type { DeviceInfo, DeviceStats } from './backend/device.js';
 import './autograd/engine.js';
 
@@ -29,6 +29,11 @@ export { availableDevices, unavailableReasons };
  */
 export async function initDevice(name: string): Promise<string> {
   if (name === 'gpu') await availableDevices();
+  else {
+    // a gpu.js mode is probed (only it), so a missing one fails here with its reason
+    const reason = await probeDevice(name);
+    if (reason !== null) throw new Error(`device '${name}' is not available here: ${reason}`);
+  }
   return getDevice(name).name;
 }
 

@@ -5,7 +5,7 @@
  */
 import { CpuDevice } from './cpu.js';
 import type { Device, DeviceInfo } from './device.js';
-import { gpuDeviceNames, openGpuDevice, probeGpuDevice, type GpuDeviceName } from './gpujs.js';
+import { flushGpuDevice, gpuDeviceNames, openGpuDevice, probeGpuDevice, type GpuDeviceName } from './gpujs.js';
 
 /** Every device string gpugrad knows. */
 export const deviceNames = ['cpu', 'gpu', ...gpuDeviceNames] as const;
@@ -45,6 +45,19 @@ export function getDevice(name: string): Device {
 export const unavailableReasons = new Map<string, string>();
 
 /**
+ * Probe one device: null when it works here, else the reason (also kept in
+ * `unavailableReasons`). Only that device is touched.
+ */
+export async function probeDevice(name: string): Promise<string | null> {
+  if (name === 'cpu') return null;
+  if (!isGpuName(name)) return `unknown device '${name}'; expected one of ${deviceNames.join(', ')}`;
+  const reason = await probeGpuDevice(name);
+  if (reason === null) unavailableReasons.delete(name);
+  else unavailableReasons.set(name, reason);
+  return reason;
+}
+
+/**
  * Probe every device and list those that really run here, best GPU mode
  * first after `cpu`. Also resolves `'gpu'`.
  */
@@ -52,11 +65,19 @@ export async function availableDevices(): Promise<string[]> {
   const found: string[] = ['cpu'];
   const infos: DeviceInfo[] = [];
   for (const name of gpuDeviceNames) {
+    const wasOpen = open.has(name);
     const reason = await probeGpuDevice(name);
     if (reason === null) {
       found.push(name);
       infos.push(getDevice(name).info());
       unavailableReasons.delete(name);
+      // NOTE: a live Dawn device keeps Node's event loop busy; a device opened only
+      // for the probe is closed again (it reopens on first use)
+      if (!wasOpen && name === 'gpu:webgpu') {
+        const dev = getDevice(name);
+        releaseDevice(name);
+        await flushGpuDevice(dev);
+      }
     } else {
       unavailableReasons.set(name, reason);
     }
