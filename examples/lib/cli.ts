@@ -33,7 +33,10 @@ export function isMain(importMetaUrl: string): boolean {
 export async function pickDevice(requested?: string): Promise<string> {
   if (requested) return gg.initDevice(requested);
   const names = await gg.availableDevices();
-  return gg.initDevice(names[0] ?? 'cpu');
+  // a hardware adapter wins; with only software renderers (llvmpipe, SwiftShader,
+  // gpu.js's CPU modes) the reference cpu device measured fastest (docs/notes/bench.md)
+  if (names.includes('gpu') && !gg.deviceInfo('gpu').software) return gg.initDevice('gpu');
+  return gg.initDevice('cpu');
 }
 
 /** One line describing a device, e.g. `gpu:webasm: gpu.js webasm (...) on host CPU, 2 threads (software)`. */
