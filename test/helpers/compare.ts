@@ -50,3 +50,56 @@ export async function values(t: gg.Tensor): Promise<number[]> {
 export function fixture<T>(name: string): T {
   return JSON.parse(readFileSync(new URL(`../../../test/fixtures/${name}`, import.meta.url), 'utf8')) as T;
 }
+
+/** A tensor of the PyTorch goldens (test/fixtures/torch_nn.json). */
+export interface Golden {
+  shape: number[];
+  data: number[];
+}
+
+/** One forward/backward step of a golden module case. */
+export interface GoldenStep {
+  input: Golden;
+  gout: Golden;
+  output: Golden;
+  input_grad: Golden;
+  param_grads: Record<string, Golden>;
+  state_after: Record<string, Golden>;
+}
+
+/** A golden as a float64 tensor on the cpu, a leaf that requires grad when asked. */
+export function golden64(t: Golden, requiresGrad = false): gg.Tensor {
+  return gg.tensor(t.data, { shape: t.shape, dtype: 'float64', requiresGrad });
+}
+
+/** A golden as a tensor with these options (float64 unless told). */
+export function goldenTensor(t: Golden, opts: gg.TensorOptions = { dtype: 'float64' }): gg.Tensor {
+  return gg.tensor(Float64Array.from(t.data), { ...opts, shape: t.shape });
+}
+
+/** Assert a tensor (present, of the golden's shape) matches a golden: |v - e| <= tol·(1 + |e|). */
+export function expectGolden(actual: gg.Tensor | null | undefined, expected: Golden, label: string, tol = 1e-10): void {
+  expect(actual, `${label}: missing`).to.be.instanceOf(gg.Tensor);
+  const a = actual as gg.Tensor;
+  expect([...a.shape], `${label}: shape`).to.deep.equal(expected.shape);
+  const got = a.dataSync();
+  expected.data.forEach((e, i) => {
+    const v = got[i] as number;
+    if (!(Math.abs(v - e) <= tol * (1 + Math.abs(e)))) expect.fail(`${label}[${i}]: got ${v}, expected ${e}`);
+  });
+}
+
+/** A synchronous tensor's values as plain numbers. */
+export function valuesSync(t: gg.Tensor): number[] {
+  return Array.from(t.dataSync());
+}
+
+/** The message of the error `fn` throws (fails when it throws none). */
+export function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error('expected an error');
+}

@@ -12,38 +12,25 @@ import { expect } from 'chai';
 import * as gg from '../../src/index.js';
 import { apply } from '../../src/tensor/ops.js';
 import * as F from '../../src/nn/conv.js';
-import { expectClose, fixture, values, F32, F64 } from '../helpers/compare.js';
+import { expectClose, fixture, goldenTensor, values, F32, F64, type Golden, type GoldenStep } from '../helpers/compare.js';
 import { forEachDevice } from '../helpers/devices.js';
 
 const nn = gg.nn;
 const f64 = { dtype: 'float64' as const };
 
-interface T {
-  shape: number[];
-  data: number[];
-}
-interface Step {
-  input: T;
-  gout: T;
-  output: T;
-  input_grad: T;
-  param_grads: Record<string, T>;
-}
 interface ModuleCase {
   name: string;
   kind: string;
   module: string;
   args: (number | number[])[];
   kwargs: Record<string, number | number[] | boolean | null>;
-  state: Record<string, T>;
+  state: Record<string, Golden>;
   train: boolean;
-  steps: Step[];
+  steps: GoldenStep[];
 }
 
 const PREFIXES = ['Conv1d_', 'Conv2d_', 'Conv3d_', 'ConvTranspose1d_', 'ConvTranspose2d_', 'ConvTranspose3d_', 'AvgPool2d_', 'MaxPool2d_'];
 const cases = fixture<ModuleCase[]>('torch_nn.json').filter((c) => c.kind === 'module' && PREFIXES.some((p) => c.name.startsWith(p)));
-
-const toTensor = (t: T, opts: gg.TensorOptions = f64): gg.Tensor => gg.tensor(Float64Array.from(t.data), { ...opts, shape: t.shape });
 
 function build(c: Pick<ModuleCase, 'module' | 'args' | 'kwargs'>, factory: { dtype?: gg.DType; device?: string } = f64): gg.nn.Module {
   const kw = { ...c.kwargs, ...factory } as Record<string, never>;
@@ -163,15 +150,15 @@ describe('nn/conv', function () {
       it(c.name, async function () {
         const m = build(c);
         const sd: Record<string, gg.Tensor> = {};
-        for (const [k, v] of Object.entries(c.state)) sd[k] = toTensor(v);
+        for (const [k, v] of Object.entries(c.state)) sd[k] = goldenTensor(v);
         m.loadStateDict(sd);
         m.train(c.train);
         for (const s of c.steps) {
-          const x = toTensor(s.input, { ...f64, requiresGrad: true });
+          const x = goldenTensor(s.input, { ...f64, requiresGrad: true });
           const out = m.call(x);
           expect(out.shape).to.deep.equal(s.output.shape);
           expectClose(await values(out), s.output.data, F64, `${c.name} output`);
-          out.backward(toTensor(s.gout));
+          out.backward(goldenTensor(s.gout));
           expectClose(await values(x.grad!), s.input_grad.data, F64, `${c.name} input grad`);
           for (const [n, p] of m.namedParameters()) {
             const want = s.param_grads[n];

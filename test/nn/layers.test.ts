@@ -4,13 +4,9 @@
  * float64 gradchecks, and behaviour checks.
  */
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
 import * as gg from '../../src/index.js';
+import { expectGolden, fixture, golden64, type Golden } from '../helpers/compare.js';
 
-interface T {
-  shape: number[];
-  data: number[];
-}
 interface ModuleCase {
   name: string;
   kind: 'module';
@@ -18,27 +14,14 @@ interface ModuleCase {
   args: unknown[];
   kwargs: Record<string, unknown>;
   spectralNorm?: unknown;
-  state: Record<string, T>;
+  state: Record<string, Golden>;
   train: boolean;
-  steps: { input: T; gout: T; output: T; input_grad: T; param_grads: Record<string, T>; state_after: Record<string, T> }[];
+  steps: { input: Golden; gout: Golden; output: Golden; input_grad: Golden; param_grads: Record<string, Golden>; state_after: Record<string, Golden> }[];
 }
 
-const cases = (JSON.parse(readFileSync(new URL('../../../test/fixtures/torch_nn.json', import.meta.url), 'utf8')) as { kind: string; name: string }[])
+const cases = fixture<{ kind: string; name: string }[]>('torch_nn.json')
   .filter((c): c is ModuleCase => c.kind === 'module')
   .filter((c) => /^(Linear|Dropout|Flatten|LeakyReLU)/.test(c.name) && !c.spectralNorm);
-
-const f64 = (x: T, requiresGrad = false): gg.Tensor => gg.tensor(x.data, { shape: x.shape, dtype: 'float64', requiresGrad });
-
-function expectClose(actual: gg.Tensor | null | undefined, expected: T, label: string, tol = 1e-10): void {
-  expect(actual, `${label}: missing`).to.be.instanceOf(gg.Tensor);
-  const a = actual as gg.Tensor;
-  expect([...a.shape], `${label}: shape`).to.deep.equal(expected.shape);
-  const got = a.dataSync();
-  expected.data.forEach((e, i) => {
-    const v = got[i] as number;
-    if (!(Math.abs(v - e) <= tol * (1 + Math.abs(e)))) expect.fail(`${label}[${i}]: got ${v}, expected ${e}`);
-  });
-}
 
 function build(c: ModuleCase): gg.nn.Module {
   const k = c.kwargs;
@@ -63,20 +46,20 @@ describe('nn layers: PyTorch goldens (float64, cpu)', () => {
   for (const c of cases) {
     it(c.name, () => {
       const m = build(c);
-      m.loadStateDict(Object.fromEntries(Object.entries(c.state).map(([k, v]) => [k, f64(v)])));
+      m.loadStateDict(Object.fromEntries(Object.entries(c.state).map(([k, v]) => [k, golden64(v)])));
       m.train(c.train);
       const params = new Map(m.namedParameters());
       c.steps.forEach((s, i) => {
         m.zeroGrad();
-        const x = f64(s.input, true);
+        const x = golden64(s.input, true);
         const y = m.call(x);
-        expectClose(y, s.output, `step ${i} output`);
-        y.backward(f64(s.gout));
-        expectClose(x.grad, s.input_grad, `step ${i} input grad`);
-        for (const [name, g] of Object.entries(s.param_grads)) expectClose(params.get(name)?.grad, g, `step ${i} grad of ${name}`);
+        expectGolden(y, s.output, `step ${i} output`);
+        y.backward(golden64(s.gout));
+        expectGolden(x.grad, s.input_grad, `step ${i} input grad`);
+        for (const [name, g] of Object.entries(s.param_grads)) expectGolden(params.get(name)?.grad, g, `step ${i} grad of ${name}`);
         const sd = m.stateDict();
         expect(Object.keys(sd)).to.deep.equal(Object.keys(s.state_after));
-        for (const [key, v] of Object.entries(s.state_after)) expectClose(sd[key], v, `step ${i} state ${key}`);
+        for (const [key, v] of Object.entries(s.state_after)) expectGolden(sd[key], v, `step ${i} state ${key}`);
       });
     });
   }

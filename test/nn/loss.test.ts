@@ -2,52 +2,35 @@
  * Losses against PyTorch goldens (float64, cpu), gradchecks, and errors.
  */
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
 import * as gg from '../../src/index.js';
+import { expectGolden, fixture, golden64, type Golden } from '../helpers/compare.js';
 
-interface T {
-  shape: number[];
-  data: number[];
-}
 interface LossCase {
   name: string;
   kind: 'loss';
   module: 'MSELoss' | 'CrossEntropyLoss' | 'BCEWithLogitsLoss';
-  kwargs: { reduction?: gg.nn.Reduction; ignoreIndex?: number; labelSmoothing?: number; weight?: T; posWeight?: T };
-  inputs: { input: T; target: T };
-  output: T;
-  gout: T;
-  input_grad: T;
+  kwargs: { reduction?: gg.nn.Reduction; ignoreIndex?: number; labelSmoothing?: number; weight?: Golden; posWeight?: Golden };
+  inputs: { input: Golden; target: Golden };
+  output: Golden;
+  gout: Golden;
+  input_grad: Golden;
 }
 
-const cases = (JSON.parse(readFileSync(new URL('../../../test/fixtures/torch_nn.json', import.meta.url), 'utf8')) as { kind: string }[]).filter(
+const cases = fixture<{ kind: string }[]>('torch_nn.json').filter(
   (c): c is LossCase => c.kind === 'loss',
 );
-
-const f64 = (x: T, requiresGrad = false): gg.Tensor => gg.tensor(x.data, { shape: x.shape, dtype: 'float64', requiresGrad });
-
-function expectClose(actual: gg.Tensor | null | undefined, expected: T, label: string, tol = 1e-10): void {
-  expect(actual, `${label}: missing`).to.be.instanceOf(gg.Tensor);
-  const a = actual as gg.Tensor;
-  expect([...a.shape], `${label}: shape`).to.deep.equal(expected.shape);
-  const got = a.dataSync();
-  expected.data.forEach((e, i) => {
-    const v = got[i] as number;
-    if (!(Math.abs(v - e) <= tol * (1 + Math.abs(e)))) expect.fail(`${label}[${i}]: got ${v}, expected ${e}`);
-  });
-}
 
 function build(c: LossCase): gg.nn.Loss {
   const k = c.kwargs;
   const reduction = k.reduction ?? 'mean';
-  const weight = k.weight ? f64(k.weight) : null;
+  const weight = k.weight ? golden64(k.weight) : null;
   switch (c.module) {
     case 'MSELoss':
       return new gg.nn.MSELoss({ reduction });
     case 'CrossEntropyLoss':
       return new gg.nn.CrossEntropyLoss({ reduction, weight, ignoreIndex: k.ignoreIndex ?? -100, labelSmoothing: k.labelSmoothing ?? 0 });
     case 'BCEWithLogitsLoss':
-      return new gg.nn.BCEWithLogitsLoss({ reduction, weight, posWeight: k.posWeight ? f64(k.posWeight) : null });
+      return new gg.nn.BCEWithLogitsLoss({ reduction, weight, posWeight: k.posWeight ? golden64(k.posWeight) : null });
   }
 }
 
@@ -60,20 +43,20 @@ describe('nn losses: PyTorch goldens (float64, cpu)', () => {
   for (const c of cases) {
     it(c.name, () => {
       const loss = build(c);
-      const x = f64(c.inputs.input, true);
-      const y = loss.call(x, f64(c.inputs.target));
-      expectClose(y, c.output, 'output');
-      y.backward(f64(c.gout));
-      expectClose(x.grad, c.input_grad, 'input grad');
+      const x = golden64(c.inputs.input, true);
+      const y = loss.call(x, golden64(c.inputs.target));
+      expectGolden(y, c.output, 'output');
+      y.backward(golden64(c.gout));
+      expectGolden(x.grad, c.input_grad, 'input grad');
     });
   }
   it('the functional forms give the same values', () => {
     const c = cases.find((k) => k.name === 'CrossEntropyLoss_weight_labelSmoothing') as LossCase;
-    const out = gg.nn.functional.crossEntropy(f64(c.inputs.input), f64(c.inputs.target), { weight: f64(c.kwargs.weight as T), labelSmoothing: 0.2 });
-    expectClose(out, c.output, 'functional crossEntropy');
+    const out = gg.nn.functional.crossEntropy(golden64(c.inputs.input), golden64(c.inputs.target), { weight: golden64(c.kwargs.weight as Golden), labelSmoothing: 0.2 });
+    expectGolden(out, c.output, 'functional crossEntropy');
     const b = cases.find((k) => k.name === 'BCEWithLogitsLoss_posWeight') as LossCase;
-    const outB = gg.nn.functional.binaryCrossEntropyWithLogits(f64(b.inputs.input), f64(b.inputs.target), { posWeight: f64(b.kwargs.posWeight as T) });
-    expectClose(outB, b.output, 'functional binaryCrossEntropyWithLogits');
+    const outB = gg.nn.functional.binaryCrossEntropyWithLogits(golden64(b.inputs.input), golden64(b.inputs.target), { posWeight: golden64(b.kwargs.posWeight as Golden) });
+    expectGolden(outB, b.output, 'functional binaryCrossEntropyWithLogits');
   });
 });
 

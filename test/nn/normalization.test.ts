@@ -6,81 +6,27 @@
  * Run: npx tsc -p tsconfig.json && node scripts/with-display.mjs node_modules/.bin/mocha dist/test/nn/normalization.test.js
  */
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
 import * as gg from '../../src/index.js';
 import { batchNorm, groupNorm, instanceNorm, layerNorm } from '../../src/nn/normalization.js';
 import { forEachDevice } from '../helpers/devices.js';
-
-/** Tolerances: |actual - expected| <= atol + rtol·|expected|. */
-export interface Tol {
-  rtol: number;
-  atol: number;
-}
-/** float64 on the cpu against PyTorch's float64. */
-export const F64: Tol = { rtol: 1e-10, atol: 1e-12 };
-
-/** Elementwise closeness (NaN matches NaN), naming the worst element. */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol, label = ''): void {
-  expect(actual.length, `${label}: length`).to.equal(expected.length);
-  let worst = -1;
-  let worstExcess = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i] as number;
-    const e = expected[i] as number;
-    if ((Number.isNaN(e) && Number.isNaN(a)) || a === e) continue;
-    const excess = Math.abs(a - e) - (tol.atol + tol.rtol * Math.abs(e));
-    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
-      worst = i;
-      worstExcess = excess;
-    }
-  }
-  if (worst >= 0) {
-    const a = actual[worst] as number;
-    const e = expected[worst] as number;
-    expect.fail(`${label}: element ${worst} is ${a}, expected ${e} (|diff| ${Math.abs(a - e).toExponential(3)} > atol ${tol.atol} + rtol ${tol.rtol}·|expected|)`);
-  }
-}
-
-/** A tensor's values as plain numbers (waits for async devices). */
-export async function values(t: gg.Tensor): Promise<number[]> {
-  return Array.from(await t.data());
-}
-
-/** A JSON file under test/fixtures (tests run from dist/test/nn). */
-export function fixture<X>(name: string): X {
-  return JSON.parse(readFileSync(new URL(`../../../test/fixtures/${name}`, import.meta.url), 'utf8')) as X;
-}
+import { expectClose, fixture, goldenTensor, values, F64, type Golden, type GoldenStep, type Tol } from '../helpers/compare.js';
 
 const nn = gg.nn;
 type Module = gg.nn.Module;
 const f64 = { dtype: 'float64' as const };
 
-interface T {
-  shape: number[];
-  data: number[];
-}
-interface Step {
-  input: T;
-  gout: T;
-  output: T;
-  input_grad: T;
-  param_grads: Record<string, T>;
-  state_after: Record<string, T>;
-}
 export interface ModuleCase {
   name: string;
   kind: string;
   module: string;
   args: (number | number[])[];
   kwargs: Record<string, number | boolean | null>;
-  state: Record<string, T>;
+  state: Record<string, Golden>;
   train: boolean;
-  steps: Step[];
+  steps: GoldenStep[];
 }
 
 export const NORM_PREFIXES = ['BatchNorm1d_', 'BatchNorm2d_', 'BatchNorm3d_', 'InstanceNorm2d_', 'LayerNorm_', 'GroupNorm_', 'SwitchableNorm2d_', 'SwitchNorm2d_'];
-
-const toTensor = (t: T, opts: gg.TensorOptions = f64): gg.Tensor => gg.tensor(Float64Array.from(t.data), { ...opts, shape: t.shape });
 
 /** Build a fixture's module (float64 unless told). */
 export function build(c: Pick<ModuleCase, 'module' | 'args' | 'kwargs'>, factory: { dtype?: gg.DType; device?: string } = f64): Module {
@@ -114,16 +60,16 @@ const cases = fixture<ModuleCase[]>('torch_nn.json').filter((c) => c.kind === 'm
 export async function runCase(c: ModuleCase, tol: Tol): Promise<void> {
   const m = build(c);
   const sd: Record<string, gg.Tensor> = {};
-  for (const [k, v] of Object.entries(c.state)) sd[k] = toTensor(v);
+  for (const [k, v] of Object.entries(c.state)) sd[k] = goldenTensor(v);
   m.loadStateDict(sd);
   m.train(c.train);
   for (const [i, s] of c.steps.entries()) {
     const label = `${c.name} step ${i}`;
-    const x = toTensor(s.input);
+    const x = goldenTensor(s.input);
     x.requiresGrad = true;
     m.zeroGrad();
     const out = m.call(x);
-    out.mul(toTensor(s.gout)).sum().backward();
+    out.mul(goldenTensor(s.gout)).sum().backward();
     expect(out.shape).to.deep.equal(s.output.shape);
     expectClose(await values(out), s.output.data, tol, `${label} output`);
     expectClose(await values(x.grad as gg.Tensor), s.input_grad.data, tol, `${label} input_grad`);

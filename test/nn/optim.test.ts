@@ -3,37 +3,22 @@
  * memory, errors, parameter groups and state dicts.
  */
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
 import * as gg from '../../src/index.js';
+import { expectGolden, fixture, golden64, type Golden } from '../helpers/compare.js';
 
-interface T {
-  shape: number[];
-  data: number[];
-}
 interface OptCase {
   name: string;
   kind: 'optimizer';
   module: 'SGD' | 'Adam' | 'AdamW';
   kwargs: { lr: number; momentum?: number; dampening?: number; nesterov?: boolean; weightDecay?: number; betas?: [number, number]; eps?: number; amsgrad?: boolean };
-  params: T[];
-  grads: T[][];
-  params_after: T[][];
+  params: Golden[];
+  grads: Golden[][];
+  params_after: Golden[][];
 }
 
-const cases = (JSON.parse(readFileSync(new URL('../../../test/fixtures/torch_nn.json', import.meta.url), 'utf8')) as { kind: string }[]).filter(
+const cases = fixture<{ kind: string }[]>('torch_nn.json').filter(
   (c): c is OptCase => c.kind === 'optimizer',
 );
-
-const f64 = (x: T, requiresGrad = false): gg.Tensor => gg.tensor(x.data, { shape: x.shape, dtype: 'float64', requiresGrad });
-
-function expectClose(actual: gg.Tensor, expected: T, label: string, tol = 1e-10): void {
-  expect([...actual.shape], `${label}: shape`).to.deep.equal(expected.shape);
-  const got = actual.dataSync();
-  expected.data.forEach((e, i) => {
-    const v = got[i] as number;
-    if (!(Math.abs(v - e) <= tol * (1 + Math.abs(e)))) expect.fail(`${label}[${i}]: got ${v}, expected ${e}`);
-  });
-}
 
 type AnyOptimizer = gg.optim.SGD | gg.optim.Adam | gg.optim.AdamW;
 function build(c: OptCase, params: gg.Tensor[]): AnyOptimizer {
@@ -51,13 +36,13 @@ describe('optim: PyTorch goldens (float64, cpu)', () => {
   });
   for (const c of cases) {
     it(c.name, () => {
-      const params = c.params.map((p) => f64(p, true));
+      const params = c.params.map((p) => golden64(p, true));
       const opt = build(c, params);
       c.grads.forEach((grads, step) => {
         opt.zeroGrad();
-        params.forEach((p, i) => (p.grad = f64(grads[i] as T)));
+        params.forEach((p, i) => (p.grad = golden64(grads[i] as Golden)));
         opt.step();
-        params.forEach((p, i) => expectClose(p, (c.params_after[step] as T[])[i] as T, `step ${step} param ${i}`));
+        params.forEach((p, i) => expectGolden(p, (c.params_after[step] as Golden[])[i] as Golden, `step ${step} param ${i}`));
       });
     });
   }

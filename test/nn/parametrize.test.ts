@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
+import { errorOf, valuesSync } from '../helpers/compare.js';
 import { Module } from '../../src/nn/module.js';
 import {
   registerParametrization,
@@ -73,22 +74,11 @@ class ToF32 extends Module {
   }
 }
 
-function vals(t: gg.Tensor): number[] {
-  return Array.from(t.dataSync());
-}
 function close(a: gg.Tensor, b: gg.Tensor, tol = 1e-12): void {
   expect(a.shape).to.deep.equal(b.shape);
-  const x = vals(a);
-  const y = vals(b);
+  const x = valuesSync(a);
+  const y = valuesSync(b);
   x.forEach((v, i) => expect(Math.abs(v - (y[i] as number)), `element ${i}: ${v} vs ${y[i]}`).to.be.at.most(tol));
-}
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected an error');
 }
 const pdict = (m: Module): Record<string, unknown> => m as unknown as Record<string, unknown>;
 
@@ -105,7 +95,7 @@ describe('nn.utils.parametrize', () => {
   it('moves the original Parameter object under parametrizations.weight.original', () => {
     const m = new Lin(3, 2);
     const w = m.weight;
-    const before = vals(w);
+    const before = valuesSync(w);
     expect(isParametrized(m)).to.equal(false);
     registerParametrization(m, 'weight', new Scale(2));
     expect(isParametrized(m)).to.equal(true);
@@ -117,8 +107,8 @@ describe('nn.utils.parametrize', () => {
     expect(pdict(m)['parametrizations']).to.be.instanceOf(ModuleDict);
     expect(m._parameters.has('weight')).to.equal(false);
     // original = rightInverse(W) = W/2 (in place), weight = 2 * original: a fresh tensor on every access
-    expect(vals(w)).to.deep.equal(before.map((v) => v / 2));
-    expect(vals(m.weight)).to.deep.equal(before);
+    expect(valuesSync(w)).to.deep.equal(before.map((v) => v / 2));
+    expect(valuesSync(m.weight)).to.deep.equal(before);
     expect(m.weight).to.not.equal(m.weight);
     expect(m.weight.isLeaf).to.equal(false);
     expect(w.requiresGrad).to.equal(true);
@@ -127,7 +117,7 @@ describe('nn.utils.parametrize', () => {
     expect([...m.namedParameters()].map(([n]) => n)).to.deep.equal(['bias', 'parametrizations.weight.original']);
     // gradients reach the original
     m.call(gg.ones([1, 3], f64)).sum().backward();
-    expect(vals(w.grad as gg.Tensor)).to.deep.equal([2, 2, 2, 2, 2, 2]);
+    expect(valuesSync(w.grad as gg.Tensor)).to.deep.equal([2, 2, 2, 2, 2, 2]);
   });
 
   it('prints the parametrizations child', () => {
@@ -140,16 +130,16 @@ describe('nn.utils.parametrize', () => {
 
   it('chains a second registration and orders the state keys as PyTorch', () => {
     const m = new Lin(3, 2);
-    const w0 = vals(m.weight);
+    const w0 = valuesSync(m.weight);
     const s = new Scale(3);
     registerParametrization(m, 'weight', s);
     registerParametrization(m, 'weight', new AddOne());
     const list = parametrizationList(m, 'weight') as ParametrizationList;
     expect(list.length).to.equal(2);
-    expect(vals(m.weight)).to.deep.equal(w0.map((v) => 3 * (v / 3) + 1));
+    expect(valuesSync(m.weight)).to.deep.equal(w0.map((v) => 3 * (v / 3) + 1));
     expect(Object.keys(m.stateDict())).to.deep.equal(['bias', 'parametrizations.weight.original', 'parametrizations.weight.1.one']);
     // the original holds the unparametrized value (Scale's right inverse of the weight)
-    expect(vals(list.original)).to.deep.equal(w0.map((v) => v / 3));
+    expect(valuesSync(list.original)).to.deep.equal(w0.map((v) => v / 3));
   });
 
   it('runs the chain on every access, and once per cached scope', () => {
@@ -218,9 +208,9 @@ describe('nn.utils.parametrize', () => {
     const w = m.weight;
     registerParametrization(m, 'weight', new Scale(4));
     m.weight = gg.tensor([[4, 8], [12, 16]], f64);
-    expect(vals(w)).to.deep.equal([1, 2, 3, 4]);
+    expect(valuesSync(w)).to.deep.equal([1, 2, 3, 4]);
     expect((parametrizationList(m, 'weight') as ParametrizationList).original).to.equal(w);
-    expect(vals(m.weight)).to.deep.equal([4, 8, 12, 16]);
+    expect(valuesSync(m.weight)).to.deep.equal([4, 8, 12, 16]);
     expect(w.requiresGrad).to.equal(true);
     expect(w.isLeaf).to.equal(true);
     // dtype must be kept
@@ -239,25 +229,25 @@ describe('nn.utils.parametrize', () => {
   it('registration stores rightInverse(original) in the same object', () => {
     const m = new Lin(2, 2);
     const w = m.weight;
-    const before = vals(w);
+    const before = valuesSync(w);
     registerParametrization(m, 'weight', new Scale(2));
     // original = rightInverse(W) = W/2, so the exposed weight is unchanged
-    expect(vals(w)).to.deep.equal(before.map((v) => v / 2));
-    expect(vals(m.weight)).to.deep.equal(before);
+    expect(valuesSync(w)).to.deep.equal(before.map((v) => v / 2));
+    expect(valuesSync(m.weight)).to.deep.equal(before);
   });
 
   it('removeParametrizations leaves the parametrized value in the original Parameter', () => {
     const m = new Lin(3, 2);
     const w = m.weight;
-    const w0 = vals(w);
+    const w0 = valuesSync(w);
     registerParametrization(m, 'weight', new Scale(2), {});
     registerParametrization(m, 'weight', new AddOne());
-    const now = vals(m.weight);
+    const now = valuesSync(m.weight);
     expect(now).to.deep.equal(w0.map((v) => v + 1));
     removeParametrizations(m, 'weight');
     expect(m.weight).to.equal(w);
     expect(w.isLeaf && w.requiresGrad).to.equal(true);
-    expect(vals(m.weight)).to.deep.equal(now);
+    expect(valuesSync(m.weight)).to.deep.equal(now);
     expect(isParametrized(m)).to.equal(false);
     expect(pdict(m)['parametrizations']).to.equal(undefined);
     expect(m._modules.has('parametrizations')).to.equal(false);
@@ -274,10 +264,10 @@ describe('nn.utils.parametrize', () => {
     const m = new Lin(3, 2);
     const w = m.weight;
     registerParametrization(m, 'weight', new AddOne());
-    const orig = vals(w);
+    const orig = valuesSync(w);
     removeParametrizations(m, 'weight', { leaveParametrized: false });
     expect(m.weight).to.equal(w);
-    expect(vals(m.weight)).to.deep.equal(orig);
+    expect(valuesSync(m.weight)).to.deep.equal(orig);
     expect(Object.keys(m.stateDict())).to.deep.equal(['bias', 'weight']);
   });
 
@@ -330,7 +320,7 @@ describe('nn.utils.parametrize', () => {
     m.registerBuffer('running', gg.tensor([1, 2], f64));
     const b = pdict(m)['running'] as gg.Tensor;
     registerParametrization(m, 'running', new Scale(10));
-    expect(vals(pdict(m)['running'] as gg.Tensor)).to.deep.equal([1, 2]);
+    expect(valuesSync(pdict(m)['running'] as gg.Tensor)).to.deep.equal([1, 2]);
     expect(Object.keys(m.stateDict())).to.deep.equal(['weight', 'bias', 'parametrizations.running.original']);
     expect(m.buffers()).to.deep.equal([b]);
     expect(b.requiresGrad).to.equal(false);
@@ -347,7 +337,7 @@ describe('nn.utils.parametrize', () => {
     registerParametrization(b, 'weight', new Scale(2));
     registerParametrization(b, 'weight', new AddOne());
     const x = gg.randn([4, 3], f64);
-    expect(vals(a.call(x))).to.not.deep.equal(vals(b.call(x)));
+    expect(valuesSync(a.call(x))).to.not.deep.equal(valuesSync(b.call(x)));
     const bOrig = (parametrizationList(b, 'weight') as ParametrizationList).original;
     b.loadStateDict(a.stateDict());
     close(a.call(x), b.call(x));

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
 import * as gg from '../../src/index.js';
+import { errorOf, fixture, golden64, valuesSync, type Golden, type GoldenStep } from '../helpers/compare.js';
 import { Module } from '../../src/nn/module.js';
 import { spectralNorm, removeSpectralNorm, applySpectralNorm, SpectralNorm } from '../../src/nn/utils/spectral.js';
 import { cached, isParametrized, parametrizationList, type ParametrizationList } from '../../src/nn/utils/parametrize.js';
@@ -33,18 +33,8 @@ function normClass(name: string): NormClass {
 const BatchNorm1d = normClass('BatchNorm1d');
 const BatchNorm2d = normClass('BatchNorm2d');
 
-interface T {
-  shape: number[];
-  data: number[];
-}
-interface Step {
-  input: T;
-  weight: T;
-  gout: T;
-  output: T;
-  input_grad: T;
-  param_grads: Record<string, T>;
-  state_after: Record<string, T>;
+interface Step extends GoldenStep {
+  weight: Golden;
 }
 interface Case {
   name: string;
@@ -53,35 +43,25 @@ interface Case {
   args: number[];
   kwargs: Record<string, unknown>;
   spectralNorm?: { nPowerIterations?: number };
-  state: Record<string, T>;
+  state: Record<string, Golden>;
   train: boolean;
   steps: Step[];
 }
 
-const fixtures = JSON.parse(readFileSync(new URL('../../../test/fixtures/torch_nn.json', import.meta.url), 'utf8')) as Case[];
+const fixtures = fixture<Case[]>('torch_nn.json');
 const spectralCases = fixtures.filter((c) => c.name.startsWith('SpectralNorm_'));
 
-const t64 = (t: T, requiresGrad = false): gg.Tensor => gg.tensor(t.data, { shape: t.shape, dtype: 'float64', requiresGrad });
-const vals = (t: gg.Tensor): number[] => Array.from(t.dataSync());
 
-function maxDiff(a: gg.Tensor, b: T | gg.Tensor): number {
+function maxDiff(a: gg.Tensor, b: Golden | gg.Tensor): number {
   const bs = b instanceof gg.Tensor ? b.shape : b.shape;
   expect([...a.shape], 'shape').to.deep.equal([...bs]);
-  const x = vals(a);
-  const y = b instanceof gg.Tensor ? vals(b) : b.data;
+  const x = valuesSync(a);
+  const y = b instanceof gg.Tensor ? valuesSync(b) : b.data;
   return x.reduce((m, v, i) => Math.max(m, Math.abs(v - (y[i] as number))), 0);
 }
-function close(a: gg.Tensor, b: T | gg.Tensor, tol: number, what: string): void {
+function close(a: gg.Tensor, b: Golden | gg.Tensor, tol: number, what: string): void {
   const d = maxDiff(a, b);
   expect(d, `${what}: max |diff| = ${d}`).to.be.at.most(tol);
-}
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected an error');
 }
 const listOf = (m: Module, name = 'weight'): ParametrizationList => parametrizationList(m, name) as ParametrizationList;
 const snOf = (m: Module, name = 'weight'): SpectralNorm => listOf(m, name).chain[0] as SpectralNorm;
@@ -138,7 +118,7 @@ describe('nn.utils spectral norm', () => {
         const m = build(c);
         spectralNorm(m, c.spectralNorm ?? {});
         expect(Object.keys(m.stateDict()), 'state keys').to.deep.equal(Object.keys(c.state));
-        m.loadStateDict(Object.fromEntries(Object.entries(c.state).map(([k, v]) => [k, t64(v)])));
+        m.loadStateDict(Object.fromEntries(Object.entries(c.state).map(([k, v]) => [k, golden64(v)])));
         m.train(c.train);
         const sn = snOf(m);
         expect(sn.dim).to.equal(c.module === 'ConvTranspose2d' ? 1 : 0);
@@ -147,12 +127,12 @@ describe('nn.utils spectral norm', () => {
         const params = Object.fromEntries(m.namedParameters());
         for (const step of c.steps) {
           m.zeroGrad();
-          const x = t64(step.input, true);
+          const x = golden64(step.input, true);
           // cached: the weight the forward used is the one read right after it (no second power iteration)
           const [y, w] = cached(() => [m.call(x), weightOf(m)] as const);
           close(y, step.output, 1e-10, 'output');
           close(w, step.weight, 1e-10, 'W/sigma');
-          y.backward(t64(step.gout));
+          y.backward(golden64(step.gout));
           close(x.grad as gg.Tensor, step.input_grad, 1e-10, 'input grad');
           for (const [k, g] of Object.entries(step.param_grads)) {
             const p = params[k] as gg.Tensor;
@@ -177,8 +157,8 @@ describe('nn.utils spectral norm', () => {
       expect(sn).to.be.instanceOf(SpectralNorm);
       expect(sn._u.shape).to.deep.equal([3]);
       expect(sn._v.shape).to.deep.equal([5]);
-      expect(Math.hypot(...vals(sn._u))).to.be.closeTo(1, 1e-12);
-      expect(Math.hypot(...vals(sn._v))).to.be.closeTo(1, 1e-12);
+      expect(Math.hypot(...valuesSync(sn._u))).to.be.closeTo(1, 1e-12);
+      expect(Math.hypot(...valuesSync(sn._v))).to.be.closeTo(1, 1e-12);
       expect(listOf(lin).original).to.equal(w);
       expect(Object.keys(lin.stateDict())).to.deep.equal(['bias', 'parametrizations.weight.original', 'parametrizations.weight.0._u', 'parametrizations.weight.0._v']);
       expect(sn._u.requiresGrad || sn._v.requiresGrad).to.equal(false);
@@ -201,7 +181,7 @@ describe('nn.utils spectral norm', () => {
       const ln = new Affine(4);
       ln.weight = gg.tensor([3, 0, 4, 0], f64);
       spectralNorm(ln);
-      expect(vals(weightOf(ln))).to.deep.equal([0.6, 0, 0.8, 0]);
+      expect(valuesSync(weightOf(ln))).to.deep.equal([0.6, 0, 0.8, 0]);
       expect(Object.keys(ln.stateDict())).to.deep.equal(['bias', 'parametrizations.weight.original']);
     });
 
@@ -212,9 +192,9 @@ describe('nn.utils spectral norm', () => {
       const v = sn._v;
       // reference: the same iterations by hand
       const wm = listOf(lin).original;
-      let uu = vals(u);
-      let vv = vals(v);
-      const W = vals(wm);
+      let uu = valuesSync(u);
+      let vv = valuesSync(v);
+      const W = valuesSync(wm);
       const norm = (a: number[]): number[] => {
         const n = Math.max(Math.hypot(...a), 1e-12);
         return a.map((x) => x / n);
@@ -230,18 +210,18 @@ describe('nn.utils spectral norm', () => {
       expect(maxDiff(sn._v, gg.tensor(vv, f64))).to.be.below(1e-12);
       expect(maxDiff(ws, gg.tensor(W.map((x) => x / sigma), { ...f64, shape: [3, 4] }))).to.be.below(1e-12);
       lin.eval();
-      const [u0, v0] = [vals(u), vals(v)];
+      const [u0, v0] = [valuesSync(u), valuesSync(v)];
       void weightOf(lin);
       lin.call(gg.randn([2, 4], f64));
-      expect(vals(u)).to.deep.equal(u0);
-      expect(vals(v)).to.deep.equal(v0);
+      expect(valuesSync(u)).to.deep.equal(u0);
+      expect(valuesSync(v)).to.deep.equal(v0);
       // powerIterOnEval keeps iterating in eval
       const lin2 = spectralNorm(new Linear(4, 3, f64), { powerIterOnEval: true }).eval();
-      const before = vals(snOf(lin2)._u);
+      const before = valuesSync(snOf(lin2)._u);
       gg.manualSeed(1);
       listOf(lin2).original.assign(gg.randn([3, 4], f64));
       void weightOf(lin2);
-      expect(vals(snOf(lin2)._u)).to.not.deep.equal(before);
+      expect(valuesSync(snOf(lin2)._u)).to.not.deep.equal(before);
     });
 
     it('W/sigma has largest singular value 1 after many iterations', function () {
@@ -249,14 +229,14 @@ describe('nn.utils spectral norm', () => {
       const lin = spectralNorm(new Linear(6, 5, f64));
       for (let i = 0; i < 200; i++) void weightOf(lin);
       const ws = weightOf(lin);
-      expect(topSingularValue(vals(ws), 5, 6)).to.be.closeTo(1, 1e-9);
+      expect(topSingularValue(valuesSync(ws), 5, 6)).to.be.closeTo(1, 1e-9);
       // and sigma matches the top singular value of W
       const w = listOf(lin).original;
       const sigma = snOf(lin).sigma(w).itemSync();
-      expect(sigma).to.be.closeTo(topSingularValue(vals(w), 5, 6), 1e-9);
+      expect(sigma).to.be.closeTo(topSingularValue(valuesSync(w), 5, 6), 1e-9);
       const conv = spectralNorm(new Conv2d(3, 4, 3, f64));
       for (let i = 0; i < 300; i++) void weightOf(conv);
-      expect(topSingularValue(vals(weightOf(conv)), 4, 27)).to.be.closeTo(1, 1e-8);
+      expect(topSingularValue(valuesSync(weightOf(conv)), 4, 27)).to.be.closeTo(1, 1e-8);
     });
   });
 
@@ -269,17 +249,17 @@ describe('nn.utils spectral norm', () => {
         const G = gg.randn([...shape], f64);
         sn.forward(W).mul(G).sum().backward();
         const sigma = sn.sigma(W.detach()).itemSync();
-        const u = vals(sn._u);
-        const v = vals(sn._v);
+        const u = valuesSync(sn._u);
+        const v = valuesSync(sn._v);
         // closed form on the matrix view, mapped back to W's layout
-        const Gm = vals(sn.toMatrix(G).contiguous());
-        const Wm = vals(sn.toMatrix(W.detach()).contiguous());
+        const Gm = valuesSync(sn.toMatrix(G).contiguous());
+        const Wm = valuesSync(sn.toMatrix(W.detach()).contiguous());
         const dot = Gm.reduce((s, g, i) => s + g * (Wm[i] as number), 0);
         const h = u.length;
         const w = v.length;
         const expectedM = Gm.map((g, i) => g / sigma - (dot / sigma ** 2) * (u[Math.floor(i / w)] as number) * (v[i % w] as number));
         expect(expectedM.length).to.equal(h * w);
-        const gradM = vals(sn.toMatrix(W.grad as gg.Tensor).contiguous());
+        const gradM = valuesSync(sn.toMatrix(W.grad as gg.Tensor).contiguous());
         const d = gradM.reduce((m, g, i) => Math.max(m, Math.abs(g - (expectedM[i] as number))), 0);
         expect(d, `shape ${shape}`).to.be.below(1e-12);
         expect(sn._u.grad).to.equal(null);
@@ -326,9 +306,9 @@ describe('nn.utils spectral norm', () => {
       const w = listOf(lin).original;
       const sn = snOf(lin);
       const expected = sn.toMatrix(w).div(sn.sigma(w)).detach().clone();
-      const u = vals(sn._u);
+      const u = valuesSync(sn._u);
       removeSpectralNorm(lin);
-      expect(vals(sn._u)).to.deep.equal(u);
+      expect(valuesSync(sn._u)).to.deep.equal(u);
       expect(lin.weight).to.equal(w);
       expect(maxDiff(lin.weight, expected)).to.be.below(1e-14);
       expect(isParametrized(lin)).to.equal(false);

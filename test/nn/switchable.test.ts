@@ -8,7 +8,8 @@
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
 // NOTE: importing the shared helpers also registers normalization.test's suites when this file runs alone
-import { expectClose, fixture, runCase, values, F64, type ModuleCase } from './normalization.test.js';
+import { runCase, type ModuleCase } from './normalization.test.js';
+import { expectClose, fixture, values, F64 } from '../helpers/compare.js';
 
 const nn = gg.nn;
 const f64 = { dtype: 'float64' as const };
