@@ -28,8 +28,9 @@ import { checkManualBackward, type ManualBackwardResult } from './bn/manual-back
 import { mnistSubset, trainMlp, trainVsEval, type BnRun, type MonitorStats } from './bn/mnist-bn.js';
 import { miniResNet } from './bn/resnet.js';
 import { compareWithBuiltin, type Comparison } from './bn/scratch.js';
-import { describeDevice, fmtSeconds, isMain, mulberry32, permutation, pickDevice, table } from './lib/cli.js';
-import { MNIST_PIXELS } from './lib/mnist.js';
+import { describeDevice, fmtSeconds, isMain, logger, pickDevice, table } from './lib/cli.js';
+import { mulberry32, permutation } from './lib/rng.js';
+import { gatherMnist } from './lib/mnist.js';
 import { barChart, lineChart, writePng } from './lib/plot.js';
 
 /** Options of {@link main}. */
@@ -63,9 +64,7 @@ export async function main(opts: BnExperimentsOptions = {}): Promise<BnExperimen
   const quick = opts.quick ?? false;
   const out = opts.out ?? 'out';
   const verbose = opts.verbose ?? true;
-  const log = (s: string) => {
-    if (verbose) console.log(s);
-  };
+  const log = logger(verbose);
   const device = await pickDevice(opts.device);
   log(`device ${describeDevice(device)}`);
   mkdirSync(out, { recursive: true });
@@ -182,13 +181,7 @@ export async function main(opts: BnExperimentsOptions = {}): Promise<BnExperimen
   const ce = new gg.nn.CrossEntropyLoss();
   for (let s = 0; s < rsteps; s++) {
     const loss = gg.tidy(() => {
-      const imgs = new Float32Array(rbs * MNIST_PIXELS);
-      const labels = new Float32Array(rbs);
-      for (let i = 0; i < rbs; i++) {
-        const k = order[(s * rbs + i) % order.length] as number;
-        imgs.set(data.train.images.subarray(k * MNIST_PIXELS, (k + 1) * MNIST_PIXELS), i * MNIST_PIXELS);
-        labels[i] = data.train.labels[k] as number;
-      }
+      const { images: imgs, labels } = gatherMnist(data.train, rbs, (i) => order[(s * rbs + i) % order.length] as number);
       ropt.zeroGrad();
       const logits = resnet.call(gg.tensor(imgs, { shape: [rbs, 1, 28, 28], device }));
       outputShape = [...logits.shape];

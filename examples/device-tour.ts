@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import * as gg from '../src/index.js';
-import { fmtSeconds, isMain, maxAbsDiff, table } from './lib/cli.js';
+import { fmtSeconds, isMain, logger, maxAbsDiff, table } from './lib/cli.js';
 
 /** Options of {@link main}. */
 export interface DeviceTourOptions {
@@ -64,9 +64,7 @@ export async function main(opts: DeviceTourOptions = {}): Promise<DeviceTourResu
   const steps = opts.steps ?? (quick ? 3 : 10);
   const bs = opts.batch ?? (quick ? 64 : 256);
   const verbose = opts.verbose ?? true;
-  const log = (s: string) => {
-    if (verbose) console.log(s);
-  };
+  const log = logger(verbose);
   const present = await gg.availableDevices();
   // 'gpu' is an alias of one concrete mode: run each concrete device once
   const names = [...new Set(await Promise.all((opts.devices ?? present).map((d) => gg.initDevice(d))))];

@@ -15,7 +15,7 @@
  * @module
  */
 import * as gg from '../src/index.js';
-import { isMain } from './lib/cli.js';
+import { isMain, logger } from './lib/cli.js';
 
 /** SiLU with the right backward: d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x))). */
 export class SiLU extends gg.autograd.Function {
@@ -76,9 +76,7 @@ const f64 = { dtype: 'float64' as const };
 export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTourResult> {
   const verbose = opts.verbose ?? true;
   const quick = opts.quick ?? false;
-  const log = (s: string) => {
-    if (verbose) console.log(s);
-  };
+  const log = logger(verbose);
   const checks: CheckResult[] = [];
   const run = async (
     name: string,

@@ -21,8 +21,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as gg from '../src/index.js';
-import { describeDevice, fmtSeconds, isMain, mulberry32, permutation, pickDevice, since, table } from './lib/cli.js';
-import { loadMnist, MNIST_PIXELS, type MnistSplit } from './lib/mnist.js';
+import { describeDevice, fmtSeconds, isMain, logger, pickDevice, since, table } from './lib/cli.js';
+import { mulberry32, permutation } from './lib/rng.js';
+import { gatherMnist, loadMnist, type MnistSplit } from './lib/mnist.js';
 import { barChart, lineChart, writePng } from './lib/plot.js';
 import { progressBar } from './lib/progress.js';
 
@@ -121,13 +122,7 @@ export function buildModel(kind: NormKind, device: string): gg.nn.Sequential {
 
 /** Images [from, from + n) of a split as (n, 1, 28, 28) and their labels as (n). */
 function batchOf(split: MnistSplit, order: Int32Array | null, from: number, n: number, device: string): { x: gg.Tensor; y: gg.Tensor } {
-  const images = new Float32Array(n * MNIST_PIXELS);
-  const labels = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = order ? (order[from + i] as number) : from + i;
-    images.set(split.images.subarray(k * MNIST_PIXELS, (k + 1) * MNIST_PIXELS), i * MNIST_PIXELS);
-    labels[i] = split.labels[k] as number;
-  }
+  const { images, labels } = gatherMnist(split, n, (i) => (order ? (order[from + i] as number) : from + i));
   return {
     x: gg.tensor(images, { shape: [n, 1, 28, 28], device }),
     y: gg.tensor(labels, { shape: [n], device }),
@@ -273,9 +268,7 @@ export async function main(opts: MnistNormsOptions = {}): Promise<MnistNormsResu
   };
   const device = await pickDevice(opts.device);
   const info = gg.deviceInfo(device);
-  const log = (s: string) => {
-    if (o.verbose) console.log(s);
-  };
+  const log = logger(o.verbose);
   log(`device ${describeDevice(device)}`);
   log(`MNIST: ${o.train} train / ${o.test} test digits, batch ${o.batch}, ${o.epochs} epoch${o.epochs === 1 ? '' : 's'}, SGD lr ${o.lr} momentum 0.9, seed ${o.seed}`);
   const data = loadMnist({ train: o.train, test: o.test, seed: o.seed });

@@ -22,7 +22,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as gg from '../src/index.js';
-import { describeDevice, fmtSeconds, gaussian, isMain, mulberry32, pickDevice, since, table } from './lib/cli.js';
+import { describeDevice, fmtSeconds, isMain, logger, pickDevice, since, table } from './lib/cli.js';
+import { gaussian, mulberry32 } from './lib/rng.js';
 import { lineChart, scatterChart, writePng } from './lib/plot.js';
 import { progressBar } from './lib/progress.js';
 
@@ -162,9 +163,7 @@ export async function main(opts: SnGanOptions = {}): Promise<SnGanResult> {
   const seed = opts.seed ?? 0;
   const out = opts.out ?? 'out';
   const verbose = opts.verbose ?? true;
-  const log = (s: string) => {
-    if (verbose) console.log(s);
-  };
+  const log = logger(verbose);
   const device = await pickDevice(opts.device);
   log(`device ${describeDevice(device)}`);
 

@@ -13,7 +13,7 @@
  * @module
  */
 import * as gg from '../../src/index.js';
-import { mulberry32 } from '../lib/cli.js';
+import { mulberry32 } from '../lib/rng.js';
 
 /** The cell, unrolled over at most `steps` time steps. */
 export class BnLstm extends gg.nn.Module {

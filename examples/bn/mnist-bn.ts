@@ -9,8 +9,8 @@
  * @module
  */
 import * as gg from '../../src/index.js';
-import { mulberry32, permutation } from '../lib/cli.js';
-import { loadMnist, MNIST_PIXELS, type MnistSplit } from '../lib/mnist.js';
+import { mulberry32, permutation } from '../lib/rng.js';
+import { gatherMnist, loadMnist, MNIST_PIXELS, type MnistSplit } from '../lib/mnist.js';
 
 /** The MLP, with or without BatchNorm1d; call gg.manualSeed first. */
 export function mlp(withBn: boolean, device: string): gg.nn.Sequential {
@@ -27,13 +27,7 @@ export function mlp(withBn: boolean, device: string): gg.nn.Sequential {
 }
 
 function batch(split: MnistSplit, order: Int32Array | null, from: number, n: number, device: string): { x: gg.Tensor; y: gg.Tensor } {
-  const images = new Float32Array(n * MNIST_PIXELS);
-  const labels = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const k = order ? (order[from + i] as number) : from + i;
-    images.set(split.images.subarray(k * MNIST_PIXELS, (k + 1) * MNIST_PIXELS), i * MNIST_PIXELS);
-    labels[i] = split.labels[k] as number;
-  }
+  const { images, labels } = gatherMnist(split, n, (i) => (order ? (order[from + i] as number) : from + i));
   return { x: gg.tensor(images, { shape: [n, MNIST_PIXELS], device }), y: gg.tensor(labels, { shape: [n], device }) };
 }
 

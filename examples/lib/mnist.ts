@@ -23,6 +23,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
+import { mulberry32 } from './rng.js';
 
 /** Pixels per image (28 × 28). */
 export const MNIST_PIXELS = 784;
@@ -92,18 +93,6 @@ function allDigits(): { images: Float32Array; labels: Int32Array } {
   return cache;
 }
 
-/** mulberry32: a tiny, well-mixed 32-bit PRNG returning floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function takeSplit(
   all: { images: Float32Array; labels: Int32Array },
   start: number,
@@ -125,6 +114,18 @@ function takeSplit(
     images.set(all.images.subarray(src * MNIST_PIXELS, (src + 1) * MNIST_PIXELS), dst * MNIST_PIXELS);
     labels[dst] = all.labels[src] ?? -1;
   });
+  return { images, labels };
+}
+
+/** Digits `at(0)`, ..., `at(n - 1)` of a split packed as one batch: images (n·784) and labels (n). */
+export function gatherMnist(split: MnistSplit, n: number, at: (i: number) => number): { images: Float32Array; labels: Float32Array } {
+  const images = new Float32Array(n * MNIST_PIXELS);
+  const labels = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = at(i);
+    images.set(split.images.subarray(k * MNIST_PIXELS, (k + 1) * MNIST_PIXELS), i * MNIST_PIXELS);
+    labels[i] = split.labels[k] as number;
+  }
   return { images, labels };
 }
 

@@ -21,6 +21,7 @@ import type { Device, DeviceBuffer } from '../../src/backend/device.js';
 import { gpuDeviceNames, openGpuDevice, probeGpuDevice, type GpuDeviceName } from '../../src/backend/gpujs.js';
 import { makeKernel, type Kernel, type Operand } from '../../src/backend/kernel.js';
 import * as K from '../../src/backend/kernels.js';
+import { rng } from '../helpers/random.js';
 
 const ci = process.env['CI'] === 'true';
 const wanted = (process.env['GPUGRAD_TEST_DEVICES'] ?? '').split(',').filter(Boolean);
@@ -32,18 +33,6 @@ const reasons = new Map<GpuDeviceName, string | null>();
 for (const n of names) reasons.set(n, await probeGpuDevice(n));
 
 const ref = new CpuDevice();
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** float32-representable values in [lo, hi). */
 function randomData(n: number, seed: number, lo = -2, hi = 2): Float32Array {

@@ -1,17 +1,9 @@
 /** Deterministic test data, independent of gg's own random stream. */
 import * as gg from '../../src/index.js';
+import { mulberry32 as rng } from '../../examples/lib/rng.js';
 
-/** mulberry32: a tiny seeded generator of numbers in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a tiny seeded generator of numbers in [0, 1) (the examples' own). */
+export { rng };
 
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
