@@ -325,33 +325,29 @@ export class Tanh extends Module {
   }
 }
 
-/** Softmax along `dim`. */
-export class Softmax extends Module {
+/** What Softmax and LogSoftmax share: a `dim`, given bare or as `{ dim }`. */
+abstract class AlongDim extends Module {
   dim: number;
   constructor(dim: number | { dim: number }) {
     super();
     this.dim = typeof dim === 'number' ? dim : dim.dim;
-  }
-  forward(input: Tensor): Tensor {
-    return input.softmax(this.dim);
   }
   override extraRepr(): string {
     return `dim=${this.dim}`;
   }
 }
 
-/** log softmax along `dim`. */
-export class LogSoftmax extends Module {
-  dim: number;
-  constructor(dim: number | { dim: number }) {
-    super();
-    this.dim = typeof dim === 'number' ? dim : dim.dim;
+/** Softmax along `dim`. */
+export class Softmax extends AlongDim {
+  forward(input: Tensor): Tensor {
+    return input.softmax(this.dim);
   }
+}
+
+/** log softmax along `dim`. */
+export class LogSoftmax extends AlongDim {
   forward(input: Tensor): Tensor {
     return input.logSoftmax(this.dim);
-  }
-  override extraRepr(): string {
-    return `dim=${this.dim}`;
   }
 }
 
