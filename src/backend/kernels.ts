@@ -167,6 +167,11 @@ export interface WindowGeom {
   readonly outSize: readonly number[];
 }
 
+/** Spatial dim d of a window geometry: kernel, stride, padding, dilation, in and out size. */
+function geomAt(g: WindowGeom, d: number): { k: number; s: number; p: number; dil: number; n: number; o: number } {
+  return { k: g.kernel[d] ?? 1, s: g.stride[d] ?? 1, p: g.padding[d] ?? 0, dil: g.dilation[d] ?? 1, n: g.inSize[d] ?? 1, o: g.outSize[d] ?? 1 };
+}
+
 /** `a·x + b` as kernel text, dropping unit factors and zero terms. */
 function affine(x: string, a: number, b: number): string {
   const ax = a === 0 ? '' : a === 1 ? x : `${x} * ${int(a)}`;
@@ -199,12 +204,7 @@ export function im2col(op: Operand, lead: readonly number[], g: WindowGeom, valu
   const terms = leadTerms(op, l, 'i');
   const conds: string[] = [];
   for (let d = 0; d < r; d++) {
-    const k = g.kernel[d] ?? 1;
-    const s = g.stride[d] ?? 1;
-    const p = g.padding[d] ?? 0;
-    const dil = g.dilation[d] ?? 1;
-    const n = g.inSize[d] ?? 1;
-    const o = g.outSize[d] ?? 1;
+    const { k, s, p, dil, n, o } = geomAt(g, d);
     const pos = `${affine(`i${l + r + d}`, s, -p)} + ${affine(`i${l + d}`, dil, 0)}`;
     body.push(`const p${d} = ${pos};`);
     if (p > 0) conds.push(`p${d} >= 0.0`);
@@ -241,12 +241,7 @@ export function col2im(op: Operand, lead: readonly number[], g: WindowGeom): Ker
   const at: string[] = ['base'];
   const oks: string[] = [];
   for (let d = 0; d < r; d++) {
-    const k = g.kernel[d] ?? 1;
-    const s = g.stride[d] ?? 1;
-    const p = g.padding[d] ?? 0;
-    const dil = g.dilation[d] ?? 1;
-    const n = g.inSize[d] ?? 1;
-    const o = g.outSize[d] ?? 1;
+    const { k, s, p, dil, n, o } = geomAt(g, d);
     const t = `t${d}`;
     const stmts = [`const ${t} = ${affine(`i${l + d}`, 1, p)} - ${affine(`k${d}`, dil, 0)};`];
     const w = `w${d}`;
