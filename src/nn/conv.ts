@@ -79,19 +79,25 @@ export interface ConvOptions {
   groups?: number;
 }
 
-function convNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions): Tensor {
-  const op = `conv${r}d`;
-  const [x, batched] = batchedInput(input, r, op);
-  const groups = opts.groups ?? 1;
+/** Check `groups` and the weight's rank and first dim (a convolution's, or a transposed one's); returns groups. */
+function checkGroups(r: Rank, x: Tensor, weight: Tensor, groupsOpt: number | undefined): number {
+  const groups = groupsOpt ?? 1;
   if (!Number.isInteger(groups) || groups <= 0) throw new Error('non-positive groups is not supported');
   if (weight.rank !== r + 2) {
     throw new Error(`Expected ${r + 2}-dimensional weight for ${r + 2}-dimensional input ${fmt(x.shape)}, but got ${weight.rank}-dimensional weight of size ${fmt(weight.shape)} instead`);
   }
-  const [cout, cg] = weight.shape as [number, number];
-  const kernel = weight.shape.slice(2);
-  if (cout % groups !== 0) {
+  if ((weight.shape[0] ?? 0) % groups !== 0) {
     throw new Error(`Given groups=${groups}, expected weight to be divisible by ${groups} at dimension 0, but got weight of size ${fmt(weight.shape)} instead`);
   }
+  return groups;
+}
+
+function convNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions): Tensor {
+  const op = `conv${r}d`;
+  const [x, batched] = batchedInput(input, r, op);
+  const groups = checkGroups(r, x, weight, opts.groups);
+  const [cout, cg] = weight.shape as [number, number];
+  const kernel = weight.shape.slice(2);
   const c = x.shape[1] ?? 0;
   if (c !== cg * groups) {
     throw new Error(`Given groups=${groups}, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cg * groups} channels, but got ${c} channels instead`);
@@ -169,16 +175,9 @@ export interface ConvTransposeOptions {
 function convTransposeNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvTransposeOptions): Tensor {
   const op = `conv_transpose${r}d`;
   const [x, batched] = batchedInput(input, r, op);
-  const groups = opts.groups ?? 1;
-  if (!Number.isInteger(groups) || groups <= 0) throw new Error('non-positive groups is not supported');
-  if (weight.rank !== r + 2) {
-    throw new Error(`Expected ${r + 2}-dimensional weight for ${r + 2}-dimensional input ${fmt(x.shape)}, but got ${weight.rank}-dimensional weight of size ${fmt(weight.shape)} instead`);
-  }
+  const groups = checkGroups(r, x, weight, opts.groups);
   const [cin, og] = weight.shape as [number, number];
   const kernel = weight.shape.slice(2);
-  if (cin % groups !== 0) {
-    throw new Error(`Given groups=${groups}, expected weight to be divisible by ${groups} at dimension 0, but got weight of size ${fmt(weight.shape)} instead`);
-  }
   const c = x.shape[1] ?? 0;
   if (c !== cin) {
     throw new Error(`Given transposed=1, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cin} channels, but got ${c} channels instead`);
@@ -247,6 +246,32 @@ function poolInput(input: Tensor, r: Rank, op: string): [Tensor, boolean] {
   return [batched ? input : input.unsqueeze(0), batched];
 }
 
+/**
+ * A pooling's input (batched) and window as tuples, checked: positive sizes,
+ * padding at most half the kernel (`tooMuchPad` words the error).
+ */
+function poolArgs(
+  r: Rank,
+  op: string,
+  input: Tensor,
+  kernelSize: IntOrList,
+  opts: { stride?: IntOrList | null; padding?: IntOrList; dilation?: IntOrList },
+  tooMuchPad: (pad: number, kernel: number, dilation: number) => string,
+): [x: Tensor, batched: boolean, kernel: number[], stride: number[], padding: number[], dilation: number[]] {
+  const [x, batched] = poolInput(input, r, op);
+  const kernel = tuple(kernelSize, r, 'kernel_size', op);
+  const stride = tuple(opts.stride ?? kernelSize, r, 'stride', op);
+  const padding = tuple(opts.padding ?? 0, r, 'padding', op);
+  const dilation = tuple(opts.dilation ?? 1, r, 'dilation', op);
+  checkPositive(op, stride, dilation, padding);
+  kernel.forEach((k, d) => {
+    if (k <= 0) throw new Error(`${op}: kernel_size must be greater than zero, but got ${fmt(kernel)}`);
+    const p = padding[d] ?? 0;
+    if (p > Math.floor(k / 2)) throw new Error(tooMuchPad(p, k, dilation[d] ?? 1));
+  });
+  return [x, batched, kernel, stride, padding, dilation];
+}
+
 function checkOutSize(x: Tensor, outSize: number[]): void {
   if (outSize.some((o) => o < 1)) {
     const c = x.shape[1] ?? 1;
@@ -265,17 +290,7 @@ export interface MaxPoolOptions {
 
 function maxPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions): Tensor {
   const op = `max_pool${r}d`;
-  const [x, batched] = poolInput(input, r, op);
-  const kernel = tuple(kernelSize, r, 'kernel_size', op);
-  const stride = tuple(opts.stride ?? kernelSize, r, 'stride', op);
-  const padding = tuple(opts.padding ?? 0, r, 'padding', op);
-  const dilation = tuple(opts.dilation ?? 1, r, 'dilation', op);
-  checkPositive(op, stride, dilation, padding);
-  kernel.forEach((k, d) => {
-    if (k <= 0) throw new Error(`${op}: kernel_size must be greater than zero, but got ${fmt(kernel)}`);
-    const p = padding[d] ?? 0;
-    if (p > Math.floor(k / 2)) throw new Error(`pad should be at most half of effective kernel size, but got pad=${p}, kernel_size=${k} and dilation=${dilation[d] ?? 1}`);
-  });
+  const [x, batched, kernel, stride, padding, dilation] = poolArgs(r, op, input, kernelSize, opts, (p, k, dil) => `pad should be at most half of effective kernel size, but got pad=${p}, kernel_size=${k} and dilation=${dil}`);
   const inSize = x.shape.slice(2);
   const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, dilation[d] ?? 1, opts.ceilMode ?? false));
   checkOutSize(x, outSize);
@@ -320,17 +335,7 @@ export interface AvgPoolOptions {
 
 function avgPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: AvgPoolOptions): Tensor {
   const op = `avg_pool${r}d`;
-  const [x, batched] = poolInput(input, r, op);
-  const kernel = tuple(kernelSize, r, 'kernel_size', op);
-  const stride = tuple(opts.stride ?? kernelSize, r, 'stride', op);
-  const padding = tuple(opts.padding ?? 0, r, 'padding', op);
-  const ones = kernel.map(() => 1);
-  checkPositive(op, stride, ones, padding);
-  kernel.forEach((k, d) => {
-    if (k <= 0) throw new Error(`${op}: kernel_size must be greater than zero, but got ${fmt(kernel)}`);
-    const p = padding[d] ?? 0;
-    if (p > Math.floor(k / 2)) throw new Error(`pad should be at most half of kernel size, but got pad=${p} and kernel_size=${k}`);
-  });
+  const [x, batched, kernel, stride, padding, ones] = poolArgs(r, op, input, kernelSize, { stride: opts.stride, padding: opts.padding }, (p, k) => `pad should be at most half of kernel size, but got pad=${p} and kernel_size=${k}`);
   if (opts.divisorOverride === 0) throw new Error('divisor must be not zero');
   const inSize = x.shape.slice(2);
   const ceil = opts.ceilMode ?? false;
@@ -722,23 +727,30 @@ const pyArg = (v: IntOrList): string => (typeof v === 'number' ? String(v) : pyT
 /** Options of MaxPool1d/2d/3d. */
 export type MaxPoolModuleOptions = MaxPoolOptions;
 
-abstract class MaxPoolNd extends Module {
+/** What MaxPoolNd and AvgPoolNd share: the window's options as given. */
+abstract class PoolNd extends Module {
   readonly kernelSize: IntOrList;
   readonly stride: IntOrList;
   readonly padding: IntOrList;
-  readonly dilation: IntOrList;
   readonly ceilMode: boolean;
   protected constructor(
-    private readonly r: Rank,
+    protected readonly r: Rank,
     kernelSize: IntOrList,
-    opts: MaxPoolModuleOptions,
+    opts: { stride?: IntOrList | null; padding?: IntOrList; ceilMode?: boolean },
   ) {
     super();
     this.kernelSize = kernelSize;
     this.stride = opts.stride ?? kernelSize;
     this.padding = opts.padding ?? 0;
-    this.dilation = opts.dilation ?? 1;
     this.ceilMode = opts.ceilMode ?? false;
+  }
+}
+
+abstract class MaxPoolNd extends PoolNd {
+  readonly dilation: IntOrList;
+  protected constructor(r: Rank, kernelSize: IntOrList, opts: MaxPoolModuleOptions) {
+    super(r, kernelSize, opts);
+    this.dilation = opts.dilation ?? 1;
   }
   forward(input: Tensor): Tensor {
     return maxPoolNd(this.r, input, this.kernelSize, { stride: this.stride, padding: this.padding, dilation: this.dilation, ceilMode: this.ceilMode });
@@ -773,23 +785,11 @@ export class MaxPool3d extends MaxPoolNd {
 /** Options of AvgPool1d/2d/3d. */
 export type AvgPoolModuleOptions = AvgPoolOptions;
 
-abstract class AvgPoolNd extends Module {
-  readonly kernelSize: IntOrList;
-  readonly stride: IntOrList;
-  readonly padding: IntOrList;
-  readonly ceilMode: boolean;
+abstract class AvgPoolNd extends PoolNd {
   readonly countIncludePad: boolean;
   readonly divisorOverride: number | null;
-  protected constructor(
-    private readonly r: Rank,
-    kernelSize: IntOrList,
-    opts: AvgPoolModuleOptions,
-  ) {
-    super();
-    this.kernelSize = kernelSize;
-    this.stride = opts.stride ?? kernelSize;
-    this.padding = opts.padding ?? 0;
-    this.ceilMode = opts.ceilMode ?? false;
+  protected constructor(r: Rank, kernelSize: IntOrList, opts: AvgPoolModuleOptions) {
+    super(r, kernelSize, opts);
     this.countIncludePad = opts.countIncludePad ?? true;
     this.divisorOverride = opts.divisorOverride ?? null;
   }
