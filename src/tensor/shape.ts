@@ -79,7 +79,8 @@ export function normDim(dim: number, rank: number): number {
 
 /** Normalise a dim list (undefined/null = all dims); duplicates are an error. */
 export function normDims(dims: number | readonly number[] | null | undefined, rank: number): number[] {
-  if (dims === undefined || dims === null) return Array.from({ length: rank }, (_, i) => i);
+  // NOTE: an empty list means every dim, as PyTorch 1.13 reads `x.sum([])`
+  if (dims === undefined || dims === null || (typeof dims !== 'number' && dims.length === 0)) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof dims === 'number' ? [dims] : [...dims];
   const out = list.map((d) => normDim(d, rank)).filter((d) => d < rank || rank > 0);
   const seen = new Set<number>();

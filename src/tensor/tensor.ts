@@ -734,6 +734,9 @@ export class Tensor {
     }
     const lead = target.length - this.rank;
     const full = target.map((s, i) => {
+      if (i < lead && s === -1) {
+        throw new Error(`The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension ${i}`);
+      }
       const own = i >= lead ? (this.shape[i - lead] ?? 1) : 1;
       const want = s === -1 ? own : s;
       if (own !== want && own !== 1) {

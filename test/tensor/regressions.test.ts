@@ -13,6 +13,16 @@ describe('regressions', () => {
     expect((await values(b.grad as gg.Tensor)).slice(0, 3)).to.deep.equal([0, 0, Math.log(2)]);
   });
 
+  it('sum([]) and mean([]) reduce every dim, as PyTorch 1.13 does', async () => {
+    const x = gg.tensor([[1, 2], [3, 4]], { dtype: 'float64' });
+    expect(await x.sum([]).item()).to.equal(10);
+    expect(await x.mean([]).item()).to.equal(2.5);
+  });
+
+  it('expand(-1, ...) on a new leading dim is an error (PyTorch), not size 1', () => {
+    expect(() => gg.ones([3]).expand(-1, 3)).to.throw("The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension 0");
+  });
+
   forEachDevice((device) => {
     it('pow of a negative base with an integer exponent (GLSL/WGSL pow is undefined there)', async () => {
       const a = gg.tensor([-2, -1.5, -3, 2, -0.5], { device });
