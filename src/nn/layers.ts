@@ -397,21 +397,8 @@ function checkIndex(i: number, n: number): number {
   return j;
 }
 
-/**
- * Modules applied in order; children are named '0', '1', ... (or by the keys
- * of an object).
- * @example const net = new gg.nn.Sequential(new gg.nn.Linear(4, 8), new gg.nn.ReLU(), new gg.nn.Linear(8, 2));
- */
-export class Sequential extends Module implements Iterable<Module> {
-  constructor(...modules: Module[] | [Record<string, Module>]) {
-    super();
-    const first = modules[0];
-    if (modules.length === 1 && first !== undefined && !(first instanceof Module)) {
-      for (const [name, m] of Object.entries(first)) this.registerModule(name, m);
-    } else {
-      (modules as Module[]).forEach((m, i) => this.registerModule(String(i), m));
-    }
-  }
+/** What Sequential and ModuleList share: children in order, counted, indexed, appended and iterated. */
+abstract class ModuleSequence extends Module implements Iterable<Module> {
   /** Number of modules. */
   get length(): number {
     return this._modules.size;
@@ -429,6 +416,23 @@ export class Sequential extends Module implements Iterable<Module> {
   *[Symbol.iterator](): Iterator<Module> {
     yield* this.children();
   }
+}
+
+/**
+ * Modules applied in order; children are named '0', '1', ... (or by the keys
+ * of an object).
+ * @example const net = new gg.nn.Sequential(new gg.nn.Linear(4, 8), new gg.nn.ReLU(), new gg.nn.Linear(8, 2));
+ */
+export class Sequential extends ModuleSequence {
+  constructor(...modules: Module[] | [Record<string, Module>]) {
+    super();
+    const first = modules[0];
+    if (modules.length === 1 && first !== undefined && !(first instanceof Module)) {
+      for (const [name, m] of Object.entries(first)) this.registerModule(name, m);
+    } else {
+      (modules as Module[]).forEach((m, i) => this.registerModule(String(i), m));
+    }
+  }
   forward(input: Tensor): Tensor {
     let x = input;
     for (const m of this._modules.values()) if (m) x = m.call(x);
@@ -440,21 +444,10 @@ export class Sequential extends Module implements Iterable<Module> {
  * A list of modules registered as children '0', '1', ...; no forward of its own.
  * @example const blocks = new gg.nn.ModuleList([a, b]); for (const m of blocks) x = m.call(x);
  */
-export class ModuleList extends Module implements Iterable<Module> {
+export class ModuleList extends ModuleSequence {
   constructor(modules: Iterable<Module> = []) {
     super();
     this.extend(modules);
-  }
-  get length(): number {
-    return this._modules.size;
-  }
-  at(i: number): Module {
-    const list = [...this._modules.values()];
-    return list[checkIndex(i, list.length)] as Module;
-  }
-  append(m: Module): this {
-    this.registerModule(String(this._modules.size), m);
-    return this;
   }
   extend(modules: Iterable<Module>): this {
     for (const m of modules) this.append(m);
@@ -467,9 +460,6 @@ export class ModuleList extends Module implements Iterable<Module> {
     list.splice(at, 0, m);
     this._modules.clear();
     list.forEach((x, i) => (i < list.length - 1 ? this._modules.set(String(i), x) : this.registerModule(String(i), x)));
-  }
-  *[Symbol.iterator](): Iterator<Module> {
-    yield* this.children();
   }
   forward(): never {
     throw new Error('Module [ModuleList] is missing the required "forward" function');
