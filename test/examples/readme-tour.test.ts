@@ -1,0 +1,45 @@
+// The README's short tour, as a user would type it: it must keep running and saying the same.
+import { expect } from 'chai';
+import * as gg from '../../src/index.js';
+
+class Square extends gg.autograd.Function {
+  static override forward(ctx: gg.autograd.FunctionCtx, t: gg.Tensor): gg.Tensor {
+    ctx.saveForBackward(t);
+    return t.mul(t);
+  }
+  static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+    const [t] = ctx.savedTensors;
+    return g.mul(t!).mul(2);
+  }
+}
+
+describe('README tour', () => {
+  it('tensors, backward, gradcheck, a custom op, BatchNorm2d, SwitchableNorm2d, spectral norm, the gpu device', async function () {
+    this.timeout(60_000);
+    const x = gg.tensor([[1, 2], [3, 4]], { requiresGrad: true });
+    x.mul(x).sum().backward();
+    expect(await x.grad!.array()).to.deep.equal([[2, 4], [6, 8]]);
+
+    const a = gg.randn([3, 4], { dtype: 'float64', requiresGrad: true });
+    expect(await gg.autograd.gradcheck((t) => t.softmax(1).mul(t).sum(0), [a])).to.equal(true);
+    expect(await gg.autograd.gradgradcheck((t) => t.tanh().matmul(t.t()), [a])).to.equal(true);
+    expect(await gg.autograd.gradcheck((t) => Square.apply(t), [a])).to.equal(true);
+
+    const bn = new gg.nn.BatchNorm2d(3);
+    expect(bn.call(gg.randn([8, 3, 5, 5])).shape).to.deep.equal([8, 3, 5, 5]);
+    expect(Object.keys(bn.stateDict())).to.deep.equal(['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
+    const sn = new gg.nn.SwitchableNorm2d(3);
+    expect(Object.keys(sn.stateDict())).to.deep.equal(['weight', 'bias', 'mean_weight', 'var_weight', 'running_mean', 'running_var', 'num_batches_tracked']);
+    const conv = gg.nn.utils.parametrizations.spectralNorm(new gg.nn.Conv2d(3, 8, 3));
+    expect(Object.keys(conv.stateDict())).to.deep.equal([
+      'bias',
+      'parametrizations.weight.original',
+      'parametrizations.weight.0._u',
+      'parametrizations.weight.0._v',
+    ]);
+
+    await gg.initDevice('gpu');
+    const g = gg.ones([64, 64], { device: 'gpu' });
+    expect(await g.matmul(g).sum().item()).to.equal(64 * 64 * 64);
+  });
+});
