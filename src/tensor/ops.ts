@@ -165,18 +165,12 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     forward: elementwise('maximum'),
     saveInputs: true,
     // the larger input gets the gradient; ties split it in half (PyTorch)
-    backward: ({ grad, inputs: [a, b] }) => {
-      const share = a!.gt(b!).add(a!.eq(b!).mul(0.5));
-      return [grad.mul(share), grad.mul(share.neg().add(1))];
-    },
+    backward: ({ grad, inputs: [a, b] }) => toWinner(grad, a!.gt(b!), a!, b!),
   },
   minimum: {
     forward: elementwise('minimum'),
     saveInputs: true,
-    backward: ({ grad, inputs: [a, b] }) => {
-      const share = a!.lt(b!).add(a!.eq(b!).mul(0.5));
-      return [grad.mul(share), grad.mul(share.neg().add(1))];
-    },
+    backward: ({ grad, inputs: [a, b] }) => toWinner(grad, a!.lt(b!), a!, b!), // the smaller input, likewise
   },
   eq: { forward: elementwise('eq'), nondifferentiable: true, backward: () => [null, null] },
   ne: { forward: elementwise('ne'), nondifferentiable: true, backward: () => [null, null] },
@@ -333,6 +327,12 @@ function checkWindow(op: string, shape: Shape, trailing: readonly number[], g: K
     throw new Error(`internal: ${op} of a ${fmt(shape)} tensor with kernel ${fmt(g.kernel)}, inSize ${fmt(g.inSize)}, outSize ${fmt(g.outSize)}`);
   }
   return lead;
+}
+
+/** Gradient of maximum/minimum: all to the input that `wins`, half each on a tie. */
+function toWinner(grad: Tensor, wins: Tensor, a: Tensor, b: Tensor): Tensor[] {
+  const share = wins.add(a.eq(b).mul(0.5));
+  return [grad.mul(share), grad.mul(share.neg().add(1))];
 }
 
 /** The shape of a reduction's output with keepdim. */
