@@ -38,6 +38,24 @@ describe('README tour', () => {
       'parametrizations.weight.0._v',
     ]);
 
+    const model = new gg.nn.Sequential(new gg.nn.Linear(4, 16), new gg.nn.ReLU(), new gg.nn.Linear(16, 3));
+    const opt = new gg.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+    const lossFn = new gg.nn.CrossEntropyLoss();
+    const [inputs, labels] = [gg.randn([8, 4]), gg.tensor([0, 1, 2, 0, 1, 2, 0, 1])];
+    const losses: number[] = [];
+    for (let step = 0; step < 100; step++) {
+      const loss = gg.tidy(() => {
+        opt.zeroGrad();
+        const l = lossFn.call(model.call(inputs), labels);
+        l.backward();
+        opt.step();
+        return l;
+      });
+      losses.push(await loss.item());
+      loss.dispose();
+    }
+    expect(losses[99]!).to.be.lessThan(losses[0]! * 0.2);
+
     await gg.initDevice('gpu');
     const g = gg.ones([64, 64], { device: 'gpu' });
     expect(await g.matmul(g).sum().item()).to.equal(64 * 64 * 64);
