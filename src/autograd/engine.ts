@@ -217,7 +217,7 @@ function rootOf(t: Tensor, i: number): { node: Node; index: number } {
   return e;
 }
 
-/** `t.backward(gradient, opts)`: accumulate gradients into the leaves. */
+/** `t.backward(gradient, opts)`: accumulate gradients into the leaves. @example gg.autograd.backward(loss, undefined); // same as loss.backward() */
 export function backward(t: Tensor, gradient: Tensor | undefined, opts: BackwardOptions = {}): void {
   const createGraph = opts.createGraph ?? false;
   const retainGraph = opts.retainGraph ?? createGraph;

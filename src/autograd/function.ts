@@ -15,7 +15,10 @@ import { isGradEnabled, Node, withGradMode, type Edge, type InputMeta } from '..
 import { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/creation.js';
 
-/** What `forward` and `backward` share. Extra fields may be set freely. */
+/**
+ * What `forward` and `backward` share. Extra fields may be set freely.
+ * @example static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor) { ctx.saveForBackward(x); return x.mul(x); }
+ */
 export class FunctionCtx {
   [key: string]: unknown;
   private saved: Tensor[] | null = [];
@@ -25,11 +28,11 @@ export class FunctionCtx {
   /** @internal outputs marked non-differentiable. */
   nonDifferentiable = new Set<Tensor>();
 
-  /** Save tensors for `backward` (inputs or outputs). */
+  /** Save tensors for `backward` (inputs or outputs). @example ctx.saveForBackward(x, w); */
   saveForBackward(...tensors: Tensor[]): void {
     this.saved = tensors;
   }
-  /** The tensors given to `saveForBackward`. */
+  /** The tensors given to `saveForBackward`. @example const [x, w] = ctx.savedTensors; */
   get savedTensors(): Tensor[] {
     if (this.freed || !this.saved) {
       throw new Error(
@@ -38,7 +41,7 @@ export class FunctionCtx {
     }
     return this.saved;
   }
-  /** Outputs that carry no gradient (e.g. indices). */
+  /** Outputs that carry no gradient (e.g. indices). @example ctx.markNonDifferentiable(indices); */
   markNonDifferentiable(...tensors: Tensor[]): void {
     for (const t of tensors) this.nonDifferentiable.add(t);
   }
@@ -56,15 +59,26 @@ export class FunctionCtx {
 
 type Grad = Tensor | null | undefined;
 
-/** Base class of custom ops; subclasses define static `forward` and `backward`. */
+/**
+ * Base class of custom ops; subclasses define static `forward` and `backward`.
+ * @example
+ * class Double extends gg.autograd.Function { static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor) { return x.mul(2); }
+ *   static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor) { return g.mul(2); } } // Double.apply(x)
+ */
 export class Function {
-  /** Compute the outputs; runs without recording the graph. */
+  /**
+   * Compute the outputs; runs without recording the graph.
+   * @example static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor) { ctx.saveForBackward(x); return x.mul(x); }
+   */
   static forward(ctx: FunctionCtx, ...args: unknown[]): Tensor | Tensor[] {
     void ctx;
     void args;
     throw new Error('You must implement the forward function for custom autograd.Function.');
   }
-  /** Gradients of the inputs from the gradients of the outputs (one per input; null for none). */
+  /**
+   * Gradients of the inputs from the gradients of the outputs (one per input; null for none).
+   * @example static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor) { const [x] = ctx.savedTensors; return g.mul(x!).mul(2); }
+   */
   static backward(ctx: FunctionCtx, ...grads: Tensor[]): Grad | Grad[] {
     void ctx;
     void grads;

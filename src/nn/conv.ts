@@ -157,7 +157,10 @@ export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvOptions = {}): Tensor {
   return convNd(2, input, weight, bias, opts);
 }
-/** 3-D convolution: input (N, C, D, H, W) or (C, D, H, W), weight (Cout, C/groups, kd, kh, kw). */
+/**
+ * 3-D convolution: input (N, C, D, H, W) or (C, D, H, W), weight (Cout, C/groups, kd, kh, kw).
+ * @example gg.nn.functional.conv3d(x, w, null, { padding: 1 })
+ */
 export function conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvOptions = {}): Tensor {
   return convNd(3, input, weight, bias, opts);
 }
@@ -218,11 +221,17 @@ function convTransposeNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | 
 export function convTranspose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTransposeOptions = {}): Tensor {
   return convTransposeNd(1, input, weight, bias, opts);
 }
-/** 2-D transposed convolution: input (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw). */
+/**
+ * 2-D transposed convolution: input (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw).
+ * @example gg.nn.functional.convTranspose2d(x, w, b, { stride: 2, padding: 1 })
+ */
 export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTransposeOptions = {}): Tensor {
   return convTransposeNd(2, input, weight, bias, opts);
 }
-/** 3-D transposed convolution: input (N, Cin, D, H, W), weight (Cin, Cout/groups, kd, kh, kw). */
+/**
+ * 3-D transposed convolution: input (N, Cin, D, H, W), weight (Cin, Cout/groups, kd, kh, kw).
+ * @example gg.nn.functional.convTranspose3d(x, w, null, { stride: 2 })
+ */
 export function convTranspose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTransposeOptions = {}): Tensor {
   return convTransposeNd(3, input, weight, bias, opts);
 }
@@ -316,7 +325,7 @@ export function maxPool1d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOpt
 export function maxPool2d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions = {}): Tensor {
   return maxPoolNd(2, input, kernelSize, opts);
 }
-/** Max pooling over (N, C, D, H, W) or (C, D, H, W). */
+/** Max pooling over (N, C, D, H, W) or (C, D, H, W). @example gg.nn.functional.maxPool3d(x, 2) // halves D, H and W */
 export function maxPool3d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions = {}): Tensor {
   return maxPoolNd(3, input, kernelSize, opts);
 }
@@ -389,7 +398,7 @@ export function avgPool1d(input: Tensor, kernelSize: IntOrList, opts: AvgPoolOpt
 export function avgPool2d(input: Tensor, kernelSize: IntOrList, opts: AvgPoolOptions = {}): Tensor {
   return avgPoolNd(2, input, kernelSize, opts);
 }
-/** Average pooling over (N, C, D, H, W) or (C, D, H, W). */
+/** Average pooling over (N, C, D, H, W) or (C, D, H, W). @example gg.nn.functional.avgPool3d(x, 2, { stride: 2 }) */
 export function avgPool3d(input: Tensor, kernelSize: IntOrList, opts: AvgPoolOptions = {}): Tensor {
   return avgPoolNd(3, input, kernelSize, opts);
 }
@@ -430,6 +439,7 @@ type Internal = { [LAZY]?: true };
  * What Conv{1,2,3}d and ConvTranspose{1,2,3}d share (PyTorch's `_ConvNd`):
  * options as tuples, parameter shapes, `resetParameters`, `extraRepr`, and
  * lazy materialisation.
+ * @example for (const m of model.modules()) if (m instanceof gg.nn.ConvNd) m.resetParameters();
  */
 export abstract class ConvNd extends Module {
   declare weight: Tensor;
@@ -505,6 +515,7 @@ export abstract class ConvNd extends Module {
   /**
    * Whether a lazy module still waits for its first forward (or a state dict)
    * to create its parameters (see `gg.nn.onMaterialize`).
+   * @example new gg.nn.LazyConv2d(8, 3).hasUninitializedParams() // true
    */
   hasUninitializedParams(): boolean {
     return this.pending;
@@ -527,6 +538,7 @@ export abstract class ConvNd extends Module {
    * PyTorch's initialisation: weight kaiming-uniform with a = √5, i.e.
    * U(±1/√fan_in), bias U(±1/√fan_in), fan_in = weight.size(1)·∏kernel
    * (for transposed convolutions that is out/groups·∏kernel, as PyTorch computes it).
+   * @example conv.resetParameters();
    */
   resetParameters(): void {
     const w = this._parameters.get('weight');
@@ -590,7 +602,10 @@ export abstract class ConvNd extends Module {
     super.loadMissing(name, kind, src);
   }
 
-  /** Lazy modules remember a move or cast made before they materialise. */
+  /**
+   * Lazy modules remember a move or cast made before they materialise.
+   * @example new gg.nn.LazyConv2d(8, 3).to('float64') // weight is created as float64 on the first forward
+   */
   override to(target: string): this {
     if (this.pending) {
       if (target === 'float32' || target === 'float64') this.factory = { ...this.factory, dtype: target };
@@ -599,6 +614,10 @@ export abstract class ConvNd extends Module {
     return super.to(target);
   }
 
+  /**
+   * Convolve `input` (a lazy module first materialises from its channel count).
+   * @example new gg.nn.Conv2d(1, 8, 3).call(gg.randn([2, 1, 28, 28])).shape // [2, 8, 26, 26]
+   */
   forward(input: Tensor): Tensor {
     if (this.pending) this.materialize(this.channelsOf(input));
     const w = this.weight;
@@ -611,6 +630,10 @@ export abstract class ConvNd extends Module {
     return convNd(r, input, w, b, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
   }
 
+  /**
+   * The options in PyTorch's printed form (defaults left out).
+   * @example new gg.nn.Conv2d(1, 8, 3).extraRepr() // '1, 8, kernel_size=(3, 3), stride=(1, 1)'
+   */
   override extraRepr(): string {
     let s = `${this.inChannels}, ${this.outChannels}, kernel_size=${pyTuple(this.kernelSize)}, stride=${pyTuple(this.stride)}`;
     const pad = this.padding;
@@ -642,7 +665,7 @@ export class Conv2d extends ConvNd {
     super(2, false, inChannels, outChannels, kernelSize, opts);
   }
 }
-/** 3-D convolution layer; weight (out, in/groups, kd, kh, kw), bias (out). */
+/** 3-D convolution layer; weight (out, in/groups, kd, kh, kw), bias (out). @example new gg.nn.Conv3d(4, 8, 3, { padding: 1 }) */
 export class Conv3d extends ConvNd {
   constructor(inChannels: number, outChannels: number, kernelSize: IntOrList, opts: ConvModuleOptions = {}) {
     super(3, false, inChannels, outChannels, kernelSize, opts);
@@ -666,7 +689,10 @@ export class ConvTranspose2d extends ConvNd {
     super(2, true, inChannels, outChannels, kernelSize, opts);
   }
 }
-/** 3-D transposed convolution layer; weight (in, out/groups, kd, kh, kw), bias (out). */
+/**
+ * 3-D transposed convolution layer; weight (in, out/groups, kd, kh, kw), bias (out).
+ * @example new gg.nn.ConvTranspose3d(8, 4, 2, { stride: 2 }) // doubles D, H and W
+ */
 export class ConvTranspose3d extends ConvNd {
   constructor(inChannels: number, outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
     super(3, true, inChannels, outChannels, kernelSize, opts);
@@ -694,25 +720,28 @@ export class LazyConv2d extends Conv2d {
     super(0, outChannels, kernelSize, lazy(opts));
   }
 }
-/** Conv3d whose in_channels is taken from the first input; it then becomes a Conv3d. */
+/** Conv3d whose in_channels is taken from the first input; it then becomes a Conv3d. @example const c = new gg.nn.LazyConv3d(8, 3); */
 export class LazyConv3d extends Conv3d {
   constructor(outChannels: number, kernelSize: IntOrList, opts: ConvModuleOptions = {}) {
     super(0, outChannels, kernelSize, lazy(opts));
   }
 }
-/** ConvTranspose1d whose in_channels is taken from the first input. */
+/** ConvTranspose1d whose in_channels is taken from the first input. @example const c = new gg.nn.LazyConvTranspose1d(8, 3, { stride: 2 }); */
 export class LazyConvTranspose1d extends ConvTranspose1d {
   constructor(outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
     super(0, outChannels, kernelSize, lazy(opts));
   }
 }
-/** ConvTranspose2d whose in_channels is taken from the first input. */
+/**
+ * ConvTranspose2d whose in_channels is taken from the first input.
+ * @example const c = new gg.nn.LazyConvTranspose2d(1, 4, { stride: 2, padding: 1 });
+ */
 export class LazyConvTranspose2d extends ConvTranspose2d {
   constructor(outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
     super(0, outChannels, kernelSize, lazy(opts));
   }
 }
-/** ConvTranspose3d whose in_channels is taken from the first input. */
+/** ConvTranspose3d whose in_channels is taken from the first input. @example const c = new gg.nn.LazyConvTranspose3d(4, 2, { stride: 2 }); */
 export class LazyConvTranspose3d extends ConvTranspose3d {
   constructor(outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
     super(0, outChannels, kernelSize, lazy(opts));
@@ -775,7 +804,7 @@ export class MaxPool2d extends MaxPoolNd {
     super(2, kernelSize, opts);
   }
 }
-/** Max pooling layer over (N, C, D, H, W). */
+/** Max pooling layer over (N, C, D, H, W). @example new gg.nn.MaxPool3d(2) */
 export class MaxPool3d extends MaxPoolNd {
   constructor(kernelSize: IntOrList, opts: MaxPoolModuleOptions = {}) {
     super(3, kernelSize, opts);
@@ -822,7 +851,7 @@ export class AvgPool2d extends AvgPoolNd {
     super(2, kernelSize, opts);
   }
 }
-/** Average pooling layer over (N, C, D, H, W). */
+/** Average pooling layer over (N, C, D, H, W). @example new gg.nn.AvgPool3d(2) */
 export class AvgPool3d extends AvgPoolNd {
   constructor(kernelSize: IntOrList, opts: AvgPoolModuleOptions = {}) {
     super(3, kernelSize, opts);

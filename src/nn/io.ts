@@ -64,7 +64,10 @@ export async function toSafetensorsBytes(sd: StateDict, opts: SaveOptions = {}):
   return encodeSafetensors(new Map(list), opts.metadata ?? { format: 'pt' });
 }
 
-/** `toSafetensorsBytes` for tensors on devices that read synchronously (cpu). */
+/**
+ * `toSafetensorsBytes` for tensors on devices that read synchronously (cpu).
+ * @example const bytes = gg.io.toSafetensorsBytesSync(model.stateDict());
+ */
 export function toSafetensorsBytesSync(sd: StateDict, opts: SaveOptions = {}): Uint8Array {
   const list: [string, RawTensor][] = entries(sd).map(([k, t]) => [k, raw(k, t, t.dataSync())]);
   return encodeSafetensors(new Map(list), opts.metadata ?? { format: 'pt' });

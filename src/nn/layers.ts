@@ -18,7 +18,7 @@ import { noGrad } from '../tensor/graph.js';
 import { Module, parameter, type FactoryOptions } from './module.js';
 import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from './init.js';
 
-/** Python's repr of a float option (`0.5`, `1.0`) for printed forms. */
+/** @internal Python's repr of a float option (`0.5`, `1.0`) for printed forms. */
 export function pyFloat(v: number): string {
   return Number.isInteger(v) ? v.toFixed(1) : String(v);
 }
@@ -37,7 +37,7 @@ const instanceHooks = new WeakMap<Module, MaterializeHook[]>();
 export interface LazyModule {
   hasUninitializedParams(): boolean;
 }
-/** Whether `m` has the lazy-module interface (materialised or not). */
+/** Whether `m` has the lazy-module interface (materialised or not). @example gg.nn.isLazyModule(new gg.nn.LazyLinear(3)) // true */
 export function isLazyModule(m: Module): m is Module & LazyModule {
   return typeof (m as Partial<LazyModule>).hasUninitializedParams === 'function';
 }
@@ -77,27 +77,30 @@ export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Ten
   const y = input.matmul(weight.t());
   return bias ? y.add(bias) : y;
 }
-/** max(x, 0) (+0 for negative inputs, as PyTorch; the gradient at 0 is 0). */
+/** max(x, 0) (+0 for negative inputs, as PyTorch; the gradient at 0 is 0). @example gg.nn.functional.relu(gg.tensor([-1, 2])) // [0, 2] */
 export function relu(input: Tensor): Tensor {
   return input.where(input.gt(0), 0);
 }
-/** x for x > 0, else negativeSlope·x (the gradient at 0 is negativeSlope, as PyTorch). */
+/**
+ * x for x > 0, else negativeSlope·x (the gradient at 0 is negativeSlope, as PyTorch).
+ * @example gg.nn.functional.leakyRelu(gg.tensor([-1, 2]), 0.1) // [-0.1, 2]
+ */
 export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor {
   return input.where(input.gt(0), input.mul(negativeSlope));
 }
-/** 1 / (1 + e^-x). */
+/** 1 / (1 + e^-x). @example gg.nn.functional.sigmoid(gg.tensor([0])) // [0.5] */
 export function sigmoid(input: Tensor): Tensor {
   return input.sigmoid();
 }
-/** tanh(x). */
+/** tanh(x). @example gg.nn.functional.tanh(gg.tensor([0])) // [0] */
 export function tanh(input: Tensor): Tensor {
   return input.tanh();
 }
-/** Softmax along `dim`. */
+/** Softmax along `dim`. @example gg.nn.functional.softmax(gg.tensor([[1, 1]]), 1) // [[0.5, 0.5]] */
 export function softmax(input: Tensor, dim: number): Tensor {
   return input.softmax(dim);
 }
-/** log softmax along `dim`. */
+/** log softmax along `dim`. @example gg.nn.functional.logSoftmax(logits, 1) // log-probabilities per row */
 export function logSoftmax(input: Tensor, dim: number): Tensor {
   return input.logSoftmax(dim);
 }
@@ -163,7 +166,7 @@ export class Linear extends Module {
     this.resetParameters();
   }
 
-  /** Re-draw weight and bias with PyTorch's default initialisation. */
+  /** Re-draw weight and bias with PyTorch's default initialisation. @example fc.resetParameters(); */
   resetParameters(): void {
     if (!this.weight) return;
     kaimingUniform_(this.weight, { a: Math.sqrt(5) });
@@ -174,10 +177,12 @@ export class Linear extends Module {
     }
   }
 
+  /** x Wᵀ + b; run it through `call` so hooks fire. @example new gg.nn.Linear(4, 2).call(gg.randn([3, 4])).shape // [3, 2] */
   forward(input: Tensor): Tensor {
     return linear(input, this.weight, this.bias);
   }
 
+  /** The options in the printed form. @example new gg.nn.Linear(4, 5).extraRepr() // 'in_features=4, out_features=5, bias=True' */
   override extraRepr(): string {
     return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${pyBool(this.hasBias())}`;
   }
@@ -214,12 +219,15 @@ export class LazyLinear extends Linear implements LazyModule {
     return this.wantBias;
   }
 
-  /** Whether weight (or bias) still waits for the first forward. */
+  /** Whether weight (or bias) still waits for the first forward. @example new gg.nn.LazyLinear(3).hasUninitializedParams() // true */
   hasUninitializedParams(): boolean {
     return this._parameters.get('weight') === null || (this.wantBias && this._parameters.get('bias') === null);
   }
 
-  /** Create the missing parameters for `inFeatures` inputs, initialise them, become a Linear. */
+  /**
+   * Create the missing parameters for `inFeatures` inputs, initialise them, become a Linear.
+   * @example const fc = new gg.nn.LazyLinear(3); fc.materialize(7); fc.weight.shape // [3, 7]
+   */
   materialize(inFeatures: number): void {
     this.finishMaterialize(this.createMissing(inFeatures));
   }
@@ -247,11 +255,16 @@ export class LazyLinear extends Linear implements LazyModule {
     notifyMaterialized(this, created);
   }
 
+  /** Materialise from the input's last dim on first use, then x Wᵀ + b. @example new gg.nn.LazyLinear(3).call(gg.randn([2, 7])).shape // [2, 3] */
   override forward(input: Tensor): Tensor {
     if (this.hasUninitializedParams()) this.materialize(input.shape[input.rank - 1] ?? 1);
     return linear(input, this.weight, this.bias);
   }
 
+  /**
+   * `Module.to`; before materialising it also sets the dtype or device the parameters will be created with.
+   * @example new gg.nn.LazyLinear(3).to('float64') // weight is created as float64
+   */
   override to(target: string): this {
     if (target === 'float32' || target === 'float64') this.factory = { ...this.factory, dtype: target };
     else this.factory = { ...this.factory, device: target };
@@ -282,15 +295,17 @@ export class LazyLinear extends Linear implements LazyModule {
 
 // ---- activations and simple layers -------------------------------------------------------------
 
-/** Returns its input. */
+/** Returns its input. @example new gg.nn.Identity().call(x) // x itself */
 export class Identity extends Module {
+  /** Returns `input` unchanged (same object). @example new gg.nn.Identity().call(x) === x // true */
   forward(input: Tensor): Tensor {
     return input;
   }
 }
 
-/** max(x, 0). */
+/** max(x, 0). @example new gg.nn.ReLU().call(gg.tensor([-1, 2])) // [0, 2] */
 export class ReLU extends Module {
+  /** max(x, 0) elementwise. @example new gg.nn.ReLU().call(gg.tensor([-1, 2])) // [0, 2] */
   forward(input: Tensor): Tensor {
     return relu(input);
   }
@@ -303,23 +318,27 @@ export class LeakyReLU extends Module {
     super();
     this.negativeSlope = typeof negativeSlope === 'number' ? negativeSlope : (negativeSlope.negativeSlope ?? 0.01);
   }
+  /** x for x > 0, else negativeSlope·x, elementwise. @example new gg.nn.LeakyReLU(0.1).call(gg.tensor([-1, 2])) // [-0.1, 2] */
   forward(input: Tensor): Tensor {
     return leakyRelu(input, this.negativeSlope);
   }
+  /** The slope in the printed form. @example new gg.nn.LeakyReLU(0.2).extraRepr() // 'negative_slope=0.2' */
   override extraRepr(): string {
     return `negative_slope=${pyFloat(this.negativeSlope)}`;
   }
 }
 
-/** 1 / (1 + e^-x). */
+/** 1 / (1 + e^-x). @example new gg.nn.Sigmoid().call(gg.tensor([0])) // [0.5] */
 export class Sigmoid extends Module {
+  /** 1 / (1 + e^-x) elementwise. @example new gg.nn.Sigmoid().call(gg.tensor([0])) // [0.5] */
   forward(input: Tensor): Tensor {
     return input.sigmoid();
   }
 }
 
-/** tanh(x). */
+/** tanh(x). @example new gg.nn.Tanh().call(gg.tensor([0])) // [0] */
 export class Tanh extends Module {
+  /** tanh(x) elementwise. @example new gg.nn.Tanh().call(gg.tensor([0])) // [0] */
   forward(input: Tensor): Tensor {
     return input.tanh();
   }
@@ -337,15 +356,17 @@ abstract class AlongDim extends Module {
   }
 }
 
-/** Softmax along `dim`. */
+/** Softmax along `dim`. @example new gg.nn.Softmax(1).call(gg.tensor([[1, 1]])) // [[0.5, 0.5]]; or new gg.nn.Softmax({ dim: 1 }) */
 export class Softmax extends AlongDim {
+  /** Softmax of `input` along `this.dim`. @example new gg.nn.Softmax(1).call(logits) // each row sums to 1 */
   forward(input: Tensor): Tensor {
     return input.softmax(this.dim);
   }
 }
 
-/** log softmax along `dim`. */
+/** log softmax along `dim`. @example new gg.nn.LogSoftmax(1).call(logits) // log-probabilities, e.g. for NLLLoss */
 export class LogSoftmax extends AlongDim {
+  /** log softmax of `input` along `this.dim`. @example new gg.nn.LogSoftmax(1).call(logits) */
   forward(input: Tensor): Tensor {
     return input.logSoftmax(this.dim);
   }
@@ -364,9 +385,11 @@ export class Dropout extends Module {
     checkDropoutP(v);
     this.p = v;
   }
+  /** Dropout in training mode, identity after `eval()`. @example const d = new gg.nn.Dropout(0.5); d.eval(); d.call(x) // x */
   forward(input: Tensor): Tensor {
     return dropout(input, this.p, this.training);
   }
+  /** The probability in the printed form. @example new gg.nn.Dropout(0.2).extraRepr() // 'p=0.2, inplace=False' */
   override extraRepr(): string {
     return `p=${pyFloat(this.p)}, inplace=False`;
   }
@@ -381,9 +404,11 @@ export class Flatten extends Module {
     this.startDim = typeof startDim === 'number' ? startDim : (startDim.startDim ?? 1);
     this.endDim = typeof startDim === 'number' ? endDim : (startDim.endDim ?? -1);
   }
+  /** `input.flatten(startDim, endDim)`. @example new gg.nn.Flatten().call(gg.zeros([2, 3, 4])).shape // [2, 12] */
   forward(input: Tensor): Tensor {
     return input.flatten(this.startDim, this.endDim);
   }
+  /** The dims in the printed form. @example new gg.nn.Flatten().extraRepr() // 'start_dim=1, end_dim=-1' */
   override extraRepr(): string {
     return `start_dim=${this.startDim}, end_dim=${this.endDim}`;
   }
@@ -433,6 +458,7 @@ export class Sequential extends ModuleSequence {
       (modules as Module[]).forEach((m, i) => this.registerModule(String(i), m));
     }
   }
+  /** Feed `input` through the children in order (each via `call`). @example net.call(gg.randn([5, 4])).shape // [5, 2] for the net above */
   forward(input: Tensor): Tensor {
     let x = input;
     for (const m of this._modules.values()) if (m) x = m.call(x);
@@ -449,11 +475,12 @@ export class ModuleList extends ModuleSequence {
     super();
     this.extend(modules);
   }
+  /** Append every module of `modules`, in order. @example blocks.extend([c, d]); blocks.length // 4 */
   extend(modules: Iterable<Module>): this {
     for (const m of modules) this.append(m);
     return this;
   }
-  /** Insert before position `index`; later modules are renumbered. */
+  /** Insert before position `index`; later modules are renumbered. @example blocks.insert(0, new gg.nn.Identity()); // the old '0' becomes '1' */
   insert(index: number, m: Module): void {
     const list = [...this._modules.values()] as Module[];
     const at = index < 0 ? Math.max(0, index + list.length) : Math.min(index, list.length);
@@ -461,6 +488,7 @@ export class ModuleList extends ModuleSequence {
     this._modules.clear();
     list.forEach((x, i) => (i < list.length - 1 ? this._modules.set(String(i), x) : this.registerModule(String(i), x)));
   }
+  /** Throws, as PyTorch: a ModuleList is a container; iterate it and call its modules. @example for (const m of blocks) x = m.call(x); */
   forward(): never {
     throw new Error('Module [ModuleList] is missing the required "forward" function');
   }

@@ -52,6 +52,14 @@ export interface LoadResult {
 
 let hookIds = 0;
 
+/**
+ * Base class of layers and models: it holds parameters, buffers and child
+ * modules, and gives traversal, `train`/`eval`, `to`, state dicts and hooks.
+ * Subclasses register their members and define `forward`.
+ * @example
+ * class Net extends gg.nn.Module { declare fc: gg.nn.Linear; constructor() { super(); this.registerModule('fc', new gg.nn.Linear(4, 2)); }
+ *   forward(x: gg.Tensor) { return this.fc.call(x).relu(); } }
+ */
 export abstract class Module {
   /** Whether the module is in training mode (see `train()`, `eval()`). */
   training = true;
@@ -63,7 +71,7 @@ export abstract class Module {
   private readonly fwdHooks = new Map<number, ForwardHook>();
   private readonly bwdHooks = new Map<number, BackwardHook>();
 
-  /** The computation; call the module with `call(...)` so hooks run. */
+  /** The computation; call the module with `call(...)` so hooks run. @example forward(x: gg.Tensor) { return this.fc.call(x).relu(); } */
   abstract forward(...inputs: Tensor[]): Tensor;
 
   /**
@@ -131,7 +139,7 @@ export abstract class Module {
     this.defineSlot(name, () => this._modules.get(name) ?? null, (v: Module | null) => this._modules.set(name, v));
     return m;
   }
-  /** Same as `registerModule` (PyTorch's `add_module`). */
+  /** Same as `registerModule` (PyTorch's `add_module`). @example this.addModule('fc', new gg.nn.Linear(4, 2)); */
   addModule<M extends Module | null>(name: string, m: M): M {
     return this.registerModule(name, m);
   }
@@ -146,26 +154,32 @@ export abstract class Module {
 
   // ---- traversal ---------------------------------------------------------------------
 
-  /** Children with their names, in registration order. */
+  /**
+   * Children with their names, in registration order.
+   * @example for (const [name, child] of net.namedChildren()) console.log(name, child.constructor.name);
+   */
   *namedChildren(): Generator<[string, Module]> {
     for (const [n, m] of this._modules) if (m) yield [n, m];
   }
-  /** Children, in registration order. */
+  /** Children, in registration order. @example [...net.children()].length // 3 for a three-layer Sequential */
   *children(): Generator<Module> {
     for (const [, m] of this.namedChildren()) yield m;
   }
-  /** This module and every descendant, each once, with dotted names. */
+  /** This module and every descendant, each once, with dotted names. @example [...net.namedModules()].map(([n]) => n) // ['', '0', '1', '2'] */
   *namedModules(prefix = '', seen = new Set<Module>()): Generator<[string, Module]> {
     if (seen.has(this)) return;
     seen.add(this);
     yield [prefix, this];
     for (const [n, m] of this.namedChildren()) yield* m.namedModules(prefix ? `${prefix}.${n}` : n, seen);
   }
-  /** This module and every descendant. */
+  /** This module and every descendant. @example for (const m of net.modules()) if (m instanceof gg.nn.Linear) m.resetParameters(); */
   *modules(): Generator<Module> {
     for (const [, m] of this.namedModules()) yield m;
   }
-  /** Parameters with dotted names (`0.weight`), each tensor once. */
+  /**
+   * Parameters with dotted names (`0.weight`), each tensor once.
+   * @example [...net.namedParameters()].map(([n]) => n) // ['0.weight', '0.bias', ...]
+   */
   *namedParameters(prefix = '', recurse = true): Generator<[string, Tensor]> {
     yield* this.namedMembers((m) => m._parameters, prefix, recurse);
   }
@@ -173,11 +187,11 @@ export abstract class Module {
   parameters(recurse = true): Tensor[] {
     return [...this.namedParameters('', recurse)].map(([, p]) => p);
   }
-  /** Buffers with dotted names. */
+  /** Buffers with dotted names. @example for (const [name, b] of model.namedBuffers()) console.log(name, b.shape); */
   *namedBuffers(prefix = '', recurse = true): Generator<[string, Tensor]> {
     yield* this.namedMembers((m) => m._buffers, prefix, recurse);
   }
-  /** Buffers, each once. */
+  /** Buffers, each once. @example model.buffers().length // 0 for a model without normalisation layers */
   buffers(recurse = true): Tensor[] {
     return [...this.namedBuffers('', recurse)].map(([, b]) => b);
   }
@@ -195,16 +209,19 @@ export abstract class Module {
 
   // ---- modes and bulk operations ------------------------------------------------------
 
-  /** Switch training mode on (or off) for this module and its descendants. */
+  /**
+   * Switch training mode on (or off) for this module and its descendants.
+   * @example model.train(); // Dropout drops, BatchNorm uses batch statistics
+   */
   train(mode = true): this {
     for (const m of this.modules()) m.training = mode;
     return this;
   }
-  /** Evaluation mode: `train(false)`. */
+  /** Evaluation mode: `train(false)`. @example model.eval(); // before validation or inference */
   eval(): this {
     return this.train(false);
   }
-  /** Clear the gradients of every parameter (set to null, as PyTorch's default). */
+  /** Clear the gradients of every parameter (set to null, as PyTorch's default). @example model.zeroGrad(); // before the next backward */
   zeroGrad(setToNone = true): void {
     for (const p of this.parameters()) {
       if (!p.grad) continue;
@@ -216,7 +233,10 @@ export abstract class Module {
       }
     }
   }
-  /** Call `fn` on every descendant and then this module (post-order, as PyTorch). */
+  /**
+   * Call `fn` on every descendant and then this module (post-order, as PyTorch).
+   * @example model.apply((m) => { if (m instanceof gg.nn.Linear) gg.nn.init.zeros_(m.weight); });
+   */
   apply(fn: (m: Module) => void): this {
     for (const c of this.children()) c.apply(fn);
     fn(this);
@@ -243,11 +263,11 @@ export abstract class Module {
     });
     return this;
   }
-  /** `to('float64')`. */
+  /** `to('float64')`. @example model.double(); // parameters and buffers become float64 */
   double(): this {
     return this.to('float64');
   }
-  /** `to('float32')`. */
+  /** `to('float32')`. @example model.float(); // back to float32 */
   float(): this {
     return this.to('float32');
   }
@@ -337,13 +357,19 @@ export abstract class Module {
 
   // ---- hooks -----------------------------------------------------------------------------
 
-  /** Run `fn(module, inputs)` before forward; it may return replacement inputs. */
+  /**
+   * Run `fn(module, inputs)` before forward; it may return replacement inputs.
+   * @example const h = model.registerForwardPreHook((m, inputs) => console.log(inputs[0]?.shape)); h.remove();
+   */
   registerForwardPreHook(fn: ForwardPreHook): { remove(): void } {
     const id = hookIds++;
     this.preHooks.set(id, fn);
     return { remove: () => this.preHooks.delete(id) };
   }
-  /** Run `fn(module, inputs, output)` after forward; it may return a replacement output. */
+  /**
+   * Run `fn(module, inputs, output)` after forward; it may return a replacement output.
+   * @example layer.registerForwardHook((m, inputs, out) => out.relu()); // replaces the output
+   */
   registerForwardHook(fn: ForwardHook): { remove(): void } {
     const id = hookIds++;
     this.fwdHooks.set(id, fn);
@@ -362,11 +388,14 @@ export abstract class Module {
 
   // ---- printing ------------------------------------------------------------------------------
 
-  /** Extra text inside the printed form, e.g. `in_features=4, out_features=5, bias=True`. */
+  /**
+   * Extra text inside the printed form, e.g. `in_features=4, out_features=5, bias=True`.
+   * @example override extraRepr() { return `dim=${this.dim}`; }
+   */
   extraRepr(): string {
     return '';
   }
-  /** The PyTorch-style printed form. */
+  /** The PyTorch-style printed form. @example console.log(net.toString()); // Sequential(\n  (0): Linear(in_features=4, ... */
   toString(): string {
     const kids = [...this.namedChildren()];
     const name = this.constructor.name;

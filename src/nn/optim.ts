@@ -34,7 +34,10 @@ function isTensorLike(v: unknown): boolean {
   return typeof v === 'object' && v !== null && 'shape' in v && 'dtype' in v;
 }
 
-/** Base class: parameter groups, `zeroGrad`, per-parameter `state`, `step`. */
+/**
+ * Base class: parameter groups, `zeroGrad`, per-parameter `state`, `step`.
+ * @example const opt: gg.optim.Optimizer<gg.optim.SGDOptions> = new gg.optim.SGD(model.parameters(), { lr: 0.1 });
+ */
 export abstract class Optimizer<O extends object> {
   readonly defaults: O;
   readonly paramGroups: ParamGroup<O>[] = [];
@@ -73,7 +76,7 @@ export abstract class Optimizer<O extends object> {
   /** Check a group's options, throwing PyTorch's messages. */
   protected abstract validate(group: O): void;
 
-  /** One update of every parameter that has a gradient. */
+  /** One update of every parameter that has a gradient. @example loss.backward(); opt.step(); opt.zeroGrad(); */
   abstract step(): void;
 
   /**
@@ -134,6 +137,7 @@ export abstract class Optimizer<O extends object> {
    * The state as PyTorch lays it out: `state[i]` for the i-th parameter (in
    * group order) and the groups' options with `params` as indices. Tensors
    * are copies.
+   * @example const saved = opt.stateDict();
    */
   stateDict(): OptimizerStateDict<O> {
     const index = new Map<Tensor, number>();
@@ -154,7 +158,10 @@ export abstract class Optimizer<O extends object> {
     return { state, paramGroups };
   }
 
-  /** Restore options and state from `stateDict()` (the groups must match in size). */
+  /**
+   * Restore options and state from `stateDict()` (the groups must match in size).
+   * @example opt.loadStateDict(saved); // e.g. when resuming training
+   */
   loadStateDict(sd: OptimizerStateDict<O>): void {
     if (sd.paramGroups.length !== this.paramGroups.length) throw new Error('loaded state dict has a different number of parameter groups');
     sd.paramGroups.forEach((g, i) => {
@@ -216,6 +223,7 @@ export class SGD extends Optimizer<SGDOptions> {
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new Error('Nesterov momentum requires a momentum and zero dampening');
   }
 
+  /** One SGD update of every parameter that has a gradient. @example loss.backward(); opt.step(); */
   step(): void {
     this.forEachParam((p, grad, g) => {
       let d = g.maximize ? grad.neg() : grad;
@@ -309,6 +317,7 @@ export class Adam extends Optimizer<AdamOptions> {
   protected validate(g: AdamOptions): void {
     checkAdam(g);
   }
+  /** One Adam update of every parameter that has a gradient. @example loss.backward(); opt.step(); */
   step(): void {
     this.forEachParam((p, grad, g) => {
       const s = this.stateOf(p);
@@ -329,6 +338,7 @@ export class AdamW extends Optimizer<AdamOptions> {
   protected validate(g: AdamOptions): void {
     checkAdam(g);
   }
+  /** One AdamW update (decay, then Adam) of every parameter that has a gradient. @example loss.backward(); opt.step(); */
   step(): void {
     this.forEachParam((p, grad, g) => {
       const s = this.stateOf(p);

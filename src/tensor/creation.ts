@@ -25,7 +25,7 @@ export function setDefaultDevice(name: string): void {
   getDevice(name);
   defaultDevice = name;
 }
-/** The current default device. */
+/** The current default device. @example gg.getDefaultDevice() // 'cpu' unless changed */
 export function getDefaultDevice(): string {
   return defaultDevice;
 }
@@ -33,7 +33,7 @@ export function getDefaultDevice(): string {
 export function setDefaultDtype(dtype: DType): void {
   defaultDtype = dtype;
 }
-/** The current default dtype. */
+/** The current default dtype. @example gg.getDefaultDtype() // 'float32' unless changed */
 export function getDefaultDtype(): DType {
   return defaultDtype;
 }
@@ -125,15 +125,15 @@ export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tenso
 export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
   return full(shape, 1, opts);
 }
-/** Zeros shaped like `t`, on its device and dtype. */
+/** Zeros shaped like `t`, on its device and dtype. @example gg.zerosLike(x) */
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
   return full(t.shape, 0, { dtype: t.dtype, device: t.device, ...opts });
 }
-/** Ones shaped like `t`. */
+/** Ones shaped like `t`. @example gg.onesLike(x, { dtype: 'float64' }) */
 export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
   return full(t.shape, 1, { dtype: t.dtype, device: t.device, ...opts });
 }
-/** `value` shaped like `t`. */
+/** `value` shaped like `t`. @example gg.fullLike(x, 7) */
 export function fullLike(t: Tensor, value: number, opts: TensorOptions = {}): Tensor {
   return full(t.shape, value, { dtype: t.dtype, device: t.device, ...opts });
 }

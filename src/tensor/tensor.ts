@@ -46,6 +46,12 @@ export interface RemovableHandle {
 /** Nested number arrays, as `array()` returns them. */
 export type NestedArray = number | NestedArray[];
 
+/**
+ * An n-dimensional array of float32 or float64 on a device, with
+ * reverse-mode autograd. Made by `gg.tensor`, `gg.zeros`, `gg.randn`, ...; ops
+ * return new tensors (in-place writes go through `assign`/`copy_`).
+ * @example const x = gg.tensor([[1, 2], [3, 4]], { requiresGrad: true }); x.mul(x).sum().backward();
+ */
 export class Tensor {
   readonly shape: readonly number[];
   readonly strides: readonly number[];
@@ -80,7 +86,7 @@ export class Tensor {
 
   // ---- properties ---------------------------------------------------------------
 
-  /** The device this tensor lives on, e.g. `'cpu'` or `'gpu:webgpu'`. */
+  /** The device this tensor lives on, e.g. `'cpu'` or `'gpu:webgpu'`. @example gg.zeros([2]).device // 'cpu' */
   get device(): string {
     return this.ref.storage.device.name;
   }
@@ -88,27 +94,30 @@ export class Tensor {
   get storage(): Storage {
     return this.ref.storage;
   }
-  /** Number of dims. */
+  /** Number of dims. @example gg.zeros([2, 3]).rank // 2 */
   get rank(): number {
     return this.shape.length;
   }
-  /** Number of dims (PyTorch's name). */
+  /** Number of dims (PyTorch's name). @example gg.zeros([2, 3]).ndim // 2 */
   get ndim(): number {
     return this.shape.length;
   }
-  /** Number of elements. */
+  /** Number of elements. @example gg.zeros([2, 3]).size // 6 */
   get size(): number {
     return numel(this.shape);
   }
-  /** Number of elements (PyTorch's name). */
+  /** Number of elements (PyTorch's name). @example gg.zeros([2, 3]).numel() // 6 */
   numel(): number {
     return numel(this.shape);
   }
-  /** True for tensors not produced by a recorded op. */
+  /**
+   * True for tensors not produced by a recorded op.
+   * @example const w = gg.randn([2], { requiresGrad: true }); w.isLeaf // true; w.mul(2).isLeaf // false
+   */
   get isLeaf(): boolean {
     return this.gradFn === null;
   }
-  /** Whether gradients flow to this tensor. Settable on leaves only. */
+  /** Whether gradients flow to this tensor. Settable on leaves only. @example gg.zeros([2]).requiresGrad // false */
   get requiresGrad(): boolean {
     return this.gradFn !== null || this.leafRequiresGrad;
   }
@@ -120,12 +129,12 @@ export class Tensor {
     }
     this.leafRequiresGrad = v;
   }
-  /** Set `requiresGrad` and return this (PyTorch's `requires_grad_`). */
+  /** Set `requiresGrad` and return this (PyTorch's `requires_grad_`). @example const w = gg.randn([3, 3]).requiresGrad_(); */
   requiresGrad_(v = true): this {
     this.requiresGrad = v;
     return this;
   }
-  /** Whether the layout is dense row-major from the start of a buffer. */
+  /** Whether the layout is dense row-major from the start of a buffer. @example gg.zeros([2, 3]).t().isContiguous() // false */
   isContiguous(): boolean {
     return isContiguousLayout(this.shape, this.strides, 0);
   }
@@ -233,7 +242,7 @@ export class Tensor {
     this.disposed = true;
     this.ref.release();
   }
-  /** Whether `dispose()` was called. */
+  /** Whether `dispose()` was called. @example t.dispose(); t.isDisposed // true */
   get isDisposed(): boolean {
     return this.disposed;
   }
@@ -286,7 +295,7 @@ export class Tensor {
   async array(): Promise<NestedArray> {
     return nest(await this.data(), this.shape);
   }
-  /** Nested arrays, synchronously (where `dataSync` works). */
+  /** Nested arrays, synchronously (where `dataSync` works). @example gg.tensor([[1, 2], [3, 4]]).arraySync() // [[1, 2], [3, 4]] */
   arraySync(): NestedArray {
     return nest(this.dataSync(), this.shape);
   }
@@ -299,7 +308,7 @@ export class Tensor {
     this.checkItem();
     return (await this.data())[0] ?? NaN;
   }
-  /** `item()`, synchronously (where `dataSync` works). */
+  /** `item()`, synchronously (where `dataSync` works). @example gg.tensor([[3]]).itemSync() // 3 */
   itemSync(): number {
     this.checkItem();
     return this.dataSync()[0] ?? NaN;
@@ -320,7 +329,7 @@ export class Tensor {
     }
   }
 
-  /** A readable form, PyTorch-style, for sync-readable devices. */
+  /** A readable form, PyTorch-style, for sync-readable devices. @example console.log(gg.tensor([1, 2]).toString()); */
   toString(): string {
     const head = `tensor(shape=${fmt(this.shape)}, dtype=${this.dtype}, device='${this.device}'`;
     if (this.disposed) return `${head}, disposed)`;
@@ -406,7 +415,7 @@ export class Tensor {
     return apply('toDevice', [this], { device: dev.name });
   }
 
-  /** `to(device)` from any device, waiting for asynchronous results. */
+  /** `to(device)` from any device, waiting for asynchronous results. @example const host = await y.toAsync('cpu'); */
   async toAsync(target: string): Promise<Tensor> {
     if (this.storage.device.syncRead || target === 'float32' || target === 'float64') return this.to(target);
     const data = await this.data();
@@ -414,11 +423,11 @@ export class Tensor {
     out.requiresGrad = this.requiresGrad && this.isLeaf;
     return out;
   }
-  /** As float64. */
+  /** As float64. @example gg.tensor([1]).double().dtype // 'float64' */
   double(): Tensor {
     return this.to('float64');
   }
-  /** As float32. */
+  /** As float32. @example gg.tensor([1], { dtype: 'float64' }).float().dtype // 'float32' */
   float(): Tensor {
     return this.to('float32');
   }
@@ -530,23 +539,23 @@ export class Tensor {
   eq(o: Tensor | number): Tensor {
     return apply('eq', [this, this.other(o)], {});
   }
-  /** 1 where not equal. */
+  /** 1 where not equal. @example gg.tensor([1, 2]).ne(2) // [1, 0] */
   ne(o: Tensor | number): Tensor {
     return apply('ne', [this, this.other(o)], {});
   }
-  /** 1 where less. */
+  /** 1 where less. @example gg.tensor([1, 2]).lt(2) // [1, 0] */
   lt(o: Tensor | number): Tensor {
     return apply('lt', [this, this.other(o)], {});
   }
-  /** 1 where less or equal. */
+  /** 1 where less or equal. @example gg.tensor([1, 2, 3]).le(2) // [1, 1, 0] */
   le(o: Tensor | number): Tensor {
     return apply('le', [this, this.other(o)], {});
   }
-  /** 1 where greater. */
+  /** 1 where greater. @example gg.tensor([1, 2]).gt(1) // [0, 1] */
   gt(o: Tensor | number): Tensor {
     return apply('gt', [this, this.other(o)], {});
   }
-  /** 1 where greater or equal. */
+  /** 1 where greater or equal. @example gg.tensor([1, 2, 3]).ge(2) // [0, 1, 1] */
   ge(o: Tensor | number): Tensor {
     return apply('ge', [this, this.other(o)], {});
   }
@@ -581,7 +590,7 @@ export class Tensor {
     const centred = this.sub(this.mean(dims, true));
     return centred.mul(centred).sum(dims, opts.keepdim ?? false).div(Math.max(n - ((opts.unbiased ?? true) ? 1 : 0), 0));
   }
-  /** Standard deviation over `dim`. */
+  /** Standard deviation over `dim`. @example gg.tensor([1, 2, 3, 4]).std() // 1.2910 */
   std(dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
     return this.var(dim, opts).sqrt();
   }
@@ -592,11 +601,11 @@ export class Tensor {
   max(dim?: Dims, keepdim = false): Tensor {
     return apply('amax', [this], { dims: normDims(dim, this.rank), keepdim });
   }
-  /** Smallest value over `dim`. */
+  /** Smallest value over `dim`. @example gg.tensor([[1, 5], [7, 2]]).min(1) // [1, 2] */
   min(dim?: Dims, keepdim = false): Tensor {
     return this.neg().max(dim, keepdim).neg();
   }
-  /** Same as `max` (PyTorch's amax). */
+  /** Same as `max` (PyTorch's amax). @example gg.tensor([[1, 5], [7, 2]]).amax(1) // [5, 7] */
   amax(dim?: Dims, keepdim = false): Tensor {
     return this.max(dim, keepdim);
   }
@@ -636,7 +645,7 @@ export class Tensor {
     // NOTE: under noGrad so no node is recorded that backward would never reach (and free)
     return noGrad(() => this.max(d, true));
   }
-  /** log(Σ e^x) along `dim`, stably. */
+  /** log(Σ e^x) along `dim`, stably. @example gg.tensor([0, 0]).logsumexp(0) // 0.6931 (ln 2) */
   logsumexp(dim: number, keepdim = false): Tensor {
     const d = normDim(dim, this.rank);
     const m = this.detachedMax(d);
@@ -667,7 +676,7 @@ export class Tensor {
     if (o.rank === 1) out = out.squeeze(-1);
     return out;
   }
-  /** Same as `matmul` for 2-D operands. */
+  /** Same as `matmul` for 2-D operands. @example gg.tensor([[1, 2]]).mm(gg.tensor([[3], [4]])) // [[11]] */
   mm(o: Tensor): Tensor {
     if (this.rank !== 2 || o.rank !== 2) throw new Error('mm: both arguments must be 2D');
     return this.matmul(o);
@@ -718,7 +727,7 @@ export class Tensor {
     dims[y] = x;
     return this.rank < 2 ? this : this.permute(...dims);
   }
-  /** Transpose of a matrix. */
+  /** Transpose of a matrix. @example gg.zeros([2, 3]).t().shape // [3, 2] */
   t(): Tensor {
     if (this.rank > 2) throw new Error(`t() expects a tensor with <= 2 dimensions, but self is ${this.rank}D`);
     return this.rank < 2 ? this : this.transpose(0, 1);
@@ -747,7 +756,7 @@ export class Tensor {
     if (fmt(full) === fmt(this.shape)) return this;
     return apply('expand', [this], { shape: full });
   }
-  /** Expand to another tensor's shape. */
+  /** Expand to another tensor's shape. @example gg.tensor([1, 2]).expandAs(gg.zeros([3, 2])).shape // [3, 2] */
   expandAs(o: Tensor): Tensor {
     return this.expand(...o.shape);
   }

@@ -47,6 +47,7 @@ export function moments(x: Tensor, dims: readonly number[]): Moments {
 }
 
 /**
+ * @internal
  * 1/sqrt(v + eps). With eps <= 0, a zero denominator gives 0 instead of
  * inf (PyTorch's batch norm kernels do the same), so a constant channel
  * normalises to 0 and the output is β, with finite gradients.
@@ -63,7 +64,7 @@ function channelShape(c: number, rank: number): number[] {
   return Array.from({ length: rank }, (_, i) => (i === 1 ? c : 1));
 }
 
-/** PyTorch's `_verify_batch_size`. */
+/** @internal PyTorch's `_verify_batch_size`. */
 export function verifyBatchSize(shape: readonly number[]): void {
   let size = shape[0] ?? 1;
   for (let i = 2; i < shape.length; i++) size *= shape[i] ?? 1;
@@ -77,14 +78,14 @@ function verifySpatialSize(shape: readonly number[]): void {
   if (size === 1) throw new Error(`Expected more than 1 spatial element when training, got input size ${fmt(shape)}`);
 }
 
-/** The per-channel element checks of `torch.batch_norm`, in its order. */
+/** @internal The per-channel element checks of `torch.batch_norm`, in its order. */
 export function checkFeatures(c: number, named: [string, Tensor | null | undefined][], scale = 1): void {
   for (const [name, t] of named) {
     if (t && t.numel() * scale !== c * scale) throw new Error(`${name} should contain ${c * scale} elements not ${t.numel() * scale}`);
   }
 }
 
-/** What the empty-batch path returns: a copy tied to weight[0] and bias[0] (PyTorch keeps the chain). */
+/** @internal What the empty-batch path returns: a copy tied to weight[0] and bias[0] (PyTorch keeps the chain). */
 export function emptyOutput(input: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined): Tensor {
   let out = input.clone();
   if (weight && weight.numel() > 0) out = out.mul(weight.reshape(-1).narrow(0, 0, 1));
@@ -92,7 +93,7 @@ export function emptyOutput(input: Tensor, weight: Tensor | null | undefined, bi
   return out;
 }
 
-/** running = (1 - f)·running + f·stat, in place and unrecorded. */
+/** @internal running = (1 - f)·running + f·stat, in place and unrecorded. */
 export function updateRunning(running: Tensor, stat: Tensor, factor: number | Tensor): void {
   noGrad(() => {
     const s = stat.detach().reshape(running.shape);

@@ -72,34 +72,36 @@ function registerTensor(m: Module, name: string, t: Tensor, asParameter: boolean
 /**
  * The `parametrizations` child of a parametrized module: one
  * `ParametrizationList` per parametrized tensor name (PyTorch's ModuleDict).
+ * @example gg.nn.utils.parametrize.parametrizationsOf(lin)?.keys() // ['weight']
  */
 export class ModuleDict extends Module {
-  /** The entry for `key`, or undefined. */
+  /** The entry for `key`, or undefined. @example gg.nn.utils.parametrize.parametrizationsOf(lin)?.get('weight') */
   get(key: string): Module | undefined {
     return this._modules.get(key) ?? undefined;
   }
-  /** Whether `key` is present. */
+  /** Whether `key` is present. @example gg.nn.utils.parametrize.parametrizationsOf(lin)?.has('weight') // true */
   has(key: string): boolean {
     return this._modules.has(key);
   }
-  /** Add or replace the entry `key`. */
+  /** Add or replace the entry `key`. @example gg.nn.utils.parametrize.parametrizationsOf(lin)?.set('weight', list); */
   set(key: string, m: Module): void {
     if (this._modules.has(key)) this._modules.set(key, m);
     else this.registerModule(key, m);
   }
-  /** Remove the entry `key`. */
+  /** Remove the entry `key`. @example gg.nn.utils.parametrize.parametrizationsOf(lin)?.delete('weight'); */
   delete(key: string): void {
     this._modules.delete(key);
     Reflect.deleteProperty(this, key);
   }
-  /** Names in insertion order. */
+  /** Names in insertion order. @example gg.nn.utils.parametrize.parametrizationsOf(lin)?.keys() // ['weight'] */
   keys(): string[] {
     return [...this._modules.keys()];
   }
-  /** Number of entries. */
+  /** Number of entries. @example gg.nn.utils.parametrize.parametrizationsOf(lin)?.length // 1 */
   get length(): number {
     return this._modules.size;
   }
+  /** Throws: a ModuleDict is a container; call its entries. @example gg.nn.utils.parametrize.parametrizationsOf(lin)?.get('weight')?.call() */
   forward(): Tensor {
     throw new Error('ModuleDict is not callable: call its entries');
   }
@@ -109,6 +111,7 @@ export class ModuleDict extends Module {
  * The chain of parametrizations of one tensor (`module.parametrizations[name]`):
  * children `0`, `1`, ... and the original tensor as `original` (a parameter
  * or a buffer, as it was on the module).
+ * @example gg.nn.utils.parametrize.parametrizationList(lin, 'weight')?.original // the stored tensor
  */
 export class ParametrizationList extends Module {
   /** The unparametrized tensor (the module's original Parameter object). */
@@ -145,17 +148,17 @@ export class ParametrizationList extends Module {
     }
   }
 
-  /** The parametrizations in order. */
+  /** The parametrizations in order. @example list.chain[0] // the first parametrization applied */
   get chain(): Parametrization[] {
     const out: Parametrization[] = [];
     for (let i = 0; this._modules.has(String(i)); i++) out.push(this._modules.get(String(i)) as Parametrization);
     return out;
   }
-  /** Number of parametrizations in the chain. */
+  /** Number of parametrizations in the chain. @example gg.nn.utils.parametrize.parametrizationList(lin, 'weight')?.length // 1 */
   get length(): number {
     return this.chain.length;
   }
-  /** Add a parametrization at the end of the chain. */
+  /** Add a parametrization at the end of the chain. @example list.append(new Symmetric()); */
   append(p: Parametrization): void {
     this.registerModule(String(this.length), p);
   }
@@ -163,6 +166,7 @@ export class ParametrizationList extends Module {
   /**
    * Store `value` so that the chain gives it back: run each `rightInverse`
    * from the last parametrization to the first, then set `original` in place.
+   * @example list.rightInverse(w0); // lin.weight now gives w0 back
    */
   rightInverse(value: Tensor): void {
     noGrad(() => {
@@ -178,7 +182,7 @@ export class ParametrizationList extends Module {
     });
   }
 
-  /** The parametrized tensor: `p_n(...p_1(original))`. */
+  /** The parametrized tensor: `p_n(...p_1(original))`. @example list.call() // what lin.weight returns */
   forward(): Tensor {
     let x = this.original;
     for (const m of this.chain) x = m.call(x);
@@ -221,13 +225,13 @@ export function cached<T>(fn: () => T): T {
 
 // ---- registration ------------------------------------------------------------------------
 
-/** The `parametrizations` ModuleDict of `module`, or undefined. */
+/** The `parametrizations` ModuleDict of `module`, or undefined. @example gg.nn.utils.parametrize.parametrizationsOf(lin)?.keys() // ['weight'] */
 export function parametrizationsOf(module: Module): ModuleDict | undefined {
   const d = module._modules.get('parametrizations');
   return d instanceof ModuleDict ? d : undefined;
 }
 
-/** The chain registered on `module[name]`, or undefined. */
+/** The chain registered on `module[name]`, or undefined. @example gg.nn.utils.parametrize.parametrizationList(lin, 'weight')?.length // 1 */
 export function parametrizationList(module: Module, name: string): ParametrizationList | undefined {
   const l = parametrizationsOf(module)?.get(name);
   return l instanceof ParametrizationList ? l : undefined;
@@ -243,7 +247,10 @@ export function isParametrized(module: Module, name?: string): boolean {
   return name === undefined ? d.length > 0 : d.has(name);
 }
 
-/** The module's class (PyTorch's `type_before_parametrizations`; gpugrad does not swap classes). */
+/**
+ * The module's class (PyTorch's `type_before_parametrizations`; gpugrad does not swap classes).
+ * @example gg.nn.utils.parametrize.typeBeforeParametrizations(lin) === gg.nn.Linear // true
+ */
 export function typeBeforeParametrizations<M extends Module>(module: M): abstract new (...args: never[]) => M {
   return module.constructor as abstract new (...args: never[]) => M;
 }
