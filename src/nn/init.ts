@@ -101,11 +101,11 @@ export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
 export function constant_(t: Tensor, value: number): Tensor {
   return fillWith(t, () => full(t.shape, value, { dtype: t.dtype, device: t.device }));
 }
-/** Fill with 0. */
+/** Fill with 0. @example gg.nn.init.zeros_(fc.bias!) */
 export function zeros_(t: Tensor): Tensor {
   return constant_(t, 0);
 }
-/** Fill with 1. */
+/** Fill with 1. @example gg.nn.init.ones_(bn.weight!) */
 export function ones_(t: Tensor): Tensor {
   return constant_(t, 1);
 }

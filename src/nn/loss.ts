@@ -206,13 +206,17 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts
 
 // ---- modules ----------------------------------------------------------------------------------------
 
-/** Base of the loss modules: a `reduction` and forward(input, target). */
+/** Base of the loss modules: a `reduction` and forward(input, target). @example new gg.nn.MSELoss({ reduction: 'sum' }).reduction // 'sum' */
 export abstract class Loss extends Module {
   reduction: Reduction;
   constructor(reduction: Reduction = 'mean') {
     super();
     this.reduction = reduction;
   }
+  /**
+   * The loss of `input` against `target`, reduced by `reduction`; run it through `call`.
+   * @example const loss = new gg.nn.MSELoss().call(pred, y);
+   */
   abstract override forward(input: Tensor, target: Tensor): Tensor;
 }
 
@@ -221,6 +225,7 @@ export class MSELoss extends Loss {
   constructor(opts: { reduction?: Reduction } = {}) {
     super(opts.reduction);
   }
+  /** mean((input - target)²) (or the sum, or per element). @example new gg.nn.MSELoss().call(gg.tensor([1, 3]), gg.tensor([1, 1])) // 2 */
   forward(input: Tensor, target: Tensor): Tensor {
     return mseLoss(input, target, { reduction: this.reduction });
   }
@@ -241,12 +246,13 @@ export class CrossEntropyLoss extends Loss {
     this.ignoreIndex = opts.ignoreIndex ?? -100;
     this.labelSmoothing = opts.labelSmoothing ?? 0;
   }
+  /** Cross entropy of logits (N, C) with class indices (N) or probabilities (N, C). @example new gg.nn.CrossEntropyLoss().call(logits, labels) */
   forward(input: Tensor, target: Tensor): Tensor {
     return crossEntropy(input, target, { weight: this.weight, ignoreIndex: this.ignoreIndex, reduction: this.reduction, labelSmoothing: this.labelSmoothing });
   }
 }
 
-/** Negative log likelihood of log-probabilities. */
+/** Negative log likelihood of log-probabilities. @example new gg.nn.NLLLoss().call(logits.logSoftmax(1), labels) */
 export class NLLLoss extends Loss {
   declare weight: Tensor | null;
   ignoreIndex: number;
@@ -255,6 +261,7 @@ export class NLLLoss extends Loss {
     this.registerBuffer('weight', opts.weight ?? null);
     this.ignoreIndex = opts.ignoreIndex ?? -100;
   }
+  /** -input[i, target[i]], reduced; `input` holds log-probabilities (N, C). @example new gg.nn.NLLLoss().call(logProbs, labels) */
   forward(input: Tensor, target: Tensor): Tensor {
     return nllLoss(input, target, { weight: this.weight, ignoreIndex: this.ignoreIndex, reduction: this.reduction });
   }
@@ -273,6 +280,10 @@ export class BCEWithLogitsLoss extends Loss {
     this.registerBuffer('pos_weight', opts.posWeight ?? null);
     Object.defineProperty(this, 'posWeight', { get: () => this._buffers.get('pos_weight') ?? null, enumerable: false, configurable: true });
   }
+  /**
+   * Binary cross entropy of `sigmoid(input)` against `target` in [0, 1], computed stably from the logits.
+   * @example new gg.nn.BCEWithLogitsLoss().call(logits, targets)
+   */
   forward(input: Tensor, target: Tensor): Tensor {
     return binaryCrossEntropyWithLogits(input, target, { weight: this.weight, posWeight: this.posWeight, reduction: this.reduction });
   }

@@ -26,6 +26,7 @@ export interface InputMeta {
 /** A gradient hook: may return a replacement gradient. */
 export type GradHook = (grad: Tensor) => Tensor | void;
 
+/** @internal A recorded op in the autograd graph: its input edges, hooks and backward (`apply`). */
 export abstract class Node {
   /** Edges to the producers of each input (null: input needs no gradient). */
   readonly next: (Edge | null)[];
@@ -54,7 +55,7 @@ export abstract class Node {
   abstract release(): void;
 }
 
-/** The node a leaf's gradient flows into: it adds the gradient to `leaf.grad`. */
+/** @internal The node a leaf's gradient flows into: it adds the gradient to `leaf.grad`. */
 export class AccumulateGrad extends Node {
   constructor(readonly leaf: Tensor) {
     super('AccumulateGrad', [], [{ shape: leaf.shape, dtype: leaf.dtype, device: leaf.device }], 1);
@@ -71,12 +72,12 @@ export class AccumulateGrad extends Node {
 
 let gradEnabled = true;
 
-/** Whether ops record the graph right now. */
+/** Whether ops record the graph right now. @example gg.noGrad(() => gg.isGradEnabled()) // false */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
-/** Run `fn` with recording switched `on` or off, restoring the mode after. */
+/** @internal Run `fn` with recording switched `on` or off, restoring the mode after. */
 export function withGradMode<T>(on: boolean, fn: () => T): T {
   const prev = gradEnabled;
   gradEnabled = on;

@@ -50,14 +50,14 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
-/** A uniform number in [0, 1) with 53 random bits. */
+/** @internal A uniform number in [0, 1) with 53 random bits. */
 export function uniform(): number {
   const hi = nextU32() >>> 5;
   const lo = nextU32() >>> 6;
   return (hi * 67108864 + lo) / 9007199254740992;
 }
 
-/** A standard normal number (Box–Muller; the pair's second value is discarded for simplicity). */
+/** @internal A standard normal number (Box–Muller; the pair's second value is discarded for simplicity). */
 export function normal(): number {
   let u = 0;
   while (u === 0) u = uniform();

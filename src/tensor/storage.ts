@@ -7,6 +7,7 @@
  */
 import type { Device, DeviceBuffer } from '../backend/device.js';
 
+/** @internal One reference-counted device buffer, shared by every view of it. */
 export class Storage {
   private refs = 0;
   constructor(readonly buffer: DeviceBuffer) {}
@@ -41,7 +42,7 @@ const registry = new FinalizationRegistry<Held>((held) => {
   }
 });
 
-/** One handle's claim on a storage, released exactly once. */
+/** @internal One handle's claim on a storage, released exactly once. */
 export class StorageRef {
   private readonly held: Held;
   constructor(owner: object, readonly storage: Storage) {
@@ -86,17 +87,17 @@ interface Scope {
 
 const scopes: Scope[] = [];
 
-/** Record a new handle in the innermost `tidy` scope, if any. */
+/** @internal Record a new handle in the innermost `tidy` scope, if any. */
 export function track(t: Disposable): void {
   scopes[scopes.length - 1]?.tensors.add(t);
 }
 
-/** Record a new graph node in the innermost `tidy` scope, if any. */
+/** @internal Record a new graph node in the innermost `tidy` scope, if any. */
 export function trackNode(n: ScopedNode): void {
   scopes[scopes.length - 1]?.nodes.push(n);
 }
 
-/** Remove a handle from every open scope (it outlives them). */
+/** Remove a handle from every open scope (it outlives them). @example gg.tidy(() => { state = gg.keep(x.mean()); return loss(x); }); // state survives the scope */
 export function keep<T extends Disposable>(t: T): T {
   for (const s of scopes) if (s.tensors.delete(t)) s.kept.add(t);
   return t;

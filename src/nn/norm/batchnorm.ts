@@ -20,7 +20,7 @@ export interface BatchNormOptions extends FactoryOptions {
   trackRunningStats?: boolean;
 }
 
-/** A number as Python prints a float: `1e-05`, `0.1`, `1.0`. */
+/** @internal A number as Python prints a float: `1e-05`, `0.1`, `1.0`. */
 export function pyFloat(v: number): string {
   if (!Number.isFinite(v)) return Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf';
   if (Number.isInteger(v) && Math.abs(v) < 1e16) return `${v}.0`;
@@ -34,13 +34,14 @@ export function pyFloat(v: number): string {
   return String(v);
 }
 
-/** Python's True/False. */
+/** @internal Python's True/False. */
 export const pyBool = (b: boolean): string => (b ? 'True' : 'False');
 
 /**
  * The parameters and buffers shared by the batch-style norms (PyTorch's
  * `_NormBase`): `weight`, `bias`, `running_mean`, `running_var`,
  * `num_batches_tracked`, registered in that order.
+ * @example for (const m of model.modules()) if (m instanceof gg.nn.BatchNorm2d) m.resetRunningStats();
  */
 export abstract class NormBase extends Module {
   declare weight: Tensor | null;
@@ -79,21 +80,24 @@ export abstract class NormBase extends Module {
     }
   }
 
-  /** The running mean buffer (`running_mean`), or null when not tracking. */
+  /** The running mean buffer (`running_mean`), or null when not tracking. @example new gg.nn.BatchNorm1d(3).runningMean // zeros([3]) */
   get runningMean(): Tensor | null {
     return this.running_mean;
   }
   set runningMean(v: Tensor | null) {
     this.running_mean = v;
   }
-  /** The running variance buffer (`running_var`), or null when not tracking. */
+  /** The running variance buffer (`running_var`), or null when not tracking. @example new gg.nn.BatchNorm1d(3).runningVar // ones([3]) */
   get runningVar(): Tensor | null {
     return this.running_var;
   }
   set runningVar(v: Tensor | null) {
     this.running_var = v;
   }
-  /** The batch counter (`num_batches_tracked`, a 0-d tensor holding an integer), or null. */
+  /**
+   * The batch counter (`num_batches_tracked`, a 0-d tensor holding an integer), or null.
+   * @example bn.numBatchesTracked?.itemSync() // batches seen in training
+   */
   get numBatchesTracked(): Tensor | null {
     return this.num_batches_tracked;
   }
@@ -101,7 +105,7 @@ export abstract class NormBase extends Module {
     this.num_batches_tracked = v;
   }
 
-  /** Reset the running statistics (mean 0, var 1, counter 0). */
+  /** Reset the running statistics (mean 0, var 1, counter 0). @example bn.resetRunningStats(); // e.g. before re-estimating statistics */
   resetRunningStats(): void {
     noGrad(() => {
       for (const [t, v] of [[this.running_mean, 0], [this.running_var, 1], [this.num_batches_tracked, 0]] as const) {
@@ -109,7 +113,7 @@ export abstract class NormBase extends Module {
       }
     });
   }
-  /** Reset the running statistics and the affine parameters (weight 1, bias 0). */
+  /** Reset the running statistics and the affine parameters (weight 1, bias 0). @example bn.resetParameters(); */
   resetParameters(): void {
     this.resetRunningStats();
     noGrad(() => {
@@ -133,14 +137,17 @@ export abstract class NormBase extends Module {
     return factor;
   }
 
-  /** `4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True`. */
+  /** `4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True`. @example new gg.nn.BatchNorm1d(4).extraRepr() */
   override extraRepr(): string {
     const mom = this.momentum === null ? 'None' : pyFloat(this.momentum);
     return `${this.numFeatures}, eps=${pyFloat(this.eps)}, momentum=${mom}, affine=${pyBool(this.affine)}, track_running_stats=${pyBool(this.trackRunningStats)}`;
   }
 }
 
-/** Batch norm over dim 1 (PyTorch's `_BatchNorm`); subclasses check the rank. */
+/**
+ * Batch norm over dim 1 (PyTorch's `_BatchNorm`); subclasses check the rank.
+ * @example new gg.nn.BatchNorm2d(3).call(gg.randn([2, 3, 4, 4])) // train mode: batch statistics
+ */
 export abstract class BatchNormBase extends NormBase {
   constructor(numFeatures: number, opts: BatchNormOptions = {}) {
     super(numFeatures, opts, { affine: true, trackRunningStats: true });
@@ -151,6 +158,7 @@ export abstract class BatchNormBase extends NormBase {
   /**
    * Normalise with batch statistics in training (and when nothing is
    * tracked), with the running buffers otherwise.
+   * @example bn.eval(); bn.call(x) // uses running_mean and running_var
    */
   forward(input: Tensor): Tensor {
     this.checkInputDim(input);
@@ -205,6 +213,7 @@ export class BatchNorm3d extends BatchNormBase {
  * are off by default. Accepts unbatched inputs (one dim fewer). With
  * tracked statistics the buffers are updated in training (momentum must be
  * a number; `num_batches_tracked` is kept but not incremented, as PyTorch).
+ * @example new gg.nn.InstanceNorm2d(3).call(gg.randn([2, 3, 4, 4]))
  */
 export abstract class InstanceNormBase extends NormBase {
   constructor(numFeatures: number, opts: BatchNormOptions = {}) {
@@ -214,6 +223,10 @@ export abstract class InstanceNormBase extends NormBase {
   /** Rank of a batched input (3, 4 or 5). */
   protected abstract readonly batchedRank: number;
 
+  /**
+   * Normalise each sample's channels over their spatial dims (an unbatched input gets a batch dim of 1).
+   * @example new gg.nn.InstanceNorm1d(3).call(gg.randn([3, 5])).shape // [3, 5]
+   */
   forward(input: Tensor): Tensor {
     const r = this.batchedRank;
     if (input.rank !== r && input.rank !== r - 1) throw new Error(`expected ${r - 1}D or ${r}D input (got ${input.rank}D input)`);

@@ -34,11 +34,15 @@ export class LayerNorm extends Module {
     this.registerParameter('bias', this.elementwiseAffine ? zeros(this.normalizedShape, f) : null);
   }
 
+  /**
+   * Normalise over the trailing `normalizedShape` dims, then scale and shift.
+   * @example new gg.nn.LayerNorm(4).call(gg.randn([2, 4])).shape // [2, 4]
+   */
   forward(input: Tensor): Tensor {
     return layerNorm(input, this.normalizedShape, this.weight, this.bias, this.eps);
   }
 
-  /** `(3, 4), eps=1e-05, elementwise_affine=True`. */
+  /** `(3, 4), eps=1e-05, elementwise_affine=True`. @example new gg.nn.LayerNorm([3, 4]).extraRepr() */
   override extraRepr(): string {
     const shape = this.normalizedShape.length === 1 ? `(${this.normalizedShape[0]},)` : `(${this.normalizedShape.join(', ')})`;
     return `${shape}, eps=${pyFloat(this.eps)}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
@@ -77,11 +81,15 @@ export class GroupNorm extends Module {
     this.registerParameter('bias', this.affine ? zeros([numChannels], f) : null);
   }
 
+  /**
+   * Normalise each group of channels per sample, then scale and shift per channel.
+   * @example new gg.nn.GroupNorm(2, 4).call(gg.randn([2, 4, 3, 3]))
+   */
   forward(input: Tensor): Tensor {
     return groupNorm(input, this.numGroups, this.weight, this.bias, this.eps);
   }
 
-  /** `2, 4, eps=1e-05, affine=True`. */
+  /** `2, 4, eps=1e-05, affine=True`. @example new gg.nn.GroupNorm(2, 4).extraRepr() */
   override extraRepr(): string {
     return `${this.numGroups}, ${this.numChannels}, eps=${pyFloat(this.eps)}, affine=${pyBool(this.affine)}`;
   }

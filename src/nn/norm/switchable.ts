@@ -60,14 +60,20 @@ export class SwitchableNorm2d extends NormBase {
     });
   }
 
-  /** Mixing logits of the means (`mean_weight`, order IN, LN, BN). */
+  /**
+   * Mixing logits of the means (`mean_weight`, order IN, LN, BN).
+   * @example new gg.nn.SwitchableNorm2d(8).meanWeight.softmax(0) // [1/3, 1/3, 1/3] at init
+   */
   get meanWeight(): Tensor {
     return this.mean_weight;
   }
   set meanWeight(v: Tensor) {
     this.mean_weight = v;
   }
-  /** Mixing logits of the variances (`var_weight`, order IN, LN, BN). */
+  /**
+   * Mixing logits of the variances (`var_weight`, order IN, LN, BN).
+   * @example new gg.nn.SwitchableNorm2d(8).varWeight.softmax(0) // [1/3, 1/3, 1/3] at init
+   */
   get varWeight(): Tensor {
     return this.var_weight;
   }
@@ -75,6 +81,10 @@ export class SwitchableNorm2d extends NormBase {
     this.var_weight = v;
   }
 
+  /**
+   * Mix the IN, LN and BN statistics of an (N, C, H, W) input by the softmax of the weights, then scale and shift.
+   * @example new gg.nn.SwitchableNorm2d(8).call(gg.randn([2, 8, 4, 4]))
+   */
   forward(x: Tensor): Tensor {
     if (x.rank !== 4) throw new Error(`expected 4D input (got ${x.rank}D input)`);
     const factor = this.countBatch();
@@ -167,23 +177,27 @@ export class SwitchNorm2d extends Module {
     this.registerBuffer('running_var', this.usingBn ? zeros([1, numFeatures, 1], f) : null);
   }
 
-  /** `mean_weight`. */
+  /** `mean_weight`. @example sn.meanWeight.softmax(0) // the learned IN/LN/BN mix */
   get meanWeight(): Tensor {
     return this.mean_weight;
   }
-  /** `var_weight`. */
+  /** `var_weight`. @example sn.varWeight.softmax(0) */
   get varWeight(): Tensor {
     return this.var_weight;
   }
-  /** `running_mean` (1, C, 1), or null without BN. */
+  /** `running_mean` (1, C, 1), or null without BN. @example new gg.nn.SwitchNorm2d(64).runningMean?.shape // [1, 64, 1] */
   get runningMean(): Tensor | null {
     return this.running_mean;
   }
-  /** `running_var` (1, C, 1), or null without BN. */
+  /** `running_var` (1, C, 1), or null without BN. @example new gg.nn.SwitchNorm2d(64).runningVar?.shape // [1, 64, 1] */
   get runningVar(): Tensor | null {
     return this.running_var;
   }
 
+  /**
+   * Normalise an (N, C, H, W) input with the mixed IN/LN/BN statistics, as the authors' code.
+   * @example new gg.nn.SwitchNorm2d(64).call(gg.randn([2, 64, 8, 8]))
+   */
   forward(input: Tensor): Tensor {
     if (input.rank !== 4) throw new Error(`expected 4D input (got ${input.rank}D input)`);
     const [n, c, h, w] = input.shape as [number, number, number, number];
@@ -223,7 +237,7 @@ export class SwitchNorm2d extends Module {
     return y.mul(this.weight).add(this.bias);
   }
 
-  /** `64, eps=1e-05, momentum=0.9, using_moving_average=True, using_bn=True, last_gamma=False`. */
+  /** `64, eps=1e-05, momentum=0.9, using_moving_average=True, using_bn=True, last_gamma=False`. @example new gg.nn.SwitchNorm2d(64).extraRepr() */
   override extraRepr(): string {
     return `${this.numFeatures}, eps=${pyFloat(this.eps)}, momentum=${pyFloat(this.momentum)}, using_moving_average=${pyBool(this.usingMovingAverage)}, using_bn=${pyBool(this.usingBn)}, last_gamma=${pyBool(this.lastGamma)}`;
   }

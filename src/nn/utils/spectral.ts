@@ -44,6 +44,7 @@ function normalize(t: Tensor, eps: number): Tensor {
 /**
  * The parametrization `W ↦ W / σ(W)` (PyTorch's `_SpectralNorm`), registered
  * as `parametrizations.<name>.0` with buffers `_u` and `_v`.
+ * @example gg.nn.utils.parametrize.registerParametrization(lin, 'weight', new gg.nn.utils.SpectralNorm(lin.weight));
  */
 export class SpectralNorm extends Module {
   /** Left singular vector estimate (h), for weights of 2 or more dims. */
@@ -81,14 +82,20 @@ export class SpectralNorm extends Module {
     }
   }
 
-  /** The weight as a matrix: `dim` moved to the front, the other dims flattened. */
+  /**
+   * The weight as a matrix: `dim` moved to the front, the other dims flattened.
+   * @example new gg.nn.utils.SpectralNorm(w).toMatrix(w).shape // [out, in·kh·kw] for a conv weight
+   */
   toMatrix(weight: Tensor): Tensor {
     let w = weight;
     if (this.dim !== 0) w = w.permute(this.dim, ...w.shape.map((_, i) => i).filter((i) => i !== this.dim));
     return w.flatten(1);
   }
 
-  /** `n` power iterations, in place and without grad: u = normalize(W v), then v = normalize(Wᵀ u). */
+  /**
+   * `n` power iterations, in place and without grad: u = normalize(W v), then v = normalize(Wᵀ u).
+   * @example sn.powerMethod(sn.toMatrix(lin.weight), 10); // sharpen σ before reading it
+   */
   powerMethod(weightMat: Tensor, n: number): void {
     noGrad(() => {
       const wm = weightMat.detach();
@@ -103,7 +110,10 @@ export class SpectralNorm extends Module {
     });
   }
 
-  /** The current estimate of the largest singular value, σ = uᵀ W v (gradient flows through W only). */
+  /**
+   * The current estimate of the largest singular value, σ = uᵀ W v (gradient flows through W only).
+   * @example sn.sigma(w).itemSync() // ≈ the largest singular value of w
+   */
   sigma(weight: Tensor): Tensor {
     const wm = this.toMatrix(weight);
     const u = this._u.clone();
@@ -111,17 +121,22 @@ export class SpectralNorm extends Module {
     return u.mul(wm.matmul(v)).sum();
   }
 
+  /**
+   * W / σ(W), running `nPowerIterations` power iterations first in training.
+   * @example new gg.nn.utils.SpectralNorm(w).call(w) // spectral norm ≈ 1
+   */
   forward(weight: Tensor): Tensor {
     if (weight.rank === 1) return normalize(weight, this.eps);
     if (this.training || this.powerIterOnEval) this.powerMethod(this.toMatrix(weight), this.nPowerIterations);
     return weight.div(this.sigma(weight));
   }
 
-  /** The identity: assigning a weight stores it unnormalised, as PyTorch. */
+  /** The identity: assigning a weight stores it unnormalised, as PyTorch. @example lin.weight = w0; // stored as given, via rightInverse */
   rightInverse(value: Tensor): Tensor {
     return value;
   }
 
+  /** Empty: PyTorch prints `_SpectralNorm()`. @example new gg.nn.utils.SpectralNorm(w).extraRepr() // '' */
   override extraRepr(): string {
     return '';
   }
