@@ -53,11 +53,12 @@ function reachable(roots: readonly Node[]): Node[] {
 }
 
 /**
- * Nodes that lead to a target (or all nodes when there are no targets):
- * only those need to run.
+ * Which nodes must run: those that lead to a target (`active`), and among
+ * them those with a target strictly beyond them (`beyond`): a captured node
+ * only keeps going when another target lies further down.
  */
-function needed(nodes: readonly Node[], isTarget: (n: Node) => boolean): Set<Node> {
-  // reverse edges, then a backward search from the targets
+function needed(nodes: readonly Node[], isTarget: (n: Node) => boolean): { active: Set<Node>; beyond: Set<Node> } {
+  // reverse edges, then a backward search from the targets' consumers
   const parents = new Map<Node, Node[]>();
   for (const n of nodes) {
     for (const e of n.next) {
@@ -67,18 +68,16 @@ function needed(nodes: readonly Node[], isTarget: (n: Node) => boolean): Set<Nod
       parents.set(e.node, list);
     }
   }
-  const out = new Set<Node>(nodes.filter(isTarget));
-  const stack = [...out];
+  const targets = nodes.filter(isTarget);
+  const beyond = new Set<Node>();
+  const stack = targets.flatMap((t) => parents.get(t) ?? []);
   while (stack.length) {
     const n = stack.pop() as Node;
-    for (const p of parents.get(n) ?? []) {
-      if (!out.has(p)) {
-        out.add(p);
-        stack.push(p);
-      }
-    }
+    if (beyond.has(n)) continue;
+    beyond.add(n);
+    for (const p of parents.get(n) ?? []) stack.push(p);
   }
-  return out;
+  return { active: new Set([...targets, ...beyond]), beyond };
 }
 
 /** Bring a gradient back to the shape, dtype and device of the input it is for. */
@@ -109,7 +108,8 @@ function run(roots: readonly Root[], opts: RunOptions): Map<Node, (Tensor | null
   const capture = opts.capture;
   const only = opts.only;
   const targets = capture ? (n: Node) => capture.has(n) : only ? (n: Node) => only.has(n) : () => true;
-  const active = capture || only ? needed(all, targets) : new Set(all);
+  const plan = capture || only ? needed(all, targets) : { active: new Set(all), beyond: new Set(all) };
+  const active = plan.active;
 
   // dependencies: how many active consumers still have to send a gradient
   const deps = new Map<Node, number>();
@@ -148,7 +148,7 @@ function run(roots: readonly Root[], opts: RunOptions): Map<Node, (Tensor | null
 
     if (node instanceof AccumulateGrad) {
       if (!capture) accumulate(node, grads[0] ?? null, opts.createGraph);
-    } else if (!wanted || needsToContinue(node, capture)) {
+    } else if (!wanted || plan.beyond.has(node)) {
       let out = withGradMode(opts.createGraph, () => node.apply(grads));
       for (const h of node.postHooks) {
         const r = h(out, grads);
@@ -173,13 +173,6 @@ function run(roots: readonly Root[], opts: RunOptions): Map<Node, (Tensor | null
     }
   }
   return captured;
-}
-
-/** A captured node still runs when other targets lie beyond it. */
-function needsToContinue(node: Node, capture: Map<Node, Map<number, number>> | undefined): boolean {
-  if (!capture) return true;
-  const beyond = needed(reachable(node.next.flatMap((e) => (e ? [e.node] : []))), (n) => capture.has(n));
-  return beyond.size > 0;
 }
 
 function accumulate(node: AccumulateGrad, g: Tensor | null, createGraph: boolean): void {
