@@ -51,10 +51,8 @@ def w1():
     return lambda: (a @ b).sum().item()
 
 
-def w2():
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    x, y = torch.randn(128, 784), torch.arange(128) * 7 % 10
+def train_step(model, opt, x, y):
+    """One cross-entropy SGD step on a fixed batch, read back like gpugrad's loss.item()."""
     loss_fn = nn.CrossEntropyLoss()
 
     def run():
@@ -64,6 +62,13 @@ def w2():
         opt.step()
         loss.item()
     return run
+
+
+def w2():
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    x, y = torch.randn(128, 784), torch.arange(128) * 7 % 10
+    return train_step(model, opt, x, y)
 
 
 def switchable(x, g, b, mw, vw):
@@ -117,15 +122,7 @@ def w6():
         nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
     opt = torch.optim.SGD(model.parameters(), lr=LR)
     x, y = torch.rand(64, 1, 28, 28), torch.arange(64) % 10
-    loss_fn = nn.CrossEntropyLoss()
-
-    def run():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        loss.item()
-    return run
+    return train_step(model, opt, x, y)
 
 
 def blas_info():

@@ -30,12 +30,8 @@ export class SiLU extends gg.autograd.Function {
   }
 }
 
-/** SiLU with a wrong backward: it forgets the x·σ'(x) term. */
-export class WrongSiLU extends gg.autograd.Function {
-  static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor): gg.Tensor {
-    ctx.saveForBackward(x);
-    return x.mul(x.sigmoid());
-  }
+/** SiLU with a wrong backward: the same forward, but backward forgets the x·σ'(x) term. */
+export class WrongSiLU extends SiLU {
   static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
     const [x] = ctx.savedTensors as [gg.Tensor];
     return g.mul(x.sigmoid());
