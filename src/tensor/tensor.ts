@@ -185,13 +185,7 @@ export class Tensor {
     if (src.device !== this.device || src.dtype !== this.dtype || fmt(src.shape) !== fmt(this.shape)) {
       throw new Error(`cannot assign a ${src.dtype} ${fmt(src.shape)} tensor on '${src.device}' to a ${this.dtype} ${fmt(this.shape)} tensor on '${this.device}'`);
     }
-    const data = src.isContiguous() ? src : src.contiguous();
-    const next = new StorageRef(this, data.storage);
-    this.ref.release();
-    this.ref = next;
-    (this as { strides: readonly number[] }).strides = Object.freeze(contiguousStrides(this.shape));
-    (this as { offset: number }).offset = 0;
-    if (data !== src) data.dispose();
+    this.adopt(src);
   }
 
   /**
@@ -214,19 +208,26 @@ export class Tensor {
   }
 
   /**
-   * @internal take over another tensor's data, even on another device or
-   * dtype, keeping this object's identity (`module.to()` moves parameters so).
+   * @internal take over another tensor's data, even with another shape,
+   * device or dtype, keeping this object's identity (PyTorch's `set_`:
+   * `module.to()` moves parameters so, unsafe parametrizations reshape them).
    */
   rehome(src: Tensor): void {
     this.checkAlive();
-    if (fmt(src.shape) !== fmt(this.shape)) throw new Error(`cannot rehome a ${fmt(src.shape)} tensor into ${fmt(this.shape)}`);
+    this.adopt(src);
+  }
+
+  /** Share `src`'s data (a dense copy of it when it is a strided view) from now on. */
+  private adopt(src: Tensor): void {
     const data = src.isContiguous() ? src : src.contiguous();
     const next = new StorageRef(this, data.storage);
     this.ref.release();
     this.ref = next;
-    (this as { dtype: DType }).dtype = data.dtype;
-    (this as { strides: readonly number[] }).strides = Object.freeze(contiguousStrides(this.shape));
-    (this as { offset: number }).offset = 0;
+    const self = this as { shape: readonly number[]; strides: readonly number[]; offset: number; dtype: DType };
+    self.shape = Object.freeze([...data.shape]);
+    self.strides = Object.freeze(contiguousStrides(data.shape));
+    self.offset = 0;
+    self.dtype = data.dtype;
     if (data !== src) data.dispose();
   }
 

@@ -52,9 +52,7 @@ function setData(dst: Tensor, src: Tensor): void {
     dst.assign(src);
     return;
   }
-  // NOTE: set_ may change the shape; Tensor.rehome keeps the object and adopts dtype and device,
-  // and requires equal shapes, so the (readonly in TS, plain at runtime) shape is updated first.
-  (dst as { shape: readonly number[] }).shape = Object.freeze([...src.shape]);
+  // set_ may change the shape, dtype and device: rehome keeps the object and adopts all three
   dst.rehome(src);
 }
 
