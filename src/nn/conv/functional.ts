@@ -1,0 +1,443 @@
+/**
+ * Functional convolution and pooling, 1d/2d/3d (PyTorch's `F.conv2d`,
+ * `F.max_pool2d`, ...), and the argument checks the modules of conv.ts and
+ * pool.ts share with them. Both rest on two adjoint primitives of the op
+ * table (docs/notes/conv.md):
+ * - `im2col` turns the image (N, C, *spatial) into columns (N, C, *kernel, *out);
+ *   a convolution is then one (grouped, batched) matmul with the reshaped weight,
+ *   pooling a reduction over the kernel dims.
+ * - `col2im`, its adjoint, sums the columns back onto the image: a transposed
+ *   convolution is a matmul followed by col2im.
+ * Each primitive's backward is the other, so every gradient here (and every
+ * higher-order gradient) comes from matmul, im2col and col2im.
+ */
+import { Tensor } from '../../tensor/tensor.js';
+import { apply } from '../../tensor/ops.js';
+import { tensor } from '../../tensor/creation.js';
+import { fmt } from '../../tensor/shape.js';
+
+/** One number for every spatial dim, or one per dim. */
+export type IntOrList = number | readonly number[];
+
+/** @internal The number of spatial dims. */
+export type Rank = 1 | 2 | 3;
+
+/** @internal ∏ xs. */
+export const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
+/** @internal Expand an int-or-list argument to one value per spatial dim (PyTorch's `_ntuple`). */
+export function tuple(v: IntOrList, r: number, name: string, op: string): number[] {
+  const list = typeof v === 'number' ? Array.from({ length: r }, () => v) : [...v];
+  if (list.length === 1 && r > 1) return Array.from({ length: r }, () => list[0] as number);
+  if (list.length !== r) {
+    throw new Error(`${op}: expected ${name} to be a single integer value or a list of ${r} values to match the convolution dimensions, but got ${name}=${fmt(list)}`);
+  }
+  if (!list.every((x) => Number.isInteger(x))) throw new Error(`${op}: ${name} must hold integers, got ${fmt(list)}`);
+  return list;
+}
+
+/** Check the input's rank; returns it batched, and whether it was. */
+function batchedInput(input: Tensor, r: Rank, op: string): [Tensor, boolean] {
+  if (input.rank !== r + 1 && input.rank !== r + 2) {
+    throw new Error(`Expected ${r + 1}D (unbatched) or ${r + 2}D (batched) input to ${op}, but got input of size: ${fmt(input.shape)}`);
+  }
+  const batched = input.rank === r + 2;
+  return [batched ? input : input.unsqueeze(0), batched];
+}
+
+function windows(x: Tensor, kernel: number[], stride: number[], padding: number[], dilation: number[], outSize: number[], value: number): Tensor {
+  const r = kernel.length;
+  return apply('im2col', [x], { kernel, stride, padding, dilation, inSize: x.shape.slice(x.rank - r), outSize, value });
+}
+
+function checkPositive(op: string, stride: number[], dilation: number[], padding: number[]): void {
+  if (stride.some((s) => s <= 0)) throw new Error(`${op}: non-positive stride is not supported`);
+  if (dilation.some((d) => d <= 0)) throw new Error(`${op}: dilation should be greater than zero`);
+  if (padding.some((p) => p < 0)) throw new Error(`${op}: negative padding is not supported`);
+}
+
+function checkBias(bias: Tensor | null | undefined, weight: Tensor, out: number): void {
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== out)) {
+    throw new Error(`Given weight of size ${fmt(weight.shape)}, expected bias to be 1-dimensional with ${out} elements, but got bias of size ${fmt(bias.shape)} instead`);
+  }
+}
+
+function addBias(out: Tensor, bias: Tensor | null | undefined, r: number): Tensor {
+  if (!bias) return out;
+  return out.add(bias.reshape(bias.shape[0] ?? 1, ...Array.from({ length: r }, () => 1)));
+}
+
+/** @internal A convolution's stride, padding, dilation and output padding as tuples. */
+export interface ConvGeometry {
+  stride: number[];
+  /** A tuple, or `'same'`/`'valid'` (never for a transposed convolution). */
+  padding: number[] | 'same' | 'valid';
+  dilation: number[];
+  /** All zeros unless transposed. */
+  outputPadding: number[];
+}
+
+/**
+ * @internal The argument checks that `conv2d(...)` and `new Conv2d(...)`
+ * share (likewise for every rank and the transposed forms): each option
+ * expanded to one value per spatial dim, a padding string only for a plain
+ * convolution and only `'same'` or `'valid'`, `'same'` only with stride 1.
+ * `caller` picks PyTorch's wording for an unknown padding string, which
+ * differs between the functional form and the module.
+ */
+export function convGeometry(
+  r: Rank,
+  op: string,
+  transposed: boolean,
+  opts: { stride?: IntOrList; padding?: IntOrList | string; dilation?: IntOrList; outputPadding?: IntOrList },
+  caller: 'functional' | 'module',
+): ConvGeometry {
+  const pad = opts.padding ?? 0;
+  if (transposed && typeof pad === 'string') throw new Error(`${op}: padding must be a number or a list of numbers, got '${pad}'`);
+  const stride = tuple(opts.stride ?? 1, r, 'stride', op);
+  const dilation = tuple(opts.dilation ?? 1, r, 'dilation', op);
+  let padding: number[] | 'same' | 'valid';
+  if (typeof pad === 'string') {
+    if (pad !== 'same' && pad !== 'valid') {
+      throw new Error(caller === 'functional' ? `Invalid padding string: '${pad}'` : `Invalid padding string '${pad}', should be one of ['valid', 'same']`);
+    }
+    if (pad === 'same' && stride.some((s) => s !== 1)) throw new Error("padding='same' is not supported for strided convolutions");
+    padding = pad;
+  } else {
+    padding = tuple(pad, r, 'padding', op);
+  }
+  const outputPadding = tuple(opts.outputPadding ?? 0, r, 'output_padding', op);
+  return { stride, padding, dilation, outputPadding };
+}
+
+// ---- convolution --------------------------------------------------------------------
+
+/** Options of `conv1d/2d/3d`. */
+export interface ConvOptions {
+  stride?: IntOrList;
+  /** Zero padding on both sides, or `'valid'` (none) or `'same'` (output size = input size; stride 1). */
+  padding?: IntOrList | 'same' | 'valid';
+  dilation?: IntOrList;
+  groups?: number;
+}
+
+/** Check `groups` and the weight's rank and first dim (a convolution's, or a transposed one's); returns groups. */
+function checkGroups(r: Rank, x: Tensor, weight: Tensor, groupsOpt: number | undefined): number {
+  const groups = groupsOpt ?? 1;
+  if (!Number.isInteger(groups) || groups <= 0) throw new Error('non-positive groups is not supported');
+  if (weight.rank !== r + 2) {
+    throw new Error(`Expected ${r + 2}-dimensional weight for ${r + 2}-dimensional input ${fmt(x.shape)}, but got ${weight.rank}-dimensional weight of size ${fmt(weight.shape)} instead`);
+  }
+  if ((weight.shape[0] ?? 0) % groups !== 0) {
+    throw new Error(`Given groups=${groups}, expected weight to be divisible by ${groups} at dimension 0, but got weight of size ${fmt(weight.shape)} instead`);
+  }
+  return groups;
+}
+
+/** @internal The convolution of rank `r` (conv1d/2d/3d and the Conv modules' forward). */
+export function convNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions): Tensor {
+  const op = `conv${r}d`;
+  const [x, batched] = batchedInput(input, r, op);
+  const groups = checkGroups(r, x, weight, opts.groups);
+  const [cout, cg] = weight.shape as [number, number];
+  const kernel = weight.shape.slice(2);
+  const c = x.shape[1] ?? 0;
+  if (c !== cg * groups) {
+    throw new Error(`Given groups=${groups}, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cg * groups} channels, but got ${c} channels instead`);
+  }
+  checkBias(bias, weight, cout);
+  const { stride, dilation, padding: pad } = convGeometry(r, op, false, opts, 'functional');
+  const inSize = x.shape.slice(2);
+  let before: number[];
+  let total: number[];
+  if (pad === 'valid') {
+    before = inSize.map(() => 0);
+    total = before;
+  } else if (pad === 'same') {
+    // PyTorch: the odd one out of an uneven total goes to the far side
+    total = kernel.map((k, d) => (dilation[d] ?? 1) * (k - 1));
+    before = total.map((t) => Math.floor(t / 2));
+  } else {
+    before = pad;
+    total = before.map((p) => 2 * p);
+  }
+  checkPositive(op, stride, dilation, before);
+  const padded = inSize.map((n, d) => n + (total[d] ?? 0));
+  const reach = kernel.map((k, d) => (dilation[d] ?? 1) * (k - 1) + 1);
+  if (padded.some((n, d) => n < (reach[d] ?? 1))) {
+    throw new Error(`Calculated padded input size per channel: (${padded.join(' x ')}). Kernel size: (${reach.join(' x ')}). Kernel size can't be greater than actual input size`);
+  }
+  const outSize = padded.map((n, d) => Math.floor((n - (reach[d] ?? 1)) / (stride[d] ?? 1)) + 1);
+  const n = x.shape[0] ?? 1;
+  const k = cg * prod(kernel);
+  const l = prod(outSize);
+  // 1×1 kernels with unit stride and no padding read the image as it is
+  const trivial = kernel.every((v) => v === 1) && stride.every((v) => v === 1) && before.every((v) => v === 0);
+  const cols = trivial ? x.reshape(n, groups, k, l) : windows(x, kernel, stride, before, dilation, outSize, 0).reshape(n, groups, k, l);
+  // (G, Cout/G, Cg·K) @ (N, G, Cg·K, L) = (N, G, Cout/G, L), already in (N, Cout, *out) order
+  const out = weight.reshape(groups, cout / groups, k).matmul(cols).reshape(n, cout, ...outSize);
+  const y = addBias(out, bias, r);
+  return batched ? y : y.squeeze(0);
+}
+
+/**
+ * 1-D convolution (cross-correlation, as PyTorch): input (N, C, L) or (C, L),
+ * weight (Cout, C/groups, k).
+ * @example gg.nn.functional.conv1d(x, w, b, { padding: 1 })
+ */
+export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvOptions = {}): Tensor {
+  return convNd(1, input, weight, bias, opts);
+}
+/**
+ * 2-D convolution: input (N, C, H, W) or (C, H, W), weight (Cout, C/groups, kh, kw).
+ * @example gg.nn.functional.conv2d(x, w, null, { stride: 2, padding: 'same' })
+ */
+export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvOptions = {}): Tensor {
+  return convNd(2, input, weight, bias, opts);
+}
+/**
+ * 3-D convolution: input (N, C, D, H, W) or (C, D, H, W), weight (Cout, C/groups, kd, kh, kw).
+ * @example gg.nn.functional.conv3d(x, w, null, { padding: 1 })
+ */
+export function conv3d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvOptions = {}): Tensor {
+  return convNd(3, input, weight, bias, opts);
+}
+
+/** Options of `convTranspose1d/2d/3d`. */
+export interface ConvTransposeOptions {
+  stride?: IntOrList;
+  padding?: IntOrList;
+  /** Extra size added to one side of the output (less than stride or dilation). */
+  outputPadding?: IntOrList;
+  groups?: number;
+  dilation?: IntOrList;
+}
+
+/** @internal The transposed convolution of rank `r`. */
+export function convTransposeNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvTransposeOptions): Tensor {
+  const op = `conv_transpose${r}d`;
+  const [x, batched] = batchedInput(input, r, op);
+  const groups = checkGroups(r, x, weight, opts.groups);
+  const [cin, og] = weight.shape as [number, number];
+  const kernel = weight.shape.slice(2);
+  const c = x.shape[1] ?? 0;
+  if (c !== cin) {
+    throw new Error(`Given transposed=1, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cin} channels, but got ${c} channels instead`);
+  }
+  const cout = og * groups;
+  checkBias(bias, weight, cout);
+  const geometry = convGeometry(r, op, true, opts, 'functional');
+  const { stride, dilation, outputPadding: outPad } = geometry;
+  const padding = geometry.padding as number[];
+  checkPositive(op, stride, dilation, padding);
+  outPad.forEach((p, d) => {
+    if (p < 0 || (p >= (stride[d] ?? 1) && p >= (dilation[d] ?? 1))) {
+      throw new Error(`output padding must be smaller than either stride or dilation, but got output_padding=${fmt(outPad)}, stride=${fmt(stride)}, dilation=${fmt(dilation)}`);
+    }
+  });
+  const inSize = x.shape.slice(2);
+  const outSize = inSize.map((n, d) => (n - 1) * (stride[d] ?? 1) - 2 * (padding[d] ?? 0) + (dilation[d] ?? 1) * ((kernel[d] ?? 1) - 1) + (outPad[d] ?? 0) + 1);
+  if (outSize.some((s) => s <= 0)) {
+    throw new Error(`${op}: calculated output size ${fmt(outSize)} for input size ${fmt(inSize)} is too small`);
+  }
+  const n = x.shape[0] ?? 1;
+  const l = prod(inSize);
+  const m = og * prod(kernel);
+  // (G, Cout/G·K, Cin/G) @ (N, G, Cin/G, L) = (N, G, Cout/G·K, L) = columns (N, Cout, *k, *in)
+  const wt = weight.reshape(groups, cin / groups, m).transpose(1, 2);
+  const cols = wt.matmul(x.reshape(n, groups, cin / groups, l)).reshape(n, cout, ...kernel, ...inSize);
+  const out = apply('col2im', [cols], { kernel, stride, padding, dilation, inSize: outSize, outSize: inSize });
+  const y = addBias(out, bias, r);
+  return batched ? y : y.squeeze(0);
+}
+
+/**
+ * 1-D transposed convolution: input (N, Cin, L), weight (Cin, Cout/groups, k).
+ * @example gg.nn.functional.convTranspose1d(x, w, b, { stride: 2 })
+ */
+export function convTranspose1d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTransposeOptions = {}): Tensor {
+  return convTransposeNd(1, input, weight, bias, opts);
+}
+/**
+ * 2-D transposed convolution: input (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw).
+ * @example gg.nn.functional.convTranspose2d(x, w, b, { stride: 2, padding: 1 })
+ */
+export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTransposeOptions = {}): Tensor {
+  return convTransposeNd(2, input, weight, bias, opts);
+}
+/**
+ * 3-D transposed convolution: input (N, Cin, D, H, W), weight (Cin, Cout/groups, kd, kh, kw).
+ * @example gg.nn.functional.convTranspose3d(x, w, null, { stride: 2 })
+ */
+export function convTranspose3d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTransposeOptions = {}): Tensor {
+  return convTransposeNd(3, input, weight, bias, opts);
+}
+
+// ---- pooling ----------------------------------------------------------------------------
+
+/** Output size of a pooling window (PyTorch's `pooling_output_shape`). */
+function poolOut(n: number, k: number, p: number, s: number, d: number, ceil: boolean): number {
+  const span = n + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0);
+  let out = Math.floor(span / s) + 1;
+  // the last window must start inside the input or the left padding
+  if (ceil && (out - 1) * s >= n + p) out--;
+  return out;
+}
+
+function poolInput(input: Tensor, r: Rank, op: string): [Tensor, boolean] {
+  if ((input.rank !== r + 1 && input.rank !== r + 2) || input.shape.slice(1).some((s) => s === 0)) {
+    throw new Error(`${op}: Expected ${r + 1}D or ${r + 2}D (batch mode) tensor with optional 0 dim batch size for input, but got: ${fmt(input.shape)}`);
+  }
+  const batched = input.rank === r + 2;
+  return [batched ? input : input.unsqueeze(0), batched];
+}
+
+/**
+ * A pooling's input (batched) and window as tuples, checked: positive sizes,
+ * padding at most half the kernel (`tooMuchPad` words the error).
+ */
+function poolArgs(
+  r: Rank,
+  op: string,
+  input: Tensor,
+  kernelSize: IntOrList,
+  opts: { stride?: IntOrList | null; padding?: IntOrList; dilation?: IntOrList },
+  tooMuchPad: (pad: number, kernel: number, dilation: number) => string,
+): [x: Tensor, batched: boolean, kernel: number[], stride: number[], padding: number[], dilation: number[]] {
+  const [x, batched] = poolInput(input, r, op);
+  const kernel = tuple(kernelSize, r, 'kernel_size', op);
+  const stride = tuple(opts.stride ?? kernelSize, r, 'stride', op);
+  const padding = tuple(opts.padding ?? 0, r, 'padding', op);
+  const dilation = tuple(opts.dilation ?? 1, r, 'dilation', op);
+  checkPositive(op, stride, dilation, padding);
+  kernel.forEach((k, d) => {
+    if (k <= 0) throw new Error(`${op}: kernel_size must be greater than zero, but got ${fmt(kernel)}`);
+    const p = padding[d] ?? 0;
+    if (p > Math.floor(k / 2)) throw new Error(tooMuchPad(p, k, dilation[d] ?? 1));
+  });
+  return [x, batched, kernel, stride, padding, dilation];
+}
+
+function checkOutSize(x: Tensor, outSize: number[]): void {
+  if (outSize.some((o) => o < 1)) {
+    const c = x.shape[1] ?? 1;
+    throw new Error(`Given input size: (${[c, ...x.shape.slice(2)].join('x')}). Calculated output size: (${[c, ...outSize].join('x')}). Output size is too small`);
+  }
+}
+
+/** Options of `maxPool1d/2d/3d`. */
+export interface MaxPoolOptions {
+  /** Default: the kernel size. */
+  stride?: IntOrList | null;
+  padding?: IntOrList;
+  dilation?: IntOrList;
+  ceilMode?: boolean;
+}
+
+/** @internal Max pooling of rank `r`. */
+export function maxPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions): Tensor {
+  const op = `max_pool${r}d`;
+  const [x, batched, kernel, stride, padding, dilation] = poolArgs(r, op, input, kernelSize, opts, (p, k, dil) => `pad should be at most half of effective kernel size, but got pad=${p}, kernel_size=${k} and dilation=${dil}`);
+  const inSize = x.shape.slice(2);
+  const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, dilation[d] ?? 1, opts.ceilMode ?? false));
+  checkOutSize(x, outSize);
+  // padding reads -∞, which never wins; max's backward splits ties evenly
+  const cols = windows(x, kernel, stride, padding, dilation, outSize, -Infinity);
+  const y = cols.max(kernel.map((_, d) => 2 + d));
+  return batched ? y : y.squeeze(0);
+}
+
+/**
+ * Max pooling over (N, C, L) or (C, L). Ties share the gradient evenly
+ * (PyTorch gives it all to one index).
+ * @example gg.nn.functional.maxPool1d(x, 2)
+ */
+export function maxPool1d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions = {}): Tensor {
+  return maxPoolNd(1, input, kernelSize, opts);
+}
+/**
+ * Max pooling over (N, C, H, W) or (C, H, W). Ties share the gradient evenly
+ * (PyTorch gives it all to one index).
+ * @example gg.nn.functional.maxPool2d(x, 2) // halves H and W
+ */
+export function maxPool2d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions = {}): Tensor {
+  return maxPoolNd(2, input, kernelSize, opts);
+}
+/** Max pooling over (N, C, D, H, W) or (C, D, H, W). @example gg.nn.functional.maxPool3d(x, 2) // halves D, H and W */
+export function maxPool3d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions = {}): Tensor {
+  return maxPoolNd(3, input, kernelSize, opts);
+}
+
+/** Options of `avgPool1d/2d/3d`. */
+export interface AvgPoolOptions {
+  /** Default: the kernel size. */
+  stride?: IntOrList | null;
+  padding?: IntOrList;
+  ceilMode?: boolean;
+  /** Count padded zeros in the divisor (default true). */
+  countIncludePad?: boolean;
+  /** Divide by this instead of the window size. */
+  divisorOverride?: number | null;
+}
+
+/** @internal Average pooling of rank `r`. */
+export function avgPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: AvgPoolOptions): Tensor {
+  const op = `avg_pool${r}d`;
+  const [x, batched, kernel, stride, padding, ones] = poolArgs(r, op, input, kernelSize, { stride: opts.stride, padding: opts.padding }, (p, k) => `pad should be at most half of kernel size, but got pad=${p} and kernel_size=${k}`);
+  if (opts.divisorOverride === 0) throw new Error('divisor must be not zero');
+  const inSize = x.shape.slice(2);
+  const ceil = opts.ceilMode ?? false;
+  const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, 1, ceil));
+  checkOutSize(x, outSize);
+  const sums = windows(x, kernel, stride, padding, ones, outSize, 0).sum(kernel.map((_, d) => 2 + d));
+  let y: Tensor;
+  if (opts.divisorOverride) {
+    y = sums.div(opts.divisorOverride);
+  } else {
+    const counts = poolCounts(inSize, outSize, kernel, stride, padding, opts.countIncludePad ?? true);
+    const first = counts[0] ?? 1;
+    y = counts.every((v) => v === first) ? sums.div(first) : sums.div(tensor(counts, { shape: outSize, dtype: x.dtype, device: x.device }));
+  }
+  return batched ? y : y.squeeze(0);
+}
+
+/** The divisor of every window (PyTorch: the window clipped to the padded input, or to the input). */
+function poolCounts(inSize: number[], outSize: number[], kernel: number[], stride: number[], padding: number[], includePad: boolean): Float64Array {
+  const perDim = outSize.map((o, d) => {
+    const n = inSize[d] ?? 1;
+    const p = padding[d] ?? 0;
+    return Array.from({ length: o }, (_, i) => {
+      const start = i * (stride[d] ?? 1) - p;
+      const end = Math.min(start + (kernel[d] ?? 1), n + p);
+      return includePad ? end - start : Math.min(end, n) - Math.max(start, 0);
+    });
+  });
+  const out = new Float64Array(prod(outSize));
+  for (let i = 0; i < out.length; i++) {
+    let rest = i;
+    let c = 1;
+    for (let d = outSize.length - 1; d >= 0; d--) {
+      const o = outSize[d] ?? 1;
+      c *= perDim[d]?.[rest % o] ?? 1;
+      rest = Math.floor(rest / o);
+    }
+    out[i] = c;
+  }
+  return out;
+}
+
+/** Average pooling over (N, C, L) or (C, L). @example gg.nn.functional.avgPool1d(x, 2) */
+export function avgPool1d(input: Tensor, kernelSize: IntOrList, opts: AvgPoolOptions = {}): Tensor {
+  return avgPoolNd(1, input, kernelSize, opts);
+}
+/**
+ * Average pooling over (N, C, H, W) or (C, H, W).
+ * @example gg.nn.functional.avgPool2d(x, 3, { stride: 2, padding: 1, countIncludePad: false })
+ */
+export function avgPool2d(input: Tensor, kernelSize: IntOrList, opts: AvgPoolOptions = {}): Tensor {
+  return avgPoolNd(2, input, kernelSize, opts);
+}
+/** Average pooling over (N, C, D, H, W) or (C, D, H, W). @example gg.nn.functional.avgPool3d(x, 2, { stride: 2 }) */
+export function avgPool3d(input: Tensor, kernelSize: IntOrList, opts: AvgPoolOptions = {}): Tensor {
+  return avgPoolNd(3, input, kernelSize, opts);
+}
