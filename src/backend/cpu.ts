@@ -3,7 +3,7 @@
  * Float32Array or Float64Array. float64 here is what gradcheck relies on.
  */
 import { Device, KernelCache, type DeviceBuffer, type DeviceInfo } from './device.js';
-import type { Kernel } from './kernel.js';
+import { int, type Kernel } from './kernel.js';
 import { hostArray, type DType, type HostArray } from './types.js';
 
 interface CpuBuffer extends DeviceBuffer {
@@ -21,11 +21,11 @@ export function compileLoop(kernel: Kernel): Compiled {
     const { shape, prefix, body } = kernel.grid;
     let inner = `${body.join(' ')} out[gid] = ${kernel.result}; gid++;`;
     for (let d = shape.length - 1; d >= 0; d--) {
-      inner = `for (let ${prefix}${d} = 0; ${prefix}${d} < ${shape[d] ?? 1}; ${prefix}${d}++) { ${inner} }`;
+      inner = `for (let ${prefix}${d} = 0; ${prefix}${d} < ${int(shape[d] ?? 1)}; ${prefix}${d}++) { ${inner} }`;
     }
     src = `let gid = 0; ${inner}`;
   } else {
-    src = `for (let gid = 0; gid < ${kernel.size}; gid++) { ${kernel.body.join(' ')} out[gid] = ${kernel.result}; }`;
+    src = `for (let gid = 0; gid < ${int(kernel.size)}; gid++) { ${kernel.body.join(' ')} out[gid] = ${kernel.result}; }`;
   }
   return new Function(...params, src) as Compiled;
 }

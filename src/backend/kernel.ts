@@ -38,6 +38,8 @@ export interface Kernel {
 
 /** Build a kernel; the key is derived from everything that defines it. */
 export function makeKernel(name: string, inputs: number, size: number, body: readonly string[], result: string): Kernel {
+  int(size);
+  int(inputs);
   const key = `${name}|${inputs}|${size}|${body.join(';')}|${result}`;
   return { name, inputs, size, body, result, key };
 }
@@ -87,8 +89,16 @@ export function coalesce(shape: readonly number[], operands: readonly Operand[])
  * (exact below 2^24), so integers are written as floats.
  */
 export function int(n: number): string {
-  if (!Number.isInteger(n)) throw new Error(`internal: ${n} is not an integer`);
+  // NOTE: the last line of defence against code injection (docs/notes/validation.md): only a JS
+  // number that is a whole number is ever written into kernel text; the check looks at
+  // `typeof` first, so a user object's valueOf/toString is never called
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw new Error(`internal: kernel literal ${describeLiteral(n)} is not an integer`);
   return `${n}.0`;
+}
+
+/** What a rejected literal was, without running any of its code (no valueOf/toString). */
+function describeLiteral(v: unknown): string {
+  return typeof v === 'number' ? String(v) : `of type ${typeof v}`;
 }
 
 /**
@@ -99,6 +109,8 @@ export function int(n: number): string {
  * on every device (plain JS, wasm, GLSL and WGSL alike; see docs/notes/devices.md).
  */
 export function float(n: number): string {
+  // NOTE: only a JS number becomes a literal; String() of a number is always a valid one
+  if (typeof n !== 'number') throw new Error(`internal: kernel literal ${describeLiteral(n)} is not a number`);
   if (n === Infinity) return '(1.0 / (gid - gid))';
   if (n === -Infinity) return '(-1.0 / (gid - gid))';
   if (Number.isNaN(n)) return '(0.0 / (gid - gid))';

@@ -7,6 +7,15 @@ import { coalesce, float, int, isContiguous, makeGridKernel, makeKernel, offsetE
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /**
+ * Every number a builder does arithmetic on before writing it must be a JS
+ * integer: checked up front (typeof first), so no object's valueOf runs in a
+ * comparison and nothing but a number reaches the text (docs/notes/validation.md).
+ */
+function ints(...lists: readonly (readonly number[] | number)[]): void {
+  for (const l of lists) for (const v of typeof l === 'number' ? [l] : l) int(v);
+}
+
+/**
  * Elementwise map over broadcast, strided operands: `expr` receives the
  * names of the input values (`v0`, `v1`, ...) and returns the output expression.
  * Dims that every operand walks together are merged first, so a broadcast
@@ -14,6 +23,7 @@ const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b,
  * @example map('add', [a, b], [2, 3], ([x, y]) => `${x} + ${y}`)
  */
 export function map(name: string, operands: readonly Operand[], shape: readonly number[], expr: (v: string[]) => string): Kernel {
+  ints(shape, ...operands.flatMap((o) => [o.offset, o.strides]));
   const names = operands.map((_, k) => `v${k}`);
   const n = size(shape);
   if (operands.every((o) => isContiguous(o, shape))) {
@@ -79,6 +89,7 @@ export function reduce(
   reduced: readonly number[],
   kind: 'sum' | 'max',
 ): Kernel {
+  ints(kept, reduced, op.offset, op.strides);
   const k = kept.length;
   // kept dims and reduced dims are each merged where the layout allows
   const keptC = coalesce(kept, [{ offset: op.offset, strides: op.strides.slice(0, k) }]);
@@ -99,6 +110,7 @@ export function reduce(
  * already broadcast to the same batch shape (strides 0 where broadcast).
  */
 export function matmul(a: Operand, b: Operand, batch: readonly number[], m: number, kk: number, n: number): Kernel {
+  ints(batch, m, kk, n, a.offset, a.strides, b.offset, b.strides);
   const shape = [...batch, m, n];
   const r = batch.length;
   // a's index dims: batch..., row, (k); b's: batch..., (k), col
@@ -130,6 +142,8 @@ export function matmul(a: Operand, b: Operand, batch: readonly number[], m: numb
  * `o - before[d]` when that is inside the input, else `value`.
  */
 export function pad(op: Operand, inShape: readonly number[], outShape: readonly number[], before: readonly number[], value: number): Kernel {
+  ints(op.offset, op.strides, inShape, outShape, before);
+  float(value);
   const body: string[] = [];
   const conds: string[] = [];
   inShape.forEach((n, d) => {
@@ -147,6 +161,7 @@ export function pad(op: Operand, inShape: readonly number[], outShape: readonly 
 
 /** A constant fill (no inputs). */
 export function fill(n: number, value: number): Kernel {
+  float(value);
   return makeKernel('fill', 0, n, [], float(value));
 }
 
@@ -165,6 +180,11 @@ export interface WindowGeom {
   readonly inSize: readonly number[];
   /** Window positions per spatial dim (im2col's output, col2im's input). */
   readonly outSize: readonly number[];
+}
+
+/** Check every number of a window geometry and an operand (see `ints`). */
+function checkGeom(op: Operand, lead: readonly number[], g: WindowGeom): void {
+  ints(op.offset, op.strides, lead, g.kernel, g.stride, g.padding, g.dilation, g.inSize, g.outSize);
 }
 
 /** Spatial dim d of a window geometry: kernel, stride, padding, dilation, in and out size. */
@@ -197,6 +217,8 @@ function leadTerms(op: Operand, lead: number, prefix: string): string[] {
  * sides a window can actually cross.
  */
 export function im2col(op: Operand, lead: readonly number[], g: WindowGeom, value: number): Kernel {
+  checkGeom(op, lead, g);
+  float(value);
   const r = g.kernel.length;
   const l = lead.length;
   const shape = [...lead, ...g.kernel, ...g.outSize];
@@ -229,6 +251,7 @@ export function im2col(op: Operand, lead: readonly number[], g: WindowGeom, valu
  * (literal bounds), its per-dim tests hoisted to its own level.
  */
 export function col2im(op: Operand, lead: readonly number[], g: WindowGeom): Kernel {
+  checkGeom(op, lead, g);
   const r = g.kernel.length;
   const l = lead.length;
   const shape = [...lead, ...g.inSize];

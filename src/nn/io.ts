@@ -17,7 +17,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { getDefaultDtype, tensor } from '../tensor/creation.js';
 import type { DType, HostArray } from '../backend/types.js';
 import { integerTensors } from './module.js';
-import { decodeSafetensors, encodeSafetensors, type RawTensor } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, SafetensorsError, type RawTensor } from './safetensors.js';
 
 /** Options of the save functions. */
 export interface SaveOptions {
@@ -43,11 +43,21 @@ function isInteger(key: string, t: Tensor): boolean {
   return integerTensors.has(t) || key.endsWith('num_batches_tracked');
 }
 
+/** I64's range is [-2^63, 2^63); 2^63 itself is a float64, so the comparison is exact. */
+const I64_LIMIT = 2 ** 63;
+
 function raw(key: string, t: Tensor, data: HostArray): RawTensor {
   const shape = [...t.shape];
   if (isInteger(key, t)) {
     const out = new BigInt64Array(data.length);
-    for (let i = 0; i < data.length; i++) out[i] = BigInt(Math.round(data[i] as number));
+    for (let i = 0; i < data.length; i++) {
+      const v = Math.round(data[i] as number);
+      // NOTE: BigInt64Array wraps out-of-range values silently and BigInt(NaN) throws a bare RangeError
+      if (!Number.isFinite(v) || v < -I64_LIMIT || v >= I64_LIMIT) {
+        throw new SafetensorsError(`cannot save "${key}" as I64: element ${i} is ${v}, outside the int64 range [-2^63, 2^63)`);
+      }
+      out[i] = BigInt(v);
+    }
     return { dtype: 'I64', shape, data: out };
   }
   if (t.dtype === 'float64') return { dtype: 'F64', shape, data: Float64Array.from(data) };
@@ -89,13 +99,20 @@ export async function saveSafetensors(sd: StateDict, path: string, opts: SaveOpt
 export function fromSafetensorsBytes(bytes: Uint8Array, opts: LoadOptions = {}): Record<string, Tensor> {
   const { tensors } = decodeSafetensors(bytes);
   const out: Record<string, Tensor> = {};
-  for (const [k, r] of tensors) {
-    const integer = r.dtype === 'I64';
-    const dtype: DType = opts.dtype ?? (r.dtype === 'F64' ? 'float64' : r.dtype === 'F32' ? 'float32' : getDefaultDtype());
-    const data = integer ? Float64Array.from(r.data as BigInt64Array, (v) => Number(v)) : (r.data as Float32Array | Float64Array);
-    const t = tensor(data, { shape: r.shape, dtype, ...(opts.device ? { device: opts.device } : {}) });
-    if (integer) integerTensors.add(t);
-    out[k] = t;
+  try {
+    for (const [k, r] of tensors) {
+      const integer = r.dtype === 'I64';
+      const dtype: DType = opts.dtype ?? (r.dtype === 'F64' ? 'float64' : r.dtype === 'F32' ? 'float32' : getDefaultDtype());
+      const data = integer ? Float64Array.from(r.data as BigInt64Array, (v) => Number(v)) : (r.data as Float32Array | Float64Array);
+      const t = tensor(data, { shape: r.shape, dtype, ...(opts.device ? { device: opts.device } : {}) });
+      if (integer) integerTensors.add(t);
+      // NOTE: defined, not assigned: `out['__proto__'] = t` would set the prototype and lose the tensor
+      Object.defineProperty(out, k, { value: t, enumerable: true, writable: true, configurable: true });
+    }
+  } catch (e) {
+    // a failed load leaves nothing behind
+    for (const t of Object.values(out)) t.dispose();
+    throw e;
   }
   return out;
 }

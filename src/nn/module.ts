@@ -18,6 +18,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/storage.js';
 import { noGrad } from '../tensor/graph.js';
 import { fmt } from '../tensor/shape.js';
+import { typeName } from '../tensor/check.js';
 import { Function as AutogradFunction, type FunctionCtx } from '../autograd/function.js';
 import type { DType } from '../backend/types.js';
 
@@ -302,8 +303,9 @@ export abstract class Module {
    * @example model.loadStateDict(gg.io.loadSafetensors('model.safetensors'));
    */
   loadStateDict(sd: Record<string, Tensor> | Map<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
+    if (typeof sd !== 'object' || sd === null) throw new TypeError(`Expected state_dict to be dict-like, got ${typeName(sd)}.`);
     const strict = opts.strict ?? true;
-    const entries = sd instanceof Map ? sd : new Map(Object.entries(sd));
+    const entries: Map<string, unknown> = sd instanceof Map ? sd : new Map(Object.entries(sd));
     const own = new Map<string, [Module, string, 'p' | 'b']>();
     const visit = (m: Module, prefix: string): void => {
       for (const [n] of m._parameters) own.set(prefix + n, [m, n, 'p']);
@@ -317,12 +319,28 @@ export abstract class Module {
     for (const [key, [m, n, kind]] of own) {
       const cur = (kind === 'p' ? m._parameters : m._buffers).get(n) ?? null;
       const src = entries.get(key);
-      if (!src) {
+      if (src === undefined || src === null) {
         if (cur) missing.push(key);
+        continue;
+      }
+      // every value is checked before anything is written (a failed load changes nothing)
+      const what = kind === 'p' ? 'parameter' : 'buffer';
+      if (!(src instanceof Tensor)) {
+        errors.push(`While copying the ${what} named "${key}", expected a Tensor from checkpoint but received ${typeName(src)}`);
+        continue;
+      }
+      if (src.isDisposed || src.storage.freed) {
+        errors.push(`While copying the ${what} named "${key}", the Tensor from checkpoint was disposed`);
         continue;
       }
       if (cur && fmt(cur.shape) !== fmt(src.shape)) {
         errors.push(`size mismatch for ${key}: copying a param with shape ${fmt(src.shape)} from checkpoint, the shape in current model is ${fmt(cur.shape)}.`);
+        continue;
+      }
+      if (cur && src.device !== cur.device && !src.storage.device.syncRead) {
+        errors.push(
+          `While copying the ${what} named "${key}", the Tensor from checkpoint is on '${src.device}', whose results arrive asynchronously: move it first with 'await t.toAsync('${cur.device}')'`,
+        );
         continue;
       }
       plan.push([m, n, kind, src]);
@@ -335,15 +353,27 @@ export abstract class Module {
     if (errors.length) {
       throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
     }
-    // all checks passed: now copy, so a failed load changes nothing
+    // all checks passed: convert every value first (nothing written yet), then write
+    const staged: [Tensor, Tensor, Tensor][] = [];
+    try {
+      noGrad(() => {
+        for (const [m, n, kind, src] of plan) {
+          const cur = (kind === 'p' ? m._parameters : m._buffers).get(n) ?? null;
+          if (cur) staged.push([cur, src, src.to(cur.device).to(cur.dtype)]);
+        }
+      });
+    } catch (e) {
+      for (const [, src, v] of staged) if (v !== src) v.dispose();
+      throw e;
+    }
     noGrad(() => {
+      // absent slots (lazy modules) materialise first: they check their own shapes and may throw
       for (const [m, n, kind, src] of plan) {
-        const map = kind === 'p' ? m._parameters : m._buffers;
-        const cur = map.get(n) ?? null;
-        if (cur) {
-          const v = src.to(cur.device).to(cur.dtype);
-          cur.assign(v);
-        } else m.loadMissing(n, kind, src);
+        if (!(kind === 'p' ? m._parameters : m._buffers).get(n)) m.loadMissing(n, kind, src);
+      }
+      for (const [cur, src, v] of staged) {
+        cur.assign(v);
+        if (v !== src) v.dispose();
       }
     });
     return { missingKeys: missing, unexpectedKeys: unexpected };

@@ -8,7 +8,8 @@
  * out of `tidy` scopes and updated in place; every temporary is disposed,
  * so device memory stays flat across steps.
  */
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import { typeName } from '../tensor/check.js';
 import { zerosLike } from '../tensor/creation.js';
 import { noGrad } from '../tensor/graph.js';
 import { keep, tidy } from '../tensor/storage.js';
@@ -163,10 +164,13 @@ export abstract class Optimizer<O extends object> {
    * @example opt.loadStateDict(saved); // e.g. when resuming training
    */
   loadStateDict(sd: OptimizerStateDict<O>): void {
+    if (typeof sd !== 'object' || sd === null || !Array.isArray(sd.paramGroups) || typeof sd.state !== 'object' || sd.state === null) {
+      throw new TypeError("loadStateDict(): expected an optimizer state dict ({ state, paramGroups }) as returned by stateDict()");
+    }
     if (sd.paramGroups.length !== this.paramGroups.length) throw new Error('loaded state dict has a different number of parameter groups');
     sd.paramGroups.forEach((g, i) => {
       const own = this.paramGroups[i] as ParamGroup<O>;
-      if (g.params.length !== own.params.length) {
+      if (!Array.isArray(g.params) || g.params.length !== own.params.length) {
         throw new Error("loaded state dict contains a parameter group that doesn't match the size of optimizer's group");
       }
     });
@@ -175,21 +179,50 @@ export abstract class Optimizer<O extends object> {
       const own = this.paramGroups[i] as ParamGroup<O>;
       g.params.forEach((idx, k) => (byIndex[idx] = own.params[k] as Tensor));
       const { params: _params, ...opts } = g;
-      Object.assign(own, opts);
+      // the options must pass the same checks as the constructor's, before anything changes
+      this.validate({ ...own, ...opts });
     });
-    for (const s of this.state.values()) for (const v of Object.values(s)) if (typeof v !== 'number') v.dispose();
-    this.state.clear();
+    // every state value is checked, then converted, before anything is replaced (a failed load changes nothing)
+    const entries: [Tensor, string, Tensor | number][] = [];
     for (const [k, s] of Object.entries(sd.state)) {
       const p = byIndex[Number(k)];
       if (!p) continue;
-      this.state.set(
-        p,
-        Object.fromEntries(
-          Object.entries(s).map(([key, v]) => [key, typeof v === 'number' ? v : keep(noGrad(() => v.to(p.device).to(p.dtype).clone()))]),
-        ),
-      );
+      for (const [key, v] of Object.entries(s as Record<string, unknown>)) {
+        if (typeof v === 'number') {
+          entries.push([p, key, v]);
+          continue;
+        }
+        if (!isTensor(v)) throw new TypeError(`loadStateDict(): state ${k}.${key} must be a Tensor or a number, not ${typeName(v)}`);
+        if (v.isDisposed || v.storage.freed) throw new Error(`loadStateDict(): state ${k}.${key} was disposed`);
+        if (v.device !== p.device && !v.storage.device.syncRead) {
+          throw new Error(`loadStateDict(): state ${k}.${key} is on '${v.device}', whose results arrive asynchronously: move it first with 'await t.toAsync('${p.device}')'`);
+        }
+        entries.push([p, key, v]);
+      }
     }
+    const next = new Map<Tensor, ParamState>();
+    try {
+      for (const [p, key, v] of entries) {
+        const s = next.get(p) ?? {};
+        next.set(p, s);
+        s[key] = typeof v === 'number' ? v : keep(noGrad(() => v.to(p.device).to(p.dtype).clone()));
+      }
+    } catch (e) {
+      for (const s of next.values()) for (const v of Object.values(s)) if (typeof v !== 'number') v.dispose();
+      throw e;
+    }
+    sd.paramGroups.forEach((g, i) => {
+      const { params: _params, ...opts } = g;
+      Object.assign(this.paramGroups[i] as ParamGroup<O>, opts);
+    });
+    for (const s of this.state.values()) for (const v of Object.values(s)) if (typeof v !== 'number') v.dispose();
+    this.state.clear();
+    for (const [p, s] of next) this.state.set(p, s);
   }
+}
+
+function isTensor(v: unknown): v is Tensor {
+  return v instanceof Tensor;
 }
 
 // ---- SGD ---------------------------------------------------------------------------------------

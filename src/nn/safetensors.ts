@@ -217,7 +217,7 @@ export function encodeSafetensors(
       if (typeof v !== 'string') {
         throw new SafetensorsError(`metadata value for key "${k}" must be a string, got ${typeof v}`);
       }
-      meta[k] = v;
+      defineOwn(meta, k, v);
     }
     headerParts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(meta)}`);
   }
@@ -266,6 +266,11 @@ export function encodeSafetensors(
   const dataStart = 8 + paddedLength;
   list.forEach(([, t], i) => writeLittleEndian(out, dataStart + (offsets[i] ?? 0), t));
   return out;
+}
+
+/** Set an own property, even one named `__proto__` (plain assignment would set the prototype instead). */
+function defineOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -345,7 +350,7 @@ export function decodeSafetensors(bytes: Uint8Array): {
         if (typeof v !== 'string') {
           throw new SafetensorsError(`metadata value for key "${k}" must be a string, got ${JSON.stringify(v)}`);
         }
-        metadata[k] = v;
+        defineOwn(metadata, k, v);
       }
       continue;
     }

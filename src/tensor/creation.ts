@@ -3,7 +3,8 @@ import { hostArray, type DType, type HostArray } from '../backend/types.js';
 import { getDevice } from '../backend/registry.js';
 import { fill } from '../backend/kernels.js';
 import { normal, uniform } from './random.js';
-import { checkShape, contiguousStrides, normDim, numel } from './shape.js';
+import { argError, checkFits, checkInt, checkNumber, checkOptions, checkSize, typeName } from './check.js';
+import { contiguousStrides, normDim, numel } from './shape.js';
 import { Storage } from './storage.js';
 import { Tensor, type NestedArray } from './tensor.js';
 
@@ -22,6 +23,7 @@ let defaultDtype: DType = 'float32';
  * @example gg.setDefaultDevice('gpu:webasm');
  */
 export function setDefaultDevice(name: string): void {
+  if (typeof name !== 'string') throw argError('setDefaultDevice', 'device', 'str', name);
   getDevice(name);
   defaultDevice = name;
 }
@@ -31,7 +33,7 @@ export function getDefaultDevice(): string {
 }
 /** dtype used when none is given (initially float32). @example gg.setDefaultDtype('float64') */
 export function setDefaultDtype(dtype: DType): void {
-  defaultDtype = dtype;
+  defaultDtype = checkDtype('setDefaultDtype', dtype);
 }
 /** The current default dtype. @example gg.getDefaultDtype() // 'float32' unless changed */
 export function getDefaultDtype(): DType {
@@ -43,10 +45,21 @@ function finish(t: Tensor, opts: TensorOptions): Tensor {
   return t;
 }
 
-function resolve(opts: TensorOptions): { dtype: DType; device: string } {
-  const dtype = opts.dtype ?? defaultDtype;
-  if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`unsupported dtype '${String(dtype)}': expected 'float32' or 'float64'`);
-  return { dtype, device: opts.device ?? defaultDevice };
+/** A dtype name, checked without converting the value. */
+function checkDtype(fn: string, dtype: unknown): DType {
+  if (dtype === 'float32' || dtype === 'float64') return dtype;
+  if (typeof dtype === 'string') throw new TypeError(`unsupported dtype '${dtype}': expected 'float32' or 'float64'`);
+  throw argError(fn, 'dtype', "'float32' or 'float64'", dtype);
+}
+
+/** The options' dtype and device (defaults filled in), each checked. */
+function resolve(opts: TensorOptions, fn = 'tensor'): { dtype: DType; device: string } {
+  checkOptions(fn, opts);
+  const dtype = checkDtype(fn, opts.dtype ?? defaultDtype);
+  const device = opts.device ?? defaultDevice;
+  if (typeof device !== 'string') throw argError(fn, 'device', 'str', device);
+  if (opts.requiresGrad !== undefined && typeof opts.requiresGrad !== 'boolean') throw argError(fn, 'requires_grad', 'bool', opts.requiresGrad);
+  return { dtype, device };
 }
 
 /** Data accepted by `tensor()`. */
@@ -54,21 +67,30 @@ export type TensorData = number | NestedArray | readonly NestedArray[] | HostArr
 
 /**
  * A tensor from a number, nested arrays, or a typed array with `opts.shape`.
+ * Every element must be a JS number (no strings, booleans, null, BigInt); a
+ * given shape must be whole numbers >= 0 holding exactly the data.
+ * @throws TypeError naming the first bad element, or the bad option
  * @example gg.tensor([[1, 2], [3, 4]], { dtype: 'float64', requiresGrad: true })
  */
 export function tensor(data: TensorData | Tensor, opts: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
-  const { dtype, device } = resolve(opts);
+  const { dtype, device } = resolve(opts, 'tensor');
+  const given = opts.shape === undefined ? undefined : checkSize('tensor', 'shape', opts.shape);
   if (data instanceof Tensor) return finish(data.detach().to(dtype).to(device).clone(), opts);
   let shape: number[];
   let flat: HostArray;
   if (ArrayBuffer.isView(data)) {
+    const view: unknown = data;
+    if (view instanceof BigInt64Array || view instanceof BigUint64Array) {
+      throw new TypeError(`tensor(): ${typeName(view)} data is not supported (float32/float64 only): convert it first, e.g. Float64Array.from(data, Number)`);
+    }
+    if (view instanceof DataView) throw new TypeError("tensor(): argument 'data' must be a number, nested arrays or a numeric typed array, not DataView");
     const arr = data as unknown as ArrayLike<number>;
-    shape = opts.shape ? checkShape(opts.shape) : [arr.length];
+    shape = given ?? [arr.length];
     if (numel(shape) !== arr.length) throw new Error(`shape ${JSON.stringify(shape)} holds ${numel(shape)} values but the data has ${arr.length}`);
     flat = hostArray(dtype, arr.length);
     flat.set(arr);
   } else {
-    shape = inferNestedShape(data as NestedArray);
+    shape = inferNestedShape(data as unknown);
     flat = hostArray(dtype, numel(shape));
     let k = 0;
     const walk = (v: NestedArray): void => {
@@ -76,66 +98,94 @@ export function tensor(data: TensorData | Tensor, opts: TensorOptions & { shape?
       else for (const x of v) walk(x);
     };
     walk(data as NestedArray);
-    if (opts.shape) {
-      if (numel(opts.shape) !== flat.length) throw new Error(`shape ${JSON.stringify(opts.shape)} does not fit ${flat.length} values`);
-      shape = [...opts.shape];
+    if (given) {
+      if (numel(given) !== flat.length) throw new Error(`shape ${JSON.stringify(given)} does not fit ${flat.length} values`);
+      shape = given;
     }
   }
   return finish(Tensor.fromHost(flat, shape, dtype, device), opts);
 }
 
-function inferNestedShape(data: NestedArray): number[] {
+/** `[i, j, ...]`: where an element sits in nested data, for messages. */
+function at(path: readonly number[]): string {
+  return `[${path.join(', ')}]`;
+}
+
+function inferNestedShape(data: unknown): number[] {
   const shape: number[] = [];
-  let cur: NestedArray = data;
+  let cur: unknown = data;
   while (Array.isArray(cur)) {
     shape.push(cur.length);
     if (cur.length === 0) break;
-    cur = cur[0] as NestedArray;
+    cur = cur[0];
   }
-  if (typeof cur !== 'number' && !Array.isArray(cur)) throw new Error(`tensor(): could not infer dtype of ${typeof cur}`);
-  const check = (v: NestedArray, dim: number): void => {
+  const path: number[] = [];
+  const check = (v: unknown, dim: number): void => {
     if (dim === shape.length) {
-      if (typeof v !== 'number') throw new Error(`tensor(): expected a number at depth ${dim}, got an array`);
-      return;
+      if (typeof v === 'number') return;
+      if (Array.isArray(v)) throw new TypeError(`tensor(): expected a number at ${at(path)} (depth ${dim}), got a list: nested lists must all have the same depth`);
+      if (v === null || v === undefined) throw new TypeError(`tensor(): could not infer dtype of ${typeName(v)} at ${at(path)}: argument 'data' must hold only numbers`);
+      throw new TypeError(`tensor(): invalid data type '${typeName(v)}' at ${at(path)}: argument 'data' must hold only numbers`);
     }
-    if (!Array.isArray(v)) throw new Error(`tensor(): expected a sequence at depth ${dim}, got a number`);
+    if (!Array.isArray(v)) throw new TypeError(`tensor(): expected a sequence at ${at(path)} (depth ${dim}), got ${typeName(v)}`);
     if (v.length !== shape[dim]) throw new Error(`expected sequence of length ${shape[dim]} at dim ${dim} (got ${v.length})`);
-    for (const x of v) check(x, dim + 1);
+    for (let i = 0; i < v.length; i++) {
+      path.push(i);
+      check(v[i], dim + 1);
+      path.pop();
+    }
   };
   check(data, 0);
   return shape;
 }
 
+/** `fn`'s fill: size and value checked (the value becomes a kernel literal), then one fill kernel. */
+function filled(fn: string, shape: unknown, value: unknown, opts: TensorOptions): Tensor {
+  const { dtype, device } = resolve(opts, fn);
+  const s = checkSize(fn, 'size', shape);
+  const v = checkFits(dtype, checkNumber(fn, 'fill_value', value));
+  const dev = getDevice(device);
+  const buffer = dev.run(fill(numel(s), v), [], dtype);
+  return finish(new Tensor(new Storage(buffer), s, contiguousStrides(s), 0, dtype), opts);
+}
+
 /**
  * A tensor filled with `value`, computed on the device (no upload).
+ * @throws TypeError when `shape` is not whole numbers or `value` is not a JS
+ *   number; RangeError for a negative size or a finite value beyond float32
  * @example gg.full([2, 2], 7)
  */
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
-  const { dtype, device } = resolve(opts);
-  const s = checkShape(shape);
-  const dev = getDevice(device);
-  const buffer = dev.run(fill(numel(s), value), [], dtype);
-  return finish(new Tensor(new Storage(buffer), s, contiguousStrides(s), 0, dtype), opts);
+  return filled('full', shape, value, opts);
 }
 /** Zeros. @example gg.zeros([2, 3]) */
 export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return full(shape, 0, opts);
+  return filled('zeros', shape, 0, opts);
 }
 /** Ones. @example gg.ones([2, 3]) */
 export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return full(shape, 1, opts);
+  return filled('ones', shape, 1, opts);
 }
 /** Zeros shaped like `t`, on its device and dtype. @example gg.zerosLike(x) */
 export function zerosLike(t: Tensor, opts: TensorOptions = {}): Tensor {
-  return full(t.shape, 0, { dtype: t.dtype, device: t.device, ...opts });
+  checkTensor('zeros_like', 'input', t);
+  return filled('zeros_like', t.shape, 0, { dtype: t.dtype, device: t.device, ...opts });
 }
 /** Ones shaped like `t`. @example gg.onesLike(x, { dtype: 'float64' }) */
 export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
-  return full(t.shape, 1, { dtype: t.dtype, device: t.device, ...opts });
+  checkTensor('ones_like', 'input', t);
+  return filled('ones_like', t.shape, 1, { dtype: t.dtype, device: t.device, ...opts });
 }
 /** `value` shaped like `t`. @example gg.fullLike(x, 7) */
 export function fullLike(t: Tensor, value: number, opts: TensorOptions = {}): Tensor {
-  return full(t.shape, value, { dtype: t.dtype, device: t.device, ...opts });
+  checkTensor('full_like', 'input', t);
+  return filled('full_like', t.shape, value, { dtype: t.dtype, device: t.device, ...opts });
+}
+
+/** A Tensor argument, else PyTorch's TypeError. */
+function checkTensor(fn: string, arg: string, t: unknown): Tensor {
+  if (!(t instanceof Tensor)) throw argError(fn, arg, 'Tensor', t);
+  return t;
 }
 
 /**
@@ -143,34 +193,40 @@ export function fullLike(t: Tensor, value: number, opts: TensorOptions = {}): Te
  * @example gg.arange(4) // [0, 1, 2, 3]
  */
 export function arange(n: number, opts: TensorOptions & { start?: number; step?: number } = {}): Tensor {
-  const start = opts.start ?? 0;
-  const step = opts.step ?? 1;
-  if (step === 0) throw new Error('step must be nonzero');
-  const count = Math.max(0, Math.ceil((n - start) / step));
-  const { dtype, device } = resolve(opts);
+  const { dtype, device } = resolve(opts, 'arange');
+  const end = checkNumber('arange', 'end', n);
+  const start = checkNumber('arange', 'start', opts.start ?? 0);
+  const step = checkNumber('arange', 'step', opts.step ?? 1);
+  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new RangeError(`arange(): unsupported range: ${start} -> ${end}`);
+  if (step === 0 || !Number.isFinite(step)) throw new RangeError(`arange(): step must be nonzero and finite, got ${step}`);
+  if ((step > 0 && end < start) || (step < 0 && end > start)) throw new RangeError('arange(): upper bound and larger bound inconsistent with step sign');
+  const count = Math.ceil((end - start) / step);
+  if (count > 2 ** 31) throw new RangeError(`arange(): ${count} elements is too many`);
   const data = hostArray(dtype, count);
   for (let i = 0; i < count; i++) data[i] = start + i * step;
   return finish(Tensor.fromHost(data, [count], dtype, device), opts);
 }
 
-function fromStream(shape: readonly number[], draw: () => number, opts: TensorOptions): Tensor {
-  const { dtype, device } = resolve(opts);
-  const s = checkShape(shape);
+function fromStream(fn: string, shape: readonly number[], draw: () => number, opts: TensorOptions): Tensor {
+  const { dtype, device } = resolve(opts, fn);
+  const s = checkSize(fn, 'size', shape);
   const data = hostArray(dtype, numel(s));
   for (let i = 0; i < data.length; i++) data[i] = draw();
   return finish(Tensor.fromHost(data, s, dtype, device), opts);
 }
 /** Uniform in [0, 1). @example gg.manualSeed(0); gg.rand([2, 2]) */
 export function rand(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return fromStream(shape, uniform, opts);
+  return fromStream('rand', shape, uniform, opts);
 }
 /** Standard normal. @example gg.randn([3]) */
 export function randn(shape: readonly number[], opts: TensorOptions = {}): Tensor {
-  return fromStream(shape, normal, opts);
+  return fromStream('randn', shape, normal, opts);
 }
 /** Uniform in [low, high). @example gg.uniform([3], -1, 1) */
 export function uniformTensor(shape: readonly number[], low: number, high: number, opts: TensorOptions = {}): Tensor {
-  return fromStream(shape, () => low + (high - low) * uniform(), opts);
+  const lo = checkNumber('uniform', 'from', low);
+  const hi = checkNumber('uniform', 'to', high);
+  return fromStream('uniform', shape, () => lo + (hi - lo) * uniform(), opts);
 }
 
 /**
@@ -179,9 +235,19 @@ export function uniformTensor(shape: readonly number[], low: number, high: numbe
  * @example gg.cat([gg.ones([2]), gg.zeros([3])], 0) // [1, 1, 0, 0, 0]
  */
 export function cat(list: readonly Tensor[], dim = 0): Tensor {
+  checkTensorList('cat', list);
   const first = list[0];
   if (!first) throw new Error('torch.cat(): expected a non-empty list of Tensors');
-  const d = normDim(dim, first.rank);
+  const d = normDim(checkInt('cat', 'dim', dim), first.rank);
+  // mixed float32/float64 promote to float64, as PyTorch's type promotion does
+  if (list.some((t) => t.dtype !== first.dtype)) {
+    const wide = list.map((t) => t.to('float64'));
+    try {
+      return cat(wide, d);
+    } finally {
+      wide.forEach((w, i) => w !== list[i] && w.dispose());
+    }
+  }
   list.forEach((t, i) => {
     if (t.rank !== first.rank) throw new Error(`Tensors must have same number of dimensions: got ${first.rank} and ${t.rank}`);
     t.shape.forEach((s, k) => {
@@ -209,6 +275,8 @@ export function cat(list: readonly Tensor[], dim = 0): Tensor {
  * @example gg.stack([gg.ones([2]), gg.zeros([2])], 0).shape // [2, 2]
  */
 export function stack(list: readonly Tensor[], dim = 0): Tensor {
+  checkTensorList('stack', list);
+  checkInt('stack', 'dim', dim);
   const first = list[0];
   if (!first) throw new Error('stack expects a non-empty TensorList');
   list.forEach((t, i) => {
@@ -220,11 +288,22 @@ export function stack(list: readonly Tensor[], dim = 0): Tensor {
   return cat(list.map((t) => t.unsqueeze(d)), d);
 }
 
+/** A list of tensors, else PyTorch's message naming the first bad element. */
+function checkTensorList(fn: string, list: unknown): void {
+  if (!Array.isArray(list)) throw argError(fn, 'tensors', 'tuple of Tensors', list);
+  list.forEach((t: unknown, i) => {
+    if (!(t instanceof Tensor)) throw new TypeError(`${fn}(): expected Tensor as element ${i} in argument 'tensors', but got ${typeName(t)}`);
+  });
+}
+
 /**
  * `a` where `condition` is non-zero, else `b` (PyTorch's `torch.where`).
  * @example gg.where(gg.tensor([1, 0]), gg.tensor([1, 2]), 0) // [1, 0]
  */
 export function where(condition: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
+  checkTensor('where', 'condition', condition);
+  if (typeof a !== 'number' && !(a instanceof Tensor)) throw argError('where', 'input', 'Tensor or Number', a);
+  if (typeof b !== 'number' && !(b instanceof Tensor)) throw argError('where', 'other', 'Tensor or Number', b);
   const base = typeof a === 'number' ? (typeof b === 'number' ? condition.scalar(a) : b.scalar(a)) : a;
   return base.where(condition, b);
 }

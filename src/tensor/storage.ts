@@ -113,11 +113,16 @@ export function keep<T extends Disposable>(t: T): T {
  * const y = gg.tidy(() => x.mul(2).add(1).relu()); // the temporaries are freed
  */
 export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new TypeError(`tidy(): argument 'fn' must be a function, not ${typeof fn}`);
+  // NOTE: as tfjs: an async body would have its live tensors freed at its first await
+  // and leak what it makes after it, so it is refused (docs/notes/validation.md)
+  if (Object.prototype.toString.call(fn) === '[object AsyncFunction]') throw new TypeError(TIDY_ASYNC);
   const scope: Scope = { tensors: new Set(), kept: new Set(), nodes: [] };
   scopes.push(scope);
   let result: T;
   try {
     result = fn();
+    if (isThenable(result)) throw new TypeError(TIDY_ASYNC);
   } catch (e) {
     // a throwing scope frees everything it made
     scopes.pop();
@@ -151,6 +156,14 @@ export function tidy<T>(fn: () => T): T {
     else if (!n.released) n.release();
   }
   return result;
+}
+
+const TIDY_ASYNC =
+  'Cannot return a Promise inside of tidy(): the scope ends when the function returns, so it would free tensors still used after an await. ' +
+  'Keep the tidy body synchronous (await outside it) and dispose() around awaits.';
+
+function isThenable(v: unknown): boolean {
+  return v instanceof Promise || (typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function');
 }
 
 function collect(v: unknown, out: Set<unknown>, depth: number): void {

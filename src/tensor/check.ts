@@ -1,0 +1,169 @@
+/**
+ * Argument checks at the door, with PyTorch's wording
+ * (`full(): argument 'fill_value' must be Number, not str`).
+ *
+ * Every value a user passes that ends up in kernel text or in a shape is
+ * proven a JS number here, before anything runs (docs/notes/validation.md).
+ * The checks look at `typeof` first and never convert: an object's
+ * `valueOf`/`toString` is never called, and a message never prints a value
+ * that is not a primitive.
+ */
+
+/**
+ * The name of a value's type, in PyTorch's words where it has one
+ * (`str`, `bool`, `float`, `list`, `None`), without running any of its code.
+ * @example typeName('a') // 'str'
+ */
+export function typeName(v: unknown): string {
+  if (v === null) return 'None';
+  switch (typeof v) {
+    case 'string':
+      return 'str';
+    case 'boolean':
+      return 'bool';
+    case 'bigint':
+      return 'bigint';
+    case 'number':
+      return Number.isInteger(v) ? 'int' : 'float';
+    case 'undefined':
+      return 'undefined';
+    case 'symbol':
+      return 'symbol';
+    case 'function':
+      return 'function';
+    default:
+      break;
+  }
+  if (Array.isArray(v)) return 'list';
+  if (ArrayBuffer.isView(v)) return safeConstructorName(v);
+  return safeConstructorName(v);
+}
+
+/** The constructor name of an object, read without invoking getters or proxies' traps where avoidable. */
+function safeConstructorName(v: object): string {
+  try {
+    const proto: unknown = Object.getPrototypeOf(v);
+    if (proto === null) return 'object';
+    const desc = Object.getOwnPropertyDescriptor(proto, 'constructor');
+    const ctor: unknown = desc && 'value' in desc ? desc.value : undefined;
+    if (typeof ctor === 'function') {
+      const nameDesc = Object.getOwnPropertyDescriptor(ctor, 'name');
+      const name: unknown = nameDesc && 'value' in nameDesc ? nameDesc.value : undefined;
+      if (typeof name === 'string' && name && name !== 'Object') return name;
+    }
+  } catch {
+    // a Proxy may throw from its traps: fall through
+  }
+  return 'object';
+}
+
+/** `fn(): argument 'arg' must be WHAT, not TYPE` (PyTorch's TypeError wording). */
+export function argError(fn: string, arg: string, what: string, v: unknown): TypeError {
+  return new TypeError(`${fn}(): argument '${arg}' must be ${what}, not ${typeName(v)}`);
+}
+
+/**
+ * A JS number (NaN and ±inf included), else a TypeError naming the argument.
+ * @example checkNumber('full', 'fill_value', 7) // 7
+ */
+export function checkNumber(fn: string, arg: string, v: unknown): number {
+  if (typeof v !== 'number') throw argError(fn, arg, 'Number', v);
+  return v;
+}
+
+/** A finite JS number, else an error naming the argument. @example checkFinite('arange', 'end', 3) // 3 */
+export function checkFinite(fn: string, arg: string, v: unknown): number {
+  const n = checkNumber(fn, arg, v);
+  if (!Number.isFinite(n)) throw new RangeError(`${fn}(): argument '${arg}' must be a finite number, got ${n}`);
+  return n;
+}
+
+/**
+ * A whole JS number (safe integer), else a TypeError naming the argument.
+ * @example checkInt('narrow', 'start', 1) // 1
+ */
+export function checkInt(fn: string, arg: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw argError(fn, arg, 'int', v);
+  return v;
+}
+
+/** A whole number >= 0. @example checkNonNegInt('Linear', 'in_features', 3) // 3 */
+export function checkNonNegInt(fn: string, arg: string, v: unknown): number {
+  const n = checkInt(fn, arg, v);
+  if (n < 0) throw new RangeError(`${fn}(): argument '${arg}' must be non-negative, got ${n}`);
+  return n;
+}
+
+/** A whole number >= 1. @example checkPosInt('Conv2d', 'stride', 1) // 1 */
+export function checkPosInt(fn: string, arg: string, v: unknown): number {
+  const n = checkInt(fn, arg, v);
+  if (n < 1) throw new RangeError(`${fn}(): argument '${arg}' must be positive, got ${n}`);
+  return n;
+}
+
+/** A boolean. @example checkBool('sum', 'keepdim', false) // false */
+export function checkBool(fn: string, arg: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw argError(fn, arg, 'bool', v);
+  return v;
+}
+
+/**
+ * A list of whole numbers (PyTorch's `tuple of ints`); the message names the
+ * position of the first bad element, as PyTorch does.
+ * @example checkIntList('zeros', 'size', [2, 3]) // [2, 3]
+ */
+export function checkIntList(fn: string, arg: string, v: unknown): number[] {
+  if (!Array.isArray(v)) throw argError(fn, arg, 'tuple of ints', v);
+  const out: number[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const x: unknown = v[i];
+    if (typeof x !== 'number' || !Number.isSafeInteger(x)) {
+      throw new TypeError(`${fn}(): argument '${arg}' must be tuple of ints, but found element of type ${typeName(x)} at pos ${i}`);
+    }
+    out.push(x);
+  }
+  return out;
+}
+
+/**
+ * A tensor size: whole numbers >= 0 (PyTorch's message for a negative one).
+ * @example checkSize('zeros', 'size', [2, 3]) // [2, 3]
+ */
+export function checkSize(fn: string, arg: string, v: unknown): number[] {
+  const s = checkIntList(fn, arg, v);
+  for (const n of s) {
+    if (n < 0) throw new RangeError(`Trying to create tensor with negative dimension ${n}: [${s.join(', ')}]`);
+  }
+  return s;
+}
+
+/** A dim argument: one int, a list of ints, or null/undefined (all). @example checkDims('sum', 'dim', 1) */
+export function checkDims(fn: string, arg: string, v: unknown): number | number[] | null | undefined {
+  if (v === undefined || v === null) return v;
+  if (typeof v === 'number') return checkInt(fn, arg, v);
+  if (Array.isArray(v)) return checkIntList(fn, arg, v);
+  throw argError(fn, arg, 'int or tuple of ints', v);
+}
+
+/** Largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * A number that fits the dtype: a finite float64 beyond float32's range
+ * is refused for float32 (PyTorch: `value cannot be converted to type float
+ * without overflow`); ±inf and NaN pass.
+ * @example checkFits('float32', 1e39) // throws
+ */
+export function checkFits(dtype: string, v: number): number {
+  if (dtype === 'float32' && Number.isFinite(v) && Math.abs(v) > FLOAT32_MAX) {
+    throw new RangeError(`value cannot be converted to type float without overflow: ${v}`);
+  }
+  return v;
+}
+
+/** An options object (or undefined), never a primitive. @example checkOptions('tensor', opts) */
+export function checkOptions<T extends object>(fn: string, v: T | undefined): T | Record<string, never> {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw argError(fn, 'options', 'an options object', v);
+  return v;
+}
