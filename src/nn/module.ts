@@ -353,28 +353,34 @@ export abstract class Module {
     if (errors.length) {
       throw new Error(`Error(s) in loading state_dict for ${this.constructor.name}:\n\t${errors.join('\n\t')}`);
     }
-    // all checks passed: convert every value first (nothing written yet), then write
-    const staged: [Tensor, Tensor, Tensor][] = [];
+    // all checks passed: convert every value first (nothing written yet), then write in order
+    const staged = new Map<number, Tensor>();
     try {
       noGrad(() => {
-        for (const [m, n, kind, src] of plan) {
+        plan.forEach(([m, n, kind, src], i) => {
           const cur = (kind === 'p' ? m._parameters : m._buffers).get(n) ?? null;
-          if (cur) staged.push([cur, src, src.to(cur.device).to(cur.dtype)]);
-        }
+          if (cur) staged.set(i, src.to(cur.device).to(cur.dtype));
+        });
       });
     } catch (e) {
-      for (const [, src, v] of staged) if (v !== src) v.dispose();
+      staged.forEach((v, i) => v !== plan[i]?.[3] && v.dispose());
       throw e;
     }
     noGrad(() => {
-      // absent slots (lazy modules) materialise first: they check their own shapes and may throw
-      for (const [m, n, kind, src] of plan) {
-        if (!(kind === 'p' ? m._parameters : m._buffers).get(n)) m.loadMissing(n, kind, src);
-      }
-      for (const [cur, src, v] of staged) {
-        cur.assign(v);
-        if (v !== src) v.dispose();
-      }
+      plan.forEach(([m, n, kind, src], i) => {
+        const cur = (kind === 'p' ? m._parameters : m._buffers).get(n) ?? null;
+        const v = staged.get(i);
+        if (v) {
+          (cur as Tensor).assign(v);
+          if (v !== src) v.dispose();
+        } else if (cur) {
+          // a slot that an earlier entry materialised (a lazy module's bias)
+          cur.assign(src.to(cur.device).to(cur.dtype));
+        } else {
+          // absent slots (lazy modules) check their own shapes and may throw
+          m.loadMissing(n, kind, src);
+        }
+      });
     });
     return { missingKeys: missing, unexpectedKeys: unexpected };
   }
