@@ -1,10 +1,13 @@
 /** `gg.nn`: modules, layers, losses, parametrizations. Each section is owned by one file. */
-export { Module, parameter, integerTensors, type FactoryOptions, type LoadResult, type ForwardHook, type ForwardPreHook, type BackwardHook } from './module.js';
+export { Module, parameter, integerTensors, isNormLayer, type NormLayer, type FactoryOptions, type LoadResult, type ForwardHook, type ForwardPreHook, type BackwardHook } from './module.js';
 // ---- layers (layers.ts, loss.ts, init.ts) ----
 export {
-  Linear, LazyLinear, Identity, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Dropout, Flatten, Sequential, ModuleList,
-  onMaterialize, notifyMaterialized, lazyMaterializeHooks, isLazyModule, type LinearOptions, type MaterializeHook, type LazyModule,
+  Linear, LazyLinear, Identity, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Dropout, Flatten, Sequential, ModuleList, type LinearOptions,
 } from './layers.js';
+// ---- lazy modules (lazy.ts) ----
+export {
+  onMaterialize, notifyMaterialized, lazyMaterializeHooks, isLazyModule, type MaterializeHook, type LazyModule, type LazyModuleMixin,
+} from './lazy.js';
 export {
   Loss, MSELoss, CrossEntropyLoss, NLLLoss, BCEWithLogitsLoss,
   type Reduction, type NllOptions, type CrossEntropyOptions, type BceWithLogitsOptions,

@@ -2,14 +2,7 @@
  * Basic layers: Linear, LazyLinear, activations, Dropout, Flatten and the
  * containers Sequential and ModuleList, with their functional forms
  * (re-exported by `gg.nn.functional`).
- *
- * Lazy modules (LazyLinear here, LazyConv* in conv.ts) share one hook
- * mechanism: `onMaterialize(module, fn)` runs `fn(module, names)` right after
- * the module's parameters were created (first forward, or a `loadStateDict`
- * into the unmaterialised module), before the forward uses them; the global
- * set `lazyMaterializeHooks` runs for every lazy module. A lazy module has a
- * `hasUninitializedParams()` method and announces the event with
- * `notifyMaterialized(this, names)`.
+ * LazyLinear uses the lazy-module mechanism of lazy.ts, as LazyConv* do.
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
@@ -17,55 +10,13 @@ import { rand, zeros } from '../tensor/creation.js';
 import { noGrad } from '../tensor/graph.js';
 import { Module, parameter, type FactoryOptions } from './module.js';
 import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from './init.js';
+import { factoryAfterTo, inferParameters, isLazyModule, lazyModuleInit, materialized, type LazyModuleMixin, type ModuleClass } from './lazy.js';
 
 /** @internal Python's repr of a float option (`0.5`, `1.0`) for printed forms. */
 export function pyFloat(v: number): string {
   return Number.isInteger(v) ? v.toFixed(1) : String(v);
 }
 const pyBool = (b: boolean): string => (b ? 'True' : 'False');
-
-// ---- lazy-module hooks ------------------------------------------------------------------
-
-/** Called with the module and the names of the parameters it just created. */
-export type MaterializeHook = (module: Module, names: string[]) => void;
-
-/** Hooks run after any lazy module materialises (after its own hooks). */
-export const lazyMaterializeHooks = new Set<MaterializeHook>();
-const instanceHooks = new WeakMap<Module, MaterializeHook[]>();
-
-/** A module whose parameters are created on first use (LazyLinear, LazyConv*). */
-export interface LazyModule {
-  hasUninitializedParams(): boolean;
-}
-/** Whether `m` has the lazy-module interface (materialised or not). @example gg.nn.isLazyModule(new gg.nn.LazyLinear(3)) // true */
-export function isLazyModule(m: Module): m is Module & LazyModule {
-  return typeof (m as Partial<LazyModule>).hasUninitializedParams === 'function';
-}
-
-/**
- * Run `fn(module, names)` once `module`'s lazy parameters are created, before
- * the forward that created them uses them. Runs at once if `module` has no
- * uninitialised parameters.
- * @example gg.nn.onMaterialize(lazy, (m) => console.log(m.weight.shape));
- */
-export function onMaterialize(module: Module, fn: MaterializeHook): { remove(): void } {
-  if (!isLazyModule(module) || !module.hasUninitializedParams()) {
-    fn(module, [...module._parameters.keys()]);
-    return { remove: () => undefined };
-  }
-  const list = instanceHooks.get(module) ?? [];
-  list.push(fn);
-  instanceHooks.set(module, list);
-  return { remove: () => void list.splice(list.indexOf(fn) >>> 0, 1) };
-}
-
-/** @internal lazy modules call this after creating parameters `names` (runs each hook once). */
-export function notifyMaterialized(module: Module, names: string[]): void {
-  const list = instanceHooks.get(module) ?? [];
-  instanceHooks.delete(module);
-  for (const fn of list) fn(module, names);
-  for (const fn of lazyMaterializeHooks) fn(module, names);
-}
 
 // ---- functional forms ----------------------------------------------------------------------
 
@@ -156,14 +107,13 @@ export class Linear extends Module {
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
     this.factory = { dtype: opts.dtype, device: opts.device };
-    this.createParameters(opts.bias ?? true);
-  }
-
-  /** @internal register weight and bias (LazyLinear registers empty slots). */
-  protected createParameters(bias: boolean): void {
-    this.registerParameter('weight', zeros([this.outFeatures, this.inFeatures], this.factory));
-    this.registerParameter('bias', bias ? zeros([this.outFeatures], this.factory) : null);
-    this.resetParameters();
+    if (isLazyModule(this)) {
+      lazyModuleInit(this, ['weight', 'bias']);
+    } else {
+      this.registerParameter('weight', zeros([this.outFeatures, this.inFeatures], this.factory));
+      this.registerParameter('bias', (opts.bias ?? true) ? zeros([this.outFeatures], this.factory) : null);
+      this.resetParameters();
+    }
   }
 
   /** Re-draw weight and bias with PyTorch's default initialisation. @example fc.resetParameters(); */
@@ -202,7 +152,7 @@ export class Linear extends Module {
  * callbacks run (before the forward that materialised it uses the weight).
  * @example const fc = new gg.nn.LazyLinear(10); fc.call(gg.randn([2, 7])); fc.inFeatures // 7
  */
-export class LazyLinear extends Linear implements LazyModule {
+export class LazyLinear extends Linear implements LazyModuleMixin {
   private wantBias = true;
 
   constructor(outFeatures: number, opts: LinearOptions = {}) {
@@ -210,11 +160,11 @@ export class LazyLinear extends Linear implements LazyModule {
     this.wantBias = opts.bias ?? true;
   }
 
-  protected override createParameters(bias: boolean): void {
-    this.registerParameter('weight', null);
-    this.registerParameter('bias', null);
-    void bias;
+  /** A materialised LazyLinear is a Linear. @example new gg.nn.LazyLinear(3).clsToBecome === gg.nn.Linear // true */
+  get clsToBecome(): ModuleClass {
+    return Linear;
   }
+
   protected override hasBias(): boolean {
     return this.wantBias;
   }
@@ -225,11 +175,19 @@ export class LazyLinear extends Linear implements LazyModule {
   }
 
   /**
+   * Create weight (and bias) for `input`'s last dim; the lazy mechanism calls it on the first forward.
+   * @example new gg.nn.LazyLinear(3).initializeParameters(gg.randn([2, 7])) // ['weight', 'bias']
+   */
+  initializeParameters(input: Tensor): string[] {
+    return this.createMissing(input.shape[input.rank - 1] ?? 1);
+  }
+
+  /**
    * Create the missing parameters for `inFeatures` inputs, initialise them, become a Linear.
    * @example const fc = new gg.nn.LazyLinear(3); fc.materialize(7); fc.weight.shape // [3, 7]
    */
   materialize(inFeatures: number): void {
-    this.finishMaterialize(this.createMissing(inFeatures));
+    materialized(this, this.createMissing(inFeatures));
   }
 
   private createMissing(inFeatures: number): string[] {
@@ -249,15 +207,9 @@ export class LazyLinear extends Linear implements LazyModule {
     return created;
   }
 
-  private finishMaterialize(created: string[]): void {
-    // PyTorch's cls_to_become: a materialised LazyLinear is a Linear
-    Object.setPrototypeOf(this, Linear.prototype);
-    notifyMaterialized(this, created);
-  }
-
   /** Materialise from the input's last dim on first use, then x Wᵀ + b. @example new gg.nn.LazyLinear(3).call(gg.randn([2, 7])).shape // [2, 3] */
   override forward(input: Tensor): Tensor {
-    if (this.hasUninitializedParams()) this.materialize(input.shape[input.rank - 1] ?? 1);
+    inferParameters(this, [input]);
     return linear(input, this.weight, this.bias);
   }
 
@@ -266,8 +218,7 @@ export class LazyLinear extends Linear implements LazyModule {
    * @example new gg.nn.LazyLinear(3).to('float64') // weight is created as float64
    */
   override to(target: string): this {
-    if (target === 'float32' || target === 'float64') this.factory = { ...this.factory, dtype: target };
-    else this.factory = { ...this.factory, device: target };
+    this.factory = factoryAfterTo(this.factory, target);
     return super.to(target);
   }
 
@@ -280,7 +231,7 @@ export class LazyLinear extends Linear implements LazyModule {
       const created = this.createMissing(src.shape[1] ?? 0);
       const w = this._parameters.get('weight') as Tensor;
       w.assign(src.to(w.device).to(w.dtype));
-      this.finishMaterialize(created);
+      materialized(this, created);
       return;
     } else {
       if (src.rank !== 1 || src.shape[0] !== this.outFeatures) {

@@ -45,6 +45,23 @@ export type ForwardPreHook = (module: Module, inputs: Tensor[]) => Tensor[] | Te
 export type ForwardHook = (module: Module, inputs: Tensor[], output: Tensor) => Tensor | void;
 export type BackwardHook = (module: Module, gradInput: (Tensor | null)[], gradOutput: (Tensor | null)[]) => (Tensor | null)[] | void;
 
+/**
+ * A normalisation layer (BatchNorm*, InstanceNorm*, LayerNorm, GroupNorm,
+ * SwitchableNorm2d, SwitchNorm2d): a type marker, so that tools such as
+ * `applySpectralNorm` skip them by type, not by class name.
+ */
+export interface NormLayer {
+  readonly isNormLayer: true;
+}
+
+/**
+ * Whether `m` is a normalisation layer (implements `NormLayer`).
+ * @example gg.nn.isNormLayer(new gg.nn.BatchNorm2d(4)) // true
+ */
+export function isNormLayer(m: Module): m is Module & NormLayer {
+  return (m as Partial<NormLayer>).isNormLayer === true;
+}
+
 /** Result of a non-strict `loadStateDict`. */
 export interface LoadResult {
   missingKeys: string[];

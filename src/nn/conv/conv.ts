@@ -8,10 +8,9 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { zeros } from '../../tensor/creation.js';
 import { fmt } from '../../tensor/shape.js';
 import { noGrad } from '../../tensor/graph.js';
-import type { DType } from '../../backend/types.js';
 import { Module, parameter, type FactoryOptions } from '../module.js';
 import { kaimingUniform_, uniform_ } from '../init.js';
-import { notifyMaterialized } from '../layers.js';
+import { factoryAfterTo, inferParameters, isLazyModule, lazyModuleInit, materialized, type LazyModuleMixin, type ModuleClass } from '../lazy.js';
 import { convGeometry, convNd, convTransposeNd, prod, tuple, type IntOrList, type Rank } from './functional.js';
 
 /** @internal Python's tuple form: `(3, 3)`, `(3,)`. */
@@ -40,14 +39,11 @@ export interface ConvTransposeModuleOptions extends FactoryOptions {
   paddingMode?: 'zeros';
 }
 
-/** Marks a constructor call that comes from a Lazy* subclass (in_channels unknown). */
-const LAZY = Symbol('lazy');
-type Internal = { [LAZY]?: true };
-
 /**
  * What Conv{1,2,3}d and ConvTranspose{1,2,3}d share (PyTorch's `_ConvNd`):
  * options as tuples, parameter shapes, `resetParameters`, `extraRepr`, and
- * lazy materialisation.
+ * what the lazy forms need to create their parameters (the mechanism is
+ * lazy.ts's).
  * @example for (const m of model.modules()) if (m instanceof gg.nn.ConvNd) m.resetParameters();
  */
 export abstract class ConvNd extends Module {
@@ -64,9 +60,8 @@ export abstract class ConvNd extends Module {
   readonly groups: number;
   readonly paddingMode = 'zeros';
   readonly transposed: boolean;
-  private factory: { dtype?: DType; device?: string };
+  private factory: FactoryOptions;
   private readonly hasBias: boolean;
-  private pending: boolean;
 
   protected constructor(
     readonly spatialRank: Rank,
@@ -74,7 +69,7 @@ export abstract class ConvNd extends Module {
     inChannels: number,
     outChannels: number,
     kernelSize: IntOrList,
-    opts: (ConvModuleOptions | ConvTransposeModuleOptions) & Internal,
+    opts: ConvModuleOptions | ConvTransposeModuleOptions,
   ) {
     super();
     const name = new.target.name;
@@ -82,13 +77,13 @@ export abstract class ConvNd extends Module {
     this.transposed = transposed;
     this.groups = opts.groups ?? 1;
     if (!Number.isInteger(this.groups) || this.groups <= 0) throw new Error('groups must be a positive integer');
-    if (!opts[LAZY] && inChannels % this.groups !== 0) throw new Error('in_channels must be divisible by groups');
+    if (inChannels % this.groups !== 0) throw new Error('in_channels must be divisible by groups');
     if (outChannels % this.groups !== 0) throw new Error('out_channels must be divisible by groups');
     const mode = opts.paddingMode ?? 'zeros';
     if (mode !== 'zeros') {
       throw new Error(transposed ? `Only "zeros" padding mode is supported for ${name}` : `padding_mode '${String(mode)}' is not supported by gpugrad's ${name} (only 'zeros')`);
     }
-    this.inChannels = opts[LAZY] ? 0 : inChannels;
+    this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.kernelSize = tuple(kernelSize, r, 'kernel_size', name);
     const outputPadding = 'outputPadding' in opts ? opts.outputPadding : undefined;
@@ -99,28 +94,31 @@ export abstract class ConvNd extends Module {
     this.outputPadding = geometry.outputPadding;
     this.hasBias = opts.bias ?? true;
     this.factory = { dtype: opts.dtype, device: opts.device };
-    this.registerParameter('weight', null);
-    this.registerParameter('bias', null);
-    this.pending = opts[LAZY] ?? false;
-    if (this.pending) {
-      // PyTorch's _infer_parameters: the first pre-hook, removed once it has run
-      const handle = this.registerForwardPreHook((_m, inputs) => {
-        handle.remove();
-        const x = inputs[0];
-        if (x && this.pending) this.materialize(this.channelsOf(x));
-      });
+    if (isLazyModule(this)) {
+      lazyModuleInit(this, ['weight', 'bias']);
     } else {
+      this.registerParameter('weight', null);
+      this.registerParameter('bias', null);
       this.createParameters();
     }
   }
 
   /**
    * Whether a lazy module still waits for its first forward (or a state dict)
-   * to create its parameters (see `gg.nn.onMaterialize`).
+   * to create its weight (see `gg.nn.onMaterialize`); false for the eager classes.
    * @example new gg.nn.LazyConv2d(8, 3).hasUninitializedParams() // true
    */
   hasUninitializedParams(): boolean {
-    return this.pending;
+    return this._parameters.get('weight') === null;
+  }
+
+  /**
+   * Lazy forms: create weight and bias for `input`'s channel count (the lazy
+   * mechanism calls it on the first forward, without grad); returns the names created.
+   * @example new gg.nn.LazyConv2d(8, 3).initializeParameters(gg.zeros([1, 3, 5, 5])) // ['weight', 'bias']
+   */
+  initializeParameters(input: Tensor): string[] {
+    return this.createFor(this.channelsOf(input));
   }
 
   /** The weight's shape: (out, in/groups, *k), or (in, out/groups, *k) when transposed. */
@@ -162,23 +160,17 @@ export abstract class ConvNd extends Module {
     return x.shape[batched ? 1 : 0] ?? 0;
   }
 
-  /** Lazy modules: create the parameters for `inChannels`, become the eager class, run the onMaterialize hooks. */
-  protected materialize(inChannels: number): void {
+  /** Lazy forms: set `inChannels` and create the parameters for it; returns their names. */
+  private createFor(inChannels: number): string[] {
     if (inChannels % this.groups !== 0) throw new Error('in_channels must be divisible by groups');
     this.inChannels = inChannels;
     noGrad(() => this.createParameters());
-    const eager = Object.getPrototypeOf(Object.getPrototypeOf(this) as object) as object;
-    // PyTorch's cls_to_become: a materialised LazyConv2d is a Conv2d
-    if (Object.getPrototypeOf(this) !== eager && (Object.getPrototypeOf(this) as { constructor: { name: string } }).constructor.name.startsWith('Lazy')) {
-      Object.setPrototypeOf(this, eager);
-    }
-    this.pending = false;
-    notifyMaterialized(this, this.hasBias ? ['weight', 'bias'] : ['weight']);
+    return this.hasBias ? ['weight', 'bias'] : ['weight'];
   }
 
   /** @internal a state dict entry for a lazy module's weight materialises it. */
   protected override loadMissing(name: string, kind: 'p' | 'b', src: Tensor): void {
-    if (kind === 'p' && this.pending && (name === 'weight' || (name === 'bias' && this.hasBias))) {
+    if (kind === 'p' && isLazyModule(this) && this.hasUninitializedParams() && (name === 'weight' || (name === 'bias' && this.hasBias))) {
       if (name === 'bias') {
         if (src.rank !== 1 || src.shape[0] !== this.outChannels) {
           throw new Error(`size mismatch for bias: copying a param with shape ${fmt(src.shape)} from checkpoint, the shape in current model is [${this.outChannels}].`);
@@ -196,9 +188,10 @@ export abstract class ConvNd extends Module {
         const shown = this.transposed ? ['in', this.outChannels / g, ...this.kernelSize] : [this.outChannels, 'in/groups', ...this.kernelSize];
         throw new Error(`size mismatch for weight: copying a param with shape ${fmt(src.shape)} from checkpoint, the shape in current model is [${shown.join(', ')}].`);
       }
-      this.materialize(inCh);
+      const created = this.createFor(inCh);
       const w = this._parameters.get('weight') as Tensor;
       w.assign(src.to(w.device).to(w.dtype));
+      materialized(this, created);
       return;
     }
     super.loadMissing(name, kind, src);
@@ -209,10 +202,7 @@ export abstract class ConvNd extends Module {
    * @example new gg.nn.LazyConv2d(8, 3).to('float64') // weight is created as float64 on the first forward
    */
   override to(target: string): this {
-    if (this.pending) {
-      if (target === 'float32' || target === 'float64') this.factory = { ...this.factory, dtype: target };
-      else this.factory = { ...this.factory, device: target };
-    }
+    if (this.hasUninitializedParams()) this.factory = factoryAfterTo(this.factory, target);
     return super.to(target);
   }
 
@@ -221,7 +211,7 @@ export abstract class ConvNd extends Module {
    * @example new gg.nn.Conv2d(1, 8, 3).call(gg.randn([2, 1, 28, 28])).shape // [2, 8, 26, 26]
    */
   forward(input: Tensor): Tensor {
-    if (this.pending) this.materialize(this.channelsOf(input));
+    inferParameters(this, [input]);
     const w = this.weight;
     const b = this.bias;
     const r = this.spatialRank;
@@ -301,15 +291,17 @@ export class ConvTranspose3d extends ConvNd {
   }
 }
 
-const lazy = <O>(opts: O): O & Internal => ({ ...opts, [LAZY]: true as const });
-
 /**
  * Conv1d whose in_channels is taken from the first input; it then becomes a Conv1d.
  * @example const c = new gg.nn.LazyConv1d(8, 3); c.call(x); // weight (8, x.shape[1], 3)
  */
-export class LazyConv1d extends Conv1d {
+export class LazyConv1d extends Conv1d implements LazyModuleMixin {
+  /** A materialised LazyConv1d is a Conv1d. */
+  get clsToBecome(): ModuleClass {
+    return Conv1d;
+  }
   constructor(outChannels: number, kernelSize: IntOrList, opts: ConvModuleOptions = {}) {
-    super(0, outChannels, kernelSize, lazy(opts));
+    super(0, outChannels, kernelSize, opts);
   }
 }
 /**
@@ -317,35 +309,55 @@ export class LazyConv1d extends Conv1d {
  * it then becomes a Conv2d.
  * @example const c = new gg.nn.LazyConv2d(8, 3, { padding: 1 });
  */
-export class LazyConv2d extends Conv2d {
+export class LazyConv2d extends Conv2d implements LazyModuleMixin {
+  /** A materialised LazyConv2d is a Conv2d. */
+  get clsToBecome(): ModuleClass {
+    return Conv2d;
+  }
   constructor(outChannels: number, kernelSize: IntOrList, opts: ConvModuleOptions = {}) {
-    super(0, outChannels, kernelSize, lazy(opts));
+    super(0, outChannels, kernelSize, opts);
   }
 }
 /** Conv3d whose in_channels is taken from the first input; it then becomes a Conv3d. @example const c = new gg.nn.LazyConv3d(8, 3); */
-export class LazyConv3d extends Conv3d {
+export class LazyConv3d extends Conv3d implements LazyModuleMixin {
+  /** A materialised LazyConv3d is a Conv3d. */
+  get clsToBecome(): ModuleClass {
+    return Conv3d;
+  }
   constructor(outChannels: number, kernelSize: IntOrList, opts: ConvModuleOptions = {}) {
-    super(0, outChannels, kernelSize, lazy(opts));
+    super(0, outChannels, kernelSize, opts);
   }
 }
 /** ConvTranspose1d whose in_channels is taken from the first input. @example const c = new gg.nn.LazyConvTranspose1d(8, 3, { stride: 2 }); */
-export class LazyConvTranspose1d extends ConvTranspose1d {
+export class LazyConvTranspose1d extends ConvTranspose1d implements LazyModuleMixin {
+  /** A materialised LazyConvTranspose1d is a ConvTranspose1d. */
+  get clsToBecome(): ModuleClass {
+    return ConvTranspose1d;
+  }
   constructor(outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
-    super(0, outChannels, kernelSize, lazy(opts));
+    super(0, outChannels, kernelSize, opts);
   }
 }
 /**
  * ConvTranspose2d whose in_channels is taken from the first input.
  * @example const c = new gg.nn.LazyConvTranspose2d(1, 4, { stride: 2, padding: 1 });
  */
-export class LazyConvTranspose2d extends ConvTranspose2d {
+export class LazyConvTranspose2d extends ConvTranspose2d implements LazyModuleMixin {
+  /** A materialised LazyConvTranspose2d is a ConvTranspose2d. */
+  get clsToBecome(): ModuleClass {
+    return ConvTranspose2d;
+  }
   constructor(outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
-    super(0, outChannels, kernelSize, lazy(opts));
+    super(0, outChannels, kernelSize, opts);
   }
 }
 /** ConvTranspose3d whose in_channels is taken from the first input. @example const c = new gg.nn.LazyConvTranspose3d(4, 2, { stride: 2 }); */
-export class LazyConvTranspose3d extends ConvTranspose3d {
+export class LazyConvTranspose3d extends ConvTranspose3d implements LazyModuleMixin {
+  /** A materialised LazyConvTranspose3d is a ConvTranspose3d. */
+  get clsToBecome(): ModuleClass {
+    return ConvTranspose3d;
+  }
   constructor(outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
-    super(0, outChannels, kernelSize, lazy(opts));
+    super(0, outChannels, kernelSize, opts);
   }
 }

@@ -5,7 +5,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { full, ones, zeros } from '../../tensor/creation.js';
 import { noGrad } from '../../tensor/graph.js';
-import { Module, integerTensors, type FactoryOptions } from '../module.js';
+import { Module, integerTensors, type FactoryOptions, type NormLayer } from '../module.js';
 import { batchNorm, instanceNorm } from './functional.js';
 
 /** Options of the batch and instance norm layers (and SwitchableNorm2d). */
@@ -43,7 +43,11 @@ export const pyBool = (b: boolean): string => (b ? 'True' : 'False');
  * `num_batches_tracked`, registered in that order.
  * @example for (const m of model.modules()) if (m instanceof gg.nn.BatchNorm2d) m.resetRunningStats();
  */
-export abstract class NormBase extends Module {
+export abstract class NormBase extends Module implements NormLayer {
+  /** A normalisation layer (see `NormLayer`). */
+  get isNormLayer(): true {
+    return true;
+  }
   declare weight: Tensor | null;
   declare bias: Tensor | null;
   declare running_mean: Tensor | null;

@@ -1,7 +1,7 @@
 /** LayerNorm and GroupNorm with PyTorch's parameters, keys and messages. */
 import { Tensor } from '../../tensor/tensor.js';
 import { ones, zeros } from '../../tensor/creation.js';
-import { Module, type FactoryOptions } from '../module.js';
+import { Module, type FactoryOptions, type NormLayer } from '../module.js';
 import { groupNorm, layerNorm } from './functional.js';
 import { pyBool, pyFloat } from './batchnorm.js';
 
@@ -17,7 +17,11 @@ export interface LayerNormOptions extends FactoryOptions {
  * Layer norm over the trailing `normalizedShape` dims.
  * @example const ln = new gg.nn.LayerNorm([3, 4]); ln.call(gg.randn([2, 3, 4]));
  */
-export class LayerNorm extends Module {
+export class LayerNorm extends Module implements NormLayer {
+  /** A normalisation layer (see `NormLayer`). */
+  get isNormLayer(): true {
+    return true;
+  }
   declare weight: Tensor | null;
   declare bias: Tensor | null;
   readonly normalizedShape: readonly number[];
@@ -61,7 +65,11 @@ export interface GroupNormOptions extends FactoryOptions {
  * Group norm: `numChannels` split into `numGroups` groups.
  * @example const gn = new gg.nn.GroupNorm(2, 4); gn.call(gg.randn([2, 4, 3, 3]));
  */
-export class GroupNorm extends Module {
+export class GroupNorm extends Module implements NormLayer {
+  /** A normalisation layer (see `NormLayer`). */
+  get isNormLayer(): true {
+    return true;
+  }
   declare weight: Tensor | null;
   declare bias: Tensor | null;
   readonly numGroups: number;

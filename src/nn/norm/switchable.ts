@@ -14,7 +14,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { full, ones, zeros } from '../../tensor/creation.js';
 import { noGrad } from '../../tensor/graph.js';
-import { Module, type FactoryOptions } from '../module.js';
+import { Module, type FactoryOptions, type NormLayer } from '../module.js';
 import { NormBase, pyBool, pyFloat, type BatchNormOptions } from './batchnorm.js';
 import { checkFeatures, emptyOutput, invStd, moments, updateRunning, verifyBatchSize } from './functional.js';
 
@@ -145,7 +145,11 @@ export interface SwitchNorm2dOptions extends FactoryOptions {
  * Keys: `weight, bias, mean_weight, var_weight, running_mean, running_var`.
  * @example const sn = new gg.nn.SwitchNorm2d(64); sn.loadStateDict(authorsCheckpoint);
  */
-export class SwitchNorm2d extends Module {
+export class SwitchNorm2d extends Module implements NormLayer {
+  /** A normalisation layer (see `NormLayer`). */
+  get isNormLayer(): true {
+    return true;
+  }
   declare weight: Tensor;
   declare bias: Tensor;
   declare mean_weight: Tensor;

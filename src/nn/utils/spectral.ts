@@ -18,8 +18,9 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../tensor/graph.js';
 import { randn } from '../../tensor/creation.js';
-import { Module } from '../module.js';
-import { isLazyModule, onMaterialize } from '../layers.js';
+import { Module, isNormLayer } from '../module.js';
+import { isLazyModule, onMaterialize, type ModuleClass } from '../lazy.js';
+import { ConvNd } from '../conv/conv.js';
 import { isParametrized, parametrizationList, registerParametrization, removeParametrizations } from './parametrize.js';
 
 /** Options of `spectralNorm`. */
@@ -142,24 +143,12 @@ export class SpectralNorm extends Module {
   }
 }
 
-/** Whether `module` is (a subclass of) a class whose name matches `re`. */
-function classMatches(module: Module, re: RegExp): boolean {
-  for (let p: object | null = Object.getPrototypeOf(module); p && p !== Module.prototype; p = Object.getPrototypeOf(p)) {
-    if (re.test((p as { constructor: { name: string } }).constructor.name)) return true;
-  }
-  return false;
-}
-
-/** Lazy modules (LazyLinear, LazyConv*) hold `null` until their first forward. */
-function isLazy(module: Module): boolean {
-  return classMatches(module, /^Lazy/) || typeof (module as { hasUninitializedParams?: unknown }).hasUninitializedParams === 'function';
-}
-
 /** Spectral norms waiting for a lazy module's weight to materialise, per module and name. */
 const pending = new WeakMap<Module, Map<string, { remove(): void }[]>>();
 
+/** PyTorch's default: the output dim, which is 1 in a transposed convolution's weight (in, out/groups, *k). */
 function defaultDim(module: Module): number {
-  return classMatches(module, /^(Lazy)?ConvTranspose[123]d$/) ? 1 : 0;
+  return module instanceof ConvNd && module.transposed ? 1 : 0;
 }
 
 function attach(module: Module, name: string, weight: Tensor, opts: SpectralNormOptions): void {
@@ -190,7 +179,7 @@ export function spectralNorm<M extends Module>(module: M, opts: SpectralNormOpti
     attach(module, name, weight, opts);
     return module;
   }
-  if (module._parameters.has(name) && isLazy(module)) {
+  if (module._parameters.has(name) && isLazyModule(module) && module.hasUninitializedParams()) {
     // check the options now, not at the first forward
     const n = opts.nPowerIterations ?? 1;
     if (!(n > 0)) throw new Error(`Expected n_power_iterations to be positive, but got n_power_iterations=${n}`);
@@ -206,16 +195,8 @@ export function spectralNorm<M extends Module>(module: M, opts: SpectralNormOpti
       attach(module, name, w, opts);
       return true;
     };
-    if (isLazyModule(module) && module.hasUninitializedParams()) {
-      // the layers' materialisation callback: runs right after the weight is created, before it is used
-      handles.push(onMaterialize(module, () => void tryAttach()));
-    } else {
-      // generic fallback for other lazy modules: a materialising pre-hook registered before
-      // this one has already run, so attach before forward ...
-      handles.push(module.registerForwardPreHook(() => void tryAttach()));
-      // ... or forward itself materialised the weight: attach, then run forward again with W/σ
-      handles.push(module.registerForwardHook((m, inputs) => (tryAttach() ? m.forward(...inputs) : undefined)));
-    }
+    // the lazy mechanism's callback: runs right after the weight is created, before it is used
+    handles.push(onMaterialize(module, () => void tryAttach()));
     let perModule = pending.get(module);
     if (!perModule) pending.set(module, (perModule = new Map()));
     perModule.set(name, handles);
@@ -258,13 +239,13 @@ export function removeSpectralNorm<M extends Module>(module: M, name = 'weight')
 }
 
 /** A module class, for `includeTypes` / `excludeTypes`. */
-export type ModuleClass = abstract new (...args: never[]) => Module;
+export type { ModuleClass };
 
 /** Options of `applySpectralNorm`. */
 export interface ApplySpectralNormOptions extends SpectralNormOptions {
   /** Only modules that are instances of these classes (default: every module with the tensor). */
   includeTypes?: ModuleClass[];
-  /** Skip instances of these classes (normalisation layers, any class whose name contains `Norm`, are skipped unless included). */
+  /** Skip instances of these classes (normalisation layers, `gg.nn.isNormLayer`, are skipped unless included). */
   excludeTypes?: ModuleClass[];
   /** Skip these dotted module names and everything under them. */
   excludeNames?: string[];
@@ -290,12 +271,12 @@ export function applySpectralNorm(model: Module, opts: ApplySpectralNormOptions 
     if (skipped(n)) continue;
     const included = includeTypes?.some((c) => m instanceof c) ?? false;
     if (includeTypes && !included) continue;
-    if (!included && classMatches(m, /Norm/)) continue;
+    if (!included && isNormLayer(m)) continue;
     if (excludeTypes.some((c) => m instanceof c)) continue;
     const list = parametrizationList(m, name);
     if (list?.chain.some((p) => p instanceof SpectralNorm) || pending.get(m)?.has(name)) continue;
     const owns = list?.original ? true : m._parameters.get(name) instanceof Tensor;
-    const lazy = m._parameters.has(name) && m._parameters.get(name) === null && isLazy(m);
+    const lazy = m._parameters.has(name) && m._parameters.get(name) === null && isLazyModule(m);
     if (!owns && !lazy) continue;
     if (predicate && !predicate(m, n)) continue;
     spectralNorm(m, snOpts);
