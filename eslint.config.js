@@ -1,5 +1,5 @@
 // ESLint flat config: typescript-eslint's recommended rules, no `any` in src/,
-// and the one-way import direction of DESIGN.md (nn → autograd → tensor → backend;
+// and the one-way import direction of docs/notes/architecture.md (nn → autograd → tensor → backend;
 // gpu.js, webgpu and gl only inside src/backend). `scripts/check-cycles.mjs`
 // checks the same direction on the whole import graph.
 import tseslint from 'typescript-eslint';
@@ -16,8 +16,11 @@ try {
 /** Packages that only src/backend may import. */
 const gpuPackages = ['gpu.js', 'webgpu', 'gl'].map((name) => ({
   name,
-  message: 'gpu.js, webgpu and gl are used only in src/backend (DESIGN.md: nothing gpu.js-specific leaks above backend/).',
+  message: 'gpu.js, webgpu and gl are used only in src/backend (docs/notes/architecture.md: nothing gpu.js-specific leaks above backend/).',
 }));
+
+/** Node's own modules: only src/backend/platform/node.ts imports them (scripts/check-cycles.mjs checks the rest of src/). */
+const nodeModules = { regex: '^node:', message: "Node's modules are used only in src/backend/platform/node.ts, so tensor/, autograd/ and nn/ load in any runtime." };
 
 /** A relative import that reaches into one of `dirs` (any depth of ../). */
 const into = (dirs, why) => ({
@@ -35,9 +38,10 @@ const direction = [
       { regex: '^\\.\\./index\\.js$', message: 'backend must not import the public surface.' },
     ],
   },
-  { files: ['src/tensor/**/*.ts'], paths: gpuPackages, patterns: [into(['autograd', 'nn'], 'tensor is below autograd and nn')] },
-  { files: ['src/autograd/**/*.ts'], paths: gpuPackages, patterns: [into(['nn'], 'autograd is below nn')] },
-  { files: ['src/nn/**/*.ts', 'src/*.ts', 'test/**/*.ts', 'examples/**/*.ts', 'bench/**/*.ts'], paths: gpuPackages, patterns: [] },
+  { files: ['src/tensor/**/*.ts'], paths: gpuPackages, patterns: [into(['autograd', 'nn'], 'tensor is below autograd and nn'), nodeModules] },
+  { files: ['src/autograd/**/*.ts'], paths: gpuPackages, patterns: [into(['nn'], 'autograd is below nn'), nodeModules] },
+  { files: ['src/nn/**/*.ts'], paths: gpuPackages, patterns: [nodeModules] },
+  { files: ['src/*.ts', 'test/**/*.ts', 'examples/**/*.ts', 'bench/**/*.ts'], paths: gpuPackages, patterns: [] },
 ];
 
 export default tseslint.config(

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// Check the direction of imports between the directories of src/ (DESIGN.md:
+// Check the direction of imports between the directories of src/ (docs/notes/architecture.md:
 // nn → autograd → tensor → backend; index.ts on top), on the whole import
 // graph: static imports, `export ... from`, `import type` and dynamic
 // `import()`, which the lint rule does not see. Fails (exit 1) on
 // - an edge from a lower layer to a higher one (a directory-level back-edge),
 // - a cycle between directories (for directories not in the layer list),
-// - gpu.js / webgpu / gl imported outside src/backend.
+// - gpu.js / webgpu / gl imported outside src/backend,
+// - Node-specific code outside the platform module (src/backend/platform/node.ts,
+//   and the entry point src/index.ts that installs it): a `node:` import,
+//   `process.`, `require(` or `createRequire`, so that tensor/, autograd/ and
+//   nn/ load in any JavaScript runtime (docs/notes/architecture.md, "Platform").
 // File-level cycles inside one directory are listed for information only.
 // Usage: node scripts/check-cycles.mjs [srcDir]   (default: src)
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
@@ -18,6 +22,10 @@ const src = resolve(root, process.argv[2] ?? 'src');
 /** Lower layers first; a file may import only its own layer or lower ones. */
 const layers = ['backend', 'tensor', 'autograd', 'nn', '.'];
 const gpuPackages = new Set(['gpu.js', 'webgpu', 'gl']);
+/** The files that may hold Node-specific code (relative to src). */
+const nodeFiles = new Set(['backend/platform/node.ts']);
+/** Node-specific code other than imports. */
+const nodeUses = [/\bprocess\.\w+/, /\brequire\s*\(/, /\bcreateRequire\b/];
 
 function walk(dir) {
   const out = [];
@@ -29,9 +37,12 @@ function walk(dir) {
   return out;
 }
 
+/** A source file without its comments. */
+const stripComments = (text) => text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:\\'"`])\/\/.*$/gm, '$1');
+
 /** Import specifiers of a source file (comments stripped first). */
 function specifiers(text) {
-  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:\\'"`])\/\/.*$/gm, '$1');
+  const code = stripComments(text);
   const found = [];
   const patterns = [
     /\bimport\s+(?:type\s+)?[\w*{}\s,$]*?\s*from\s*['"]([^'"]+)['"]/g,
@@ -63,8 +74,21 @@ const dirEdges = new Map(); // "a -> b" => example
 for (const file of files) {
   const from = dirOf(file);
   const edges = [];
-  for (const spec of specifiers(readFileSync(file, 'utf8'))) {
+  const text = readFileSync(file, 'utf8');
+  const nodeAllowed = nodeFiles.has(relative(src, file).split(sep).join('/'));
+  if (!nodeAllowed) {
+    const code = stripComments(text);
+    for (const re of nodeUses) {
+      const m = re.exec(code);
+      if (m) problems.push(`${relative(root, file)} uses '${m[0]}': Node-specific code belongs in src/backend/platform/node.ts`);
+    }
+  }
+  for (const spec of specifiers(text)) {
     const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+    if (spec.startsWith('node:') && !nodeAllowed) {
+      problems.push(`${relative(root, file)} imports '${spec}': only src/backend/platform/node.ts may import Node's modules`);
+      continue;
+    }
     if (!spec.startsWith('.')) {
       if (gpuPackages.has(pkg) && from !== 'backend') problems.push(`${relative(root, file)} imports '${spec}': only src/backend may use gpu.js, webgpu and gl`);
       continue;

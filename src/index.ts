@@ -1,8 +1,11 @@
 /**
  * gpugrad: tensors with reverse-mode autograd whose kernels are compiled by
- * gpu.js. `import * as gg from 'gpugrad'`.
+ * gpu.js. `import * as gg from 'gpugrad'`. This is the entry point for
+ * Node: it installs the Node platform (backend/platform/node.ts).
  */
 import { availableDevices, getDevice, openDevices, probeDevice, releaseDevice as release, unavailableReasons } from './backend/registry.js';
+import { setPlatform } from './backend/platform/platform.js';
+import { nodePlatform } from './backend/platform/node.js';
 import type { DeviceInfo, DeviceStats } from './backend/device.js';
 import './autograd/engine.js';
 
@@ -22,6 +25,9 @@ export * as nn from './nn/index.js';
 export * as optim from './nn/optim.js';
 export * as io from './nn/io.js';
 export { availableDevices, unavailableReasons };
+
+// This file is the entry point for Node: files, environment, gl and webgpu come from Node.
+setPlatform(nodePlatform);
 
 /**
  * Open a device (and resolve `'gpu'` to the best mode) before first use.

@@ -1,5 +1,5 @@
 /**
- * gradcheck and gradgradcheck with PyTorch's semantics (SEMANTICS.md §6):
+ * gradcheck and gradgradcheck with PyTorch's semantics (docs/spec/gradcheck.md):
  * central finite differences in the inputs' own precision (use float64),
  * compared elementwise with the Jacobian the backward pass gives.
  */
@@ -7,6 +7,7 @@ import { normal } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor, zerosLike } from '../tensor/creation.js';
 import { grad } from './engine.js';
+import { platform } from '../backend/platform/platform.js';
 
 /** Options of `gradcheck`. */
 export interface GradcheckOptions {
@@ -76,7 +77,7 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
   }
   for (const j of diff) {
     if ((inputs[j] as Tensor).dtype !== 'float64') {
-      process.emitWarning(
+      platform().warn(
         `Input #${j} requires gradient and is not a double precision floating point. This check will likely fail if all the inputs are not of double precision floating point.`,
         'UserWarning',
       );

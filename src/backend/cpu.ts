@@ -5,6 +5,7 @@
 import { Device, KernelCache, type DeviceBuffer, type DeviceInfo } from './device.js';
 import { int, type Kernel } from './kernel.js';
 import { hostArray, type DType, type HostArray } from './types.js';
+import { platform } from './platform/platform.js';
 
 interface CpuBuffer extends DeviceBuffer {
   readonly data: HostArray;
@@ -36,7 +37,7 @@ export class CpuDevice extends Device {
   readonly syncRead = true;
   private readonly cache = new KernelCache<Compiled>(4096);
   /** Time per kernel name, when profiling is on (`GPUGRAD_PROFILE=1` or `startProfile()`). */
-  profile: Map<string, { calls: number; ms: number; elements: number }> | null = process.env['GPUGRAD_PROFILE'] ? new Map() : null;
+  profile: Map<string, { calls: number; ms: number; elements: number }> | null = platform().env('GPUGRAD_PROFILE') ? new Map() : null;
 
   protected uploadImpl(data: HostArray, dtype: DType): DeviceBuffer {
     const copy = hostArray(dtype, data.length);

@@ -8,7 +8,7 @@
  * `gid`; `result` is the expression stored at `gid`.
  *
  * Shapes, strides and offsets are baked into the source as literals, so the
- * source text is also the cache key (DESIGN.md: kernels are compiled once per
+ * source text is also the cache key (docs/notes/architecture.md: kernels are compiled once per
  * kernel, device, output size and constants; here all of those are the text).
  *
  * Devices render the same text two ways:

@@ -10,12 +10,14 @@
  * Saving is asynchronous (`await gg.io.saveSafetensors(sd, path)`) because
  * tensors on asynchronous devices (WebGPU, ...) are read with `await t.data()`;
  * `toSafetensorsBytesSync` is there for devices that read synchronously (cpu).
- * Loading reads the file synchronously.
+ * Loading reads the file synchronously. Files go through the backend's
+ * platform (../backend/platform/platform.ts): Node's file system under the
+ * Node entry point; elsewhere use the `*Bytes` forms.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { Tensor } from '../tensor/tensor.js';
 import { getDefaultDtype, tensor } from '../tensor/creation.js';
 import type { DType, HostArray } from '../backend/types.js';
+import { platform } from '../backend/platform/platform.js';
 import { integerTensors } from './module.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type RawTensor } from './safetensors.js';
 
@@ -88,7 +90,7 @@ export function toSafetensorsBytesSync(sd: StateDict, opts: SaveOptions = {}): U
  * @example await gg.io.saveSafetensors(model.stateDict(), 'model.safetensors');
  */
 export async function saveSafetensors(sd: StateDict, path: string, opts: SaveOptions = {}): Promise<void> {
-  writeFileSync(path, await toSafetensorsBytes(sd, opts));
+  platform().writeFile(path, await toSafetensorsBytes(sd, opts));
 }
 
 /**
@@ -122,6 +124,5 @@ export function fromSafetensorsBytes(bytes: Uint8Array, opts: LoadOptions = {}):
  * @example model.loadStateDict(gg.io.loadSafetensors('model.safetensors'));
  */
 export function loadSafetensors(path: string, opts: LoadOptions = {}): Record<string, Tensor> {
-  const buf = readFileSync(path);
-  return fromSafetensorsBytes(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), opts);
+  return fromSafetensorsBytes(platform().readFile(path), opts);
 }

@@ -6,9 +6,14 @@
  */
 import { CpuDevice } from '../../src/backend/cpu.js';
 import type { Device, DeviceBuffer } from '../../src/backend/device.js';
-import { gpuDeviceNames, openGpuDevice, probeGpuDevice, type GpuDeviceName } from '../../src/backend/gpujs.js';
+import { openGpuDevice, probeGpuDevice } from '../../src/backend/registry.js';
+import { gpuDeviceNames, type GpuDeviceName } from '../../src/backend/gpujs/modes.js';
 import type { Operand } from '../../src/backend/kernel.js';
 import * as K from '../../src/backend/kernels.js';
+import { setPlatform } from '../../src/backend/platform/platform.js';
+import { nodePlatform } from '../../src/backend/platform/node.js';
+
+setPlatform(nodePlatform);
 
 const name = process.argv[2] ?? 'gpu:webasm';
 let dev: Device;

@@ -3,7 +3,7 @@
  *
  * gpu.js asks `navigator.gpu.requestAdapter()` with no options, so we install
  * a `navigator.gpu` whose `requestAdapter` goes to the Dawn instance and the
- * options we found to work. Discovery order (DESIGN.md "Environment facts"):
+ * options we found to work. Discovery order (docs/notes/devices.md):
  * 1. Dawn's default adapter (a hardware GPU through Vulkan/Metal/D3D12);
  * 2. the same instance with `featureLevel: 'compatibility'`;
  * 3. Dawn's OpenGL ES backend (`backend=opengles`, EGL_PLATFORM=surfaceless),
@@ -11,7 +11,7 @@
  * `GPUGRAD_WEBGPU_BACKEND` = `default` | `vulkan` | `opengles` | any Dawn
  * backend name pins one choice.
  */
-import { createRequire } from 'node:module';
+import { platform } from '../platform/platform.js';
 
 /** The subset of a Dawn adapter we look at. */
 interface DawnAdapterInfo {
@@ -66,7 +66,7 @@ interface Attempt {
 }
 
 function attempts(): Attempt[] {
-  const pinned = process.env['GPUGRAD_WEBGPU_BACKEND'];
+  const pinned = platform().env('GPUGRAD_WEBGPU_BACKEND');
   const compat: AdapterOptions = { featureLevel: 'compatibility' };
   if (pinned && pinned !== 'auto') {
     if (pinned === 'default') {
@@ -96,19 +96,12 @@ export function isGlBackend(backend: string): boolean {
 async function discover(allowGl: boolean): Promise<WebGpuAdapterChoice | string> {
   // NOTE: Mesa's EGL reads this when Dawn opens its GL ES display; without it
   // EGL looks for an X or Wayland display that a headless machine lacks
-  process.env['EGL_PLATFORM'] ??= 'surfaceless';
+  platform().setEnvDefault('EGL_PLATFORM', 'surfaceless');
   let mod: WebGpuModule;
   try {
-    // NOTE: a variable specifier keeps tsc from resolving the package's types (they need @webgpu/types)
-    const specifier = 'webgpu';
-    mod = (await import(specifier)) as WebGpuModule;
+    mod = (await platform().importPackage('webgpu')) as WebGpuModule;
   } catch (e) {
-    // the package is ESM; keep a CommonJS fallback for bundlers that rewrite it
-    try {
-      mod = createRequire(import.meta.url)('webgpu') as WebGpuModule;
-    } catch {
-      return `the 'webgpu' package (Dawn) does not load: ${(e as Error).message}`;
-    }
+    return `the 'webgpu' package (Dawn) does not load: ${(e as Error).message}`;
   }
   const tried: string[] = [];
   const byFlags = new Map<string, DawnGpu>();
