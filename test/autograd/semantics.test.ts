@@ -283,7 +283,7 @@ describe('autograd.Function', () => {
   });
 });
 
-describe('gradcheck: options and messages (SEMANTICS.md §6)', () => {
+describe('gradcheck: options and messages (docs/spec/gradcheck.md)', () => {
   it('throws when no input requires grad', async () => {
     const x = f64([1, 2], false);
     let message = '';

@@ -1,6 +1,6 @@
 /**
  * Normalisation layers against PyTorch 1.13 goldens (test/fixtures/torch_nn.json)
- * at float64 on the cpu, gradcheck of every layer, SEMANTICS.md §1 rules,
+ * at float64 on the cpu, gradcheck of every layer, docs/spec/normalization.md#batchnorm rules,
  * error messages, and float32 parity on the other devices.
  *
  * Run: npx tsc -p tsconfig.json && node scripts/with-display.mjs node_modules/.bin/mocha dist/test/nn/normalization.test.js
@@ -107,7 +107,7 @@ function randn(shape: number[], seed: number, scale = 1, shift = 0): gg.Tensor {
 }
 const leaf = (t: gg.Tensor): gg.Tensor => t.detach().requiresGrad_(true);
 
-describe('normalization: backward equals the closed form of SEMANTICS §1', () => {
+describe('normalization: backward equals the closed form of docs/spec/normalization.md#batchnorm', () => {
   it('training: dx = γ·invstd/m·(m·g - Σg - x̂·Σ(g·x̂)), dγ = Σg·x̂, dβ = Σg', async () => {
     const [n, c, h, w] = [3, 4, 2, 3];
     const m = n * h * w;
@@ -268,7 +268,7 @@ const sameValues = async (a: gg.Tensor, b: gg.Tensor, tol: Tol = F64, label = ''
   expectClose(await values(a), await values(b), tol, label);
 };
 
-describe('BatchNorm: SEMANTICS §1 rules', () => {
+describe('BatchNorm: docs/spec/normalization.md#batchnorm rules', () => {
   it('state keys, shapes, initial values, camelCase getters, buffers never require grad', async () => {
     const bn = new nn.BatchNorm2d(4);
     expect(Object.keys(bn.stateDict())).to.deep.equal(['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);

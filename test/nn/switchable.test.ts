@@ -1,5 +1,5 @@
 /**
- * SwitchableNorm2d (SEMANTICS.md §2) and SwitchNorm2d (§3): goldens from the
+ * SwitchableNorm2d (docs/spec/normalization.md#switchablenorm2d) and SwitchNorm2d (#switchnorm2d): goldens from the
  * fixture script's reference implementations, and the one-hot properties
  * that need no golden (BN, IN and LN special cases).
  *

@@ -1,4 +1,4 @@
-/** One test per bug fixed in the core (DESIGN.md: every bug fix, a regression test). */
+/** One test per bug fixed in the core (every bug fix gets a regression test). */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
 import { expectClose, F32, values } from '../helpers/compare.js';

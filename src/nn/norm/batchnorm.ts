@@ -1,6 +1,6 @@
 /**
  * BatchNorm1d/2d/3d and InstanceNorm1d/2d/3d with PyTorch's parameters,
- * buffers, state keys, update rules and error messages (SEMANTICS.md §1).
+ * buffers, state keys, update rules and error messages (docs/spec/normalization.md#batchnorm, #instancenorm).
  */
 import { Tensor } from '../../tensor/tensor.js';
 import { full, ones, zeros } from '../../tensor/creation.js';

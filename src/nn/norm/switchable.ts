@@ -2,9 +2,9 @@
  * Switchable normalisation (Luo et al., arXiv:1806.10779): a learned
  * softmax mix of instance, layer and batch statistics.
  *
- * - `SwitchableNorm2d`: the drop-in for BatchNorm2d (SEMANTICS.md §2),
+ * - `SwitchableNorm2d`: the drop-in for BatchNorm2d (docs/spec/normalization.md#switchablenorm2d),
  *   biased statistics throughout, BatchNorm2d's buffers and conventions.
- * - `SwitchNorm2d`: the paper authors' reference layer (SEMANTICS.md §3),
+ * - `SwitchNorm2d`: the paper authors' reference layer (docs/spec/normalization.md#switchnorm2d),
  *   for their checkpoints and numbers.
  *
  * Both are vectorised: one pass over the input gives the instance moments

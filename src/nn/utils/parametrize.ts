@@ -1,6 +1,6 @@
 /**
  * `gg.nn.utils.parametrize`: PyTorch 1.13's `torch.nn.utils.parametrize`
- * (SEMANTICS.md §4).
+ * (docs/spec/parametrize.md#parametrize).
  *
  * Registering a parametrization on `module.weight` moves the original
  * Parameter object (not a copy) to `module.parametrizations.weight.original`

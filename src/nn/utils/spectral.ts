@@ -1,5 +1,5 @@
 /**
- * Spectral normalisation as a parametrization (SEMANTICS.md §5), after
+ * Spectral normalisation as a parametrization (docs/spec/parametrize.md#spectral-norm), after
  * PyTorch 1.13's `torch.nn.utils.parametrizations.spectral_norm`, plus the
  * seed's `removeSpectralNorm` and `applySpectralNorm` for whole models.
  *
