@@ -1,16 +1,22 @@
 #!/usr/bin/env node
-// Check the direction of imports between the directories of src/ (docs/notes/architecture.md:
-// nn → autograd → tensor → backend; index.ts on top), on the whole import
-// graph: static imports, `export ... from`, `import type` and dynamic
+// Check the import graph of src/ against the layering rule of
+// docs/notes/architecture.md: index.ts → nn → core (tensor/ and autograd/) →
+// backend. Reads static imports, `export ... from`, `import type` and dynamic
 // `import()`, which the lint rule does not see. Fails (exit 1) on
 // - an edge from a lower layer to a higher one (a directory-level back-edge),
-// - a cycle between directories (for directories not in the layer list),
+// - a cycle between directories of different layers, or of directories not
+//   in the layer list,
+// - any cycle between files of the runtime graph (every import that is not
+//   type-only): modules load in one order, nothing is filled in later,
 // - gpu.js / webgpu / gl imported outside src/backend,
 // - Node-specific code outside the platform module (src/backend/platform/node.ts,
 //   and the entry point src/index.ts that installs it): a `node:` import,
 //   `process.`, `require(` or `createRequire`, so that tensor/, autograd/ and
 //   nn/ load in any JavaScript runtime (docs/notes/architecture.md, "Platform").
-// File-level cycles inside one directory are listed for information only.
+// Type-only imports (`import type`, `import { type A }`, `export type`) are
+// erased by the compiler and never run; they still obey the layer direction
+// but may close a loop (graph.ts names Tensor as a type, Tensor creates
+// nodes), which is how every file below tensor.ts speaks of tensors.
 // Usage: node scripts/check-cycles.mjs [srcDir]   (default: src)
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -19,8 +25,9 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const src = resolve(root, process.argv[2] ?? 'src');
 
-/** Lower layers first; a file may import only its own layer or lower ones. */
-const layers = ['backend', 'tensor', 'autograd', 'nn', '.'];
+/** Lower layers first (directories of one layer share an entry); a file may import only its own layer or lower ones. */
+const layers = [['backend'], ['tensor', 'autograd'], ['nn'], ['.']];
+const layerOf = (dir) => layers.findIndex((l) => l.includes(dir));
 const gpuPackages = new Set(['gpu.js', 'webgpu', 'gl']);
 /** The files that may hold Node-specific code (relative to src). */
 const nodeFiles = new Set(['backend/platform/node.ts']);
@@ -40,17 +47,28 @@ function walk(dir) {
 /** A source file without its comments. */
 const stripComments = (text) => text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:\\'"`])\/\/.*$/gm, '$1');
 
-/** Import specifiers of a source file (comments stripped first). */
+/** Whether an import/export clause names types only (the compiler erases it). */
+function typeOnly(typeKeyword, clause) {
+  if (typeKeyword) return true;
+  const braces = /^\s*\{([^}]*)\}\s*$/.exec(clause ?? '');
+  if (!braces) return false;
+  const names = braces[1].split(',').map((n) => n.trim()).filter(Boolean);
+  return names.length > 0 && names.every((n) => n.startsWith('type '));
+}
+
+/** Import specifiers of a source file (comments stripped first), each with whether it is type-only. */
 function specifiers(text) {
   const code = stripComments(text);
   const found = [];
-  const patterns = [
-    /\bimport\s+(?:type\s+)?[\w*{}\s,$]*?\s*from\s*['"]([^'"]+)['"]/g,
-    /\bexport\s+(?:type\s+)?(?:\*(?:\s+as\s+\w+)?|\{[^}]*\})\s*from\s*['"]([^'"]+)['"]/g,
-    /\bimport\s*['"]([^'"]+)['"]/g,
-    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
-  ];
-  for (const re of patterns) for (const m of code.matchAll(re)) found.push(m[1]);
+  for (const m of code.matchAll(/\bimport\s+(type\s+)?([\w*{}\s,$]*?)\s*from\s*['"]([^'"]+)['"]/g)) {
+    found.push({ spec: m[3], type: typeOnly(m[1], m[2]) });
+  }
+  for (const m of code.matchAll(/\bexport\s+(type\s+)?(\*(?:\s+as\s+\w+)?|\{[^}]*\})\s*from\s*['"]([^'"]+)['"]/g)) {
+    found.push({ spec: m[3], type: typeOnly(m[1], m[2]) });
+  }
+  for (const re of [/\bimport\s*['"]([^'"]+)['"]/g, /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g]) {
+    for (const m of code.matchAll(re)) found.push({ spec: m[1], type: false });
+  }
   return found;
 }
 
@@ -69,7 +87,7 @@ function dirOf(file) {
 
 const files = walk(src);
 const problems = [];
-const fileEdges = new Map();
+const runtimeEdges = new Map(); // file => files it imports at run time
 const dirEdges = new Map(); // "a -> b" => example
 for (const file of files) {
   const from = dirOf(file);
@@ -83,7 +101,7 @@ for (const file of files) {
       if (m) problems.push(`${relative(root, file)} uses '${m[0]}': Node-specific code belongs in src/backend/platform/node.ts`);
     }
   }
-  for (const spec of specifiers(text)) {
+  for (const { spec, type } of specifiers(text)) {
     const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
     if (spec.startsWith('node:') && !nodeAllowed) {
       problems.push(`${relative(root, file)} imports '${spec}': only src/backend/platform/node.ts may import Node's modules`);
@@ -102,25 +120,26 @@ for (const file of files) {
       problems.push(`${relative(root, file)} imports '${spec}' from outside src/`);
       continue;
     }
-    edges.push(target);
+    if (!type) edges.push(target);
     const to = dirOf(target);
     if (to !== from) {
       const key = `${from} -> ${to}`;
       if (!dirEdges.has(key)) dirEdges.set(key, `${relative(root, file)} imports '${spec}'`);
     }
   }
-  fileEdges.set(file, edges);
+  runtimeEdges.set(file, edges);
 }
 
 // 1. layer direction
 for (const [key, example] of dirEdges) {
   const [from, to] = key.split(' -> ');
-  const a = layers.indexOf(from);
-  const b = layers.indexOf(to);
+  const a = layerOf(from);
+  const b = layerOf(to);
   if (a >= 0 && b >= 0 && b > a) problems.push(`back-edge ${from === '.' ? 'src' : from}/ -> ${to === '.' ? 'src' : to}/: ${example}`);
 }
 
-// 2. cycles in the directory graph (Tarjan), which also covers directories outside the layer list
+// 2. cycles in the directory graph (Tarjan), which also covers directories outside the layer list;
+//    directories of one layer may import each other (their files are held to no runtime cycle by 3.)
 function sccs(nodes, succ) {
   let index = 0;
   const idx = new Map();
@@ -157,14 +176,17 @@ function sccs(nodes, succ) {
 const dirs = [...new Set(files.map(dirOf))];
 const dirSucc = (d) => [...dirEdges.keys()].filter((k) => k.startsWith(`${d} -> `)).map((k) => k.split(' -> ')[1]);
 for (const comp of sccs(dirs, dirSucc)) {
-  if (comp.length > 1) {
+  const oneLayer = comp.every((d) => layerOf(d) >= 0 && layerOf(d) === layerOf(comp[0]));
+  if (comp.length > 1 && !oneLayer) {
     const inside = [...dirEdges].filter(([k]) => comp.includes(k.split(' -> ')[0]) && comp.includes(k.split(' -> ')[1]));
     problems.push(`directory cycle ${comp.join(' <-> ')}:\n    ${inside.map(([k, ex]) => `${k}: ${ex}`).join('\n    ')}`);
   }
 }
 
-// 3. file-level cycles (information only: ES modules allow them, type imports are erased)
-const fileCycles = sccs(files, (f) => fileEdges.get(f) ?? []).filter((c) => c.length > 1);
+// 3. file-level cycles of the runtime graph
+for (const comp of sccs(files, (f) => runtimeEdges.get(f) ?? [])) {
+  if (comp.length > 1) problems.push(`import cycle between files: ${comp.map((f) => relative(root, f)).join(' <-> ')}`);
+}
 
 const edgeList = [...dirEdges.keys()].sort().join(', ');
 if (problems.length) {
@@ -172,7 +194,4 @@ if (problems.length) {
   for (const p of problems) console.error(`  - ${p}`);
   process.exit(1);
 }
-console.log(`check-cycles: ${files.length} files, directory edges: ${edgeList || 'none'}; no back-edges.`);
-if (fileCycles.length) {
-  console.log(`check-cycles: note: ${fileCycles.length} file-level cycle(s) inside directories: ${fileCycles.map((c) => c.map((f) => relative(src, f)).join(' <-> ')).join('; ')}`);
-}
+console.log(`check-cycles: ${files.length} files, directory edges: ${edgeList || 'none'}; no back-edges, no import cycle.`);

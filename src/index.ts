@@ -7,16 +7,18 @@ import { availableDevices, getDevice, openDevices, probeDevice, releaseDevice as
 import { setPlatform } from './backend/platform/platform.js';
 import { nodePlatform } from './backend/platform/node.js';
 import type { DeviceInfo, DeviceStats } from './backend/device.js';
-import './autograd/engine.js';
 
-export { Tensor, type Dims, type NestedArray, type BackwardOptions, type RemovableHandle } from './tensor/tensor.js';
+export { Tensor, type NestedArray, type RemovableHandle } from './tensor/tensor.js';
+export type { Dims } from './tensor/shape.js';
+export type { BackwardOptions } from './autograd/engine.js';
 export {
-  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn, cat, stack, where,
+  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn,
   setDefaultDevice, getDefaultDevice, setDefaultDtype, getDefaultDtype, type TensorOptions, type TensorData,
 } from './tensor/creation.js';
+export { cat, stack, where } from './tensor/composites.js';
 export { manualSeed } from './tensor/random.js';
 export { tidy, keep } from './tensor/storage.js';
-export { noGrad, enableGrad, isGradEnabled } from './tensor/graph.js';
+export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';
 export type { DType } from './backend/types.js';
 export type { DeviceInfo, DeviceStats } from './backend/device.js';
 export * as autograd from './autograd/index.js';

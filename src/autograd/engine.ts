@@ -11,12 +11,29 @@
  *    brought back here, in one place.
  * 4. AccumulateGrad nodes add into `leaf.grad`; without `retainGraph` each
  *    node frees its saved tensors after use.
+ *
+ * `run` is that loop; a node's visit is named steps: `runPreHooks` (tensor
+ * hooks), `retainGrads` (retainGrad on non-leaves), capture (autograd.grad
+ * keeps the gradients arriving at its inputs), `accumulate` (leaves) or
+ * `callNode` (backward, post hooks, send along the edges), release (free
+ * saved tensors unless retainGraph) and `schedule` (producers whose
+ * consumers are all done become ready). `Tensor.backward()` calls `backward`
+ * here; this file knows Tensor only as a type, so tensor.ts can import it.
  */
-import { AccumulateGrad, type Node, withGradMode } from '../tensor/graph.js';
-import { fmt } from '../tensor/shape.js';
+import { AccumulateGrad, type Node } from './graph.js';
+import { withGradMode } from './grad-mode.js';
+import { fmt, type Shape } from '../tensor/shape.js';
 import { keep } from '../tensor/storage.js';
-import { engineHooks, Tensor, type BackwardOptions } from '../tensor/tensor.js';
-import { onesLike } from '../tensor/creation.js';
+import { isTensor } from '../tensor/check.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/** Options of `backward()`. */
+export interface BackwardOptions {
+  retainGraph?: boolean;
+  createGraph?: boolean;
+  /** Restrict accumulation to these leaves (PyTorch's `inputs=`). */
+  inputs?: Tensor[];
+}
 
 interface Root {
   node: Node;
@@ -85,7 +102,20 @@ function conform(g: Tensor, shape: readonly number[], dtype: string, device: str
   let out = g;
   if (out.device !== device) out = out.to(device);
   if (out.dtype !== dtype) out = out.to(dtype);
-  if (fmt(out.shape) !== fmt(shape)) out = out.sumTo(shape);
+  if (fmt(out.shape) !== fmt(shape)) out = sumTo(out, shape);
+  return out;
+}
+
+/** Sum a broadcast gradient back down to `shape` (the adjoint of broadcasting). */
+function sumTo(g: Tensor, shape: Shape): Tensor {
+  if (fmt(shape) === fmt(g.shape)) return g;
+  const lead = g.shape.length - shape.length;
+  const dims: number[] = [];
+  g.shape.forEach((s, i) => {
+    if (i < lead || (shape[i - lead] === 1 && s !== 1)) dims.push(i);
+  });
+  let out = dims.length ? g.sum(dims, true) : g;
+  if (lead > 0 || out.shape.length !== shape.length) out = out.reshape(shape);
   return out;
 }
 
@@ -102,6 +132,7 @@ function deposit(buffers: Buffers, node: Node, index: number, g: Tensor): void {
   }
 }
 
+/** Walk the graph from the roots and run every active node once, in topological order. */
 function run(roots: readonly Root[], opts: RunOptions): Map<Node, (Tensor | null)[]> {
   const captured = new Map<Node, (Tensor | null)[]>();
   const all = reachable(roots.map((r) => r.node));
@@ -126,53 +157,70 @@ function run(roots: readonly Root[], opts: RunOptions): Map<Node, (Tensor | null
     const grads = buffers.get(node) ?? new Array<Tensor | null>(node.numOutputs).fill(null);
     buffers.delete(node);
 
-    // tensor hooks may replace a gradient
-    node.preHooks.forEach((hooks, i) => {
-      for (const h of hooks) {
-        const g = grads[i];
-        if (!g) continue;
-        const r = withGradMode(opts.createGraph, () => h(g));
-        if (r instanceof Tensor) grads[i] = r;
-      }
-    });
-    // retainGrad() on non-leaves
-    node.retained.forEach((ref, i) => {
-      const t = ref.deref();
-      const g = grads[i];
-      if (t && g) t.grad = keep(opts.createGraph ? g.alias() : g.detach());
-    });
-    const wanted = capture?.get(node);
-    if (wanted) {
-      captured.set(node, [...grads]);
-    }
-
+    runPreHooks(node, grads, opts.createGraph);
+    retainGrads(node, grads, opts.createGraph);
+    const wanted = capture?.has(node) ?? false;
+    if (wanted) captured.set(node, [...grads]); // capture (autograd.grad): the caller owns these
     if (node instanceof AccumulateGrad) {
       if (!capture) accumulate(node, grads[0] ?? null, opts.createGraph);
     } else if (!wanted || plan.beyond.has(node)) {
-      let out = withGradMode(opts.createGraph, () => node.apply(grads));
-      for (const h of node.postHooks) {
-        const r = h(out, grads);
-        if (r) out = r;
-      }
-      node.next.forEach((e, i) => {
-        const g = out[i];
-        if (!e || !g || !active.has(e.node)) return;
-        const meta = node.inputs[i];
-        const fixed = meta ? withGradMode(opts.createGraph, () => conform(g, meta.shape, meta.dtype, meta.device)) : g;
-        deposit(buffers, e.node, e.index, fixed);
-      });
+      callNode(node, grads, opts.createGraph, active, buffers);
       if (!opts.retainGraph) node.release();
     }
     if (!wanted) for (const g of grads) g?.dispose();
-
-    for (const e of node.next) {
-      if (!e || !active.has(e.node)) continue;
-      const left = (deps.get(e.node) ?? 0) - 1;
-      deps.set(e.node, left);
-      if (left === 0) ready.push(e.node);
-    }
+    schedule(node, active, deps, ready);
   }
   return captured;
+}
+
+/** Tensor hooks (`registerHook`): each may return a replacement gradient. */
+function runPreHooks(node: Node, grads: (Tensor | null)[], createGraph: boolean): void {
+  node.preHooks.forEach((hooks, i) => {
+    for (const h of hooks) {
+      const g = grads[i];
+      if (!g) continue;
+      const r = withGradMode(createGraph, () => h(g));
+      if (isTensor(r)) grads[i] = r;
+    }
+  });
+}
+
+/** `retainGrad()` on non-leaves: keep the gradient as `t.grad`. */
+function retainGrads(node: Node, grads: readonly (Tensor | null)[], createGraph: boolean): void {
+  node.retained.forEach((ref, i) => {
+    const t = ref.deref();
+    const g = grads[i];
+    if (t && g) t.grad = keep(createGraph ? g.alias() : g.detach());
+  });
+}
+
+/**
+ * Call the node's backward, run its post hooks (module backward hooks), and
+ * send each input's gradient along its edge, conformed to the input.
+ */
+function callNode(node: Node, grads: (Tensor | null)[], createGraph: boolean, active: ReadonlySet<Node>, buffers: Buffers): void {
+  let out = withGradMode(createGraph, () => node.apply(grads));
+  for (const h of node.postHooks) {
+    const r = h(out, grads);
+    if (r) out = r;
+  }
+  node.next.forEach((e, i) => {
+    const g = out[i];
+    if (!e || !g || !active.has(e.node)) return;
+    const meta = node.inputs[i];
+    const fixed = meta ? withGradMode(createGraph, () => conform(g, meta.shape, meta.dtype, meta.device)) : g;
+    deposit(buffers, e.node, e.index, fixed);
+  });
+}
+
+/** The node has sent its gradients: each producer it feeds has one consumer less to wait for. */
+function schedule(node: Node, active: ReadonlySet<Node>, deps: Map<Node, number>, ready: Node[]): void {
+  for (const e of node.next) {
+    if (!e || !active.has(e.node)) continue;
+    const left = (deps.get(e.node) ?? 0) - 1;
+    deps.set(e.node, left);
+    if (left === 0) ready.push(e.node);
+  }
 }
 
 function accumulate(node: AccumulateGrad, g: Tensor | null, createGraph: boolean): void {
@@ -192,7 +240,7 @@ function accumulate(node: AccumulateGrad, g: Tensor | null, createGraph: boolean
 function seedFor(t: Tensor, g: Tensor | null | undefined, i: number): Tensor {
   if (g === undefined || g === null) {
     if (t.size !== 1) throw new Error('grad can be implicitly created only for scalar outputs');
-    return onesLike(t);
+    return t.newFull(t.shape, 1);
   }
   if (fmt(g.shape) !== fmt(t.shape)) {
     throw new Error(`Mismatch in shape: grad_output[${i}] has a shape of ${fmt(g.shape)} and output[${i}] has a shape of ${fmt(t.shape)}.`);
@@ -271,5 +319,3 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opts
     return conform(createGraph ? g : g.detach(), x.shape, x.dtype, x.device);
   });
 }
-
-engineHooks.backward = backward;

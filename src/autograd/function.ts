@@ -11,7 +11,8 @@
  * `forward` runs without recording; `backward` is recorded when
  * `createGraph` is on, so custom ops support double backward too.
  */
-import { isGradEnabled, Node, withGradMode, type Edge, type InputMeta } from '../tensor/graph.js';
+import { Node, type Edge, type InputMeta } from './graph.js';
+import { isGradEnabled, withGradMode } from './grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/creation.js';
 

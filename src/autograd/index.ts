@@ -2,4 +2,4 @@
 export { backward, grad, type GradOptions } from './engine.js';
 export { Function, FunctionCtx } from './function.js';
 export { gradcheck, gradgradcheck, type GradcheckOptions, type GradgradcheckOptions } from './gradcheck.js';
-export { noGrad, enableGrad, isGradEnabled } from '../tensor/graph.js';
+export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';

@@ -8,7 +8,7 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { full, uniformTensor, randn } from '../tensor/creation.js';
-import { noGrad } from '../tensor/graph.js';
+import { noGrad } from '../autograd/grad-mode.js';
 
 /** Nonlinearities `calculateGain` knows. */
 export type Nonlinearity =

@@ -7,7 +7,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
 import { rand, zeros } from '../tensor/creation.js';
-import { noGrad } from '../tensor/graph.js';
+import { noGrad } from '../autograd/grad-mode.js';
 import { Module, parameter, type FactoryOptions } from './module.js';
 import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from './init.js';
 import { factoryAfterTo, inferParameters, isLazyModule, lazyModuleInit, materialized, type LazyModuleMixin, type ModuleClass } from './lazy.js';
@@ -30,7 +30,7 @@ export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Ten
 }
 /** max(x, 0) (+0 for negative inputs, as PyTorch; the gradient at 0 is 0). @example gg.nn.functional.relu(gg.tensor([-1, 2])) // [0, 2] */
 export function relu(input: Tensor): Tensor {
-  return input.where(input.gt(0), 0);
+  return input.relu();
 }
 /**
  * x for x > 0, else negativeSlope·x (the gradient at 0 is negativeSlope, as PyTorch).

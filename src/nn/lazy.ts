@@ -18,7 +18,7 @@
  *   run, before the forward that materialised it uses the new parameters.
  */
 import type { Tensor } from '../tensor/tensor.js';
-import { noGrad } from '../tensor/graph.js';
+import { noGrad } from '../autograd/grad-mode.js';
 import type { FactoryOptions, Module } from './module.js';
 
 /** A module class (what `clsToBecome` names). */

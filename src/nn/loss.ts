@@ -7,7 +7,6 @@
 import { Tensor } from '../tensor/tensor.js';
 import { arange } from '../tensor/creation.js';
 import { fmt } from '../tensor/shape.js';
-import { noGrad } from '../tensor/graph.js';
 import { Module } from './module.js';
 
 /** How per-element losses are combined. */
@@ -46,18 +45,6 @@ export interface NllOptions {
 /** Options of `crossEntropy`. */
 export interface CrossEntropyOptions extends NllOptions {
   labelSmoothing?: number;
-}
-
-/**
- * log softmax along dim 1 with the max taken without recording: the same
- * values as `Tensor.logSoftmax`, but no graph node that backward never
- * reaches (such a node keeps its saved tensors until garbage collection).
- */
-function logSoftmax1(x: Tensor): Tensor {
-  const m = noGrad(() => x.max(1, true));
-  const shifted = x.sub(m);
-  m.dispose();
-  return shifted.sub(shifted.exp().sum(1, true).log());
 }
 
 /** `w` (C) shaped to broadcast along dim 1 of a rank-`rank` tensor. */
@@ -140,7 +127,7 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   if (weight && (weight.rank !== 1 || weight.shape[0] !== c)) {
     throw new Error(`weight tensor should be defined either for all ${c} classes or no classes but got weight tensor of shape: ${fmt(weight.shape)}`);
   }
-  const logp = logSoftmax1(input);
+  const logp = input.logSoftmax(1);
 
   if (fmt(target.shape) === fmt(input.shape)) {
     // class probabilities

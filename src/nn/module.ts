@@ -16,7 +16,7 @@
  */
 import { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/storage.js';
-import { noGrad } from '../tensor/graph.js';
+import { noGrad } from '../autograd/grad-mode.js';
 import { fmt } from '../tensor/shape.js';
 import { typeName } from '../tensor/check.js';
 import { Function as AutogradFunction, type FunctionCtx } from '../autograd/function.js';

@@ -11,7 +11,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { typeName } from '../tensor/check.js';
 import { zerosLike } from '../tensor/creation.js';
-import { noGrad } from '../tensor/graph.js';
+import { noGrad } from '../autograd/grad-mode.js';
 import { keep, tidy } from '../tensor/storage.js';
 
 /** A parameter group: its tensors and its options (the optimiser's defaults filled in). */

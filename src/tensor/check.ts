@@ -9,6 +9,34 @@
  * that is not a primitive.
  */
 
+import type { Tensor } from './tensor.js';
+
+/**
+ * @internal The mark every Tensor carries (tensor.ts), so a check below
+ * tensor.ts recognises a tensor without importing the class.
+ */
+export const tensorBrand: unique symbol = Symbol('gpugrad.Tensor');
+
+/** Whether `v` is a Tensor (PyTorch's `torch.is_tensor`), as `instanceof Tensor` says. */
+export function isTensor(v: unknown): v is Tensor {
+  return typeof v === 'object' && v !== null && tensorBrand in v;
+}
+
+/** A Tensor argument, else PyTorch's TypeError. */
+export function checkTensor(fn: string, arg: string, t: unknown): Tensor {
+  if (!isTensor(t)) throw argError(fn, arg, 'Tensor', t);
+  return t;
+}
+
+/** A list of tensors, else PyTorch's message naming the first bad element. */
+export function checkTensorList(fn: string, list: unknown): readonly Tensor[] {
+  if (!Array.isArray(list)) throw argError(fn, 'tensors', 'tuple of Tensors', list);
+  list.forEach((t: unknown, i) => {
+    if (!isTensor(t)) throw new TypeError(`${fn}(): expected Tensor as element ${i} in argument 'tensors', but got ${typeName(t)}`);
+  });
+  return list as readonly Tensor[];
+}
+
 /**
  * The name of a value's type, in PyTorch's words where it has one
  * (`str`, `bool`, `float`, `list`, `None`), without running any of its code.

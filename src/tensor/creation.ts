@@ -1,11 +1,13 @@
-/** Creating tensors: from data, constants, ranges and random numbers. */
+/**
+ * Creating tensors: from data, constants, ranges and random numbers, and the
+ * default device and dtype they use. (`cat`, `stack`, `where` are
+ * composites: composites.ts.)
+ */
 import { hostArray, type DType, type HostArray } from '../backend/types.js';
 import { getDevice } from '../backend/registry.js';
-import { fill } from '../backend/kernels.js';
 import { normal, uniform } from './random.js';
-import { argError, checkFits, checkInt, checkNumber, checkOptions, checkSize, typeName } from './check.js';
-import { contiguousStrides, normDim, numel } from './shape.js';
-import { Storage } from './storage.js';
+import { argError, checkFits, checkInt, checkNumber, checkOptions, checkSize, checkTensor, typeName } from './check.js';
+import { numel } from './shape.js';
 import { Tensor, type NestedArray } from './tensor.js';
 
 /** Options every creation function takes. */
@@ -144,9 +146,7 @@ function filled(fn: string, shape: unknown, value: unknown, opts: TensorOptions)
   const { dtype, device } = resolve(opts, fn);
   const s = checkSize(fn, 'size', shape);
   const v = checkFits(dtype, checkNumber(fn, 'fill_value', value));
-  const dev = getDevice(device);
-  const buffer = dev.run(fill(numel(s), v), [], dtype);
-  return finish(new Tensor(new Storage(buffer), s, contiguousStrides(s), 0, dtype), opts);
+  return finish(Tensor.filled(s, v, dtype, device), opts);
 }
 
 /**
@@ -180,12 +180,6 @@ export function onesLike(t: Tensor, opts: TensorOptions = {}): Tensor {
 export function fullLike(t: Tensor, value: number, opts: TensorOptions = {}): Tensor {
   checkTensor('full_like', 'input', t);
   return filled('full_like', t.shape, value, { dtype: t.dtype, device: t.device, ...opts });
-}
-
-/** A Tensor argument, else PyTorch's TypeError. */
-function checkTensor(fn: string, arg: string, t: unknown): Tensor {
-  if (!(t instanceof Tensor)) throw argError(fn, arg, 'Tensor', t);
-  return t;
 }
 
 /**
@@ -227,83 +221,4 @@ export function uniformTensor(shape: readonly number[], low: number, high: numbe
   const lo = checkNumber('uniform', 'from', low);
   const hi = checkNumber('uniform', 'to', high);
   return fromStream('uniform', shape, () => lo + (hi - lo) * uniform(), opts);
-}
-
-/**
- * Concatenate along `dim` (each input is padded into place and the pads
- * summed, so the gradient of each input is a slice).
- * @example gg.cat([gg.ones([2]), gg.zeros([3])], 0) // [1, 1, 0, 0, 0]
- */
-export function cat(list: readonly Tensor[], dim = 0): Tensor {
-  checkTensorList('cat', list);
-  const first = list[0];
-  if (!first) throw new Error('torch.cat(): expected a non-empty list of Tensors');
-  const d = normDim(checkInt('cat', 'dim', dim), first.rank);
-  // mixed float32/float64 promote to float64, as PyTorch's type promotion does
-  if (list.some((t) => t.dtype !== first.dtype)) {
-    const wide = list.map((t) => t.to('float64'));
-    try {
-      return cat(wide, d);
-    } finally {
-      wide.forEach((w, i) => w !== list[i] && w.dispose());
-    }
-  }
-  list.forEach((t, i) => {
-    if (t.rank !== first.rank) throw new Error(`Tensors must have same number of dimensions: got ${first.rank} and ${t.rank}`);
-    t.shape.forEach((s, k) => {
-      if (k !== d && s !== first.shape[k]) {
-        throw new Error(`Sizes of tensors must match except in dimension ${d}. Expected size ${first.shape[k]} but got size ${s} for tensor number ${i} in the list.`);
-      }
-    });
-  });
-  const total = list.reduce((a, t) => a + (t.shape[d] ?? 0), 0);
-  let at = 0;
-  let out: Tensor | null = null;
-  for (const t of list) {
-    const n = t.shape[d] ?? 0;
-    const before = t.shape.map((_, k) => (k === d ? at : 0));
-    const after = t.shape.map((_, k) => (k === d ? total - at - n : 0));
-    const placed = t.pad(before, after);
-    out = out ? out.add(placed) : placed;
-    at += n;
-  }
-  return out as Tensor;
-}
-
-/**
- * Stack along a new dim.
- * @example gg.stack([gg.ones([2]), gg.zeros([2])], 0).shape // [2, 2]
- */
-export function stack(list: readonly Tensor[], dim = 0): Tensor {
-  checkTensorList('stack', list);
-  checkInt('stack', 'dim', dim);
-  const first = list[0];
-  if (!first) throw new Error('stack expects a non-empty TensorList');
-  list.forEach((t, i) => {
-    if (t.shape.join() !== first.shape.join()) {
-      throw new Error(`stack expects each tensor to be equal size, but got [${first.shape.join(', ')}] at entry 0 and [${t.shape.join(', ')}] at entry ${i}`);
-    }
-  });
-  const d = normDim(dim, first.rank + 1);
-  return cat(list.map((t) => t.unsqueeze(d)), d);
-}
-
-/** A list of tensors, else PyTorch's message naming the first bad element. */
-function checkTensorList(fn: string, list: unknown): void {
-  if (!Array.isArray(list)) throw argError(fn, 'tensors', 'tuple of Tensors', list);
-  list.forEach((t: unknown, i) => {
-    if (!(t instanceof Tensor)) throw new TypeError(`${fn}(): expected Tensor as element ${i} in argument 'tensors', but got ${typeName(t)}`);
-  });
-}
-
-/**
- * `a` where `condition` is non-zero, else `b` (PyTorch's `torch.where`).
- * @example gg.where(gg.tensor([1, 0]), gg.tensor([1, 2]), 0) // [1, 0]
- */
-export function where(condition: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
-  checkTensor('where', 'condition', condition);
-  if (typeof a !== 'number' && !(a instanceof Tensor)) throw argError('where', 'input', 'Tensor or Number', a);
-  if (typeof b !== 'number' && !(b instanceof Tensor)) throw argError('where', 'other', 'Tensor or Number', b);
-  const base = typeof a === 'number' ? (typeof b === 'number' ? condition.scalar(a) : b.scalar(a)) : a;
-  return base.where(condition, b);
 }

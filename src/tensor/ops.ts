@@ -2,13 +2,15 @@
  * The op table: one entry per primitive, in one place.
  *
  * Each entry gives the forward (a kernel from backend/kernels.ts, or a view
- * that shares storage) and the backward written as tensor ops, with the math
- * in a comment. Backward rules are themselves recorded when `createGraph` is
- * on, which is all double backward needs. Gradients of broadcast inputs are
+ * that shares storage) and the backward written with Tensor methods, with the
+ * math in a comment. Backward rules are themselves recorded when `createGraph`
+ * is on, which is all double backward needs. Gradients of broadcast inputs are
  * reduced to the input's shape by the engine, not here.
  *
+ * `apply` (tensor.ts) runs an entry and records an OpNode (autograd/graph.ts).
  * Everything else (relu, softmax, var, cat, the nn layers) is composed from
- * these primitives in tensor.ts and needs no gradient code.
+ * these primitives (tensor/composites.ts, nn/) and needs no gradient code.
+ * This file knows Tensor only as a type: rules call its methods.
  */
 import * as K from '../backend/kernels.js';
 import type { Kernel, Operand } from '../backend/kernel.js';
@@ -16,7 +18,6 @@ import type { DType } from '../backend/types.js';
 import { getDevice } from '../backend/registry.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, isContiguousLayout, numel, type Shape } from './shape.js';
 import { Storage } from './storage.js';
-import { isGradEnabled, Node, withGradMode, type Edge, type InputMeta } from './graph.js';
 import type { Tensor } from './tensor.js';
 
 type None = Record<string, never>;
@@ -304,7 +305,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     },
     // linear, so its gradient is its adjoint: each tap's gradient goes back to the pixel it read
     // (taps that read padding carry none)
-    backward: ({ grad, attrs: { value: _, ...geom } }) => [apply('col2im', [grad], geom)],
+    backward: ({ grad, attrs: { value: _, ...geom } }) => [grad.col2im(geom)],
   },
   col2im: {
     forward: ([a], attrs) => {
@@ -314,7 +315,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       return runKernel(kernel, [x], [...lead, ...attrs.inSize], x.dtype);
     },
     // the adjoint of im2col, whose adjoint is im2col again (zero padding)
-    backward: ({ grad, attrs }) => [apply('im2col', [grad], { ...attrs, value: 0 })],
+    backward: ({ grad, attrs }) => [grad.im2col({ ...attrs, value: 0 })],
   },
 };
 
@@ -345,113 +346,3 @@ function inversePermutation(dims: readonly number[]): number[] {
   dims.forEach((d, i) => (inv[d] = i));
   return inv;
 }
-
-// ---- dispatch ------------------------------------------------------------------------
-
-/** The node an op application records. */
-export class OpNode<N extends OpName> extends Node {
-  private saved: Tensor[] | null;
-  private savedResult: Tensor | null = null;
-  constructor(
-    readonly op: N,
-    private readonly spec: OpSpec<OpAttrs[N]>,
-    readonly attrs: OpAttrs[N],
-    inputs: readonly Tensor[],
-    next: (Edge | null)[],
-    meta: InputMeta[],
-  ) {
-    super(opNodeName(op), next, meta, 1);
-    this.saved = spec.saveInputs ? inputs.map((t) => t.alias()) : null;
-  }
-
-  saveResult(result: Tensor): void {
-    if (this.spec.saveResult) this.savedResult = result.alias();
-  }
-
-  apply(grads: (Tensor | null)[]): (Tensor | null)[] {
-    const grad = grads[0];
-    if (!grad) return this.next.map(() => null);
-    const self = this;
-    const ctx: BackwardCtx<OpAttrs[N]> = {
-      grad,
-      attrs: this.attrs,
-      shapes: this.inputs.map((m) => m.shape),
-      needs: this.next.map((e) => e !== null),
-      get inputs(): readonly Tensor[] {
-        if (!self.saved) throw self.freedError();
-        return self.saved;
-      },
-      get result(): Tensor {
-        if (!self.savedResult) throw self.freedError();
-        return self.savedResult;
-      },
-    };
-    return this.spec.backward(ctx);
-  }
-
-  release(): void {
-    this.released = true;
-    if (this.saved) for (const t of this.saved) t.dispose();
-    this.savedResult?.dispose();
-    this.saved = null;
-    this.savedResult = null;
-  }
-
-  private freedError(): Error {
-    return new Error(
-      'Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). ' +
-        'Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). ' +
-        'Specify retainGraph: true if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.',
-    );
-  }
-}
-
-function opNodeName(op: string): string {
-  return `${op[0]?.toUpperCase() ?? ''}${op.slice(1)}Backward`;
-}
-
-/** Hook through which tensor.ts builds a Tensor from a forward's layout. */
-export interface TensorFactory {
-  fromProduced(p: Produced): Tensor;
-}
-let factory: TensorFactory | null = null;
-export function setTensorFactory(f: TensorFactory): void {
-  factory = f;
-}
-
-/** Check that all operands live on one device with one dtype (PyTorch's messages). */
-export function checkOperands(op: string, inputs: readonly Tensor[]): void {
-  const first = inputs[0];
-  if (!first) return;
-  for (const t of inputs) {
-    t.checkAlive();
-    if (t.device !== first.device) {
-      throw new Error(`Expected all tensors to be on the same device, but found at least two devices, ${first.device} and ${t.device}! (in ${op})`);
-    }
-    if (t.dtype !== first.dtype && op !== 'cast' && op !== 'where') {
-      throw new Error(`${op}: expected both operands to have the same dtype, but got ${first.dtype} and ${t.dtype}; convert one with .to('${first.dtype}') or .double()/.float()`);
-    }
-  }
-}
-
-/**
- * Apply primitive `op`: run its forward and, when recording and an input
- * requires grad, record a node whose backward is the table's rule.
- */
-export function apply<N extends OpName>(op: N, inputs: readonly Tensor[], attrs: OpAttrs[N]): Tensor {
-  if (!factory) throw new Error('internal: tensor factory not set');
-  checkOperands(op, inputs);
-  const spec = ops[op];
-  const produced = withGradMode(false, () => spec.forward(inputs, attrs));
-  const out = factory.fromProduced(produced);
-  if (!spec.nondifferentiable && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
-    const next = inputs.map((t) => (t.requiresGrad ? t.edge() : null));
-    const meta = inputs.map((t) => ({ shape: [...t.shape], dtype: t.dtype, device: t.device }));
-    const node = new OpNode(op, spec, attrs, inputs, next, meta);
-    out.setGradFn(node, 0);
-    node.saveResult(out);
-  }
-  return out;
-}
-
-export { fmt };

@@ -2,6 +2,9 @@
 
 export type Shape = readonly number[];
 
+/** A dim argument: one dim, several, or all (undefined/null). */
+export type Dims = number | readonly number[] | null | undefined;
+
 /** Number of elements of a shape (1 for a scalar). */
 export function numel(shape: Shape): number {
   let n = 1;
@@ -78,7 +81,7 @@ export function normDim(dim: number, rank: number): number {
 }
 
 /** Normalise a dim list (undefined/null = all dims); duplicates are an error. */
-export function normDims(dims: number | readonly number[] | null | undefined, rank: number): number[] {
+export function normDims(dims: Dims, rank: number): number[] {
   // NOTE: an empty list means every dim, as PyTorch 1.13 reads `x.sum([])`
   if (dims === undefined || dims === null || (typeof dims !== 'number' && dims.length === 0)) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof dims === 'number' ? [dims] : [...dims];
@@ -115,4 +118,53 @@ export function checkShape(shape: Shape): number[] {
     if (!Number.isInteger(s) || s < 0) throw new Error(`Trying to create tensor with negative dimension ${s}: ${fmt(shape)}`);
   }
   return [...shape];
+}
+
+/** The dims of a permutation of `rank` dims, normalised; throws PyTorch's errors. */
+export function permutation(dims: readonly number[], rank: number): number[] {
+  if (dims.length !== rank) {
+    throw new Error(`permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = ${rank} is not equal to len(dims) = ${dims.length}`);
+  }
+  const norm = dims.map((d) => normDim(d, rank));
+  if (new Set(norm).size !== norm.length) throw new Error('permute(): duplicate dims are not allowed.');
+  return norm;
+}
+
+/** The shape `expand(...target)` gives a tensor of `shape` (-1 keeps a dim); throws PyTorch's errors. */
+export function expandedShape(shape: Shape, target: Shape): number[] {
+  if (target.length < shape.length) {
+    throw new Error(`expand(torch.FloatTensor{${fmt(shape)}}, size=${fmt(target)}): the number of sizes provided (${target.length}) must be greater or equal to the number of dimensions in the tensor (${shape.length})`);
+  }
+  const lead = target.length - shape.length;
+  return target.map((s, i) => {
+    if (i < lead && s === -1) {
+      throw new Error(`The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension ${i}`);
+    }
+    const own = i >= lead ? (shape[i - lead] ?? 1) : 1;
+    const want = s === -1 ? own : s;
+    if (own !== want && own !== 1) {
+      throw new Error(`The expanded size of the tensor (${want}) must match the existing size (${own}) at non-singleton dimension ${i}.  Target sizes: ${fmt(target)}.  Tensor sizes: ${fmt(shape)}`);
+    }
+    return want;
+  });
+}
+
+/** The start of `narrow(dim, start, length)` on `shape` (negative counts from the end); throws PyTorch's errors. */
+export function narrowStart(shape: Shape, dim: number, start: number, length: number): number {
+  const n = shape[dim] ?? 1;
+  const s = start < 0 ? start + n : start;
+  if (s < 0 || s > n) throw new Error(`start (${start}) is out of bounds for dimension ${dim} of size ${n}`);
+  if (length < 0 || s + length > n) throw new Error(`start (${s}) + length (${length}) exceeds dimension size (${n}).`);
+  return s;
+}
+
+/** Check that matrices of shapes `a` (..., m, k) and `b` (..., k, n) can be multiplied. */
+export function checkMatmul(a: Shape, b: Shape): void {
+  const k1 = a[a.length - 1];
+  const k2 = b[b.length - 2];
+  if (k1 !== k2) {
+    const sa = `${a.slice(0, -1).reduce((x, y) => x * y, 1)}x${k1}`;
+    const sb = `${k2}x${b[b.length - 1]}`;
+    throw new Error(`mat1 and mat2 shapes cannot be multiplied (${sa} and ${sb})`);
+  }
 }

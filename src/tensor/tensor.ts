@@ -1,35 +1,35 @@
 /**
  * The Tensor: a strided view of device memory plus its place in the autograd
- * graph. Ops are synchronous on every device; reading values may wait for
- * the device (`await t.data()`).
+ * graph, and `apply`, the one door through which every primitive op makes a
+ * tensor and records its node. Ops are synchronous on every device; reading
+ * values may wait for the device (`await t.data()`).
  *
- * Follow one op: `x.exp()` calls `apply('exp', [x])` (ops.ts), which runs the
- * table entry's forward, the kernel built by `formulas.exp` (backend/kernels.ts),
- * on x's device, and records an OpNode whose backward is `grad.mul(result)`.
+ * Methods are thin: a primitive is `apply(name, inputs, attrs)` (the table in
+ * ops.ts), a composite calls composites.ts, argument checks are shape
+ * functions (shape.ts), `backward()` calls the engine (autograd/engine.ts).
+ *
+ * Follow one op: `x.exp()` calls `apply('exp', [x])` below, which runs the
+ * table entry's forward (ops.ts), the kernel built from `formulas.exp`
+ * (backend/kernels.ts) on x's device, and records an OpNode
+ * (autograd/graph.ts) whose backward is `grad.mul(result)`.
+ *
+ * NOTE: over 500 lines because the class carries ~90 short public methods,
+ * each with its TSDoc; their bodies are one or two lines.
  */
 import type { DType, HostArray } from '../backend/types.js';
 import { hostArray } from '../backend/types.js';
+import { fill } from '../backend/kernels.js';
 import { getDevice } from '../backend/registry.js';
-import { AccumulateGrad, isGradEnabled, noGrad, type Edge, type GradHook, type Node } from './graph.js';
-import { apply, setTensorFactory, type Produced } from './ops.js';
-import { contiguousStrides, fmt, inferShape, isContiguousLayout, normDim, normDims, numel, type Shape } from './shape.js';
+import { AccumulateGrad, OpNode, type Edge, type GradHook, type Node } from '../autograd/graph.js';
+import { isGradEnabled, noGrad, withGradMode } from '../autograd/grad-mode.js';
+import { backward, type BackwardOptions } from '../autograd/engine.js';
+import * as C from './composites.js';
+import { ops, type OpAttrs, type OpName } from './ops.js';
+import {
+  checkMatmul, contiguousStrides, expandedShape, fmt, inferShape, isContiguousLayout, narrowStart, normDim, normDims, numel, permutation, type Dims, type Shape,
+} from './shape.js';
 import { Storage, StorageRef, keep, track } from './storage.js';
-
-/** A dim argument: one dim, several, or all (undefined/null). */
-export type Dims = number | readonly number[] | null | undefined;
-
-/** Options of `backward()`. */
-export interface BackwardOptions {
-  retainGraph?: boolean;
-  createGraph?: boolean;
-  /** Restrict accumulation to these leaves (PyTorch's `inputs=`). */
-  inputs?: Tensor[];
-}
-
-/** The engine entry points, installed by autograd/engine.ts (imports flow one way). */
-export const engineHooks: {
-  backward?: (t: Tensor, gradient: Tensor | undefined, opts: BackwardOptions) => void;
-} = {};
+import { tensorBrand } from './check.js';
 
 /** A shape given as numbers or as one array. */
 export type ShapeArgs = (number | readonly number[])[];
@@ -67,6 +67,11 @@ export class Tensor {
   private ref: StorageRef;
   private disposed = false;
 
+  /** @internal the brand `isTensor` (check.ts) looks for. */
+  get [tensorBrand](): true {
+    return true;
+  }
+
   /** @internal use `gg.tensor()` and the other creation functions. */
   constructor(storage: Storage, shape: readonly number[], strides: readonly number[], offset: number, dtype: DType) {
     this.shape = Object.freeze([...shape]);
@@ -82,6 +87,24 @@ export class Tensor {
     const dev = getDevice(device);
     const buffer = dev.upload(data, dtype);
     return new Tensor(new Storage(buffer), shape, contiguousStrides(shape), 0, dtype);
+  }
+
+  /** @internal a contiguous tensor filled with `value`, computed on the device (no upload). */
+  static filled(shape: readonly number[], value: number, dtype: DType, device: string): Tensor {
+    const buffer = getDevice(device).run(fill(numel(shape), value), [], dtype);
+    return new Tensor(new Storage(buffer), shape, contiguousStrides(shape), 0, dtype);
+  }
+
+  /** @internal `value` in `shape`, on this tensor's device and dtype (PyTorch's `new_full`). */
+  newFull(shape: readonly number[], value: number): Tensor {
+    return Tensor.filled(shape, value, this.dtype, this.device);
+  }
+
+  /** @internal a 1-D tensor of `values` on this tensor's device and dtype (PyTorch's `new_tensor`). */
+  newTensor(values: readonly number[]): Tensor {
+    const data = hostArray(this.dtype, values.length);
+    data.set(values);
+    return Tensor.fromHost(data, [values.length], this.dtype, this.device);
   }
 
   // ---- properties ---------------------------------------------------------------
@@ -348,8 +371,7 @@ export class Tensor {
    * x.mul(x).sum().backward(); // x.grad = [2, 4, 6]
    */
   backward(gradient?: Tensor, opts: BackwardOptions = {}): void {
-    if (!engineHooks.backward) throw new Error('internal: autograd engine not loaded');
-    engineHooks.backward(this, gradient, opts);
+    backward(this, gradient, opts);
   }
 
   /**
@@ -491,15 +513,15 @@ export class Tensor {
   }
   /** 1/sqrt(x). @example gg.tensor([4]).rsqrt() // [0.5] */
   rsqrt(): Tensor {
-    return this.sqrt().reciprocal();
+    return C.rsqrt(this);
   }
   /** 1/x. @example gg.tensor([4]).reciprocal() // [0.25] */
   reciprocal(): Tensor {
-    return this.scalar(1).div(this);
+    return C.reciprocal(this);
   }
   /** x². @example gg.tensor([3]).square() // [9] */
   square(): Tensor {
-    return this.mul(this);
+    return C.square(this);
   }
   /** |x|. @example gg.tensor([-2]).abs() // [2] */
   abs(): Tensor {
@@ -511,8 +533,7 @@ export class Tensor {
   }
   /** max(x, 0); the gradient at 0 is 0, as in PyTorch. @example gg.tensor([-1, 2]).relu() // [0, 2] */
   relu(): Tensor {
-    // NOTE: where, not x·(x>0): that gives -0 for negative x where PyTorch gives +0
-    return this.where(this.gt(0), 0);
+    return C.relu(this);
   }
   /** 1/(1+e^-x). @example gg.tensor([0]).sigmoid() // [0.5] */
   sigmoid(): Tensor {
@@ -528,13 +549,7 @@ export class Tensor {
    * @example gg.tensor([-2, 0.5, 3]).clamp(0, 1) // [0, 0.5, 1]
    */
   clamp(min?: number | null, max?: number | null): Tensor {
-    if ((min === undefined || min === null) && (max === undefined || max === null)) {
-      throw new Error("torch.clamp: At least one of 'min' or 'max' must not be None");
-    }
-    let y: Tensor = this;
-    if (min !== undefined && min !== null) y = y.where(y.ge(min), min);
-    if (max !== undefined && max !== null) y = y.where(y.le(max), max);
-    return y;
+    return C.clamp(this, min, max);
   }
   /** 1 where equal, else 0. @example gg.tensor([1, 2]).eq(2) // [0, 1] */
   eq(o: Tensor | number): Tensor {
@@ -577,23 +592,18 @@ export class Tensor {
   }
   /** Mean over `dim`. @example gg.tensor([1, 2, 3]).mean() // 2 */
   mean(dim?: Dims, keepdim = false): Tensor {
-    const dims = normDims(dim, this.rank);
-    const n = dims.reduce((a, d) => a * (this.shape[d] ?? 1), 1);
-    return this.sum(dims, keepdim).div(n);
+    return C.mean(this, dim, keepdim);
   }
   /**
    * Variance over `dim`; `unbiased` divides by n - 1 (the default, as PyTorch).
    * @example gg.tensor([1, 2, 3, 4]).var() // 1.6667
    */
   var(dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
-    const dims = normDims(dim, this.rank);
-    const n = dims.reduce((a, d) => a * (this.shape[d] ?? 1), 1);
-    const centred = this.sub(this.mean(dims, true));
-    return centred.mul(centred).sum(dims, opts.keepdim ?? false).div(Math.max(n - ((opts.unbiased ?? true) ? 1 : 0), 0));
+    return C.variance(this, dim, opts);
   }
   /** Standard deviation over `dim`. @example gg.tensor([1, 2, 3, 4]).std() // 1.2910 */
   std(dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
-    return this.var(dim, opts).sqrt();
+    return C.std(this, dim, opts);
   }
   /**
    * Largest value over `dim` (the values only; see `argmax`). Ties share the gradient.
@@ -604,7 +614,7 @@ export class Tensor {
   }
   /** Smallest value over `dim`. @example gg.tensor([[1, 5], [7, 2]]).min(1) // [1, 2] */
   min(dim?: Dims, keepdim = false): Tensor {
-    return this.neg().max(dim, keepdim).neg();
+    return C.min(this, dim, keepdim);
   }
   /** Same as `max` (PyTorch's amax). @example gg.tensor([[1, 5], [7, 2]]).amax(1) // [5, 7] */
   amax(dim?: Dims, keepdim = false): Tensor {
@@ -615,43 +625,25 @@ export class Tensor {
    * @example gg.tensor([[1, 5], [7, 2]]).argmax(1) // [1, 0]
    */
   argmax(dim: number, keepdim = false): Tensor {
-    const d = normDim(dim, this.rank);
-    const n = this.shape[d] ?? 1;
-    const x = this.detach();
-    const idx = arangeLike(x, n).reshape(...this.shape.map((s, i) => (i === d ? n : 1)));
-    const isMax = x.eq(x.max(d, true));
-    // the smallest index among the maxima: max of (n - index) where maximal
-    return idx.neg().add(n).mul(isMax).max(d, keepdim).neg().add(n);
+    return C.argmax(this, dim, keepdim);
   }
   /**
    * Softmax along `dim`, computed stably (the max is subtracted first).
    * @example gg.tensor([1, 1]).softmax(0) // [0.5, 0.5]
    */
   softmax(dim: number): Tensor {
-    const d = normDim(dim, this.rank);
-    const e = this.sub(this.detachedMax(d)).exp();
-    return e.div(e.sum(d, true));
+    return C.softmax(this, dim);
   }
   /**
    * log(softmax(x)) along `dim`, without overflow.
    * @example gg.tensor([0, 0]).logSoftmax(0) // [-0.693, -0.693]
    */
   logSoftmax(dim: number): Tensor {
-    const d = normDim(dim, this.rank);
-    const shifted = this.sub(this.detachedMax(d));
-    return shifted.sub(shifted.exp().sum(d, true).log());
-  }
-  /** The max along `d` (keepdim) outside the graph: a shift that cancels in the result. */
-  private detachedMax(d: number): Tensor {
-    // NOTE: under noGrad so no node is recorded that backward would never reach (and free)
-    return noGrad(() => this.max(d, true));
+    return C.logSoftmax(this, dim);
   }
   /** log(Σ e^x) along `dim`, stably. @example gg.tensor([0, 0]).logsumexp(0) // 0.6931 (ln 2) */
   logsumexp(dim: number, keepdim = false): Tensor {
-    const d = normDim(dim, this.rank);
-    const m = this.detachedMax(d);
-    const out = this.sub(m).exp().sum(d, true).log().add(m);
-    return keepdim ? out : out.squeeze(d);
+    return C.logsumexp(this, dim, keepdim);
   }
 
   // ---- matmul -------------------------------------------------------------------
@@ -665,13 +657,7 @@ export class Tensor {
     if (this.rank === 0 || o.rank === 0) throw new Error('both arguments to matmul need to be at least 1D, but they are ' + `${this.rank}D and ${o.rank}D`);
     const a = this.rank === 1 ? this.unsqueeze(0) : this;
     const b = o.rank === 1 ? o.unsqueeze(1) : o;
-    const k1 = a.shape[a.rank - 1];
-    const k2 = b.shape[b.rank - 2];
-    if (k1 !== k2) {
-      const sa = `${a.shape.slice(0, -1).reduce((x, y) => x * y, 1)}x${k1}`;
-      const sb = `${k2}x${b.shape[b.rank - 1]}`;
-      throw new Error(`mat1 and mat2 shapes cannot be multiplied (${sa} and ${sb})`);
-    }
+    checkMatmul(a.shape, b.shape);
     let out = apply('matmul', [a, b], {});
     if (this.rank === 1) out = out.squeeze(-2);
     if (o.rank === 1) out = out.squeeze(-1);
@@ -710,12 +696,7 @@ export class Tensor {
    * @example gg.zeros([2, 3, 4]).permute(2, 0, 1).shape // [4, 2, 3]
    */
   permute(...dims: ShapeArgs): Tensor {
-    const list = shapeOf(dims);
-    if (list.length !== this.rank) {
-      throw new Error(`permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = ${this.rank} is not equal to len(dims) = ${list.length}`);
-    }
-    const norm = list.map((d) => normDim(d, this.rank));
-    if (new Set(norm).size !== norm.length) throw new Error('permute(): duplicate dims are not allowed.');
+    const norm = permutation(shapeOf(dims), this.rank);
     if (norm.every((d, i) => d === i)) return this;
     return apply('permute', [this], { dims: norm });
   }
@@ -738,22 +719,7 @@ export class Tensor {
    * @example gg.zeros([3, 1]).expand(3, 4).shape // [3, 4]
    */
   expand(...shape: ShapeArgs): Tensor {
-    const target = shapeOf(shape);
-    if (target.length < this.rank) {
-      throw new Error(`expand(torch.FloatTensor{${fmt(this.shape)}}, size=${fmt(target)}): the number of sizes provided (${target.length}) must be greater or equal to the number of dimensions in the tensor (${this.rank})`);
-    }
-    const lead = target.length - this.rank;
-    const full = target.map((s, i) => {
-      if (i < lead && s === -1) {
-        throw new Error(`The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension ${i}`);
-      }
-      const own = i >= lead ? (this.shape[i - lead] ?? 1) : 1;
-      const want = s === -1 ? own : s;
-      if (own !== want && own !== 1) {
-        throw new Error(`The expanded size of the tensor (${want}) must match the existing size (${own}) at non-singleton dimension ${i}.  Target sizes: ${fmt(target)}.  Tensor sizes: ${fmt(this.shape)}`);
-      }
-      return want;
-    });
+    const full = expandedShape(this.shape, shapeOf(shape));
     if (fmt(full) === fmt(this.shape)) return this;
     return apply('expand', [this], { shape: full });
   }
@@ -796,11 +762,8 @@ export class Tensor {
    */
   narrow(dim: number, start: number, length: number): Tensor {
     const d = normDim(dim, this.rank);
-    const n = this.shape[d] ?? 1;
-    const s = start < 0 ? start + n : start;
-    if (s < 0 || s > n) throw new Error(`start (${start}) is out of bounds for dimension ${d} of size ${n}`);
-    if (length < 0 || s + length > n) throw new Error(`start (${s}) + length (${length}) exceeds dimension size (${n}).`);
-    if (s === 0 && length === n) return this;
+    const s = narrowStart(this.shape, d, start, length);
+    if (s === 0 && length === this.shape[d]) return this;
     return apply('narrow', [this], { dim: d, start: s, length });
   }
   /**
@@ -816,24 +779,14 @@ export class Tensor {
     });
     return apply('pad', [this], { before: b, after: a, value });
   }
-  /** @internal sum a broadcast gradient back down to `shape` (used by the engine). */
-  sumTo(shape: Shape): Tensor {
-    if (fmt(shape) === fmt(this.shape)) return this;
-    const lead = this.rank - shape.length;
-    const dims: number[] = [];
-    this.shape.forEach((s, i) => {
-      if (i < lead || (shape[i - lead] === 1 && s !== 1)) dims.push(i);
-    });
-    let out = dims.length ? this.sum(dims, true) : this;
-    if (lead > 0 || out.rank !== shape.length) out = out.reshape(shape);
-    return out;
+  /** @internal sliding windows of the trailing dims (the op table's im2col; conv's forward). */
+  im2col(attrs: OpAttrs['im2col']): Tensor {
+    return apply('im2col', [this], attrs);
   }
-}
-
-function arangeLike(like: Tensor, n: number): Tensor {
-  const data = hostArray(like.dtype, n);
-  for (let i = 0; i < n; i++) data[i] = i;
-  return Tensor.fromHost(data, [n], like.dtype, like.device);
+  /** @internal the adjoint of `im2col`: windows summed back into place. */
+  col2im(attrs: OpAttrs['col2im']): Tensor {
+    return apply('col2im', [this], attrs);
+  }
 }
 
 function nest(flat: HostArray, shape: Shape): NestedArray {
@@ -850,10 +803,37 @@ function nest(flat: HostArray, shape: Shape): NestedArray {
   return build(0, 0);
 }
 
-setTensorFactory({
-  fromProduced(p: Produced): Tensor {
-    return new Tensor(p.storage, p.shape, p.strides, p.offset, p.dtype);
-  },
-});
+/** Check that all operands live on one device with one dtype (PyTorch's messages). */
+function checkOperands(op: string, inputs: readonly Tensor[]): void {
+  const first = inputs[0];
+  if (!first) return;
+  for (const t of inputs) {
+    t.checkAlive();
+    if (t.device !== first.device) {
+      throw new Error(`Expected all tensors to be on the same device, but found at least two devices, ${first.device} and ${t.device}! (in ${op})`);
+    }
+    if (t.dtype !== first.dtype && op !== 'cast' && op !== 'where') {
+      throw new Error(`${op}: expected both operands to have the same dtype, but got ${first.dtype} and ${t.dtype}; convert one with .to('${first.dtype}') or .double()/.float()`);
+    }
+  }
+}
 
-export { isGradEnabled };
+/**
+ * @internal Apply primitive `op`: run its forward and, when recording and an input
+ * requires grad, record a node whose backward is the table's rule.
+ */
+export function apply<N extends OpName>(op: N, inputs: readonly Tensor[], attrs: OpAttrs[N]): Tensor {
+  checkOperands(op, inputs);
+  const spec = ops[op];
+  const p = withGradMode(false, () => spec.forward(inputs, attrs));
+  const out = new Tensor(p.storage, p.shape, p.strides, p.offset, p.dtype);
+  if (!spec.nondifferentiable && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
+    const next = inputs.map((t) => (t.requiresGrad ? t.edge() : null));
+    const meta = inputs.map((t) => ({ shape: [...t.shape], dtype: t.dtype, device: t.device }));
+    const node = new OpNode(op, spec, attrs, inputs, next, meta);
+    out.setGradFn(node, 0);
+    node.saveResult(out);
+  }
+  return out;
+}
+

@@ -6,8 +6,9 @@
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
-import { apply, ops, type OpName } from '../../src/tensor/ops.js';
-import type { Node } from '../../src/tensor/graph.js';
+import { ops, type OpName } from '../../src/tensor/ops.js';
+import { apply } from '../../src/tensor/tensor.js';
+import type { Node } from '../../src/autograd/graph.js';
 import { availableDevices, syncReadable } from '../helpers/devices.js';
 import { leaf } from '../helpers/random.js';
 

@@ -10,7 +10,7 @@
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
-import { apply } from '../../src/tensor/ops.js';
+import { apply } from '../../src/tensor/tensor.js';
 import * as F from '../../src/nn/conv.js';
 import { expectClose, fixture, goldenTensor, values, F32, F64, type Golden, type GoldenStep } from '../helpers/compare.js';
 import { forEachDevice } from '../helpers/devices.js';

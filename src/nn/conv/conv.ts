@@ -7,7 +7,7 @@
 import type { Tensor } from '../../tensor/tensor.js';
 import { zeros } from '../../tensor/creation.js';
 import { fmt } from '../../tensor/shape.js';
-import { noGrad } from '../../tensor/graph.js';
+import { noGrad } from '../../autograd/grad-mode.js';
 import { Module, parameter, type FactoryOptions } from '../module.js';
 import { kaimingUniform_, uniform_ } from '../init.js';
 import { factoryAfterTo, inferParameters, isLazyModule, lazyModuleInit, materialized, type LazyModuleMixin, type ModuleClass } from '../lazy.js';

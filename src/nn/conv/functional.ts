@@ -12,7 +12,7 @@
  * higher-order gradient) comes from matmul, im2col and col2im.
  */
 import { Tensor } from '../../tensor/tensor.js';
-import { apply } from '../../tensor/ops.js';
+import { apply } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/creation.js';
 import { fmt } from '../../tensor/shape.js';
 

@@ -4,7 +4,7 @@
  */
 import { Tensor } from '../../tensor/tensor.js';
 import { full, ones, zeros } from '../../tensor/creation.js';
-import { noGrad } from '../../tensor/graph.js';
+import { noGrad } from '../../autograd/grad-mode.js';
 import { Module, integerTensors, type FactoryOptions, type NormLayer } from '../module.js';
 import { batchNorm, instanceNorm } from './functional.js';
 

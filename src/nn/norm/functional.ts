@@ -10,7 +10,7 @@
  * depend on the shift, the gradients are the exact ones.
  */
 import { Tensor } from '../../tensor/tensor.js';
-import { noGrad } from '../../tensor/graph.js';
+import { noGrad } from '../../autograd/grad-mode.js';
 import { fmt, normDim } from '../../tensor/shape.js';
 
 /** Biased moments of one reduction, with everything the callers reuse. */

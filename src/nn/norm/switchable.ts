@@ -13,7 +13,7 @@
  */
 import { Tensor } from '../../tensor/tensor.js';
 import { full, ones, zeros } from '../../tensor/creation.js';
-import { noGrad } from '../../tensor/graph.js';
+import { noGrad } from '../../autograd/grad-mode.js';
 import { Module, type FactoryOptions, type NormLayer } from '../module.js';
 import { NormBase, pyBool, pyFloat, type BatchNormOptions } from './batchnorm.js';
 import { checkFeatures, emptyOutput, invStd, moments, updateRunning, verifyBatchSize } from './functional.js';

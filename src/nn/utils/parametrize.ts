@@ -19,7 +19,7 @@
  * ```
  */
 import { Tensor } from '../../tensor/tensor.js';
-import { noGrad } from '../../tensor/graph.js';
+import { noGrad } from '../../autograd/grad-mode.js';
 import { fmt } from '../../tensor/shape.js';
 import { Module } from '../module.js';
 

@@ -16,7 +16,7 @@
  * ```
  */
 import { Tensor } from '../../tensor/tensor.js';
-import { noGrad } from '../../tensor/graph.js';
+import { noGrad } from '../../autograd/grad-mode.js';
 import { randn } from '../../tensor/creation.js';
 import { Module, isNormLayer } from '../module.js';
 import { isLazyModule, onMaterialize, type ModuleClass } from '../lazy.js';

@@ -1,0 +1,196 @@
+/**
+ * Composites: ops written with other ops, so they need no gradient code of
+ * their own (autograd differentiates the primitives they are made of). Every
+ * composite lives here once; Tensor's methods and `gg.cat`/`gg.stack`/
+ * `gg.where` call these, as do nn's functional forms.
+ *
+ * This file knows Tensor only as a type: it calls tensor methods, never
+ * constructs tensors itself, so tensor.ts can import it.
+ */
+import type { Tensor } from './tensor.js';
+import { normDim, normDims, type Dims } from './shape.js';
+import { withGradMode } from '../autograd/grad-mode.js';
+import { argError, checkInt, checkTensor, checkTensorList, isTensor } from './check.js';
+
+/** max(x, 0); the gradient at 0 is 0, as in PyTorch. */
+export function relu(x: Tensor): Tensor {
+  // NOTE: where, not x·(x>0): that gives -0 for negative x where PyTorch gives +0
+  return x.where(x.gt(0), 0);
+}
+
+/** Limit to [min, max] (either may be omitted); the gradient passes where min <= x <= max. */
+export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
+  if ((min === undefined || min === null) && (max === undefined || max === null)) {
+    throw new Error("torch.clamp: At least one of 'min' or 'max' must not be None");
+  }
+  let y: Tensor = x;
+  if (min !== undefined && min !== null) y = y.where(y.ge(min), min);
+  if (max !== undefined && max !== null) y = y.where(y.le(max), max);
+  return y;
+}
+
+/** 1/x. */
+export function reciprocal(x: Tensor): Tensor {
+  return x.scalar(1).div(x);
+}
+
+/** 1/sqrt(x). */
+export function rsqrt(x: Tensor): Tensor {
+  return x.sqrt().reciprocal();
+}
+
+/** x². */
+export function square(x: Tensor): Tensor {
+  return x.mul(x);
+}
+
+/** Mean over `dim` (all dims by default). */
+export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  const dims = normDims(dim, x.ndim);
+  return x.sum(dims, keepdim).div(count(x, dims));
+}
+
+/** Variance over `dim`; `unbiased` divides by n - 1 (the default, as PyTorch). */
+export function variance(x: Tensor, dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+  const dims = normDims(dim, x.ndim);
+  const n = count(x, dims);
+  const centred = x.sub(x.mean(dims, true));
+  return centred.mul(centred).sum(dims, opts.keepdim ?? false).div(Math.max(n - ((opts.unbiased ?? true) ? 1 : 0), 0));
+}
+
+/** Standard deviation over `dim`: the square root of `variance`. */
+export function std(x: Tensor, dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+  return variance(x, dim, opts).sqrt();
+}
+
+/** Number of elements a reduction over `dims` combines. */
+function count(x: Tensor, dims: readonly number[]): number {
+  return dims.reduce((a, d) => a * (x.shape[d] ?? 1), 1);
+}
+
+/** Smallest value over `dim`: -max(-x). */
+export function min(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  return x.neg().max(dim, keepdim).neg();
+}
+
+/** Index of the first largest value along `dim` (no gradient), as a float tensor. */
+export function argmax(x: Tensor, dim: number, keepdim = false): Tensor {
+  const d = normDim(dim, x.ndim);
+  const n = x.shape[d] ?? 1;
+  const v = x.detach();
+  const idx = v.newTensor(Array.from({ length: n }, (_, i) => i)).reshape(...x.shape.map((s, i) => (i === d ? n : 1)));
+  const isMax = v.eq(v.max(d, true));
+  // the smallest index among the maxima: max of (n - index) where maximal
+  return idx.neg().add(n).mul(isMax).max(d, keepdim).neg().add(n);
+}
+
+/**
+ * Run `fn` with the max of `x` along `d` (keepdim) taken outside the graph:
+ * a shift that cancels in the result. Recording it would leave a node that
+ * backward never reaches (and so never frees); the shift is disposed after
+ * `fn`, which uses it only in ops that save no inputs (sub, add).
+ */
+function withDetachedMax(x: Tensor, d: number, fn: (m: Tensor) => Tensor): Tensor {
+  const m = withGradMode(false, () => x.max(d, true));
+  try {
+    return fn(m);
+  } finally {
+    m.dispose();
+  }
+}
+
+/** Softmax along `dim`, computed stably (the max is subtracted first). */
+export function softmax(x: Tensor, dim: number): Tensor {
+  const d = normDim(dim, x.ndim);
+  const e = withDetachedMax(x, d, (m) => x.sub(m)).exp();
+  return e.div(e.sum(d, true));
+}
+
+/** log(softmax(x)) along `dim`, without overflow. */
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  const d = normDim(dim, x.ndim);
+  const shifted = withDetachedMax(x, d, (m) => x.sub(m));
+  return shifted.sub(shifted.exp().sum(d, true).log());
+}
+
+/** log(Σ e^x) along `dim`, stably. */
+export function logsumexp(x: Tensor, dim: number, keepdim = false): Tensor {
+  const d = normDim(dim, x.ndim);
+  const out = withDetachedMax(x, d, (m) => x.sub(m).exp().sum(d, true).log().add(m));
+  return keepdim ? out : out.squeeze(d);
+}
+
+/**
+ * Concatenate along `dim` (PyTorch's `torch.cat`): each input is padded into
+ * place and the pads summed, so the gradient of each input is a slice.
+ * @example gg.cat([gg.ones([2]), gg.zeros([3])], 0) // [1, 1, 0, 0, 0]
+ */
+export function cat(list: readonly Tensor[], dim = 0): Tensor {
+  checkTensorList('cat', list);
+  const first = list[0];
+  if (!first) throw new Error('torch.cat(): expected a non-empty list of Tensors');
+  const d = normDim(checkInt('cat', 'dim', dim), first.ndim);
+  // mixed float32/float64 promote to float64, as PyTorch's type promotion does
+  if (list.some((t) => t.dtype !== first.dtype)) {
+    const wide = list.map((t) => t.to('float64'));
+    try {
+      return cat(wide, d);
+    } finally {
+      wide.forEach((w, i) => w !== list[i] && w.dispose());
+    }
+  }
+  list.forEach((t, i) => {
+    if (t.ndim !== first.ndim) throw new Error(`Tensors must have same number of dimensions: got ${first.ndim} and ${t.ndim}`);
+    t.shape.forEach((s, k) => {
+      if (k !== d && s !== first.shape[k]) {
+        throw new Error(`Sizes of tensors must match except in dimension ${d}. Expected size ${first.shape[k]} but got size ${s} for tensor number ${i} in the list.`);
+      }
+    });
+  });
+  const total = list.reduce((a, t) => a + (t.shape[d] ?? 0), 0);
+  let at = 0;
+  let out: Tensor | null = null;
+  for (const t of list) {
+    const n = t.shape[d] ?? 0;
+    const before = t.shape.map((_, k) => (k === d ? at : 0));
+    const after = t.shape.map((_, k) => (k === d ? total - at - n : 0));
+    const placed = t.pad(before, after);
+    out = out ? out.add(placed) : placed;
+    at += n;
+  }
+  return out as Tensor;
+}
+
+/**
+ * Stack along a new dim (PyTorch's `torch.stack`): `cat` of the inputs unsqueezed at `dim`.
+ * @example gg.stack([gg.ones([2]), gg.zeros([2])], 0).shape // [2, 2]
+ */
+export function stack(list: readonly Tensor[], dim = 0): Tensor {
+  checkTensorList('stack', list);
+  checkInt('stack', 'dim', dim);
+  const first = list[0];
+  if (!first) throw new Error('stack expects a non-empty TensorList');
+  list.forEach((t, i) => {
+    if (t.shape.join() !== first.shape.join()) {
+      throw new Error(`stack expects each tensor to be equal size, but got [${first.shape.join(', ')}] at entry 0 and [${t.shape.join(', ')}] at entry ${i}`);
+    }
+  });
+  const d = normDim(dim, first.ndim + 1);
+  return cat(
+    list.map((t) => t.unsqueeze(d)),
+    d,
+  );
+}
+
+/**
+ * `a` where `condition` is non-zero, else `b` (PyTorch's `torch.where`);
+ * numbers become scalars on the tensors' device.
+ * @example gg.where(gg.tensor([1, 0]), gg.tensor([1, 2]), 0) // [1, 0]
+ */
+export function where(condition: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
+  checkTensor('where', 'condition', condition);
+  if (typeof a !== 'number' && !isTensor(a)) throw argError('where', 'input', 'Tensor or Number', a);
+  if (typeof b !== 'number' && !isTensor(b)) throw argError('where', 'other', 'Tensor or Number', b);
+  const base = typeof a === 'number' ? (typeof b === 'number' ? condition.scalar(a) : b.scalar(a)) : a;
+  return base.where(condition, b);
+}
