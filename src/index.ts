@@ -8,7 +8,8 @@ import { setPlatform } from './backend/platform/platform.js';
 import { nodePlatform } from './backend/platform/node.js';
 import type { DeviceInfo, DeviceStats } from './backend/device.js';
 
-export { Tensor, type NestedArray, type RemovableHandle } from './tensor/tensor.js';
+export { Tensor, type RemovableHandle } from './tensor/tensor.js';
+export type { NestedArray } from './tensor/format.js';
 export type { Dims } from './tensor/shape.js';
 export type { BackwardOptions } from './autograd/engine.js';
 export {

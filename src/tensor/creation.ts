@@ -8,7 +8,8 @@ import { getDevice } from '../backend/registry.js';
 import { normal, uniform } from './random.js';
 import { argError, checkFits, checkInt, checkNumber, checkOptions, checkSize, checkTensor, typeName } from './check.js';
 import { numel } from './shape.js';
-import { Tensor, type NestedArray } from './tensor.js';
+import type { NestedArray } from './format.js';
+import { Tensor } from './tensor.js';
 
 /** Options every creation function takes. */
 export interface TensorOptions {

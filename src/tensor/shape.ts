@@ -1,6 +1,18 @@
-/** Shapes, strides and broadcasting: pure functions over number arrays. */
+/**
+ * Shapes, strides and broadcasting, and the checks of shape arguments
+ * (expand, permute, narrow, matmul): pure functions over number arrays.
+ */
 
 export type Shape = readonly number[];
+
+/** A shape given as numbers or as one array: `reshape(2, 3)` or `reshape([2, 3])`. */
+export type ShapeArgs = (number | readonly number[])[];
+
+/** The shape `ShapeArgs` stand for. */
+export function shapeOf(args: ShapeArgs): number[] {
+  const first = args[0];
+  return args.length === 1 && Array.isArray(first) ? [...(first as readonly number[])] : (args as number[]);
+}
 
 /** A dim argument: one dim, several, or all (undefined/null). */
 export type Dims = number | readonly number[] | null | undefined;

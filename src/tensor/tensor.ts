@@ -24,27 +24,18 @@ import { AccumulateGrad, OpNode, type Edge, type GradHook, type Node } from '../
 import { isGradEnabled, noGrad, withGradMode } from '../autograd/grad-mode.js';
 import { backward, type BackwardOptions } from '../autograd/engine.js';
 import * as C from './composites.js';
+import { formatTensor, nest, type NestedArray } from './format.js';
 import { ops, type OpAttrs, type OpName } from './ops.js';
 import {
-  checkMatmul, contiguousStrides, expandedShape, fmt, inferShape, isContiguousLayout, narrowStart, normDim, normDims, numel, permutation, type Dims, type Shape,
+  checkMatmul, contiguousStrides, expandedShape, fmt, inferShape, isContiguousLayout, narrowStart, normDim, normDims, numel, permutation, shapeOf, type Dims, type ShapeArgs,
 } from './shape.js';
 import { Storage, StorageRef, keep, track } from './storage.js';
 import { tensorBrand } from './check.js';
-
-/** A shape given as numbers or as one array. */
-export type ShapeArgs = (number | readonly number[])[];
-function shapeOf(args: ShapeArgs): number[] {
-  const first = args[0];
-  return args.length === 1 && Array.isArray(first) ? [...(first as readonly number[])] : (args as number[]);
-}
 
 /** Handle returned by `registerHook`. */
 export interface RemovableHandle {
   remove(): void;
 }
-
-/** Nested number arrays, as `array()` returns them. */
-export type NestedArray = number | NestedArray[];
 
 /**
  * An n-dimensional array of float32 or float64 on a device, with
@@ -355,10 +346,7 @@ export class Tensor {
 
   /** A readable form, PyTorch-style, for sync-readable devices. @example console.log(gg.tensor([1, 2]).toString()); */
   toString(): string {
-    const head = `tensor(shape=${fmt(this.shape)}, dtype=${this.dtype}, device='${this.device}'`;
-    if (this.disposed) return `${head}, disposed)`;
-    if (!this.storage.device.syncRead || this.size > 100) return `${head})`;
-    return `tensor(${JSON.stringify(this.arraySync())}${this.dtype === 'float64' ? ', dtype=float64' : ''}${this.device === 'cpu' ? '' : `, device='${this.device}'`}${this.gradFn ? `, gradFn=<${this.gradFn.name}>` : this.requiresGrad ? ', requiresGrad=true' : ''})`;
+    return formatTensor(this);
   }
 
   // ---- autograd -------------------------------------------------------------------
@@ -787,20 +775,6 @@ export class Tensor {
   col2im(attrs: OpAttrs['col2im']): Tensor {
     return apply('col2im', [this], attrs);
   }
-}
-
-function nest(flat: HostArray, shape: Shape): NestedArray {
-  if (shape.length === 0) return flat[0] ?? NaN;
-  const build = (dim: number, start: number): NestedArray[] => {
-    const n = shape[dim] ?? 1;
-    const inner = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
-    const out: NestedArray[] = [];
-    for (let i = 0; i < n; i++) {
-      out.push(dim === shape.length - 1 ? (flat[start + i] ?? NaN) : build(dim + 1, start + i * inner));
-    }
-    return out;
-  };
-  return build(0, 0);
 }
 
 /** Check that all operands live on one device with one dtype (PyTorch's messages). */
