@@ -6,7 +6,7 @@
 import { hostArray, type DType, type HostArray } from '../backend/types.js';
 import { getDevice } from '../backend/registry.js';
 import { normal, uniform } from './random.js';
-import { argError, checkFits, checkInt, checkNumber, checkOptions, checkSize, checkTensor, typeName } from './check.js';
+import { argError, checkFits, checkNumber, checkOptions, checkSize, checkTensor, typeName } from './check.js';
 import { numel } from './shape.js';
 import type { NestedArray } from './format.js';
 import { Tensor } from './tensor.js';
