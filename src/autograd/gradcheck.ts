@@ -1,13 +1,15 @@
 /**
  * gradcheck and gradgradcheck with PyTorch's semantics (docs/spec/gradcheck.md):
  * central finite differences in the inputs' own precision (use float64),
- * compared elementwise with the Jacobian the backward pass gives.
+ * compared elementwise with the Jacobian the backward pass gives and, with
+ * `checkForwardAd`, the one forward mode gives (docs/notes/forward-mode.md).
  */
 import { normal } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor, zerosLike } from '../tensor/creation.js';
 import { grad } from './engine.js';
 import { platform } from '../backend/platform/platform.js';
+import { dualLevel, makeDual, unpackDual } from './forward-ad.js';
 
 /** Options of `gradcheck`. */
 export interface GradcheckOptions {
@@ -19,6 +21,10 @@ export interface GradcheckOptions {
   nondetTol?: number;
   /** Check that a zero grad_output gives zero gradients (default true). */
   checkGradDtypes?: boolean;
+  /** Also compare the Jacobian forward mode gives (one dual pass per input element) with the numerical one (default false, as PyTorch). */
+  checkForwardAd?: boolean;
+  /** Compare the Jacobian backward gives (default true); at least one of the two checks must be on. */
+  checkBackwardAd?: boolean;
 }
 
 /** Options of `gradgradcheck`. */
@@ -71,6 +77,9 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
   const raise = opts.raiseException ?? true;
   const nondetTol = opts.nondetTol ?? 0;
   const inputs = Array.isArray(inputsIn) ? inputsIn : [inputsIn];
+  const checkForward = opts.checkForwardAd ?? false;
+  const checkBackward = opts.checkBackwardAd ?? true;
+  if (!checkForward && !checkBackward) throw new Error('Expected at least one of check_forward_ad or check_backward_ad to be True');
   const diff = inputs.map((t, j) => (t.requiresGrad ? j : -1)).filter((j) => j >= 0);
   if (diff.length === 0) {
     throw new Error('gradcheck expects at least one input tensor to require gradient, but none of the them have requires_grad=True.');
@@ -102,22 +111,52 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
     return out;
   };
 
-  if (opts.fastMode) return fastCheck(fn, inputs, outputs, outVals, diff, diffOutputs, vjp, { eps, atol, rtol }, fail);
+  // a dual pass with `tangent` on input j (the other inputs plain): each output's tangent
+  const jvpOf = (j: number, tangent: Float64Array): Promise<Float64Array[]> =>
+    dualLevel(async () => {
+      const x = inputs[j] as Tensor;
+      const t = tensor(tangent, { shape: x.shape, dtype: x.dtype, device: x.device });
+      const args = inputs.map((y, m) => (m === j ? makeDual(y.detach(), t) : y));
+      const outs = asList(fn(...args));
+      return Promise.all(outs.map((o) => values(unpackDual(o).tangent ?? zerosLike(o))));
+    });
 
-  for (const i of diffOutputs) {
+  if (opts.fastMode) return fastCheck(fn, inputs, outVals, diff, diffOutputs, vjp, checkBackward ? null : jvpOf, checkForward ? jvpOf : null, { eps, atol, rtol }, fail);
+
+  // numerical[i][jj][k][m] = d out_i[m] / d x_j[k] (rows: input elements, as PyTorch prints), per input on demand
+  const numericalCache = new Map<number, Float64Array[][]>();
+  const numericalFor = async (j: number): Promise<Float64Array[][]> => {
+    const hit = numericalCache.get(j);
+    if (hit) return hit;
+    const perOutput: Float64Array[][] = outputs.map(() => []);
+    for (let k = 0; k < (inputs[j] as Tensor).size; k++) {
+      const plus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) + eps));
+      const minus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) - eps));
+      plus.forEach((p, i) => {
+        const q = minus[i] as Float64Array;
+        (perOutput[i] as Float64Array[]).push(Float64Array.from(p, (v, m) => (v - (q[m] ?? 0)) / (2 * eps)));
+      });
+    }
+    numericalCache.set(j, perOutput);
+    return perOutput;
+  };
+  const mismatch = (analytical: Float64Array[], numerical: Float64Array[], nOut: number): boolean => {
+    for (let k = 0; k < analytical.length; k++) {
+      for (let m = 0; m < nOut; m++) {
+        const a = (analytical[k] as Float64Array)[m] as number;
+        const n = (numerical[k] as Float64Array)[m] as number;
+        if (!(Math.abs(a - n) <= atol + rtol * Math.abs(n))) return true;
+      }
+    }
+    return false;
+  };
+
+  for (const i of checkBackward ? diffOutputs : []) {
     const nOut = (outVals[i] as Float64Array).length;
     for (const [jj, j] of diff.entries()) {
       const x = inputs[j] as Tensor;
       const nIn = x.size;
-      // numerical[k][m] = d out_m / d x_k  (rows: input elements, as PyTorch prints)
-      const numerical: Float64Array[] = [];
-      for (let k = 0; k < nIn; k++) {
-        const plus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) + eps));
-        const minus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) - eps));
-        const p = plus[i] as Float64Array;
-        const q = minus[i] as Float64Array;
-        numerical.push(Float64Array.from(p, (v, m) => (v - (q[m] ?? 0)) / (2 * eps)));
-      }
+      const numerical = (await numericalFor(j))[i] as Float64Array[];
       const analytical = Array.from({ length: nIn }, () => new Float64Array(nOut));
       const again = Array.from({ length: nIn }, () => new Float64Array(nOut));
       for (let m = 0; m < nOut; m++) {
@@ -140,23 +179,36 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
           }
         }
       }
-      let ok = true;
-      for (let k = 0; k < nIn && ok; k++) {
-        for (let m = 0; m < nOut; m++) {
-          const a = (analytical[k] as Float64Array)[m] as number;
-          const n = (numerical[k] as Float64Array)[m] as number;
-          if (!(Math.abs(a - n) <= atol + rtol * Math.abs(n))) {
-            ok = false;
-            break;
-          }
-        }
-      }
-      if (!ok) {
+      if (mismatch(analytical, numerical, nOut)) {
         return fail(
           `Jacobian mismatch for output ${diffOutputs.indexOf(i)} with respect to input ${jj},\nnumerical:${fmtMatrix(numerical, nOut)}\nanalytical:${fmtMatrix(analytical, nOut)}\n`,
         );
       }
     }
+  }
+
+  if (checkForward) {
+    // the forward-mode Jacobian, a column (one output tangent) per input element
+    for (const [jj, j] of diff.entries()) {
+      const x = inputs[j] as Tensor;
+      const columns: Float64Array[][] = [];
+      for (let k = 0; k < x.size; k++) {
+        const onehot = new Float64Array(x.size);
+        onehot[k] = 1;
+        columns.push(await jvpOf(j, onehot));
+      }
+      const numerical = await numericalFor(j);
+      for (const i of diffOutputs) {
+        const nOut = (outVals[i] as Float64Array).length;
+        const analytical = columns.map((c) => c[i] as Float64Array);
+        if (mismatch(analytical, numerical[i] as Float64Array[], nOut)) {
+          return fail(
+            `Jacobian computed with forward mode mismatch for output ${diffOutputs.indexOf(i)} with respect to input ${jj},\nnumerical:${fmtMatrix(numerical[i] as Float64Array[], nOut)}\nanalytical:${fmtMatrix(analytical, nOut)}\n`,
+          );
+        }
+      }
+    }
+    if (!checkBackward) return true;
   }
 
   // a backward that ignores its grad_output would pass the one-hot checks when the output is 1-element
@@ -174,21 +226,27 @@ function randomUnit(n: number): Float64Array {
   return v.map((x) => x / norm);
 }
 
+type Jvp = (j: number, tangent: Float64Array) => Promise<Float64Array[]>;
+
 async function fastCheck(
   fn: Fn,
   inputs: Tensor[],
-  outputs: Tensor[],
   outVals: Float64Array[],
   diff: number[],
   diffOutputs: number[],
   vjp: (i: number, v: Float64Array) => Promise<Float64Array[]>,
+  /** Set when only forward mode is checked (no backward pass then). */
+  forwardOnly: Jvp | null,
+  /** Set when forward mode is checked too. */
+  forward: Jvp | null,
   tol: { eps: number; atol: number; rtol: number },
   fail: (msg: string) => boolean,
 ): Promise<boolean> {
-  void outputs;
+  const suffix =
+    '\n\nThe above quantities relating the numerical and analytical jacobians are computed in fast mode. See: https://github.com/pytorch/pytorch/issues/53876 for more background about fast mode. Rerun with fastMode: false to see the full Jacobians.';
   for (const i of diffOutputs) {
     const v = randomUnit((outVals[i] as Float64Array).length);
-    const vJ = await vjp(i, v);
+    const vJ = forwardOnly ? null : await vjp(i, v);
     for (const [jj, j] of diff.entries()) {
       const x = inputs[j] as Tensor;
       const u = randomUnit(x.size);
@@ -198,15 +256,26 @@ async function fastCheck(
       const q = minus[i] as Float64Array;
       let numerical = 0;
       p.forEach((pv, m) => (numerical += (v[m] ?? 0) * (pv - (q[m] ?? 0)) / (2 * tol.eps)));
-      let analytical = 0;
-      (vJ[jj] as Float64Array).forEach((g, k) => (analytical += g * (u[k] ?? 0)));
       const sumU = u.reduce((a, b) => a + b, 0);
       const sumV = v.reduce((a, b) => a + b, 0);
       const atol = tol.atol * sumU * sumV;
-      if (!(Math.abs(analytical - numerical) <= Math.abs(atol) + tol.rtol * Math.abs(numerical))) {
-        return fail(
-          `Jacobian mismatch for output ${diffOutputs.indexOf(i)} with respect to input ${jj},\nnumerical:${numerical}\nanalytical:${analytical}\n\nThe above quantities relating the numerical and analytical jacobians are computed in fast mode. See: https://github.com/pytorch/pytorch/issues/53876 for more background about fast mode. Rerun with fastMode: false to see the full Jacobians.`,
-        );
+      const close = (a: number): boolean => Math.abs(a - numerical) <= Math.abs(atol) + tol.rtol * Math.abs(numerical);
+      if (vJ) {
+        let analytical = 0;
+        (vJ[jj] as Float64Array).forEach((g, k) => (analytical += g * (u[k] ?? 0)));
+        if (!close(analytical)) {
+          return fail(`Jacobian mismatch for output ${diffOutputs.indexOf(i)} with respect to input ${jj},\nnumerical:${numerical}\nanalytical:${analytical}\n${suffix}`);
+        }
+      }
+      const jvp = forward ?? forwardOnly;
+      if (jvp) {
+        // vᵀ (J u) from one dual pass
+        const Ju = (await jvp(j, u))[i] as Float64Array;
+        let analytical = 0;
+        Ju.forEach((t, m) => (analytical += t * (v[m] ?? 0)));
+        if (!close(analytical)) {
+          return fail(`Jacobian computed with forward mode mismatch for output ${diffOutputs.indexOf(i)} with respect to input ${jj},\nnumerical:${numerical}\nanalytical:${analytical}\n${suffix}`);
+        }
       }
     }
   }

@@ -8,6 +8,10 @@
  * reduced to the input's shape by the engine, not here.
  *
  * `apply` (tensor.ts) runs an entry and records an OpNode (autograd/graph.ts).
+ * Each entry also gives its forward-mode (JVP) rule, `jvp`: the tangent of
+ * the output from the inputs' tangents, linear in them, written as tensor ops
+ * (docs/notes/forward-mode.md). A missing tangent is a zero one.
+ *
  * Everything else (relu, softmax, var, cat, the nn layers) is composed from
  * these primitives (tensor/composites.ts, nn/) and needs no gradient code.
  * This file knows Tensor only as a type: rules call its methods.
@@ -69,9 +73,22 @@ export interface BackwardCtx<A> {
   needs: readonly boolean[];
 }
 
+/** What a forward-mode (JVP) rule sees. */
+export interface JvpCtx<A> {
+  /** Tangent of each input (null: zero). At least one is non-null. */
+  tangents: readonly (Tensor | null)[];
+  /** The inputs (primals; their own tangents are not seen inside the rule). */
+  inputs: readonly Tensor[];
+  /** The output. */
+  result: Tensor;
+  attrs: A;
+}
+
 export interface OpSpec<A> {
   forward(inputs: readonly Tensor[], attrs: A): Produced;
   backward(c: BackwardCtx<A>): (Tensor | null)[];
+  /** The output's tangent (null: none, as for comparisons); broadcast to the output's shape by `apply`. */
+  jvp(c: JvpCtx<A>): Tensor | null;
   /** Outputs carry no gradient (comparisons). */
   nondifferentiable?: true;
   saveInputs?: true;
@@ -129,27 +146,30 @@ const unary = (formula: K.Formula) => elementwise(formula);
  * NOTE: comparisons, sign and where's condition pass no gradient, as in PyTorch.
  */
 export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
-  neg: { forward: unary('neg'), backward: ({ grad }) => [grad.neg()] }, // d(-a) = -da
-  exp: { forward: unary('exp'), saveResult: true, backward: ({ grad, result }) => [grad.mul(result)] }, // d e^a = e^a da
-  log: { forward: unary('log'), saveInputs: true, backward: ({ grad, inputs: [a] }) => [grad.div(a!)] }, // d ln a = da / a
-  sqrt: { forward: unary('sqrt'), saveResult: true, backward: ({ grad, result }) => [grad.div(result.mul(2))] }, // d √a = da / 2√a
-  abs: { forward: unary('abs'), saveInputs: true, backward: ({ grad, inputs: [a] }) => [grad.mul(a!.sign())] }, // d|a| = sign(a) da
-  sign: { forward: unary('sign'), nondifferentiable: true, backward: () => [null] },
-  sigmoid: { forward: unary('sigmoid'), saveResult: true, backward: ({ grad, result: s }) => [grad.mul(s.mul(s.neg().add(1)))] }, // dσ = σ(1-σ) da
-  tanh: { forward: unary('tanh'), saveResult: true, backward: ({ grad, result: t }) => [grad.mul(t.mul(t).neg().add(1))] }, // d tanh = (1-tanh²) da
-  contiguous: { forward: unary('copy'), backward: ({ grad }) => [grad] }, // a copy: identity
-  add: { forward: elementwise('add'), backward: ({ grad }) => [grad, grad] }, // d(a+b) = da + db
-  sub: { forward: elementwise('sub'), backward: ({ grad, needs }) => [grad, needs[1] ? grad.neg() : null] }, // d(a-b) = da - db
+  neg: { forward: unary('neg'), backward: ({ grad }) => [grad.neg()], jvp: ({ tangents: [ta] }) => ta!.neg() }, // d(-a) = -da
+  exp: { forward: unary('exp'), saveResult: true, backward: ({ grad, result }) => [grad.mul(result)], jvp: ({ tangents: [ta], result }) => ta!.mul(result) }, // d e^a = e^a da
+  log: { forward: unary('log'), saveInputs: true, backward: ({ grad, inputs: [a] }) => [grad.div(a!)], jvp: ({ tangents: [ta], inputs: [a] }) => ta!.div(a!) }, // d ln a = da / a
+  sqrt: { forward: unary('sqrt'), saveResult: true, backward: ({ grad, result }) => [grad.div(result.mul(2))], jvp: ({ tangents: [ta], result }) => ta!.div(result.mul(2)) }, // d √a = da / 2√a
+  abs: { forward: unary('abs'), saveInputs: true, backward: ({ grad, inputs: [a] }) => [grad.mul(a!.sign())], jvp: ({ tangents: [ta], inputs: [a] }) => ta!.mul(a!.sign()) }, // d|a| = sign(a) da
+  // forward mode: a zero tangent, as PyTorch's (the output is piecewise constant)
+  sign: { forward: unary('sign'), nondifferentiable: true, backward: () => [null], jvp: ({ result }) => result.eq(result).mul(0) }, // +0 everywhere, NaN included
+  sigmoid: { forward: unary('sigmoid'), saveResult: true, backward: ({ grad, result: s }) => [grad.mul(s.mul(s.neg().add(1)))], jvp: ({ tangents: [ta], result: s }) => ta!.mul(s.mul(s.neg().add(1))) }, // dσ = σ(1-σ) da
+  tanh: { forward: unary('tanh'), saveResult: true, backward: ({ grad, result: t }) => [grad.mul(t.mul(t).neg().add(1))], jvp: ({ tangents: [ta], result: t }) => ta!.mul(t.mul(t).neg().add(1)) }, // d tanh = (1-tanh²) da
+  contiguous: { forward: unary('copy'), backward: ({ grad }) => [grad], jvp: ({ tangents: [ta] }) => ta! }, // a copy: identity
+  add: { forward: elementwise('add'), backward: ({ grad }) => [grad, grad], jvp: ({ tangents: [ta, tb] }) => plus(ta, tb) }, // d(a+b) = da + db
+  sub: { forward: elementwise('sub'), backward: ({ grad, needs }) => [grad, needs[1] ? grad.neg() : null], jvp: ({ tangents: [ta, tb] }) => plus(ta, tb?.neg()) }, // d(a-b) = da - db
   mul: {
     forward: elementwise('mul'),
     saveInputs: true,
     backward: ({ grad, inputs: [a, b], needs }) => [needs[0] ? grad.mul(b!) : null, needs[1] ? grad.mul(a!) : null], // d(ab) = b da + a db
+    jvp: ({ tangents: [ta, tb], inputs: [a, b] }) => plus(ta?.mul(b!), tb?.mul(a!)),
   },
   div: {
     forward: elementwise('div'),
     saveInputs: true,
     // d(a/b) = da/b - a/b² db
     backward: ({ grad, inputs: [a, b], needs }) => [needs[0] ? grad.div(b!) : null, needs[1] ? grad.mul(a!).div(b!.mul(b!)).neg() : null],
+    jvp: ({ tangents: [ta, tb], inputs: [, b], result }) => plus(ta?.div(b!), tb?.mul(result).div(b!).neg()), // (da - (a/b) db) / b
   },
   pow: {
     forward: elementwise('pow'),
@@ -161,34 +181,41 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       needs[0] ? grad.mul(b!.mul(a!.pow(b!.sub(1))).where(b!.ne(0), 0)) : null,
       needs[1] ? grad.mul(result.mul(a!.log()).where(a!.eq(0).mul(b!.ge(0)).eq(0), 0)) : null,
     ],
+    // the same two terms, with the same conventions
+    jvp: ({ tangents: [ta, tb], inputs: [a, b], result }) =>
+      plus(ta?.mul(b!.mul(a!.pow(b!.sub(1))).where(b!.ne(0), 0)), tb?.mul(result.mul(a!.log()).where(a!.eq(0).mul(b!.ge(0)).eq(0), 0))),
   },
   maximum: {
     forward: elementwise('maximum'),
     saveInputs: true,
     // the larger input gets the gradient; ties split it in half (PyTorch)
     backward: ({ grad, inputs: [a, b] }) => toWinner(grad, a!.gt(b!), a!, b!),
+    jvp: ({ tangents: [ta, tb], inputs: [a, b] }) => fromWinner(ta, tb, a!.gt(b!), a!, b!), // the winner's tangent; the mean on a tie
   },
   minimum: {
     forward: elementwise('minimum'),
     saveInputs: true,
     backward: ({ grad, inputs: [a, b] }) => toWinner(grad, a!.lt(b!), a!, b!), // the smaller input, likewise
+    jvp: ({ tangents: [ta, tb], inputs: [a, b] }) => fromWinner(ta, tb, a!.lt(b!), a!, b!),
   },
-  eq: { forward: elementwise('eq'), nondifferentiable: true, backward: () => [null, null] },
-  ne: { forward: elementwise('ne'), nondifferentiable: true, backward: () => [null, null] },
-  lt: { forward: elementwise('lt'), nondifferentiable: true, backward: () => [null, null] },
-  le: { forward: elementwise('le'), nondifferentiable: true, backward: () => [null, null] },
-  gt: { forward: elementwise('gt'), nondifferentiable: true, backward: () => [null, null] },
-  ge: { forward: elementwise('ge'), nondifferentiable: true, backward: () => [null, null] },
+  eq: { forward: elementwise('eq'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
+  ne: { forward: elementwise('ne'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
+  lt: { forward: elementwise('lt'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
+  le: { forward: elementwise('le'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
+  gt: { forward: elementwise('gt'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
+  ge: { forward: elementwise('ge'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
   where: {
     forward: elementwise('where'),
     saveInputs: true,
     // the chosen branch gets the gradient
     backward: ({ grad, inputs: [c], needs }) => [null, needs[1] ? grad.where(c!, 0) : null, needs[2] ? grad.where(c!.eq(0), 0) : null],
+    jvp: ({ tangents: [, ta, tb], inputs: [c] }) => plus(ta?.where(c!, 0), tb?.where(c!.eq(0), 0)), // the chosen branch's tangent
   },
   sum: {
     forward: reduction('sum'),
     // d Σa = broadcast of the gradient over the summed dims
     backward: ({ grad, attrs, shapes: [shape] }) => [grad.reshape(...keepShape(shape!, attrs.dims)).expand(...shape!)],
+    jvp: ({ tangents: [ta], attrs: { dims, keepdim } }) => ta!.sum(dims, keepdim), // linear: d Σa = Σ da
   },
   amax: {
     forward: reduction('max'),
@@ -199,6 +226,11 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       const ks = keepShape(shape!, attrs.dims);
       const mask = a!.eq(result.reshape(...ks));
       return [mask.div(mask.sum(attrs.dims, true)).mul(grad.reshape(...ks))];
+    },
+    // the mean of the tangents at the maxima
+    jvp: ({ tangents: [ta], inputs: [a], result, attrs: { dims, keepdim } }) => {
+      const mask = a!.eq(result.reshape(...keepShape(a!.shape, dims)));
+      return ta!.mul(mask).sum(dims, keepdim).div(mask.sum(dims, keepdim));
     },
   },
   matmul: {
@@ -228,6 +260,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       needs[0] ? grad.matmul(b!.transpose(-1, -2)) : null,
       needs[1] ? a!.transpose(-1, -2).matmul(grad) : null,
     ],
+    jvp: ({ tangents: [ta, tb], inputs: [a, b] }) => plus(ta?.matmul(b!), tb && a!.matmul(tb)),
   },
   reshape: {
     forward: ([a], { shape }) => {
@@ -236,6 +269,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       return view(x, shape, contiguousStrides(shape), x.offset);
     },
     backward: ({ grad, shapes: [shape] }) => [grad.reshape(...shape!)], // a view: reshape back
+    jvp: ({ tangents: [ta], attrs: { shape } }) => ta!.reshape(...shape), // linear: the same view of the tangent
   },
   permute: {
     forward: ([a], { dims }) => {
@@ -243,6 +277,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       return view(x, dims.map((d) => x.shape[d] ?? 1), dims.map((d) => x.strides[d] ?? 0), x.offset);
     },
     backward: ({ grad, attrs }) => [grad.permute(...inversePermutation(attrs.dims))], // permute back
+    jvp: ({ tangents: [ta], attrs: { dims } }) => ta!.permute(...dims),
   },
   expand: {
     forward: ([a], { shape }) => {
@@ -250,6 +285,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       return view(x, shape, broadcastStrides(x.shape, x.strides, shape), x.offset);
     },
     backward: ({ grad }) => [grad], // the engine sums the gradient back to the input's shape
+    jvp: ({ tangents: [ta], attrs: { shape } }) => ta!.expand(...shape),
   },
   narrow: {
     forward: ([a], { dim, start, length }) => {
@@ -263,6 +299,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       const after = shape!.map((s, d) => (d === dim ? s - start - length : 0));
       return [grad.pad(before, after)];
     },
+    jvp: ({ tangents: [ta], attrs: { dim, start, length } }) => ta!.narrow(dim, start, length),
   },
   pad: {
     forward: ([a], { before, after, value }) => {
@@ -279,6 +316,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       });
       return [g];
     },
+    jvp: ({ tangents: [ta], attrs: { before, after } }) => ta!.pad(before, after, 0), // the padding is constant: zero tangent
   },
   cast: {
     forward: ([a], { dtype }) => {
@@ -286,6 +324,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       return runKernel(K.map('cast', [operand(x, x.shape)], x.shape, K.formulas.copy), [x], [...x.shape], dtype);
     },
     backward: ({ grad }) => [grad], // the engine casts back (see engine: gradients follow input dtype)
+    jvp: ({ tangents: [ta], attrs: { dtype } }) => ta!.to(dtype),
   },
   toDevice: {
     forward: ([a], { device }) => {
@@ -295,6 +334,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       return { storage: new Storage(dev.upload(host, x.dtype)), shape: [...x.shape], strides: contiguousStrides(x.shape), offset: 0, dtype: x.dtype };
     },
     backward: ({ grad }) => [grad], // the engine moves it back (gradients follow the input's device)
+    jvp: ({ tangents: [ta], attrs: { device } }) => ta!.to(device),
   },
   im2col: {
     forward: ([a], attrs) => {
@@ -306,6 +346,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     // linear, so its gradient is its adjoint: each tap's gradient goes back to the pixel it read
     // (taps that read padding carry none)
     backward: ({ grad, attrs: { value: _, ...geom } }) => [grad.col2im(geom)],
+    jvp: ({ tangents: [ta], attrs }) => ta!.im2col({ ...attrs, value: 0 }), // linear; padding taps are constant
   },
   col2im: {
     forward: ([a], attrs) => {
@@ -316,6 +357,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     },
     // the adjoint of im2col, whose adjoint is im2col again (zero padding)
     backward: ({ grad, attrs }) => [grad.im2col({ ...attrs, value: 0 })],
+    jvp: ({ tangents: [ta], attrs }) => ta!.col2im(attrs), // linear
   },
 };
 
@@ -334,6 +376,19 @@ function checkWindow(op: string, shape: Shape, trailing: readonly number[], g: K
 function toWinner(grad: Tensor, wins: Tensor, a: Tensor, b: Tensor): Tensor[] {
   const share = wins.add(a.eq(b).mul(0.5));
   return [grad.mul(share), grad.mul(share.neg().add(1))];
+}
+
+/** Tangent of maximum/minimum: the winner's tangent, the mean of both on a tie. */
+function fromWinner(ta: Tensor | null | undefined, tb: Tensor | null | undefined, wins: Tensor, a: Tensor, b: Tensor): Tensor | null {
+  const share = wins.add(a.eq(b).mul(0.5));
+  return plus(ta?.mul(share), tb?.mul(share.neg().add(1)));
+}
+
+/** The sum of the terms present (a missing tangent is zero); null when none is. */
+function plus(...terms: (Tensor | null | undefined)[]): Tensor | null {
+  let out: Tensor | null = null;
+  for (const t of terms) if (t) out = out ? out.add(t) : t;
+  return out;
 }
 
 /** The shape of a reduction's output with keepdim. */

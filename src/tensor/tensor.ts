@@ -25,7 +25,8 @@ import { isGradEnabled, noGrad, withGradMode } from '../autograd/grad-mode.js';
 import { backward, type BackwardOptions } from '../autograd/engine.js';
 import * as C from './composites.js';
 import { formatTensor, nest, type NestedArray } from './format.js';
-import { ops, type OpAttrs, type OpName } from './ops.js';
+import { ops, type OpAttrs, type OpName, type OpSpec } from './ops.js';
+import { forwardActive, setTangent, suspendForward, tangentOf } from './dual.js';
 import {
   checkMatmul, contiguousStrides, expandedShape, fmt, inferShape, isContiguousLayout, narrowStart, normDim, normDims, numel, permutation, shapeOf, type Dims, type ShapeArgs,
 } from './shape.js';
@@ -799,7 +800,8 @@ function checkOperands(op: string, inputs: readonly Tensor[]): void {
 export function apply<N extends OpName>(op: N, inputs: readonly Tensor[], attrs: OpAttrs[N]): Tensor {
   checkOperands(op, inputs);
   const spec = ops[op];
-  const p = withGradMode(false, () => spec.forward(inputs, attrs));
+  // an op's own forward computes values only: its inner ops carry no tangents
+  const p = suspendForward(() => withGradMode(false, () => spec.forward(inputs, attrs)));
   const out = new Tensor(p.storage, p.shape, p.strides, p.offset, p.dtype);
   if (!spec.nondifferentiable && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     const next = inputs.map((t) => (t.requiresGrad ? t.edge() : null));
@@ -808,6 +810,18 @@ export function apply<N extends OpName>(op: N, inputs: readonly Tensor[], attrs:
     out.setGradFn(node, 0);
     node.saveResult(out);
   }
+  // after recording: rules that use the output (exp, tanh, ...) then differentiate through it
+  if (forwardActive()) pushTangent(spec, inputs, attrs, out);
   return out;
+}
+
+/** Forward mode: give `out` the tangent the op's `jvp` rule makes of its inputs' tangents (tensor/dual.ts). */
+function pushTangent<A>(spec: OpSpec<A>, inputs: readonly Tensor[], attrs: A, out: Tensor): void {
+  const tangents = inputs.map(tangentOf);
+  if (!tangents.some((t) => t)) return;
+  const tan = suspendForward(() => spec.jvp({ tangents, inputs, result: out, attrs }));
+  if (!tan) return;
+  // a tangent of a broadcast input only covers its own shape: broadcast it as the output is
+  setTangent(out, tan.shape.join() === out.shape.join() ? tan : suspendForward(() => tan.expand(...out.shape)));
 }
 

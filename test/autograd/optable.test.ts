@@ -1,8 +1,9 @@
 /**
  * Every primitive of the op table (`ops` in src/tensor/ops.ts, iterated with
  * Object.keys so a new op is covered, or flagged, automatically): a float64
- * gradcheck and gradgradcheck on cpu, with inputs away from kinks. Then the
- * composites built from them (no gradient code of their own).
+ * gradcheck and gradgradcheck on cpu, with inputs away from kinks, and the
+ * forward-mode check (the `jvp` rule's Jacobian against finite differences).
+ * Then the composites built from them (no gradient code of their own).
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
@@ -12,7 +13,7 @@ import type { Node } from '../../src/autograd/graph.js';
 import { availableDevices, syncReadable } from '../helpers/devices.js';
 import { leaf } from '../helpers/random.js';
 
-const { gradcheck, gradgradcheck } = gg.autograd;
+const { gradcheck, gradgradcheck, forwardAd: fwAD } = gg.autograd;
 type Opts = Parameters<typeof gradcheck>[2];
 
 interface Recipe {
@@ -157,6 +158,13 @@ describe('op table: gradcheck of every primitive (float64, cpu)', function () {
           expect(y.gradFn).to.equal(null);
           expect(() => y.sum().backward()).to.throw('element 0 of tensors does not require grad and does not have a grad_fn');
         });
+        it('carries no tangent (comparisons) or a zero one (sign), as PyTorch', function () {
+          const r = recipe(this);
+          const xs = r.inputs();
+          const tangent = fwAD.dualLevel(() => fwAD.unpackDual(r.fn(...xs.map((x) => fwAD.makeDual(x.detach(), gg.onesLike(x))))).tangent?.arraySync() ?? null);
+          if (name === 'sign') expect((tangent as number[][]).flat()).to.deep.equal([0, 0, 0, 0, 0, 0]);
+          else expect(tangent).to.equal(null);
+        });
         return;
       }
 
@@ -175,6 +183,11 @@ describe('op table: gradcheck of every primitive (float64, cpu)', function () {
       it('gradgradcheck', async function () {
         const r = recipe(this);
         expect(await gradgradcheck(r.fn, r.inputs(), r.opts)).to.equal(true);
+      });
+
+      it('checkForwardAd (its jvp rule)', async function () {
+        const r = recipe(this);
+        expect(await gradcheck(r.fn, r.inputs(), { ...r.opts, checkForwardAd: true, checkBackwardAd: false })).to.equal(true);
       });
     });
   }
@@ -225,6 +238,9 @@ describe('composites: gradcheck and gradgradcheck (float64, cpu)', function () {
     });
     it(`${name}: gradgradcheck`, async () => {
       expect(await gradgradcheck(r.fn, r.inputs(), r.opts)).to.equal(true);
+    });
+    it(`${name}: checkForwardAd (tangents by composition)`, async () => {
+      expect(await gradcheck(r.fn, r.inputs(), { ...r.opts, checkForwardAd: true, checkBackwardAd: false })).to.equal(true);
     });
   }
 });
