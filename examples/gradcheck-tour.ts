@@ -8,7 +8,13 @@
  *    training mode (batch statistics), with respect to the input and to the
  *    affine parameters;
  * 3. a spectral-normed Conv2d: the input gradient through the layer, and the
- *    parametrization W ↦ W/σ(W) itself (σ = uᵀWv with u, v fixed in eval mode).
+ *    parametrization W ↦ W/σ(W) itself (σ = uᵀWv with u, v fixed in eval mode);
+ * 4. forward mode beside reverse mode: `gradcheck(..., { checkForwardAd: true })`
+ *    compares both Jacobians (one dual pass per input element, one backward
+ *    per output element) with finite differences, for SiLU, the two norm
+ *    layers and the spectral-normed conv; the wrong SiLU passes forward mode
+ *    alone (its tangent comes from its forward, by composition), and
+ *    `autograd.functional.jacobian` gives the same matrix either way.
  *
  * Run: `node dist/examples/gradcheck-tour.js`
  *
@@ -41,7 +47,7 @@ export class WrongSiLU extends SiLU {
 /** One check's outcome. */
 export interface CheckResult {
   name: string;
-  kind: 'gradcheck' | 'gradgradcheck';
+  kind: Kind;
   /** What the tour expects: the wrong backward must fail, everything else pass. */
   expected: boolean;
   passed: boolean;
@@ -68,6 +74,24 @@ export interface GradcheckTourResult {
 
 const f64 = { dtype: 'float64' as const };
 
+/** gradcheck, gradgradcheck, gradcheck of forward and reverse mode together or of forward mode alone, or a Jacobian compared across modes. */
+type Kind = 'gradcheck' | 'gradgradcheck' | 'fwd+rev' | 'forward' | 'jacobian';
+
+function check(kind: Kind, fn: (...xs: gg.Tensor[]) => gg.Tensor, inputs: gg.Tensor[]): Promise<boolean> {
+  switch (kind) {
+    case 'gradcheck':
+      return gg.autograd.gradcheck(fn, inputs);
+    case 'gradgradcheck':
+      return gg.autograd.gradgradcheck(fn, inputs);
+    case 'fwd+rev':
+      return gg.autograd.gradcheck(fn, inputs, { checkForwardAd: true });
+    case 'forward':
+      return gg.autograd.gradcheck(fn, inputs, { checkForwardAd: true, checkBackwardAd: false });
+    case 'jacobian':
+      throw new Error('internal: jacobian comparisons are recorded directly');
+  }
+}
+
 /** Run every check; prints a line each. */
 export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTourResult> {
   const verbose = opts.verbose ?? true;
@@ -76,7 +100,7 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
   const checks: CheckResult[] = [];
   const run = async (
     name: string,
-    kind: 'gradcheck' | 'gradgradcheck',
+    kind: Kind,
     expected: boolean,
     fn: (...xs: gg.Tensor[]) => gg.Tensor,
     inputs: gg.Tensor[],
@@ -85,7 +109,7 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
     let passed: boolean;
     let message: string | undefined;
     try {
-      passed = await (kind === 'gradcheck' ? gg.autograd.gradcheck(fn, inputs) : gg.autograd.gradgradcheck(fn, inputs));
+      passed = await check(kind, fn, inputs);
     } catch (e) {
       passed = false;
       message = (e as Error).message;
@@ -106,6 +130,9 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
   await run('SiLU, right backward', 'gradcheck', true, (a) => SiLU.apply(a), [x]);
   await run('SiLU, right backward', 'gradgradcheck', true, (a) => SiLU.apply(a), [x]);
   await run('SiLU, wrong backward (forgets x·σ′(x))', 'gradcheck', false, (a) => WrongSiLU.apply(a), [x]);
+  // forward mode never calls backward: the tangent flows through the ops of forward
+  await run('SiLU, wrong backward: forward mode only', 'forward', true, (a) => WrongSiLU.apply(a), [x]);
+  await run('SiLU, right backward', 'fwd+rev', true, (a) => SiLU.apply(a), [x]);
 
   log('\n2. Normalisation layers in training mode (float64)');
   const [n, c, h, w] = quick ? [2, 2, 2, 2] : [3, 3, 3, 3];
@@ -123,6 +150,7 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
     const xi = input();
     await run('BatchNorm2d (input, weight, bias)', 'gradcheck', true, fn as (...t: gg.Tensor[]) => gg.Tensor, [xi, g, b]);
     await run('BatchNorm2d (input, weight, bias)', 'gradgradcheck', true, fn as (...t: gg.Tensor[]) => gg.Tensor, [xi, g, b]);
+    await run('BatchNorm2d (input, weight, bias)', 'fwd+rev', true, fn as (...t: gg.Tensor[]) => gg.Tensor, [xi, g, b]);
   }
   {
     const sn = new gg.nn.SwitchableNorm2d(c, f64);
@@ -134,6 +162,7 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
     const fn = (xx: gg.Tensor) => sn.call(xx);
     await run('SwitchableNorm2d (input)', 'gradcheck', true, fn, [xi]);
     await run('SwitchableNorm2d (input)', 'gradgradcheck', true, fn, [xi]);
+    await run('SwitchableNorm2d (input)', 'fwd+rev', true, fn, [xi]);
     const mw = gg.tensor([0.3, -0.2, 0.5], { ...f64, requiresGrad: true });
     const vw = gg.tensor([-0.4, 0.1, 0.6], { ...f64, requiresGrad: true });
     const fnW = (xx: gg.Tensor, m: gg.Tensor, v: gg.Tensor) => {
@@ -152,6 +181,7 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
     const fn = (xx: gg.Tensor) => conv.call(xx);
     await run('spectral-normed Conv2d (input)', 'gradcheck', true, fn, [xi]);
     await run('spectral-normed Conv2d (input)', 'gradgradcheck', true, fn, [xi]);
+    await run('spectral-normed Conv2d (input)', 'fwd+rev', true, fn, [xi]);
     // conv.parametrizations.weight holds the original weight and the chain (here: the SpectralNorm module '0')
     const plist = (conv as unknown as { parametrizations: { weight: gg.nn.Module & { original: gg.Tensor } } }).parametrizations.weight;
     const snp = [...plist.children()][0]!;
@@ -159,6 +189,19 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
     const fnW = (ww: gg.Tensor) => snp.forward(ww);
     await run('spectral norm W ↦ W/σ(W) (weight)', 'gradcheck', true, fnW, [w0]);
     if (!quick) await run('spectral norm W ↦ W/σ(W) (weight)', 'gradgradcheck', true, fnW, [w0]);
+    await run('spectral norm W ↦ W/σ(W) (weight)', 'fwd+rev', true, fnW, [w0]);
+  }
+
+  log('\n4. One Jacobian, two modes: autograd.functional.jacobian of softmax(x·x)');
+  {
+    const xi = gg.randn([4], f64);
+    const f = (t: gg.Tensor) => t.mul(t).softmax(0);
+    const rev = gg.autograd.functional.jacobian(f, xi);
+    const fwd = gg.autograd.functional.jacobian(f, xi, { strategy: 'forward-mode' });
+    const diff = Math.max(...Array.from(rev.sub(fwd).abs().dataSync()));
+    const passed = diff <= 1e-12;
+    checks.push({ name: 'softmax(x·x): jacobian, forward mode = reverse mode', kind: 'jacobian', expected: true, passed, ms: 0 });
+    log(`jacobian      reverse mode (a backward per output) and forward mode (a dual pass per input) differ by at most ${diff.toExponential(2)}: ${passed ? 'pass' : 'FAIL'}`);
   }
 
   const ok = checks.every((c) => c.passed === c.expected);

@@ -300,3 +300,20 @@ describe('autograd.forwardAd: tangents through layers against PyTorch (float64, 
     });
   }
 });
+
+describe("autograd.forwardAd: the README's examples", () => {
+  it('the first column of softmax(x·x)\'s Jacobian, a Hessian, a jvp', () => {
+    const fwAD2 = gg.autograd.forwardAd;
+    const x = gg.tensor([0.5, -1, 2], { dtype: 'float64' });
+    const Jv = fwAD2.dualLevel(() => {
+      const d = fwAD2.makeDual(x, gg.tensor([1, 0, 0], { dtype: 'float64' }));
+      return fwAD2.unpackDual(d.mul(d).softmax(0)).tangent;
+    }) as gg.Tensor;
+    const J = gg.autograd.functional.jacobian((t) => t.mul(t).softmax(0), x);
+    Array.from(Jv.dataSync()).forEach((v, i) => expect(v).to.be.closeTo(J.arraySync() instanceof Array ? ((J.arraySync() as number[][])[i] as number[])[0] as number : NaN, 1e-15));
+    const H = gg.autograd.functional.hessian((t) => t.pow(3).sum(), x);
+    expect(H.arraySync()).to.deep.equal([[3, 0, 0], [0, -6, 0], [0, 0, 12]]);
+    const [y, jv] = gg.autograd.functional.jvp((t) => t.exp(), x, gg.onesLike(x));
+    expect(Array.from(jv.dataSync())).to.deep.equal(Array.from(y.dataSync()));
+  });
+});

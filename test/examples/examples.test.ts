@@ -42,6 +42,11 @@ describe('examples (quick mode)', function () {
       'spectral-normed Conv2d (input)',
     ]);
     for (const c of right) expect(c.passed, `${c.kind} ${c.name}: ${c.message ?? ''}`).to.equal(true);
+    // forward mode beside reverse mode, both against finite differences
+    const fwdRev = checks.filter((c) => c.kind === 'fwd+rev').map((c) => c.name);
+    expect(fwdRev).to.include.members(['SiLU, right backward', 'BatchNorm2d (input, weight, bias)', 'SwitchableNorm2d (input)', 'spectral-normed Conv2d (input)']);
+    expect(checks.find((c) => c.kind === 'forward')?.name).to.equal('SiLU, wrong backward: forward mode only');
+    expect(checks.find((c) => c.kind === 'jacobian')?.passed).to.equal(true);
   });
 
   it('batchnorm-experiments: from-scratch BN matches nn.BatchNorm2d, the hand-written backward gradchecks', async () => {
