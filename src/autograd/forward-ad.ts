@@ -134,6 +134,7 @@ export function unpackDual(t: Tensor): UnpackedDual {
   if (currentLevel() < 0) return { primal: t, tangent: null };
   t.checkAlive();
   const tan = tangentOf(t);
-  const primal = suspendForward(() => viewOf(t));
-  return { primal, tangent: tan ? tan.alias() : null };
+  // both are new views: a `tidy` scope frees them like any tensor made inside it, and the
+  // tangent's view outlives the level's own handle
+  return suspendForward(() => ({ primal: viewOf(t), tangent: tan ? viewOf(tan) : null }));
 }
