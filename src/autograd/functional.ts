@@ -239,11 +239,10 @@ export function jvp<O extends Tensor | Tensor[], I extends Inputs>(fn: TensorFn<
   const createGraph = opts.createGraph ?? false;
   const strict = opts.strict ?? false;
   const [isInputsTuple, ins0] = asTuple(inputs, 'inputs', 'jvp');
-  void isInputsTuple;
   return enableGrad(() => {
     // the reverse graph is only needed to tell, in strict mode, which inputs an output depends on
     const ins = gradPreprocess(ins0, createGraph, strict);
-    const vs = vectorFor(v, ins, Array.isArray(inputs), 'jvp', createGraph, INPUT_NONE) ?? ins.map((x) => onesLike(x));
+    const vs = vectorFor(v, ins, isInputsTuple, 'jvp', createGraph, INPUT_NONE) ?? ins.map((x) => onesLike(x));
     return dualLevel(() => {
       const duals = ins.map((x, i) => makeDual(x, vs[i] as Tensor));
       const [isOutputsTuple, outs] = asTuple(fn(...duals), 'outputs of the user-provided function', 'jvp');
