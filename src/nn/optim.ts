@@ -379,3 +379,6 @@ export class AdamW extends Optimizer<AdamOptions> {
     });
   }
 }
+
+// ---- learning-rate schedules: gg.optim.lrScheduler (lr-scheduler.ts) ----
+export * as lrScheduler from './lr-scheduler.js';

@@ -1,6 +1,7 @@
 /**
  * `gg.nn.utils`: parametrizations (`parametrize`), spectral normalisation
- * (`parametrizations.spectralNorm`, `removeSpectralNorm`, `applySpectralNorm`).
+ * (`parametrizations.spectralNorm`, `removeSpectralNorm`, `applySpectralNorm`),
+ * gradient clipping (`clipGradNorm_`, `clipGradValue_`).
  */
 import { SpectralNorm, spectralNorm } from './spectral.js';
 
@@ -10,3 +11,4 @@ export const parametrizations = { spectralNorm, SpectralNorm } as const;
 export { spectralNorm, removeSpectralNorm, applySpectralNorm, SpectralNorm } from './spectral.js';
 export type { SpectralNormOptions, ApplySpectralNormOptions, ModuleClass } from './spectral.js';
 export type { Parametrization, RegisterOptions, RemoveOptions } from './parametrize.js';
+export { clipGradNorm_, clipGradValue_, type ClipGradNormOptions, type ClipParams } from './clip-grad.js';

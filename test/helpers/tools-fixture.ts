@@ -1,0 +1,57 @@
+/**
+ * Reader for test/fixtures/torch_tools.json (make_tools.py): PyTorch 1.13
+ * goldens of rounding, norm, arange, rsub, gradient clipping and lr schedulers.
+ * Non-finite numbers are stored as the strings 'inf', '-inf', 'nan'.
+ */
+import { fixture } from './compare.js';
+
+export type Num = number | 'inf' | '-inf' | 'nan';
+export interface ToolTensor {
+  shape: number[];
+  data: Num[];
+}
+
+/** A JSON number or its string form as a number. */
+export function num(v: Num | unknown): number {
+  if (v === 'inf') return Infinity;
+  if (v === '-inf') return -Infinity;
+  if (v === 'nan') return NaN;
+  return v as number;
+}
+/** A golden's values as numbers. */
+export function nums(t: ToolTensor): number[] {
+  return t.data.map(num);
+}
+/** A state dict from the fixture with 'inf' strings turned back into numbers. */
+export function revive(v: unknown): unknown {
+  if (v === 'inf' || v === '-inf' || v === 'nan') return num(v);
+  if (Array.isArray(v)) return v.map(revive);
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, revive(x)]));
+  return v;
+}
+
+export interface ToolsFixture {
+  torch: string;
+  rounding: { op: 'floor' | 'ceil' | 'round'; input: ToolTensor; output: ToolTensor; gout: ToolTensor; grad: ToolTensor }[];
+  norms: { name: string; p: Num | 'fro'; dim: number | number[] | null; keepdim: boolean; input: ToolTensor; output: ToolTensor; gout: ToolTensor; grad: ToolTensor }[];
+  aranges: { args: number[]; output?: ToolTensor; error?: string }[];
+  rsub: { input: ToolTensor; other: number; alpha: number; output: ToolTensor; gout: ToolTensor; grad: ToolTensor };
+  clips: { name: string; kind: 'norm' | 'value'; maxNorm?: number; normType?: Num; clipValue?: number; grads: ToolTensor[]; totalNorm?: Num; clipped: ToolTensor[] }[];
+  schedulers: {
+    name: string;
+    kind: string;
+    options: Record<string, unknown>;
+    lrs: number[][];
+    lastLr?: number[];
+    metrics?: number[];
+    stateDicts: Record<string, unknown>[];
+    initialLr?: number[];
+  }[];
+  errors: Record<string, string | null>;
+}
+
+let cached: ToolsFixture | undefined;
+/** The parsed fixture (read once). */
+export function tools(): ToolsFixture {
+  return (cached ??= fixture<ToolsFixture>('torch_tools.json'));
+}
