@@ -2,17 +2,23 @@
  * `nn.Module`: parameters, buffers and children in insertion order, train and
  * eval modes, hooks, and PyTorch's `state_dict` keys.
  *
- * Subclasses register what they own (`registerParameter`, `registerBuffer`,
- * `registerModule`) and declare the fields with `declare` so the accessors
- * defined here (and replaced by parametrizations) are what users see:
+ * As in PyTorch, a parameter (`gg.nn.parameter(t)`) or a module assigned to
+ * a field registers itself, whether as a class field or in the constructor
+ * (a Proxy's `defineProperty` trap, see `Module`'s constructor):
  *
  * ```ts
  * class Scale extends gg.nn.Module {
- *   declare weight: gg.Tensor;
- *   constructor(n: number) { super(); this.registerParameter('weight', gg.ones([n])); }
- *   forward(x: gg.Tensor) { return x.mul(this.weight); }
+ *   weight = gg.nn.parameter(gg.ones([3]));   // a parameter: in parameters(), stateDict(), .double()
+ *   fc: gg.nn.Linear;
+ *   constructor() { super(); this.fc = new gg.nn.Linear(3, 3); }   // a child module
+ *   forward(x: gg.Tensor) { return this.fc.call(x.mul(this.weight)); }
  * }
  * ```
+ *
+ * Buffers are registered explicitly (`registerBuffer`), since a plain tensor
+ * field is just a field, as in PyTorch. `registerParameter`/`registerModule`
+ * work as before; fields they define are best declared with `declare` (a
+ * plain `weight: Tensor;` field with no value is ignored over a registered one).
  */
 import { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/storage.js';
@@ -31,15 +37,58 @@ export interface FactoryOptions {
 /** Marks buffers that hold integers (e.g. `num_batches_tracked`), saved as I64. */
 export const integerTensors = new WeakSet<Tensor>();
 
+/** Tensors made parameters (`parameter()` or `registerParameter`): what a field assignment registers. */
+const parameterTensors = new WeakSet<Tensor>();
+
 /**
- * Make `t` a parameter: a leaf that requires grad, owned by a module.
+ * Make `t` a parameter (PyTorch's `nn.Parameter`): a leaf that requires grad,
+ * kept out of `tidy`; assigned to a Module's field, it registers there.
  * @example const w = gg.nn.parameter(gg.randn([3, 4]));
  */
 export function parameter(t: Tensor, requiresGrad = true): Tensor {
   const p = t.isLeaf && !t.isDisposed ? t : t.detach();
   p.requiresGrad = requiresGrad;
+  parameterTensors.add(p);
   return keep(p);
 }
+
+/**
+ * True for a tensor made by `gg.nn.parameter` (or registered as a parameter).
+ * @example gg.nn.isParameter(gg.nn.parameter(gg.zeros([2]))) // true
+ */
+export function isParameter(t: unknown): t is Tensor {
+  return t instanceof Tensor && parameterTensors.has(t);
+}
+
+/**
+ * The Proxy trap behind field registration. Every assignment to a module's
+ * property (`this.w = v`, a class field `w = v`) ends in [[DefineOwnProperty]]
+ * on the receiver, so this one trap sees them all.
+ */
+const registering: ProxyHandler<Module> = {
+  defineProperty(target, prop, desc) {
+    if (typeof prop !== 'string' || !('value' in desc) || desc.get || desc.set) return Reflect.defineProperty(target, prop, desc);
+    const v: unknown = desc.value;
+    const slot = Object.getOwnPropertyDescriptor(target, prop);
+    const registered = target._parameters.has(prop) || target._buffers.has(prop) || target._modules.has(prop);
+    if (registered && slot?.set) {
+      // NOTE: a TypeScript field without a value (`weight: Tensor;` under
+      // useDefineForClassFields) defines `undefined` after the base class registered it
+      if (v === undefined) return true;
+      slot.set.call(target, v);
+      return true;
+    }
+    if (isParameter(v)) {
+      target.registerParameter(prop, v);
+      return true;
+    }
+    if (v instanceof Module) {
+      target.registerModule(prop, v);
+      return true;
+    }
+    return Reflect.defineProperty(target, prop, desc);
+  },
+};
 
 export type ForwardPreHook = (module: Module, inputs: Tensor[]) => Tensor[] | Tensor | void;
 export type ForwardHook = (module: Module, inputs: Tensor[], output: Tensor) => Tensor | void;
@@ -89,6 +138,13 @@ export abstract class Module {
   private readonly fwdHooks = new Map<number, ForwardHook>();
   private readonly bwdHooks = new Map<number, BackwardHook>();
 
+  constructor() {
+    // Why a Proxy: subclass fields (`weight = gg.nn.parameter(...)`) are defined
+    // on the object this constructor returns, after it returns, so only a trap
+    // on that object can register them, as PyTorch's __setattr__ does
+    return new Proxy(this, registering);
+  }
+
   /** The computation; call the module with `call(...)` so hooks run. @example forward(x: gg.Tensor) { return this.fc.call(x).relu(); } */
   abstract forward(...inputs: Tensor[]): Tensor;
 
@@ -129,6 +185,7 @@ export abstract class Module {
     this.checkName(name, this._parameters);
     const p = t ? parameter(t, t.requiresGrad || t.isLeaf) : null;
     this._parameters.set(name, p);
+    if (p) parameterTensors.add(p);
     this.defineSlot(name, () => this._parameters.get(name) ?? null, (v: Tensor | null) => this._parameters.set(name, v));
     return p;
   }
