@@ -396,10 +396,18 @@ abstract class ModuleSequence extends Module implements Iterable<Module> {
 
 /**
  * Modules applied in order; children are named '0', '1', ... (or by the keys
- * of an object).
- * @example const net = new gg.nn.Sequential(new gg.nn.Linear(4, 8), new gg.nn.ReLU(), new gg.nn.Linear(8, 2));
+ * of an object). Built from a list, it keeps each layer's type:
+ * `net.at(0)` is a `Linear` below (PyTorch's `net[0]`; `net[0]` also works,
+ * typed `Module`).
+ * @example
+ * const net = new gg.nn.Sequential(new gg.nn.Linear(4, 8), new gg.nn.ReLU(), new gg.nn.Linear(8, 2));
+ * net.at(0).weight.shape // [8, 4]; net.at(-1) is a Module
  */
-export class Sequential extends ModuleSequence {
+export class Sequential<out T extends readonly Module[] = Module[]> extends ModuleSequence {
+  /** Children by position, as PyTorch's `seq[0]` (typed `Module`; `at(i)` keeps the type). */
+  readonly [index: number]: Module;
+  constructor(...modules: T);
+  constructor(modules: Record<string, Module>);
   constructor(...modules: Module[] | [Record<string, Module>]) {
     super();
     const first = modules[0];
@@ -408,6 +416,15 @@ export class Sequential extends ModuleSequence {
     } else {
       (modules as Module[]).forEach((m, i) => this.registerModule(String(i), m));
     }
+  }
+  /**
+   * The i-th module (negative counts from the end), typed as the layer given
+   * at that position when `i` is a literal.
+   * Errors: out of range throws `index i is out of range`.
+   * @example new gg.nn.Sequential(new gg.nn.Linear(2, 3), new gg.nn.ReLU()).at(0).outFeatures // 3
+   */
+  override at<I extends number>(i: I): T[I & keyof T] {
+    return super.at(i) as T[I & keyof T];
   }
   /** Feed `input` through the children in order (each via `call`). @example net.call(gg.randn([5, 4])).shape // [5, 2] for the net above */
   forward(input: Tensor): Tensor {
