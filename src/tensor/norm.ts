@@ -3,7 +3,8 @@
  * `torch.linalg.vector_norm` over `dim`), composed from primitive ops so that
  * autograd, double backward and every device come for free.
  */
-import type { Dims, Tensor } from './tensor.js';
+import type { Tensor } from './tensor.js';
+import type { Dims } from './shape.js';
 
 /** What `norm` accepts as `p`: a number (Infinity and -Infinity included) or `'fro'` (= 2). */
 export type NormOrd = number | 'fro';

@@ -5,8 +5,9 @@
  * write the gradients in place (the trailing underscore) and record nothing.
  */
 import type { Tensor } from '../../tensor/tensor.js';
-import { stack, tensor } from '../../tensor/creation.js';
-import { noGrad } from '../../tensor/graph.js';
+import { tensor } from '../../tensor/creation.js';
+import { stack } from '../../tensor/composites.js';
+import { noGrad } from '../../autograd/grad-mode.js';
 import { norm, type NormOrd } from '../../tensor/norm.js';
 
 /** Parameters as the clipping functions take them: one tensor or any iterable (e.g. `model.parameters()`). */
