@@ -239,7 +239,7 @@ function accumulate(node: AccumulateGrad, g: Tensor | null, createGraph: boolean
 
 function seedFor(t: Tensor, g: Tensor | null | undefined, i: number): Tensor {
   if (g === undefined || g === null) {
-    if (t.size !== 1) throw new Error('grad can be implicitly created only for scalar outputs');
+    if (t.numel() !== 1) throw new Error('grad can be implicitly created only for scalar outputs');
     return t.newFull(t.shape, 1);
   }
   if (fmt(g.shape) !== fmt(t.shape)) {

@@ -71,18 +71,14 @@ export class Function {
    * Compute the outputs; runs without recording the graph.
    * @example static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor) { ctx.saveForBackward(x); return x.mul(x); }
    */
-  static forward(ctx: FunctionCtx, ...args: unknown[]): Tensor | Tensor[] {
-    void ctx;
-    void args;
+  static forward(_ctx: FunctionCtx, ..._args: unknown[]): Tensor | Tensor[] {
     throw new Error('You must implement the forward function for custom autograd.Function.');
   }
   /**
    * Gradients of the inputs from the gradients of the outputs (one per input; null for none).
    * @example static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor) { const [x] = ctx.savedTensors; return g.mul(x!).mul(2); }
    */
-  static backward(ctx: FunctionCtx, ...grads: Tensor[]): Grad | Grad[] {
-    void ctx;
-    void grads;
+  static backward(_ctx: FunctionCtx, ..._grads: Tensor[]): Grad | Grad[] {
     throw new Error('You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD.');
   }
 
@@ -138,7 +134,7 @@ class FunctionNode extends Node {
     return list.map((g, i) => {
       if (g === undefined || g === null) return null;
       const m = this.inputs[i];
-      if (m && g.shape.join() !== m.shape.join() && g.size !== m.shape.reduce((a, b) => a * b, 1)) {
+      if (m && g.shape.join() !== m.shape.join() && g.numel() !== m.shape.reduce((a, b) => a * b, 1)) {
         // broadcastable gradients are reduced by the engine; anything else is a bug in backward
         const ok = g.shape.length >= m.shape.length;
         if (!ok) throw new Error(`Function ${this.name} returned an invalid gradient at index ${i} - got [${g.shape.join(', ')}] but expected shape compatible with [${m.shape.join(', ')}]`);

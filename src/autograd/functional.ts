@@ -99,7 +99,7 @@ function validateV(v: readonly Tensor[], other: readonly Tensor[], isOtherTuple:
   }
   v.forEach((ev, i) => {
     const eo = other[i] as Tensor;
-    if (ev.shape.join() !== eo.shape.join() || ev.rank !== eo.rank) {
+    if (ev.shape.join() !== eo.shape.join() || ev.ndim !== eo.ndim) {
       throw new Error(`${isOtherTuple ? `Entry ${i} in ` : ''}v has invalid size: should be ${torchSize(eo.shape)} but got ${torchSize(ev.shape)}.`);
     }
   });
@@ -185,7 +185,7 @@ function untuple<T>(xs: T[], wasTuple: boolean): T | T[] {
 /** `v`, checked against `refs` (or ones when omitted and allowed). */
 function vectorFor(v: Inputs | null | undefined, refs: Tensor[], isRefsTuple: boolean, fnName: string, createGraph: boolean, noneMessage: string): Tensor[] | null {
   if (v === undefined || v === null) {
-    if (refs.length !== 1 || (refs[0] as Tensor).size !== 1) throw new Error(noneMessage);
+    if (refs.length !== 1 || (refs[0] as Tensor).numel() !== 1) throw new Error(noneMessage);
     return null;
   }
   const [, vs] = asTuple(v, 'v', fnName);
@@ -312,7 +312,7 @@ export function jacobian<O extends Tensor | Tensor[], I extends Inputs>(fn: Tens
     const rows = outs.map((out, i) => {
       const perInput: Tensor[][] = ins.map(() => []);
       const flat = out.reshape(-1);
-      for (let j = 0; j < out.size; j++) {
+      for (let j = 0; j < out.numel(); j++) {
         const vj = autogradGrad([flat.narrow(0, j, 1)], ins, null, createGraph, true);
         vj.forEach((g, k) => {
           if (g) {
@@ -353,8 +353,8 @@ function jacobianForward(fn: TensorFn, inputs: Inputs): unknown {
   // columns[j][i]: per element of input j, the tangent of output i
   const columns: Tensor[][][] = ins.map(() => []);
   ins.forEach((x, j) => {
-    for (let k = 0; k < x.size; k++) {
-      const data = hostArray(x.dtype, x.size);
+    for (let k = 0; k < x.numel(); k++) {
+      const data = hostArray(x.dtype, x.numel());
       data[k] = 1;
       const e = Tensor.fromHost(data, x.shape, x.dtype, x.device);
       dualLevel(() => {
@@ -414,7 +414,7 @@ export function hessian<I extends Inputs>(fn: TensorFn, inputs: I, opts: Hessian
     checkRequiresGrad(tOut, 'outputs', strict);
     if (isOutTuple) throw new Error('The function given to hessian should return a single Tensor');
     const o = tOut[0] as Tensor;
-    if (o.size !== 1) throw new Error('The Tensor returned by the function given to hessian should contain a single element');
+    if (o.numel() !== 1) throw new Error('The Tensor returned by the function given to hessian should contain a single element');
     return o.reshape([]);
   };
   const jacFn = (...xs: Tensor[]): Tensor[] => {
@@ -434,7 +434,7 @@ function gradientOf(fn: TensorFn, inputs: Inputs, v: Inputs | null | undefined, 
   const [isOutputsTuple, outs] = asTuple(fn(...ins), 'outputs of the user-provided function', name);
   checkRequiresGrad(outs, 'outputs', strict);
   if (isOutputsTuple) throw new Error(`The function given to ${name} should return a single Tensor`);
-  if ((outs[0] as Tensor).size !== 1) throw new Error(`The Tensor returned by the function given to ${name} should contain a single element`);
+  if ((outs[0] as Tensor).numel() !== 1) throw new Error(`The Tensor returned by the function given to ${name} should contain a single element`);
   const jac = autogradGrad(outs, ins, null, true);
   checkRequiresGrad(jac, 'jacobian', strict);
   return { isInputsTuple, ins, vs, outs, jac };

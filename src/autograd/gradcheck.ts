@@ -19,7 +19,12 @@ export interface GradcheckOptions {
   raiseException?: boolean;
   fastMode?: boolean;
   nondetTol?: number;
-  /** Check that a zero grad_output gives zero gradients (default true). */
+  /**
+   * Fail with PyTorch's 'Gradient has dtype mismatch' when an analytical
+   * gradient's dtype differs from its input's (default false, as PyTorch).
+   * The engine brings every gradient to its input's dtype, so this guards
+   * that rule.
+   */
   checkGradDtypes?: boolean;
   /** Also compare the Jacobian forward mode gives (one dual pass per input element) with the numerical one (default false, as PyTorch). */
   checkForwardAd?: boolean;
@@ -102,14 +107,21 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
   const diffOutputs = outputs.map((o, i) => (o.requiresGrad ? i : -1)).filter((i) => i >= 0);
 
   // one vector-Jacobian product: the gradients of Σ v·output_i with respect to the differentiable inputs
+  let dtypesOk = true;
   const vjp = async (i: number, v: Float64Array, retain = true): Promise<Float64Array[]> => {
     const o = outputs[i] as Tensor;
     const go = tensor(v, { shape: o.shape, dtype: o.dtype, device: o.device });
     const gs = grad([o], diff.map((j) => inputs[j] as Tensor), { gradOutputs: [go], retainGraph: retain, allowUnused: true });
+    gs.forEach((g, k) => {
+      if (g && g.dtype !== (inputs[diff[k] as number] as Tensor).dtype) dtypesOk = false;
+    });
     const out = await Promise.all(gs.map((g, k) => (g ? values(g) : values(zerosLike(inputs[diff[k] as number] as Tensor)))));
     go.dispose();
     return out;
   };
+
+  // PyTorch checks the dtypes right after the analytical Jacobian, before reentrancy and values
+  const dtypesWrong = (): boolean => (opts.checkGradDtypes ?? false) && !dtypesOk;
 
   // a dual pass with `tangent` on input j (the other inputs plain): each output's tangent
   const jvpOf = (j: number, tangent: Float64Array): Promise<Float64Array[]> =>
@@ -121,7 +133,7 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
       return Promise.all(outs.map((o) => values(unpackDual(o).tangent ?? zerosLike(o))));
     });
 
-  if (opts.fastMode) return fastCheck(fn, inputs, outVals, diff, diffOutputs, vjp, checkBackward ? null : jvpOf, checkForward ? jvpOf : null, { eps, atol, rtol }, fail);
+  if (opts.fastMode) return fastCheck(fn, inputs, outVals, diff, diffOutputs, vjp, checkBackward ? null : jvpOf, checkForward ? jvpOf : null, { eps, atol, rtol }, dtypesWrong, fail);
 
   // numerical[i][jj][k][m] = d out_i[m] / d x_j[k] (rows: input elements, as PyTorch prints), per input on demand
   const numericalCache = new Map<number, Float64Array[][]>();
@@ -129,7 +141,7 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
     const hit = numericalCache.get(j);
     if (hit) return hit;
     const perOutput: Float64Array[][] = outputs.map(() => []);
-    for (let k = 0; k < (inputs[j] as Tensor).size; k++) {
+    for (let k = 0; k < (inputs[j] as Tensor).numel(); k++) {
       const plus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) + eps));
       const minus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) - eps));
       plus.forEach((p, i) => {
@@ -155,7 +167,7 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
     const nOut = (outVals[i] as Float64Array).length;
     for (const [jj, j] of diff.entries()) {
       const x = inputs[j] as Tensor;
-      const nIn = x.size;
+      const nIn = x.numel();
       const numerical = (await numericalFor(j))[i] as Float64Array[];
       const analytical = Array.from({ length: nIn }, () => new Float64Array(nOut));
       const again = Array.from({ length: nIn }, () => new Float64Array(nOut));
@@ -169,6 +181,7 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
           (again[k] as Float64Array)[m] = g2[k] ?? 0;
         }
       }
+      if (dtypesWrong()) return fail('Gradient has dtype mismatch');
       for (let k = 0; k < nIn; k++) {
         for (let m = 0; m < nOut; m++) {
           const d = Math.abs((analytical[k] as Float64Array)[m]! - (again[k] as Float64Array)[m]!);
@@ -192,8 +205,8 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
     for (const [jj, j] of diff.entries()) {
       const x = inputs[j] as Tensor;
       const columns: Float64Array[][] = [];
-      for (let k = 0; k < x.size; k++) {
-        const onehot = new Float64Array(x.size);
+      for (let k = 0; k < x.numel(); k++) {
+        const onehot = new Float64Array(x.numel());
         onehot[k] = 1;
         columns.push(await jvpOf(j, onehot));
       }
@@ -240,6 +253,7 @@ async function fastCheck(
   /** Set when forward mode is checked too. */
   forward: Jvp | null,
   tol: { eps: number; atol: number; rtol: number },
+  dtypesWrong: () => boolean,
   fail: (msg: string) => boolean,
 ): Promise<boolean> {
   const suffix =
@@ -247,9 +261,10 @@ async function fastCheck(
   for (const i of diffOutputs) {
     const v = randomUnit((outVals[i] as Float64Array).length);
     const vJ = forwardOnly ? null : await vjp(i, v);
+    if (dtypesWrong()) return fail('Gradient has dtype mismatch');
     for (const [jj, j] of diff.entries()) {
       const x = inputs[j] as Tensor;
-      const u = randomUnit(x.size);
+      const u = randomUnit(x.numel());
       const plus = await evalPerturbed(fn, inputs, j, (d) => d.forEach((_, k) => (d[k] = (d[k] ?? 0) + tol.eps * (u[k] ?? 0))));
       const minus = await evalPerturbed(fn, inputs, j, (d) => d.forEach((_, k) => (d[k] = (d[k] ?? 0) - tol.eps * (u[k] ?? 0))));
       const p = plus[i] as Float64Array;
@@ -291,12 +306,11 @@ async function fastCheck(
  */
 export async function gradgradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: GradgradcheckOptions = {}): Promise<boolean> {
   const inputs = Array.isArray(inputsIn) ? inputsIn : [inputsIn];
-  const diff = inputs.filter((t) => t.requiresGrad);
   const outs = asList(fn(...inputs)).filter((o) => o.requiresGrad);
   const gradOutputs =
     opts.gradOutputs ??
     outs.map((o) => {
-      const data = Float64Array.from({ length: o.size }, () => normal());
+      const data = Float64Array.from({ length: o.numel() }, () => normal());
       return tensor(data, { shape: o.shape, dtype: o.dtype, device: o.device, requiresGrad: true });
     });
   const n = inputs.length;
@@ -308,8 +322,6 @@ export async function gradgradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: G
     const gs = grad(ys, dxs, { gradOutputs: gos, createGraph: true, allowUnused: true });
     return gs.filter((g): g is Tensor => g !== null);
   };
-  void diff;
   const { gradOutputs: _unused, ...rest } = opts;
-  void _unused;
   return gradcheck(first, [...inputs, ...gradOutputs], rest);
 }

@@ -55,7 +55,7 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
  * @example gg.nn.init.calculateFanInAndFanOut(gg.zeros([5, 4])) // [4, 5]
  */
 export function calculateFanInAndFanOut(t: Tensor): [number, number] {
-  if (t.rank < 2) throw new Error('Fan in and fan out can not be computed for tensor with fewer than 2 dimensions');
+  if (t.ndim < 2) throw new Error('Fan in and fan out can not be computed for tensor with fewer than 2 dimensions');
   const receptive = t.shape.slice(2).reduce((a, b) => a * b, 1);
   return [(t.shape[1] ?? 1) * receptive, (t.shape[0] ?? 1) * receptive];
 }
@@ -115,7 +115,7 @@ export function ones_(t: Tensor): Tensor {
  * @example gg.nn.init.kaimingUniform_(w, { a: Math.sqrt(5) }) // Linear's default
  */
 export function kaimingUniform_(t: Tensor, opts: KaimingOptions = {}): Tensor {
-  if (t.size === 0) return t;
+  if (t.numel() === 0) return t;
   const gain = calculateGain(opts.nonlinearity ?? 'leaky_relu', opts.a ?? 0);
   const std = gain / Math.sqrt(fan(t, opts.mode ?? 'fan_in'));
   const bound = Math.sqrt(3) * std;
@@ -127,7 +127,7 @@ export function kaimingUniform_(t: Tensor, opts: KaimingOptions = {}): Tensor {
  * @example gg.nn.init.kaimingNormal_(w, { mode: 'fan_out', nonlinearity: 'relu' })
  */
 export function kaimingNormal_(t: Tensor, opts: KaimingOptions = {}): Tensor {
-  if (t.size === 0) return t;
+  if (t.numel() === 0) return t;
   const gain = calculateGain(opts.nonlinearity ?? 'leaky_relu', opts.a ?? 0);
   const std = gain / Math.sqrt(fan(t, opts.mode ?? 'fan_in'));
   return normal_(t, 0, std);

@@ -11,12 +11,7 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { Module, parameter, type FactoryOptions } from './module.js';
 import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from './init.js';
 import { factoryAfterTo, inferParameters, isLazyModule, lazyModuleInit, materialized, type LazyModuleMixin, type ModuleClass } from './lazy.js';
-
-/** @internal Python's repr of a float option (`0.5`, `1.0`) for printed forms. */
-export function pyFloat(v: number): string {
-  return Number.isInteger(v) ? v.toFixed(1) : String(v);
-}
-const pyBool = (b: boolean): string => (b ? 'True' : 'False');
+import { pyBool, pyFloat } from './repr.js';
 
 // ---- functional forms ----------------------------------------------------------------------
 
@@ -179,7 +174,7 @@ export class LazyLinear extends Linear implements LazyModuleMixin {
    * @example new gg.nn.LazyLinear(3).initializeParameters(gg.randn([2, 7])) // ['weight', 'bias']
    */
   initializeParameters(input: Tensor): string[] {
-    return this.createMissing(input.shape[input.rank - 1] ?? 1);
+    return this.createMissing(input.shape[input.ndim - 1] ?? 1);
   }
 
   /**
@@ -225,7 +220,7 @@ export class LazyLinear extends Linear implements LazyModuleMixin {
   protected override loadMissing(name: string, kind: 'p' | 'b', src: Tensor): void {
     if (kind !== 'p' || (name !== 'weight' && name !== 'bias')) return super.loadMissing(name, kind, src);
     if (name === 'weight') {
-      if (src.rank !== 2 || src.shape[0] !== this.outFeatures) {
+      if (src.ndim !== 2 || src.shape[0] !== this.outFeatures) {
         throw new Error(`size mismatch for weight: copying a param with shape ${fmt(src.shape)} from checkpoint, the shape in current model is [${this.outFeatures}, -1].`);
       }
       const created = this.createMissing(src.shape[1] ?? 0);
@@ -234,7 +229,7 @@ export class LazyLinear extends Linear implements LazyModuleMixin {
       materialized(this, created);
       return;
     } else {
-      if (src.rank !== 1 || src.shape[0] !== this.outFeatures) {
+      if (src.ndim !== 1 || src.shape[0] !== this.outFeatures) {
         throw new Error(`size mismatch for bias: copying a param with shape ${fmt(src.shape)} from checkpoint, the shape in current model is [${this.outFeatures}].`);
       }
       this._parameters.set('bias', parameter(zeros([this.outFeatures], this.factory)));

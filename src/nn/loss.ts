@@ -55,8 +55,8 @@ function alongClassDim(w: Tensor, rank: number): Tensor {
 /** Throw PyTorch's errors for class-index targets that do not fit the input. */
 function checkIndexTarget(input: Tensor, target: Tensor, ignoreIndex: number): void {
   const n = input.shape[0] ?? 0;
-  if (input.rank === 2) {
-    if (target.rank !== 1) throw new Error(`1D target tensor expected, multi-target not supported`);
+  if (input.ndim === 2) {
+    if (target.ndim !== 1) throw new Error(`1D target tensor expected, multi-target not supported`);
     if (target.shape[0] !== n) throw new Error(`Expected input batch_size (${n}) to match target batch_size (${target.shape[0]}).`);
   } else {
     const want = [n, ...input.shape.slice(2)];
@@ -79,10 +79,10 @@ function checkIndexTarget(input: Tensor, target: Tensor, ignoreIndex: number): v
 function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignoreIndex: number): { nll: Tensor; w: Tensor; valid: Tensor } {
   const c = logp.shape[1] ?? 0;
   const t = target.detach().to(logp.dtype);
-  const classes = alongClassDim(arange(c, { dtype: logp.dtype, device: logp.device }), logp.rank);
+  const classes = alongClassDim(arange(c, { dtype: logp.dtype, device: logp.device }), logp.ndim);
   const valid = t.ne(ignoreIndex);
   const onehot = t.unsqueeze(1).eq(classes).mul(valid.unsqueeze(1));
-  const w = weight ? onehot.mul(alongClassDim(weight, logp.rank)).sum(1) : onehot.sum(1);
+  const w = weight ? onehot.mul(alongClassDim(weight, logp.ndim)).sum(1) : onehot.sum(1);
   const nll = logp.mul(onehot).sum(1).mul(w).neg();
   return { nll, w, valid };
 }
@@ -94,7 +94,7 @@ function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignore
  */
 export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
   const reduction = opts.reduction ?? 'mean';
-  if (input.rank === 1) {
+  if (input.ndim === 1) {
     const out = nllLoss(input.unsqueeze(0), target.reshape(1), opts);
     return reduction === 'none' ? out.squeeze(0) : out;
   }
@@ -117,14 +117,14 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   const reduction = opts.reduction ?? 'mean';
   const ls = opts.labelSmoothing ?? 0;
   if (!(ls >= 0 && ls <= 1)) throw new Error(`label_smoothing must be between 0.0 and 1.0. Got: ${ls}`);
-  if (input.rank === 1) {
+  if (input.ndim === 1) {
     const t = fmt(target.shape) === fmt(input.shape) ? target.unsqueeze(0) : target.reshape(1);
     const out = crossEntropy(input.unsqueeze(0), t, opts);
     return reduction === 'none' ? out.squeeze(0) : out;
   }
   const c = input.shape[1] ?? 0;
   const weight = opts.weight ?? null;
-  if (weight && (weight.rank !== 1 || weight.shape[0] !== c)) {
+  if (weight && (weight.ndim !== 1 || weight.shape[0] !== c)) {
     throw new Error(`weight tensor should be defined either for all ${c} classes or no classes but got weight tensor of shape: ${fmt(weight.shape)}`);
   }
   const logp = input.logSoftmax(1);
@@ -133,10 +133,10 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
     // class probabilities
     const t = ls > 0 ? target.mul(1 - ls).add(ls / c) : target;
     let prod = logp.mul(t);
-    if (weight) prod = prod.mul(alongClassDim(weight, input.rank));
+    if (weight) prod = prod.mul(alongClassDim(weight, input.ndim));
     if (reduction === 'none') return prod.sum(1).neg();
     if (reduction === 'sum') return prod.sum().neg();
-    if (reduction === 'mean') return prod.sum().neg().div(input.size / c);
+    if (reduction === 'mean') return prod.sum().neg().div(input.numel() / c);
     return reduce(prod, reduction);
   }
 
@@ -150,7 +150,7 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   else return reduce(nll, reduction);
   if (ls === 0) return main;
 
-  const smooth = (weight ? logp.mul(alongClassDim(weight, input.rank)) : logp).sum(1).neg().mul(valid);
+  const smooth = (weight ? logp.mul(alongClassDim(weight, input.ndim)) : logp).sum(1).neg().mul(valid);
   let ret: Tensor;
   if (reduction === 'none') ret = smooth;
   else if (reduction === 'sum') ret = smooth.sum();

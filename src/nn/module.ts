@@ -460,8 +460,7 @@ export abstract class Module {
   }
 
   /** @internal a state entry for a slot that is null (lazy modules materialise here). */
-  protected loadMissing(name: string, kind: 'p' | 'b', src: Tensor): void {
-    void src;
+  protected loadMissing(name: string, kind: 'p' | 'b', _src: Tensor): void {
     throw new Error(`cannot load '${name}' into ${this.constructor.name}: the ${kind === 'p' ? 'parameter' : 'buffer'} is absent (None) in this module`);
   }
 

@@ -78,7 +78,7 @@ export function argmax(x: Tensor, dim: number, keepdim = false): Tensor {
   const d = normDim(dim, x.ndim);
   const n = x.shape[d] ?? 1;
   const v = x.detach();
-  const idx = v.newTensor(Array.from({ length: n }, (_, i) => i)).reshape(...x.shape.map((s, i) => (i === d ? n : 1)));
+  const idx = v.newTensor(Array.from({ length: n }, (_, i) => i)).reshape(...x.shape.map((_, i) => (i === d ? n : 1)));
   const isMax = v.eq(v.max(d, true));
   // the smallest index among the maxima: max of (n - index) where maximal
   return idx.neg().add(n).mul(isMax).max(d, keepdim).neg().add(n);

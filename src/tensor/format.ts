@@ -28,6 +28,6 @@ export function nest(flat: HostArray, shape: Shape): NestedArray {
 export function formatTensor(t: Tensor): string {
   const head = `tensor(shape=${fmt(t.shape)}, dtype=${t.dtype}, device='${t.device}'`;
   if (t.isDisposed) return `${head}, disposed)`;
-  if (!t.storage.device.syncRead || t.size > 100) return `${head})`;
+  if (!t.storage.device.syncRead || t.numel() > 100) return `${head})`;
   return `tensor(${JSON.stringify(t.arraySync())}${t.dtype === 'float64' ? ', dtype=float64' : ''}${t.device === 'cpu' ? '' : `, device='${t.device}'`}${t.gradFn ? `, gradFn=<${t.gradFn.name}>` : t.requiresGrad ? ', requiresGrad=true' : ''})`;
 }

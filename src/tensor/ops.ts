@@ -236,15 +236,15 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   matmul: {
     forward: (inputs) => {
       const [a, b] = inputs as [Tensor, Tensor];
-      const m = a.shape[a.rank - 2] ?? 1;
-      const k = a.shape[a.rank - 1] ?? 1;
-      const n = b.shape[b.rank - 1] ?? 1;
+      const m = a.shape[a.ndim - 2] ?? 1;
+      const k = a.shape[a.ndim - 1] ?? 1;
+      const n = b.shape[b.ndim - 1] ?? 1;
       const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
       // NOTE: both operands are read along k with stride 1 (B through a copy of Bᵀ when
       // needed): the copy costs K·N, the contiguous inner loop saves far more on every device
-      const aa = a.strides[a.rank - 1] === 1 || k === 1 ? a : a.contiguous();
+      const aa = a.strides[a.ndim - 1] === 1 || k === 1 ? a : a.contiguous();
       const bt = b.transpose(-1, -2);
-      const bb = bt.strides[bt.rank - 1] === 1 || k === 1 ? bt : bt.contiguous();
+      const bb = bt.strides[bt.ndim - 1] === 1 || k === 1 ? bt : bt.contiguous();
       const bv = bb === bt ? b : bb.transpose(-1, -2);
       const kernel = K.matmul(operand(aa, [...batch, m, k]), operand(bv, [...batch, k, n]), batch, m, k, n);
       const out = runKernel(kernel, [aa, bv], [...batch, m, n], a.dtype);

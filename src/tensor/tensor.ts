@@ -109,21 +109,23 @@ export class Tensor {
   get storage(): Storage {
     return this.ref.storage;
   }
-  /** Number of dims. @example gg.zeros([2, 3]).rank // 2 */
-  get rank(): number {
-    return this.shape.length;
-  }
-  /** Number of dims (PyTorch's name). @example gg.zeros([2, 3]).ndim // 2 */
+  /** Number of dims. @example gg.zeros([2, 3]).ndim // 2 */
   get ndim(): number {
     return this.shape.length;
   }
-  /** Number of elements. @example gg.zeros([2, 3]).size // 6 */
-  get size(): number {
-    return numel(this.shape);
-  }
-  /** Number of elements (PyTorch's name). @example gg.zeros([2, 3]).numel() // 6 */
+  /** Number of elements. @example gg.zeros([2, 3]).numel() // 6 */
   numel(): number {
     return numel(this.shape);
+  }
+  /**
+   * The shape (PyTorch's `size()`), or the size of one dim (negative counts from the end).
+   * @example gg.zeros([2, 3]).size() // [2, 3]; gg.zeros([2, 3]).size(-1) // 3
+   */
+  size(): number[];
+  size(dim: number): number;
+  size(dim?: number): number[] | number {
+    if (dim === undefined) return [...this.shape];
+    return this.shape[normDim(dim, this.ndim)] ?? 1;
   }
   /**
    * True for tensors not produced by a recorded op.
@@ -330,10 +332,10 @@ export class Tensor {
     return this.dataSync()[0] ?? NaN;
   }
   private checkItem(): void {
-    if (this.size !== 1) throw new Error(`a Tensor with ${this.size} elements cannot be converted to Scalar`);
+    if (this.numel() !== 1) throw new Error(`a Tensor with ${this.numel()} elements cannot be converted to Scalar`);
   }
   private isDenseBuffer(): boolean {
-    return this.isContiguous() && this.storage.buffer.size === this.size;
+    return this.isContiguous() && this.storage.buffer.size === this.numel();
   }
   private contiguousCopy(): Tensor {
     // NOTE: the detached handle holds a reference to the storage; release it now, not at GC
@@ -577,7 +579,7 @@ export class Tensor {
 
   /** Sum over `dim` (all dims by default). @example gg.tensor([[1, 2], [3, 4]]).sum(1) // [3, 7] */
   sum(dim?: Dims, keepdim = false): Tensor {
-    return apply('sum', [this], { dims: normDims(dim, this.rank), keepdim });
+    return apply('sum', [this], { dims: normDims(dim, this.ndim), keepdim });
   }
   /** Mean over `dim`. @example gg.tensor([1, 2, 3]).mean() // 2 */
   mean(dim?: Dims, keepdim = false): Tensor {
@@ -599,7 +601,7 @@ export class Tensor {
    * @example gg.tensor([[1, 5], [7, 2]]).max(1) // [5, 7]
    */
   max(dim?: Dims, keepdim = false): Tensor {
-    return apply('amax', [this], { dims: normDims(dim, this.rank), keepdim });
+    return apply('amax', [this], { dims: normDims(dim, this.ndim), keepdim });
   }
   /** Smallest value over `dim`. @example gg.tensor([[1, 5], [7, 2]]).min(1) // [1, 2] */
   min(dim?: Dims, keepdim = false): Tensor {
@@ -643,18 +645,18 @@ export class Tensor {
    * @example gg.ones([2, 3]).matmul(gg.ones([3, 4])).shape // [2, 4]
    */
   matmul(o: Tensor): Tensor {
-    if (this.rank === 0 || o.rank === 0) throw new Error('both arguments to matmul need to be at least 1D, but they are ' + `${this.rank}D and ${o.rank}D`);
-    const a = this.rank === 1 ? this.unsqueeze(0) : this;
-    const b = o.rank === 1 ? o.unsqueeze(1) : o;
+    if (this.ndim === 0 || o.ndim === 0) throw new Error('both arguments to matmul need to be at least 1D, but they are ' + `${this.ndim}D and ${o.ndim}D`);
+    const a = this.ndim === 1 ? this.unsqueeze(0) : this;
+    const b = o.ndim === 1 ? o.unsqueeze(1) : o;
     checkMatmul(a.shape, b.shape);
     let out = apply('matmul', [a, b], {});
-    if (this.rank === 1) out = out.squeeze(-2);
-    if (o.rank === 1) out = out.squeeze(-1);
+    if (this.ndim === 1) out = out.squeeze(-2);
+    if (o.ndim === 1) out = out.squeeze(-1);
     return out;
   }
   /** Same as `matmul` for 2-D operands. @example gg.tensor([[1, 2]]).mm(gg.tensor([[3], [4]])) // [[11]] */
   mm(o: Tensor): Tensor {
-    if (this.rank !== 2 || o.rank !== 2) throw new Error('mm: both arguments must be 2D');
+    if (this.ndim !== 2 || o.ndim !== 2) throw new Error('mm: both arguments must be 2D');
     return this.matmul(o);
   }
 
@@ -665,7 +667,7 @@ export class Tensor {
    * @example gg.arange(6).reshape(2, 3).shape // [2, 3]
    */
   reshape(...shape: ShapeArgs): Tensor {
-    const target = inferShape(shapeOf(shape), this.size);
+    const target = inferShape(shapeOf(shape), this.numel());
     if (fmt(target) === fmt(this.shape)) return this;
     const src = this.isContiguous() ? this : this.contiguous();
     return apply('reshape', [src], { shape: target });
@@ -685,23 +687,23 @@ export class Tensor {
    * @example gg.zeros([2, 3, 4]).permute(2, 0, 1).shape // [4, 2, 3]
    */
   permute(...dims: ShapeArgs): Tensor {
-    const norm = permutation(shapeOf(dims), this.rank);
+    const norm = permutation(shapeOf(dims), this.ndim);
     if (norm.every((d, i) => d === i)) return this;
     return apply('permute', [this], { dims: norm });
   }
   /** Swap two dims (a view). @example gg.zeros([2, 3]).transpose(0, 1).shape // [3, 2] */
   transpose(a: number, b: number): Tensor {
     const dims = this.shape.map((_, i) => i);
-    const x = normDim(a, this.rank);
-    const y = normDim(b, this.rank);
+    const x = normDim(a, this.ndim);
+    const y = normDim(b, this.ndim);
     dims[x] = y;
     dims[y] = x;
-    return this.rank < 2 ? this : this.permute(...dims);
+    return this.ndim < 2 ? this : this.permute(...dims);
   }
   /** Transpose of a matrix. @example gg.zeros([2, 3]).t().shape // [3, 2] */
   t(): Tensor {
-    if (this.rank > 2) throw new Error(`t() expects a tensor with <= 2 dimensions, but self is ${this.rank}D`);
-    return this.rank < 2 ? this : this.transpose(0, 1);
+    if (this.ndim > 2) throw new Error(`t() expects a tensor with <= 2 dimensions, but self is ${this.ndim}D`);
+    return this.ndim < 2 ? this : this.transpose(0, 1);
   }
   /**
    * Broadcast to a larger shape without copying (-1 keeps a dim).
@@ -722,13 +724,13 @@ export class Tensor {
    */
   squeeze(dim?: number): Tensor {
     if (dim === undefined) return this.reshape(this.shape.filter((s) => s !== 1));
-    const d = normDim(dim, this.rank);
+    const d = normDim(dim, this.ndim);
     if (this.shape[d] !== 1) return this;
     return this.reshape(this.shape.filter((_, i) => i !== d));
   }
   /** Insert a size-1 dim at `dim`. @example gg.zeros([3]).unsqueeze(0).shape // [1, 3] */
   unsqueeze(dim: number): Tensor {
-    const d = normDim(dim, this.rank + 1);
+    const d = normDim(dim, this.ndim + 1);
     const shape = [...this.shape];
     shape.splice(d, 0, 1);
     return this.reshape(shape);
@@ -738,9 +740,9 @@ export class Tensor {
    * @example gg.zeros([2, 3, 4]).flatten(1).shape // [2, 12]
    */
   flatten(start = 0, end = -1): Tensor {
-    if (this.rank === 0) return this.reshape(1);
-    const s = normDim(start, this.rank);
-    const e = normDim(end, this.rank);
+    if (this.ndim === 0) return this.reshape(1);
+    const s = normDim(start, this.ndim);
+    const e = normDim(end, this.ndim);
     if (s > e) throw new Error('flatten() has invalid args: start_dim cannot come after end_dim');
     const mid = this.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
     return this.reshape([...this.shape.slice(0, s), mid, ...this.shape.slice(e + 1)]);
@@ -750,7 +752,7 @@ export class Tensor {
    * @example gg.arange(5).narrow(0, 1, 3) // [1, 2, 3]
    */
   narrow(dim: number, start: number, length: number): Tensor {
-    const d = normDim(dim, this.rank);
+    const d = normDim(dim, this.ndim);
     const s = narrowStart(this.shape, d, start, length);
     if (s === 0 && length === this.shape[d]) return this;
     return apply('narrow', [this], { dim: d, start: s, length });

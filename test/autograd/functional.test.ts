@@ -180,7 +180,7 @@ function numericalJacobian(fn: (...xs: gg.Tensor[]) => gg.Tensor[], xs: gg.Tenso
   }
   const out = fn(...xs)[o] as gg.Tensor;
   const data: number[] = [];
-  for (let m = 0; m < out.size; m++) for (let k = 0; k < base.length; k++) data.push((cols[k] as number[])[m] as number);
+  for (let m = 0; m < out.numel(); m++) for (let k = 0; k < base.length; k++) data.push((cols[k] as number[])[m] as number);
   return { shape: [...out.shape, ...x.shape], data };
 }
 

@@ -318,6 +318,15 @@ describe('gradcheck: options and messages (docs/spec/gradcheck.md)', () => {
     expect(await gg.autograd.gradcheck((t) => WrongCube.apply(t), [x], { raiseException: false })).to.equal(false);
   });
 
+  it('checkGradDtypes: gradients come back in each input\'s dtype, even when a hook casts them', async () => {
+    const x = leaf([4], 'any', 21);
+    // the hook hands the engine a float32 gradient for a float64 leaf; autograd.grad converts it back
+    x.registerHook((g) => g.to('float32'));
+    for (const fastMode of [false, true]) {
+      expect(await gg.autograd.gradcheck((t) => Cube.apply(t), [x], { checkGradDtypes: true, fastMode })).to.equal(true);
+    }
+  });
+
   it('fastMode catches a wrong backward and passes a right one', async () => {
     const x = leaf([5], 'any', 13);
     expect(await gg.autograd.gradcheck((t) => Cube.apply(t), [x], { fastMode: true })).to.equal(true);

@@ -48,7 +48,6 @@ const n = 2_000_000;
 const x = dev.upload(rand(n), 'float32');
 const y = dev.upload(rand(n), 'float32');
 const add = K.map('add', [c([n]), c([n])], [n], K.formulas.add);
-const one = K.map('add1', [c([1])], [1], ([a]) => `${a} + 1.0`);
 // run only, with a 1-element read to wait for it (async devices)
 const addRun = await time(5, async () => {
   const z = dev.run(add, [x, y], 'float32');
@@ -62,7 +61,6 @@ const addRead = await time(5, async () => {
   await dev.read(z);
   dev.free(z);
 });
-void one;
 
 const m = 512;
 const a = dev.upload(rand(m * m), 'float32');

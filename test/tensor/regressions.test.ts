@@ -19,6 +19,16 @@ describe('regressions', () => {
     expect(await x.mean([]).item()).to.equal(2.5);
   });
 
+  it("size() is the shape and size(dim) one dim, as PyTorch's; numel() counts, ndim is the rank", () => {
+    const x = gg.zeros([2, 3, 4]);
+    expect(x.size()).to.deep.equal([2, 3, 4]);
+    expect(x.size(1)).to.equal(3);
+    expect(x.size(-1)).to.equal(4);
+    expect(() => x.size(3)).to.throw(/^Dimension out of range/);
+    expect(x.numel()).to.equal(24);
+    expect(x.ndim).to.equal(3);
+    expect(gg.tensor(5).size()).to.deep.equal([]);
+  });
   it('expand(-1, ...) on a new leading dim is an error (PyTorch), not size 1', () => {
     expect(() => gg.ones([3]).expand(-1, 3)).to.throw("The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension 0");
   });

@@ -12,9 +12,7 @@ import { Module, parameter, type FactoryOptions } from '../module.js';
 import { kaimingUniform_, uniform_ } from '../init.js';
 import { factoryAfterTo, inferParameters, isLazyModule, lazyModuleInit, materialized, type LazyModuleMixin, type ModuleClass } from '../lazy.js';
 import { convGeometry, convNd, convTransposeNd, prod, tuple, type IntOrList, type Rank } from './functional.js';
-
-/** @internal Python's tuple form: `(3, 3)`, `(3,)`. */
-export const pyTuple = (xs: readonly number[]): string => (xs.length === 1 ? `(${xs[0]},)` : `(${xs.join(', ')})`);
+import { pyTuple } from '../repr.js';
 
 /** Options of the convolution modules (PyTorch's keyword arguments). */
 export interface ConvModuleOptions extends FactoryOptions {
@@ -152,8 +150,8 @@ export abstract class ConvNd extends Module {
   }
 
   private channelsOf(x: Tensor): number {
-    const batched = x.rank === this.spatialRank + 2;
-    if (!batched && x.rank !== this.spatialRank + 1) {
+    const batched = x.ndim === this.spatialRank + 2;
+    if (!batched && x.ndim !== this.spatialRank + 1) {
       const op = this.transposed ? `conv_transpose${this.spatialRank}d` : `conv${this.spatialRank}d`;
       throw new Error(`Expected ${this.spatialRank + 1}D (unbatched) or ${this.spatialRank + 2}D (batched) input to ${op}, but got input of size: ${fmt(x.shape)}`);
     }
@@ -172,7 +170,7 @@ export abstract class ConvNd extends Module {
   protected override loadMissing(name: string, kind: 'p' | 'b', src: Tensor): void {
     if (kind === 'p' && isLazyModule(this) && this.hasUninitializedParams() && (name === 'weight' || (name === 'bias' && this.hasBias))) {
       if (name === 'bias') {
-        if (src.rank !== 1 || src.shape[0] !== this.outChannels) {
+        if (src.ndim !== 1 || src.shape[0] !== this.outChannels) {
           throw new Error(`size mismatch for bias: copying a param with shape ${fmt(src.shape)} from checkpoint, the shape in current model is [${this.outChannels}].`);
         }
         this._parameters.set('bias', parameter(src.to(this.factory.device ?? src.device).to(this.factory.dtype ?? src.dtype).clone()));

@@ -38,16 +38,16 @@ export function tuple(v: IntOrList, r: number, name: string, op: string): number
 
 /** Check the input's rank; returns it batched, and whether it was. */
 function batchedInput(input: Tensor, r: Rank, op: string): [Tensor, boolean] {
-  if (input.rank !== r + 1 && input.rank !== r + 2) {
+  if (input.ndim !== r + 1 && input.ndim !== r + 2) {
     throw new Error(`Expected ${r + 1}D (unbatched) or ${r + 2}D (batched) input to ${op}, but got input of size: ${fmt(input.shape)}`);
   }
-  const batched = input.rank === r + 2;
+  const batched = input.ndim === r + 2;
   return [batched ? input : input.unsqueeze(0), batched];
 }
 
 function windows(x: Tensor, kernel: number[], stride: number[], padding: number[], dilation: number[], outSize: number[], value: number): Tensor {
   const r = kernel.length;
-  return apply('im2col', [x], { kernel, stride, padding, dilation, inSize: x.shape.slice(x.rank - r), outSize, value });
+  return apply('im2col', [x], { kernel, stride, padding, dilation, inSize: x.shape.slice(x.ndim - r), outSize, value });
 }
 
 function checkPositive(op: string, stride: number[], dilation: number[], padding: number[]): void {
@@ -57,7 +57,7 @@ function checkPositive(op: string, stride: number[], dilation: number[], padding
 }
 
 function checkBias(bias: Tensor | null | undefined, weight: Tensor, out: number): void {
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== out)) {
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== out)) {
     throw new Error(`Given weight of size ${fmt(weight.shape)}, expected bias to be 1-dimensional with ${out} elements, but got bias of size ${fmt(bias.shape)} instead`);
   }
 }
@@ -125,8 +125,8 @@ export interface ConvOptions {
 function checkGroups(r: Rank, x: Tensor, weight: Tensor, groupsOpt: number | undefined): number {
   const groups = groupsOpt ?? 1;
   if (!Number.isInteger(groups) || groups <= 0) throw new Error('non-positive groups is not supported');
-  if (weight.rank !== r + 2) {
-    throw new Error(`Expected ${r + 2}-dimensional weight for ${r + 2}-dimensional input ${fmt(x.shape)}, but got ${weight.rank}-dimensional weight of size ${fmt(weight.shape)} instead`);
+  if (weight.ndim !== r + 2) {
+    throw new Error(`Expected ${r + 2}-dimensional weight for ${r + 2}-dimensional input ${fmt(x.shape)}, but got ${weight.ndim}-dimensional weight of size ${fmt(weight.shape)} instead`);
   }
   if ((weight.shape[0] ?? 0) % groups !== 0) {
     throw new Error(`Given groups=${groups}, expected weight to be divisible by ${groups} at dimension 0, but got weight of size ${fmt(weight.shape)} instead`);
@@ -285,10 +285,10 @@ function poolOut(n: number, k: number, p: number, s: number, d: number, ceil: bo
 }
 
 function poolInput(input: Tensor, r: Rank, op: string): [Tensor, boolean] {
-  if ((input.rank !== r + 1 && input.rank !== r + 2) || input.shape.slice(1).some((s) => s === 0)) {
+  if ((input.ndim !== r + 1 && input.ndim !== r + 2) || input.shape.slice(1).some((s) => s === 0)) {
     throw new Error(`${op}: Expected ${r + 1}D or ${r + 2}D (batch mode) tensor with optional 0 dim batch size for input, but got: ${fmt(input.shape)}`);
   }
-  const batched = input.rank === r + 2;
+  const batched = input.ndim === r + 2;
   return [batched ? input : input.unsqueeze(0), batched];
 }
 

@@ -6,7 +6,7 @@
 import type { Tensor } from '../../tensor/tensor.js';
 import { Module } from '../module.js';
 import { avgPoolNd, maxPoolNd, type AvgPoolOptions, type IntOrList, type MaxPoolOptions, type Rank } from './functional.js';
-import { pyTuple } from './conv.js';
+import { pyBool, pyTuple } from '../repr.js';
 
 /** Python's repr of an int-or-tuple argument. */
 const pyArg = (v: IntOrList): string => (typeof v === 'number' ? String(v) : pyTuple(v));
@@ -43,7 +43,7 @@ abstract class MaxPoolNd extends PoolNd {
     return maxPoolNd(this.r, input, this.kernelSize, { stride: this.stride, padding: this.padding, dilation: this.dilation, ceilMode: this.ceilMode });
   }
   override extraRepr(): string {
-    return `kernel_size=${pyArg(this.kernelSize)}, stride=${pyArg(this.stride)}, padding=${pyArg(this.padding)}, dilation=${pyArg(this.dilation)}, ceil_mode=${this.ceilMode ? 'True' : 'False'}`;
+    return `kernel_size=${pyArg(this.kernelSize)}, stride=${pyArg(this.stride)}, padding=${pyArg(this.padding)}, dilation=${pyArg(this.dilation)}, ceil_mode=${pyBool(this.ceilMode)}`;
   }
 }
 

@@ -7,6 +7,7 @@ import { full, ones, zeros } from '../../tensor/creation.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { Module, integerTensors, type FactoryOptions, type NormLayer } from '../module.js';
 import { batchNorm, instanceNorm } from './functional.js';
+import { pyBool, pyFloat } from '../repr.js';
 
 /** Options of the batch and instance norm layers (and SwitchableNorm2d). */
 export interface BatchNormOptions extends FactoryOptions {
@@ -20,22 +21,6 @@ export interface BatchNormOptions extends FactoryOptions {
   trackRunningStats?: boolean;
 }
 
-/** @internal A number as Python prints a float: `1e-05`, `0.1`, `1.0`. */
-export function pyFloat(v: number): string {
-  if (!Number.isFinite(v)) return Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf';
-  if (Number.isInteger(v) && Math.abs(v) < 1e16) return `${v}.0`;
-  const a = Math.abs(v);
-  if (a < 1e-4 || a >= 1e16) {
-    const [mant, exp] = v.toExponential().split('e') as [string, string];
-    const sign = exp.startsWith('-') ? '-' : '+';
-    const digits = exp.replace(/^[-+]/, '').padStart(2, '0');
-    return `${mant}e${sign}${digits}`;
-  }
-  return String(v);
-}
-
-/** @internal Python's True/False. */
-export const pyBool = (b: boolean): string => (b ? 'True' : 'False');
 
 /**
  * The parameters and buffers shared by the batch-style norms (PyTorch's
@@ -188,7 +173,7 @@ export abstract class BatchNormBase extends NormBase {
  */
 export class BatchNorm1d extends BatchNormBase {
   protected checkInputDim(input: Tensor): void {
-    if (input.rank !== 2 && input.rank !== 3) throw new Error(`expected 2D or 3D input (got ${input.rank}D input)`);
+    if (input.ndim !== 2 && input.ndim !== 3) throw new Error(`expected 2D or 3D input (got ${input.ndim}D input)`);
   }
 }
 
@@ -198,7 +183,7 @@ export class BatchNorm1d extends BatchNormBase {
  */
 export class BatchNorm2d extends BatchNormBase {
   protected checkInputDim(input: Tensor): void {
-    if (input.rank !== 4) throw new Error(`expected 4D input (got ${input.rank}D input)`);
+    if (input.ndim !== 4) throw new Error(`expected 4D input (got ${input.ndim}D input)`);
   }
 }
 
@@ -208,7 +193,7 @@ export class BatchNorm2d extends BatchNormBase {
  */
 export class BatchNorm3d extends BatchNormBase {
   protected checkInputDim(input: Tensor): void {
-    if (input.rank !== 5) throw new Error(`expected 5D input (got ${input.rank}D input)`);
+    if (input.ndim !== 5) throw new Error(`expected 5D input (got ${input.ndim}D input)`);
   }
 }
 
@@ -233,8 +218,8 @@ export abstract class InstanceNormBase extends NormBase {
    */
   forward(input: Tensor): Tensor {
     const r = this.batchedRank;
-    if (input.rank !== r && input.rank !== r - 1) throw new Error(`expected ${r - 1}D or ${r}D input (got ${input.rank}D input)`);
-    if (input.rank === r - 1) return this.forward(input.unsqueeze(0)).squeeze(0);
+    if (input.ndim !== r && input.ndim !== r - 1) throw new Error(`expected ${r - 1}D or ${r}D input (got ${input.ndim}D input)`);
+    if (input.ndim === r - 1) return this.forward(input.unsqueeze(0)).squeeze(0);
     const useInput = this.training || !this.trackRunningStats;
     if (useInput && this.trackRunningStats && this.running_mean && this.momentum === null) {
       throw new Error("instance_norm(): argument 'momentum' (position 7) must be float, not NoneType");

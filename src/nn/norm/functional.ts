@@ -35,7 +35,7 @@ export interface Moments {
  * @example const { mean, var: v } = moments(x, [0, 2, 3]); // BatchNorm2d statistics
  */
 export function moments(x: Tensor, dims: readonly number[]): Moments {
-  const ds = dims.map((d) => normDim(d, x.rank));
+  const ds = dims.map((d) => normDim(d, x.ndim));
   const count = ds.reduce((a, d) => a * (x.shape[d] ?? 1), 1);
   let shift = x.detach();
   for (const d of ds) shift = shift.narrow(d, 0, 1);
@@ -121,13 +121,13 @@ export function batchNorm(
   momentum: number | Tensor = 0.1,
   eps = 1e-5,
 ): Tensor {
-  if (input.rank < 2) throw new Error(`batch_norm: expected an input with at least 2 dims (got ${input.rank}D input)`);
+  if (input.ndim < 2) throw new Error(`batch_norm: expected an input with at least 2 dims (got ${input.ndim}D input)`);
   if (training) verifyBatchSize(input.shape);
   if (input.numel() === 0) return emptyOutput(input, weight, bias);
   const c = input.shape[1] ?? 1;
   checkFeatures(c, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]]);
   if (!training && (!runningMean || !runningVar)) throw new Error('running_mean must be defined in evaluation mode');
-  const cs = channelShape(c, input.rank);
+  const cs = channelShape(c, input.ndim);
   let centred: Tensor;
   let scale: Tensor;
   if (training) {
@@ -166,14 +166,14 @@ export function instanceNorm(
   momentum = 0.1,
   eps = 1e-5,
 ): Tensor {
-  if (input.rank < 3) throw new Error(`instance_norm: expected an input with at least 3 dims (got ${input.rank}D input)`);
+  if (input.ndim < 3) throw new Error(`instance_norm: expected an input with at least 3 dims (got ${input.ndim}D input)`);
   if (useInputStats) verifySpatialSize(input.shape);
   const n = input.shape[0] ?? 1;
   const c = input.shape[1] ?? 1;
   if (input.numel() === 0) return emptyOutput(input, weight, bias);
   // PyTorch runs batch_norm on a (1, N·C, ...) view, so its messages count N·C elements
   checkFeatures(c, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]], n);
-  const cs = channelShape(c, input.rank);
+  const cs = channelShape(c, input.ndim);
   let centred: Tensor;
   let scale: Tensor;
   if (useInputStats) {
@@ -211,15 +211,15 @@ export function layerNorm(
 ): Tensor {
   const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
   const k = ns.length;
-  const tail = input.shape.slice(input.rank - k);
-  if (k === 0 || input.rank < k || tail.some((s, i) => s !== ns[i])) {
+  const tail = input.shape.slice(input.ndim - k);
+  if (k === 0 || input.ndim < k || tail.some((s, i) => s !== ns[i])) {
     throw new Error(`Given normalized_shape=${fmt(ns)}, expected input with shape [*, ${ns.join(', ')}], but got input of size${fmt(input.shape)}`);
   }
   for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
     if (t && fmt(t.shape) !== fmt(ns)) throw new Error(`Expected ${name} to be of same shape as normalized_shape, but got ${name} of shape ${fmt(t.shape)} and normalized_shape = ${fmt(ns)}`);
   }
   if (input.numel() === 0) return emptyOutput(input, weight, bias);
-  const dims = ns.map((_, i) => input.rank - k + i);
+  const dims = ns.map((_, i) => input.ndim - k + i);
   const m = moments(input, dims);
   let y = m.centred.sub(m.centredMean).mul(invStd(m.var, eps, false));
   if (weight) y = y.mul(weight);
@@ -233,14 +233,14 @@ export function layerNorm(
  * @example const y = gg.nn.functional.groupNorm(x, 2, w, b);
  */
 export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
-  if (input.rank < 2) throw new Error(`Dimension out of range (expected to be in range of [-1, 0], but got 1)`);
+  if (input.ndim < 2) throw new Error(`Dimension out of range (expected to be in range of [-1, 0], but got 1)`);
   const n = input.shape[0] ?? 1;
   const c = input.shape[1] ?? 1;
   if (c % numGroups !== 0) {
     throw new Error(`Expected number of channels in input to be divisible by num_groups, but got input of shape ${fmt(input.shape)} and num_groups=${numGroups}`);
   }
   for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
-    if (t && (t.rank !== 1 || t.numel() !== c)) {
+    if (t && (t.ndim !== 1 || t.numel() !== c)) {
       throw new Error(`Expected ${name} to be a vector of size equal to the number of channels in input, but got ${name} of shape ${fmt(t.shape)} and input of shape ${fmt(input.shape)}`);
     }
   }
@@ -248,7 +248,7 @@ export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | nul
   const grouped = input.reshape(n, numGroups, -1);
   const m = moments(grouped, [2]);
   let y = m.centred.sub(m.centredMean).mul(invStd(m.var, eps, false)).reshape(input.shape);
-  const cs = channelShape(c, input.rank);
+  const cs = channelShape(c, input.ndim);
   if (weight) y = y.mul(weight.reshape(cs));
   return bias ? y.add(bias.reshape(cs)) : y;
 }

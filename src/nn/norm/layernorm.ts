@@ -3,7 +3,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { ones, zeros } from '../../tensor/creation.js';
 import { Module, type FactoryOptions, type NormLayer } from '../module.js';
 import { groupNorm, layerNorm } from './functional.js';
-import { pyBool, pyFloat } from './batchnorm.js';
+import { pyBool, pyFloat } from '../repr.js';
 
 /** Options of LayerNorm. */
 export interface LayerNormOptions extends FactoryOptions {

@@ -15,7 +15,8 @@ import { Tensor } from '../../tensor/tensor.js';
 import { full, ones, zeros } from '../../tensor/creation.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { Module, type FactoryOptions, type NormLayer } from '../module.js';
-import { NormBase, pyBool, pyFloat, type BatchNormOptions } from './batchnorm.js';
+import { NormBase, type BatchNormOptions } from './batchnorm.js';
+import { pyBool, pyFloat } from '../repr.js';
 import { checkFeatures, emptyOutput, invStd, moments, updateRunning, verifyBatchSize } from './functional.js';
 
 /**
@@ -86,7 +87,7 @@ export class SwitchableNorm2d extends NormBase {
    * @example new gg.nn.SwitchableNorm2d(8).call(gg.randn([2, 8, 4, 4]))
    */
   forward(x: Tensor): Tensor {
-    if (x.rank !== 4) throw new Error(`expected 4D input (got ${x.rank}D input)`);
+    if (x.ndim !== 4) throw new Error(`expected 4D input (got ${x.ndim}D input)`);
     const factor = this.countBatch();
     const useBatch = this.training || (this.running_mean === null && this.running_var === null);
     const useBuffers = !this.training || this.trackRunningStats;
@@ -203,7 +204,7 @@ export class SwitchNorm2d extends Module implements NormLayer {
    * @example new gg.nn.SwitchNorm2d(64).call(gg.randn([2, 64, 8, 8]))
    */
   forward(input: Tensor): Tensor {
-    if (input.rank !== 4) throw new Error(`expected 4D input (got ${input.rank}D input)`);
+    if (input.ndim !== 4) throw new Error(`expected 4D input (got ${input.ndim}D input)`);
     const [n, c, h, w] = input.shape as [number, number, number, number];
     const x = input.reshape(n, c, h * w);
     const inst = moments(x, [2]);

@@ -60,7 +60,7 @@ export class SpectralNorm extends Module {
 
   constructor(weight: Tensor, nPowerIterations = 1, dim = 0, eps = 1e-12, powerIterOnEval = false) {
     super();
-    const ndim = weight.rank;
+    const ndim = weight.ndim;
     if (dim >= ndim || dim < -ndim) {
       throw new Error(`Dimension out of range (expected to be in range of [-${ndim}, ${ndim - 1}] but got ${dim})`);
     }
@@ -127,7 +127,7 @@ export class SpectralNorm extends Module {
    * @example new gg.nn.utils.SpectralNorm(w).call(w) // spectral norm ≈ 1
    */
   forward(weight: Tensor): Tensor {
-    if (weight.rank === 1) return normalize(weight, this.eps);
+    if (weight.ndim === 1) return normalize(weight, this.eps);
     if (this.training || this.powerIterOnEval) this.powerMethod(this.toMatrix(weight), this.nPowerIterations);
     return weight.div(this.sigma(weight));
   }
