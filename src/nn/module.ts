@@ -19,6 +19,10 @@
  * field is just a field, as in PyTorch. `registerParameter`/`registerModule`
  * work as before; fields they define are best declared with `declare` (a
  * plain `weight: Tensor;` field with no value is ignored over a registered one).
+ *
+ * NOTE: over 500 lines because Module is one class with PyTorch's whole
+ * surface (registration, traversal, state dicts, hooks, modes, moves);
+ * each method is short.
  */
 import { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/storage.js';
