@@ -8,6 +8,7 @@ import { getDevice } from '../backend/registry.js';
 import { normal, uniform } from './random.js';
 import { argError, checkFits, checkNumber, checkOptions, checkSize, checkTensor, typeName } from './check.js';
 import { numel } from './shape.js';
+import { defaults } from './defaults.js';
 import type { NestedArray } from './format.js';
 import { Tensor } from './tensor.js';
 
@@ -19,7 +20,6 @@ export interface TensorOptions {
 }
 
 let defaultDevice = 'cpu';
-let defaultDtype: DType = 'float32';
 
 /**
  * Device used when none is given (initially `'cpu'`).
@@ -36,11 +36,11 @@ export function getDefaultDevice(): string {
 }
 /** dtype used when none is given (initially float32). @example gg.setDefaultDtype('float64') */
 export function setDefaultDtype(dtype: DType): void {
-  defaultDtype = checkDtype('setDefaultDtype', dtype);
+  defaults.dtype = checkDtype('setDefaultDtype', dtype);
 }
 /** The current default dtype. @example gg.getDefaultDtype() // 'float32' unless changed */
 export function getDefaultDtype(): DType {
-  return defaultDtype;
+  return defaults.dtype;
 }
 
 function finish(t: Tensor, opts: TensorOptions): Tensor {
@@ -58,7 +58,7 @@ function checkDtype(fn: string, dtype: unknown): DType {
 /** The options' dtype and device (defaults filled in), each checked. */
 function resolve(opts: TensorOptions, fn = 'tensor'): { dtype: DType; device: string } {
   checkOptions(fn, opts);
-  const dtype = checkDtype(fn, opts.dtype ?? defaultDtype);
+  const dtype = checkDtype(fn, opts.dtype ?? defaults.dtype);
   const device = opts.device ?? defaultDevice;
   if (typeof device !== 'string') throw argError(fn, 'device', 'str', device);
   if (opts.requiresGrad !== undefined && typeof opts.requiresGrad !== 'boolean') throw argError(fn, 'requires_grad', 'bool', opts.requiresGrad);

@@ -3,7 +3,9 @@
  * `array()` returns. Pure formatting over values already read from the device.
  */
 import type { HostArray } from '../backend/types.js';
-import { fmt, type Shape } from './shape.js';
+import type { Shape } from './shape.js';
+import { pySize, tensorRepr } from './print.js';
+import { defaults } from './defaults.js';
 import type { Tensor } from './tensor.js';
 
 /** Nested number arrays, as `array()` returns them. */
@@ -24,10 +26,26 @@ export function nest(flat: HostArray, shape: Shape): NestedArray {
   return build(0, 0);
 }
 
-/** A readable form, PyTorch-style: the values when the device reads synchronously and there are at most 100. */
+/**
+ * The tensor as PyTorch prints it (`repr`, src/tensor/print.ts):
+ * `tensor([[1., 5., 3.]], dtype=torch.float64, requires_grad=True)`, summarised
+ * past 1000 elements. A device that reads only asynchronously prints the
+ * size instead of the values (`await t.data()` reads them).
+ */
 export function formatTensor(t: Tensor): string {
-  const head = `tensor(shape=${fmt(t.shape)}, dtype=${t.dtype}, device='${t.device}'`;
-  if (t.isDisposed) return `${head}, disposed)`;
-  if (!t.storage.device.syncRead || t.numel() > 100) return `${head})`;
-  return `tensor(${JSON.stringify(t.arraySync())}${t.dtype === 'float64' ? ', dtype=float64' : ''}${t.device === 'cpu' ? '' : `, device='${t.device}'`}${t.gradFn ? `, gradFn=<${t.gradFn.name}>` : t.requiresGrad ? ', requiresGrad=true' : ''})`;
+  const size = `size=${pySize(t.shape)}`;
+  const device = t.device === 'cpu' ? '' : `, device='${t.device}'`;
+  if (t.isDisposed) return `tensor(<disposed>, ${size}, dtype=torch.${t.dtype}${device})`;
+  if (!t.storage.device.syncRead) return `tensor(<not read: '${t.device}' reads asynchronously; await t.data()>, ${size}, dtype=torch.${t.dtype}${device})`;
+  const name = t.gradFn?.name ?? null;
+  return tensorRepr({
+    data: t.dataSync(),
+    shape: t.shape,
+    dtype: t.dtype,
+    defaultDtype: defaults.dtype,
+    device: t.device,
+    // PyTorch numbers its backward classes (MulBackward0); ours are unnumbered
+    gradFn: name === null ? null : /Backward$/.test(name) ? `${name}0` : name,
+    requiresGrad: t.requiresGrad,
+  });
 }

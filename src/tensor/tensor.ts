@@ -347,8 +347,21 @@ export class Tensor {
     }
   }
 
-  /** A readable form, PyTorch-style, for sync-readable devices. @example console.log(gg.tensor([1, 2]).toString()); */
+  /**
+   * The tensor as PyTorch prints it: `tensor([[1., 5., 3.]], dtype=torch.float64, requires_grad=True)`,
+   * summarised past 1000 elements; on a device that reads only asynchronously, the size instead of the values.
+   * @example String(gg.tensor([1, 2])) // 'tensor([1., 2.])'
+   */
   toString(): string {
+    return formatTensor(this);
+  }
+
+  /**
+   * What `console.log(t)` and `util.inspect(t)` print in Node: the same as `toString()`
+   * (instead of the internals). The symbol is Node's `util.inspect.custom`,
+   * got through `Symbol.for` so this module needs no Node import.
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
     return formatTensor(this);
   }
 

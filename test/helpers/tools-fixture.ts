@@ -48,6 +48,7 @@ export interface ToolsFixture {
     initialLr?: number[];
   }[];
   errors: Record<string, string | null>;
+  reprs: { name: string; shape: number[]; dtype: string; data: Num[]; requiresGrad: boolean; gradFn: boolean; repr: string }[];
 }
 
 let cached: ToolsFixture | undefined;
