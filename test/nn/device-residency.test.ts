@@ -68,7 +68,9 @@ describe('device residency and memory', () => {
         }
       }
       await x.data();
-      expect(live(device)).to.equal(at20);
+      // at most, not equal: buffers that earlier tests left to the finalizer may still be
+      // counted at step 20 and freed later; what must not happen is growth per step
+      expect(live(device)).to.be.at.most(at20);
       expect(last, 'the model learns the fixed batch').to.be.lessThan(first * 0.5);
     });
   });
