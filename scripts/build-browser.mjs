@@ -6,14 +6,15 @@
 //                                 condition of package.json `exports`; minified.
 // - dist/browser/tests.js         a share of the mocha suite (test/browser/suite.ts lists
 //                                 it) for test/browser/chromium.test.ts to run in Chromium.
-// - dist/playground/app.js        the playground (playground/), with @viz-js/viz.
+// - dist/playground/              the playground (playground/): app.js with @viz-js/viz,
+//                                 and the page's static files; the whole site.
 //
 // Node-only modules never enter a bundle: src/backend/platform.ts is swapped for
 // src/backend/platform.browser.ts (files, environment, native GL/WebGPU, worker
 // threads stay in Node), and any `node:*` import left fails the build.
 // Usage: node scripts/build-browser.mjs [--only lib|tests|playground] [--quiet]
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -85,6 +86,8 @@ async function playground() {
   mkdirSync(outdir, { recursive: true });
   await build({ ...common, entryPoints: [join(root, 'playground/app.ts')], outfile: join(outdir, 'app.js'), minify: true, sourcemap: true, plugins: [browserPlatform()] });
   report(join(outdir, 'app.js'));
+  // the static files beside the bundle: dist/playground is the whole site
+  for (const f of ['index.html', 'style.css', 'assets/mnist-subset.bin.gz']) cpSync(join(root, 'playground', f), join(outdir, f), { recursive: true });
 }
 
 const t0 = Date.now();
@@ -95,4 +98,3 @@ if (!quiet) {
   for (const s of sizes) console.log(`${s.file}: ${(s.bytes / 1024).toFixed(0)} KiB, ${(s.gzip / 1024).toFixed(0)} KiB gzip`);
   console.log(`build-browser: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 }
-void statSync;
