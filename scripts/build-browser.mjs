@@ -9,12 +9,13 @@
 // - dist/playground/              the playground (playground/): app.js with @viz-js/viz,
 //                                 and the page's static files; the whole site.
 //
-// Node-only modules never enter a bundle: src/backend/platform.ts is swapped for
-// src/backend/platform.browser.ts (files, environment, native GL/WebGPU, worker
-// threads stay in Node), and any `node:*` import left fails the build.
+// Node-only modules never enter a bundle: each src file X.ts that has an X.browser.ts
+// beside it is swapped for that file (the platform the entry installs, the gpu.js
+// device list and adapter finding), so files, environment, native GL/WebGPU and
+// worker threads stay in Node; a static `node:*` import left fails the build.
 // Usage: node scripts/build-browser.mjs [--only lib|tests|playground] [--quiet]
 import { build } from 'esbuild';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -25,24 +26,33 @@ const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefi
 const quiet = args.includes('--quiet');
 
 /**
- * Resolve the platform seam to its browser side, gpu.js to its browser build, and
- * refuse Node built-ins (a Node-only piece that leaked into the import graph).
- * `shims` maps extra `node:*` modules to browser stand-ins (the test bundle only).
+ * The browser side of every runtime-specific file: an import of `X.js` from src/
+ * resolves to `X.browser.ts` when that file exists (backend/platform/host,
+ * backend/gpujs/modes, backend/gpujs/adapters), as a package.json `browser`
+ * field would map it. gpu.js resolves to its browser build. A static import of
+ * a Node built-in (a Node-only piece that leaked into the import graph) fails
+ * the build; a dynamic `import('node:...')` (a lazy Node-only path, e.g. writing
+ * a PNG file) is left out and fails only if called. `shims` maps modules to
+ * browser stand-ins (the test bundle's `node:fs`); `external` lists packages left
+ * to the page (loaded lazily by the library).
  */
-function browserPlatform(shims = {}) {
+function browserPlatform(shims = {}, external = []) {
+  const src = join(root, 'src') + '/';
   return {
     name: 'gpugrad-browser-platform',
     setup(b) {
-      b.onResolve({ filter: /(^|\/)platform(\.node)?\.js$/ }, (a) => {
-        if (!a.importer.includes(`${join(root, 'src')}`)) return undefined;
-        const ts = resolve(dirname(a.importer), a.path.replace(/(\.node)?\.js$/, '.browser.ts'));
-        return existsSync(ts) ? { path: ts } : undefined;
+      b.onResolve({ filter: /^\.{1,2}\/.*\.js$/ }, (a) => {
+        if (!a.importer.startsWith(src)) return undefined;
+        const swapped = resolve(dirname(a.importer), a.path.replace(/\.js$/, '.browser.ts'));
+        return existsSync(swapped) && swapped !== a.importer ? { path: swapped } : undefined;
       });
       b.onResolve({ filter: /^gpu\.js$/ }, () => ({ path: join(root, 'node_modules/gpu.js/dist/gpu-browser.js') }));
+      for (const name of external) b.onResolve({ filter: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`) }, (a) => ({ path: a.path, external: true }));
       b.onResolve({ filter: /^(node:|fs$|os$|path$|module$|worker_threads$|child_process$|webgpu$|gl$)/ }, (a) => {
         const shim = shims[a.path];
         if (shim) return { path: shim };
-        return { errors: [{ text: `'${a.path}' (imported by ${a.importer.replace(root + '/', '')}) is Node-only and must not enter a browser bundle; route it through src/backend/platform.ts` }] };
+        if (a.kind === 'dynamic-import') return { path: a.path, external: true };
+        return { errors: [{ text: `'${a.path}' (imported by ${a.importer.replace(root + '/', '')}) is Node-only and must not enter a browser bundle; route it through src/backend/platform (a file X.browser.ts replaces X.ts here)` }] };
       });
     },
   };
@@ -69,10 +79,8 @@ function report(file) {
 
 async function lib() {
   const outfile = join(root, 'dist/browser/gpugrad.js');
-  await build({ ...common, entryPoints: [join(root, 'src/index.ts')], outfile, minify: true, sourcemap: true, metafile: false, plugins: [browserPlatform()] });
+  await build({ ...common, entryPoints: [join(root, 'src/index.ts')], outfile, minify: true, sourcemap: true, metafile: false, plugins: [browserPlatform({}, ['@viz-js/viz', '@resvg/resvg-js'])] });
   report(outfile);
-  // NOTE: the declarations are the Node build's (the same API); the bundle has no .d.ts of its own
-  writeFileSync(join(root, 'dist/browser/gpugrad.d.ts'), "export * from '../src/index.js';\n");
 }
 
 async function tests() {

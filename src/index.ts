@@ -1,11 +1,12 @@
 /**
  * gpugrad: tensors with reverse-mode autograd whose kernels are compiled by
- * gpu.js. `import * as gg from 'gpugrad'`. This is the entry point for
- * Node: it installs the Node platform (backend/platform/node.ts).
+ * gpu.js. `import * as gg from 'gpugrad'`. It installs the host's platform:
+ * Node's (backend/platform/node.ts), or in the browser bundle the web page's
+ * (backend/platform/browser.ts; host.ts picks, see docs/notes/browser.md).
  */
 import { availableDevices, getDevice, openDevices, probeDevice, releaseDevice as release, unavailableReasons } from './backend/registry.js';
 import { setPlatform } from './backend/platform/platform.js';
-import { nodePlatform } from './backend/platform/node.js';
+import { hostPlatform } from './backend/platform/host.js';
 import type { DeviceInfo, DeviceStats } from './backend/device.js';
 
 export { Tensor, type RemovableHandle } from './tensor/tensor.js';
@@ -29,8 +30,8 @@ export * as optim from './nn/optim.js';
 export * as io from './nn/io.js';
 export { availableDevices, unavailableReasons };
 
-// This file is the entry point for Node: files, environment, gl and webgpu come from Node.
-setPlatform(nodePlatform);
+// Node: files, environment, gl and webgpu come from Node; a web page: WebGL, navigator.gpu, no files.
+setPlatform(hostPlatform);
 
 /**
  * Open a device (and resolve `'gpu'` to the best mode) before first use.

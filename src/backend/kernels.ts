@@ -34,11 +34,16 @@ export function map(name: string, operands: readonly Operand[], shape: readonly 
   return makeGridKernel(name, operands.length, c.shape, 'i', body, expr(names));
 }
 
-/** Nested loops with literal bounds over `shape`, index variables `${prefix}d`. */
+/**
+ * Nested loops with literal bounds over `shape`, index variables `${prefix}d`.
+ * NOTE: loops step with `i += c`: WebGL 1 (GLSL ES 1.0, Appendix A) accepts only
+ * `i++`, `i--`, `i += c` and `i -= c` as a loop's step, and browsers' ANGLE
+ * rejects `i = i + c` ("'=' : Invalid operator"); headless-gl lets it through.
+ */
 function loops(shape: readonly number[], prefix: string, inner: string): string {
   let code = inner;
   for (let d = shape.length - 1; d >= 0; d--) {
-    code = `for (let ${prefix}${d} = 0.0; ${prefix}${d} < ${int(shape[d] ?? 1)}; ${prefix}${d} = ${prefix}${d} + 1.0) { ${code} }`;
+    code = `for (let ${prefix}${d} = 0.0; ${prefix}${d} < ${int(shape[d] ?? 1)}; ${prefix}${d} += 1.0) { ${code} }`;
   }
   return code;
 }
@@ -126,12 +131,12 @@ export function matmul(a: Operand, b: Operand, batch: readonly number[], m: numb
   body.push('let acc0 = 0.0;', 'let acc1 = 0.0;', 'let acc2 = 0.0;', 'let acc3 = 0.0;');
   if (k4 > 0) {
     body.push(
-      `for (let k = 0.0; k < ${int(k4)}; k = k + 4.0) { const pa = abase + k * ${int(aK)}; const pb = bbase + k * ${int(bK)}; ` +
+      `for (let k = 0.0; k < ${int(k4)}; k += 4.0) { const pa = abase + k * ${int(aK)}; const pb = bbase + k * ${int(bK)}; ` +
         `${step('acc0', 0)} ${step('acc1', 1)} ${step('acc2', 2)} ${step('acc3', 3)} }`,
     );
   }
   if (k4 < kk) {
-    body.push(`for (let k = ${int(k4)}; k < ${int(kk)}; k = k + 1.0) { const pa = abase + k * ${int(aK)}; const pb = bbase + k * ${int(bK)}; ${step('acc0', 0)} }`);
+    body.push(`for (let k = ${int(k4)}; k < ${int(kk)}; k += 1.0) { const pa = abase + k * ${int(aK)}; const pb = bbase + k * ${int(bK)}; ${step('acc0', 0)} }`);
   }
   body.push('const acc = (acc0 + acc1) + (acc2 + acc3);');
   return makeGridKernel('matmul', 2, shape, 'i', body, 'acc');
@@ -288,7 +293,7 @@ export function col2im(op: Operand, lead: readonly number[], g: WindowGeom): Ker
     const so = op.strides[l + r + d] ?? 0;
     if (sk !== 0) at.push(sk === 1 ? `k${d}` : `k${d} * ${int(sk)}`);
     if (so !== 0) at.push(so === 1 ? w : `${w} * ${int(so)}`);
-    open += `for (let k${d} = 0.0; k${d} < ${int(k)}; k${d} = k${d} + 1.0) { ${stmts.join(' ')} `;
+    open += `for (let k${d} = 0.0; k${d} < ${int(k)}; k${d} += 1.0) { ${stmts.join(' ')} `;
     close += ' }';
   }
   const ok = oks[oks.length - 1];

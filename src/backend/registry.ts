@@ -8,11 +8,10 @@ import { CpuDevice } from './cpu.js';
 import type { Device, DeviceInfo } from './device.js';
 import { findAdapter, knownAdapter, markUnusable } from './gpujs/adapters.js';
 import { GpuJsDevice } from './gpujs/device.js';
-import { gpuDeviceNames, isGpuName, type GpuDeviceName } from './gpujs/modes.js';
+import { bestOrder, closeAfterProbe, gpuDeviceNames, isGpuName, type GpuDeviceName } from './gpujs/modes.js';
 
 /** Every device string gpugrad knows. */
-export const deviceNames = ['cpu', 'gpu', ...gpuDeviceNames] as const;
-export type DeviceName = (typeof deviceNames)[number];
+export const deviceNames: readonly string[] = ['cpu', 'gpu', ...gpuDeviceNames];
 
 /** The open gpu.js devices (cpu aside), by concrete name. */
 const open = new Map<string, Device>();
@@ -130,7 +129,7 @@ export async function availableDevices(): Promise<string[]> {
       unavailableReasons.delete(name);
       // NOTE: a live Dawn device keeps Node's event loop busy; a device opened only
       // for the probe is closed again (it reopens on first use)
-      if (!wasOpen && name === 'gpu:webgpu') {
+      if (!wasOpen && closeAfterProbe(name)) {
         const dev = getDevice(name);
         releaseDevice(name);
         await flushGpuDevice(dev);
@@ -144,16 +143,10 @@ export async function availableDevices(): Promise<string[]> {
   return found;
 }
 
-/**
- * NOTE: hardware adapters first (WebGPU, then WebGL); with only software
- * renderers, the mode measured fastest on a 2-core CPU machine (webasm: its
- * SIMD loops beat llvmpipe's emulated shaders; see docs/notes/devices.md).
- */
+/** The best device that runs, in this runtime's order of preference (modes.ts). */
 function pickBest(infos: DeviceInfo[]): GpuDeviceName | undefined {
   const hw = infos.filter((i) => !i.software);
-  const order: GpuDeviceName[] = hw.length
-    ? ['gpu:webgpu', 'gpu:headlessgl']
-    : ['gpu:webasm', 'gpu:headlessgl', 'gpu:webgpu', 'gpu:cpu'];
+  const order = bestOrder(hw.length > 0);
   const names = new Set((hw.length ? hw : infos).map((i) => i.name));
   return order.find((n) => names.has(n)) ?? (infos[0]?.name as GpuDeviceName | undefined);
 }

@@ -13,6 +13,11 @@
  * Loading reads the file synchronously. Files go through the backend's
  * platform (../backend/platform/platform.ts): Node's file system under the
  * Node entry point; elsewhere use the `*Bytes` forms.
+ *
+ * In a web page there are no files: `fromSafetensorsBytes` takes a
+ * `Uint8Array` or `ArrayBuffer`, `readSafetensors` also a `Blob` (a file
+ * input's `File`) or a `fetch` `Response`, and `toSafetensorsBlob` gives a
+ * `Blob` to download; the path functions say so when called there.
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { getDefaultDtype, tensor } from '../tensor/creation.js';
@@ -94,12 +99,40 @@ export async function saveSafetensors(sd: StateDict, path: string, opts: SaveOpt
 }
 
 /**
+ * The safetensors bytes of a state dict as a `Blob` (type
+ * `application/octet-stream`), e.g. for a download link in a web page.
+ * @example const url = URL.createObjectURL(await gg.io.toSafetensorsBlob(model.stateDict()));
+ */
+export async function toSafetensorsBlob(sd: StateDict, opts: SaveOptions = {}): Promise<Blob> {
+  const bytes = await toSafetensorsBytes(sd, opts);
+  return new Blob([bytes], { type: 'application/octet-stream' });
+}
+
+/** Anything that holds safetensors bytes: bytes, a buffer, a `Blob`/`File`, or a `fetch` `Response`. */
+export type SafetensorsSource = Uint8Array | ArrayBuffer | Blob | Response;
+
+/**
+ * Tensors from safetensors bytes held by `source` (`Uint8Array`, `ArrayBuffer`,
+ * `Blob`/`File`, or a `fetch` `Response`, whose body is read here). Works in
+ * Node and in web pages. Throws what `fromSafetensorsBytes` throws, and on a
+ * `Response` that is not ok (HTTP status outside 200-299).
+ * @example const sd = await gg.io.readSafetensors(await fetch('model.safetensors'));
+ */
+export async function readSafetensors(source: SafetensorsSource, opts: LoadOptions = {}): Promise<Record<string, Tensor>> {
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) return fromSafetensorsBytes(source, opts);
+  if (typeof Response !== 'undefined' && source instanceof Response && !source.ok) {
+    throw new Error(`readSafetensors: the response for ${source.url || 'the request'} has HTTP status ${source.status}`);
+  }
+  return fromSafetensorsBytes(new Uint8Array(await source.arrayBuffer()), opts);
+}
+
+/**
  * Tensors from safetensors bytes, in the file's order (note: a plain object
  * lists integer-like keys such as "0" first; dotted keys keep their order).
  * @example const sd = gg.io.fromSafetensorsBytes(bytes);
  */
-export function fromSafetensorsBytes(bytes: Uint8Array, opts: LoadOptions = {}): Record<string, Tensor> {
-  const { tensors } = decodeSafetensors(bytes);
+export function fromSafetensorsBytes(bytes: Uint8Array | ArrayBuffer, opts: LoadOptions = {}): Record<string, Tensor> {
+  const { tensors } = decodeSafetensors(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
   const out: Record<string, Tensor> = {};
   try {
     for (const [k, r] of tensors) {

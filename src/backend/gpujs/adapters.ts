@@ -1,6 +1,6 @@
 /**
- * What each gpu.js device runs on (backend, adapter, software or hardware),
- * found once per process, and which of headless-gl and WebGPU owns the
+ * What each gpu.js device runs on in Node (backend, adapter, software or
+ * hardware; adapters.browser.ts does this in a web page), found once per process, and which of headless-gl and WebGPU owns the
  * system OpenGL. A device that cannot run here gets a reason instead.
  */
 import { platform } from '../platform/platform.js';
@@ -81,6 +81,9 @@ function syncAdapter(name: Exclude<GpuDeviceName, 'gpu:webgpu'>): AdapterInfo | 
     }
     case 'gpu:headlessgl':
       return glAdapter();
+    case 'gpu:webgl2':
+    case 'gpu:webgl':
+      return `${name} runs in web browsers (the browser bundle); in Node, WebGL is gpu:headlessgl`;
     default:
       return name satisfies never;
   }

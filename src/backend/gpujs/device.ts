@@ -59,7 +59,9 @@ export class GpuJsDevice extends Device {
     private readonly onRelease: () => void = () => undefined,
   ) {
     super();
-    this.cfg = modes[name];
+    const cfg = modes[name];
+    if (!cfg) throw new Error(`internal: '${name}' is not a gpu.js device of this runtime`);
+    this.cfg = cfg;
     this.syncRead = !this.cfg.async;
     this.queue = this.cfg.async ? new SerialQueue() : undefined;
     this.cache = new KernelCache<Entry>(this.cfg.cacheSize, (e) => {
