@@ -91,7 +91,7 @@ async function runExpression(): Promise<void> {
     await drawGraph(y);
     state.order = backwardOrder(y);
     state.at = 0;
-    const root = y.size === 1 ? y : y.sum();
+    const root = y.numel() === 1 ? y : y.sum();
     root.backward(undefined, { retainGraph: true });
     for (const [name, t] of leaves(inputs)) lines.push(`${name}.grad = ${t.grad ? await show(t.grad) : 'null'}`);
     out.textContent = lines.join('\n');
@@ -231,7 +231,7 @@ async function jacobians(f: (...xs: gg.Tensor[]) => gg.Tensor, xs: gg.Tensor[], 
   const x = xs[k] as gg.Tensor;
   const base = Array.from(x.dataSync());
   const y0 = f(...xs);
-  const m = y0.size;
+  const m = y0.numel();
   const numerical: number[][] = Array.from({ length: m }, () => new Array<number>(base.length).fill(0));
   for (let j = 0; j < base.length; j++) {
     const at = (d: number): number[] => {
