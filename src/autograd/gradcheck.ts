@@ -8,6 +8,7 @@ import { normal } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor, zerosLike } from '../tensor/creation.js';
 import { grad } from './engine.js';
+import { Function as AutogradFunction, type FunctionCtx } from './function.js';
 import { platform } from '../backend/platform/platform.js';
 import { dualLevel, makeDual, unpackDual } from './forward-ad.js';
 
@@ -19,6 +20,12 @@ export interface GradcheckOptions {
   raiseException?: boolean;
   fastMode?: boolean;
   nondetTol?: number;
+  /**
+   * Check that backward copes with undefined output gradients (default true,
+   * PyTorch's `check_undefined_grad`): gradients of outputs cut off by a node
+   * that passes none back must come out zero or absent.
+   */
+  checkUndefinedGrad?: boolean;
   /**
    * Fail with PyTorch's 'Gradient has dtype mismatch' when an analytical
    * gradient's dtype differs from its input's (default false, as PyTorch).
@@ -76,6 +83,16 @@ function fmtMatrix(m: Float64Array[], cols: number): string {
  * await gg.autograd.gradcheck((t) => t.exp().sum(), [x]); // true
  */
 export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: GradcheckOptions = {}): Promise<boolean> {
+  try {
+    return await gradcheckChecks(fn, inputsIn, opts);
+  } catch (e) {
+    // the size and dtype checks inside vector-Jacobian products throw; without raiseException they resolve false
+    if (e instanceof GradcheckError && opts.raiseException === false) return false;
+    throw e;
+  }
+}
+
+async function gradcheckChecks(fn: Fn, inputsIn: Tensor | Tensor[], opts: GradcheckOptions): Promise<boolean> {
   const eps = opts.eps ?? 1e-6;
   const atol = opts.atol ?? 1e-5;
   const rtol = opts.rtol ?? 1e-3;
@@ -106,14 +123,26 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
   const outVals = await Promise.all(outputs.map(values));
   const diffOutputs = outputs.map((o, i) => (o.requiresGrad ? i : -1)).filter((i) => i >= 0);
 
+  // PyTorch's _check_no_differentiable_outputs: with no differentiable output the
+  // numerical Jacobian must be zero (a detach() in the middle of fn is a bug it finds)
+  if (diffOutputs.length === 0) {
+    const zero = opts.fastMode
+      ? await numericalDirectionalZero(fn, inputs, diff, eps, nondetTol)
+      : await numericalJacobianZero(fn, inputs, diff, eps);
+    return zero || fail('Numerical gradient for function expected to be zero');
+  }
+
   // one vector-Jacobian product: the gradients of Σ v·output_i with respect to the differentiable inputs
   let dtypesOk = true;
   const vjp = async (i: number, v: Float64Array, retain = true): Promise<Float64Array[]> => {
     const o = outputs[i] as Tensor;
     const go = tensor(v, { shape: o.shape, dtype: o.dtype, device: o.device });
     const gs = grad([o], diff.map((j) => inputs[j] as Tensor), { gradOutputs: [go], retainGraph: retain, allowUnused: true });
+    // PyTorch's _stack_and_check_tensors: each gradient has its input's size (and dtype)
     gs.forEach((g, k) => {
-      if (g && g.dtype !== (inputs[diff[k] as number] as Tensor).dtype) dtypesOk = false;
+      const x = inputs[diff[k] as number] as Tensor;
+      if (g && g.numel() !== x.numel()) throw new GradcheckError('Analytical gradient has incorrect size');
+      if (g && g.dtype !== x.dtype) dtypesOk = false;
     });
     const out = await Promise.all(gs.map((g, k) => (g ? values(g) : values(zerosLike(inputs[diff[k] as number] as Tensor)))));
     go.dispose();
@@ -133,7 +162,10 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
       return Promise.all(outs.map((o) => values(unpackDual(o).tangent ?? zerosLike(o))));
     });
 
-  if (opts.fastMode) return fastCheck(fn, inputs, outVals, diff, diffOutputs, vjp, checkBackward ? null : jvpOf, checkForward ? jvpOf : null, { eps, atol, rtol }, dtypesWrong, fail);
+  if (opts.fastMode) {
+    if (!(await fastCheck(fn, inputs, outVals, diff, diffOutputs, vjp, checkBackward ? null : jvpOf, checkForward ? jvpOf : null, { eps, atol, rtol }, dtypesWrong, fail))) return false;
+    return checkBackward ? afterJacobians() : true;
+  }
 
   // numerical[i][jj][k][m] = d out_i[m] / d x_j[k] (rows: input elements, as PyTorch prints), per input on demand
   const numericalCache = new Map<number, Float64Array[][]>();
@@ -224,11 +256,100 @@ export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradc
     if (!checkBackward) return true;
   }
 
-  // a backward that ignores its grad_output would pass the one-hot checks when the output is 1-element
-  for (const i of diffOutputs) {
-    const zerosV = new Float64Array((outVals[i] as Float64Array).length);
-    const gs = await vjp(i, zerosV);
-    if (gs.some((g) => g.some((v) => v !== 0))) return fail('backward not multiplied by grad_output');
+  return afterJacobians();
+
+  // PyTorch's _test_backward_mul_by_grad_output and _test_undefined_backward_mode
+  async function afterJacobians(): Promise<boolean> {
+    // a backward that ignores its grad_output would pass the one-hot checks when the output is
+    // 1-element; zero grad_outputs must give zero gradients for every input
+    const diffIns = diff.map((j) => inputs[j] as Tensor);
+    const zeroGos = diffOutputs.map((i) => zerosLike(outputs[i] as Tensor));
+    const gsZero = grad(diffOutputs.map((i) => outputs[i] as Tensor), diffIns, { gradOutputs: zeroGos, retainGraph: true, allowUnused: true });
+    zeroGos.forEach((t) => t.dispose());
+    for (const [k, g] of gsZero.entries()) {
+      if (!g) continue;
+      const x = diffIns[k] as Tensor;
+      if ((await values(g)).some((v) => v !== 0)) return fail('backward not multiplied by grad_output');
+      if (g.dtype !== x.dtype || g.device !== x.device) return fail('grad is incorrect type');
+      if (g.shape.join() !== x.shape.join()) return fail('grad is incorrect size');
+    }
+    if (opts.checkUndefinedGrad ?? true) return checkUndefined(fn, inputs, diff, fail);
+    return true;
+  }
+}
+
+/**
+ * An identity whose backward passes no gradient (PyTorch's `UndefinedGrad`):
+ * the nodes below it run with undefined output gradients.
+ */
+class UndefinedGrad extends AutogradFunction {
+  static override forward(ctx: FunctionCtx, x: Tensor): Tensor {
+    void ctx;
+    return x.clone();
+  }
+  static override backward(): null {
+    return null;
+  }
+}
+
+const UNDEFINED_NOTE = 'Please look at "Notes about undefined output gradients" in "tools/autograd/derivatives.yaml"';
+
+/**
+ * PyTorch's `_test_undefined_backward_mode`: with every output's gradient
+ * undefined (then one output at a time), backward must not throw and every
+ * input gradient must be absent or zero. Custom Functions receive zeros for
+ * undefined gradients (see autograd/function.ts), so this mostly catches a
+ * backward that throws on them.
+ */
+async function checkUndefined(fn: Fn, inputs: Tensor[], diff: number[], fail: (msg: string) => boolean): Promise<boolean> {
+  const diffIns = diff.map((j) => inputs[j] as Tensor);
+  const diffOuts = (): Tensor[] => asList(fn(...inputs)).filter((o) => o.requiresGrad);
+  const n = diffOuts().length;
+  const variants: (number | null)[] = [null];
+  if (n > 1) for (let k = 0; k < n; k++) variants.push(k);
+  for (const which of variants) {
+    const outs = diffOuts().map((o, k) => (which === null || which === k ? UndefinedGrad.apply(o) : o));
+    let gs: (Tensor | null)[];
+    try {
+      gs = grad(outs, diffIns, { gradOutputs: outs.map((o) => zerosLike(o)), allowUnused: true });
+    } catch {
+      return fail(`Expected backward function to handle undefined output grads. ${UNDEFINED_NOTE}`);
+    }
+    for (const g of gs) {
+      if (g && (await values(g)).some((v) => v !== 0)) {
+        return fail(`Expected all input grads to be undefined or zero when all output grads are undefined or zero. ${UNDEFINED_NOTE}`);
+      }
+    }
+  }
+  return true;
+}
+
+/** The full numerical Jacobian of every output with respect to every differentiable input is zero. */
+async function numericalJacobianZero(fn: Fn, inputs: Tensor[], diff: number[], eps: number): Promise<boolean> {
+  for (const j of diff) {
+    const n = (inputs[j] as Tensor).numel();
+    for (let k = 0; k < n; k++) {
+      const plus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) + eps));
+      const minus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) - eps));
+      for (const [i, p] of plus.entries()) {
+        const q = minus[i] as Float64Array;
+        if (p.some((v, m) => (v - (q[m] ?? 0)) / (2 * eps) !== 0)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** Fast mode's version: the numerical derivative along one random direction per input is within nondetTol of 0. */
+async function numericalDirectionalZero(fn: Fn, inputs: Tensor[], diff: number[], eps: number, nondetTol: number): Promise<boolean> {
+  for (const j of diff) {
+    const u = randomUnit((inputs[j] as Tensor).numel());
+    const plus = await evalPerturbed(fn, inputs, j, (d) => d.forEach((_, k) => (d[k] = (d[k] ?? 0) + eps * (u[k] ?? 0))));
+    const minus = await evalPerturbed(fn, inputs, j, (d) => d.forEach((_, k) => (d[k] = (d[k] ?? 0) - eps * (u[k] ?? 0))));
+    for (const [i, p] of plus.entries()) {
+      const q = minus[i] as Float64Array;
+      if (p.some((v, m) => Math.abs((v - (q[m] ?? 0)) / (2 * eps)) > nondetTol)) return false;
+    }
   }
   return true;
 }

@@ -1,5 +1,5 @@
 /** `gg.nn`: modules, layers, losses, parametrizations. Each section is owned by one file. */
-export { Module, parameter, isParameter, integerTensors, isNormLayer, type NormLayer, type FactoryOptions, type LoadResult, type ForwardHook, type ForwardPreHook, type BackwardHook } from './module.js';
+export { Module, parameter, isParameter, integerTensors, isNormLayer, type NormLayer, type FactoryOptions, type LoadResult, type StateDictMetadata, type StateDictModuleMetadata, type ForwardHook, type ForwardPreHook, type BackwardHook } from './module.js';
 // ---- layers (layers.ts, loss.ts, init.ts) ----
 export {
   Linear, LazyLinear, Identity, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Dropout, Flatten, Sequential, ModuleList, type LinearOptions,

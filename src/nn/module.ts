@@ -115,6 +115,24 @@ export function isNormLayer(m: Module): m is Module & NormLayer {
   return (m as Partial<NormLayer>).isNormLayer === true;
 }
 
+/** One module's entry in a state dict's metadata (PyTorch's `local_metadata`). */
+export interface StateDictModuleMetadata {
+  /** The module class's `version` when the state dict was written. */
+  version?: number;
+}
+
+/**
+ * Per-module metadata that `stateDict()` attaches to its result as the
+ * non-enumerable property `_metadata` (PyTorch's `state_dict._metadata`),
+ * keyed by the module's prefix without the trailing dot (`''` for the root).
+ */
+export type StateDictMetadata = Record<string, StateDictModuleMetadata>;
+
+/** The metadata attached to a state dict (an object or a Map), if any. */
+function metadataOf(sd: object): StateDictMetadata | undefined {
+  return (sd as { _metadata?: StateDictMetadata })._metadata;
+}
+
 /** Result of a non-strict `loadStateDict`. */
 export interface LoadResult {
   missingKeys: string[];
@@ -132,6 +150,12 @@ let hookIds = 0;
  *   forward(x: gg.Tensor) { return this.fc.call(x).relu(); } }
  */
 export abstract class Module {
+  /**
+   * Version of this class's state layout, written into `stateDict()`'s
+   * metadata (PyTorch's `_version`); bump it when the layout changes and
+   * upgrade old state dicts in `loadFromStateDict`.
+   */
+  static version = 1;
   /** Whether the module is in training mode (see `train()`, `eval()`). */
   training = true;
   /** @internal */ readonly _parameters = new Map<string, Tensor | null>();
@@ -356,15 +380,20 @@ export abstract class Module {
   /**
    * Parameters and persistent buffers under PyTorch's keys and order
    * (`weight`, `bias`, `running_mean`, ..., then children as `name.key`).
-   * The tensors share data with the module.
+   * The tensors share data with the module. The result carries each
+   * module's class `version` as the non-enumerable `_metadata` property
+   * (PyTorch's `state_dict._metadata`), which `loadStateDict` reads.
    * @example Object.keys(new gg.nn.BatchNorm2d(3).stateDict())
    */
   stateDict(prefix = ''): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};
-    this.collectState(prefix, out);
+    const meta: StateDictMetadata = {};
+    this.collectState(prefix, out, meta);
+    Object.defineProperty(out, '_metadata', { value: meta, enumerable: false, writable: true, configurable: true });
     return out;
   }
-  private collectState(prefix: string, out: Record<string, Tensor>): void {
+  private collectState(prefix: string, out: Record<string, Tensor>, meta: StateDictMetadata): void {
+    meta[prefix.replace(/\.$/, '')] = { version: (this.constructor as typeof Module).version };
     for (const [n, p] of this._parameters) if (p) out[prefix + n] = p.detach();
     for (const [n, b] of this._buffers) {
       if (!b || this._nonPersistent.has(n)) continue;
@@ -372,7 +401,7 @@ export abstract class Module {
       if (integerTensors.has(b)) integerTensors.add(d);
       out[prefix + n] = d;
     }
-    for (const [n, m] of this._modules) if (m) m.collectState(`${prefix}${n}.`, out);
+    for (const [n, m] of this._modules) if (m) m.collectState(`${prefix}${n}.`, out, meta);
   }
 
   /**
@@ -383,9 +412,12 @@ export abstract class Module {
   loadStateDict(sd: Record<string, Tensor> | Map<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
     if (typeof sd !== 'object' || sd === null) throw new TypeError(`Expected state_dict to be dict-like, got ${typeName(sd)}.`);
     const strict = opts.strict ?? true;
-    const entries: Map<string, unknown> = sd instanceof Map ? sd : new Map(Object.entries(sd));
+    // a copy: the upgrade hooks may add or rename keys, and the caller's dict stays as it was
+    const entries: Map<string, unknown> = new Map<string, unknown>(sd instanceof Map ? sd : Object.entries(sd));
+    const metadata = metadataOf(sd);
     const own = new Map<string, [Module, string, 'p' | 'b']>();
     const visit = (m: Module, prefix: string): void => {
+      m.loadFromStateDict(entries, prefix, metadata?.[prefix.replace(/\.$/, '')] ?? {});
       for (const [n] of m._parameters) own.set(prefix + n, [m, n, 'p']);
       for (const [n] of m._buffers) if (!m._nonPersistent.has(n)) own.set(prefix + n, [m, n, 'b']);
       for (const [n, c] of m._modules) if (c) visit(c, `${prefix}${n}.`);
@@ -461,6 +493,23 @@ export abstract class Module {
       });
     });
     return { missingKeys: missing, unexpectedKeys: unexpected };
+  }
+
+  /**
+   * Upgrade this module's entries of a state dict written by an older
+   * version of the class, before `loadStateDict` checks and copies them
+   * (the upgrade part of PyTorch's `_load_from_state_dict`). `state` is
+   * loadStateDict's own copy, keyed with `prefix`; `localMetadata.version`
+   * is the version that wrote it (absent for dicts without metadata).
+   * @example
+   * protected override loadFromStateDict(state: Map<string, unknown>, prefix: string, meta: gg.nn.StateDictModuleMetadata) {
+   *   if ((meta.version ?? 1) < 2 && state.has(prefix + 'gamma')) state.set(prefix + 'weight', state.get(prefix + 'gamma')!);
+   * }
+   */
+  protected loadFromStateDict(state: Map<string, unknown>, prefix: string, localMetadata: StateDictModuleMetadata): void {
+    void state;
+    void prefix;
+    void localMetadata;
   }
 
   /** @internal a state entry for a slot that is null (lazy modules materialise here). */

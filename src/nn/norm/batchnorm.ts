@@ -5,7 +5,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { full, ones, zeros } from '../../tensor/creation.js';
 import { noGrad } from '../../autograd/grad-mode.js';
-import { Module, integerTensors, type FactoryOptions, type NormLayer } from '../module.js';
+import { Module, integerTensors, type FactoryOptions, type NormLayer, type StateDictModuleMetadata } from '../module.js';
 import { batchNorm, instanceNorm } from './functional.js';
 import { pyBool, pyFloat } from '../repr.js';
 
@@ -33,6 +33,8 @@ export abstract class NormBase extends Module implements NormLayer {
   get isNormLayer(): true {
     return true;
   }
+  /** Version 2 added `num_batches_tracked` (PyTorch's `_NormBase._version`). */
+  static override version = 2;
   declare weight: Tensor | null;
   declare bias: Tensor | null;
   declare running_mean: Tensor | null;
@@ -124,6 +126,20 @@ export abstract class NormBase extends Module implements NormLayer {
       if (this.momentum === null) factor = noGrad(() => nbt.reciprocal());
     }
     return factor;
+  }
+
+  /**
+   * Checkpoints older than version 2 (or without metadata) have no
+   * `num_batches_tracked`; it loads as 0, as in PyTorch's `_NormBase`.
+   */
+  protected override loadFromStateDict(state: Map<string, unknown>, prefix: string, localMetadata: StateDictModuleMetadata): void {
+    const key = `${prefix}num_batches_tracked`;
+    const nbt = this.num_batches_tracked;
+    if ((localMetadata.version === undefined || localMetadata.version < 2) && this.trackRunningStats && nbt && !state.has(key)) {
+      const zero = full([], 0, { dtype: nbt.dtype, device: nbt.device });
+      integerTensors.add(zero);
+      state.set(key, zero);
+    }
   }
 
   /** `4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True`. @example new gg.nn.BatchNorm1d(4).extraRepr() */

@@ -17,33 +17,75 @@ import { fmt, normDim } from '../../tensor/shape.js';
 export interface Moments {
   /** The detached shift, keepdim shape. */
   shift: Tensor;
-  /** x - shift (full shape). */
+  /**
+   * The detached unit of `centred`, `centredMean` and `var` (keepdim shape,
+   * or all ones with `commonScale`): max |x - shift| per group, at least
+   * sqrt(eps). See docs/notes/normalization.md, "Extreme magnitudes".
+   */
+  scale: Tensor;
+  /** (x - shift) / scale (full shape). */
   centred: Tensor;
-  /** Mean of `centred` (keepdim shape): mean = shift + centredMean. */
+  /** Mean of `centred` (keepdim shape): mean = shift + centredMean·scale. */
   centredMean: Tensor;
-  /** Mean (keepdim shape). */
+  /** Mean in the input's units (keepdim shape). */
   mean: Tensor;
-  /** Biased variance, clamped at 0 (keepdim shape). */
+  /** Biased variance of `centred`, clamped at 0 (keepdim shape): the input's variance is var·scale². */
   var: Tensor;
+  /** eps / scale², what `eps` becomes in the units of `var`. */
+  epsScaled: Tensor;
   /** Number of values per statistic. */
   count: number;
+}
+
+/** Options of `moments`. */
+export interface MomentsOptions {
+  /** The eps the caller adds to the variance: the scale stays >= sqrt(eps) so eps/scale² <= 1 (default 0). */
+  eps?: number;
+  /** One scale for all groups (the max over the whole tensor), for statistics that are pooled across groups. */
+  commonScale?: boolean;
 }
 
 /**
  * Mean and biased variance of `x` over `dims` (kept as size-1 dims), from
  * one pass: Σ(x - s) and Σ(x - s)² with a detached sample `s` per group.
+ * The differences are divided by a detached scale (the group's largest
+ * |x - s|) before squaring, so neither the square of a huge value
+ * overflows nor that of a tiny one underflows; normalising with
+ * `centred`, `var` and `epsScaled` gives the exact result (the value does
+ * not depend on the scale, so treating it as a constant gives the exact
+ * gradient too).
  * @example const { mean, var: v } = moments(x, [0, 2, 3]); // BatchNorm2d statistics
  */
-export function moments(x: Tensor, dims: readonly number[]): Moments {
+export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions = {}): Moments {
   const ds = dims.map((d) => normDim(d, x.ndim));
   const count = ds.reduce((a, d) => a * (x.shape[d] ?? 1), 1);
+  const eps = opts.eps ?? 0;
   let shift = x.detach();
   for (const d of ds) shift = shift.narrow(d, 0, 1);
-  const centred = x.sub(shift);
+  const raw = x.sub(shift);
+  const scale = noGrad(() => {
+    const all = raw.shape.map((_, i) => i);
+    const m = raw.abs().max(opts.commonScale ? all : ds, true);
+    // NOTE: at least sqrt(eps) (eps/scale² stays <= 1); where the data is all equal, 1
+    const floor = eps > 0 ? Math.sqrt(eps) : 0;
+    const k = floor > 0 ? m.maximum(floor) : m.where(m.gt(0), 1);
+    // a NaN or inf max would turn every value of the group into NaN: those groups keep scale 1
+    return k.where(k.sub(k).eq(0), 1);
+  });
+  const inv = noGrad(() => scale.reciprocal());
+  const centred = raw.mul(inv);
   const centredMean = centred.sum(ds, true).div(count);
   const meanSq = centred.mul(centred).sum(ds, true).div(count);
-  const v = meanSq.sub(centredMean.mul(centredMean)).clamp(0);
-  return { shift, centred, centredMean, mean: centredMean.add(shift), var: v, count };
+  const d = meanSq.sub(centredMean.mul(centredMean));
+  // clamp at 0, keeping NaN (a NaN input must give a NaN variance, as in PyTorch)
+  const v = d.where(d.lt(0).eq(0), 0);
+  const epsScaled = noGrad(() => inv.mul(inv).mul(eps));
+  return { shift, scale, centred, centredMean, mean: centredMean.mul(scale).add(shift), var: v, epsScaled, count };
+}
+
+/** The variance in the input's units (var·scale²; overflows to inf where it is not representable). */
+export function realVar(m: Moments): Tensor {
+  return m.var.mul(m.scale.mul(m.scale));
 }
 
 /**
@@ -51,10 +93,11 @@ export function moments(x: Tensor, dims: readonly number[]): Moments {
  * 1/sqrt(v + eps). With eps <= 0, a zero denominator gives 0 instead of
  * inf (PyTorch's batch norm kernels do the same), so a constant channel
  * normalises to 0 and the output is β, with finite gradients.
+ * `eps` may be a tensor (eps in the units of scaled moments).
  */
-export function invStd(v: Tensor, eps: number, safe = true): Tensor {
+export function invStd(v: Tensor, eps: number | Tensor, safe = true, epsIsPositive = typeof eps === 'number' && eps > 0): Tensor {
   const ve = v.add(eps);
-  if (eps > 0 || !safe) return ve.rsqrt();
+  if (epsIsPositive || !safe) return ve.rsqrt();
   const nz = ve.ne(0);
   return ve.where(nz, 1).rsqrt().mul(nz);
 }
@@ -132,14 +175,14 @@ export function batchNorm(
   let scale: Tensor;
   if (training) {
     const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
-    const m = moments(input, dims);
+    const m = moments(input, dims, { eps });
     if (runningMean && runningVar) {
       updateRunning(runningMean, m.mean, momentum);
-      const unbiased = m.count > 1 ? m.var.mul(m.count / (m.count - 1)) : m.var.mul(NaN);
+      const unbiased = m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN);
       updateRunning(runningVar, unbiased, momentum);
     }
     centred = m.centred.sub(m.centredMean);
-    scale = invStd(m.var, eps);
+    scale = invStd(m.var, m.epsScaled, true, eps > 0);
   } else {
     centred = input.sub((runningMean as Tensor).reshape(cs));
     scale = invStd((runningVar as Tensor).reshape(cs), eps);
@@ -178,14 +221,14 @@ export function instanceNorm(
   let scale: Tensor;
   if (useInputStats) {
     const dims = input.shape.map((_, i) => i).filter((i) => i >= 2);
-    const m = moments(input, dims);
+    const m = moments(input, dims, { eps });
     if (runningMean && runningVar) {
       updateRunning(runningMean, m.mean.mean(0), momentum);
-      const unbiased = m.count > 1 ? m.var.mul(m.count / (m.count - 1)) : m.var.mul(NaN);
+      const unbiased = m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN);
       updateRunning(runningVar, unbiased.mean(0), momentum);
     }
     centred = m.centred.sub(m.centredMean);
-    scale = invStd(m.var, eps);
+    scale = invStd(m.var, m.epsScaled, true, eps > 0);
   } else {
     if (!runningMean || !runningVar) throw new Error('Expected running_mean and running_var to be defined when use_input_stats is false');
     centred = input.sub(runningMean.reshape(cs));
@@ -220,8 +263,8 @@ export function layerNorm(
   }
   if (input.numel() === 0) return emptyOutput(input, weight, bias);
   const dims = ns.map((_, i) => input.ndim - k + i);
-  const m = moments(input, dims);
-  let y = m.centred.sub(m.centredMean).mul(invStd(m.var, eps, false));
+  const m = moments(input, dims, { eps });
+  let y = m.centred.sub(m.centredMean).mul(invStd(m.var, m.epsScaled, false));
   if (weight) y = y.mul(weight);
   return bias ? y.add(bias) : y;
 }
@@ -246,8 +289,8 @@ export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | nul
   }
   if (input.numel() === 0) return emptyOutput(input, weight, bias);
   const grouped = input.reshape(n, numGroups, -1);
-  const m = moments(grouped, [2]);
-  let y = m.centred.sub(m.centredMean).mul(invStd(m.var, eps, false)).reshape(input.shape);
+  const m = moments(grouped, [2], { eps });
+  let y = m.centred.sub(m.centredMean).mul(invStd(m.var, m.epsScaled, false)).reshape(input.shape);
   const cs = channelShape(c, input.ndim);
   if (weight) y = y.mul(weight.reshape(cs));
   return bias ? y.add(bias.reshape(cs)) : y;

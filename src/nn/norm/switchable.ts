@@ -17,7 +17,7 @@ import { noGrad } from '../../autograd/grad-mode.js';
 import { Module, type FactoryOptions, type NormLayer } from '../module.js';
 import { NormBase, type BatchNormOptions } from './batchnorm.js';
 import { pyBool, pyFloat } from '../repr.js';
-import { checkFeatures, emptyOutput, invStd, moments, updateRunning, verifyBatchSize } from './functional.js';
+import { checkFeatures, emptyOutput, invStd, moments, updateRunning, verifyBatchSize, type Moments } from './functional.js';
 
 /**
  * Mean and variance of groups merged along `dim`, from per-group means and
@@ -28,6 +28,18 @@ function pooled(mu: Tensor, v: Tensor, dim: number): { mean: Tensor; var: Tensor
   const mean = mu.mean(dim, true);
   const dev = mu.sub(mean);
   return { mean, var: v.mean(dim, true).add(dev.mul(dev).mean(dim, true)) };
+}
+
+/**
+ * Instance moments with one scale for the whole input (so the layer and
+ * batch moments pooled from them share its units), with the means in those
+ * units too: `meanK` = mean / scale, `shiftK` = shift / scale (detached).
+ */
+function scaledInstance(x: Tensor, dims: number[], eps: number): { m: Moments; meanK: Tensor; shiftK: Tensor; k: Tensor; k2: Tensor } {
+  const m = moments(x, dims, { eps, commonScale: true });
+  const shiftK = noGrad(() => m.shift.div(m.scale));
+  const k2 = noGrad(() => m.scale.mul(m.scale));
+  return { m, meanK: m.centredMean.add(shiftK), shiftK, k: m.scale, k2 };
 }
 
 /** Σ_k w_k · stats_k with w = softmax(logits), order [IN, LN, BN]. */
@@ -98,29 +110,31 @@ export class SwitchableNorm2d extends NormBase {
     const [n, c, h, w] = x.shape as [number, number, number, number];
     checkFeatures(c, [['running_mean', rm], ['running_var', rv], ['weight', this.weight], ['bias', this.bias]]);
     if (!useBatch && (!rm || !rv)) throw new Error('running_mean must be defined in evaluation mode');
-    // one pass over x: biased instance moments per (n, c)
-    const inst = moments(x, [2, 3]);
-    const layer = pooled(inst.mean, inst.var, 1);
+    // one pass over x: biased instance moments per (n, c), in units of one detached scale
+    // (functional.ts, moments), so huge and tiny inputs neither overflow nor underflow
+    const { m: inst, meanK, shiftK, k, k2 } = scaledInstance(x, [2, 3], this.eps);
+    const layer = pooled(meanK, inst.var, 1);
     let bnMean: Tensor;
     let bnVar: Tensor;
     if (useBatch) {
-      const batch = pooled(inst.mean, inst.var, 0);
+      const batch = pooled(meanK, inst.var, 0);
       bnMean = batch.mean;
       bnVar = batch.var;
       if (rm && rv) {
         const m = n * h * w;
-        updateRunning(rm, bnMean, factor);
-        updateRunning(rv, bnVar.mul(m / (m - 1)), factor);
+        updateRunning(rm, bnMean.mul(k), factor);
+        updateRunning(rv, bnVar.mul(k2).mul(m / (m - 1)), factor);
       }
     } else {
-      bnMean = (rm as Tensor).reshape(1, c, 1, 1);
-      bnVar = (rv as Tensor).reshape(1, c, 1, 1);
+      bnMean = (rm as Tensor).reshape(1, c, 1, 1).div(k);
+      bnVar = (rv as Tensor).reshape(1, c, 1, 1).div(k2);
     }
-    const mean = mix(this.mean_weight, [inst.mean, layer.mean, bnMean]);
+    const mean = mix(this.mean_weight, [meanK, layer.mean, bnMean]);
     const variance = mix(this.var_weight, [inst.var, layer.var, bnVar]);
-    let scale = invStd(variance, this.eps);
+    let scale = invStd(variance, inst.epsScaled, true, this.eps > 0);
     if (this.weight) scale = scale.mul(this.weight.reshape(1, c, 1, 1));
-    const y = x.sub(mean).mul(scale);
+    // (x - mean)/k = centred - (mean/k - shift/k)
+    const y = inst.centred.sub(mean.sub(shiftK)).mul(scale);
     return this.bias ? y.add(this.bias.reshape(1, c, 1, 1)) : y;
   }
 }
@@ -207,22 +221,23 @@ export class SwitchNorm2d extends Module implements NormLayer {
     if (input.ndim !== 4) throw new Error(`expected 4D input (got ${input.ndim}D input)`);
     const [n, c, h, w] = input.shape as [number, number, number, number];
     const x = input.reshape(n, c, h * w);
-    const inst = moments(x, [2]);
+    // moments in units of one detached scale (functional.ts, moments)
+    const { m: inst, meanK, shiftK, k, k2 } = scaledInstance(x, [2], this.eps);
     const hw = h * w;
     const instVar = inst.var.mul(hw / (hw - 1)); // unbiased, as torch.var (H·W = 1 gives NaN)
-    const layer = pooled(inst.mean, instVar, 1);
-    const means = [inst.mean, layer.mean];
+    const layer = pooled(meanK, instVar, 1);
+    const means = [meanK, layer.mean];
     const vars = [instVar, layer.var];
     if (this.usingBn) {
       const rm = this.running_mean as Tensor;
       const rv = this.running_var as Tensor;
       if (this.training) {
-        const batch = pooled(inst.mean, instVar, 0);
+        const batch = pooled(meanK, instVar, 0);
         means.push(batch.mean);
         vars.push(batch.var);
         noGrad(() => {
-          const bm = batch.mean.detach();
-          const bv = batch.var.detach();
+          const bm = batch.mean.detach().mul(k.reshape(1, 1, 1));
+          const bv = batch.var.detach().mul(k2.reshape(1, 1, 1));
           if (this.usingMovingAverage) {
             rm.assign(rm.mul(this.momentum).add(bm.mul(1 - this.momentum)));
             rv.assign(rv.mul(this.momentum).add(bv.mul(1 - this.momentum)));
@@ -232,13 +247,13 @@ export class SwitchNorm2d extends Module implements NormLayer {
           }
         });
       } else {
-        means.push(rm);
-        vars.push(rv);
+        means.push(rm.div(k.reshape(1, 1, 1)));
+        vars.push(rv.div(k2.reshape(1, 1, 1)));
       }
     }
     const mean = mix(this.mean_weight, means);
     const variance = mix(this.var_weight, vars);
-    const y = x.sub(mean).mul(invStd(variance, this.eps, false)).reshape(n, c, h, w);
+    const y = inst.centred.sub(mean.sub(shiftK)).mul(invStd(variance, inst.epsScaled, false)).reshape(n, c, h, w);
     return y.mul(this.weight).add(this.bias);
   }
 
