@@ -27,8 +27,12 @@ export interface Moments {
   centred: Tensor;
   /** Mean of `centred` (keepdim shape): mean = shift + centredMean·scale. */
   centredMean: Tensor;
-  /** Mean in the input's units (keepdim shape). */
-  mean: Tensor;
+  /**
+   * Mean in the input's units (keepdim shape), computed on first read.
+   * NOTE: read it under noGrad when no gradient is wanted (running statistics):
+   * a recorded node that backward never reaches keeps its saved tensors.
+   */
+  readonly mean: Tensor;
   /** Biased variance of `centred`, clamped at 0 (keepdim shape): the input's variance is var·scale². */
   var: Tensor;
   /** eps / scale², what `eps` becomes in the units of `var`. */
@@ -80,7 +84,20 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
   // clamp at 0, keeping NaN (a NaN input must give a NaN variance, as in PyTorch)
   const v = d.where(d.lt(0).eq(0), 0);
   const epsScaled = noGrad(() => inv.mul(inv).mul(eps));
-  return { shift, scale, centred, centredMean, mean: centredMean.mul(scale).add(shift), var: v, epsScaled, count };
+  let mean: Tensor | null = null;
+  return {
+    shift,
+    scale,
+    centred,
+    centredMean,
+    get mean(): Tensor {
+      mean ??= centredMean.mul(scale).add(shift);
+      return mean;
+    },
+    var: v,
+    epsScaled,
+    count,
+  };
 }
 
 /** The variance in the input's units (var·scale²; overflows to inf where it is not representable). */
@@ -177,8 +194,9 @@ export function batchNorm(
     const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
     const m = moments(input, dims, { eps });
     if (runningMean && runningVar) {
-      updateRunning(runningMean, m.mean, momentum);
-      const unbiased = m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN);
+      // NOTE: statistics for the buffers are computed unrecorded (nothing would free their nodes)
+      updateRunning(runningMean, noGrad(() => m.mean), momentum);
+      const unbiased = noGrad(() => (m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN)));
       updateRunning(runningVar, unbiased, momentum);
     }
     centred = m.centred.sub(m.centredMean);
@@ -223,9 +241,9 @@ export function instanceNorm(
     const dims = input.shape.map((_, i) => i).filter((i) => i >= 2);
     const m = moments(input, dims, { eps });
     if (runningMean && runningVar) {
-      updateRunning(runningMean, m.mean.mean(0), momentum);
-      const unbiased = m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN);
-      updateRunning(runningVar, unbiased.mean(0), momentum);
+      updateRunning(runningMean, noGrad(() => m.mean.mean(0)), momentum);
+      const unbiased = noGrad(() => (m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN)).mean(0));
+      updateRunning(runningVar, unbiased, momentum);
     }
     centred = m.centred.sub(m.centredMean);
     scale = invStd(m.var, m.epsScaled, true, eps > 0);

@@ -122,8 +122,9 @@ export class SwitchableNorm2d extends NormBase {
       bnVar = batch.var;
       if (rm && rv) {
         const m = n * h * w;
-        updateRunning(rm, bnMean.mul(k), factor);
-        updateRunning(rv, bnVar.mul(k2).mul(m / (m - 1)), factor);
+        // unrecorded: nothing would free the nodes of statistics that only feed the buffers
+        updateRunning(rm, noGrad(() => bnMean.mul(k)), factor);
+        updateRunning(rv, noGrad(() => bnVar.mul(k2).mul(m / (m - 1))), factor);
       }
     } else {
       bnMean = (rm as Tensor).reshape(1, c, 1, 1).div(k);

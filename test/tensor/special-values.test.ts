@@ -1,0 +1,182 @@
+/**
+ * The special-values table (issue 13): forward and gradient of every
+ * primitive, composite Tensor method and nn.functional function on ±0,
+ * ±tiny, ±1, ±huge, ±inf, NaN, ties, all-equal rows, empty and size-1 dims,
+ * against PyTorch 1.13 (test/fixtures/torch_special.json, written by
+ * make_special.py): float64 on the cpu, float32 on every gpu.js device.
+ *
+ * NaN must match NaN, an infinity the same-signed infinity, finite values
+ * within the dtype's tolerance. Where a device cannot give PyTorch's value
+ * the difference is listed in DEVICE_LIMITS with its reason (and
+ * docs/notes/special-values.md), and the test checks that the listed
+ * difference is still the only one.
+ */
+import { expect } from 'chai';
+import * as gg from '../../src/index.js';
+import { forEachDevice } from '../helpers/devices.js';
+import { fixture } from '../helpers/compare.js';
+import { decode, decodeAll, type FixtureNumber, type SpecialGolden } from '../helpers/special.js';
+
+/** One case of torch_special.json. */
+export interface SpecialCase {
+  name: string;
+  op: string;
+  dtype: 'float64' | 'float32';
+  inputs: SpecialGolden[];
+  kwargs: Record<string, FixtureNumber | boolean | number[] | null | string>;
+  output?: SpecialGolden;
+  grads?: (SpecialGolden | null)[];
+  error?: string;
+}
+
+const F = gg.nn.functional;
+const num = (v: unknown): number => decode(v as FixtureNumber);
+const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+
+/** How each op of the table is called in gpugrad. */
+const CALL: Record<string, (xs: gg.Tensor[], kw: SpecialCase['kwargs']) => gg.Tensor> = {
+  neg: ([x]) => x!.neg(),
+  exp: ([x]) => x!.exp(),
+  log: ([x]) => x!.log(),
+  sqrt: ([x]) => x!.sqrt(),
+  abs: ([x]) => x!.abs(),
+  sign: ([x]) => x!.sign(),
+  sigmoid: ([x]) => x!.sigmoid(),
+  tanh: ([x]) => x!.tanh(),
+  relu: ([x]) => x!.relu(),
+  rsqrt: ([x]) => x!.rsqrt(),
+  reciprocal: ([x]) => x!.reciprocal(),
+  square: ([x]) => x!.square(),
+  clone: ([x]) => x!.clone(),
+  'F.relu': ([x]) => F.relu(x!),
+  'F.sigmoid': ([x]) => F.sigmoid(x!),
+  'F.tanh': ([x]) => F.tanh(x!),
+  'F.leakyRelu': ([x], kw) => F.leakyRelu(x!, num(kw['negativeSlope'])),
+  clamp: ([x], kw) => x!.clamp(optNum(kw['min']), optNum(kw['max'])),
+  ...Object.fromEntries(
+    (['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const).map((op) => [
+      op,
+      ([a, b]: gg.Tensor[], kw: SpecialCase['kwargs']) => (b ? a![op](b) : a![op](num(kw['other']))),
+    ]),
+  ),
+  where: ([c, a, b]) => a!.where(c!, b!),
+  sum: ([x], kw) => (kw['dim'] === null ? x!.sum() : x!.sum(kw['dim'] as number)),
+  mean: ([x], kw) => (kw['dim'] === null ? x!.mean() : x!.mean(kw['dim'] as number)),
+  var: ([x], kw) => x!.var(kw['dim'] as number | null),
+  var_biased: ([x], kw) => x!.var(kw['dim'] as number | null, { unbiased: false }),
+  std: ([x], kw) => x!.std(kw['dim'] as number | null),
+  std_biased: ([x], kw) => x!.std(kw['dim'] as number | null, { unbiased: false }),
+  max: ([x], kw) => (kw['dim'] === null ? x!.max() : x!.max(kw['dim'] as number)),
+  min: ([x], kw) => (kw['dim'] === null ? x!.min() : x!.min(kw['dim'] as number)),
+  logsumexp: ([x], kw) => x!.logsumexp(kw['dim'] as number),
+  softmax: ([x], kw) => x!.softmax(kw['dim'] as number),
+  logSoftmax: ([x], kw) => x!.logSoftmax(kw['dim'] as number),
+  argmax: ([x], kw) => x!.argmax(kw['dim'] as number),
+  matmul: ([a, b]) => a!.matmul(b!),
+  'F.linear': ([x, w, b]) => F.linear(x!, w!, b),
+  'F.mseLoss': ([x, t]) => F.mseLoss(x!, t!),
+  'F.crossEntropy': ([x, t]) => F.crossEntropy(x!, t!),
+  'F.nllLoss': ([x, t]) => F.nllLoss(x!, t!),
+  'F.bceWithLogits': ([x, t], kw) => F.binaryCrossEntropyWithLogits(x!, t!, kw['reduction'] ? { reduction: kw['reduction'] as 'none' } : {}),
+  'F.maxPool1d': ([x], kw) => F.maxPool1d(x!.squeeze(0), kw['kernelSize'] as number).unsqueeze(0),
+  'F.avgPool1d': ([x], kw) => F.avgPool1d(x!.squeeze(0), kw['kernelSize'] as number).unsqueeze(0),
+  'F.conv1d': ([x, w]) => F.conv1d(x!.squeeze(0), w!).unsqueeze(0),
+  'F.batchNorm': ([x]) => F.batchNorm(x!, null, null, null, null, true),
+  'F.layerNorm': ([x], kw) => F.layerNorm(x!, kw['normalizedShape'] as number[]),
+  'F.groupNorm': ([x], kw) => F.groupNorm(x!, kw['numGroups'] as number),
+  'F.instanceNorm': ([x]) => F.instanceNorm(x!),
+};
+
+/**
+ * Values a device cannot give as PyTorch does, by device, case-name pattern
+ * and which tensor ('output' or 'grad<i>'); `reason` goes to the test title.
+ * Keep in step with docs/notes/special-values.md.
+ */
+export const DEVICE_LIMITS: { device: RegExp; name: RegExp; what: RegExp; reason: string }[] = [];
+
+/** Finite tolerance per dtype: |a - e| <= atol + rtol·|e|. */
+const TOL = { float64: { rtol: 1e-12, atol: 1e-300 }, float32: { rtol: 2e-5, atol: 1e-30 } };
+
+/** The first difference between got and expected (NaN = NaN, inf = same-signed inf), or null. */
+export function firstDifference(got: ArrayLike<number>, want: readonly number[], dtype: 'float64' | 'float32'): string | null {
+  if (got.length !== want.length) return `length ${got.length}, expected ${want.length}`;
+  const { rtol, atol } = TOL[dtype];
+  for (let i = 0; i < want.length; i++) {
+    const a = got[i] as number;
+    const e = want[i] as number;
+    if (Number.isNaN(e) ? Number.isNaN(a) : Number.isFinite(e) ? Math.abs(a - e) <= atol + rtol * Math.abs(e) : a === e) continue;
+    return `[${i}] ${a}, expected ${e}`;
+  }
+  return null;
+}
+
+const cases = fixture<SpecialCase[]>('torch_special.json');
+
+function tensorOf(t: SpecialGolden, dtype: gg.DType, device: string, requiresGrad: boolean): gg.Tensor {
+  return gg.tensor(Float64Array.from(decodeAll(t)), { shape: t.shape, dtype, device, requiresGrad });
+}
+
+/** Run one case; the differences found, as 'what: detail'. */
+export async function runSpecial(c: SpecialCase, device: string): Promise<string[]> {
+  const call = CALL[c.op];
+  if (!call) return [`no call for op ${c.op}`];
+  const xs = c.inputs.map((t, i) => tensorOf(t, c.dtype, device, !!c.grads?.[i]));
+  if (c.error !== undefined) {
+    try {
+      call(xs, c.kwargs);
+    } catch {
+      return [];
+    }
+    return [`error: PyTorch raises "${c.error}", gpugrad does not`];
+  }
+  const out = call(xs, c.kwargs);
+  const diffs: string[] = [];
+  const o = firstDifference(await out.data(), decodeAll(c.output as SpecialGolden), c.dtype);
+  if (o) diffs.push(`output: ${o}`);
+  expect([...out.shape], `${c.name} shape`).to.deep.equal(c.output?.shape);
+  if (c.grads && out.requiresGrad) {
+    out.backward(gg.onesLike(out));
+    for (const [i, g] of c.grads.entries()) {
+      if (!g) continue;
+      const got = xs[i]!.grad;
+      const d = firstDifference(got ? await got.data() : new Float64Array(g.data.length), decodeAll(g), c.dtype);
+      if (d) diffs.push(`grad${i}: ${d}`);
+    }
+  } else if (c.grads?.some((g) => g)) {
+    diffs.push('grad: the output does not require grad');
+  }
+  return diffs;
+}
+
+/** Group cases by op for one `it` per op. */
+function byOp(list: SpecialCase[]): Map<string, SpecialCase[]> {
+  const m = new Map<string, SpecialCase[]>();
+  for (const c of list) m.set(c.op, [...(m.get(c.op) ?? []), c]);
+  return m;
+}
+
+function defineTable(device: string, dtype: 'float64' | 'float32'): void {
+  for (const [op, list] of byOp(cases.filter((c) => c.dtype === dtype))) {
+    const limits = DEVICE_LIMITS.filter((l) => l.device.test(device) && list.some((c) => l.name.test(c.name)));
+    const note = limits.length ? ` (device limits: ${[...new Set(limits.map((l) => l.reason))].join('; ')})` : '';
+    it(`${op}: ${list.length} cases${note}`, async function () {
+      this.timeout(120000);
+      const unexplained: string[] = [];
+      for (const c of list) {
+        for (const d of await runSpecial(c, device)) {
+          const what = d.split(':')[0] as string;
+          if (!DEVICE_LIMITS.some((l) => l.device.test(device) && l.name.test(c.name) && l.what.test(what))) unexplained.push(`${c.name} ${d}`);
+        }
+      }
+      expect(unexplained, unexplained.join('\n')).to.deep.equal([]);
+    });
+  }
+}
+
+describe('special values: PyTorch 1.13 table, float64 on the cpu', () => {
+  defineTable('cpu', 'float64');
+});
+
+describe('special values: PyTorch 1.13 table, float32 on every gpu.js device', () => {
+  forEachDevice((device) => defineTable(device, 'float32'), { skipCpu: true });
+});
