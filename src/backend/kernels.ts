@@ -58,8 +58,11 @@ export const formulas = {
   sign: ([a]: string[]) => `(${a} > 0.0 ? 1.0 : (${a} < 0.0 ? -1.0 : 0.0))`,
   // NOTE: split by sign so exp never overflows: σ(x) = 1/(1+e^-x) = e^x/(1+e^x)
   sigmoid: ([a]: string[]) => `(${a} >= 0.0 ? 1.0 / (1.0 + Math.exp(-${a})) : Math.exp(${a}) / (1.0 + Math.exp(${a})))`,
-  // NOTE: tanh(x) = 1 - 2/(e^{2x}+1), clamped so e^{2x} stays finite in float32
-  tanh: ([a]: string[]) => `(1.0 - 2.0 / (Math.exp(2.0 * Math.min(Math.max(${a}, -20.0), 20.0)) + 1.0))`,
+  // NOTE: Math.tanh (the float64 device gets the correctly rounded libm value, as PyTorch) only
+  // where gpu.js's exp-based polyfills neither cancel nor overflow: |x| < 1e-8 gives x (tanh(x) = x
+  // to the last bit there), |x| >= 20 gives ±1 (tanh(20) rounds to 1 even in float64); NaN stays NaN
+  tanh: ([a]: string[]) =>
+    `(Math.abs(${a}) < 0.00000001 ? ${a} : (Math.abs(${a}) < 20.0 ? Math.tanh(${a}) : (${a} > 0.0 ? 1.0 : (${a} < 0.0 ? -1.0 : ${a}))))`,
   copy: ([a]: string[]) => `${a}`,
   add: ([a, b]: string[]) => `${a} + ${b}`,
   sub: ([a, b]: string[]) => `${a} - ${b}`,
@@ -67,8 +70,9 @@ export const formulas = {
   div: ([a, b]: string[]) => `${a} / ${b}`,
   // NOTE: GLSL's and WGSL's pow are undefined for a negative base; an integer exponent takes
   // the sign from its parity, as Math.pow does (a non-integer one gives NaN everywhere)
+  // NOTE: 1^b = 1 for every b and (-1)^±inf = 1 (C's pow and PyTorch; Math.pow gives NaN for both in JS)
   pow: ([a, b]: string[]) =>
-    `(${a} < 0.0 && Math.floor(${b}) == ${b} ? (Math.floor(${b} * 0.5) * 2.0 == ${b} ? Math.pow(-${a}, ${b}) : -Math.pow(-${a}, ${b})) : Math.pow(${a}, ${b}))`,
+    `(${a} == 1.0 || (Math.abs(${a}) == 1.0 && ${b} == ${b} && ${b} - ${b} != 0.0) ? 1.0 : (${a} < 0.0 && Math.floor(${b}) == ${b} ? (Math.floor(${b} * 0.5) * 2.0 == ${b} ? Math.pow(-${a}, ${b}) : -Math.pow(-${a}, ${b})) : Math.pow(${a}, ${b})))`,
   maximum: ([a, b]: string[]) => `Math.max(${a}, ${b})`,
   minimum: ([a, b]: string[]) => `Math.min(${a}, ${b})`,
   eq: ([a, b]: string[]) => `(${a} == ${b} ? 1.0 : 0.0)`,

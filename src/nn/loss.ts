@@ -83,7 +83,8 @@ function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignore
   const valid = t.ne(ignoreIndex);
   const onehot = t.unsqueeze(1).eq(classes).mul(valid.unsqueeze(1));
   const w = weight ? onehot.mul(alongClassDim(weight, logp.ndim)).sum(1) : onehot.sum(1);
-  const nll = logp.mul(onehot).sum(1).mul(w).neg();
+  // where, not logp·onehot: a -inf log-probability of another class would give -inf·0 = NaN
+  const nll = logp.where(onehot, 0).sum(1).mul(w).neg();
   return { nll, w, valid };
 }
 

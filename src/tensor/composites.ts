@@ -14,8 +14,9 @@ import { argError, checkInt, checkTensor, checkTensorList, isTensor } from './ch
 
 /** max(x, 0); the gradient at 0 is 0, as in PyTorch. */
 export function relu(x: Tensor): Tensor {
-  // NOTE: where, not x·(x>0): that gives -0 for negative x where PyTorch gives +0
-  return x.where(x.gt(0), 0);
+  // NOTE: where, not x·(x>0): that gives -0 for negative x where PyTorch gives +0;
+  // and x <= 0 (false for NaN), not x > 0: relu(NaN) is NaN with the gradient passed, as in PyTorch
+  return x.where(x.le(0).eq(0), 0);
 }
 
 /** Limit to [min, max] (either may be omitted); the gradient passes where min <= x <= max. */
@@ -23,10 +24,19 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
   if ((min === undefined || min === null) && (max === undefined || max === null)) {
     throw new Error("torch.clamp: At least one of 'min' or 'max' must not be None");
   }
-  let y: Tensor = x;
-  if (min !== undefined && min !== null) y = y.where(y.ge(min), min);
-  if (max !== undefined && max !== null) y = y.where(y.le(max), max);
-  return y;
+  const lo = min !== undefined && min !== null;
+  const hi = max !== undefined && max !== null;
+  // values: NaN stays NaN (maximum/minimum propagate it); gradient: passes where
+  // min <= x <= max (false for NaN), as PyTorch's clamp_backward
+  const fill = withGradMode(false, () => {
+    let f: Tensor = x;
+    if (lo) f = f.maximum(min as number);
+    if (hi) f = f.minimum(max as number);
+    return f;
+  });
+  let inRange: Tensor | null = lo ? x.ge(min as number) : null;
+  if (hi) inRange = inRange ? inRange.mul(x.le(max as number)) : x.le(max as number);
+  return x.where(inRange as Tensor, fill);
 }
 
 /** 1/x. */
@@ -60,7 +70,11 @@ export function variance(x: Tensor, dim?: Dims, opts: { unbiased?: boolean; keep
 
 /** Standard deviation over `dim`: the square root of `variance`. */
 export function std(x: Tensor, dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
-  return variance(x, dim, opts).sqrt();
+  const v = variance(x, dim, opts);
+  // PyTorch's std_backward masks the gradient to 0 where std is 0 (a constant slice),
+  // where sqrt's own rule gives g/0 = inf and then inf·0 = NaN; NaN stays NaN
+  const nz = v.ne(0);
+  return v.where(nz, 1).sqrt().where(nz, 0);
 }
 
 /** Number of elements a reduction over `dims` combines. */
@@ -79,7 +93,9 @@ export function argmax(x: Tensor, dim: number, keepdim = false): Tensor {
   const n = x.shape[d] ?? 1;
   const v = x.detach();
   const idx = v.newTensor(Array.from({ length: n }, (_, i) => i)).reshape(...x.shape.map((_, i) => (i === d ? n : 1)));
-  const isMax = v.eq(v.max(d, true));
+  const m = v.max(d, true);
+  // a NaN maximum: the NaNs are the maxima (PyTorch returns the first NaN's index)
+  const isMax = v.eq(m).add(v.ne(v).mul(m.ne(m)));
   // the smallest index among the maxima: max of (n - index) where maximal
   return idx.neg().add(n).mul(isMax).max(d, keepdim).neg().add(n);
 }
@@ -91,7 +107,8 @@ export function argmax(x: Tensor, dim: number, keepdim = false): Tensor {
  * `fn`, which uses it only in ops that save no inputs (sub, add).
  */
 function withDetachedMax(x: Tensor, d: number, fn: (m: Tensor) => Tensor): Tensor {
-  const m = withGradMode(false, () => x.max(d, true));
+  // an empty dim has no max (and nothing to shift): 0, so softmax of an empty tensor is empty
+  const m = withGradMode(false, () => ((x.shape[d] ?? 1) === 0 ? x.sum(d, true) : x.max(d, true)));
   try {
     return fn(m);
   } finally {
@@ -116,7 +133,11 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
 /** log(Σ e^x) along `dim`, stably. */
 export function logsumexp(x: Tensor, dim: number, keepdim = false): Tensor {
   const d = normDim(dim, x.ndim);
-  const out = withDetachedMax(x, d, (m) => x.sub(m).exp().sum(d, true).log().add(m));
+  // as PyTorch: an infinite max shifts by 0, so a row with inf gives inf (not inf - inf = NaN)
+  const out = withDetachedMax(x, d, (mx) => {
+    const m = withGradMode(false, () => mx.where(mx.abs().lt(Infinity), 0));
+    return x.sub(m).exp().sum(d, true).log().add(m);
+  });
   return keepdim ? out : out.squeeze(d);
 }
 

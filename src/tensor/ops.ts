@@ -33,7 +33,8 @@ export interface OpAttrs {
   eq: None; ne: None; lt: None; le: None; gt: None; ge: None;
   where: None;
   sum: { dims: number[]; keepdim: boolean };
-  amax: { dims: number[]; keepdim: boolean };
+  /** `nanWins`: the gradient of a NaN result goes to the NaNs (torch.max(x) without a dim); without it, NaN (torch.amax). */
+  amax: { dims: number[]; keepdim: boolean; nanWins?: boolean };
   matmul: None;
   reshape: { shape: number[] };
   permute: { dims: number[] };
@@ -167,8 +168,8 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   div: {
     forward: elementwise('div'),
     saveInputs: true,
-    // d(a/b) = da/b - a/b² db
-    backward: ({ grad, inputs: [a, b], needs }) => [needs[0] ? grad.div(b!) : null, needs[1] ? grad.mul(a!).div(b!.mul(b!)).neg() : null],
+    // d(a/b) = da/b - a/b² db, as PyTorch: -g·(a/b)/b (not a/(b·b), which is 0/0 for a tiny b)
+    backward: ({ grad, inputs: [a, b], needs }) => [needs[0] ? grad.div(b!) : null, needs[1] ? grad.mul(a!.div(b!).div(b!)).neg() : null],
     jvp: ({ tangents: [ta, tb], inputs: [, b], result }) => plus(ta?.div(b!), tb?.mul(result).div(b!).neg()), // (da - (a/b) db) / b
   },
   pow: {
@@ -189,13 +190,13 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     forward: elementwise('maximum'),
     saveInputs: true,
     // the larger input gets the gradient; ties split it in half (PyTorch)
-    backward: ({ grad, inputs: [a, b] }) => toWinner(grad, a!.gt(b!), a!, b!),
+    backward: ({ grad, inputs: [a, b], needs }) => toWinner(grad, a!, b!, a!.lt(b!), a!.gt(b!), needs),
     jvp: ({ tangents: [ta, tb], inputs: [a, b] }) => fromWinner(ta, tb, a!.gt(b!), a!, b!), // the winner's tangent; the mean on a tie
   },
   minimum: {
     forward: elementwise('minimum'),
     saveInputs: true,
-    backward: ({ grad, inputs: [a, b] }) => toWinner(grad, a!.lt(b!), a!, b!), // the smaller input, likewise
+    backward: ({ grad, inputs: [a, b], needs }) => toWinner(grad, a!, b!, a!.gt(b!), a!.lt(b!), needs), // the smaller input, likewise
     jvp: ({ tangents: [ta, tb], inputs: [a, b] }) => fromWinner(ta, tb, a!.lt(b!), a!, b!),
   },
   eq: { forward: elementwise('eq'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
@@ -224,7 +225,11 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     // the gradient goes to the maxima, split evenly between ties
     backward: ({ grad, inputs: [a], result, attrs, shapes: [shape] }) => {
       const ks = keepShape(shape!, attrs.dims);
-      const mask = a!.eq(result.reshape(...ks));
+      const r = result.reshape(...ks);
+      let mask = a!.eq(r);
+      // PyTorch 1.13: torch.max(x) sends the gradient of a NaN maximum to the NaNs (evenly);
+      // torch.amax(x, dim) has no such rule, and 0/0 makes the row's gradient NaN
+      if (attrs.nanWins) mask = mask.add(a!.ne(a!).mul(r.ne(r)));
       return [mask.div(mask.sum(attrs.dims, true)).mul(grad.reshape(...ks))];
     },
     // the mean of the tangents at the maxima
@@ -372,10 +377,15 @@ function checkWindow(op: string, shape: Shape, trailing: readonly number[], g: K
   return lead;
 }
 
-/** Gradient of maximum/minimum: all to the input that `wins`, half each on a tie. */
-function toWinner(grad: Tensor, wins: Tensor, a: Tensor, b: Tensor): Tensor[] {
-  const share = wins.add(a.eq(b).mul(0.5));
-  return [grad.mul(share), grad.mul(share.neg().add(1))];
+/**
+ * Gradient of maximum/minimum, PyTorch's rule: `where(a == b, g/2, g)`, set
+ * to 0 where the input loses. A NaN never loses (every comparison is false),
+ * so with a NaN on either side both inputs get the whole gradient, as in PyTorch.
+ */
+function toWinner(grad: Tensor, a: Tensor, b: Tensor, aLoses: Tensor, bLoses: Tensor, needs: readonly boolean[]): (Tensor | null)[] {
+  // where, not a product: a loser gets exactly 0 even where the gradient is infinite
+  const half = a.eq(b).mul(-0.5).add(1);
+  return [needs[0] ? grad.where(aLoses.eq(0), 0).mul(half) : null, needs[1] ? grad.where(bLoses.eq(0), 0).mul(half) : null];
 }
 
 /** Tangent of maximum/minimum: the winner's tangent, the mean of both on a tie. */

@@ -489,6 +489,8 @@ export class Tensor {
   }
   /** Elementwise power. @example gg.tensor([2, 3]).pow(2) // [4, 9] */
   pow(o: Tensor | number): Tensor {
+    // PyTorch computes x^0.5 as sqrt(x): NaN at -inf (Math.pow gives inf), gradient -inf at -0
+    if (o === 0.5) return this.sqrt();
     return apply('pow', [this, this.other(o)], {});
   }
   /** Elementwise larger value. @example gg.tensor([1, 5]).maximum(gg.tensor([3, 2])) // [3, 5] */
@@ -614,7 +616,9 @@ export class Tensor {
    * @example gg.tensor([[1, 5], [7, 2]]).max(1) // [5, 7]
    */
   max(dim?: Dims, keepdim = false): Tensor {
-    return apply('amax', [this], { dims: normDims(dim, this.ndim), keepdim });
+    // without a dim, torch.max(x): a NaN maximum passes its gradient to the NaNs
+    const all = dim === undefined || dim === null;
+    return apply('amax', [this], { dims: normDims(dim, this.ndim), keepdim, ...(all ? { nanWins: true } : {}) });
   }
   /** Smallest value over `dim`. @example gg.tensor([[1, 5], [7, 2]]).min(1) // [1, 2] */
   min(dim?: Dims, keepdim = false): Tensor {

@@ -128,6 +128,30 @@ describe('state dicts: versions and upgrade hooks (input 9)', () => {
   });
 });
 
+describe('issue 13 inputs 1-3: std at zero, max/min with NaN, NaN through relu and clamp', () => {
+  const grad = (f: (x: gg.Tensor) => gg.Tensor, data: number[], shape?: number[]): number[] => {
+    const x = gg.tensor(data, { ...f64, requiresGrad: true, ...(shape ? { shape } : {}) });
+    f(x).backward();
+    return valuesSync(x.grad as gg.Tensor);
+  };
+  it("std's gradient is 0 where std is 0 (ones(3).std(), std(0) of constant columns)", () => {
+    expect(grad((x) => x.std(), [1, 1, 1])).to.deep.equal(decodeAll(fx['std_ones'] as SpecialGolden));
+    expect(grad((x) => x.std(0).sum(), [1, 2, 1, 2, 1, 2], [3, 2])).to.deep.equal(decodeAll(fx['std0_constant_columns'] as SpecialGolden));
+    const mixed = grad((x) => x.std(0).sum(), [1, 2, 1, 4, 1, 3], [3, 2]);
+    decodeAll(fx['std0_mixed_columns'] as SpecialGolden).forEach((e, i) => expect(mixed[i]).to.be.closeTo(e, 1e-12));
+  });
+  it('max() and min() of [1, NaN, 3] send the gradient to the NaN; amax over a dim keeps PyTorch\'s NaN row', () => {
+    expect(grad((x) => x.max(), [1, NaN, 3])).to.deep.equal(decodeAll(fx['max_nan'] as SpecialGolden));
+    expect(grad((x) => x.min(), [1, NaN, 3])).to.deep.equal(decodeAll(fx['min_nan'] as SpecialGolden));
+    expect(grad((x) => x.max(1).sum(), [1, NaN, 3, 2, 2, 1], [2, 3])).to.deep.equal(decodeAll(fx['amax_dim_nan'] as SpecialGolden));
+  });
+  it('relu(NaN) and clamp(NaN, 0, 1) are NaN', () => {
+    expect(valuesSync(gg.tensor([NaN], f64).relu())).to.deep.equal(decodeAll(fx['relu_nan'] as SpecialGolden));
+    expect(valuesSync(gg.nn.functional.relu(gg.tensor([NaN], f64)))).to.deep.equal(decodeAll(fx['relu_nan'] as SpecialGolden));
+    expect(valuesSync(gg.tensor([NaN], f64).clamp(0, 1))).to.deep.equal(decodeAll(fx['clamp_nan'] as SpecialGolden));
+  });
+});
+
 describe('NaN in BatchNorm statistics (input 3)', () => {
   it('BatchNorm2d(1) in training on [1, NaN, 3, 4] leaves running_var and running_mean NaN', () => {
     const bn = new gg.nn.BatchNorm2d(1, f64);
