@@ -8,7 +8,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/creation.js';
 import { stack } from '../../tensor/composites.js';
 import { noGrad } from '../../autograd/grad-mode.js';
-import { norm, type NormOrd } from '../../tensor/norm.js';
+import { norm, type NormOrd } from '../../tensor/composites.js';
 
 /** Parameters as the clipping functions take them: one tensor or any iterable (e.g. `model.parameters()`). */
 export type ClipParams = Tensor | Iterable<Tensor>;
