@@ -3,7 +3,10 @@
  *
  * 1. a custom `autograd.Function` (SiLU, x·σ(x)) with a right backward passes,
  *    and the same op with a deliberately wrong backward fails, with the
- *    `Jacobian mismatch for output 0 with respect to input 0` report;
+ *    `Jacobian mismatch for output 0 with respect to input 0` report; the
+ *    error carries both Jacobians as tensors, drawn with their difference as
+ *    heatmaps into `out/gradcheck-jacobians.png`, so the wrong entries show
+ *    at a glance (here: the diagonal, since SiLU is elementwise);
  * 2. gradcheck and gradgradcheck of BatchNorm2d and SwitchableNorm2d in
  *    training mode (batch statistics), with respect to the input and to the
  *    affine parameters;
@@ -22,6 +25,7 @@
  */
 import * as gg from '../src/index.js';
 import { isMain, logger } from './lib/cli.js';
+import { heatmaps, writePng } from './lib/plot.js';
 
 /** SiLU with the right backward: d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x))). */
 export class SiLU extends gg.autograd.Function {
@@ -60,7 +64,7 @@ export interface CheckResult {
 export interface GradcheckTourOptions {
   /** Fewer, smaller checks (tests). */
   quick?: boolean;
-  /** Unused; accepted for a uniform example interface. */
+  /** Where the Jacobian heatmap goes (default `out`). */
   out?: string;
   verbose?: boolean;
 }
@@ -70,6 +74,8 @@ export interface GradcheckTourResult {
   checks: CheckResult[];
   /** All checks gave the expected answer. */
   ok: boolean;
+  /** The heatmap of the wrong backward's Jacobians (analytical, numerical, difference). */
+  jacobianPng?: string;
 }
 
 const f64 = { dtype: 'float64' as const };
@@ -108,11 +114,13 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
     const t0 = performance.now();
     let passed: boolean;
     let message: string | undefined;
+    let error: unknown;
     try {
       passed = await check(kind, fn, inputs);
     } catch (e) {
       passed = false;
       message = (e as Error).message;
+      error = e;
     }
     const ms = performance.now() - t0;
     checks.push({ name, kind, expected, passed, ...(message ? { message } : {}), ms });
@@ -122,6 +130,7 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
       const lines = message.split('\n');
       log(lines.slice(0, 12).map((l) => `    | ${l}`).join('\n') + (lines.length > 12 ? '\n    | ...' : ''));
     }
+    return error;
   };
 
   gg.manualSeed(0);
@@ -129,7 +138,13 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
   const x = gg.randn([2, 3], { ...f64, requiresGrad: true });
   await run('SiLU, right backward', 'gradcheck', true, (a) => SiLU.apply(a), [x]);
   await run('SiLU, right backward', 'gradgradcheck', true, (a) => SiLU.apply(a), [x]);
-  await run('SiLU, wrong backward (forgets x·σ′(x))', 'gradcheck', false, (a) => WrongSiLU.apply(a), [x]);
+  const wrong = await run('SiLU, wrong backward (forgets x·σ′(x))', 'gradcheck', false, (a) => WrongSiLU.apply(a), [x]);
+  let jacobianPng: string | undefined;
+  if (wrong instanceof gg.autograd.GradcheckError && wrong.analytical && wrong.numerical) {
+    jacobianPng = `${opts.out ?? 'out'}/gradcheck-jacobians.png`;
+    await drawJacobians(wrong.analytical, wrong.numerical, jacobianPng);
+    log(`    the Jacobians and their difference: ${jacobianPng}`);
+  }
   // forward mode never calls backward: the tangent flows through the ops of forward
   await run('SiLU, wrong backward: forward mode only', 'forward', true, (a) => WrongSiLU.apply(a), [x]);
   await run('SiLU, right backward', 'fwd+rev', true, (a) => SiLU.apply(a), [x]);
@@ -206,7 +221,25 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
 
   const ok = checks.every((c) => c.passed === c.expected);
   log(`\n${checks.filter((c) => c.passed === c.expected).length}/${checks.length} checks gave the expected answer${ok ? '' : ' (SOME DID NOT)'}`);
-  return { checks, ok };
+  return { checks, ok, ...(jacobianPng ? { jacobianPng } : {}) };
+}
+
+/** Heatmaps of a gradcheck failure: analytical, numerical and analytical − numerical (rows: input elements). */
+export async function drawJacobians(analytical: gg.Tensor, numerical: gg.Tensor, file: string): Promise<void> {
+  const diff = analytical.sub(numerical);
+  const rows = async (t: gg.Tensor) => (await t.array()) as number[][];
+  const png = await heatmaps({
+    title: 'gradcheck: WrongSiLU Jacobians (rows: input elements, columns: output elements)',
+    xLabel: 'output element',
+    yLabel: 'input element',
+    panels: [
+      { title: 'analytical (backward)', values: await rows(analytical) },
+      { title: 'numerical (finite differences)', values: await rows(numerical) },
+      { title: 'analytical − numerical', values: await rows(diff) },
+    ],
+  });
+  diff.dispose();
+  writePng(file, png);
 }
 
 if (isMain(import.meta.url)) {

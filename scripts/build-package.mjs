@@ -30,8 +30,9 @@ if (!existsSync(entry)) {
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 // Loaded at run time from the consumer's node_modules, never bundled: the native
-// device packages (optional; loaded lazily when their device is asked for) and ndarray.
-const external = ['webgpu', 'gl', 'ndarray', ...Object.keys(pkg.dependencies ?? {})];
+// device packages (optional; loaded lazily when their device is asked for), ndarray,
+// and the optional graph-picture packages (@viz-js/viz, @resvg/resvg-js; loaded on first render).
+const external = ['webgpu', 'gl', 'ndarray', ...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.optionalDependencies ?? {})];
 const bundled = ['gpu.js', 'acorn', 'gpu-mock.js'];
 
 const out = join(root, 'dist', 'pkg');

@@ -28,6 +28,7 @@ export * as nn from './nn/index.js';
 // ---- optim, io (src/nn/optim.ts, src/nn/io.ts) ----
 export * as optim from './nn/optim.js';
 export * as io from './nn/io.js';
+export { profile, type Profile, type KernelRecord, type KernelSummary, type ProfileOptions } from './profile.js';
 export { availableDevices, unavailableReasons };
 
 // Node: files, environment, gl and webgpu come from Node; a web page: WebGL, navigator.gpu, no files.

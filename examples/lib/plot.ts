@@ -252,6 +252,70 @@ export async function scatterChart(opts: ScatterChartOptions): Promise<Uint8Arra
   return renderVegaLite(spec);
 }
 
+/** One matrix of a {@link heatmaps} figure. */
+export interface HeatmapPanel {
+  title: string;
+  /** Rows of equal length; row `r`, column `c` is drawn at (c, r). */
+  values: ArrayLike<number>[];
+}
+
+/** Options for {@link heatmaps}. */
+export interface HeatmapOptions {
+  title: string;
+  /** Side by side, each with its own colour scale and legend. */
+  panels: HeatmapPanel[];
+  xLabel: string;
+  yLabel: string;
+  /** Pixels per cell (default: fitted so each panel is about 220 pixels wide, at least 4). */
+  cell?: number;
+}
+
+/**
+ * Matrices side by side as heatmaps (e.g. a gradcheck failure's analytical
+ * Jacobian, numerical Jacobian and their difference). Blue-white-red colours
+ * centred on 0; each panel has its own scale. The image size follows the
+ * matrices (concatenated views cannot be fitted to a fixed size).
+ *
+ * @throws if there are no panels, or a panel is empty or ragged
+ * @example
+ * ```ts
+ * const png = await heatmaps({ title: 'Jacobians', xLabel: 'output', yLabel: 'input',
+ *   panels: [{ title: 'analytical', values: [[1, 0], [0, 1]] }, { title: 'numerical', values: [[1, 0], [0, 0.5]] }] });
+ * ```
+ */
+export async function heatmaps(opts: HeatmapOptions): Promise<Uint8Array> {
+  if (opts.panels.length === 0) throw new Error('heatmaps: no panels');
+  const views = opts.panels.map((p) => {
+    const cols = p.values[0]?.length ?? 0;
+    if (cols === 0 || p.values.some((r) => r.length !== cols)) throw new Error(`heatmaps: panel "${p.title}" is empty or ragged`);
+    const cell = opts.cell ?? Math.max(4, Math.floor(220 / cols));
+    const rows = p.values.flatMap((r, y) => Array.from(r, (v, x) => ({ x, y, v: Number.isFinite(v) ? v : 0 })));
+    const m = Math.max(1e-300, ...rows.map((r) => Math.abs(r.v)));
+    return {
+      title: p.title,
+      width: cell * cols,
+      height: cell * p.values.length,
+      data: { values: rows },
+      mark: { type: 'rect' as const },
+      encoding: {
+        x: { field: 'x', type: 'ordinal' as const, title: opts.xLabel, axis: { labels: cols <= 24, ticks: cols <= 24 } },
+        y: { field: 'y', type: 'ordinal' as const, title: opts.yLabel, axis: { labels: p.values.length <= 24, ticks: p.values.length <= 24 } },
+        color: { field: 'v', type: 'quantitative' as const, title: null, scale: { scheme: 'redblue', reverse: true, domain: [-m, m] } },
+      },
+    };
+  });
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: opts.title,
+    padding: 8,
+    background: 'white',
+    config: { font: 'DejaVu Sans' },
+    hconcat: views,
+    resolve: { scale: { color: 'independent' } },
+  } as TopLevelSpec;
+  return renderVegaLite(spec);
+}
+
 /**
  * Write PNG (or any) bytes to `path`, creating missing parent directories.
  *

@@ -26,6 +26,9 @@ import { fmt, type Shape } from '../tensor/shape.js';
 import { keep } from '../tensor/storage.js';
 import { isTensor } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { isAnomalyEnabled } from './grad-mode.js';
+import { checkGradients } from './anomaly.js';
+import { traceBackwardStart, traceStep, tracing, type TraceStep } from './trace.js';
 
 /** Options of `backward()`. */
 export interface BackwardOptions {
@@ -152,10 +155,15 @@ function run(roots: readonly Root[], opts: RunOptions): Map<Node, (Tensor | null
   for (const r of roots) deposit(buffers, r.node, r.index, r.grad);
 
   const ready = [...new Set(roots.map((r) => r.node))].filter((n) => active.has(n) && !deps.get(n));
+  // trace (autograd.trace): how many consumers each node waits for, kept before `deps` counts down
+  const waits = tracing() ? new Map(deps) : null;
+  if (waits) traceBackwardStart();
   while (ready.length) {
     const node = ready.pop() as Node;
     const grads = buffers.get(node) ?? new Array<Tensor | null>(node.numOutputs).fill(null);
     buffers.delete(node);
+    const gradIn = waits ? [...grads] : [];
+    let out: (Tensor | null)[] = [];
 
     runPreHooks(node, grads, opts.createGraph);
     retainGrads(node, grads, opts.createGraph);
@@ -164,8 +172,12 @@ function run(roots: readonly Root[], opts: RunOptions): Map<Node, (Tensor | null
     if (node instanceof AccumulateGrad) {
       if (!capture) accumulate(node, grads[0] ?? null, opts.createGraph);
     } else if (!wanted || plan.beyond.has(node)) {
-      callNode(node, grads, opts.createGraph, active, buffers);
+      out = callNode(node, grads, opts.createGraph, active, buffers);
       if (!opts.retainGraph) node.release();
+    }
+    if (waits) {
+      const action = node instanceof AccumulateGrad ? (capture ? 'capture' : 'accumulate') : wanted && !plan.beyond.has(node) ? 'capture' : 'backward';
+      traceVisit(node, waits.get(node) ?? 0, gradIn, out, action);
     }
     if (!wanted) for (const g of grads) g?.dispose();
     schedule(node, active, deps, ready);
@@ -198,12 +210,13 @@ function retainGrads(node: Node, grads: readonly (Tensor | null)[], createGraph:
  * Call the node's backward, run its post hooks (module backward hooks), and
  * send each input's gradient along its edge, conformed to the input.
  */
-function callNode(node: Node, grads: (Tensor | null)[], createGraph: boolean, active: ReadonlySet<Node>, buffers: Buffers): void {
+function callNode(node: Node, grads: (Tensor | null)[], createGraph: boolean, active: ReadonlySet<Node>, buffers: Buffers): (Tensor | null)[] {
   let out = withGradMode(createGraph, () => node.apply(grads));
   for (const h of node.postHooks) {
     const r = h(out, grads);
     if (r) out = r;
   }
+  if (isAnomalyEnabled()) checkGradients(node, out); // anomaly mode: a NaN here throws with the forward stack
   node.next.forEach((e, i) => {
     const g = out[i];
     if (!e || !g || !active.has(e.node)) return;
@@ -211,6 +224,14 @@ function callNode(node: Node, grads: (Tensor | null)[], createGraph: boolean, ac
     const fixed = meta ? withGradMode(createGraph, () => conform(g, meta.shape, meta.dtype, meta.device)) : g;
     deposit(buffers, e.node, e.index, fixed);
   });
+  return out;
+}
+
+/** `autograd.trace`: report a node's visit (hooks counted as they ran: pre hooks on gradients that arrived, post hooks when backward ran). */
+function traceVisit(node: Node, waitedFor: number, gradIn: readonly (Tensor | null)[], gradOut: readonly (Tensor | null)[], action: TraceStep['action']): void {
+  const pre = [...node.preHooks].reduce((n, [i, hs]) => n + (gradIn[i] ? hs.length : 0), 0);
+  const hooks = pre + (action === 'backward' ? node.postHooks.length : 0);
+  traceStep({ node, waitedFor, gradIn, gradOut, hooks, released: node.released, action });
 }
 
 /** The node has sent its gradients: each producer it feeds has one consumer less to wait for. */

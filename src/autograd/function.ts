@@ -11,7 +11,7 @@
  * `forward` runs without recording; `backward` is recorded when
  * `createGraph` is on, so custom ops support double backward too.
  */
-import { Node, type Edge, type InputMeta } from './graph.js';
+import { FREED_MESSAGE, Node, type Edge, type InputMeta, type SavedEntry } from './graph.js';
 import { isGradEnabled, withGradMode } from './grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/creation.js';
@@ -35,12 +35,12 @@ export class FunctionCtx {
   }
   /** The tensors given to `saveForBackward`. @example const [x, w] = ctx.savedTensors; */
   get savedTensors(): Tensor[] {
-    if (this.freed || !this.saved) {
-      throw new Error(
-        'Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Specify retainGraph: true if you need to backward through the graph a second time.',
-      );
-    }
+    if (this.freed || !this.saved) throw new Error(FREED_MESSAGE);
     return this.saved;
+  }
+  /** @internal the saved tensors without throwing (null once freed). */
+  peekSaved(): readonly Tensor[] | null {
+    return this.freed ? null : (this.saved ?? []);
   }
   /** Outputs that carry no gradient (e.g. indices). @example ctx.markNonDifferentiable(indices); */
   markNonDifferentiable(...tensors: Tensor[]): void {
@@ -146,6 +146,12 @@ class FunctionNode extends Node {
   release(): void {
     this.released = true;
     this.ctx.release();
+  }
+
+  /** @internal what `ctx.saveForBackward` got, named `saved[i]`. */
+  override savedEntries(): SavedEntry[] | null {
+    const s = this.ctx.peekSaved();
+    return s ? s.map((tensor, i) => ({ name: `saved[${i}]`, tensor })) : null;
   }
 }
 

@@ -37,3 +37,29 @@ export function noGrad<T>(fn: () => T): T {
 export function enableGrad<T>(fn: () => T): T {
   return withGradMode(true, fn);
 }
+
+// ---- anomaly mode (docs/notes/seeing-autograd.md) ----
+
+let anomalyEnabled = false;
+
+/** Whether anomaly mode is on. @example gg.autograd.isAnomalyEnabled() // false */
+export function isAnomalyEnabled(): boolean {
+  return anomalyEnabled;
+}
+
+/**
+ * Switch anomaly mode on or off (PyTorch's `torch.autograd.set_detect_anomaly`).
+ * While on, every node records the stack of the forward call that made it,
+ * and the engine checks each backward output for NaN, throwing PyTorch's
+ * `Function 'SqrtBackward0' returned nan values in its 0th output.` followed
+ * by that stack.
+ *
+ * Cost: one `new Error().stack` per recorded op (a few microseconds each),
+ * and one read of every gradient the engine computes (a device-to-host copy
+ * per node; on `cpu` about the cost of the op itself, on a GPU device a
+ * synchronisation per node). Use it to find a bug, not to train.
+ * @example gg.autograd.setDetectAnomaly(true); loss.backward(); gg.autograd.setDetectAnomaly(false);
+ */
+export function setDetectAnomaly(on: boolean): void {
+  anomalyEnabled = on;
+}

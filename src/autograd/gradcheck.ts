@@ -46,8 +46,24 @@ export interface GradgradcheckOptions extends GradcheckOptions {
 
 type Fn = (...inputs: Tensor[]) => Tensor | Tensor[];
 
-class GradcheckError extends Error {
+/**
+ * What a failed `gradcheck` throws. A Jacobian mismatch carries both
+ * Jacobians as float64 tensors of shape [input elements, output elements]
+ * (rows: input elements, as PyTorch prints them), so they can be compared,
+ * drawn (examples/gradcheck-tour.ts draws them as heatmaps) or subtracted.
+ * @example
+ * try { await gg.autograd.gradcheck(f, [x]); }
+ * catch (e) { if (e instanceof gg.autograd.GradcheckError && e.analytical) e.analytical.sub(e.numerical!); }
+ */
+export class GradcheckError extends Error {
   override name = 'GradcheckError';
+  /** The Jacobian backward gave, [input elements, output elements] (a Jacobian mismatch only; fast mode has none). */
+  analytical?: Tensor;
+  /** The finite-difference Jacobian, same shape. */
+  numerical?: Tensor;
+  /** Which output and which differentiable input the Jacobians are of. */
+  outputIndex?: number;
+  inputIndex?: number;
 }
 
 const asList = (r: Tensor | Tensor[]): Tensor[] => (Array.isArray(r) ? r : [r]);
@@ -114,9 +130,22 @@ async function gradcheckChecks(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradch
       );
     }
   }
-  const fail = (msg: string): boolean => {
-    if (raise) throw new GradcheckError(msg);
-    return false;
+  const fail = (msg: string, jac?: { numerical: Float64Array[]; analytical: Float64Array[]; outputIndex: number; inputIndex: number }): boolean => {
+    if (!raise) return false;
+    const err = new GradcheckError(msg);
+    if (jac) {
+      const asTensor = (m: Float64Array[]) => {
+        const cols = m[0]?.length ?? 0;
+        const flat = new Float64Array(m.length * cols);
+        m.forEach((row, k) => flat.set(row, k * cols));
+        return tensor(flat, { shape: [m.length, cols], dtype: 'float64' });
+      };
+      err.numerical = asTensor(jac.numerical);
+      err.analytical = asTensor(jac.analytical);
+      err.outputIndex = jac.outputIndex;
+      err.inputIndex = jac.inputIndex;
+    }
+    throw err;
   };
 
   const outputs = asList(fn(...inputs));
@@ -227,6 +256,7 @@ async function gradcheckChecks(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradch
       if (mismatch(analytical, numerical, nOut)) {
         return fail(
           `Jacobian mismatch for output ${diffOutputs.indexOf(i)} with respect to input ${jj},\nnumerical:${fmtMatrix(numerical, nOut)}\nanalytical:${fmtMatrix(analytical, nOut)}\n`,
+          { numerical, analytical, outputIndex: diffOutputs.indexOf(i), inputIndex: jj },
         );
       }
     }

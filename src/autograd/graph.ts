@@ -17,7 +17,9 @@
 import type { DType } from '../backend/types.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { BackwardCtx, OpAttrs, OpName, OpSpec } from '../tensor/ops.js';
+import { numel } from '../tensor/shape.js';
 import { trackNode } from '../tensor/storage.js';
+import { isAnomalyEnabled } from './grad-mode.js';
 
 /** Where a gradient goes: input slot `index` of `node`. */
 export interface Edge {
@@ -35,7 +37,31 @@ export interface InputMeta {
 /** A gradient hook: may return a replacement gradient. */
 export type GradHook = (grad: Tensor) => Tensor | void;
 
-/** @internal A recorded op in the autograd graph: its input edges, hooks and backward (`apply`). */
+/** PyTorch's message for a saved tensor read after a backward without `retainGraph` freed it. */
+export const FREED_MESSAGE =
+  'Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). ' +
+  'Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). ' +
+  'Specify retainGraph: true if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.';
+
+/** One saved tensor of a node, with the name PyTorch gives it (`self`, `other`, `result`, ...). */
+export interface SavedEntry {
+  readonly name: string;
+  readonly tensor: Tensor;
+}
+
+/**
+ * A recorded op in the autograd graph (PyTorch's `torch.autograd.graph.Node`,
+ * what `t.gradFn` holds): its name, its edges to the producers of its inputs,
+ * its hooks, and its backward (`apply`).
+ *
+ * Read it the way PyTorch's `grad_fn` is read:
+ * @example
+ * const x = gg.tensor([1, 2], { requiresGrad: true });
+ * const y = x.mul(x).sum();
+ * y.gradFn!.name;                       // 'SumBackward0'
+ * const [mul] = y.gradFn!.nextFunctions[0]!; // [MulBackward0, 0]
+ * mul!.nextFunctions.map(([n]) => n!.name); // ['AccumulateGrad', 'AccumulateGrad']
+ */
 export abstract class Node {
   /** Edges to the producers of each input (null: input needs no gradient). */
   readonly next: (Edge | null)[];
@@ -47,13 +73,27 @@ export abstract class Node {
   readonly postHooks: ((gradInputs: (Tensor | null)[], gradOutputs: (Tensor | null)[]) => (Tensor | null)[] | void)[] = [];
   /** Set once saved tensors are freed by a backward without retainGraph. */
   released = false;
+  /**
+   * A plain object for the user's notes on this node (PyTorch's `node.metadata`);
+   * the library never reads or writes it.
+   * @example y.gradFn!.metadata.label = 'logits';
+   */
+  readonly metadata: Record<string, unknown> = {};
+  /**
+   * The stack of the forward call that created this node, recorded only in
+   * anomaly mode (`gg.autograd.setDetectAnomaly(true)`); undefined otherwise.
+   * @example gg.autograd.detectAnomaly(() => x.sqrt()).gradFn!.forwardStack // 'Error\n    at ...'
+   */
+  readonly forwardStack: string | undefined;
   constructor(
+    /** PyTorch's name of this node's type, e.g. `MulBackward0`, `AccumulateGrad`, `SquareBackward` (custom Function). */
     readonly name: string,
     next: (Edge | null)[],
     readonly inputs: readonly InputMeta[],
     readonly numOutputs: number,
   ) {
     this.next = next;
+    this.forwardStack = isAnomalyEnabled() ? forwardStackHere() : undefined;
     trackNode(this);
   }
 
@@ -62,12 +102,56 @@ export abstract class Node {
 
   /** Free saved tensors; a later `apply` must fail with PyTorch's message. */
   abstract release(): void;
+
+  /**
+   * @internal The saved tensors with their names, or null once released.
+   * Nodes that save nothing return []. Never throws (graph pictures read it).
+   */
+  savedEntries(): SavedEntry[] | null {
+    return [];
+  }
+
+  /**
+   * PyTorch's `next_functions`: one `[node, index]` pair per input, `node`
+   * being the input's producer (its `AccumulateGrad` for a leaf) and `index`
+   * the producer's output slot; `[null, 0]` for an input that needs no gradient.
+   * @example gg.tensor([1], { requiresGrad: true }).mul(2).gradFn!.nextFunctions // [[AccumulateGrad, 0], [null, 0]]
+   */
+  get nextFunctions(): readonly (readonly [Node | null, number])[] {
+    return this.next.map((e) => (e ? ([e.node, e.index] as const) : ([null, 0] as const)));
+  }
+
+  /**
+   * The tensors this node saved for its backward (read-only handles: do not
+   * dispose them). Throws PyTorch's `Trying to backward through the graph a
+   * second time ...` error once a backward without `retainGraph` freed them.
+   * @example x.mul(w).gradFn!.savedTensors.map((t) => t.shape) // [[2], [2]]
+   */
+  get savedTensors(): readonly Tensor[] {
+    const s = this.savedEntries();
+    if (!s) throw new Error(FREED_MESSAGE);
+    return s.map((e) => e.tensor);
+  }
+
+  /** `<MulBackward0>`, as PyTorch prints a node. @example String(y.gradFn) // '<SumBackward0>' */
+  toString(): string {
+    return `<${this.name}>`;
+  }
 }
 
-/** @internal The node a leaf's gradient flows into: it adds the gradient to `leaf.grad`. */
+/**
+ * The node a leaf's gradient flows into: it adds the gradient to `leaf.grad`
+ * (PyTorch's `AccumulateGrad`; `variable` is the leaf).
+ * @example x.mul(2).gradFn!.nextFunctions[0]![0]!.variable === x // true for a leaf x
+ */
 export class AccumulateGrad extends Node {
   constructor(readonly leaf: Tensor) {
     super('AccumulateGrad', [], [{ shape: leaf.shape, dtype: leaf.dtype, device: leaf.device }], 1);
+  }
+
+  /** The leaf tensor this node accumulates into (PyTorch's `AccumulateGrad.variable`). @example acc.variable.shape */
+  get variable(): Tensor {
+    return this.leaf;
   }
 
   apply(): (Tensor | null)[] {
@@ -91,7 +175,7 @@ export class OpNode<N extends OpName> extends Node {
     next: (Edge | null)[],
     meta: InputMeta[],
   ) {
-    super(opNodeName(op), next, meta, 1);
+    super(opNodeName(op, attrs, meta, next), next, meta, 1);
     this.saved = spec.saveInputs ? inputs.map((t) => t.alias()) : null;
   }
 
@@ -128,15 +212,101 @@ export class OpNode<N extends OpName> extends Node {
     this.savedResult = null;
   }
 
+  /** @internal saved inputs as PyTorch names them (`self`, `other`; `condition` for where), then `result`. */
+  override savedEntries(): SavedEntry[] | null {
+    if (this.released && (this.spec.saveInputs || this.spec.saveResult)) return null;
+    const names = this.inputs.length === 3 ? ['condition', 'self', 'other'] : ['self', 'other'];
+    const out: SavedEntry[] = (this.saved ?? []).map((tensor, i) => ({ name: names[i] ?? `input${i}`, tensor }));
+    if (this.savedResult) out.push({ name: 'result', tensor: this.savedResult });
+    return out;
+  }
+
   private freedError(): Error {
-    return new Error(
-      'Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). ' +
-        'Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). ' +
-        'Specify retainGraph: true if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.',
-    );
+    return new Error(FREED_MESSAGE);
   }
 }
 
-function opNodeName(op: string): string {
-  return `${op[0]?.toUpperCase() ?? ''}${op.slice(1)}Backward`;
+/** PyTorch's node names where they differ from `<Op>Backward0` (checked with torch 1.13). */
+const torchNames: Partial<Record<OpName, string>> = {
+  contiguous: 'CloneBackward0',
+  reshape: 'ViewBackward0',
+  narrow: 'SliceBackward0',
+  pad: 'ConstantPadNdBackward0',
+  cast: 'ToCopyBackward0',
+  toDevice: 'ToCopyBackward0',
+  im2col: 'Im2ColBackward0',
+  col2im: 'Col2ImBackward0',
+};
+
+/**
+ * The name PyTorch gives the node of `op`: `MulBackward0`, `SumBackward0`
+ * (all dims) or `SumBackward1` (some dims), `MmBackward0` (2-D) or
+ * `BmmBackward0`, `PowBackward0` (scalar exponent) or `PowBackward1`, ...
+ */
+function opNodeName<N extends OpName>(op: N, attrs: OpAttrs[N], meta: readonly InputMeta[], next: readonly (Edge | null)[]): string {
+  const known = torchNames[op];
+  if (known) return known;
+  if (op === 'sum') {
+    const { dims, keepdim } = attrs as OpAttrs['sum'];
+    return dims.length === (meta[0]?.shape.length ?? 0) && !keepdim ? 'SumBackward0' : 'SumBackward1';
+  }
+  if (op === 'matmul') return meta.every((m) => m.shape.length === 2) ? 'MmBackward0' : 'BmmBackward0';
+  if (op === 'pow') return numel(meta[1]?.shape ?? []) === 1 && !next[1] ? 'PowBackward0' : 'PowBackward1';
+  return `${op[0]?.toUpperCase() ?? ''}${op.slice(1)}Backward0`;
+}
+
+/**
+ * Where this library's own op plumbing lives (file URL and path forms), to
+ * drop its frames from forward stacks: this module's folder and its
+ * tensor/autograd/backend siblings (in a bundle, the bundle's folder).
+ */
+const libDirs = ['./', '../tensor/', '../autograd/', '../backend/'].flatMap((d) => {
+  const u = new URL(d, import.meta.url);
+  return [u.href, decodeURIComponent(u.pathname)];
+});
+
+/** The stack of the caller that is recording a node, without the library's own frames. */
+function forwardStackHere(): string {
+  // the library's own frames would use up V8's default limit of 10
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 64;
+  const raw = new Error('forward call').stack ?? '';
+  Error.stackTraceLimit = limit;
+  // drop the first line (the message) and gpugrad's own op plumbing, so the user's call comes first
+  const keep = raw.split('\n').slice(1).filter((l) => !libDirs.some((d) => l.includes(d)));
+  return ['Traceback of forward call that caused the error:', ...keep].join('\n');
+}
+
+let gradEnabled = true;
+
+/** Whether ops record the graph right now. @example gg.noGrad(() => gg.isGradEnabled()) // false */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** @internal Run `fn` with recording switched `on` or off, restoring the mode after. */
+export function withGradMode<T>(on: boolean, fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = on;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/**
+ * Run `fn` without recording the graph (like `torch.no_grad()`); returns what `fn` returns.
+ * @example const y = gg.noGrad(() => w.mul(2)); // y.requiresGrad === false
+ */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+
+/**
+ * Run `fn` with recording on, even inside `noGrad`; returns what `fn` returns.
+ * @example gg.noGrad(() => gg.enableGrad(() => w.mul(2))).requiresGrad // true
+ */
+export function enableGrad<T>(fn: () => T): T {
+  return withGradMode(true, fn);
 }

@@ -3,6 +3,7 @@
  * Nothing here knows about tensors or gradients.
  */
 import type { Kernel } from './kernel.js';
+import { profiling, recordKernel } from './profile.js';
 import { bytesOf, type DType, type HostArray } from './types.js';
 
 /** An opaque handle to memory owned by a device. */
@@ -77,7 +78,17 @@ export abstract class Device {
     }
     if (kernel.size === 0) return this.track(this.emptyBuffer(dtype));
     this.stats.kernelRuns++;
-    return this.track(this.runImpl(kernel, inputs, dtype));
+    if (!profiling()) return this.track(this.runImpl(kernel, inputs, dtype));
+    const t0 = performance.now();
+    const buf = this.runImpl(kernel, inputs, dtype);
+    recordKernel(this.name, kernel, dtype, t0, this.settled(buf));
+    return this.track(buf);
+  }
+
+  /** For `gg.profile`: a promise of `buf`'s data on devices that queue work; null where runs finish in the call. */
+  protected settled(buf: DeviceBuffer): Promise<unknown> | null {
+    void buf;
+    return null;
   }
 
   /** Read a buffer back to the host, after all queued work that writes it. */

@@ -44,8 +44,8 @@ export function formatTensor(t: Tensor): string {
     dtype: t.dtype,
     defaultDtype: defaults.dtype,
     device: t.device,
-    // PyTorch numbers its backward classes (MulBackward0); ours are unnumbered
-    gradFn: name === null ? null : /Backward$/.test(name) ? `${name}0` : name,
+    // node names are PyTorch's already (MulBackward0; custom Functions <Name>Backward)
+    gradFn: name,
     requiresGrad: t.requiresGrad,
   });
 }

@@ -1,5 +1,8 @@
 // The README's short tour, as a user would type it: it must keep running and saying the same.
 import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as gg from '../../src/index.js';
 
 class Square extends gg.autograd.Function {
@@ -59,5 +62,31 @@ describe('README tour', () => {
     await gg.initDevice('gpu');
     const g = gg.ones([64, 64], { device: 'gpu' });
     expect(await g.matmul(g).sum().item()).to.equal(64 * 64 * 64);
+  });
+
+  it('seeing autograd: names, nextFunctions, savedTensors, render, trace, profile, anomaly', async function () {
+    this.timeout(60_000);
+    const x = gg.tensor([1, 2, 3], { requiresGrad: true });
+    const loss = x.mul(x).sum();
+    expect(loss.toString()).to.equal('tensor(14., grad_fn=<SumBackward0>)');
+    const [mul] = loss.gradFn!.nextFunctions[0]!;
+    expect(mul!.name).to.equal('MulBackward0');
+    expect(mul!.nextFunctions.map(([n]) => n!.name)).to.deep.equal(['AccumulateGrad', 'AccumulateGrad']);
+    expect(mul!.savedTensors.length).to.equal(2);
+    const dir = mkdtempSync(join(tmpdir(), 'gpugrad-readme-'));
+    try {
+      await gg.autograd.graph.render(loss, join(dir, 'graph.png'), { params: { x }, showSaved: true });
+      expect(readFileSync(join(dir, 'graph.png')).subarray(1, 4).toString()).to.equal('PNG');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const t = gg.autograd.trace(() => loss.backward());
+    expect(t.format()).to.include('MulBackward0');
+    const p = await gg.profile(() => x.exp().sum());
+    expect(p.format()).to.match(/exp\s+cpu\s+3/);
+    const z = gg.tensor([0, 1], { requiresGrad: true });
+    expect(() => gg.autograd.detectAnomaly(() => z.sqrt().mul(0).sum().backward())).to.throw(
+      /^Function 'SqrtBackward0' returned nan values in its 0th output\.\n\nTraceback of forward call that caused the error:/,
+    );
   });
 });

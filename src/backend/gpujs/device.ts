@@ -172,6 +172,10 @@ export class GpuJsDevice extends Device {
     return buf;
   }
 
+  protected override settled(buf: DeviceBuffer): Promise<unknown> | null {
+    return (buf as GpuBuffer).pending ?? null;
+  }
+
   protected readImpl(buf: DeviceBuffer): Promise<HostArray> {
     if (!this.queue) {
       try {
