@@ -44,6 +44,13 @@ function renderSource(kernel: Kernel): KernelSource {
 }
 
 /** A gpu.js mode as a gpugrad device. */
+/**
+ * What a kernel gets for a zero-size input (e.g. the sum over an empty dim,
+ * whose output is not empty): a zero-size buffer holds no device data, and the
+ * kernel reads none of it, but gpu.js needs an argument of some length.
+ */
+const EMPTY_INPUT = new Float32Array(1);
+
 export class GpuJsDevice extends Device {
   readonly dtypes: readonly DType[] = ['float32'];
   readonly syncRead: boolean;
@@ -156,7 +163,7 @@ export class GpuJsDevice extends Device {
     entry.live++;
     if (!this.queue) {
       try {
-        const args = host.length ? host : inputs.map((b) => this.readyHandle(b));
+        const args = host.length ? host : inputs.map((b) => (b.size === 0 ? EMPTY_INPUT : this.readyHandle(b)));
         buf.handle = asHandle(entry.fn(...args), what);
       } catch (e) {
         this.unref(entry);
@@ -165,7 +172,7 @@ export class GpuJsDevice extends Device {
       return buf;
     }
     const pending = this.queue.enqueue(async () => {
-      const args = host.length ? host : await Promise.all(inputs.map((b) => this.handleOf(b)));
+      const args = host.length ? host : await Promise.all(inputs.map((b) => (b.size === 0 ? EMPTY_INPUT : this.handleOf(b))));
       return asHandle(await entry.fn(...args), what);
     });
     buf.pending = pending;
