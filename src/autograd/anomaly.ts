@@ -1,6 +1,6 @@
 /**
  * Anomaly mode (PyTorch's `torch.autograd.detect_anomaly`): nodes record the
- * forward stack that made them (tensor/graph.ts), and the engine hands each
+ * forward stack that made them (autograd/graph.ts), and the engine hands each
  * node's output gradients to `checkGradients` here, which throws PyTorch's
  * message with that stack when one holds a NaN.
  * See docs/notes/seeing-autograd.md for the cost.

@@ -276,37 +276,3 @@ function forwardStackHere(): string {
   const keep = raw.split('\n').slice(1).filter((l) => !libDirs.some((d) => l.includes(d)));
   return ['Traceback of forward call that caused the error:', ...keep].join('\n');
 }
-
-let gradEnabled = true;
-
-/** Whether ops record the graph right now. @example gg.noGrad(() => gg.isGradEnabled()) // false */
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}
-
-/** @internal Run `fn` with recording switched `on` or off, restoring the mode after. */
-export function withGradMode<T>(on: boolean, fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = on;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = prev;
-  }
-}
-
-/**
- * Run `fn` without recording the graph (like `torch.no_grad()`); returns what `fn` returns.
- * @example const y = gg.noGrad(() => w.mul(2)); // y.requiresGrad === false
- */
-export function noGrad<T>(fn: () => T): T {
-  return withGradMode(false, fn);
-}
-
-/**
- * Run `fn` with recording on, even inside `noGrad`; returns what `fn` returns.
- * @example gg.noGrad(() => gg.enableGrad(() => w.mul(2))).requiresGrad // true
- */
-export function enableGrad<T>(fn: () => T): T {
-  return withGradMode(true, fn);
-}
