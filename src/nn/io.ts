@@ -103,13 +103,28 @@ export async function saveSafetensors(sd: StateDict, path: string, opts: SaveOpt
  * `application/octet-stream`), e.g. for a download link in a web page.
  * @example const url = URL.createObjectURL(await gg.io.toSafetensorsBlob(model.stateDict()));
  */
-export async function toSafetensorsBlob(sd: StateDict, opts: SaveOptions = {}): Promise<Blob> {
+export async function toSafetensorsBlob(sd: StateDict, opts: SaveOptions = {}): Promise<BlobType> {
   const bytes = await toSafetensorsBytes(sd, opts);
   return new Blob([bytes], { type: 'application/octet-stream' });
 }
 
+/**
+ * What a `Blob`, a `File` and a `fetch` `Response` share here. Structural, so
+ * gpugrad's published types need neither the DOM library nor @types/node.
+ */
+export interface BytesBody {
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/**
+ * `Blob` where the consumer's TypeScript declares it (the DOM library or
+ * @types/node), else {@link BytesBody}: naming `Blob` directly would fail to
+ * type-check in a project that has neither.
+ */
+export type BlobType = typeof globalThis extends { Blob: { prototype: infer B } } ? B : BytesBody;
+
 /** Anything that holds safetensors bytes: bytes, a buffer, a `Blob`/`File`, or a `fetch` `Response`. */
-export type SafetensorsSource = Uint8Array | ArrayBuffer | Blob | Response;
+export type SafetensorsSource = Uint8Array | ArrayBuffer | BytesBody;
 
 /**
  * Tensors from safetensors bytes held by `source` (`Uint8Array`, `ArrayBuffer`,
@@ -120,8 +135,11 @@ export type SafetensorsSource = Uint8Array | ArrayBuffer | Blob | Response;
  */
 export async function readSafetensors(source: SafetensorsSource, opts: LoadOptions = {}): Promise<Record<string, Tensor>> {
   if (source instanceof Uint8Array || source instanceof ArrayBuffer) return fromSafetensorsBytes(source, opts);
-  if (typeof Response !== 'undefined' && source instanceof Response && !source.ok) {
-    throw new Error(`readSafetensors: the response for ${source.url || 'the request'} has HTTP status ${source.status}`);
+  // a fetch Response carries ok/status/url; a Blob has none of them
+  const res = source as { ok?: unknown; status?: unknown; url?: unknown };
+  if (res.ok === false) {
+    const url = typeof res.url === 'string' && res.url ? res.url : 'the request';
+    throw new Error(`readSafetensors: the response for ${url} has HTTP status ${String(res.status)}`);
   }
   return fromSafetensorsBytes(new Uint8Array(await source.arrayBuffer()), opts);
 }
