@@ -6,6 +6,7 @@
  */
 import { asError } from './shim.js';
 import type { GpuDeviceName } from './modes.js';
+import { adapterCache } from './adapter-cache.js';
 import type { AdapterInfo } from './adapters.js';
 
 export type { AdapterInfo } from './adapters.js';
@@ -100,33 +101,12 @@ function syncAdapter(name: Exclude<GpuDeviceName, 'gpu:webgpu'>): AdapterInfo | 
   }
 }
 
-const searches = new Map<GpuDeviceName, Promise<AdapterInfo | string>>();
-/** Settled answers, so opening a device stays synchronous after a probe. */
-const settled = new Map<GpuDeviceName, AdapterInfo | string>();
+// one search per device and its settled answer, so opening a device stays synchronous after a probe
+const cache = adapterCache((name) => (name === 'gpu:webgpu' ? webgpuAdapter() : Promise.resolve(syncAdapter(name))), syncAdapter);
 
 /** Find what `name` runs on (once per page); a string says why it cannot run here. */
-export async function findAdapter(name: GpuDeviceName): Promise<AdapterInfo | string> {
-  let p = searches.get(name);
-  if (!p) {
-    p = (name === 'gpu:webgpu' ? webgpuAdapter() : Promise.resolve(syncAdapter(name))).catch((e: unknown) => `probing '${name}' failed: ${asError(e).message}`);
-    searches.set(name, p);
-  }
-  const found = await p;
-  settled.set(name, found);
-  return found;
-}
-
+export const findAdapter = cache.findAdapter;
 /** What `name` runs on, known without waiting (undefined for WebGPU until probed). */
-export function knownAdapter(name: GpuDeviceName): AdapterInfo | string | undefined {
-  let p = settled.get(name);
-  if (p === undefined && name !== 'gpu:webgpu') {
-    p = syncAdapter(name);
-    settled.set(name, p);
-  }
-  return p;
-}
-
+export const knownAdapter = cache.knownAdapter;
 /** Record that `name` failed its probe kernel: it is not opened again in this page. */
-export function markUnusable(name: GpuDeviceName, reason: string): void {
-  settled.set(name, reason);
-}
+export const markUnusable = cache.markUnusable;

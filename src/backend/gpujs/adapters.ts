@@ -6,6 +6,7 @@
 import { platform } from '../platform/platform.js';
 import { findWebGpuAdapter, isGlBackend, isSoftwareRenderer } from './webgpu-adapter.js';
 import type { GpuDeviceName } from './modes.js';
+import { adapterCache } from './adapter-cache.js';
 import { asError, gpujs } from './shim.js';
 
 /** What a device runs on (its `DeviceInfo` fields). */
@@ -97,37 +98,12 @@ async function adapterOf(name: GpuDeviceName): Promise<AdapterInfo | string> {
   return { backend: `WebGPU (Dawn ${found.backend})`, adapter: found.adapter, software: found.software };
 }
 
-const searches = new Map<GpuDeviceName, Promise<AdapterInfo | string>>();
-/** Settled answers, so opening a device stays synchronous after a probe. */
-const settled = new Map<GpuDeviceName, AdapterInfo | string>();
+// one search per device and its settled answer, so opening a device stays synchronous after a probe
+const cache = adapterCache(adapterOf, syncAdapter);
 
 /** Find what `name` runs on (once per process); a string says why it cannot run here. */
-export async function findAdapter(name: GpuDeviceName): Promise<AdapterInfo | string> {
-  let p = searches.get(name);
-  if (!p) {
-    p = adapterOf(name).catch((e: unknown) => `probing '${name}' failed: ${asError(e).message}`);
-    searches.set(name, p);
-  }
-  const found = await p;
-  settled.set(name, found);
-  return found;
-}
-
-/**
- * What `name` runs on, known without waiting: the settled answer, or (but
- * for WebGPU, whose adapter is only found asynchronously) found now.
- * Undefined: probe it first.
- */
-export function knownAdapter(name: GpuDeviceName): AdapterInfo | string | undefined {
-  let p = settled.get(name);
-  if (p === undefined && name !== 'gpu:webgpu') {
-    p = syncAdapter(name);
-    settled.set(name, p);
-  }
-  return p;
-}
-
+export const findAdapter = cache.findAdapter;
+/** What `name` runs on, known without waiting (undefined for WebGPU until probed). */
+export const knownAdapter = cache.knownAdapter;
 /** Record that `name` failed its probe kernel: it is not opened again in this process. */
-export function markUnusable(name: GpuDeviceName, reason: string): void {
-  settled.set(name, reason);
-}
+export const markUnusable = cache.markUnusable;
