@@ -33,6 +33,8 @@ export interface DeviceInfo {
   software: boolean;
   dtypes: readonly DType[];
   syncRead: boolean;
+  /** What opening the device skipped or noticed (e.g. Dawn's warnings kept off the terminal); GPUGRAD_DEBUG=1 prints them. */
+  notes?: readonly string[];
 }
 
 /**
@@ -45,6 +47,15 @@ export abstract class Device {
   /** Whether `readSync` can work on this device. */
   abstract readonly syncRead: boolean;
   readonly stats: DeviceStats = { liveBuffers: 0, liveBytes: 0, uploads: 0, downloads: 0, kernelRuns: 0, kernelsCompiled: 0 };
+  /** Set by `releaseDevice`: this instance's buffers are gone (a later `getDevice` opens a new one). */
+  released = false;
+
+  /** Refuse a buffer from a released device with a message a user can act on. */
+  protected checkOwner(b: DeviceBuffer): void {
+    if (b.device.released) {
+      throw new Error(`a tensor on '${b.device.name}' was used after releaseDevice('${b.device.name}'): its data is gone; create the tensor again (or move it to another device before releasing)`);
+    }
+  }
 
   protected abstract uploadImpl(data: HostArray, dtype: DType): DeviceBuffer;
   protected abstract runImpl(kernel: Kernel, inputs: readonly DeviceBuffer[], dtype: DType): DeviceBuffer;
@@ -73,6 +84,7 @@ export abstract class Device {
   run(kernel: Kernel, inputs: readonly DeviceBuffer[], dtype: DType): DeviceBuffer {
     this.checkDtype(dtype);
     for (const b of inputs) {
+      this.checkOwner(b);
       if (b.freed) throw new Error(`internal: kernel ${kernel.name} reads a freed buffer`);
       if (b.device !== this) throw new Error(`internal: kernel ${kernel.name} on '${this.name}' got a buffer of '${b.device.name}'`);
     }
@@ -93,6 +105,7 @@ export abstract class Device {
 
   /** Read a buffer back to the host, after all queued work that writes it. */
   async read(buf: DeviceBuffer): Promise<HostArray> {
+    this.checkOwner(buf);
     if (buf.size === 0) return buf.dtype === 'float64' ? new Float64Array(0) : new Float32Array(0);
     this.stats.downloads++;
     return this.readImpl(buf);
@@ -103,6 +116,7 @@ export abstract class Device {
     if (!this.syncRead) {
       throw new Error(`dataSync() is not available on device '${this.name}': its results arrive asynchronously; use 'await t.data()' instead`);
     }
+    this.checkOwner(buf);
     if (buf.size === 0) return buf.dtype === 'float64' ? new Float64Array(0) : new Float32Array(0);
     this.stats.downloads++;
     return this.readSyncImpl(buf);

@@ -157,6 +157,7 @@ export function releaseDevice(name: string): void {
   if (!dev) return;
   dev.release();
   if (dev !== cpu) {
+    dev.released = true;
     open.delete(dev.name);
     probeOnly.delete(dev.name);
   }

@@ -6,6 +6,7 @@
  * The numbers differ from PyTorch's (another generator); the distributions
  * and their bounds are the same.
  */
+import { checkNumber } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { full, uniformTensor, randn } from '../tensor/creation.js';
 import { noGrad } from '../autograd/grad-mode.js';
@@ -40,7 +41,7 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
     case 'relu':
       return Math.SQRT2;
     case 'leaky_relu': {
-      const slope = param ?? 0.01;
+      const slope = checkNumber('calculate_gain', 'param', param ?? 0.01);
       return Math.sqrt(2 / (1 + slope * slope));
     }
     case 'selu':
@@ -81,6 +82,8 @@ function fillWith(t: Tensor, make: () => Tensor): Tensor {
  * @example gg.nn.init.uniform_(w, -0.1, 0.1)
  */
 export function uniform_(t: Tensor, a = 0, b = 1): Tensor {
+  checkNumber('uniform_', 'a', a);
+  checkNumber('uniform_', 'b', b);
   return fillWith(t, () => uniformTensor(t.shape, a, b, { dtype: t.dtype, device: t.device }));
 }
 
@@ -89,6 +92,8 @@ export function uniform_(t: Tensor, a = 0, b = 1): Tensor {
  * @example gg.nn.init.normal_(w, 0, 0.02)
  */
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
+  checkNumber('normal_', 'mean', mean);
+  checkNumber('normal_', 'std', std);
   return fillWith(t, () => {
     const z = randn(t.shape, { dtype: t.dtype, device: t.device });
     const out = z.mul(std).add(mean);
@@ -99,6 +104,7 @@ export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
 
 /** Fill with `value`. @example gg.nn.init.constant_(b, 0.1) */
 export function constant_(t: Tensor, value: number): Tensor {
+  checkNumber('constant_', 'val', value);
   return fillWith(t, () => full(t.shape, value, { dtype: t.dtype, device: t.device }));
 }
 /** Fill with 0. @example gg.nn.init.zeros_(fc.bias!) */
@@ -138,6 +144,7 @@ export function kaimingNormal_(t: Tensor, opts: KaimingOptions = {}): Tensor {
  * @example gg.nn.init.xavierUniform_(w)
  */
 export function xavierUniform_(t: Tensor, gain = 1): Tensor {
+  checkNumber('xavier_uniform_', 'gain', gain);
   const [fanIn, fanOut] = calculateFanInAndFanOut(t);
   const a = Math.sqrt(3) * gain * Math.sqrt(2 / (fanIn + fanOut));
   return uniform_(t, -a, a);
@@ -148,6 +155,7 @@ export function xavierUniform_(t: Tensor, gain = 1): Tensor {
  * @example gg.nn.init.xavierNormal_(w)
  */
 export function xavierNormal_(t: Tensor, gain = 1): Tensor {
+  checkNumber('xavier_normal_', 'gain', gain);
   const [fanIn, fanOut] = calculateFanInAndFanOut(t);
   return normal_(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
 }

@@ -4,6 +4,7 @@
  * (re-exported by `gg.nn.functional`).
  * LazyLinear uses the lazy-module mechanism of lazy.ts, as LazyConv* do.
  */
+import { checkBool, checkInt, checkNonNegInt, checkNumber } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
 import { rand, zeros } from '../tensor/creation.js';
@@ -32,6 +33,7 @@ export function relu(input: Tensor): Tensor {
  * @example gg.nn.functional.leakyRelu(gg.tensor([-1, 2]), 0.1) // [-0.1, 2]
  */
 export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor {
+  checkNumber('leaky_relu', 'negative_slope', negativeSlope);
   return input.where(input.gt(0), input.mul(negativeSlope));
 }
 /** 1 / (1 + e^-x). @example gg.nn.functional.sigmoid(gg.tensor([0])) // [0.5] */
@@ -51,7 +53,14 @@ export function logSoftmax(input: Tensor, dim: number): Tensor {
   return input.logSoftmax(dim);
 }
 
+/** Whether `v` is an options object: a plain object holding only `keys` (a `{ valueOf }` object is not one). */
+function isOptions<T extends object>(v: T | number, keys: readonly string[]): v is T {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  return Reflect.ownKeys(v).every((k) => typeof k === 'string' && keys.includes(k));
+}
+
 function checkDropoutP(p: number): void {
+  checkNumber('dropout', 'p', p);
   if (!(p >= 0 && p <= 1)) throw new Error(`dropout probability has to be between 0 and 1, but got ${p}`);
 }
 
@@ -62,6 +71,7 @@ function checkDropoutP(p: number): void {
  */
 export function dropout(input: Tensor, p = 0.5, training = true): Tensor {
   checkDropoutP(p);
+  checkBool('dropout', 'training', training);
   if (!training) return input;
   if (p === 1) return input.mul(0);
   const mask = noGrad(() => {
@@ -99,8 +109,8 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
     super();
-    this.inFeatures = inFeatures;
-    this.outFeatures = outFeatures;
+    this.inFeatures = checkNonNegInt('Linear', 'in_features', inFeatures);
+    this.outFeatures = checkNonNegInt('Linear', 'out_features', outFeatures);
     this.factory = { dtype: opts.dtype, device: opts.device };
     if (isLazyModule(this)) {
       lazyModuleInit(this, ['weight', 'bias']);
@@ -262,7 +272,8 @@ export class LeakyReLU extends Module {
   negativeSlope: number;
   constructor(negativeSlope: number | { negativeSlope?: number; inplace?: boolean } = 0.01) {
     super();
-    this.negativeSlope = typeof negativeSlope === 'number' ? negativeSlope : (negativeSlope.negativeSlope ?? 0.01);
+    const v = isOptions(negativeSlope, ['negativeSlope', 'inplace']) ? (negativeSlope.negativeSlope ?? 0.01) : negativeSlope;
+    this.negativeSlope = checkNumber('LeakyReLU', 'negative_slope', v);
   }
   /** x for x > 0, else negativeSlope·x, elementwise. @example new gg.nn.LeakyReLU(0.1).call(gg.tensor([-1, 2])) // [-0.1, 2] */
   forward(input: Tensor): Tensor {
@@ -295,7 +306,7 @@ abstract class AlongDim extends Module {
   dim: number;
   constructor(dim: number | { dim: number }) {
     super();
-    this.dim = typeof dim === 'number' ? dim : dim.dim;
+    this.dim = checkInt(this.constructor.name, 'dim', isOptions(dim, ['dim']) ? dim.dim : dim);
   }
   override extraRepr(): string {
     return `dim=${this.dim}`;
@@ -327,7 +338,7 @@ export class Dropout extends Module {
   readonly p: number;
   constructor(p: number | { p?: number; inplace?: boolean } = 0.5) {
     super();
-    const v = typeof p === 'number' ? p : (p.p ?? 0.5);
+    const v = isOptions(p, ['p', 'inplace']) ? (p.p ?? 0.5) : p;
     checkDropoutP(v);
     this.p = v;
   }
@@ -347,8 +358,9 @@ export class Flatten extends Module {
   endDim: number;
   constructor(startDim: number | { startDim?: number; endDim?: number } = 1, endDim = -1) {
     super();
-    this.startDim = typeof startDim === 'number' ? startDim : (startDim.startDim ?? 1);
-    this.endDim = typeof startDim === 'number' ? endDim : (startDim.endDim ?? -1);
+    const opts = isOptions(startDim, ['startDim', 'endDim']);
+    this.startDim = checkInt('Flatten', 'start_dim', opts ? (startDim.startDim ?? 1) : startDim);
+    this.endDim = checkInt('Flatten', 'end_dim', opts ? (startDim.endDim ?? -1) : endDim);
   }
   /** `input.flatten(startDim, endDim)`. @example new gg.nn.Flatten().call(gg.zeros([2, 3, 4])).shape // [2, 12] */
   forward(input: Tensor): Tensor {

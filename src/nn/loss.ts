@@ -4,6 +4,7 @@
  * `target.unsqueeze(1) == arange(C)`, so targets are float tensors holding
  * integers, as everywhere in gpugrad.
  */
+import { typeName, warnOnce } from '../tensor/check.js';
 import { Tensor } from '../tensor/tensor.js';
 import { arange } from '../tensor/creation.js';
 import { fmt } from '../tensor/shape.js';
@@ -21,7 +22,7 @@ function reduce(loss: Tensor, reduction: Reduction): Tensor {
     case 'mean':
       return loss.mean();
     default:
-      throw new Error(`${String(reduction)} is not a valid value for reduction`);
+      throw new Error(`${typeof reduction === 'string' ? reduction : typeName(reduction)} is not a valid value for reduction`);
   }
 }
 
@@ -30,6 +31,12 @@ function reduce(loss: Tensor, reduction: Reduction): Tensor {
  * @example gg.nn.functional.mseLoss(pred, y)
  */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  if (fmt(input.shape) !== fmt(target.shape)) {
+    warnOnce(
+      `Using a target size (${fmt(target.shape)}) that is different to the input size (${fmt(input.shape)}). ` +
+        'This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.',
+    );
+  }
   const d = input.sub(target);
   return reduce(d.mul(d), opts.reduction ?? 'mean');
 }

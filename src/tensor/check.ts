@@ -87,7 +87,7 @@ function safeConstructorName(v: object): string {
 
 /** `fn(): argument 'arg' must be WHAT, not TYPE` (PyTorch's TypeError wording). */
 export function argError(fn: string, arg: string, what: string, v: unknown): TypeError {
-  return new TypeError(`${fn}(): argument '${arg}' must be ${what}, not ${typeName(v)}`);
+  return new TypeError(`${fn ? `${fn}(): ` : ''}argument '${arg}' must be ${what}, not ${typeName(v)}`);
 }
 
 /**
@@ -146,7 +146,7 @@ export function checkIntList(fn: string, arg: string, v: unknown): number[] {
   for (let i = 0; i < v.length; i++) {
     const x: unknown = v[i];
     if (typeof x !== 'number' || !Number.isSafeInteger(x)) {
-      throw new TypeError(`${fn}(): argument '${arg}' must be tuple of ints, but found element of type ${typeName(x)} at pos ${i}`);
+      throw new TypeError(`${fn ? `${fn}(): ` : ''}argument '${arg}' must be tuple of ints, but found element of type ${typeName(x)} at pos ${i}`);
     }
     out.push(x);
   }
@@ -194,4 +194,19 @@ export function checkOptions<T extends object>(fn: string, v: T | undefined): T 
   if (v === undefined) return {};
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw argError(fn, 'options', 'an options object', v);
   return v;
+}
+
+const warned = new Set<string>();
+
+/**
+ * A UserWarning, once per distinct message (Python's default warnings filter):
+ * through `process.emitWarning` in Node, `console.warn` elsewhere.
+ * @example warnOnce('Using a target size ([3]) that is different to the input size ([2, 3]). ...')
+ */
+export function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  const proc = (globalThis as { process?: { emitWarning?: (m: string, type: string) => void } }).process;
+  if (proc?.emitWarning) proc.emitWarning(message, 'UserWarning');
+  else console.warn(`UserWarning: ${message}`);
 }

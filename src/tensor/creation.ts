@@ -126,11 +126,11 @@ function inferNestedShape(data: unknown): number[] {
   const check = (v: unknown, dim: number): void => {
     if (dim === shape.length) {
       if (typeof v === 'number') return;
-      if (Array.isArray(v)) throw new TypeError(`tensor(): expected a number at ${at(path)} (depth ${dim}), got a list: nested lists must all have the same depth`);
+      if (Array.isArray(v)) throw new TypeError(`tensor(): argument 'data' must be nested lists of one depth: expected a number at ${at(path)} (depth ${dim}), got a list`);
       if (v === null || v === undefined) throw new TypeError(`tensor(): could not infer dtype of ${typeName(v)} at ${at(path)}: argument 'data' must hold only numbers`);
       throw new TypeError(`tensor(): invalid data type '${typeName(v)}' at ${at(path)}: argument 'data' must hold only numbers`);
     }
-    if (!Array.isArray(v)) throw new TypeError(`tensor(): expected a sequence at ${at(path)} (depth ${dim}), got ${typeName(v)}`);
+    if (!Array.isArray(v)) throw new TypeError(`tensor(): argument 'data' must be nested lists of one depth: expected a sequence at ${at(path)} (depth ${dim}), got ${typeName(v)}`);
     if (v.length !== shape[dim]) throw new Error(`expected sequence of length ${shape[dim]} at dim ${dim} (got ${v.length})`);
     for (let i = 0; i < v.length; i++) {
       path.push(i);

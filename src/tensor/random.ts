@@ -4,6 +4,8 @@
  * seed gives the same numbers on every device.
  */
 
+import { checkInt } from './check.js';
+
 // NOTE: xoshiro128** — small, fast, and well tested; state seeded by splitmix32.
 let s0 = 0;
 let s1 = 0;
@@ -26,6 +28,7 @@ function splitmix32(seed: number): () => number {
  * @example gg.manualSeed(0); const a = gg.rand([3]); gg.manualSeed(0); // gg.rand([3]) equals a
  */
 export function manualSeed(seed: number): void {
+  checkInt('manual_seed', 'seed', seed);
   const next = splitmix32(seed);
   s0 = next();
   s1 = next();

@@ -2,6 +2,7 @@
  * Shapes, strides and broadcasting, and the checks of shape arguments
  * (expand, permute, narrow, matmul): pure functions over number arrays.
  */
+import { argError, checkIntList } from './check.js';
 
 export type Shape = readonly number[];
 
@@ -84,20 +85,23 @@ export function broadcastStrides(shape: Shape, strides: Shape, target: Shape): n
  * Normalise a possibly negative dim against a rank, PyTorch's way
  * (a scalar accepts -1 and 0).
  */
-export function normDim(dim: number, rank: number): number {
+export function normDim(dim: number, rank: number, fn = ''): number {
   const r = Math.max(rank, 1);
-  if (!Number.isInteger(dim) || dim < -r || dim >= r) {
+  // NOTE: the type first, so an object's valueOf never runs (docs/notes/validation.md)
+  if (typeof dim !== 'number' || !Number.isSafeInteger(dim)) throw argError(fn, 'dim', 'int', dim);
+  if (dim < -r || dim >= r) {
     throw new Error(`Dimension out of range (expected to be in range of [${-r}, ${r - 1}] but got ${dim})`);
   }
   return dim < 0 ? dim + r : dim;
 }
 
 /** Normalise a dim list (undefined/null = all dims); duplicates are an error. */
-export function normDims(dims: Dims, rank: number): number[] {
+export function normDims(dims: Dims, rank: number, fn = ''): number[] {
+  if (dims !== undefined && dims !== null && typeof dims !== 'number') checkIntList(fn, 'dim', dims);
   // NOTE: an empty list means every dim, as PyTorch 1.13 reads `x.sum([])`
   if (dims === undefined || dims === null || (typeof dims !== 'number' && dims.length === 0)) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof dims === 'number' ? [dims] : [...dims];
-  const out = list.map((d) => normDim(d, rank)).filter((d) => d < rank || rank > 0);
+  const out = list.map((d) => normDim(d, rank, fn)).filter((d) => d < rank || rank > 0);
   const seen = new Set<number>();
   for (const d of out) {
     if (seen.has(d)) throw new Error(`dim ${d} appears multiple times in the list of dims`);
@@ -107,7 +111,8 @@ export function normDims(dims: Dims, rank: number): number[] {
 }
 
 /** Resolve one -1 in a requested shape; checks the element count. */
-export function inferShape(requested: Shape, total: number): number[] {
+export function inferShape(requested: Shape, total: number, fn = 'reshape'): number[] {
+  checkIntList(fn, 'shape', requested);
   const free = requested.filter((s) => s === -1).length;
   if (free > 1) throw new Error('only one dimension can be inferred');
   const known = requested.reduce((a, s) => (s === -1 ? a : a * s), 1);

@@ -81,8 +81,8 @@ describe('safety: creation functions check their arguments', () => {
     expect(() => gg.tensor([1, '2'] as unknown as number[])).to.throw(TypeError, "tensor(): invalid data type 'str' at [1]: argument 'data' must hold only numbers");
     expect(() => gg.tensor([1, null] as unknown as number[])).to.throw(TypeError, "tensor(): could not infer dtype of None at [1]: argument 'data' must hold only numbers");
     expect(() => gg.tensor([[1, 2], [3, true]] as unknown as number[][])).to.throw("tensor(): invalid data type 'bool' at [1, 1]");
-    expect(() => gg.tensor([[1], 2] as unknown as number[][])).to.throw('tensor(): expected a sequence at [1] (depth 1), got int');
-    expect(() => gg.tensor([1, [2]] as unknown as number[][])).to.throw('tensor(): expected a number at [1] (depth 1), got a list');
+    expect(() => gg.tensor([[1], 2] as unknown as number[][])).to.throw('expected a sequence at [1] (depth 1), got int');
+    expect(() => gg.tensor([1, [2]] as unknown as number[][])).to.throw("tensor(): argument 'data' must be nested lists of one depth: expected a number at [1] (depth 1), got a list");
     expect(() => gg.tensor('1' as unknown as number)).to.throw("tensor(): invalid data type 'str' at []");
   });
 

@@ -14,6 +14,8 @@ export interface AdapterInfo {
   readonly backend: string;
   readonly adapter: string;
   readonly software: boolean;
+  /** What discovery skipped or noticed (DeviceInfo.notes). */
+  readonly notes?: readonly string[];
 }
 
 interface GlContext {
@@ -95,7 +97,7 @@ async function adapterOf(name: GpuDeviceName): Promise<AdapterInfo | string> {
   const found = await findWebGpuAdapter(glOwner !== 'gpu:headlessgl');
   if (typeof found === 'string') return found;
   if (isGlBackend(found.backend)) glOwner = 'gpu:webgpu';
-  return { backend: `WebGPU (Dawn ${found.backend})`, adapter: found.adapter, software: found.software };
+  return { backend: `WebGPU (Dawn ${found.backend})`, adapter: found.adapter, software: found.software, notes: found.notes };
 }
 
 // one search per device and its settled answer, so opening a device stays synchronous after a probe

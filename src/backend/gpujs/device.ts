@@ -261,6 +261,7 @@ export class GpuJsDevice extends Device {
       software: this.adapter.software,
       dtypes: this.dtypes,
       syncRead: this.syncRead,
+      ...(this.adapter.notes?.length ? { notes: this.adapter.notes } : {}),
     };
   }
 

@@ -42,6 +42,29 @@ export interface WebGpuAdapterChoice {
   readonly adapter: string;
   /** True for software rasterizers: llvmpipe, lavapipe, SwiftShader. */
   readonly software: boolean;
+  /** What discovery skipped or noticed (shown by `deviceInfo`, printed with GPUGRAD_DEBUG=1). */
+  readonly notes: readonly string[];
+}
+
+/**
+ * Whether the Vulkan loader can be found. Dawn prints a warning to the
+ * process's stderr (native code, out of reach of JS) when it tries Vulkan
+ * without one, so the Vulkan attempt is skipped then: it cannot succeed.
+ */
+function hasVulkanLoader(): boolean {
+  const p = platform();
+  const proc = (globalThis as { process?: { platform?: string; arch?: string } }).process;
+  if (proc?.platform !== 'linux') return true;
+  const lib = 'libvulkan.so.1';
+  const triple = proc.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
+  const dirs = [...(p.env('LD_LIBRARY_PATH') ?? '').split(':').filter(Boolean), '/lib', '/usr/lib', '/lib64', '/usr/lib64', '/usr/local/lib', `/usr/lib/${triple}`, `/lib/${triple}`];
+  if (dirs.some((d) => p.exists(`${d}/${lib}`))) return true;
+  try {
+    // the dynamic linker's cache names every library it can find
+    return new TextDecoder('latin1').decode(p.readFile('/etc/ld.so.cache')).includes(lib);
+  } catch {
+    return false;
+  }
 }
 
 /** NOTE: the names Mesa, Google and Dawn give their CPU renderers. */
@@ -65,8 +88,12 @@ interface Attempt {
   readonly options: AdapterOptions | undefined;
 }
 
-function attempts(): Attempt[] {
+function attempts(notes: string[]): Attempt[] {
   const pinned = platform().env('GPUGRAD_WEBGPU_BACKEND');
+  if ((!pinned || pinned === 'auto') && !hasVulkanLoader()) {
+    notes.push('the default (Vulkan) adapter was not tried: the Vulkan loader libvulkan.so.1 is not installed');
+    return [{ backend: 'opengles', flags: ['backend=opengles'], options: { featureLevel: 'compatibility' } }];
+  }
   const compat: AdapterOptions = { featureLevel: 'compatibility' };
   if (pinned && pinned !== 'auto') {
     if (pinned === 'default') {
@@ -104,8 +131,9 @@ async function discover(allowGl: boolean): Promise<WebGpuAdapterChoice | string>
     return `the 'webgpu' package (Dawn) does not load: ${(e as Error).message}`;
   }
   const tried: string[] = [];
+  const notes: string[] = [];
   const byFlags = new Map<string, DawnGpu>();
-  for (const at of attempts()) {
+  for (const at of attempts(notes)) {
     if (!allowGl && isGlBackend(at.backend)) {
       tried.push(`${at.backend}: not tried, headless-gl already owns OpenGL in this process (Dawn's EGL and headless-gl's GLX cannot share one process here)`);
       continue;
@@ -124,9 +152,15 @@ async function discover(allowGl: boolean): Promise<WebGpuAdapterChoice | string>
         continue;
       }
       instances.push(gpu);
-      install(gpu, at.options);
+      install(gpu, at.options, adapter);
       const description = describe(adapter);
-      return { backend: at.backend, adapter: description, software: isSoftwareRenderer(description) || adapter.info?.isFallbackAdapter === true };
+      notes.push(...tried);
+      // NOTE: Dawn's OpenGL ES backend prints two limit warnings per adapter from native code;
+      // handing gpu.js the probed adapter keeps it to one pair (docs/notes/devices.md)
+      if (isGlBackend(at.backend)) notes.push("Dawn's OpenGL ES backend prints its limit warnings (maxDynamic*BuffersPerPipelineLayout reduced) to stderr once, from native code");
+      const choice = { backend: at.backend, adapter: description, software: isSoftwareRenderer(description) || adapter.info?.isFallbackAdapter === true, notes };
+      if (platform().env('GPUGRAD_DEBUG')) for (const n of notes) platform().warn(`webgpu: ${n}`, 'gpugrad');
+      return choice;
     } catch (e) {
       tried.push(`${label}: ${(e as Error).message.split('\n')[0] ?? ''}`);
     }
@@ -134,10 +168,19 @@ async function discover(allowGl: boolean): Promise<WebGpuAdapterChoice | string>
   return `no WebGPU adapter answered (${tried.join('; ')})`;
 }
 
-/** Put our adapter choice where gpu.js looks: `navigator.gpu.requestAdapter()`. */
-function install(gpu: DawnGpu, options: AdapterOptions | undefined): void {
+/**
+ * Put our adapter choice where gpu.js looks: `navigator.gpu.requestAdapter()`.
+ * The first request gets the adapter the probe found (each request makes Dawn
+ * print its warnings again; an adapter serves one device, so later requests get new ones).
+ */
+function install(gpu: DawnGpu, options: AdapterOptions | undefined, probed: DawnAdapter): void {
+  let first: DawnAdapter | null = probed;
   const shim = {
-    requestAdapter: (): Promise<DawnAdapter | null> => gpu.requestAdapter(options),
+    requestAdapter: (): Promise<DawnAdapter | null> => {
+      const a = first;
+      first = null;
+      return a ? Promise.resolve(a) : gpu.requestAdapter(options);
+    },
     getPreferredCanvasFormat: (): string => 'rgba8unorm',
   };
   const g = globalThis as { navigator?: object };

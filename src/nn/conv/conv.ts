@@ -4,6 +4,7 @@
  * PyTorch's initialisation, the printed form; the forward is the functional
  * form of ./functional.ts, which also owns the argument checks.
  */
+import { checkInt, checkNonNegInt } from '../../tensor/check.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { zeros } from '../../tensor/creation.js';
 import { fmt } from '../../tensor/shape.js';
@@ -73,8 +74,10 @@ export abstract class ConvNd extends Module {
     const name = new.target.name;
     const r = spatialRank;
     this.transposed = transposed;
-    this.groups = opts.groups ?? 1;
-    if (!Number.isInteger(this.groups) || this.groups <= 0) throw new Error('groups must be a positive integer');
+    this.groups = checkInt(name, 'groups', opts.groups ?? 1);
+    if (this.groups <= 0) throw new Error('groups must be a positive integer');
+    checkNonNegInt(name, 'in_channels', inChannels);
+    checkNonNegInt(name, 'out_channels', outChannels);
     if (inChannels % this.groups !== 0) throw new Error('in_channels must be divisible by groups');
     if (outChannels % this.groups !== 0) throw new Error('out_channels must be divisible by groups');
     const mode = opts.paddingMode ?? 'zeros';

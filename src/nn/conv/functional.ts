@@ -11,6 +11,7 @@
  * Each primitive's backward is the other, so every gradient here (and every
  * higher-order gradient) comes from matmul, im2col and col2im.
  */
+import { checkInt, checkIntList } from '../../tensor/check.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/creation.js';
@@ -27,7 +28,8 @@ export const prod = (xs: readonly number[]): number => xs.reduce((a, b) => a * b
 
 /** @internal Expand an int-or-list argument to one value per spatial dim (PyTorch's `_ntuple`). */
 export function tuple(v: IntOrList, r: number, name: string, op: string): number[] {
-  const list = typeof v === 'number' ? Array.from({ length: r }, () => v) : [...v];
+  // NOTE: types first (docs/notes/validation.md): these numbers become kernel literals
+  const list = typeof v === 'number' ? Array.from({ length: r }, () => checkInt(op, name, v)) : checkIntList(op, name, v);
   if (list.length === 1 && r > 1) return Array.from({ length: r }, () => list[0] as number);
   if (list.length !== r) {
     throw new Error(`${op}: expected ${name} to be a single integer value or a list of ${r} values to match the convolution dimensions, but got ${name}=${fmt(list)}`);
@@ -123,8 +125,8 @@ export interface ConvOptions {
 
 /** Check `groups` and the weight's rank and first dim (a convolution's, or a transposed one's); returns groups. */
 function checkGroups(r: Rank, x: Tensor, weight: Tensor, groupsOpt: number | undefined): number {
-  const groups = groupsOpt ?? 1;
-  if (!Number.isInteger(groups) || groups <= 0) throw new Error('non-positive groups is not supported');
+  const groups = checkInt('conv', 'groups', groupsOpt ?? 1);
+  if (groups <= 0) throw new Error('non-positive groups is not supported');
   if (weight.ndim !== r + 2) {
     throw new Error(`Expected ${r + 2}-dimensional weight for ${r + 2}-dimensional input ${fmt(x.shape)}, but got ${weight.ndim}-dimensional weight of size ${fmt(weight.shape)} instead`);
   }

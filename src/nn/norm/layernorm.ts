@@ -1,4 +1,5 @@
 /** LayerNorm and GroupNorm with PyTorch's parameters, keys and messages. */
+import { checkNonNegInt, checkNumber, checkPosInt, checkSize } from '../../tensor/check.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { ones, zeros } from '../../tensor/creation.js';
 import { Module, type FactoryOptions, type NormLayer } from '../module.js';
@@ -30,8 +31,9 @@ export class LayerNorm extends Module implements NormLayer {
 
   constructor(normalizedShape: number | readonly number[], opts: LayerNormOptions = {}) {
     super();
-    this.normalizedShape = Object.freeze(typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape]);
-    this.eps = opts.eps ?? 1e-5;
+    const shape = typeof normalizedShape === 'number' ? [checkNonNegInt('LayerNorm', 'normalized_shape', normalizedShape)] : checkSize('LayerNorm', 'normalized_shape', normalizedShape);
+    this.normalizedShape = Object.freeze(shape);
+    this.eps = checkNumber('LayerNorm', 'eps', opts.eps ?? 1e-5);
     this.elementwiseAffine = opts.elementwiseAffine ?? true;
     const f = { dtype: opts.dtype, device: opts.device };
     this.registerParameter('weight', this.elementwiseAffine ? ones(this.normalizedShape, f) : null);
@@ -79,10 +81,13 @@ export class GroupNorm extends Module implements NormLayer {
 
   constructor(numGroups: number, numChannels: number, opts: GroupNormOptions = {}) {
     super();
+    checkPosInt('GroupNorm', 'num_groups', numGroups);
+    checkNonNegInt('GroupNorm', 'num_channels', numChannels);
     if (numChannels % numGroups !== 0) throw new Error('num_channels must be divisible by num_groups');
     this.numGroups = numGroups;
     this.numChannels = numChannels;
     this.eps = opts.eps ?? 1e-5;
+    this.eps = checkNumber('GroupNorm', 'eps', this.eps);
     this.affine = opts.affine ?? true;
     const f = { dtype: opts.dtype, device: opts.device };
     this.registerParameter('weight', this.affine ? ones([numChannels], f) : null);

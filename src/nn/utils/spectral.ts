@@ -15,6 +15,7 @@
  * // ['bias', 'parametrizations.weight.original', 'parametrizations.weight.0._u', 'parametrizations.weight.0._v']
  * ```
  */
+import { checkInt, checkNumber } from '../../tensor/check.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { randn } from '../../tensor/creation.js';
@@ -60,6 +61,9 @@ export class SpectralNorm extends Module {
 
   constructor(weight: Tensor, nPowerIterations = 1, dim = 0, eps = 1e-12, powerIterOnEval = false) {
     super();
+    checkInt('spectral_norm', 'n_power_iterations', nPowerIterations);
+    checkInt('spectral_norm', 'dim', dim);
+    checkNumber('spectral_norm', 'eps', eps);
     const ndim = weight.ndim;
     if (dim >= ndim || dim < -ndim) {
       throw new Error(`Dimension out of range (expected to be in range of [-${ndim}, ${ndim - 1}] but got ${dim})`);
@@ -181,7 +185,7 @@ export function spectralNorm<M extends Module>(module: M, opts: SpectralNormOpti
   }
   if (module._parameters.has(name) && isLazyModule(module) && module.hasUninitializedParams()) {
     // check the options now, not at the first forward
-    const n = opts.nPowerIterations ?? 1;
+    const n = checkInt('spectral_norm', 'n_power_iterations', opts.nPowerIterations ?? 1);
     if (!(n > 0)) throw new Error(`Expected n_power_iterations to be positive, but got n_power_iterations=${n}`);
     const handles: { remove(): void }[] = [];
     const done = (): void => {
