@@ -108,7 +108,9 @@ export abstract class Device {
     this.checkOwner(buf);
     if (buf.size === 0) return buf.dtype === 'float64' ? new Float64Array(0) : new Float32Array(0);
     this.stats.downloads++;
-    return this.readImpl(buf);
+    const data = await this.readImpl(buf);
+    await giveFinalizersATurn();
+    return data;
   }
 
   /** Read synchronously; throws on devices whose results arrive later. */
@@ -140,6 +142,22 @@ export abstract class Device {
   private emptyBuffer(dtype: DType): DeviceBuffer {
     return { device: this, size: 0, dtype, freed: false };
   }
+}
+
+let lastTurn = 0;
+
+/**
+ * Let the event loop run a macrotask now and then (at most every 2 ms).
+ * NOTE: FinalizationRegistry callbacks run as tasks; a training loop whose
+ * reads resolve as microtasks never yields to one, so handles the garbage
+ * collector found would never release their buffers (README "Memory").
+ */
+function giveFinalizersATurn(): Promise<void> | void {
+  const now = Date.now();
+  if (now - lastTurn < 2) return;
+  lastTurn = now;
+  const g = globalThis as { setImmediate?: (cb: () => void) => unknown };
+  return new Promise((resolve) => (g.setImmediate ? g.setImmediate(resolve) : setTimeout(resolve, 0)));
 }
 
 /**

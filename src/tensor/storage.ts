@@ -145,9 +145,12 @@ export function tidy<T>(fn: () => T): T {
     const node = (v as { gradFn?: ScopedNode | null; isDisposed?: boolean }).gradFn;
     if (node && !(v as { isDisposed?: boolean }).isDisposed) stack.push(node);
   }
+  // NOTE: edges point at older nodes, so a node recorded before this scope never leads back
+  // into it: the walk stops at the scope's border (cost ∝ the scope, not the whole graph)
+  const mine = new Set(scope.nodes);
   while (stack.length) {
     const n = stack.pop() as ScopedNode;
-    if (live.has(n)) continue;
+    if (live.has(n) || !mine.has(n)) continue;
     live.add(n);
     for (const e of n.next) if (e) stack.push(e.node);
   }
