@@ -20,11 +20,11 @@
  * consumers are all done become ready). `Tensor.backward()` calls `backward`
  * here; this file knows Tensor only as a type, so tensor.ts can import it.
  */
-import { AccumulateGrad, type Node } from './graph.js';
+import { AccumulateGrad, OpNode, type GradHook, type Node } from './graph.js';
 import { withGradMode } from './grad-mode.js';
 import { fmt, type Shape } from '../tensor/shape.js';
-import { keep } from '../tensor/storage.js';
-import { isTensor } from '../tensor/check.js';
+import { keep, tidy } from '../tensor/storage.js';
+import { isTensor, typeName } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { isAnomalyEnabled } from './grad-mode.js';
 import { checkGradients } from './anomaly.js';
@@ -191,10 +191,20 @@ function runPreHooks(node: Node, grads: (Tensor | null)[], createGraph: boolean)
     for (const h of hooks) {
       const g = grads[i];
       if (!g) continue;
-      const r = withGradMode(createGraph, () => h(g));
-      if (isTensor(r)) grads[i] = r;
+      const r: unknown = withGradMode(createGraph, () => h(g));
+      if (r !== undefined && r !== null) grads[i] = checkHookResult(h, g, r);
     }
   });
+}
+
+/** A hook's replacement gradient must look like the one it replaces (PyTorch's messages). */
+function checkHookResult(h: GradHook, g: Tensor, r: unknown): Tensor {
+  const name = h.name || '<anonymous>';
+  if (!isTensor(r)) throw new TypeError(`hook '${name}' returned ${typeName(r)}: a tensor hook must return a Tensor or nothing`);
+  if (fmt(r.shape) !== fmt(g.shape)) throw new Error(`hook '${name}' has changed the size of value (was ${fmt(g.shape)} got ${fmt(r.shape)})`);
+  if (r.dtype !== g.dtype) throw new Error(`hook '${name}' has changed the type of value (was ${g.dtype} got ${r.dtype})`);
+  if (r.device !== g.device) throw new Error(`hook '${name}' has changed the device of value (was ${g.device} got ${r.device})`);
+  return r;
 }
 
 /** `retainGrad()` on non-leaves: keep the gradient as `t.grad`. */
@@ -211,19 +221,32 @@ function retainGrads(node: Node, grads: readonly (Tensor | null)[], createGraph:
  * send each input's gradient along its edge, conformed to the input.
  */
 function callNode(node: Node, grads: (Tensor | null)[], createGraph: boolean, active: ReadonlySet<Node>, buffers: Buffers): (Tensor | null)[] {
-  let out = withGradMode(createGraph, () => node.apply(grads));
-  for (const h of node.postHooks) {
-    const r = h(out, grads);
-    if (r) out = r;
-  }
-  if (isAnomalyEnabled()) checkGradients(node, out); // anomaly mode: a NaN here throws with the forward stack
+  let out: (Tensor | null)[] = [];
+  const step = (): (Tensor | null)[] => {
+    out = withGradMode(createGraph, () => node.apply(grads));
+    for (const h of node.postHooks) {
+      const r = h(out, grads);
+      if (r) out = r;
+    }
+    if (isAnomalyEnabled()) checkGradients(node, out); // anomaly mode: a NaN here throws with the forward stack
+    return node.next.map((e, i) => {
+      const g = out[i];
+      if (!e || !g || !active.has(e.node)) return null;
+      const meta = node.inputs[i];
+      return meta ? withGradMode(createGraph, () => conform(g, meta.shape, meta.dtype, meta.device)) : g;
+    });
+  };
+  // NOTE: a table rule's temporaries are the engine's own: they are freed as soon as the rule
+  // returns, and its results once deposited (README "Memory"). A custom Function's backward and
+  // module hooks are user code that may keep what it made, so those are left to the collector.
+  const owned = node instanceof OpNode && node.postHooks.length === 0;
+  const fixed = owned ? tidy(step) : step();
   node.next.forEach((e, i) => {
-    const g = out[i];
-    if (!e || !g || !active.has(e.node)) return;
-    const meta = node.inputs[i];
-    const fixed = meta ? withGradMode(createGraph, () => conform(g, meta.shape, meta.dtype, meta.device)) : g;
-    deposit(buffers, e.node, e.index, fixed);
+    const g = fixed[i];
+    if (e && g) deposit(buffers, e.node, e.index, g);
   });
+  if (owned) for (const g of new Set(fixed)) if (g && !grads.includes(g)) g.dispose();
+  // the trace reads only these gradients' shapes, which a freed tensor keeps
   return out;
 }
 

@@ -15,6 +15,7 @@ import { FREED_MESSAGE, Node, type Edge, type InputMeta, type SavedEntry } from 
 import { isGradEnabled, withGradMode } from './grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/creation.js';
+import { typeName } from '../tensor/check.js';
 
 /**
  * What `forward` and `backward` share. Extra fields may be set freely.
@@ -92,16 +93,17 @@ export class Function {
     const tensorArgs = args.map((a) => (a instanceof Tensor ? a : null));
     ctx.needsInputGrad = tensorArgs.map((t) => !!t && t.requiresGrad);
     const raw = withGradMode(false, () => (cls.forward as (ctx: FunctionCtx, ...a: unknown[]) => T)(ctx, ...args));
-    const outs = Array.isArray(raw) ? raw : [raw];
+    const outs: unknown[] = Array.isArray(raw) ? raw : [raw];
     const record = isGradEnabled() && ctx.needsInputGrad.some((x) => x);
-    if (!record) return raw;
+    // NOTE: as PyTorch, outputs that are not tensors (a number) pass through untouched, without a gradient
+    if (!record || !outs.some((o) => o instanceof Tensor)) return raw;
     // an output that is an input gets its own handle, so the input's place in the graph is kept
-    const fixed = outs.map((o) => (tensorArgs.includes(o) ? o.detach() : o));
+    const fixed = outs.map((o) => (o instanceof Tensor && tensorArgs.includes(o) ? o.detach() : o));
     const next: (Edge | null)[] = tensorArgs.map((t) => (t && t.requiresGrad ? t.edge() : null));
     const meta: InputMeta[] = tensorArgs.map((t) => ({ shape: t ? [...t.shape] : [], dtype: t?.dtype ?? 'float32', device: t?.device ?? 'cpu' }));
     const node = new FunctionNode(`${cls.name}Backward`, next, meta, fixed, ctx, cls.backward.bind(cls));
     fixed.forEach((o, i) => {
-      if (!ctx.nonDifferentiable.has(o)) o.setGradFn(node, i);
+      if (o instanceof Tensor && !ctx.nonDifferentiable.has(o)) o.setGradFn(node, i);
     });
     ctx.adoptSaved();
     return (Array.isArray(raw) ? fixed : fixed[0]) as T;
@@ -109,36 +111,49 @@ export class Function {
 }
 
 class FunctionNode extends Node {
-  private readonly outputShapes: Tensor[];
+  private readonly outputShapes: (Tensor | null)[];
   constructor(
     name: string,
     next: (Edge | null)[],
     meta: InputMeta[],
-    outputs: Tensor[],
+    outputs: unknown[],
     private readonly ctx: FunctionCtx,
     private readonly fn: (ctx: FunctionCtx, ...g: Tensor[]) => Grad | Grad[],
   ) {
     super(name, next, meta, outputs.length);
     // zero gradients for outputs that received none need their shapes, not their data
-    this.outputShapes = outputs.map((o) => o.detach());
-    for (const o of this.outputShapes) o.dispose();
+    this.outputShapes = outputs.map((o) => (o instanceof Tensor ? o.detach() : null));
+    for (const o of this.outputShapes) o?.dispose();
   }
 
   apply(grads: (Tensor | null)[]): (Tensor | null)[] {
-    const filled = grads.map((g, i) => g ?? zerosLikeMeta(this.outputShapes[i] as Tensor));
-    const r = this.fn(this.ctx, ...filled);
-    const list = Array.isArray(r) ? r : [r];
-    if (list.length !== this.next.length) {
+    const filled = grads.map((g, i) => {
+      const like = this.outputShapes[i];
+      return g ?? (like ? zerosLikeMeta(like) : null);
+    });
+    const r: unknown = this.fn(this.ctx, ...(filled as Tensor[]));
+    const list: unknown[] = Array.isArray(r) ? r : [r];
+    // PyTorch allows extra trailing Nones; anything else must match the inputs one to one
+    const extra = list.slice(this.next.length);
+    if (list.length < this.next.length || extra.some((g) => g !== null && g !== undefined)) {
       throw new Error(`function ${this.name} returned an incorrect number of gradients (expected ${this.next.length}, got ${list.length})`);
     }
-    return list.map((g, i) => {
+    // every gradient a user's backward returns is checked before the engine uses it (docs/notes/validation.md)
+    return list.slice(0, this.next.length).map((g, i) => {
       if (g === undefined || g === null) return null;
-      const m = this.inputs[i];
-      if (m && g.shape.join() !== m.shape.join() && g.numel() !== m.shape.reduce((a, b) => a * b, 1)) {
-        // broadcastable gradients are reduced by the engine; anything else is a bug in backward
-        const ok = g.shape.length >= m.shape.length;
-        if (!ok) throw new Error(`Function ${this.name} returned an invalid gradient at index ${i} - got [${g.shape.join(', ')}] but expected shape compatible with [${m.shape.join(', ')}]`);
+      if (!(g instanceof Tensor)) {
+        throw new Error(`Function ${this.name} returned an invalid gradient at index ${i} - expected a Tensor or null (got ${typeName(g)})`);
       }
+      const m = this.inputs[i];
+      if (!m || !this.next[i]) return g;
+      // the gradient must have the input's shape or one the input broadcasts to (the engine sums it back)
+      if (!broadcastsTo(m.shape, g.shape)) {
+        throw new Error(`Function ${this.name} returned an invalid gradient at index ${i} - got [${g.shape.join(', ')}] but expected shape compatible with [${m.shape.join(', ')}]`);
+      }
+      if (g.device !== m.device) {
+        throw new Error(`Function ${this.name} returned an invalid gradient at index ${i} - expected device ${m.device} but got ${g.device}`);
+      }
+      // another dtype is cast to the input's by the engine, as PyTorch does
       return g;
     });
   }
@@ -153,6 +168,13 @@ class FunctionNode extends Node {
     const s = this.ctx.peekSaved();
     return s ? s.map((tensor, i) => ({ name: `saved[${i}]`, tensor })) : null;
   }
+}
+
+/** Whether `shape` broadcasts to `target` (PyTorch's `is_expandable_to`). */
+function broadcastsTo(shape: readonly number[], target: readonly number[]): boolean {
+  if (shape.length > target.length) return false;
+  const lead = target.length - shape.length;
+  return shape.every((s, i) => s === 1 || s === target[lead + i]);
 }
 
 function zerosLikeMeta(t: Tensor): Tensor {

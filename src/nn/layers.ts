@@ -4,6 +4,7 @@
  * (re-exported by `gg.nn.functional`).
  * LazyLinear uses the lazy-module mechanism of lazy.ts, as LazyConv* do.
  */
+import { tidy } from '../tensor/storage.js';
 import { checkBool, checkInt, checkNonNegInt, checkNumber } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
@@ -21,8 +22,11 @@ import { pyBool, pyFloat } from './repr.js';
  * @example gg.nn.functional.linear(x, w, b)
  */
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  const y = input.matmul(weight.t());
-  return bias ? y.add(bias) : y;
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    const y = input.matmul(weight.t());
+    return bias ? y.add(bias) : y;
+  });
 }
 /** max(x, 0) (+0 for negative inputs, as PyTorch; the gradient at 0 is 0). @example gg.nn.functional.relu(gg.tensor([-1, 2])) // [0, 2] */
 export function relu(input: Tensor): Tensor {
@@ -33,8 +37,11 @@ export function relu(input: Tensor): Tensor {
  * @example gg.nn.functional.leakyRelu(gg.tensor([-1, 2]), 0.1) // [-0.1, 2]
  */
 export function leakyRelu(input: Tensor, negativeSlope = 0.01): Tensor {
-  checkNumber('leaky_relu', 'negative_slope', negativeSlope);
-  return input.where(input.gt(0), input.mul(negativeSlope));
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    checkNumber('leaky_relu', 'negative_slope', negativeSlope);
+    return input.where(input.gt(0), input.mul(negativeSlope));
+  });
 }
 /** 1 / (1 + e^-x). @example gg.nn.functional.sigmoid(gg.tensor([0])) // [0.5] */
 export function sigmoid(input: Tensor): Tensor {

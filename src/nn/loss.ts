@@ -4,6 +4,7 @@
  * `target.unsqueeze(1) == arange(C)`, so targets are float tensors holding
  * integers, as everywhere in gpugrad.
  */
+import { tidy } from '../tensor/storage.js';
 import { typeName, warnOnce } from '../tensor/check.js';
 import { Tensor } from '../tensor/tensor.js';
 import { arange } from '../tensor/creation.js';
@@ -31,14 +32,17 @@ function reduce(loss: Tensor, reduction: Reduction): Tensor {
  * @example gg.nn.functional.mseLoss(pred, y)
  */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
-  if (fmt(input.shape) !== fmt(target.shape)) {
-    warnOnce(
-      `Using a target size (${fmt(target.shape)}) that is different to the input size (${fmt(input.shape)}). ` +
-        'This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.',
-    );
-  }
-  const d = input.sub(target);
-  return reduce(d.mul(d), opts.reduction ?? 'mean');
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    if (fmt(input.shape) !== fmt(target.shape)) {
+      warnOnce(
+        `Using a target size (${fmt(target.shape)}) that is different to the input size (${fmt(input.shape)}). ` +
+          'This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.',
+      );
+    }
+    const d = input.sub(target);
+    return reduce(d.mul(d), opts.reduction ?? 'mean');
+  });
 }
 
 /** Options of `crossEntropy` and `nllLoss`. */
@@ -101,18 +105,21 @@ function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignore
  * @example gg.nn.functional.nllLoss(x.logSoftmax(1), y)
  */
 export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
-  const reduction = opts.reduction ?? 'mean';
-  if (input.ndim === 1) {
-    const out = nllLoss(input.unsqueeze(0), target.reshape(1), opts);
-    return reduction === 'none' ? out.squeeze(0) : out;
-  }
-  const ignoreIndex = opts.ignoreIndex ?? -100;
-  checkIndexTarget(input, target, ignoreIndex);
-  const { nll, w } = pickTargets(input, target, opts.weight ?? null, ignoreIndex);
-  if (reduction === 'none') return nll;
-  if (reduction === 'sum') return nll.sum();
-  if (reduction === 'mean') return nll.sum().div(w.sum());
-  return reduce(nll, reduction);
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    const reduction = opts.reduction ?? 'mean';
+    if (input.ndim === 1) {
+      const out = nllLoss(input.unsqueeze(0), target.reshape(1), opts);
+      return reduction === 'none' ? out.squeeze(0) : out;
+    }
+    const ignoreIndex = opts.ignoreIndex ?? -100;
+    checkIndexTarget(input, target, ignoreIndex);
+    const { nll, w } = pickTargets(input, target, opts.weight ?? null, ignoreIndex);
+    if (reduction === 'none') return nll;
+    if (reduction === 'sum') return nll.sum();
+    if (reduction === 'mean') return nll.sum().div(w.sum());
+    return reduce(nll, reduction);
+  });
 }
 
 /**
@@ -122,48 +129,51 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): T
  * @example gg.nn.functional.crossEntropy(logits, gg.tensor([0, 2, 1]), { labelSmoothing: 0.1 })
  */
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
-  const reduction = opts.reduction ?? 'mean';
-  const ls = opts.labelSmoothing ?? 0;
-  if (!(ls >= 0 && ls <= 1)) throw new Error(`label_smoothing must be between 0.0 and 1.0. Got: ${ls}`);
-  if (input.ndim === 1) {
-    const t = fmt(target.shape) === fmt(input.shape) ? target.unsqueeze(0) : target.reshape(1);
-    const out = crossEntropy(input.unsqueeze(0), t, opts);
-    return reduction === 'none' ? out.squeeze(0) : out;
-  }
-  const c = input.shape[1] ?? 0;
-  const weight = opts.weight ?? null;
-  if (weight && (weight.ndim !== 1 || weight.shape[0] !== c)) {
-    throw new Error(`weight tensor should be defined either for all ${c} classes or no classes but got weight tensor of shape: ${fmt(weight.shape)}`);
-  }
-  const logp = input.logSoftmax(1);
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    const reduction = opts.reduction ?? 'mean';
+    const ls = opts.labelSmoothing ?? 0;
+    if (!(ls >= 0 && ls <= 1)) throw new Error(`label_smoothing must be between 0.0 and 1.0. Got: ${ls}`);
+    if (input.ndim === 1) {
+      const t = fmt(target.shape) === fmt(input.shape) ? target.unsqueeze(0) : target.reshape(1);
+      const out = crossEntropy(input.unsqueeze(0), t, opts);
+      return reduction === 'none' ? out.squeeze(0) : out;
+    }
+    const c = input.shape[1] ?? 0;
+    const weight = opts.weight ?? null;
+    if (weight && (weight.ndim !== 1 || weight.shape[0] !== c)) {
+      throw new Error(`weight tensor should be defined either for all ${c} classes or no classes but got weight tensor of shape: ${fmt(weight.shape)}`);
+    }
+    const logp = input.logSoftmax(1);
 
-  if (fmt(target.shape) === fmt(input.shape)) {
-    // class probabilities
-    const t = ls > 0 ? target.mul(1 - ls).add(ls / c) : target;
-    let prod = logp.mul(t);
-    if (weight) prod = prod.mul(alongClassDim(weight, input.ndim));
-    if (reduction === 'none') return prod.sum(1).neg();
-    if (reduction === 'sum') return prod.sum().neg();
-    if (reduction === 'mean') return prod.sum().neg().div(input.numel() / c);
-    return reduce(prod, reduction);
-  }
+    if (fmt(target.shape) === fmt(input.shape)) {
+      // class probabilities
+      const t = ls > 0 ? target.mul(1 - ls).add(ls / c) : target;
+      let prod = logp.mul(t);
+      if (weight) prod = prod.mul(alongClassDim(weight, input.ndim));
+      if (reduction === 'none') return prod.sum(1).neg();
+      if (reduction === 'sum') return prod.sum().neg();
+      if (reduction === 'mean') return prod.sum().neg().div(input.numel() / c);
+      return reduce(prod, reduction);
+    }
 
-  const ignoreIndex = opts.ignoreIndex ?? -100;
-  checkIndexTarget(input, target, ignoreIndex);
-  const { nll, w, valid } = pickTargets(logp, target, weight, ignoreIndex);
-  let main: Tensor;
-  if (reduction === 'none') main = nll;
-  else if (reduction === 'sum') main = nll.sum();
-  else if (reduction === 'mean') main = nll.sum().div(w.sum());
-  else return reduce(nll, reduction);
-  if (ls === 0) return main;
+    const ignoreIndex = opts.ignoreIndex ?? -100;
+    checkIndexTarget(input, target, ignoreIndex);
+    const { nll, w, valid } = pickTargets(logp, target, weight, ignoreIndex);
+    let main: Tensor;
+    if (reduction === 'none') main = nll;
+    else if (reduction === 'sum') main = nll.sum();
+    else if (reduction === 'mean') main = nll.sum().div(w.sum());
+    else return reduce(nll, reduction);
+    if (ls === 0) return main;
 
-  const smooth = (weight ? logp.mul(alongClassDim(weight, input.ndim)) : logp).sum(1).neg().mul(valid);
-  let ret: Tensor;
-  if (reduction === 'none') ret = smooth;
-  else if (reduction === 'sum') ret = smooth.sum();
-  else ret = smooth.sum().div(weight ? w.sum() : valid.sum());
-  return main.mul(1 - ls).add(ret.mul(ls / c));
+    const smooth = (weight ? logp.mul(alongClassDim(weight, input.ndim)) : logp).sum(1).neg().mul(valid);
+    let ret: Tensor;
+    if (reduction === 'none') ret = smooth;
+    else if (reduction === 'sum') ret = smooth.sum();
+    else ret = smooth.sum().div(weight ? w.sum() : valid.sum());
+    return main.mul(1 - ls).add(ret.mul(ls / c));
+  });
 }
 
 /** Options of `binaryCrossEntropyWithLogits`. */
@@ -182,21 +192,24 @@ export interface BceWithLogitsOptions {
  * @example gg.nn.functional.binaryCrossEntropyWithLogits(logits, targets)
  */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts: BceWithLogitsOptions = {}): Tensor {
-  if (fmt(target.shape) !== fmt(input.shape)) {
-    throw new Error(`Target size (${fmt(target.shape)}) must be the same as input size (${fmt(input.shape)})`);
-  }
-  const maxVal = input.neg().clamp(0);
-  const logTerm = maxVal.neg().exp().add(input.neg().sub(maxVal).exp()).log();
-  const oneMinusT = target.neg().add(1);
-  let loss: Tensor;
-  if (opts.posWeight) {
-    const logWeight = opts.posWeight.sub(1).mul(target).add(1);
-    loss = oneMinusT.mul(input).add(logWeight.mul(logTerm.add(maxVal)));
-  } else {
-    loss = oneMinusT.mul(input).add(maxVal).add(logTerm);
-  }
-  if (opts.weight) loss = loss.mul(opts.weight);
-  return reduce(loss, opts.reduction ?? 'mean');
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    if (fmt(target.shape) !== fmt(input.shape)) {
+      throw new Error(`Target size (${fmt(target.shape)}) must be the same as input size (${fmt(input.shape)})`);
+    }
+    const maxVal = input.neg().clamp(0);
+    const logTerm = maxVal.neg().exp().add(input.neg().sub(maxVal).exp()).log();
+    const oneMinusT = target.neg().add(1);
+    let loss: Tensor;
+    if (opts.posWeight) {
+      const logWeight = opts.posWeight.sub(1).mul(target).add(1);
+      loss = oneMinusT.mul(input).add(logWeight.mul(logTerm.add(maxVal)));
+    } else {
+      loss = oneMinusT.mul(input).add(maxVal).add(logTerm);
+    }
+    if (opts.weight) loss = loss.mul(opts.weight);
+    return reduce(loss, opts.reduction ?? 'mean');
+  });
 }
 
 // ---- modules ----------------------------------------------------------------------------------------

@@ -11,43 +11,58 @@
 import type { Tensor } from './tensor.js';
 import { normDim, normDims, type Dims } from './shape.js';
 import { withGradMode } from '../autograd/grad-mode.js';
-import { argError, checkInt, checkTensor, checkTensorList, isTensor } from './check.js';
+import { argError, checkInt, checkNumber, checkTensor, checkTensorList, isTensor } from './check.js';
+import { tidy } from './storage.js';
 
 /** max(x, 0); the gradient at 0 is 0, as in PyTorch. */
 export function relu(x: Tensor): Tensor {
-  // NOTE: where, not x·(x>0): that gives -0 for negative x where PyTorch gives +0;
-  // and x <= 0 (false for NaN), not x > 0: relu(NaN) is NaN with the gradient passed, as in PyTorch
-  return x.where(x.le(0).eq(0), 0);
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    // NOTE: where, not x·(x>0): that gives -0 for negative x where PyTorch gives +0;
+    // and x <= 0 (false for NaN), not x > 0: relu(NaN) is NaN with the gradient passed, as in PyTorch
+    return x.where(x.le(0).eq(0), 0);
+  });
 }
 
 /** Limit to [min, max] (either may be omitted); the gradient passes where min <= x <= max. */
 export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
-  if ((min === undefined || min === null) && (max === undefined || max === null)) {
-    throw new Error("torch.clamp: At least one of 'min' or 'max' must not be None");
-  }
-  const lo = min !== undefined && min !== null;
-  const hi = max !== undefined && max !== null;
-  // values: NaN stays NaN (maximum/minimum propagate it); gradient: passes where
-  // min <= x <= max (false for NaN), as PyTorch's clamp_backward
-  const fill = withGradMode(false, () => {
-    let f: Tensor = x;
-    if (lo) f = f.maximum(min as number);
-    if (hi) f = f.minimum(max as number);
-    return f;
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    if (min !== undefined && min !== null) checkNumber('clamp', 'min', min);
+    if (max !== undefined && max !== null) checkNumber('clamp', 'max', max);
+    if ((min === undefined || min === null) && (max === undefined || max === null)) {
+      throw new Error("torch.clamp: At least one of 'min' or 'max' must not be None");
+    }
+    const lo = min !== undefined && min !== null;
+    const hi = max !== undefined && max !== null;
+    // values: NaN stays NaN (maximum/minimum propagate it); gradient: passes where
+    // min <= x <= max (false for NaN), as PyTorch's clamp_backward
+    const fill = withGradMode(false, () => {
+      let f: Tensor = x;
+      if (lo) f = f.maximum(min as number);
+      if (hi) f = f.minimum(max as number);
+      return f;
+    });
+    let inRange: Tensor | null = lo ? x.ge(min as number) : null;
+    if (hi) inRange = inRange ? inRange.mul(x.le(max as number)) : x.le(max as number);
+    return x.where(inRange as Tensor, fill);
   });
-  let inRange: Tensor | null = lo ? x.ge(min as number) : null;
-  if (hi) inRange = inRange ? inRange.mul(x.le(max as number)) : x.le(max as number);
-  return x.where(inRange as Tensor, fill);
 }
 
 /** 1/x. */
 export function reciprocal(x: Tensor): Tensor {
-  return x.scalar(1).div(x);
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    return x.scalar(1).div(x);
+  });
 }
 
 /** 1/sqrt(x). */
 export function rsqrt(x: Tensor): Tensor {
-  return x.sqrt().reciprocal();
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    return x.sqrt().reciprocal();
+  });
 }
 
 /** x². */
@@ -57,25 +72,34 @@ export function square(x: Tensor): Tensor {
 
 /** Mean over `dim` (all dims by default). */
 export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
-  const dims = normDims(dim, x.ndim);
-  return x.sum(dims, keepdim).div(count(x, dims));
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    const dims = normDims(dim, x.ndim);
+    return x.sum(dims, keepdim).div(count(x, dims));
+  });
 }
 
 /** Variance over `dim`; `unbiased` divides by n - 1 (the default, as PyTorch). */
 export function variance(x: Tensor, dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
-  const dims = normDims(dim, x.ndim);
-  const n = count(x, dims);
-  const centred = x.sub(x.mean(dims, true));
-  return centred.mul(centred).sum(dims, opts.keepdim ?? false).div(Math.max(n - ((opts.unbiased ?? true) ? 1 : 0), 0));
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    const dims = normDims(dim, x.ndim);
+    const n = count(x, dims);
+    const centred = x.sub(x.mean(dims, true));
+    return centred.mul(centred).sum(dims, opts.keepdim ?? false).div(Math.max(n - ((opts.unbiased ?? true) ? 1 : 0), 0));
+  });
 }
 
 /** Standard deviation over `dim`: the square root of `variance`. */
 export function std(x: Tensor, dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
-  const v = variance(x, dim, opts);
-  // PyTorch's std_backward masks the gradient to 0 where std is 0 (a constant slice),
-  // where sqrt's own rule gives g/0 = inf and then inf·0 = NaN; NaN stays NaN
-  const nz = v.ne(0);
-  return v.where(nz, 1).sqrt().where(nz, 0);
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    const v = variance(x, dim, opts);
+    // PyTorch's std_backward masks the gradient to 0 where std is 0 (a constant slice),
+    // where sqrt's own rule gives g/0 = inf and then inf·0 = NaN; NaN stays NaN
+    const nz = v.ne(0);
+    return v.where(nz, 1).sqrt().where(nz, 0);
+  });
 }
 
 /** Number of elements a reduction over `dims` combines. */
@@ -85,20 +109,26 @@ function count(x: Tensor, dims: readonly number[]): number {
 
 /** Smallest value over `dim`: -max(-x). */
 export function min(x: Tensor, dim?: Dims, keepdim = false): Tensor {
-  return x.neg().max(dim, keepdim).neg();
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    return x.neg().max(dim, keepdim).neg();
+  });
 }
 
 /** Index of the first largest value along `dim` (no gradient), as a float tensor. */
 export function argmax(x: Tensor, dim: number, keepdim = false): Tensor {
-  const d = normDim(dim, x.ndim);
-  const n = x.shape[d] ?? 1;
-  const v = x.detach();
-  const idx = v.newTensor(Array.from({ length: n }, (_, i) => i)).reshape(...x.shape.map((_, i) => (i === d ? n : 1)));
-  const m = v.max(d, true);
-  // a NaN maximum: the NaNs are the maxima (PyTorch returns the first NaN's index)
-  const isMax = v.eq(m).add(v.ne(v).mul(m.ne(m)));
-  // the smallest index among the maxima: max of (n - index) where maximal
-  return idx.neg().add(n).mul(isMax).max(d, keepdim).neg().add(n);
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    const d = normDim(dim, x.ndim);
+    const n = x.shape[d] ?? 1;
+    const v = x.detach();
+    const idx = v.newTensor(Array.from({ length: n }, (_, i) => i)).reshape(...x.shape.map((_, i) => (i === d ? n : 1)));
+    const m = v.max(d, true);
+    // a NaN maximum: the NaNs are the maxima (PyTorch returns the first NaN's index)
+    const isMax = v.eq(m).add(v.ne(v).mul(m.ne(m)));
+    // the smallest index among the maxima: max of (n - index) where maximal
+    return idx.neg().add(n).mul(isMax).max(d, keepdim).neg().add(n);
+  });
 }
 
 /**
@@ -119,27 +149,36 @@ function withDetachedMax(x: Tensor, d: number, fn: (m: Tensor) => Tensor): Tenso
 
 /** Softmax along `dim`, computed stably (the max is subtracted first). */
 export function softmax(x: Tensor, dim: number): Tensor {
-  const d = normDim(dim, x.ndim);
-  const e = withDetachedMax(x, d, (m) => x.sub(m)).exp();
-  return e.div(e.sum(d, true));
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    const d = normDim(dim, x.ndim);
+    const e = withDetachedMax(x, d, (m) => x.sub(m)).exp();
+    return e.div(e.sum(d, true));
+  });
 }
 
 /** log(softmax(x)) along `dim`, without overflow. */
 export function logSoftmax(x: Tensor, dim: number): Tensor {
-  const d = normDim(dim, x.ndim);
-  const shifted = withDetachedMax(x, d, (m) => x.sub(m));
-  return shifted.sub(shifted.exp().sum(d, true).log());
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    const d = normDim(dim, x.ndim);
+    const shifted = withDetachedMax(x, d, (m) => x.sub(m));
+    return shifted.sub(shifted.exp().sum(d, true).log());
+  });
 }
 
 /** log(Σ e^x) along `dim`, stably. */
 export function logsumexp(x: Tensor, dim: number, keepdim = false): Tensor {
-  const d = normDim(dim, x.ndim);
-  // as PyTorch: an infinite max shifts by 0, so a row with inf gives inf (not inf - inf = NaN)
-  const out = withDetachedMax(x, d, (mx) => {
-    const m = withGradMode(false, () => mx.where(mx.abs().lt(Infinity), 0));
-    return x.sub(m).exp().sum(d, true).log().add(m);
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    const d = normDim(dim, x.ndim);
+    // as PyTorch: an infinite max shifts by 0, so a row with inf gives inf (not inf - inf = NaN)
+    const out = withDetachedMax(x, d, (mx) => {
+      const m = withGradMode(false, () => mx.where(mx.abs().lt(Infinity), 0));
+      return x.sub(m).exp().sum(d, true).log().add(m);
+    });
+    return keepdim ? out : out.squeeze(d);
   });
-  return keepdim ? out : out.squeeze(d);
 }
 
 /**
@@ -148,39 +187,42 @@ export function logsumexp(x: Tensor, dim: number, keepdim = false): Tensor {
  * @example gg.cat([gg.ones([2]), gg.zeros([3])], 0) // [1, 1, 0, 0, 0]
  */
 export function cat(list: readonly Tensor[], dim = 0): Tensor {
-  checkTensorList('cat', list);
-  const first = list[0];
-  if (!first) throw new Error('torch.cat(): expected a non-empty list of Tensors');
-  const d = normDim(checkInt('cat', 'dim', dim), first.ndim);
-  // mixed float32/float64 promote to float64, as PyTorch's type promotion does
-  if (list.some((t) => t.dtype !== first.dtype)) {
-    const wide = list.map((t) => t.to('float64'));
-    try {
-      return cat(wide, d);
-    } finally {
-      wide.forEach((w, i) => w !== list[i] && w.dispose());
-    }
-  }
-  list.forEach((t, i) => {
-    if (t.ndim !== first.ndim) throw new Error(`Tensors must have same number of dimensions: got ${first.ndim} and ${t.ndim}`);
-    t.shape.forEach((s, k) => {
-      if (k !== d && s !== first.shape[k]) {
-        throw new Error(`Sizes of tensors must match except in dimension ${d}. Expected size ${first.shape[k]} but got size ${s} for tensor number ${i} in the list.`);
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    checkTensorList('cat', list);
+    const first = list[0];
+    if (!first) throw new Error('torch.cat(): expected a non-empty list of Tensors');
+    const d = normDim(checkInt('cat', 'dim', dim), first.ndim);
+    // mixed float32/float64 promote to float64, as PyTorch's type promotion does
+    if (list.some((t) => t.dtype !== first.dtype)) {
+      const wide = list.map((t) => t.to('float64'));
+      try {
+        return cat(wide, d);
+      } finally {
+        wide.forEach((w, i) => w !== list[i] && w.dispose());
       }
+    }
+    list.forEach((t, i) => {
+      if (t.ndim !== first.ndim) throw new Error(`Tensors must have same number of dimensions: got ${first.ndim} and ${t.ndim}`);
+      t.shape.forEach((s, k) => {
+        if (k !== d && s !== first.shape[k]) {
+          throw new Error(`Sizes of tensors must match except in dimension ${d}. Expected size ${first.shape[k]} but got size ${s} for tensor number ${i} in the list.`);
+        }
+      });
     });
+    const total = list.reduce((a, t) => a + (t.shape[d] ?? 0), 0);
+    let at = 0;
+    let out: Tensor | null = null;
+    for (const t of list) {
+      const n = t.shape[d] ?? 0;
+      const before = t.shape.map((_, k) => (k === d ? at : 0));
+      const after = t.shape.map((_, k) => (k === d ? total - at - n : 0));
+      const placed = t.pad(before, after);
+      out = out ? out.add(placed) : placed;
+      at += n;
+    }
+    return out as Tensor;
   });
-  const total = list.reduce((a, t) => a + (t.shape[d] ?? 0), 0);
-  let at = 0;
-  let out: Tensor | null = null;
-  for (const t of list) {
-    const n = t.shape[d] ?? 0;
-    const before = t.shape.map((_, k) => (k === d ? at : 0));
-    const after = t.shape.map((_, k) => (k === d ? total - at - n : 0));
-    const placed = t.pad(before, after);
-    out = out ? out.add(placed) : placed;
-    at += n;
-  }
-  return out as Tensor;
 }
 
 /**
@@ -188,20 +230,23 @@ export function cat(list: readonly Tensor[], dim = 0): Tensor {
  * @example gg.stack([gg.ones([2]), gg.zeros([2])], 0).shape // [2, 2]
  */
 export function stack(list: readonly Tensor[], dim = 0): Tensor {
-  checkTensorList('stack', list);
-  checkInt('stack', 'dim', dim);
-  const first = list[0];
-  if (!first) throw new Error('stack expects a non-empty TensorList');
-  list.forEach((t, i) => {
-    if (t.shape.join() !== first.shape.join()) {
-      throw new Error(`stack expects each tensor to be equal size, but got [${first.shape.join(', ')}] at entry 0 and [${t.shape.join(', ')}] at entry ${i}`);
-    }
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    checkTensorList('stack', list);
+    checkInt('stack', 'dim', dim);
+    const first = list[0];
+    if (!first) throw new Error('stack expects a non-empty TensorList');
+    list.forEach((t, i) => {
+      if (t.shape.join() !== first.shape.join()) {
+        throw new Error(`stack expects each tensor to be equal size, but got [${first.shape.join(', ')}] at entry 0 and [${t.shape.join(', ')}] at entry ${i}`);
+      }
+    });
+    const d = normDim(dim, first.ndim + 1);
+    return cat(
+      list.map((t) => t.unsqueeze(d)),
+      d,
+    );
   });
-  const d = normDim(dim, first.ndim + 1);
-  return cat(
-    list.map((t) => t.unsqueeze(d)),
-    d,
-  );
 }
 
 /**
@@ -210,11 +255,14 @@ export function stack(list: readonly Tensor[], dim = 0): Tensor {
  * @example gg.where(gg.tensor([1, 0]), gg.tensor([1, 2]), 0) // [1, 0]
  */
 export function where(condition: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
-  checkTensor('where', 'condition', condition);
-  if (typeof a !== 'number' && !isTensor(a)) throw argError('where', 'input', 'Tensor or Number', a);
-  if (typeof b !== 'number' && !isTensor(b)) throw argError('where', 'other', 'Tensor or Number', b);
-  const base = typeof a === 'number' ? (typeof b === 'number' ? condition.scalar(a) : b.scalar(a)) : a;
-  return base.where(condition, b);
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    checkTensor('where', 'condition', condition);
+    if (typeof a !== 'number' && !isTensor(a)) throw argError('where', 'input', 'Tensor or Number', a);
+    if (typeof b !== 'number' && !isTensor(b)) throw argError('where', 'other', 'Tensor or Number', b);
+    const base = typeof a === 'number' ? (typeof b === 'number' ? condition.scalar(a) : b.scalar(a)) : a;
+    return base.where(condition, b);
+  });
 }
 
 // ---- vector norms (PyTorch's torch.norm / linalg.vector_norm with a numeric p or 'fro') ----

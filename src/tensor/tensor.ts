@@ -31,7 +31,7 @@ import {
   checkMatmul, contiguousStrides, expandedShape, fmt, inferShape, isContiguousLayout, narrowStart, normDim, normDims, numel, permutation, shapeOf, type Dims, type ShapeArgs,
 } from './shape.js';
 import { Storage, StorageRef, keep, track } from './storage.js';
-import { tensorBrand } from './check.js';
+import { typeName, argError, checkBool, checkFits, checkInt, checkIntList, checkNumber, checkTensor, isTensor, tensorBrand } from './check.js';
 
 /** Handle returned by `registerHook`. */
 export interface RemovableHandle {
@@ -49,8 +49,26 @@ export class Tensor {
   readonly strides: readonly number[];
   readonly offset: number;
   readonly dtype: DType;
-  /** Gradient accumulated by backward (leaves that require grad, or retained). */
-  grad: Tensor | null = null;
+  private gradValue: Tensor | null = null;
+  /**
+   * Gradient accumulated by backward (leaves that require grad, or retained).
+   * Assigning checks what PyTorch checks: a Tensor (or null) of this tensor's
+   * shape, dtype and device.
+   * @throws TypeError for a non-tensor; Error `assigned grad has data of a different size` (type, device)
+   * @example x.grad = gg.zerosLike(x);
+   */
+  get grad(): Tensor | null {
+    return this.gradValue;
+  }
+  set grad(g: Tensor | null) {
+    if (g !== null && g !== undefined) {
+      if (!isTensor(g)) throw new TypeError(`assigned grad expected to be a Tensor or None but got grad of type ${typeName(g)}`);
+      if (fmt(g.shape) !== fmt(this.shape)) throw new Error(`assigned grad has data of a different size (${fmt(g.shape)}, expected ${fmt(this.shape)})`);
+      if (g.dtype !== this.dtype) throw new Error(`assigned grad has data of a different type (${g.dtype}, expected ${this.dtype})`);
+      if (g.device !== this.device) throw new Error(`assigned grad has data located on a different device ('${g.device}', expected '${this.device}')`);
+    }
+    this.gradValue = g ?? null;
+  }
   /** The node that produced this tensor (null for leaves). */
   gradFn: Node | null = null;
   private outputNr = 0;
@@ -212,12 +230,16 @@ export class Tensor {
    * @example gg.noGrad(() => layer.weight.copy_(gg.zeros(layer.weight.shape)));
    */
   copy_(src: Tensor | number): this {
+    if (typeof src !== 'number' && !isTensor(src)) throw argError('copy_', 'src', 'Tensor or Number', src);
     if (this.isLeaf && this.requiresGrad && isGradEnabled()) {
       throw new Error('a leaf Variable that requires grad is being used in an in-place operation.');
     }
     const value = noGrad(() => {
       const s = typeof src === 'number' ? this.scalar(src) : src.to(this.device).to(this.dtype);
-      return s.expand(...this.shape).contiguous();
+      const e = s.expand(...this.shape);
+      const c = e.contiguous();
+      for (const t of [s, e]) if (t !== c && t !== src) t.dispose();
+      return c;
     });
     this.assign(value);
     if (value !== src) value.dispose();
@@ -467,39 +489,53 @@ export class Tensor {
     data[0] = v;
     return Tensor.fromHost(data, [], this.dtype, this.device);
   }
-  private other(v: Tensor | number): Tensor {
-    return typeof v === 'number' ? this.scalar(v) : v;
+  /**
+   * `op(this, o)` for a tensor or a number operand; a number becomes a scalar
+   * tensor that is freed as soon as the op has run (the graph keeps its own
+   * handle when it saves it). Anything else is refused, naming the argument.
+   */
+  private binary(op: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', arg: string, o: Tensor | number): Tensor {
+    if (typeof o === 'number') {
+      const s = this.scalar(o);
+      try {
+        return apply(op, [this, s], {});
+      } finally {
+        s.dispose();
+      }
+    }
+    if (!isTensor(o)) throw argError(op, arg, 'Tensor or Number', o);
+    return apply(op, [this, o], {});
   }
 
   /** Elementwise sum with broadcasting. @example gg.tensor([1, 2]).add(1) // [2, 3] */
   add(o: Tensor | number): Tensor {
-    return apply('add', [this, this.other(o)], {});
+    return this.binary('add', 'other', o);
   }
   /** Elementwise difference. @example gg.tensor([1, 2]).sub(1) // [0, 1] */
   sub(o: Tensor | number): Tensor {
-    return apply('sub', [this, this.other(o)], {});
+    return this.binary('sub', 'other', o);
   }
   /** Elementwise product. @example gg.tensor([1, 2]).mul(3) // [3, 6] */
   mul(o: Tensor | number): Tensor {
-    return apply('mul', [this, this.other(o)], {});
+    return this.binary('mul', 'other', o);
   }
   /** Elementwise quotient. @example gg.tensor([1, 2]).div(2) // [0.5, 1] */
   div(o: Tensor | number): Tensor {
-    return apply('div', [this, this.other(o)], {});
+    return this.binary('div', 'other', o);
   }
   /** Elementwise power. @example gg.tensor([2, 3]).pow(2) // [4, 9] */
   pow(o: Tensor | number): Tensor {
     // PyTorch computes x^0.5 as sqrt(x): NaN at -inf (Math.pow gives inf), gradient -inf at -0
     if (o === 0.5) return this.sqrt();
-    return apply('pow', [this, this.other(o)], {});
+    return this.binary('pow', 'exponent', o);
   }
   /** Elementwise larger value. @example gg.tensor([1, 5]).maximum(gg.tensor([3, 2])) // [3, 5] */
   maximum(o: Tensor | number): Tensor {
-    return apply('maximum', [this, this.other(o)], {});
+    return this.binary('maximum', 'other', o);
   }
   /** Elementwise smaller value. @example gg.tensor([1, 5]).minimum(2) // [1, 2] */
   minimum(o: Tensor | number): Tensor {
-    return apply('minimum', [this, this.other(o)], {});
+    return this.binary('minimum', 'other', o);
   }
   /** -x. @example gg.tensor([1]).neg() // [-1] */
   neg(): Tensor {
@@ -555,46 +591,57 @@ export class Tensor {
    * @example gg.tensor([-2, 0.5, 3]).clamp(0, 1) // [0, 0.5, 1]
    */
   clamp(min?: number | null, max?: number | null): Tensor {
+    if (min !== undefined && min !== null) checkNumber('clamp', 'min', min);
+    if (max !== undefined && max !== null) checkNumber('clamp', 'max', max);
     return C.clamp(this, min, max);
   }
   /** 1 where equal, else 0. @example gg.tensor([1, 2]).eq(2) // [0, 1] */
   eq(o: Tensor | number): Tensor {
-    return apply('eq', [this, this.other(o)], {});
+    return this.binary('eq', 'other', o);
   }
   /** 1 where not equal. @example gg.tensor([1, 2]).ne(2) // [1, 0] */
   ne(o: Tensor | number): Tensor {
-    return apply('ne', [this, this.other(o)], {});
+    return this.binary('ne', 'other', o);
   }
   /** 1 where less. @example gg.tensor([1, 2]).lt(2) // [1, 0] */
   lt(o: Tensor | number): Tensor {
-    return apply('lt', [this, this.other(o)], {});
+    return this.binary('lt', 'other', o);
   }
   /** 1 where less or equal. @example gg.tensor([1, 2, 3]).le(2) // [1, 1, 0] */
   le(o: Tensor | number): Tensor {
-    return apply('le', [this, this.other(o)], {});
+    return this.binary('le', 'other', o);
   }
   /** 1 where greater. @example gg.tensor([1, 2]).gt(1) // [0, 1] */
   gt(o: Tensor | number): Tensor {
-    return apply('gt', [this, this.other(o)], {});
+    return this.binary('gt', 'other', o);
   }
   /** 1 where greater or equal. @example gg.tensor([1, 2, 3]).ge(2) // [0, 1, 1] */
   ge(o: Tensor | number): Tensor {
-    return apply('ge', [this, this.other(o)], {});
+    return this.binary('ge', 'other', o);
   }
   /**
    * This tensor where `condition` is non-zero, else `other` (PyTorch's `Tensor.where`).
    * @example gg.tensor([1, 2]).where(gg.tensor([1, 0]), 0) // [1, 0]
    */
   where(condition: Tensor, other: Tensor | number): Tensor {
+    checkTensor('where', 'condition', condition);
+    if (typeof other !== 'number' && !isTensor(other)) throw argError('where', 'other', 'Tensor or Number', other);
     const cond = condition.dtype === this.dtype ? condition : condition.to(this.dtype);
-    return apply('where', [cond, this, this.other(other)], {});
+    const o = typeof other === 'number' ? this.scalar(other) : other;
+    try {
+      return apply('where', [cond, this, o], {});
+    } finally {
+      // temporaries made here are freed now; the graph holds its own handles
+      if (o !== other) o.dispose();
+      if (cond !== condition) cond.dispose();
+    }
   }
 
   // ---- reductions ------------------------------------------------------------------------
 
   /** Sum over `dim` (all dims by default). @example gg.tensor([[1, 2], [3, 4]]).sum(1) // [3, 7] */
   sum(dim?: Dims, keepdim = false): Tensor {
-    return apply('sum', [this], { dims: normDims(dim, this.ndim), keepdim });
+    return apply('sum', [this], { dims: normDims(dim, this.ndim, 'sum'), keepdim: checkBool('sum', 'keepdim', keepdim) });
   }
   /** Mean over `dim`. @example gg.tensor([1, 2, 3]).mean() // 2 */
   mean(dim?: Dims, keepdim = false): Tensor {
@@ -618,7 +665,7 @@ export class Tensor {
   max(dim?: Dims, keepdim = false): Tensor {
     // without a dim, torch.max(x): a NaN maximum passes its gradient to the NaNs
     const all = dim === undefined || dim === null;
-    return apply('amax', [this], { dims: normDims(dim, this.ndim), keepdim, ...(all ? { nanWins: true } : {}) });
+    return apply('amax', [this], { dims: normDims(dim, this.ndim, 'max'), keepdim: checkBool('max', 'keepdim', keepdim), ...(all ? { nanWins: true } : {}) });
   }
   /** Smallest value over `dim`. @example gg.tensor([[1, 5], [7, 2]]).min(1) // [1, 2] */
   min(dim?: Dims, keepdim = false): Tensor {
@@ -666,9 +713,12 @@ export class Tensor {
     const a = this.ndim === 1 ? this.unsqueeze(0) : this;
     const b = o.ndim === 1 ? o.unsqueeze(1) : o;
     checkMatmul(a.shape, b.shape);
-    let out = apply('matmul', [a, b], {});
+    const raw = apply('matmul', [a, b], {});
+    let out = raw;
     if (this.ndim === 1) out = out.squeeze(-2);
     if (o.ndim === 1) out = out.squeeze(-1);
+    // temporaries (the unsqueezed operands, the unsqueezed product) are freed now
+    for (const t of [a, b, raw]) if (t !== this && t !== o && t !== out) t.dispose();
     return out;
   }
   /** Same as `matmul` for 2-D operands. @example gg.tensor([[1, 2]]).mm(gg.tensor([[3], [4]])) // [[11]] */
@@ -687,7 +737,12 @@ export class Tensor {
     const target = inferShape(shapeOf(shape), this.numel());
     if (fmt(target) === fmt(this.shape)) return this;
     const src = this.isContiguous() ? this : this.contiguous();
-    return apply('reshape', [src], { shape: target });
+    try {
+      return apply('reshape', [src], { shape: target });
+    } finally {
+      // the copy is a temporary: the view (and the graph) hold their own handles
+      if (src !== this) src.dispose();
+    }
   }
   /**
    * A view with a new shape; the data must be contiguous (as PyTorch's view).
@@ -704,15 +759,15 @@ export class Tensor {
    * @example gg.zeros([2, 3, 4]).permute(2, 0, 1).shape // [4, 2, 3]
    */
   permute(...dims: ShapeArgs): Tensor {
-    const norm = permutation(shapeOf(dims), this.ndim);
+    const norm = permutation(checkIntList('permute', 'dims', shapeOf(dims)), this.ndim);
     if (norm.every((d, i) => d === i)) return this;
     return apply('permute', [this], { dims: norm });
   }
   /** Swap two dims (a view). @example gg.zeros([2, 3]).transpose(0, 1).shape // [3, 2] */
   transpose(a: number, b: number): Tensor {
     const dims = this.shape.map((_, i) => i);
-    const x = normDim(a, this.ndim);
-    const y = normDim(b, this.ndim);
+    const x = normDim(checkInt('transpose', 'dim0', a), this.ndim);
+    const y = normDim(checkInt('transpose', 'dim1', b), this.ndim);
     dims[x] = y;
     dims[y] = x;
     return this.ndim < 2 ? this : this.permute(...dims);
@@ -727,7 +782,7 @@ export class Tensor {
    * @example gg.zeros([3, 1]).expand(3, 4).shape // [3, 4]
    */
   expand(...shape: ShapeArgs): Tensor {
-    const full = expandedShape(this.shape, shapeOf(shape));
+    const full = expandedShape(this.shape, checkIntList('expand', 'size', shapeOf(shape)));
     if (fmt(full) === fmt(this.shape)) return this;
     return apply('expand', [this], { shape: full });
   }
@@ -741,13 +796,13 @@ export class Tensor {
    */
   squeeze(dim?: number): Tensor {
     if (dim === undefined) return this.reshape(this.shape.filter((s) => s !== 1));
-    const d = normDim(dim, this.ndim);
+    const d = normDim(dim, this.ndim, 'squeeze');
     if (this.shape[d] !== 1) return this;
     return this.reshape(this.shape.filter((_, i) => i !== d));
   }
   /** Insert a size-1 dim at `dim`. @example gg.zeros([3]).unsqueeze(0).shape // [1, 3] */
   unsqueeze(dim: number): Tensor {
-    const d = normDim(dim, this.ndim + 1);
+    const d = normDim(dim, this.ndim + 1, 'unsqueeze');
     const shape = [...this.shape];
     shape.splice(d, 0, 1);
     return this.reshape(shape);
@@ -757,6 +812,8 @@ export class Tensor {
    * @example gg.zeros([2, 3, 4]).flatten(1).shape // [2, 12]
    */
   flatten(start = 0, end = -1): Tensor {
+    checkInt('flatten', 'start_dim', start);
+    checkInt('flatten', 'end_dim', end);
     if (this.ndim === 0) return this.reshape(1);
     const s = normDim(start, this.ndim);
     const e = normDim(end, this.ndim);
@@ -769,6 +826,9 @@ export class Tensor {
    * @example gg.arange(5).narrow(0, 1, 3) // [1, 2, 3]
    */
   narrow(dim: number, start: number, length: number): Tensor {
+    checkInt('narrow', 'dim', dim);
+    checkInt('narrow', 'start', start);
+    checkInt('narrow', 'length', length);
     const d = normDim(dim, this.ndim);
     const s = narrowStart(this.shape, d, start, length);
     if (s === 0 && length === this.shape[d]) return this;
@@ -779,6 +839,9 @@ export class Tensor {
    * @example gg.ones([2]).pad([1], [2]) // [0, 1, 1, 0, 0]
    */
   pad(before: readonly number[], after: readonly number[], value = 0): Tensor {
+    checkIntList('pad', 'before', before);
+    checkIntList('pad', 'after', after);
+    checkFits(this.dtype, checkNumber('pad', 'value', value));
     const b = this.shape.map((_, d) => before[d] ?? 0);
     const a = this.shape.map((_, d) => after[d] ?? 0);
     if (b.every((x) => x === 0) && a.every((x) => x === 0)) return this;

@@ -11,6 +11,7 @@
  * Each primitive's backward is the other, so every gradient here (and every
  * higher-order gradient) comes from matmul, im2col and col2im.
  */
+import { tidy } from '../../tensor/storage.js';
 import { checkInt, checkIntList } from '../../tensor/check.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply } from '../../tensor/tensor.js';
@@ -138,48 +139,51 @@ function checkGroups(r: Rank, x: Tensor, weight: Tensor, groupsOpt: number | und
 
 /** @internal The convolution of rank `r` (conv1d/2d/3d and the Conv modules' forward). */
 export function convNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions): Tensor {
-  const op = `conv${r}d`;
-  const [x, batched] = batchedInput(input, r, op);
-  const groups = checkGroups(r, x, weight, opts.groups);
-  const [cout, cg] = weight.shape as [number, number];
-  const kernel = weight.shape.slice(2);
-  const c = x.shape[1] ?? 0;
-  if (c !== cg * groups) {
-    throw new Error(`Given groups=${groups}, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cg * groups} channels, but got ${c} channels instead`);
-  }
-  checkBias(bias, weight, cout);
-  const { stride, dilation, padding: pad } = convGeometry(r, op, false, opts, 'functional');
-  const inSize = x.shape.slice(2);
-  let before: number[];
-  let total: number[];
-  if (pad === 'valid') {
-    before = inSize.map(() => 0);
-    total = before;
-  } else if (pad === 'same') {
-    // PyTorch: the odd one out of an uneven total goes to the far side
-    total = kernel.map((k, d) => (dilation[d] ?? 1) * (k - 1));
-    before = total.map((t) => Math.floor(t / 2));
-  } else {
-    before = pad;
-    total = before.map((p) => 2 * p);
-  }
-  checkPositive(op, stride, dilation, before);
-  const padded = inSize.map((n, d) => n + (total[d] ?? 0));
-  const reach = kernel.map((k, d) => (dilation[d] ?? 1) * (k - 1) + 1);
-  if (padded.some((n, d) => n < (reach[d] ?? 1))) {
-    throw new Error(`Calculated padded input size per channel: (${padded.join(' x ')}). Kernel size: (${reach.join(' x ')}). Kernel size can't be greater than actual input size`);
-  }
-  const outSize = padded.map((n, d) => Math.floor((n - (reach[d] ?? 1)) / (stride[d] ?? 1)) + 1);
-  const n = x.shape[0] ?? 1;
-  const k = cg * prod(kernel);
-  const l = prod(outSize);
-  // 1×1 kernels with unit stride and no padding read the image as it is
-  const trivial = kernel.every((v) => v === 1) && stride.every((v) => v === 1) && before.every((v) => v === 0);
-  const cols = trivial ? x.reshape(n, groups, k, l) : windows(x, kernel, stride, before, dilation, outSize, 0).reshape(n, groups, k, l);
-  // (G, Cout/G, Cg·K) @ (N, G, Cg·K, L) = (N, G, Cout/G, L), already in (N, Cout, *out) order
-  const out = weight.reshape(groups, cout / groups, k).matmul(cols).reshape(n, cout, ...outSize);
-  const y = addBias(out, bias, r);
-  return batched ? y : y.squeeze(0);
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    const op = `conv${r}d`;
+    const [x, batched] = batchedInput(input, r, op);
+    const groups = checkGroups(r, x, weight, opts.groups);
+    const [cout, cg] = weight.shape as [number, number];
+    const kernel = weight.shape.slice(2);
+    const c = x.shape[1] ?? 0;
+    if (c !== cg * groups) {
+      throw new Error(`Given groups=${groups}, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cg * groups} channels, but got ${c} channels instead`);
+    }
+    checkBias(bias, weight, cout);
+    const { stride, dilation, padding: pad } = convGeometry(r, op, false, opts, 'functional');
+    const inSize = x.shape.slice(2);
+    let before: number[];
+    let total: number[];
+    if (pad === 'valid') {
+      before = inSize.map(() => 0);
+      total = before;
+    } else if (pad === 'same') {
+      // PyTorch: the odd one out of an uneven total goes to the far side
+      total = kernel.map((k, d) => (dilation[d] ?? 1) * (k - 1));
+      before = total.map((t) => Math.floor(t / 2));
+    } else {
+      before = pad;
+      total = before.map((p) => 2 * p);
+    }
+    checkPositive(op, stride, dilation, before);
+    const padded = inSize.map((n, d) => n + (total[d] ?? 0));
+    const reach = kernel.map((k, d) => (dilation[d] ?? 1) * (k - 1) + 1);
+    if (padded.some((n, d) => n < (reach[d] ?? 1))) {
+      throw new Error(`Calculated padded input size per channel: (${padded.join(' x ')}). Kernel size: (${reach.join(' x ')}). Kernel size can't be greater than actual input size`);
+    }
+    const outSize = padded.map((n, d) => Math.floor((n - (reach[d] ?? 1)) / (stride[d] ?? 1)) + 1);
+    const n = x.shape[0] ?? 1;
+    const k = cg * prod(kernel);
+    const l = prod(outSize);
+    // 1×1 kernels with unit stride and no padding read the image as it is
+    const trivial = kernel.every((v) => v === 1) && stride.every((v) => v === 1) && before.every((v) => v === 0);
+    const cols = trivial ? x.reshape(n, groups, k, l) : windows(x, kernel, stride, before, dilation, outSize, 0).reshape(n, groups, k, l);
+    // (G, Cout/G, Cg·K) @ (N, G, Cg·K, L) = (N, G, Cout/G, L), already in (N, Cout, *out) order
+    const out = weight.reshape(groups, cout / groups, k).matmul(cols).reshape(n, cout, ...outSize);
+    const y = addBias(out, bias, r);
+    return batched ? y : y.squeeze(0);
+  });
 }
 
 /**
@@ -217,40 +221,43 @@ export interface ConvTransposeOptions {
 
 /** @internal The transposed convolution of rank `r`. */
 export function convTransposeNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvTransposeOptions): Tensor {
-  const op = `conv_transpose${r}d`;
-  const [x, batched] = batchedInput(input, r, op);
-  const groups = checkGroups(r, x, weight, opts.groups);
-  const [cin, og] = weight.shape as [number, number];
-  const kernel = weight.shape.slice(2);
-  const c = x.shape[1] ?? 0;
-  if (c !== cin) {
-    throw new Error(`Given transposed=1, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cin} channels, but got ${c} channels instead`);
-  }
-  const cout = og * groups;
-  checkBias(bias, weight, cout);
-  const geometry = convGeometry(r, op, true, opts, 'functional');
-  const { stride, dilation, outputPadding: outPad } = geometry;
-  const padding = geometry.padding as number[];
-  checkPositive(op, stride, dilation, padding);
-  outPad.forEach((p, d) => {
-    if (p < 0 || (p >= (stride[d] ?? 1) && p >= (dilation[d] ?? 1))) {
-      throw new Error(`output padding must be smaller than either stride or dilation, but got output_padding=${fmt(outPad)}, stride=${fmt(stride)}, dilation=${fmt(dilation)}`);
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    const op = `conv_transpose${r}d`;
+    const [x, batched] = batchedInput(input, r, op);
+    const groups = checkGroups(r, x, weight, opts.groups);
+    const [cin, og] = weight.shape as [number, number];
+    const kernel = weight.shape.slice(2);
+    const c = x.shape[1] ?? 0;
+    if (c !== cin) {
+      throw new Error(`Given transposed=1, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cin} channels, but got ${c} channels instead`);
     }
+    const cout = og * groups;
+    checkBias(bias, weight, cout);
+    const geometry = convGeometry(r, op, true, opts, 'functional');
+    const { stride, dilation, outputPadding: outPad } = geometry;
+    const padding = geometry.padding as number[];
+    checkPositive(op, stride, dilation, padding);
+    outPad.forEach((p, d) => {
+      if (p < 0 || (p >= (stride[d] ?? 1) && p >= (dilation[d] ?? 1))) {
+        throw new Error(`output padding must be smaller than either stride or dilation, but got output_padding=${fmt(outPad)}, stride=${fmt(stride)}, dilation=${fmt(dilation)}`);
+      }
+    });
+    const inSize = x.shape.slice(2);
+    const outSize = inSize.map((n, d) => (n - 1) * (stride[d] ?? 1) - 2 * (padding[d] ?? 0) + (dilation[d] ?? 1) * ((kernel[d] ?? 1) - 1) + (outPad[d] ?? 0) + 1);
+    if (outSize.some((s) => s <= 0)) {
+      throw new Error(`${op}: calculated output size ${fmt(outSize)} for input size ${fmt(inSize)} is too small`);
+    }
+    const n = x.shape[0] ?? 1;
+    const l = prod(inSize);
+    const m = og * prod(kernel);
+    // (G, Cout/G·K, Cin/G) @ (N, G, Cin/G, L) = (N, G, Cout/G·K, L) = columns (N, Cout, *k, *in)
+    const wt = weight.reshape(groups, cin / groups, m).transpose(1, 2);
+    const cols = wt.matmul(x.reshape(n, groups, cin / groups, l)).reshape(n, cout, ...kernel, ...inSize);
+    const out = apply('col2im', [cols], { kernel, stride, padding, dilation, inSize: outSize, outSize: inSize });
+    const y = addBias(out, bias, r);
+    return batched ? y : y.squeeze(0);
   });
-  const inSize = x.shape.slice(2);
-  const outSize = inSize.map((n, d) => (n - 1) * (stride[d] ?? 1) - 2 * (padding[d] ?? 0) + (dilation[d] ?? 1) * ((kernel[d] ?? 1) - 1) + (outPad[d] ?? 0) + 1);
-  if (outSize.some((s) => s <= 0)) {
-    throw new Error(`${op}: calculated output size ${fmt(outSize)} for input size ${fmt(inSize)} is too small`);
-  }
-  const n = x.shape[0] ?? 1;
-  const l = prod(inSize);
-  const m = og * prod(kernel);
-  // (G, Cout/G·K, Cin/G) @ (N, G, Cin/G, L) = (N, G, Cout/G·K, L) = columns (N, Cout, *k, *in)
-  const wt = weight.reshape(groups, cin / groups, m).transpose(1, 2);
-  const cols = wt.matmul(x.reshape(n, groups, cin / groups, l)).reshape(n, cout, ...kernel, ...inSize);
-  const out = apply('col2im', [cols], { kernel, stride, padding, dilation, inSize: outSize, outSize: inSize });
-  const y = addBias(out, bias, r);
-  return batched ? y : y.squeeze(0);
 }
 
 /**
@@ -338,15 +345,18 @@ export interface MaxPoolOptions {
 
 /** @internal Max pooling of rank `r`. */
 export function maxPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions): Tensor {
-  const op = `max_pool${r}d`;
-  const [x, batched, kernel, stride, padding, dilation] = poolArgs(r, op, input, kernelSize, opts, (p, k, dil) => `pad should be at most half of effective kernel size, but got pad=${p}, kernel_size=${k} and dilation=${dil}`);
-  const inSize = x.shape.slice(2);
-  const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, dilation[d] ?? 1, opts.ceilMode ?? false));
-  checkOutSize(x, outSize);
-  // padding reads -∞, which never wins; max's backward splits ties evenly
-  const cols = windows(x, kernel, stride, padding, dilation, outSize, -Infinity);
-  const y = cols.max(kernel.map((_, d) => 2 + d));
-  return batched ? y : y.squeeze(0);
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    const op = `max_pool${r}d`;
+    const [x, batched, kernel, stride, padding, dilation] = poolArgs(r, op, input, kernelSize, opts, (p, k, dil) => `pad should be at most half of effective kernel size, but got pad=${p}, kernel_size=${k} and dilation=${dil}`);
+    const inSize = x.shape.slice(2);
+    const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, dilation[d] ?? 1, opts.ceilMode ?? false));
+    checkOutSize(x, outSize);
+    // padding reads -∞, which never wins; max's backward splits ties evenly
+    const cols = windows(x, kernel, stride, padding, dilation, outSize, -Infinity);
+    const y = cols.max(kernel.map((_, d) => 2 + d));
+    return batched ? y : y.squeeze(0);
+  });
 }
 
 /**
@@ -384,23 +394,26 @@ export interface AvgPoolOptions {
 
 /** @internal Average pooling of rank `r`. */
 export function avgPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: AvgPoolOptions): Tensor {
-  const op = `avg_pool${r}d`;
-  const [x, batched, kernel, stride, padding, ones] = poolArgs(r, op, input, kernelSize, { stride: opts.stride, padding: opts.padding }, (p, k) => `pad should be at most half of kernel size, but got pad=${p} and kernel_size=${k}`);
-  if (opts.divisorOverride === 0) throw new Error('divisor must be not zero');
-  const inSize = x.shape.slice(2);
-  const ceil = opts.ceilMode ?? false;
-  const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, 1, ceil));
-  checkOutSize(x, outSize);
-  const sums = windows(x, kernel, stride, padding, ones, outSize, 0).sum(kernel.map((_, d) => 2 + d));
-  let y: Tensor;
-  if (opts.divisorOverride) {
-    y = sums.div(opts.divisorOverride);
-  } else {
-    const counts = poolCounts(inSize, outSize, kernel, stride, padding, opts.countIncludePad ?? true);
-    const first = counts[0] ?? 1;
-    y = counts.every((v) => v === first) ? sums.div(first) : sums.div(tensor(counts, { shape: outSize, dtype: x.dtype, device: x.device }));
-  }
-  return batched ? y : y.squeeze(0);
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    const op = `avg_pool${r}d`;
+    const [x, batched, kernel, stride, padding, ones] = poolArgs(r, op, input, kernelSize, { stride: opts.stride, padding: opts.padding }, (p, k) => `pad should be at most half of kernel size, but got pad=${p} and kernel_size=${k}`);
+    if (opts.divisorOverride === 0) throw new Error('divisor must be not zero');
+    const inSize = x.shape.slice(2);
+    const ceil = opts.ceilMode ?? false;
+    const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, 1, ceil));
+    checkOutSize(x, outSize);
+    const sums = windows(x, kernel, stride, padding, ones, outSize, 0).sum(kernel.map((_, d) => 2 + d));
+    let y: Tensor;
+    if (opts.divisorOverride) {
+      y = sums.div(opts.divisorOverride);
+    } else {
+      const counts = poolCounts(inSize, outSize, kernel, stride, padding, opts.countIncludePad ?? true);
+      const first = counts[0] ?? 1;
+      y = counts.every((v) => v === first) ? sums.div(first) : sums.div(tensor(counts, { shape: outSize, dtype: x.dtype, device: x.device }));
+    }
+    return batched ? y : y.squeeze(0);
+  });
 }
 
 /** The divisor of every window (PyTorch: the window clipped to the padded input, or to the input). */

@@ -9,6 +9,7 @@
  * when |mean| >> std (float32 devices) and, since the variance does not
  * depend on the shift, the gradients are the exact ones.
  */
+import { tidy } from '../../tensor/storage.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { fmt, normDim } from '../../tensor/shape.js';
@@ -181,33 +182,36 @@ export function batchNorm(
   momentum: number | Tensor = 0.1,
   eps = 1e-5,
 ): Tensor {
-  if (input.ndim < 2) throw new Error(`batch_norm: expected an input with at least 2 dims (got ${input.ndim}D input)`);
-  if (training) verifyBatchSize(input.shape);
-  if (input.numel() === 0) return emptyOutput(input, weight, bias);
-  const c = input.shape[1] ?? 1;
-  checkFeatures(c, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]]);
-  if (!training && (!runningMean || !runningVar)) throw new Error('running_mean must be defined in evaluation mode');
-  const cs = channelShape(c, input.ndim);
-  let centred: Tensor;
-  let scale: Tensor;
-  if (training) {
-    const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
-    const m = moments(input, dims, { eps });
-    if (runningMean && runningVar) {
-      // NOTE: statistics for the buffers are computed unrecorded (nothing would free their nodes)
-      updateRunning(runningMean, noGrad(() => m.mean), momentum);
-      const unbiased = noGrad(() => (m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN)));
-      updateRunning(runningVar, unbiased, momentum);
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    if (input.ndim < 2) throw new Error(`batch_norm: expected an input with at least 2 dims (got ${input.ndim}D input)`);
+    if (training) verifyBatchSize(input.shape);
+    if (input.numel() === 0) return emptyOutput(input, weight, bias);
+    const c = input.shape[1] ?? 1;
+    checkFeatures(c, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]]);
+    if (!training && (!runningMean || !runningVar)) throw new Error('running_mean must be defined in evaluation mode');
+    const cs = channelShape(c, input.ndim);
+    let centred: Tensor;
+    let scale: Tensor;
+    if (training) {
+      const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
+      const m = moments(input, dims, { eps });
+      if (runningMean && runningVar) {
+        // NOTE: statistics for the buffers are computed unrecorded (nothing would free their nodes)
+        updateRunning(runningMean, noGrad(() => m.mean), momentum);
+        const unbiased = noGrad(() => (m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN)));
+        updateRunning(runningVar, unbiased, momentum);
+      }
+      centred = m.centred.sub(m.centredMean);
+      scale = invStd(m.var, m.epsScaled, true, eps > 0);
+    } else {
+      centred = input.sub((runningMean as Tensor).reshape(cs));
+      scale = invStd((runningVar as Tensor).reshape(cs), eps);
     }
-    centred = m.centred.sub(m.centredMean);
-    scale = invStd(m.var, m.epsScaled, true, eps > 0);
-  } else {
-    centred = input.sub((runningMean as Tensor).reshape(cs));
-    scale = invStd((runningVar as Tensor).reshape(cs), eps);
-  }
-  if (weight) scale = scale.mul(weight.reshape(cs));
-  const y = centred.mul(scale);
-  return bias ? y.add(bias.reshape(cs)) : y;
+    if (weight) scale = scale.mul(weight.reshape(cs));
+    const y = centred.mul(scale);
+    return bias ? y.add(bias.reshape(cs)) : y;
+  });
 }
 
 /**
@@ -227,34 +231,37 @@ export function instanceNorm(
   momentum = 0.1,
   eps = 1e-5,
 ): Tensor {
-  if (input.ndim < 3) throw new Error(`instance_norm: expected an input with at least 3 dims (got ${input.ndim}D input)`);
-  if (useInputStats) verifySpatialSize(input.shape);
-  const n = input.shape[0] ?? 1;
-  const c = input.shape[1] ?? 1;
-  if (input.numel() === 0) return emptyOutput(input, weight, bias);
-  // PyTorch runs batch_norm on a (1, N·C, ...) view, so its messages count N·C elements
-  checkFeatures(c, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]], n);
-  const cs = channelShape(c, input.ndim);
-  let centred: Tensor;
-  let scale: Tensor;
-  if (useInputStats) {
-    const dims = input.shape.map((_, i) => i).filter((i) => i >= 2);
-    const m = moments(input, dims, { eps });
-    if (runningMean && runningVar) {
-      updateRunning(runningMean, noGrad(() => m.mean.mean(0)), momentum);
-      const unbiased = noGrad(() => (m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN)).mean(0));
-      updateRunning(runningVar, unbiased, momentum);
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    if (input.ndim < 3) throw new Error(`instance_norm: expected an input with at least 3 dims (got ${input.ndim}D input)`);
+    if (useInputStats) verifySpatialSize(input.shape);
+    const n = input.shape[0] ?? 1;
+    const c = input.shape[1] ?? 1;
+    if (input.numel() === 0) return emptyOutput(input, weight, bias);
+    // PyTorch runs batch_norm on a (1, N·C, ...) view, so its messages count N·C elements
+    checkFeatures(c, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]], n);
+    const cs = channelShape(c, input.ndim);
+    let centred: Tensor;
+    let scale: Tensor;
+    if (useInputStats) {
+      const dims = input.shape.map((_, i) => i).filter((i) => i >= 2);
+      const m = moments(input, dims, { eps });
+      if (runningMean && runningVar) {
+        updateRunning(runningMean, noGrad(() => m.mean.mean(0)), momentum);
+        const unbiased = noGrad(() => (m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN)).mean(0));
+        updateRunning(runningVar, unbiased, momentum);
+      }
+      centred = m.centred.sub(m.centredMean);
+      scale = invStd(m.var, m.epsScaled, true, eps > 0);
+    } else {
+      if (!runningMean || !runningVar) throw new Error('Expected running_mean and running_var to be defined when use_input_stats is false');
+      centred = input.sub(runningMean.reshape(cs));
+      scale = invStd(runningVar.reshape(cs), eps);
     }
-    centred = m.centred.sub(m.centredMean);
-    scale = invStd(m.var, m.epsScaled, true, eps > 0);
-  } else {
-    if (!runningMean || !runningVar) throw new Error('Expected running_mean and running_var to be defined when use_input_stats is false');
-    centred = input.sub(runningMean.reshape(cs));
-    scale = invStd(runningVar.reshape(cs), eps);
-  }
-  if (weight) scale = scale.mul(weight.reshape(cs));
-  const y = centred.mul(scale);
-  return bias ? y.add(bias.reshape(cs)) : y;
+    if (weight) scale = scale.mul(weight.reshape(cs));
+    const y = centred.mul(scale);
+    return bias ? y.add(bias.reshape(cs)) : y;
+  });
 }
 
 /**
@@ -270,21 +277,24 @@ export function layerNorm(
   bias: Tensor | null = null,
   eps = 1e-5,
 ): Tensor {
-  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
-  const k = ns.length;
-  const tail = input.shape.slice(input.ndim - k);
-  if (k === 0 || input.ndim < k || tail.some((s, i) => s !== ns[i])) {
-    throw new Error(`Given normalized_shape=${fmt(ns)}, expected input with shape [*, ${ns.join(', ')}], but got input of size${fmt(input.shape)}`);
-  }
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
-    if (t && fmt(t.shape) !== fmt(ns)) throw new Error(`Expected ${name} to be of same shape as normalized_shape, but got ${name} of shape ${fmt(t.shape)} and normalized_shape = ${fmt(ns)}`);
-  }
-  if (input.numel() === 0) return emptyOutput(input, weight, bias);
-  const dims = ns.map((_, i) => input.ndim - k + i);
-  const m = moments(input, dims, { eps });
-  let y = m.centred.sub(m.centredMean).mul(invStd(m.var, m.epsScaled, false));
-  if (weight) y = y.mul(weight);
-  return bias ? y.add(bias) : y;
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+    const k = ns.length;
+    const tail = input.shape.slice(input.ndim - k);
+    if (k === 0 || input.ndim < k || tail.some((s, i) => s !== ns[i])) {
+      throw new Error(`Given normalized_shape=${fmt(ns)}, expected input with shape [*, ${ns.join(', ')}], but got input of size${fmt(input.shape)}`);
+    }
+    for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+      if (t && fmt(t.shape) !== fmt(ns)) throw new Error(`Expected ${name} to be of same shape as normalized_shape, but got ${name} of shape ${fmt(t.shape)} and normalized_shape = ${fmt(ns)}`);
+    }
+    if (input.numel() === 0) return emptyOutput(input, weight, bias);
+    const dims = ns.map((_, i) => input.ndim - k + i);
+    const m = moments(input, dims, { eps });
+    let y = m.centred.sub(m.centredMean).mul(invStd(m.var, m.epsScaled, false));
+    if (weight) y = y.mul(weight);
+    return bias ? y.add(bias) : y;
+  });
 }
 
 /**
@@ -294,22 +304,25 @@ export function layerNorm(
  * @example const y = gg.nn.functional.groupNorm(x, 2, w, b);
  */
 export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
-  if (input.ndim < 2) throw new Error(`Dimension out of range (expected to be in range of [-1, 0], but got 1)`);
-  const n = input.shape[0] ?? 1;
-  const c = input.shape[1] ?? 1;
-  if (c % numGroups !== 0) {
-    throw new Error(`Expected number of channels in input to be divisible by num_groups, but got input of shape ${fmt(input.shape)} and num_groups=${numGroups}`);
-  }
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
-    if (t && (t.ndim !== 1 || t.numel() !== c)) {
-      throw new Error(`Expected ${name} to be a vector of size equal to the number of channels in input, but got ${name} of shape ${fmt(t.shape)} and input of shape ${fmt(input.shape)}`);
+  // NOTE: intermediate results are freed when it returns (README "Memory")
+  return tidy(() => {
+    if (input.ndim < 2) throw new Error(`Dimension out of range (expected to be in range of [-1, 0], but got 1)`);
+    const n = input.shape[0] ?? 1;
+    const c = input.shape[1] ?? 1;
+    if (c % numGroups !== 0) {
+      throw new Error(`Expected number of channels in input to be divisible by num_groups, but got input of shape ${fmt(input.shape)} and num_groups=${numGroups}`);
     }
-  }
-  if (input.numel() === 0) return emptyOutput(input, weight, bias);
-  const grouped = input.reshape(n, numGroups, -1);
-  const m = moments(grouped, [2], { eps });
-  let y = m.centred.sub(m.centredMean).mul(invStd(m.var, m.epsScaled, false)).reshape(input.shape);
-  const cs = channelShape(c, input.ndim);
-  if (weight) y = y.mul(weight.reshape(cs));
-  return bias ? y.add(bias.reshape(cs)) : y;
+    for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+      if (t && (t.ndim !== 1 || t.numel() !== c)) {
+        throw new Error(`Expected ${name} to be a vector of size equal to the number of channels in input, but got ${name} of shape ${fmt(t.shape)} and input of shape ${fmt(input.shape)}`);
+      }
+    }
+    if (input.numel() === 0) return emptyOutput(input, weight, bias);
+    const grouped = input.reshape(n, numGroups, -1);
+    const m = moments(grouped, [2], { eps });
+    let y = m.centred.sub(m.centredMean).mul(invStd(m.var, m.epsScaled, false)).reshape(input.shape);
+    const cs = channelShape(c, input.ndim);
+    if (weight) y = y.mul(weight.reshape(cs));
+    return bias ? y.add(bias.reshape(cs)) : y;
+  });
 }
