@@ -29,3 +29,18 @@ export {
 export * as functional from './functional.js';
 // ---- utils: parametrize, spectral norm (utils/) ----
 export * as utils from './utils/index.js';
+
+// ---- layers whose forward keeps nothing (Sequential frees what passes between them; module.ts) ----
+import { keepsNothing } from './module.js';
+import * as L from './layers.js';
+import * as Cv from './conv.js';
+import * as N from './normalization.js';
+for (const c of [
+  L.Linear, L.ReLU, L.LeakyReLU, L.Sigmoid, L.Tanh, L.Softmax, L.LogSoftmax, L.Dropout, L.Flatten,
+  Cv.Conv1d, Cv.Conv2d, Cv.Conv3d, Cv.ConvTranspose1d, Cv.ConvTranspose2d, Cv.ConvTranspose3d,
+  Cv.MaxPool1d, Cv.MaxPool2d, Cv.MaxPool3d, Cv.AvgPool1d, Cv.AvgPool2d, Cv.AvgPool3d,
+  N.BatchNorm1d, N.BatchNorm2d, N.BatchNorm3d, N.InstanceNorm1d, N.InstanceNorm2d, N.InstanceNorm3d, N.LayerNorm, N.GroupNorm,
+  N.SwitchableNorm2d, N.SwitchNorm2d,
+]) {
+  keepsNothing.add(c.prototype);
+}

@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
 import { rand, zeros } from '../tensor/creation.js';
 import { noGrad } from '../autograd/grad-mode.js';
-import { Module, parameter, type FactoryOptions } from './module.js';
+import { Module, keepsNothing, parameter, type FactoryOptions } from './module.js';
 import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from './init.js';
 import { factoryAfterTo, inferParameters, isLazyModule, lazyModuleInit, materialized, type LazyModuleMixin, type ModuleClass } from './lazy.js';
 import { pyBool, pyFloat } from './repr.js';
@@ -443,7 +443,17 @@ export class Sequential<out T extends readonly Module[] = Module[]> extends Modu
   /** Feed `input` through the children in order (each via `call`). @example net.call(gg.randn([5, 4])).shape // [5, 2] for the net above */
   forward(input: Tensor): Tensor {
     let x = input;
-    for (const m of this._modules.values()) if (m) x = m.call(x);
+    let freeable = false;
+    for (const m of this._modules.values()) {
+      if (!m) continue;
+      const plain = keepsNothing.has(Object.getPrototypeOf(m)) && !m.hasHooks();
+      const y = m.call(x);
+      // NOTE: a result passed between two library layers without hooks is seen by no one else:
+      // freed now (the graph keeps its own handle), not left to the garbage collector (README "Memory")
+      if (freeable && plain && y !== x && x !== input) x.dispose();
+      freeable = plain;
+      x = y;
+    }
     return x;
   }
 }

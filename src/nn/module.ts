@@ -38,6 +38,14 @@ export interface FactoryOptions {
   device?: string;
 }
 
+/**
+ * @internal Library layers whose forward keeps nothing of its input or output
+ * (no stash on `this`, no callback into user code). Sequential frees the
+ * results it passes between two such layers (README "Memory"). Exact classes
+ * only: a user's subclass may keep what it sees.
+ */
+export const keepsNothing = new WeakSet<object>();
+
 /** Marks buffers that hold integers (e.g. `num_batches_tracked`), saved as I64. */
 export const integerTensors = new WeakSet<Tensor>();
 
@@ -181,6 +189,11 @@ export abstract class Module {
    * wiring for full backward hooks.
    * @example const y = layer.call(x);
    */
+  /** @internal whether a call hands its inputs or output to hooks (user code). */
+  hasHooks(): boolean {
+    return this.preHooks.size + this.fwdHooks.size + this.bwdHooks.size > 0;
+  }
+
   call(...inputs: Tensor[]): Tensor {
     let args = inputs;
     for (const h of this.preHooks.values()) {

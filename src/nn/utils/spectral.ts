@@ -15,6 +15,7 @@
  * // ['bias', 'parametrizations.weight.original', 'parametrizations.weight.0._u', 'parametrizations.weight.0._v']
  * ```
  */
+import { tidy } from '../../tensor/storage.js';
 import { checkInt, checkNumber } from '../../tensor/check.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../autograd/grad-mode.js';
@@ -76,14 +77,15 @@ export class SpectralNorm extends Module {
     this.nPowerIterations = nPowerIterations;
     this.powerIterOnEval = powerIterOnEval;
     if (ndim > 1) {
-      noGrad(() => {
+      // NOTE: under tidy, so the construction's temporaries are freed now (the buffers are kept)
+      tidy(() => noGrad(() => {
         const wm = this.toMatrix(weight.detach());
         const [h = 1, w = 1] = wm.shape;
         const opts = { dtype: weight.dtype, device: weight.device };
         this.registerBuffer('_u', normalize(randn([h], opts), eps));
         this.registerBuffer('_v', normalize(randn([w], opts), eps));
         this.powerMethod(wm, 15);
-      });
+      }));
     }
   }
 
@@ -102,7 +104,7 @@ export class SpectralNorm extends Module {
    * @example sn.powerMethod(sn.toMatrix(lin.weight), 10); // sharpen σ before reading it
    */
   powerMethod(weightMat: Tensor, n: number): void {
-    noGrad(() => {
+    tidy(() => noGrad(() => {
       const wm = weightMat.detach();
       for (let i = 0; i < n; i++) {
         const u = normalize(wm.matmul(this._v), this.eps);
@@ -112,7 +114,7 @@ export class SpectralNorm extends Module {
         this._v.assign(v);
         v.dispose();
       }
-    });
+    }));
   }
 
   /**
@@ -180,7 +182,8 @@ export function spectralNorm<M extends Module>(module: M, opts: SpectralNormOpti
   const name = opts.name ?? 'weight';
   const weight = currentTensor(module, name);
   if (weight) {
-    attach(module, name, weight, opts);
+    // NOTE: under tidy: what construction computes is freed now; what the module keeps is kept (keep)
+    tidy(() => attach(module, name, weight, opts));
     return module;
   }
   if (module._parameters.has(name) && isLazyModule(module) && module.hasUninitializedParams()) {
