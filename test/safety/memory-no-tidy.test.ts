@@ -51,23 +51,28 @@ describe('memory without tidy: a PyTorch-style loop', function () {
         last = live(device);
         if (step > 5 && last > first) break;
       }
-      expect(last, `live buffers after 1,000 steps (${first} after step 5)`).to.equal(first);
+      // NOTE: at most, not equal: a read gives finalizers a turn, which may free other tests' garbage meanwhile
+      expect(last, `live buffers after 1,000 steps (${first} after step 5)`).to.be.at.most(first);
     });
 
-    it('1,000 steps disposing only the input and the loss grow by at most the dropped output per step', async () => {
-      const net = setup(device);
+  });
+});
+
+describe('memory without tidy: a loop that drops its output (cpu)', function () {
+  this.timeout(600_000);
+  it('1,000 steps disposing only the input and the loss grow by at most the dropped output per step', async () => {
+      const net = setup('cpu');
       let first = 0;
       let last = 0;
       for (let step = 0; step < 1000; step++) {
         const loss = net.step(false);
         if (step % 100 === 0) await loss.item();
         loss.dispose();
-        if (step === 5) first = live(device);
-        last = live(device);
+        if (step === 5) first = live('cpu');
+        last = live('cpu');
       }
       expect(last - first, 'buffers left to the collector').to.be.at.most(1000 - 5);
     });
-  });
 });
 
 describe('memory: construction temporaries', () => {
