@@ -663,9 +663,13 @@ export class Tensor {
    * @example gg.tensor([[1, 5], [7, 2]]).max(1) // [5, 7]
    */
   max(dim?: Dims, keepdim = false): Tensor {
+    const dims = normDims(dim, this.ndim, 'max');
+    // PyTorch's two messages: no dim given on an empty tensor, or a given dim of size 0
+    const empty = dims.find((d) => this.shape[d] === 0);
+    if (empty !== undefined && dim !== undefined && dim !== null) throw new RangeError(`max(): Expected reduction dim ${empty} to have non-zero size.`);
     // without a dim, torch.max(x): a NaN maximum passes its gradient to the NaNs
     const all = dim === undefined || dim === null;
-    return apply('amax', [this], { dims: normDims(dim, this.ndim, 'max'), keepdim: checkBool('max', 'keepdim', keepdim), ...(all ? { nanWins: true } : {}) });
+    return apply('amax', [this], { dims, keepdim: checkBool('max', 'keepdim', keepdim), ...(all ? { nanWins: true } : {}) });
   }
   /** Smallest value over `dim`. @example gg.tensor([[1, 5], [7, 2]]).min(1) // [1, 2] */
   min(dim?: Dims, keepdim = false): Tensor {

@@ -134,3 +134,52 @@ describe('safety: tidy refuses async bodies (as tfjs)', () => {
     expect(gg.memory().liveBuffers).to.equal(before);
   });
 });
+
+describe('safety: more messages at the door (issue 9 list)', () => {
+  it('narrow() with a fractional start names the argument (not "internal")', () => {
+    expect(() => gg.arange(5).narrow(0, 1.5, 2)).to.throw(TypeError, "narrow(): argument 'start' must be int, not float");
+  });
+
+  it('max() over a zero-size dim names the dim (PyTorch), and without a dim asks for one', () => {
+    expect(() => gg.zeros([3, 0]).max(1)).to.throw('max(): Expected reduction dim 1 to have non-zero size.');
+    expect(() => gg.zeros([0]).max()).to.throw(/Expected reduction dim to be specified for input.numel\(\) == 0/);
+    expect(gg.zeros([0, 3]).max(1).shape).to.deep.equal([0]);
+  });
+
+  it('MSELoss warns once about broadcasting a target of another size (PyTorch\'s UserWarning)', async () => {
+    const seen: string[] = [];
+    const onWarning = (w: Error): void => void seen.push(w.message);
+    process.on('warning', onWarning);
+    gg.nn.functional.mseLoss(gg.ones([2, 3]), gg.ones([3])).dispose();
+    gg.nn.functional.mseLoss(gg.ones([2, 3]), gg.ones([3])).dispose();
+    // warnings are emitted on a later tick
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    process.off('warning', onWarning);
+    expect(seen.filter((m) => m.startsWith('Using a target size ([3]) that is different to the input size ([2, 3])'))).to.have.length(1);
+  });
+});
+
+describe('safety: a tensor of a released device says so', () => {
+  it('reading or computing with a buffer of a released device names releaseDevice (not "internal")', async () => {
+    const { CpuDevice } = await import('../../src/backend/cpu.js');
+    const dev = new CpuDevice();
+    const buf = dev.upload(new Float32Array([1, 2]), 'float32');
+    dev.released = true;
+    const msg = "a tensor on 'cpu' was used after releaseDevice('cpu'): its data is gone";
+    expect(() => dev.readSync(buf)).to.throw(msg);
+    const other = new CpuDevice();
+    expect(() => other.run(makeKernel('copy', 1, 2, [], 'in0[gid]'), [buf], 'float32')).to.throw(msg);
+  });
+});
+
+describe('safety: quiet devices', () => {
+  it("WebGPU: what discovery skipped is in deviceInfo().notes, not on the terminal", async function () {
+    const { availableDevices, skipBecause } = await import('../helpers/devices.js');
+    if (!availableDevices.includes('gpu:webgpu')) skipBecause(this, 'gpu:webgpu is not available here');
+    const info = gg.deviceInfo('gpu:webgpu');
+    // on a machine without the Vulkan loader the Vulkan attempt (and Dawn's warning about it) is skipped
+    const { existsSync } = await import('node:fs');
+    const hasVulkan = ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/libvulkan.so.1'].some((p) => existsSync(p));
+    if (!hasVulkan) expect((info.notes ?? []).join('\n')).to.include('the Vulkan loader libvulkan.so.1 is not installed');
+  });
+});
