@@ -94,8 +94,9 @@ describe('examples (quick mode)', function () {
     expect(acc.BatchNorm2d).to.be.greaterThan(0.75);
     expect(acc.SwitchableNorm2d).to.be.greaterThan(0.75);
     expect(acc.none).to.be.greaterThan(0.75);
-    // memory stays flat: every step ran in gg.tidy
-    for (const run of r.runs) expect(run.liveBuffers.after).to.equal(run.liveBuffers.before);
+    // memory stays flat: every step ran in gg.tidy. No growth rather than equality: tensors that
+    // earlier tests dropped are freed by finalizers, which reads now give a turn, during the run
+    for (const run of r.runs) expect(run.liveBuffers.after).to.be.at.most(run.liveBuffers.before);
     const sw = r.runs[1]!.switchWeights!;
     expect(sw).to.have.length(2);
     for (const l of sw) for (const v of [l.mean, l.var]) expect(v.reduce((a, b) => a + b, 0)).to.be.closeTo(1, 1e-5);
