@@ -127,7 +127,7 @@ function bnComposed(x: T, g: T, b: T): T {
   return x.sub(mean).div(v.add(SIZES.eps).sqrt()).mul(g.reshape(1, c, 1, 1)).add(b.reshape(1, c, 1, 1));
 }
 
-/** SwitchableNorm2d (SEMANTICS.md §2) as tensor ops. */
+/** SwitchableNorm2d (docs/spec/normalization.md#switchablenorm2d) as tensor ops. */
 function snComposed(x: T, g: T, b: T, mw: T, vw: T): T {
   const c = x.shape[1]!;
   const stats = (dims: number[]) => [x.mean(dims, true), x.var(dims, { unbiased: false, keepdim: true })] as const;

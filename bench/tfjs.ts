@@ -75,7 +75,7 @@ function norm(kind: 'bn' | 'sn'): Prepared {
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
     return tf.batchNorm(x, mean, variance, b, g, SIZES.eps);
   };
-  // SwitchableNorm2d (SEMANTICS.md §2) in NHWC: IN over (H,W), LN over (H,W,C), BN over (N,H,W)
+  // SwitchableNorm2d (docs/spec/normalization.md#switchablenorm2d) in NHWC: IN over (H,W), LN over (H,W,C), BN over (N,H,W)
   const sn = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, mw: tf.Tensor, vw: tf.Tensor): tf.Tensor => {
     const mIn = tf.moments(x, [1, 2], true);
     const mLn = tf.moments(x, [1, 2, 3], true);

@@ -9,10 +9,10 @@
 // - any cycle between files of the runtime graph (every import that is not
 //   type-only): modules load in one order, nothing is filled in later,
 // - gpu.js / webgpu / gl imported outside src/backend,
-// - Node-specific code outside the platform module (src/backend/platform/node.ts,
-//   and the entry point src/index.ts that installs it): a `node:` import,
-//   `process.`, `require(` or `createRequire`, so that tensor/, autograd/ and
-//   nn/ load in any JavaScript runtime (docs/notes/architecture.md, "Platform").
+// - Node-specific code outside src/backend/platform/node.ts (which the Node
+//   entry point src/index.ts installs): a `node:` import, `process.`,
+//   `require(` or `createRequire`, so that tensor/, autograd/ and nn/ load in
+//   any JavaScript runtime (docs/notes/architecture.md, "Platform").
 // Type-only imports (`import type`, `import { type A }`, `export type`) are
 // erased by the compiler and never run; they still obey the layer direction
 // but may close a loop (graph.ts names Tensor as a type, Tensor creates
