@@ -9,13 +9,16 @@
  * const y = Square.apply(x);
  * ```
  * `forward` runs without recording; `backward` is recorded when
- * `createGraph` is on, so custom ops support double backward too.
+ * `createGraph` is on, so custom ops support double backward too. In
+ * forward mode (docs/notes/forward-mode.md) a static `jvp` gives the output
+ * tangents; without one, the tangents are those of the ops `forward` runs.
  */
 import { FREED_MESSAGE, Node, type Edge, type InputMeta, type SavedEntry } from './graph.js';
 import { isGradEnabled, withGradMode } from './grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/creation.js';
 import { typeName } from '../tensor/check.js';
+import { forwardActive, setTangent, suspendForward, tangentOf } from '../tensor/dual.js';
 
 /**
  * What `forward` and `backward` share. Extra fields may be set freely.
@@ -84,6 +87,19 @@ export class Function {
   }
 
   /**
+   * Forward mode (PyTorch's `Function.jvp`): the tangent of each output from
+   * the tangent of each input (zeros for a tensor without one, null for a
+   * non-tensor argument). Optional: without it, the output tangents are
+   * those the ops of `forward` carry (by composition).
+   * @example static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor) { const [x] = ctx.savedTensors; return t.mul(x!).mul(2); }
+   */
+  static jvp(ctx: FunctionCtx, ...tangents: (Tensor | null)[]): Tensor | Tensor[] {
+    void ctx;
+    void tangents;
+    throw new Error('internal: Function.jvp is only called when a subclass defines it');
+  }
+
+  /**
    * Run the op and record it for backward.
    * @example const y = Square.apply(x);
    */
@@ -92,11 +108,21 @@ export class Function {
     const ctx = new FunctionCtx();
     const tensorArgs = args.map((a) => (a instanceof Tensor ? a : null));
     ctx.needsInputGrad = tensorArgs.map((t) => !!t && t.requiresGrad);
-    const raw = withGradMode(false, () => (cls.forward as (ctx: FunctionCtx, ...a: unknown[]) => T)(ctx, ...args));
+    const jvp = (cls as { jvp?: typeof Function.jvp }).jvp;
+    const ownJvp = forwardActive() && jvp !== Function.jvp && tensorArgs.some((t) => t && tangentOf(t));
+    const run = (): T => withGradMode(false, () => (cls.forward as (ctx: FunctionCtx, ...a: unknown[]) => T)(ctx, ...args));
+    // with a jvp of its own, forward's ops carry no tangents: jvp gives them
+    const raw = ownJvp ? suspendForward(run) : run();
     const outs: unknown[] = Array.isArray(raw) ? raw : [raw];
+    const tangentsOut = ownJvp ? customTangents(ctx, jvp as typeof Function.jvp, tensorArgs, outs.length) : null;
     const record = isGradEnabled() && ctx.needsInputGrad.some((x) => x);
     // NOTE: as PyTorch, outputs that are not tensors (a number) pass through untouched, without a gradient
-    if (!record || !outs.some((o) => o instanceof Tensor)) return raw;
+    if (!record || !outs.some((o) => o instanceof Tensor)) {
+      tangentsOut?.forEach((t, i) => {
+        if (outs[i] instanceof Tensor) setTangent(outs[i] as Tensor, t);
+      });
+      return raw;
+    }
     // an output that is an input gets its own handle, so the input's place in the graph is kept
     const fixed = outs.map((o) => (o instanceof Tensor && tensorArgs.includes(o) ? o.detach() : o));
     const next: (Edge | null)[] = tensorArgs.map((t) => (t && t.requiresGrad ? t.edge() : null));
@@ -106,8 +132,20 @@ export class Function {
       if (o instanceof Tensor && !ctx.nonDifferentiable.has(o)) o.setGradFn(node, i);
     });
     ctx.adoptSaved();
+    tangentsOut?.forEach((t, i) => {
+      if (fixed[i] instanceof Tensor) setTangent(fixed[i] as Tensor, t);
+    });
     return (Array.isArray(raw) ? fixed : fixed[0]) as T;
   }
+}
+
+/** A subclass's `jvp` applied to the inputs' tangents: one tangent per output. */
+function customTangents(ctx: FunctionCtx, jvp: typeof Function.jvp, tensorArgs: (Tensor | null)[], nOut: number): Tensor[] {
+  const tangents = tensorArgs.map((t) => (t ? (tangentOf(t) ?? zerosLike(t)) : null));
+  const r = suspendForward(() => jvp(ctx, ...tangents));
+  const list = Array.isArray(r) ? r : [r];
+  if (list.length !== nOut) throw new Error(`jvp returned ${list.length} tangents for ${nOut} outputs`);
+  return list;
 }
 
 class FunctionNode extends Node {

@@ -343,3 +343,43 @@ describe('autograd.forwardAd: memory', () => {
     expect(x.isDisposed || t.isDisposed).to.equal(false);
   });
 });
+
+describe('autograd.forwardAd: custom Functions', () => {
+  class Cube extends gg.autograd.Function {
+    static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor): gg.Tensor {
+      ctx.saveForBackward(x);
+      return x.mul(x).mul(x);
+    }
+    static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+      const [x] = ctx.savedTensors as [gg.Tensor];
+      return g.mul(x.mul(x).mul(3));
+    }
+    static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor | null): gg.Tensor {
+      const [x] = ctx.savedTensors as [gg.Tensor];
+      return (t as gg.Tensor).mul(x.mul(x).mul(3)); // d x³ = 3x² dx
+    }
+  }
+  class WrongJvp extends Cube {
+    static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor | null): gg.Tensor {
+      const [x] = ctx.savedTensors as [gg.Tensor];
+      return (t as gg.Tensor).mul(x.mul(x)); // forgets the 3
+    }
+  }
+
+  it('a static jvp gives the output tangent (PyTorch\'s Function.jvp), with and without recording', () => {
+    for (const requiresGrad of [false, true]) {
+      const t = fwAD.dualLevel(() => {
+        const x = fwAD.makeDual(gg.tensor([1, -2], { ...f64, requiresGrad }), gg.tensor([1, 1], f64));
+        return fwAD.unpackDual(Cube.apply(x)).tangent?.arraySync();
+      });
+      expect(t).to.deep.equal([3, 12]);
+    }
+  });
+
+  it('gradcheck checkForwardAd catches a wrong jvp that backward does not use', async () => {
+    const x = gg.tensor([0.5, -1.5], { ...f64, requiresGrad: true });
+    expect(await gg.autograd.gradcheck((a) => WrongJvp.apply(a), [x])).to.equal(true);
+    expect(await gg.autograd.gradcheck((a) => WrongJvp.apply(a), [x], { checkForwardAd: true, raiseException: false })).to.equal(false);
+    expect(await gg.autograd.gradcheck((a) => Cube.apply(a), [x], { checkForwardAd: true })).to.equal(true);
+  });
+});
