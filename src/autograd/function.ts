@@ -62,7 +62,8 @@ export class FunctionCtx {
   }
 }
 
-type Grad = Tensor | null | undefined;
+/** A gradient a custom `backward` returns per input: a tensor, or null/undefined for none. */
+export type Grad = Tensor | null | undefined;
 
 /**
  * Base class of custom ops; subclasses define static `forward` and `backward`.

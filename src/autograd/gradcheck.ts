@@ -44,7 +44,8 @@ export interface GradgradcheckOptions extends GradcheckOptions {
   gradOutputs?: Tensor[];
 }
 
-type Fn = (...inputs: Tensor[]) => Tensor | Tensor[];
+/** The function gradcheck differentiates: tensors in, a tensor or tensors out. */
+export type Fn = (...inputs: Tensor[]) => Tensor | Tensor[];
 
 /**
  * What a failed `gradcheck` throws. A Jacobian mismatch carries both

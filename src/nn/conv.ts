@@ -7,7 +7,7 @@
 export {
   conv1d, conv2d, conv3d, convTranspose1d, convTranspose2d, convTranspose3d,
   maxPool1d, maxPool2d, maxPool3d, avgPool1d, avgPool2d, avgPool3d,
-  type IntOrList, type ConvOptions, type ConvTransposeOptions, type MaxPoolOptions, type AvgPoolOptions,
+  type IntOrList, type Rank, type ConvOptions, type ConvTransposeOptions, type MaxPoolOptions, type AvgPoolOptions,
 } from './conv/functional.js';
 export {
   ConvNd, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,

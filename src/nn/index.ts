@@ -18,7 +18,7 @@ export {
   Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, ConvNd,
   LazyConv1d, LazyConv2d, LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d,
   MaxPool1d, MaxPool2d, MaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d,
-  type ConvModuleOptions, type ConvTransposeModuleOptions, type MaxPoolModuleOptions, type AvgPoolModuleOptions, type IntOrList,
+  type ConvModuleOptions, type ConvTransposeModuleOptions, type MaxPoolModuleOptions, type AvgPoolModuleOptions, type IntOrList, type Rank,
 } from './conv.js';
 // ---- normalization (normalization.ts) ----
 export {

@@ -40,7 +40,8 @@ export interface LoadOptions {
   dtype?: DType;
 }
 
-type StateDict = Record<string, Tensor> | Map<string, Tensor>;
+/** A module's state: names to tensors, as an object or a Map. */
+export type StateDict = Record<string, Tensor> | Map<string, Tensor>;
 
 function entries(sd: StateDict): [string, Tensor][] {
   return sd instanceof Map ? [...sd.entries()] : Object.entries(sd);

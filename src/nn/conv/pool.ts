@@ -21,6 +21,7 @@ abstract class PoolNd extends Module {
   readonly padding: IntOrList;
   readonly ceilMode: boolean;
   protected constructor(
+    /** @internal */
     protected readonly r: Rank,
     kernelSize: IntOrList,
     opts: { stride?: IntOrList | null; padding?: IntOrList; ceilMode?: boolean },
