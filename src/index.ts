@@ -13,9 +13,9 @@ export { Tensor, type RemovableHandle } from './tensor/tensor.js';
 export type { NestedArray } from './tensor/format.js';
 export type { Dims, Shape, ShapeArgs } from './tensor/shape.js';
 export type { HostArray } from './backend/types.js';
-export type { Node, Edge, GradHook } from './autograd/graph.js';
+export type { Node, Edge, GradHook, InputMeta } from './autograd/graph.js';
 export type { Disposable } from './tensor/storage.js';
-export { norm, type NormOrd } from './tensor/norm.js';
+export { norm, type NormOrd } from './tensor/composites.js';
 export type { BackwardOptions } from './autograd/engine.js';
 export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn,
