@@ -1,11 +1,15 @@
 /**
  * The reference device: runs the kernel IR as plain JavaScript loops over
  * Float32Array or Float64Array. float64 here is what gradcheck relies on.
+ * One exception, float32 matmul: it runs on the WebAssembly SIMD gemm
+ * (wasm/gemm.ts; docs/notes/architecture.md, "The float32 matmul fast path")
+ * where the runtime has it; float64 always runs the loop.
  */
 import { Device, KernelCache, type DeviceBuffer, type DeviceInfo } from './device.js';
 import { int, type Kernel } from './kernel.js';
 import { hostArray, type DType, type HostArray } from './types.js';
 import { platform } from './platform/platform.js';
+import { wasmGemm, wasmGemmUnavailable, type WasmGemm } from './wasm/gemm.js';
 
 interface CpuBuffer extends DeviceBuffer {
   readonly data: HostArray;
@@ -31,6 +35,12 @@ export function compileLoop(kernel: Kernel): Compiled {
   return new Function(...params, src) as Compiled;
 }
 
+/** Options of a cpu device (tests open one without the fast path to check the loop). */
+export interface CpuDeviceOptions {
+  /** Run float32 matmul on the WebAssembly gemm when the runtime has it (default: true unless `GPUGRAD_WASM=0`). */
+  readonly wasm?: boolean;
+}
+
 export class CpuDevice extends Device {
   readonly name = 'cpu';
   readonly dtypes: readonly DType[] = ['float32', 'float64'];
@@ -38,6 +48,26 @@ export class CpuDevice extends Device {
   private readonly cache = new KernelCache<Compiled>(4096);
   /** Time per kernel name, when profiling is on (`GPUGRAD_PROFILE=1` or `startProfile()`). */
   profile: Map<string, { calls: number; ms: number; elements: number }> | null = platform().env('GPUGRAD_PROFILE') ? new Map() : null;
+  /** The float32 matmul engine, or null (turned off, or the runtime lacks WebAssembly SIMD). */
+  private readonly gemm: WasmGemm | null;
+  /** Why `gemm` is null, for `info().notes`. */
+  private readonly gemmNote: string;
+
+  constructor(options: CpuDeviceOptions = {}) {
+    super();
+    const on = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
+    this.gemm = on ? wasmGemm() : null;
+    this.gemmNote = !on ? 'float32 matmul: JavaScript loop (WebAssembly gemm turned off)' : this.gemm ? 'float32 matmul: WebAssembly SIMD gemm' : `float32 matmul: JavaScript loop (${wasmGemmUnavailable()})`;
+  }
+
+  /** Whether float32 matmul runs on the WebAssembly gemm. */
+  get wasmGemm(): boolean {
+    return this.gemm !== null;
+  }
+
+  override readsStridedMatmul(dtype: DType): boolean {
+    return dtype === 'float32' && this.gemm !== null;
+  }
 
   protected uploadImpl(data: HostArray, dtype: DType): DeviceBuffer {
     const copy = hostArray(dtype, data.length);
@@ -52,7 +82,11 @@ export class CpuDevice extends Device {
     });
     const out = hostArray(dtype, kernel.size);
     const t0 = this.profile ? performance.now() : 0;
-    fn(out, ...inputs.map((b) => (b as CpuBuffer).data));
+    const data = inputs.map((b) => (b as CpuBuffer).data);
+    const [a, b] = data;
+    // float32 matmul on the SIMD gemm; it declines (false) only past wasm32's memory, then the loop runs
+    const fast = kernel.gemm && this.gemm && out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array && this.gemm.run(out, a, b, kernel.gemm);
+    if (!fast) fn(out, ...data);
     if (this.profile) {
       const entry = this.profile.get(kernel.name) ?? { calls: 0, ms: 0, elements: 0 };
       entry.calls++;
@@ -80,7 +114,7 @@ export class CpuDevice extends Device {
   }
 
   info(): DeviceInfo {
-    return { name: this.name, backend: 'javascript (reference)', adapter: 'host CPU', software: true, dtypes: this.dtypes, syncRead: true };
+    return { name: this.name, backend: 'javascript (reference)', adapter: 'host CPU', software: true, dtypes: this.dtypes, syncRead: true, notes: [this.gemmNote] };
   }
 
   private wrap(data: HostArray, dtype: DType): CpuBuffer {

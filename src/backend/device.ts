@@ -66,6 +66,16 @@ export abstract class Device {
   abstract release(): void;
   abstract info(): DeviceInfo;
 
+  /**
+   * Whether this device's matmul reads its operands through any strides at
+   * full speed (it packs them itself), so callers need not copy a transposed
+   * operand first. The cpu device's float32 WebAssembly gemm does.
+   */
+  readsStridedMatmul(dtype: DType): boolean {
+    void dtype;
+    return false;
+  }
+
   /** Check that this device can hold `dtype`. */
   checkDtype(dtype: DType): void {
     if (!this.dtypes.includes(dtype)) {

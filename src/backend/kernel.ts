@@ -34,6 +34,26 @@ export interface Kernel {
    * nested loops over the grid instead, with no division per element.
    */
   readonly grid?: { readonly shape: readonly number[]; readonly prefix: string; readonly body: readonly string[] };
+  /**
+   * Set on matmul kernels: the same product as data, for a device with a
+   * faster path than the text (the cpu device's float32 WebAssembly gemm,
+   * docs/notes/architecture.md). The text stays the definition; devices
+   * without such a path ignore this.
+   */
+  readonly gemm?: GemmSpec;
+}
+
+/**
+ * A batched matrix product as data: out[batch..., m, n] = Σ_k a[batch..., m, k]·b[batch..., k, n],
+ * with `a` strided over (batch..., m, k) and `b` over (batch..., k, n).
+ */
+export interface GemmSpec {
+  readonly a: Operand;
+  readonly b: Operand;
+  readonly batch: readonly number[];
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
 }
 
 /** Build a kernel; the key is derived from everything that defines it. */

@@ -117,6 +117,8 @@ export function reduce(
 /**
  * Batched matrix product: a is (batch..., M, K), b is (batch..., K, N), both
  * already broadcast to the same batch shape (strides 0 where broadcast).
+ * The kernel also carries the product as data (`Kernel.gemm`) for the cpu
+ * device's float32 WebAssembly path; every other device compiles the text.
  */
 export function matmul(a: Operand, b: Operand, batch: readonly number[], m: number, kk: number, n: number): Kernel {
   ints(batch, m, kk, n, a.offset, a.strides, b.offset, b.strides);
@@ -143,7 +145,8 @@ export function matmul(a: Operand, b: Operand, batch: readonly number[], m: numb
     body.push(`for (let k = ${int(k4)}; k < ${int(kk)}; k += 1.0) { const pa = abase + k * ${int(aK)}; const pb = bbase + k * ${int(bK)}; ${step('acc0', 0)} }`);
   }
   body.push('const acc = (acc0 + acc1) + (acc2 + acc3);');
-  return makeGridKernel('matmul', 2, shape, 'i', body, 'acc');
+  const gemm = { a: { offset: a.offset, strides: [...a.strides] }, b: { offset: b.offset, strides: [...b.strides] }, batch: [...batch], m, k: kk, n };
+  return { ...makeGridKernel('matmul', 2, shape, 'i', body, 'acc'), gemm };
 }
 
 /**

@@ -247,9 +247,11 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
       // NOTE: both operands are read along k with stride 1 (B through a copy of Bᵀ when
       // needed): the copy costs K·N, the contiguous inner loop saves far more on every device
-      const aa = a.strides[a.ndim - 1] === 1 || k === 1 ? a : a.contiguous();
+      // but one that packs the operands itself (the cpu device's float32 gemm)
+      const packs = getDevice(a.device).readsStridedMatmul(a.dtype);
+      const aa = packs || a.strides[a.ndim - 1] === 1 || k === 1 ? a : a.contiguous();
       const bt = b.transpose(-1, -2);
-      const bb = bt.strides[bt.ndim - 1] === 1 || k === 1 ? bt : bt.contiguous();
+      const bb = packs || bt.strides[bt.ndim - 1] === 1 || k === 1 ? bt : bt.contiguous();
       const bv = bb === bt ? b : bb.transpose(-1, -2);
       const kernel = K.matmul(operand(aa, [...batch, m, k]), operand(bv, [...batch, k, n]), batch, m, k, n);
       const out = runKernel(kernel, [aa, bv], [...batch, m, n], a.dtype);

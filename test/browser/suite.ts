@@ -6,6 +6,7 @@
  * `[device=NAME]` suite.
  *
  * - PyTorch goldens on every device: tensor/golden, nn/layers, nn/loss
+ * - the cpu device's float32 WebAssembly gemm against goldens and loops: backend/gemm
  * - float64 gradcheck of every differentiable op on cpu: autograd/optable
  * - device parity against the float64 reference: browser/parity
  * - memory flat with tidy: tensor/memory (and errors: a failed call changes nothing)
@@ -13,6 +14,7 @@
  */
 import './setup.js';
 import '../tensor/golden.test.js';
+import '../backend/gemm.test.js';
 import '../tensor/memory.test.js';
 import '../tensor/errors.test.js';
 import './parity.test.js';

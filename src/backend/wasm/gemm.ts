@@ -1,0 +1,198 @@
+/**
+ * The float32 matmul fast path of the `cpu` device: packs strided operands
+ * into panels in a WebAssembly memory and runs gemm.wat's SIMD microkernel
+ * (docs/notes/architecture.md, "The float32 matmul fast path").
+ *
+ * Where WebAssembly or its 128-bit SIMD is missing (an old engine, a page
+ * whose policy forbids compiling), `wasmGemm()` answers null with the reason
+ * and the cpu device runs the kernel IR loop instead; float64 never comes here.
+ */
+import type { GemmSpec } from '../kernel.js';
+import { gemmWasm } from './gemm-wasm.js';
+
+interface GemmExports {
+  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  gemm(pa: number, pb: number, pc: number, p0: number, p1: number, np: number, k: number): void;
+}
+
+/** The parts of the WebAssembly namespace used here (lib ES2022 does not declare it). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
+/** Rows of A per panel and columns of B per panel (gemm.wat's MR and NR). */
+const MR = 4;
+const NR = 8;
+/** wasm32 addresses: keep every region under 2 GiB (byte offsets stay positive i32s). */
+const MAX_BYTES = 2 ** 31 - 2 ** 16;
+const PAGE = 65536;
+
+function decodeBase64(text: string): Uint8Array {
+  const bin = atob(text);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * A matrix product engine over one WebAssembly instance (one memory, reused
+ * and grown as needed; single-threaded).
+ */
+export class WasmGemm {
+  private floats: Float32Array;
+
+  constructor(private readonly exp: GemmExports) {
+    this.floats = new Float32Array(exp.memory.buffer);
+  }
+
+  /** Memory for `n` floats from address 0; false when wasm32 cannot hold them. */
+  private reserve(n: number): boolean {
+    const bytes = n * 4;
+    if (bytes > MAX_BYTES) return false;
+    const have = this.exp.memory.buffer.byteLength;
+    if (bytes > have) {
+      try {
+        this.exp.memory.grow(Math.ceil((bytes - have) / PAGE));
+      } catch {
+        return false;
+      }
+    }
+    if (this.floats.buffer !== this.exp.memory.buffer) this.floats = new Float32Array(this.exp.memory.buffer);
+    return true;
+  }
+
+  /**
+   * out[batch..., m, n] = a[batch..., m, k] · b[batch..., k, n], reading a and b
+   * through the spec's offsets and strides (broadcast batch dims have stride 0;
+   * transposed and sliced views need no copy). `out` is contiguous and starts
+   * zeroed. Returns false, writing nothing, when the operands do not fit in a
+   * wasm32 memory (the caller then runs its own loop).
+   */
+  run(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec): boolean {
+    const { m, k, n, batch } = s;
+    if (m === 0 || n === 0) return true;
+    if (k === 0) return true; // an empty sum: out is already zeros
+    const mp = Math.ceil(m / MR);
+    const np = Math.ceil(n / NR);
+    const aLen = mp * MR * k;
+    const bLen = np * NR * k;
+    const cLen = mp * MR * np * NR;
+    if (!this.reserve(aLen + bLen + cLen)) return false;
+    const f = this.floats;
+    const pa = 0;
+    const pb = aLen;
+    const pc = aLen + bLen;
+    const r = batch.length;
+    const [sam, sak] = [s.a.strides[r] ?? 0, s.a.strides[r + 1] ?? 0];
+    const [sbk, sbn] = [s.b.strides[r] ?? 0, s.b.strides[r + 1] ?? 0];
+    const ldc = np * NR;
+    const count = batch.reduce((x, y) => x * y, 1);
+    const idx = batch.map(() => 0);
+    let lastA = -1;
+    let lastB = -1;
+    for (let t = 0; t < count; t++) {
+      let aOff = s.a.offset;
+      let bOff = s.b.offset;
+      for (let d = 0; d < r; d++) {
+        aOff += (idx[d] ?? 0) * (s.a.strides[d] ?? 0);
+        bOff += (idx[d] ?? 0) * (s.b.strides[d] ?? 0);
+      }
+      // a broadcast operand (stride 0 over the batch) is packed once
+      if (aOff !== lastA) packA(f, pa, a, aOff, sam, sak, m, k, mp);
+      if (bOff !== lastB) packB(f, pb, b, bOff, sbk, sbn, k, n, np);
+      lastA = aOff;
+      lastB = bOff;
+      this.exp.gemm(pa * 4, pb * 4, pc * 4, 0, mp, np, k);
+      const o = t * m * n;
+      if (n === ldc) out.set(f.subarray(pc, pc + m * n), o);
+      else for (let i = 0; i < m; i++) out.set(f.subarray(pc + i * ldc, pc + i * ldc + n), o + i * n);
+      for (let d = r - 1; d >= 0; d--) {
+        idx[d] = (idx[d] ?? 0) + 1;
+        if ((idx[d] ?? 0) < (batch[d] ?? 1)) break;
+        idx[d] = 0;
+      }
+    }
+    return true;
+  }
+}
+
+/**
+ * A (m×k, strides sm, sk from off) into panels of MR rows: f[pa + (p·k + kk)·MR + r];
+ * rows past m are zeros. The inner loop follows the smaller stride, so a
+ * row-major and a transposed A both read their memory in order.
+ */
+function packA(f: Float32Array, pa: number, a: Float32Array, off: number, sm: number, sk: number, m: number, k: number, mp: number): void {
+  const full = Math.floor(m / MR);
+  for (let p = 0; p < mp; p++) {
+    const base = pa + p * k * MR;
+    const rows = p < full ? MR : m - p * MR;
+    if (Math.abs(sk) <= Math.abs(sm)) {
+      for (let rr = 0; rr < rows; rr++) {
+        let src = off + (p * MR + rr) * sm;
+        for (let kk = 0, dst = base + rr; kk < k; kk++, src += sk, dst += MR) f[dst] = a[src] as number;
+      }
+    } else {
+      for (let kk = 0; kk < k; kk++) {
+        let src = off + p * MR * sm + kk * sk;
+        for (let rr = 0, dst = base + kk * MR; rr < rows; rr++, src += sm, dst++) f[dst] = a[src] as number;
+      }
+    }
+    for (let rr = rows; rr < MR; rr++) for (let kk = 0; kk < k; kk++) f[base + kk * MR + rr] = 0;
+  }
+}
+
+/**
+ * B (k×n, strides sk, sn from off) into panels of NR columns: f[pb + (q·k + kk)·NR + c];
+ * columns past n are zeros. The inner loop follows the smaller stride.
+ */
+function packB(f: Float32Array, pb: number, b: Float32Array, off: number, sk: number, sn: number, k: number, n: number, np: number): void {
+  const full = Math.floor(n / NR);
+  for (let q = 0; q < np; q++) {
+    const base = pb + q * k * NR;
+    const cols = q < full ? NR : n - q * NR;
+    if (Math.abs(sk) <= Math.abs(sn)) {
+      for (let c = 0; c < cols; c++) {
+        let src = off + (q * NR + c) * sn;
+        for (let kk = 0, dst = base + c; kk < k; kk++, src += sk, dst += NR) f[dst] = b[src] as number;
+      }
+    } else {
+      for (let kk = 0; kk < k; kk++) {
+        let src = off + q * NR * sn + kk * sk;
+        for (let c = 0, dst = base + kk * NR; c < cols; c++, src += sn, dst++) f[dst] = b[src] as number;
+      }
+    }
+    for (let c = cols; c < NR; c++) for (let kk = 0; kk < k; kk++) f[base + kk * NR + c] = 0;
+  }
+}
+
+let loaded: WasmGemm | null | undefined;
+let reason = '';
+
+/**
+ * The shared engine, instantiated on first use; null when this runtime cannot
+ * run it (see `wasmGemmUnavailable()` for why).
+ */
+export function wasmGemm(): WasmGemm | null {
+  if (loaded !== undefined) return loaded;
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  try {
+    if (!api) throw new Error('no WebAssembly in this runtime');
+    const bytes = decodeBase64(gemmWasm);
+    // NOTE: validate first: an engine without 128-bit SIMD rejects the module here, not mid-run
+    if (!api.validate(bytes)) throw new Error('this WebAssembly engine lacks 128-bit SIMD');
+    // NOTE: synchronous compile; the module is under 1 KiB, within what browsers allow on the main thread
+    const inst = new api.Instance(new api.Module(bytes), {});
+    loaded = new WasmGemm(inst.exports as GemmExports);
+  } catch (e) {
+    reason = e instanceof Error ? e.message : String(e);
+    loaded = null;
+  }
+  return loaded;
+}
+
+/** Why `wasmGemm()` is null ('' when it is not, or not tried yet). */
+export function wasmGemmUnavailable(): string {
+  return reason;
+}

@@ -1,0 +1,176 @@
+/**
+ * The cpu device's float32 matmul fast path (src/backend/wasm/gemm.ts,
+ * docs/notes/architecture.md "The float32 matmul fast path"):
+ * - PyTorch goldens (test/fixtures/torch_matmul.json, make_matmul.py) through
+ *   the public API, forward and both gradients: float32 runs the WebAssembly
+ *   gemm, float64 the reference loop (exact to 1e-10, as before);
+ * - the gemm against a float64 loop and against the device's own loop
+ *   (`new CpuDevice({ wasm: false })`) over random sizes around the 4×8 tile,
+ *   the 64-row and 256-step blocks, strides, offsets and broadcast batches.
+ */
+import { expect } from 'chai';
+import * as gg from '../../src/index.js';
+import { CpuDevice } from '../../src/backend/cpu.js';
+import { getDevice } from '../../src/backend/registry.js';
+import type { Operand } from '../../src/backend/kernel.js';
+import * as K from '../../src/backend/kernels.js';
+import { wasmGemm } from '../../src/backend/wasm/gemm.js';
+import { expectClose, F64, fixture, type Tol } from '../helpers/compare.js';
+import { rng } from '../helpers/random.js';
+
+interface T {
+  shape: number[];
+  data: number[];
+}
+interface Case {
+  name: string;
+  a: T;
+  b: T;
+  ta: boolean;
+  tb: boolean;
+  sa: [number, number] | null;
+  output: T;
+  gout: T;
+  grads: [T, T];
+}
+
+const cases = fixture<Case[]>('torch_matmul.json');
+
+/** float32 sums of k products of O(1) values: rounding grows with k. */
+const f32Tol = (k: number): Tol => ({ rtol: 1e-4, atol: 2e-6 * Math.max(8, k) });
+
+async function check(c: Case, dtype: gg.DType, tol: (k: number) => Tol): Promise<void> {
+  const a = gg.tensor(c.a.data, { shape: c.a.shape, dtype, requiresGrad: true });
+  const b = gg.tensor(c.b.data, { shape: c.b.shape, dtype, requiresGrad: true });
+  let A = c.ta ? a.transpose(-1, -2) : a;
+  if (c.sa) A = A.narrow(-2, c.sa[0], (A.shape.at(-2) ?? 0) - c.sa[0]).narrow(-1, c.sa[1], (A.shape.at(-1) ?? 0) - c.sa[1]);
+  const B = c.tb ? b.transpose(-1, -2) : b;
+  const k = A.shape.at(-1) ?? 0;
+  const out = A.matmul(B);
+  expect(out.shape, `${c.name}: shape`).to.deep.equal(c.output.shape);
+  expectClose(await out.data(), c.output.data, tol(k), `${c.name} output`);
+  out.backward(gg.tensor(c.gout.data, { shape: c.gout.shape, dtype }));
+  // the gradients are matmuls too, over transposed views: Gᵀ-shaped reads through the packing
+  const m = A.shape.at(-2) ?? 0;
+  const n = B.shape.at(-1) ?? 0;
+  expectClose(await a.grad!.data(), c.grads[0].data, tol(n), `${c.name} grad of a`);
+  expectClose(await b.grad!.data(), c.grads[1].data, tol(m * (out.numel() / Math.max(1, m * n))), `${c.name} grad of b`);
+}
+
+describe('float32 matmul fast path (WebAssembly gemm)', function () {
+  it('loads (Node, Chromium): the cpu device reports the WebAssembly gemm', () => {
+    const dev = getDevice('cpu') as CpuDevice;
+    expect(wasmGemm(), 'WebAssembly SIMD gemm failed to load').to.not.equal(null);
+    expect(dev.wasmGemm).to.equal(true);
+    expect(dev.info().notes).to.include('float32 matmul: WebAssembly SIMD gemm');
+    expect(new CpuDevice({ wasm: false }).info().notes?.[0]).to.match(/JavaScript loop/);
+  });
+
+  it('fixture file holds the cases', () => {
+    expect(cases.length).to.be.greaterThan(15);
+  });
+
+  describe('PyTorch goldens (torch_matmul.json)', function () {
+    for (const c of cases) {
+      it(`${c.name} (float32, gemm)`, async () => check(c, 'float32', f32Tol));
+      it(`${c.name} (float64, reference loop)`, async () => check(c, 'float64', () => F64));
+    }
+  });
+
+  describe('against a float64 loop and the device loop', function () {
+    const fast = new CpuDevice();
+    const loop = new CpuDevice({ wasm: false });
+
+    /** A strided view over a padded random buffer: `shape` with its last two dims swapped in memory when `t`. */
+    function layout(shape: number[], t: boolean, r: () => number, bcast: boolean[]): { data: Float32Array; op: Operand } {
+      const offset = Math.floor(r() * 5);
+      const strides: number[] = new Array<number>(shape.length).fill(0);
+      const order = shape.map((_, d) => d);
+      const nd = shape.length;
+      if (t) [order[nd - 1], order[nd - 2]] = [order[nd - 2] as number, order[nd - 1] as number];
+      let s = 1;
+      for (let i = nd - 1; i >= 0; i--) {
+        const d = order[i] as number;
+        if (bcast[d]) continue;
+        strides[d] = s;
+        // a gap after the innermost dim now and then: a sliced view
+        s *= (shape[d] ?? 1) + (i === nd - 1 && r() < 0.3 ? 2 : 0);
+      }
+      const data = Float32Array.from({ length: offset + s + 3 }, () => Math.round((r() * 4 - 2) * 1024) / 1024);
+      return { data, op: { offset, strides } };
+    }
+
+    function expected(a: Float32Array, ao: Operand, b: Float32Array, bo: Operand, batch: number[], m: number, k: number, n: number): Float64Array {
+      const r = batch.length;
+      const count = batch.reduce((x, y) => x * y, 1);
+      const out = new Float64Array(count * m * n);
+      for (let t = 0; t < count; t++) {
+        let rest = t;
+        let aOff = ao.offset;
+        let bOff = bo.offset;
+        for (let d = r - 1; d >= 0; d--) {
+          const i = rest % (batch[d] as number);
+          rest = Math.floor(rest / (batch[d] as number));
+          aOff += i * (ao.strides[d] as number);
+          bOff += i * (bo.strides[d] as number);
+        }
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let acc = 0;
+            for (let kk = 0; kk < k; kk++) acc += (a[aOff + i * (ao.strides[r] as number) + kk * (ao.strides[r + 1] as number)] as number) * (b[bOff + kk * (bo.strides[r] as number) + j * (bo.strides[r + 1] as number)] as number);
+            out[t * m * n + i * n + j] = acc;
+          }
+      }
+      return out;
+    }
+
+    const r = rng(1234);
+    const pick = (xs: number[]): number => xs[Math.floor(r() * xs.length)] as number;
+    for (let trial = 0; trial < 40; trial++) {
+      const m = pick([1, 2, 3, 4, 5, 7, 8, 9, 63, 64, 65, 70]);
+      const k = pick([0, 1, 2, 3, 5, 8, 17, 255, 256, 257, 300]);
+      const n = pick([1, 2, 7, 8, 9, 15, 16, 17, 33]);
+      const batch = trial % 4 === 0 ? [] : trial % 4 === 1 ? [3] : trial % 4 === 2 ? [2, 3] : [1, 2];
+      const ta = r() < 0.5;
+      const tb = r() < 0.5;
+      // broadcast: one operand's batch dims may have stride 0
+      const bcastA = batch.map(() => r() < 0.3);
+      const bcastB = batch.map((_, d) => !bcastA[d] && r() < 0.3);
+      it(`${batch.join('×') || 'no batch'} ${m}×${k}·${k}×${n}${ta ? ' Aᵀ' : ''}${tb ? ' Bᵀ' : ''}${bcastA.some(Boolean) || bcastB.some(Boolean) ? ' broadcast' : ''}`, () => {
+        const A = layout([...batch, m, k], ta, r, [...bcastA, false, false]);
+        const B = layout([...batch, k, n], tb, r, [...bcastB, false, false]);
+        const kernel = K.matmul(A.op, B.op, batch, m, k, n);
+        const want = expected(A.data, A.op, B.data, B.op, batch, m, k, n);
+        // values on a 1/1024 grid, k ≤ 300: float32 sums are close to exact
+        const tol = { rtol: 1e-5, atol: 1e-4 };
+        for (const dev of [fast, loop]) {
+          const out = dev.run(kernel, [dev.upload(A.data, 'float32'), dev.upload(B.data, 'float32')], 'float32');
+          expectClose(dev.readSync(out), want, tol, dev === fast ? 'gemm' : 'loop');
+        }
+      });
+    }
+
+    it('declines (writes nothing) a product past wasm32 memory, so the device runs its loop', () => {
+      const g = wasmGemm()!;
+      const huge = { a: { offset: 0, strides: [1 << 20, 1] }, b: { offset: 0, strides: [1 << 20, 1] }, batch: [], m: 1 << 20, k: 1 << 10, n: 1 };
+      const out = new Float32Array(1);
+      expect(g.run(out, new Float32Array(1), new Float32Array(1), huge)).to.equal(false);
+      expect(out[0]).to.equal(0);
+    });
+
+    it('float64 never takes the fast path: results are the loop, bit for bit', () => {
+      const x = gg.randn([9, 300], { dtype: 'float64' });
+      const y = gg.randn([300, 7], { dtype: 'float64' });
+      const got = x.matmul(y).dataSync();
+      const xs = x.dataSync();
+      const ys = y.dataSync();
+      // the loop's order: four accumulators over k, combined (acc0 + acc1) + (acc2 + acc3)
+      for (let i = 0; i < 9; i++)
+        for (let j = 0; j < 7; j++) {
+          const acc = [0, 0, 0, 0];
+          for (let kk = 0; kk < 300; kk++) acc[kk % 4] = (acc[kk % 4] as number) + (xs[i * 300 + kk] as number) * (ys[kk * 7 + j] as number);
+          expect(got[i * 7 + j]).to.equal(((acc[0] as number) + (acc[1] as number)) + ((acc[2] as number) + (acc[3] as number)));
+        }
+    });
+  });
+});
