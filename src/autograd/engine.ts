@@ -20,7 +20,7 @@
  * consumers are all done become ready). `Tensor.backward()` calls `backward`
  * here; this file knows Tensor only as a type, so tensor.ts can import it.
  */
-import { AccumulateGrad, OpNode, type GradHook, type Node } from './graph.js';
+import { AccumulateGrad, OpNode, WriteNode, type GradHook, type Node } from './graph.js';
 import { withGradMode } from './grad-mode.js';
 import { fmt, type Shape } from '../tensor/shape.js';
 import { keep, tidy } from '../tensor/storage.js';
@@ -49,8 +49,10 @@ interface RunOptions {
   createGraph: boolean;
   /** autograd.grad: capture gradients arriving at these (node, output) slots instead of accumulating. */
   capture?: Map<Node, Map<number, number>>;
-  /** backward(inputs=...): accumulate only into these leaves' nodes. */
+  /** backward(inputs=...): accumulate only into these nodes (leaves' AccumulateGrad, non-leaves' producers). */
   only?: Set<Node>;
+  /** backward(inputs=...) with non-leaf inputs: the tensors whose `.grad` takes what arrives at (node, output). */
+  nonLeaf?: Map<Node, Map<number, Tensor>>;
 }
 
 /** Gradients collected per node output while the graph is walked. */
@@ -169,9 +171,12 @@ function run(roots: readonly Root[], opts: RunOptions): Map<Node, (Tensor | null
     retainGrads(node, grads, opts.createGraph);
     const wanted = capture?.has(node) ?? false;
     if (wanted) captured.set(node, [...grads]); // capture (autograd.grad): the caller owns these
+    // backward(inputs=[y]) with y a non-leaf: y.grad takes the gradient arriving at y, as a leaf's would
+    const nonLeaf = opts.nonLeaf?.get(node);
+    nonLeaf?.forEach((t, i) => accumulateInto(t, grads[i] ?? null, opts.createGraph));
     if (node instanceof AccumulateGrad) {
       if (!capture) accumulate(node, grads[0] ?? null, opts.createGraph);
-    } else if (!wanted || plan.beyond.has(node)) {
+    } else if ((!wanted && !nonLeaf) || plan.beyond.has(node)) {
       out = callNode(node, grads, opts.createGraph, active, buffers);
       if (!opts.retainGraph) node.release();
     }
@@ -207,12 +212,11 @@ function checkHookResult(h: GradHook, g: Tensor, r: unknown): Tensor {
   return r;
 }
 
-/** `retainGrad()` on non-leaves: keep the gradient as `t.grad`. */
+/** `retainGrad()` on non-leaves: add the gradient into `t.grad` (retained grads accumulate across backward calls, as PyTorch's). */
 function retainGrads(node: Node, grads: readonly (Tensor | null)[], createGraph: boolean): void {
   node.retained.forEach((ref, i) => {
     const t = ref.deref();
-    const g = grads[i];
-    if (t && g) t.grad = keep(createGraph ? g.alias() : g.detach());
+    if (t) accumulateInto(t, grads[i] ?? null, createGraph);
   });
 }
 
@@ -239,7 +243,7 @@ function callNode(node: Node, grads: (Tensor | null)[], createGraph: boolean, ac
   // NOTE: a table rule's temporaries are the engine's own: they are freed as soon as the rule
   // returns, and its results once deposited (README "Memory"). A custom Function's backward and
   // module hooks are user code that may keep what it made, so those are left to the collector.
-  const owned = node instanceof OpNode && node.postHooks.length === 0;
+  const owned = (node instanceof OpNode || node instanceof WriteNode) && node.postHooks.length === 0;
   const fixed = owned ? tidy(step) : step();
   node.next.forEach((e, i) => {
     const g = fixed[i];
@@ -268,9 +272,14 @@ function schedule(node: Node, active: ReadonlySet<Node>, deps: Map<Node, number>
 }
 
 function accumulate(node: AccumulateGrad, g: Tensor | null, createGraph: boolean): void {
+  accumulateInto(node.leaf, g, createGraph);
+}
+
+/** Add `g` into `leaf.grad` (set it when there is none); with createGraph the sum is recorded. */
+function accumulateInto(leaf: Tensor, g: Tensor | null, createGraph: boolean): void {
   if (!g) return;
-  const leaf = node.leaf;
-  const incoming = createGraph ? g.alias() : g.detach();
+  // a `.grad` owns its memory (as PyTorch's AccumulateGrad clones a shared gradient): `x.grad.zero_()` must not reach another tensor
+  const incoming = g.fork(createGraph);
   if (!leaf.grad) {
     leaf.grad = keep(incoming);
   } else {
@@ -309,10 +318,17 @@ export function backward(t: Tensor, gradient: Tensor | undefined, opts: Backward
   const root = rootOf(t, 0);
   const grad = seedFor(t, gradient, 0);
   let only: Set<Node> | undefined;
+  const nonLeaf = new Map<Node, Map<number, Tensor>>();
   if (opts.inputs) {
-    only = new Set(opts.inputs.map((x, i) => rootOf(x, i).node));
+    only = new Set(
+      opts.inputs.map((x, i) => {
+        const e = rootOf(x, i);
+        if (!x.isLeaf) nonLeaf.set(e.node, (nonLeaf.get(e.node) ?? new Map<number, Tensor>()).set(e.index, x));
+        return e.node;
+      }),
+    );
   }
-  run([{ ...root, grad }], { retainGraph, createGraph, ...(only ? { only } : {}) });
+  run([{ ...root, grad }], { retainGraph, createGraph, ...(only ? { only } : {}), ...(nonLeaf.size ? { nonLeaf } : {}) });
   if (grad !== gradient) grad.dispose();
 }
 

@@ -13,7 +13,7 @@
  * forward mode (docs/notes/forward-mode.md) a static `jvp` gives the output
  * tangents; without one, the tangents are those of the ops `forward` runs.
  */
-import { FREED_MESSAGE, Node, type Edge, type InputMeta, type SavedEntry } from './graph.js';
+import { FREED_MESSAGE, Node, checkVersion, producerOf, type Edge, type InputMeta, type SavedEntry } from './graph.js';
 import { isGradEnabled, withGradMode } from './grad-mode.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/creation.js';
@@ -40,7 +40,13 @@ export class FunctionCtx {
   /** The tensors given to `saveForBackward`. @example const [x, w] = ctx.savedTensors; */
   get savedTensors(): Tensor[] {
     if (this.freed || !this.saved) throw new Error(FREED_MESSAGE);
-    return this.saved;
+    // once the graph owns them: PyTorch's check that none was written in place since forward
+    const saved = this.saved;
+    this.savedVersions?.forEach((v, i) => {
+      const t = saved[i];
+      if (t) checkVersion(t, v, () => producerOf(this.savedOriginals[i]?.deref() ?? t));
+    });
+    return saved;
   }
   /** @internal the saved tensors without throwing (null once freed). */
   peekSaved(): readonly Tensor[] | null {
@@ -52,8 +58,13 @@ export class FunctionCtx {
   }
   /** @internal swap saved tensors for graph-owned aliases. */
   adoptSaved(): void {
-    if (this.saved) this.saved = this.saved.map((t) => t.alias());
+    if (!this.saved) return;
+    this.savedVersions = this.saved.map((t) => t.version);
+    this.savedOriginals = this.saved.map((t) => new WeakRef(t));
+    this.saved = this.saved.map((t) => t.alias());
   }
+  private savedVersions: number[] | null = null;
+  private savedOriginals: WeakRef<Tensor>[] = [];
   /** @internal */
   release(): void {
     if (this.saved) for (const t of this.saved) t.dispose();

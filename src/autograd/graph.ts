@@ -43,6 +43,50 @@ export const FREED_MESSAGE =
   'Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). ' +
   'Specify retainGraph: true if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.';
 
+/** PyTorch's name of a tensor type in messages: `torch.FloatTensor`, `torch.DoubleTensor`, ... */
+function torchTypeName(dtype: DType): string {
+  const names: Record<string, string> = { float32: 'FloatTensor', float64: 'DoubleTensor', int32: 'IntTensor', int64: 'LongTensor' };
+  return `torch.${names[dtype] ?? dtype}`;
+}
+
+/** Where a saved tensor came from, for the message: output `index` of the node named `name`. */
+export interface Producer {
+  readonly name: string;
+  readonly index: number;
+}
+
+/**
+ * PyTorch's message (SavedVariable::unpack) for a saved tensor written in
+ * place after it was saved; the hint depends on anomaly mode.
+ */
+export function modifiedMessage(t: Tensor, expected: number, producer: Producer | null): string {
+  const which = producer ? `, which is output ${producer.index} of ${producer.name},` : '';
+  const hint = isAnomalyEnabled()
+    ? 'Hint: the backtrace further above shows the operation that failed to compute its gradient. The variable in question was changed in there or anywhere later. Good luck!'
+    : 'Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True).';
+  return (
+    `one of the variables needed for gradient computation has been modified by an inplace operation: [${torchTypeName(t.dtype)} [${t.shape.join(', ')}]]${which} ` +
+    `is at version ${t.version}; expected version ${expected} instead. ${hint}`
+  );
+}
+
+/**
+ * The producer PyTorch names for a saved input: the tensor's current
+ * `gradFn` (after an in-place op rebased it, the new one); for a view whose
+ * data was written, AsStridedBackward0 (PyTorch regenerates a written view's
+ * `grad_fn` as one); none for a leaf.
+ */
+export function producerOf(t: Tensor): Producer | null {
+  if (!t.gradFn) return null;
+  if (t.viewBase) return { name: 'AsStridedBackward0', index: 0 };
+  return { name: t.gradFn.name, index: t.outputIndex };
+}
+
+/** Throw PyTorch's message when `saved` was written in place since it was saved at `version`. */
+export function checkVersion(saved: Tensor, version: number, producer: () => Producer | null): void {
+  if (saved.version !== version) throw new Error(modifiedMessage(saved, version, producer()));
+}
+
 /** One saved tensor of a node, with the name PyTorch gives it (`self`, `other`, `result`, ...). */
 export interface SavedEntry {
   readonly name: string;
@@ -163,10 +207,42 @@ export class AccumulateGrad extends Node {
   }
 }
 
+/**
+ * @internal The node an in-place write that replaces values records
+ * (tensor/inplace.ts): `copy_` (PyTorch's CopyBackwards), `fill_`, `zero_`,
+ * `normal_`, `uniform_`. It saves nothing; `rule` maps the output's gradient
+ * to the inputs' (a zero one for the overwritten value).
+ */
+export class WriteNode extends Node {
+  constructor(
+    name: string,
+    next: (Edge | null)[],
+    meta: InputMeta[],
+    private readonly rule: (grad: Tensor, needs: readonly boolean[]) => (Tensor | null)[],
+  ) {
+    super(name, next, meta, 1);
+  }
+
+  apply(grads: (Tensor | null)[]): (Tensor | null)[] {
+    const g = grads[0];
+    if (!g) return this.next.map(() => null);
+    return this.rule(g, this.next.map((e) => e !== null));
+  }
+
+  release(): void {
+    this.released = true;
+  }
+}
+
 /** @internal The node an op application records: the table's backward rule over what the entry saved. */
 export class OpNode<N extends OpName> extends Node {
   private saved: Tensor[] | null;
   private savedResult: Tensor | null = null;
+  /** Version of each saved input when saved, the inputs themselves (for the message), and which the backward reads. */
+  private readonly savedVersions: number[];
+  private readonly originals: WeakRef<Tensor>[];
+  private readonly checked: readonly boolean[];
+  private resultVersion = 0;
   constructor(
     readonly op: N,
     private readonly spec: OpSpec<OpAttrs[N]>,
@@ -177,10 +253,23 @@ export class OpNode<N extends OpName> extends Node {
   ) {
     super(opNodeName(op, attrs, meta, next), next, meta, 1);
     this.saved = spec.saveInputs ? inputs.map((t) => t.alias()) : null;
+    this.savedVersions = spec.saveInputs ? inputs.map((t) => t.version) : [];
+    this.originals = spec.saveInputs ? inputs.map((t) => new WeakRef(t)) : [];
+    const needs = next.map((e) => e !== null);
+    this.checked = spec.saves ? spec.saves(needs) : inputs.map(() => true);
   }
 
   saveResult(result: Tensor): void {
-    if (this.spec.saveResult) this.savedResult = result.alias();
+    if (!this.spec.saveResult) return;
+    this.savedResult = result.alias();
+    this.resultVersion = result.version;
+  }
+
+  /** PyTorch's version check on unpacking saved tensors: a saved input written in place since refuses. */
+  private checkInputs(saved: readonly Tensor[]): void {
+    saved.forEach((t, i) => {
+      if (this.checked[i]) checkVersion(t, this.savedVersions[i] ?? 0, () => producerOf(this.originals[i]?.deref() ?? t));
+    });
   }
 
   apply(grads: (Tensor | null)[]): (Tensor | null)[] {
@@ -194,10 +283,13 @@ export class OpNode<N extends OpName> extends Node {
       needs: this.next.map((e) => e !== null),
       get inputs(): readonly Tensor[] {
         if (!self.saved) throw self.freedError();
+        self.checkInputs(self.saved);
         return self.saved;
       },
       get result(): Tensor {
         if (!self.savedResult) throw self.freedError();
+        // the saved output is this node's own output 0
+        checkVersion(self.savedResult, self.resultVersion, () => ({ name: self.name, index: 0 }));
         return self.savedResult;
       },
     };

@@ -171,6 +171,38 @@ export function pad(op: Operand, inShape: readonly number[], outShape: readonly 
   return makeGridKernel('pad', 1, outShape, 'o', body, conds.length ? `(${inside}) ? v : ${float(value)}` : 'v');
 }
 
+/**
+ * An in-place write into part of a buffer: the output is a whole new buffer
+ * of `size` elements where the elements that a non-overlapping strided view
+ * (`shape`, `strides`, `offset`) covers take the dense value `in1` (row-major
+ * over `shape`) and every other element keeps its old value `in0`.
+ * Each output position is split by the view's strides, largest first; it is
+ * in the view when every index is inside its dim and nothing is left over.
+ * @example scatter(6, [2], [3], 1) // writes positions 1 and 4 of a 6-element buffer
+ */
+export function scatter(size: number, shape: readonly number[], strides: readonly number[], offset: number): Kernel {
+  ints(size, shape, strides, offset);
+  const dense = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+  const dims = shape.map((n, d) => ({ n, s: strides[d] ?? 0, c: dense[d] ?? 1 })).filter((x) => x.n !== 1).sort((a, b) => b.s - a.s);
+  const body = [`const q0 = gid - ${int(offset)};`];
+  const conds = ['q0 >= 0.0'];
+  const at: string[] = [];
+  dims.forEach(({ n, s, c }, k) => {
+    // NOTE: +0.5 keeps the floor exact when a GPU's float division lands a hair below an integer
+    body.push(`const j${k} = Math.floor((q${k} + 0.5) / ${int(s)});`);
+    body.push(`const q${k + 1} = q${k} - j${k} * ${int(s)};`);
+    conds.push(`j${k} < ${int(n)}`);
+    at.push(c === 1 ? `j${k}` : `j${k} * ${int(c)}`);
+  });
+  conds.push(`q${dims.length} == 0.0`);
+  const inside = conds.join(' && ');
+  // NOTE: the value's index is clamped to 0 outside the view, so no device reads out of bounds
+  body.push(`const at = (${inside}) ? ${at.length ? at.join(' + ') : '0.0'} : 0.0;`);
+  body.push('const v = in1[at];');
+  body.push('const o = in0[gid];');
+  return makeKernel('scatter', 2, size, body, `(${inside}) ? v : o`);
+}
+
 /** A constant fill (no inputs). */
 export function fill(n: number, value: number): Kernel {
   float(value);

@@ -94,6 +94,13 @@ export interface OpSpec<A> {
   nondifferentiable?: true;
   saveInputs?: true;
   saveResult?: true;
+  /**
+   * Which saved inputs the backward reads, given which inputs need a
+   * gradient (default: all). Only those are checked by the version counter,
+   * as PyTorch saves only those: `w.mul(x)` with only `w` requiring grad
+   * reads `x`, so writing `w` in place before backward is fine.
+   */
+  saves?(needs: readonly boolean[]): boolean[];
 }
 
 // ---- forward helpers ---------------------------------------------------------
@@ -162,12 +169,14 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   mul: {
     forward: elementwise('mul'),
     saveInputs: true,
+    saves: ([na, nb]) => [!!nb, !!na],
     backward: ({ grad, inputs: [a, b], needs }) => [needs[0] ? grad.mul(b!) : null, needs[1] ? grad.mul(a!) : null], // d(ab) = b da + a db
     jvp: ({ tangents: [ta, tb], inputs: [a, b] }) => plus(ta?.mul(b!), tb?.mul(a!)),
   },
   div: {
     forward: elementwise('div'),
     saveInputs: true,
+    saves: ([na, nb]) => [!!nb, !!na || !!nb],
     // d(a/b) = da/b - a/b² db, as PyTorch: -g·(a/b)/b (not a/(b·b), which is 0/0 for a tiny b)
     backward: ({ grad, inputs: [a, b], needs }) => [needs[0] ? grad.div(b!) : null, needs[1] ? grad.mul(a!.div(b!).div(b!)).neg() : null],
     jvp: ({ tangents: [ta, tb], inputs: [, b], result }) => plus(ta?.div(b!), tb?.mul(result).div(b!).neg()), // (da - (a/b) db) / b
@@ -208,6 +217,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   where: {
     forward: elementwise('where'),
     saveInputs: true,
+    saves: () => [true, false, false], // the condition only
     // the chosen branch gets the gradient
     backward: ({ grad, inputs: [c], needs }) => [null, needs[1] ? grad.where(c!, 0) : null, needs[2] ? grad.where(c!.eq(0), 0) : null],
     jvp: ({ tangents: [, ta, tb], inputs: [c] }) => plus(ta?.where(c!, 0), tb?.where(c!.eq(0), 0)), // the chosen branch's tangent
@@ -262,6 +272,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       return out;
     },
     saveInputs: true,
+    saves: ([na, nb]) => [!!nb, !!na],
     // d(AB) = dA B + A dB  ⇒  ∂A = G Bᵀ, ∂B = Aᵀ G
     backward: ({ grad, inputs: [a, b], needs }) => [
       needs[0] ? grad.matmul(b!.transpose(-1, -2)) : null,

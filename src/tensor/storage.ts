@@ -7,13 +7,38 @@
  */
 import type { Device, DeviceBuffer } from '../backend/device.js';
 
-/** @internal One reference-counted device buffer, shared by every view of it. */
+/** A device buffer and how many storages point at it (buffers are never written after a kernel makes them). */
+interface Cell {
+  readonly buffer: DeviceBuffer;
+  refs: number;
+}
+
+function dropCell(c: Cell): void {
+  if (--c.refs === 0) c.buffer.device.free(c.buffer);
+}
+
+/**
+ * @internal One reference-counted piece of device memory, shared by every
+ * view of it. An in-place write (tensor/inplace.ts) does not change a
+ * buffer: kernels always make new buffers, so a write points the storage at
+ * the new one (`share`, `replace`) and every view and saved handle of the
+ * storage sees the new values, as PyTorch's views do (docs/notes/mutation.md).
+ * Two storages may point at one buffer (after `assign`); that is safe because
+ * a buffer is never written once made.
+ */
 export class Storage {
   private refs = 0;
-  constructor(readonly buffer: DeviceBuffer) {}
+  private cell: Cell;
+  constructor(buffer: DeviceBuffer) {
+    this.cell = { buffer, refs: 1 };
+  }
+
+  get buffer(): DeviceBuffer {
+    return this.cell.buffer;
+  }
 
   get device(): Device {
-    return this.buffer.device;
+    return this.cell.buffer.device;
   }
 
   retain(): void {
@@ -21,12 +46,44 @@ export class Storage {
   }
 
   release(): void {
-    if (--this.refs === 0) this.buffer.device.free(this.buffer);
+    if (--this.refs === 0) dropCell(this.cell);
   }
 
   get freed(): boolean {
-    return this.buffer.freed;
+    return this.cell.buffer.freed;
   }
+
+  /** A new storage over this one's current buffer (no copy): writes to either no longer reach the other. */
+  fork(): Storage {
+    const s = new Storage(this.cell.buffer);
+    s.cell = this.cell;
+    this.cell.refs++;
+    return s;
+  }
+
+  /** From now on hold `other`'s current buffer (no copy); the old buffer is freed when nothing else points at it. */
+  share(other: Storage): void {
+    const next = other.cell;
+    next.refs++;
+    dropCell(this.cell);
+    this.cell = next;
+  }
+
+  /** From now on hold `buffer`, a new buffer this storage owns. */
+  replace(buffer: DeviceBuffer): void {
+    dropCell(this.cell);
+    this.cell = { buffer, refs: 1 };
+  }
+}
+
+/**
+ * @internal How many times a tensor's data was written in place (PyTorch's
+ * version counter): shared by the tensor, its views, `detach()`ed handles and
+ * the handles the graph saves, so a saved tensor sees every write made
+ * through any of them (docs/notes/mutation.md).
+ */
+export class VersionCounter {
+  value = 0;
 }
 
 /** Held by the finalizer: the storage of a handle that was never disposed. */

@@ -18,10 +18,10 @@
  */
 import type { DType, HostArray } from '../backend/types.js';
 import { hostArray } from '../backend/types.js';
-import { fill } from '../backend/kernels.js';
+import { fill, scatter } from '../backend/kernels.js';
 import { getDevice } from '../backend/registry.js';
 import { AccumulateGrad, OpNode, type Edge, type GradHook, type Node } from '../autograd/graph.js';
-import { isGradEnabled, noGrad, withGradMode } from '../autograd/grad-mode.js';
+import { isGradEnabled, withGradMode } from '../autograd/grad-mode.js';
 import { backward, type BackwardOptions } from '../autograd/engine.js';
 import * as C from './composites.js';
 import { formatTensor, nest, type NestedArray } from './format.js';
@@ -30,7 +30,8 @@ import { forwardActive, setTangent, suspendForward, tangentOf } from './dual.js'
 import {
   checkMatmul, contiguousStrides, expandedShape, fmt, inferShape, isContiguousLayout, narrowStart, normDim, normDims, numel, permutation, shapeOf, type Dims, type ShapeArgs,
 } from './shape.js';
-import { Storage, StorageRef, keep, track } from './storage.js';
+import { Storage, StorageRef, VersionCounter, keep, track } from './storage.js';
+import * as I from './inplace.js';
 import { typeName, argError, checkBool, checkFits, checkInt, checkIntList, checkNumber, checkTensor, isTensor, tensorBrand } from './check.js';
 
 /** Handle returned by `registerHook`. */
@@ -41,7 +42,8 @@ export interface RemovableHandle {
 /**
  * An n-dimensional array of float32 or float64 on a device, with
  * reverse-mode autograd. Made by `gg.tensor`, `gg.zeros`, `gg.randn`, ...; ops
- * return new tensors (in-place writes go through `assign`/`copy_`).
+ * return new tensors, and the trailing-underscore ops (`add_`, `copy_`, ...)
+ * write in place (docs/spec/mutation.md).
  * @example const x = gg.tensor([[1, 2], [3, 4]], { requiresGrad: true }); x.mul(x).sum().backward();
  */
 export class Tensor {
@@ -76,6 +78,10 @@ export class Tensor {
   private accumulator: AccumulateGrad | null = null;
   private ref: StorageRef;
   private disposed = false;
+  /** Shared with views, aliases and detached handles (docs/notes/mutation.md). */
+  private versionCounter = new VersionCounter();
+  /** The tensor this one is a view of (PyTorch's `_base`), null when it owns its layout. */
+  private base: Tensor | null = null;
 
   /** @internal the brand `isTensor` (check.ts) looks for. */
   get [tensorBrand](): true {
@@ -199,6 +205,14 @@ export class Tensor {
   alias(): Tensor {
     const t = new Tensor(this.storage, this.shape, this.strides, this.offset, this.dtype);
     keep(t);
+    this.giveGraphPlace(t);
+    t.versionCounter = this.versionCounter;
+    t.base = this.base;
+    return t;
+  }
+
+  /** `t` takes this tensor's place in the graph: the same producer, or the same leaf sink. */
+  private giveGraphPlace(t: Tensor): void {
     t.gradFn = this.gradFn;
     t.outputNr = this.outputNr;
     t.leafRequiresGrad = this.leafRequiresGrad;
@@ -206,7 +220,75 @@ export class Tensor {
       this.accumulator ??= new AccumulateGrad(this);
       t.accumulator = this.accumulator;
     }
+  }
+
+  /**
+   * @internal a tensor of its own over the current values, without a copy
+   * when this one is its whole buffer (the new storage points at the same
+   * buffer, which is never written): what `.grad` holds, so writing one
+   * gradient in place never reaches another. `keepGraph` keeps this tensor's
+   * place in the graph (createGraph).
+   */
+  fork(keepGraph: boolean): Tensor {
+    this.checkAlive();
+    const t = this.isDenseBuffer() ? new Tensor(this.storage.fork(), this.shape, this.strides, 0, this.dtype) : this.contiguousCopy();
+    if (keepGraph) this.giveGraphPlace(t);
     return t;
+  }
+
+  /**
+   * @internal a copy of the current values in a new storage, with this tensor's
+   * place in the graph and its tangent: what an in-place op saves when its
+   * backward needs the value it overwrites (PyTorch saves `self.clone()` there).
+   */
+  snapshot(): Tensor {
+    const d = this.detach();
+    const c = suspendForward(() => withGradMode(false, () => apply('contiguous', [d], {})));
+    d.dispose();
+    this.giveGraphPlace(c);
+    const tan = tangentOf(this);
+    if (tan) setTangent(c, tan);
+    return c;
+  }
+
+  /**
+   * How many times this tensor's data has been written in place (PyTorch's
+   * `_version`); views and `detach()`ed handles share the count. The graph
+   * records it for every tensor it saves, and backward refuses a saved tensor
+   * whose count moved (docs/notes/mutation.md).
+   * @example const x = gg.zeros([2]); x.add_(1); x.version // 1
+   */
+  get version(): number {
+    return this.versionCounter.value;
+  }
+
+  /** @internal the tensor this one is a view of (PyTorch's `_base`), or null. */
+  get viewBase(): Tensor | null {
+    return this.base;
+  }
+
+  /** @internal `view` is a view of this tensor's data: it shares the version counter and the base. */
+  markView(view: Tensor): void {
+    view.versionCounter = this.versionCounter;
+    view.base = this.base ?? this;
+  }
+
+  /**
+   * @internal write `value` (this tensor's shape, dtype and device) into this
+   * tensor's memory, where every view and saved handle of it sees it, and
+   * count the write. A tensor that is its whole buffer takes `value`'s buffer
+   * (no copy); a strided view gets a new buffer with its region replaced.
+   */
+  writeFrom(value: Tensor): void {
+    const dense = value.isDenseBuffer() ? value : value.contiguousCopy();
+    if (this.isDenseBuffer()) {
+      this.storage.share(dense.storage);
+    } else {
+      const buf = this.storage.device.run(scatter(this.storage.buffer.size, this.shape, this.strides, this.offset), [this.storage.buffer, dense.storage.buffer], this.dtype);
+      this.storage.replace(buf);
+    }
+    if (dense !== value) dense.dispose();
+    this.versionCounter.value++;
   }
   /** @internal throws when the tensor was disposed. */
   checkAlive(): void {
@@ -214,35 +296,142 @@ export class Tensor {
       throw new Error(`Tensor of shape ${fmt(this.shape)} on '${this.device}' was disposed and cannot be used`);
     }
   }
-  /** @internal replace this tensor's data in place (optimisers, running statistics). */
+  /**
+   * @internal replace this tensor's values in place (optimisers, running
+   * statistics, loading state dicts): a write like `copy_` without autograd,
+   * counted by the version counter, seen by views of this tensor.
+   */
   assign(src: Tensor): void {
     this.checkAlive();
+    src.checkAlive();
     if (src.device !== this.device || src.dtype !== this.dtype || fmt(src.shape) !== fmt(this.shape)) {
       throw new Error(`cannot assign a ${src.dtype} ${fmt(src.shape)} tensor on '${src.device}' to a ${this.dtype} ${fmt(this.shape)} tensor on '${this.device}'`);
     }
-    this.adopt(src);
+    I.checkNoOverlap(this);
+    this.writeFrom(src);
   }
 
   /**
-   * Copy `src`'s values into this tensor in place (broadcast to this shape,
-   * converted to this dtype and device). Not recorded by autograd: as in
-   * PyTorch, a leaf that requires grad can only be written inside `noGrad`.
+   * Copy `src`'s values into this tensor in place (PyTorch's `copy_`):
+   * broadcast to this shape, converted to this dtype and device. Recorded by
+   * autograd in grad mode (`CopyBackwards`: `src` gets the gradient, the old
+   * value gets zeros); refused on a leaf that requires grad unless inside
+   * `gg.noGrad`. Counts as a write for the version counter.
+   * Shapes: `src` broadcastable to `this.shape`. Dtypes: any float dtype.
+   * @throws TypeError when `src` is not a Tensor or number; Error `a leaf Variable that requires grad is being used in an in-place operation.`;
+   *   Error `output with shape [..] doesn't match the broadcast shape [..]` (PyTorch's messages). A failed call changes nothing.
+   * Reference: torch.Tensor.copy_.
    * @example gg.noGrad(() => layer.weight.copy_(gg.zeros(layer.weight.shape)));
    */
   copy_(src: Tensor | number): this {
-    if (typeof src !== 'number' && !isTensor(src)) throw argError('copy_', 'src', 'Tensor or Number', src);
-    if (this.isLeaf && this.requiresGrad && isGradEnabled()) {
-      throw new Error('a leaf Variable that requires grad is being used in an in-place operation.');
-    }
-    const value = noGrad(() => {
-      const s = typeof src === 'number' ? this.scalar(src) : src.to(this.device).to(this.dtype);
-      const e = s.expand(...this.shape);
-      const c = e.contiguous();
-      for (const t of [s, e]) if (t !== c && t !== src) t.dispose();
-      return c;
-    });
-    this.assign(value);
-    if (value !== src) value.dispose();
+    I.copy(this, src);
+    return this;
+  }
+
+  // ---- in-place ops (tensor/inplace.ts; docs/notes/mutation.md) ---------------------
+
+  /**
+   * Add `other` in place (PyTorch's `add_`): `this += other`, `other`
+   * broadcast to this shape (it must not grow it). Recorded by autograd in
+   * grad mode, where this tensor's `gradFn` becomes AddBackward0; refused on
+   * a leaf that requires grad (use `gg.noGrad`) and on a view that takes part
+   * in autograd. Views of this tensor see the new values; the version counter
+   * counts the write, so a graph that saved this tensor refuses to backward.
+   * Dtypes: an operand of the other float dtype is converted to this one.
+   * @throws TypeError for a non-tensor, non-number `other`; Error `a leaf Variable that requires grad is being used in an in-place operation.`,
+   *   `output with shape [2] doesn't match the broadcast shape [2, 2]`, `unsupported operation: more than one element of the written-to tensor refers to a single memory location. ...`
+   *   (PyTorch's messages). A failed call changes nothing.
+   * Reference: torch.Tensor.add_.
+   * @example const y = x.mul(2); y.add_(1); y.gradFn!.name // 'AddBackward0'
+   */
+  add_(other: Tensor | number): this {
+    I.binary(this, 'add', other);
+    return this;
+  }
+  /**
+   * Subtract in place (PyTorch's `sub_`); rules, errors and shapes as `add_` (SubBackward0).
+   * Reference: torch.Tensor.sub_.
+   * @example gg.noGrad(() => w.sub_(w.grad!.mul(0.1)));
+   */
+  sub_(other: Tensor | number): this {
+    I.binary(this, 'sub', other);
+    return this;
+  }
+  /**
+   * Multiply in place (PyTorch's `mul_`); rules, errors and shapes as `add_`
+   * (MulBackward0). When `other` requires grad the old value is kept for its
+   * gradient, as PyTorch does.
+   * Reference: torch.Tensor.mul_.
+   * @example gg.tensor([1, 2]).mul_(3) // [3, 6]
+   */
+  mul_(other: Tensor | number): this {
+    I.binary(this, 'mul', other);
+    return this;
+  }
+  /**
+   * Divide in place (PyTorch's `div_`); rules, errors and shapes as `add_` (DivBackward0).
+   * Reference: torch.Tensor.div_.
+   * @example gg.tensor([2, 4]).div_(2) // [1, 2]
+   */
+  div_(other: Tensor | number): this {
+    I.binary(this, 'div', other);
+    return this;
+  }
+  /**
+   * Limit to [min, max] in place (PyTorch's `clamp_`; either bound may be
+   * omitted, not both). Values, gradient and NaN handling as `clamp`.
+   * @throws Error `torch.clamp: At least one of 'min' or 'max' must not be None`; TypeError for a non-number bound; the in-place refusals of `add_`.
+   * Reference: torch.Tensor.clamp_.
+   * @example gg.tensor([-2, 0.5, 3]).clamp_(0, 1) // [0, 0.5, 1]
+   */
+  clamp_(min?: number | null, max?: number | null): this {
+    I.clamp(this, min, max);
+    return this;
+  }
+  /**
+   * Set every element to `value` in place (PyTorch's `fill_`): a number, or a
+   * 0-dim tensor (whose gradient is then the sum of this tensor's gradient,
+   * FillBackward3). Recorded in grad mode as FillBackward2 (the old values
+   * get a zero gradient).
+   * @throws Error `fill_ only supports 0-dimension value tensor but got tensor with 1 dimensions.`; the in-place refusals of `add_`.
+   * Reference: torch.Tensor.fill_.
+   * @example gg.zeros([2]).fill_(7) // [7, 7]
+   */
+  fill_(value: Tensor | number): this {
+    I.fill(this, value);
+    return this;
+  }
+  /**
+   * Set every element to 0 in place (PyTorch's `zero_`; ZeroBackward0 in grad mode).
+   * @throws the in-place refusals of `add_`.
+   * Reference: torch.Tensor.zero_.
+   * @example gg.noGrad(() => w.grad!.zero_());
+   */
+  zero_(): this {
+    I.zero(this);
+    return this;
+  }
+  /**
+   * Fill in place with samples of N(mean, std²) from the seeded stream
+   * (`gg.manualSeed`; the same numbers as `gg.randn` scaled; PyTorch's
+   * generator gives other numbers). NormalBackward0 in grad mode.
+   * @throws Error `normal expects std >= 0.0, but found std -1`; TypeError for non-numbers; the in-place refusals of `add_`.
+   * Reference: torch.Tensor.normal_.
+   * @example gg.noGrad(() => layer.weight.normal_(0, 0.02));
+   */
+  normal_(mean = 0, std = 1): this {
+    I.normalFill(this, mean, std);
+    return this;
+  }
+  /**
+   * Fill in place with samples of U[from, to) from the seeded stream
+   * (`gg.manualSeed`). UniformBackward0 in grad mode.
+   * @throws Error `uniform_ expects to return a [from, to) range, but found from=1 > to=0`; TypeError for non-numbers; the in-place refusals of `add_`.
+   * Reference: torch.Tensor.uniform_.
+   * @example gg.noGrad(() => layer.bias!.uniform_(-0.1, 0.1));
+   */
+  uniform_(from = 0, to = 1): this {
+    I.uniformFill(this, from, to);
     return this;
   }
 
@@ -250,10 +439,12 @@ export class Tensor {
    * @internal take over another tensor's data, even with another shape,
    * device or dtype, keeping this object's identity (PyTorch's `set_`:
    * `module.to()` moves parameters so, unsafe parametrizations reshape them).
+   * Counted as a write by the version counter, as `set_` is.
    */
   rehome(src: Tensor): void {
     this.checkAlive();
     this.adopt(src);
+    this.versionCounter.value++;
   }
 
   /** Share `src`'s data (a dense copy of it when it is a strided view) from now on. */
@@ -356,10 +547,12 @@ export class Tensor {
   private checkItem(): void {
     if (this.numel() !== 1) throw new Error(`a Tensor with ${this.numel()} elements cannot be converted to Scalar`);
   }
-  private isDenseBuffer(): boolean {
+  /** @internal whether this tensor is its whole buffer, densely. */
+  isDenseBuffer(): boolean {
     return this.isContiguous() && this.storage.buffer.size === this.numel();
   }
-  private contiguousCopy(): Tensor {
+  /** @internal a dense copy of the values, outside the graph. */
+  contiguousCopy(): Tensor {
     // NOTE: the detached handle holds a reference to the storage; release it now, not at GC
     const d = this.detach();
     try {
@@ -429,7 +622,10 @@ export class Tensor {
    */
   detach(): Tensor {
     this.checkAlive();
-    return new Tensor(this.storage, this.shape, this.strides, this.offset, this.dtype);
+    const t = new Tensor(this.storage, this.shape, this.strides, this.offset, this.dtype);
+    // as PyTorch: a detached tensor shares the version counter (writes through it are seen by the graph)
+    t.versionCounter = this.versionCounter;
+    return t;
   }
 
   /**
@@ -889,6 +1085,9 @@ export function apply<N extends OpName>(op: N, inputs: readonly Tensor[], attrs:
   // an op's own forward computes values only: its inner ops carry no tangents
   const p = suspendForward(() => withGradMode(false, () => spec.forward(inputs, attrs)));
   const out = new Tensor(p.storage, p.shape, p.strides, p.offset, p.dtype);
+  // a view shares its input's memory, so it shares its version counter too (docs/notes/mutation.md)
+  const first = inputs[0];
+  if (first && p.storage === first.storage) first.markView(out);
   if (!spec.nondifferentiable && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     const next = inputs.map((t) => (t.requiresGrad ? t.edge() : null));
     const meta = inputs.map((t) => ({ shape: [...t.shape], dtype: t.dtype, device: t.device }));

@@ -22,6 +22,9 @@ describe('README tour', () => {
     const x = gg.tensor([[1, 2], [3, 4]], { requiresGrad: true });
     x.mul(x).sum().backward();
     expect(await x.grad!.array()).to.deep.equal([[2, 4], [6, 8]]);
+    gg.noGrad(() => x.sub_(x.grad!.mul(0.1)));
+    expect(x.version).to.equal(1);
+    expect(Array.from(await x.data()).map((v) => Math.round(v * 10) / 10)).to.deep.equal([0.8, 1.6, 2.4, 3.2]);
 
     const a = gg.randn([3, 4], { dtype: 'float64', requiresGrad: true });
     expect(await gg.autograd.gradcheck((t) => t.softmax(1).mul(t).sum(0), [a])).to.equal(true);
