@@ -22,6 +22,7 @@ import { isGradEnabled, withGradMode } from '../autograd/grad-mode.js';
 import { forwardActive, setTangent, suspendForward, tangentOf } from './dual.js';
 import { normal, uniform } from './random.js';
 import { broadcastShapes, fmt } from './shape.js';
+import { rooted } from './storage.js';
 import { argError, checkNumber, isTensor } from './check.js';
 import type { Tensor } from './tensor.js';
 
@@ -94,6 +95,8 @@ function commit(self: Tensor, value: Tensor, node: { fn: Node | null; index: num
     node.fn.retained.set(node.index, ref);
   }
   self.setGradFn(node.fn, node.index);
+  // a tensor from outside a tidy scope keeps the node recorded inside it
+  rooted(self);
 }
 
 /** After a write: the tangent of the new values, or a zero one where the old values had one. */

@@ -161,6 +161,15 @@ export function keep<T extends Disposable>(t: T): T {
 }
 
 /**
+ * @internal `t` may have been made outside the open scopes, but its graph
+ * grew inside them (an in-place op moved it to a node recorded here): the
+ * nodes it leads to stay alive when the scopes end, as a returned tensor's do.
+ */
+export function rooted(t: Disposable): void {
+  for (const s of scopes) if (!s.tensors.has(t)) s.kept.add(t);
+}
+
+/**
  * Run `fn` and dispose every tensor it created except those it returns
  * (a tensor, or tensors inside a returned array or plain object).
  * Graph nodes recorded inside that no surviving tensor leads to (e.g. the

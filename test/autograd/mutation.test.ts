@@ -218,6 +218,39 @@ describe('issue 13 inputs 4-7: autograd rules for mutation (cpu, float64)', () =
     lin.loadStateDict(lin.stateDict());
     expect(lin.weight.version - v1).to.equal(ip.load_state_dict_version);
   });
+  it('forward mode: the tangent follows the write (mul_, add_, copy_, zero_, into a constant)', async () => {
+    const fw = (fx['inplace'] as { forward_ad: Record<string, Golden> }).forward_ad;
+    const F = gg.autograd.forwardAd;
+    await F.dualLevel(async () => {
+      const x = F.makeDual(gg.tensor([1, 2], f64), gg.tensor([1, 0.5], f64));
+      const tangent = async (t: gg.Tensor): Promise<number[]> => values(F.unpackDual(t).tangent!);
+      const y = x.mul(1);
+      y.mul_(3);
+      expect(await tangent(y)).to.deep.equal(fw['mul_']!.data);
+      y.add_(x);
+      expect(await tangent(y)).to.deep.equal(fw['add_']!.data);
+      const z = gg.zeros([2], f64);
+      z.copy_(x);
+      expect(await tangent(z)).to.deep.equal(fw['copy_']!.data);
+      y.zero_();
+      expect(await tangent(y)).to.deep.equal(fw['zero_']!.data);
+      const w = gg.ones([2], f64);
+      w.mul_(x);
+      expect(await tangent(w)).to.deep.equal(fw['mul_into_constant']!.data);
+      expect(errorOf(() => F.makeDual(gg.zeros([2, 2], f64), gg.ones([2, 2], f64)).t().add_(1))).to.match(/forward-mode tangents through an in-place write to a view/);
+    });
+  });
+  it('an in-place op inside tidy on a tensor made outside it keeps its node alive', async () => {
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const w = gg.tensor([3, 4], { ...f64, requiresGrad: true });
+    const y = x.mul(1);
+    gg.tidy(() => {
+      y.mul_(w); // MulBackward0 saves a copy of y's old value and w
+    });
+    y.sum().backward();
+    expect(await values(x.grad!)).to.deep.equal([3, 4]);
+    expect(await values(w.grad!)).to.deep.equal([1, 2]);
+  });
   it('a .grad owns its memory: writing one gradient in place leaves another alone', async () => {
     const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     const b = gg.tensor([3, 4], { ...f64, requiresGrad: true });
