@@ -1,8 +1,11 @@
 /**
  * The playground as a person sees it, in Chromium: load the page, run an
- * example (its graph is drawn as SVG by Graphviz), step the trace, run
- * gradcheck (Jacobian tables), train a few steps (loss and accuracy plots
- * drawn, the loss falls, SwitchableNorm2d weights plotted), and save
+ * example (its graph is `gg.autograd.graph.toDot` drawn as SVG by Graphviz),
+ * step the engine's trace (`gg.autograd.trace`) with the gradient values,
+ * stop at a NaN in anomaly mode (`gg.autograd.detectAnomaly`), run gradcheck
+ * (Jacobian tables; a planted wrong backward fails), train a few steps (loss
+ * and accuracy plots drawn, the loss falls, SwitchableNorm2d weights
+ * plotted), and save
  * screenshots to out/screenshots/ (GPUGRAD_SCREENSHOTS=DIR picks another
  * folder; `npm run screenshots` writes docs/img/).
  * Skips (with the reason) where Chromium or the built playground is missing;
@@ -66,6 +69,10 @@ describe('playground [device=chromium]', function () {
     expect(await p.getAttribute('body', 'data-ready')).to.equal('true');
     const devices = await p.$$eval('#device option', (os) => os.map((o) => (o as unknown as { value: string }).value));
     expect(devices).to.include('cpu');
+    // a page starts on the GPU device the browser offers (SwiftShader's here)
+    const device = await p.inputValue('#device');
+    expect(device).to.match(/^gpu:/);
+    expect(await p.textContent('#device-info')).to.match(/software/);
     expect(errors, errors.join('\n')).to.deep.equal([]);
   });
 
@@ -73,17 +80,84 @@ describe('playground [device=chromium]', function () {
     const p = page as Page;
     await p.selectOption('#example', { label: 'BatchNorm2d' });
     await p.click('#run');
-    await p.waitForSelector('body[data-graph="drawn"]', { timeout: 60_000 });
+    await p.waitForSelector('body[data-run="done"]', { timeout: 60_000 });
+    expect(await p.getAttribute('body', 'data-graph')).to.equal('drawn');
     const nodes = await p.$$eval('#graph svg g.node', (gs) => gs.map((g) => g.textContent ?? ''));
     expect(nodes.length, 'graph nodes').to.be.greaterThan(3);
-    expect(nodes.join(' ')).to.match(/AccumulateGrad/);
+    const text = nodes.join(' ');
+    // toDot's boxes: PyTorch's node names, and leaves named from the setup (module parameters too)
+    for (const want of ['SumBackward0', 'MulBackward0', 'SumBackward1', 'bn.weight', 'bn.bias']) expect(text, want).to.include(want);
+    expect(await p.textContent('#dot')).to.match(/^digraph autograd \{/);
     expect(await p.textContent('#expr-out')).to.match(/x\.grad = shape \[3, 2, 2, 2\]/);
-    // step the trace twice: the second node is highlighted in the drawing
+    // gg.autograd.trace's steps: as many as the engine visits, the library's table shown
+    const total = Number(/^step 1 of (\d+)/.exec((await p.textContent('#trace-pos')) ?? '')?.[1]);
+    expect(total, 'trace steps').to.be.greaterThan(10);
+    expect(await p.textContent('#trace')).to.match(/step\s+node\s+waited\s+grad in\s+grad out/);
+    // step the trace twice: the third step's node is highlighted, the edges it sends gradients along too
     await p.click('#trace-next');
     await p.click('#trace-next');
-    expect(await p.textContent('#trace-pos')).to.match(/^step 3 of \d+/);
-    expect(await p.$$eval('#graph g.node.active', (gs) => gs.length)).to.equal(1);
+    expect(await p.textContent('#trace-pos')).to.equal(`step 3 of ${total}`);
+    const trace = (await p.textContent('#trace')) ?? '';
+    const stepNode = /^(\w+)/.exec(trace)?.[1] ?? '?';
+    expect(trace, 'gradient values').to.match(/gradient in\s+\(3, 2, 2, 2\) \[-?\d/);
+    expect(trace).to.match(/▶ +3 +\w+/);
+    const active = await p.$$eval('#graph g.node.active', (gs) => gs.map((g) => g.textContent ?? ''));
+    expect(active.length).to.equal(1);
+    expect(active[0], 'the highlighted box is the step\'s node').to.include(stepNode);
+    expect(await p.$$eval('#graph g.edge.flow', (gs) => gs.length)).to.be.greaterThan(0);
+    expect(await p.$$eval('#graph g.node.done', (gs) => gs.length)).to.equal(2);
     await p.locator('#graph-section').screenshot({ path: join(shots, 'playground-graph.png') });
+    await p.locator('#trace-section').screenshot({ path: join(shots, 'playground-trace.png') });
+  });
+
+  it('walks x.mul(x).sum() to the end: every node highlighted in turn, x.grad = 2x', async () => {
+    const p = page as Page;
+    await p.selectOption('#example', { label: 'x.mul(x).sum()' });
+    await p.click('#run');
+    await p.waitForSelector('body[data-run="done"]', { timeout: 60_000 });
+    expect(await p.getAttribute('body', 'data-graph')).to.equal('drawn');
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      seen.push(((await p.$$eval('#graph g.node.active', (gs) => gs.map((g) => g.textContent ?? ''))).join('')).replace(/\s+/g, ' ').trim());
+      await p.click('#trace-next');
+    }
+    expect(seen).to.deep.equal(['n0 SumBackward0', 'n1 MulBackward0', 'n2 x (3,)']);
+    expect(await p.textContent('#trace-pos')).to.equal('step 3 of 3');
+    expect(await p.textContent('#trace')).to.include('gradient in  (3,) [2.000, -4.000, 6.000]');
+    expect(await p.textContent('#expr-out')).to.include('x.grad = shape [3] float32: [2.0000, -4.0000, 6.0000]');
+  });
+
+  it('anomaly mode stops at the NaN: PyTorch\'s message, the forward line, the node marked', async () => {
+    const p = page as Page;
+    await p.selectOption('#example', { label: 'a NaN gradient (anomaly mode)' });
+    expect(await p.isChecked('#anomaly')).to.equal(true);
+    await p.click('#run');
+    await p.waitForSelector('body[data-run="done"]', { timeout: 60_000 });
+    expect(await p.getAttribute('body', 'data-anomaly')).to.equal('nan');
+    const out = (await p.textContent('#expr-out')) ?? '';
+    expect(out).to.include("Function 'SqrtBackward0' returned nan values in its 0th output.");
+    expect(out, 'the forward stack names the expression box').to.include('expression.js');
+    expect(await p.$$eval('#graph g.node.failed', (gs) => gs.map((g) => g.textContent ?? ''))).to.satisfy((t: string[]) => t.length === 1 && t[0]?.includes('SqrtBackward0'));
+    const trace = (await p.textContent('#trace')) ?? '';
+    expect(trace).to.match(/^SqrtBackward0 \[n\d\]: anomaly mode stopped the engine here/);
+    expect(trace).to.include('gradient out 0 [NaN, 0.500, 1.000]');
+    await p.locator('#trace-section').screenshot({ path: join(shots, 'playground-anomaly.png') });
+    await p.uncheck('#anomaly');
+  });
+
+  it('gradcheck fails on a planted wrong backward and shows where', async () => {
+    const p = page as Page;
+    await p.selectOption('#example', { label: 'a wrong backward (gradcheck fails)' });
+    await p.click('#gradcheck');
+    await p.waitForSelector('body[data-gradcheck]', { timeout: 120_000 });
+    expect(await p.getAttribute('body', 'data-gradcheck')).to.equal('failed');
+    expect(await p.textContent('#gradcheck-out')).to.include('Jacobian mismatch for output 0 with respect to input 0');
+    const cells = await p.$$eval('#gradcheck-out table.jac', (ts) => ts.map((t) => [...t.querySelectorAll('td')].map((td) => td.textContent)));
+    // d(x³)/dx = 3x² at x = [1, -2, 3]; the planted backward says 2x²
+    expect(cells[0]?.filter((_, i) => i % 4 === 0)).to.deep.equal(['3.000', '12.000', '27.000']);
+    expect(cells[1]?.filter((_, i) => i % 4 === 0)).to.deep.equal(['2.000', '8.000', '18.000']);
+    await p.locator('#gradcheck-section').screenshot({ path: join(shots, 'playground-gradcheck-fail.png') });
+    await p.selectOption('#example', { label: 'BatchNorm2d' });
   });
 
   it('runs gradcheck and shows the numerical and analytical Jacobians', async () => {
@@ -91,12 +165,30 @@ describe('playground [device=chromium]', function () {
     await p.click('#gradcheck');
     await p.waitForSelector('body[data-gradcheck]', { timeout: 120_000 });
     expect(await p.getAttribute('body', 'data-gradcheck')).to.equal('passed');
-    expect(await p.$$eval('#gradcheck-out table.jac', (ts) => ts.length)).to.equal(2);
+    expect(await p.$$eval('#gradcheck-out table.jac', (ts) => ts.length), 'numerical, analytical, difference').to.equal(3);
     await p.locator('#gradcheck-section').screenshot({ path: join(shots, 'playground-gradcheck.png') });
+  });
+
+  it('trains on the GPU device the page starts on: a few steps, plots drawn', async () => {
+    const p = page as Page;
+    const device = await p.inputValue('#device');
+    await p.selectOption('#norm', 'BatchNorm2d');
+    await p.fill('#steps', '3');
+    await p.click('#train');
+    await p.waitForSelector('body[data-train="done"], body[data-train="error"]', { timeout: 120_000 });
+    const status = (await p.textContent('#train-status')) ?? '';
+    expect(await p.getAttribute('body', 'data-train'), status).to.equal('done');
+    expect(status).to.include(`BatchNorm2d on ${device}: step 3/3`);
+    const losses = JSON.parse((await p.getAttribute('body', 'data-losses')) ?? '[]') as number[];
+    expect(losses.length).to.equal(3);
+    for (const l of losses) expect(l).to.be.within(0.5, 5); // about ln 10 = 2.3 at the start
+    expect(await p.$$eval('#loss-plot path.series', (ps) => ps.length)).to.equal(1);
   });
 
   it('trains a SwitchableNorm2d CNN: plots drawn and the loss falls', async () => {
     const p = page as Page;
+    // NOTE: on the cpu reference: 30 steps under SwiftShader's software WebGL would take minutes
+    await p.selectOption('#device', 'cpu');
     await p.selectOption('#norm', 'SwitchableNorm2d');
     await p.fill('#steps', '30');
     await p.click('#train');
@@ -110,6 +202,14 @@ describe('playground [device=chromium]', function () {
     expect(await p.$$eval('#acc-plot path.series', (ps) => ps.length)).to.equal(1);
     expect(await p.$$eval('#sn-plot rect.bar', (rs) => rs.length)).to.equal(12);
     await p.locator('#train-section').screenshot({ path: join(shots, 'playground-train.png') });
+    // the whole page in one state: x.mul(x).sum(), its graph at trace step 2, its gradcheck
+    await p.selectOption('#example', { label: 'x.mul(x).sum()' });
+    await p.click('#run');
+    await p.waitForSelector('body[data-run="done"]', { timeout: 60_000 });
+    expect(await p.getAttribute('body', 'data-graph')).to.equal('drawn');
+    await p.click('#trace-next');
+    await p.click('#gradcheck');
+    await p.waitForSelector('body[data-gradcheck="passed"]', { timeout: 60_000 });
     await p.screenshot({ path: join(shots, 'playground.png'), fullPage: true });
     expect(errors, errors.join('\n')).to.deep.equal([]);
   });
