@@ -11,6 +11,7 @@ import type { DeviceInfo, DeviceStats } from './backend/device.js';
 
 export { Tensor, type RemovableHandle } from './tensor/tensor.js';
 export type { NestedArray } from './tensor/format.js';
+export type { NdArray, NdArrayLike, NdDataType } from './tensor/ndarray.js';
 export type { Dims, Shape, ShapeArgs } from './tensor/shape.js';
 export type { HostArray } from './backend/types.js';
 export type { Node, Edge, GradHook, InputMeta } from './autograd/graph.js';
@@ -18,10 +19,10 @@ export type { Disposable } from './tensor/storage.js';
 export { norm, type NormOrd } from './tensor/composites.js';
 export type { BackwardOptions } from './autograd/engine.js';
 export {
-  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn,
+  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn, type ArangeOptions,
   setDefaultDevice, getDefaultDevice, setDefaultDtype, getDefaultDtype, type TensorOptions, type TensorData,
 } from './tensor/creation.js';
-export { cat, stack, where } from './tensor/composites.js';
+export { cat, stack, where, rsub } from './tensor/composites.js';
 export { manualSeed } from './tensor/random.js';
 export { tidy, keep } from './tensor/storage.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';

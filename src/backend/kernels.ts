@@ -63,6 +63,9 @@ export const formulas = {
   // to the last bit there), |x| >= 20 gives ±1 (tanh(20) rounds to 1 even in float64); NaN stays NaN
   tanh: ([a]: string[]) =>
     `(Math.abs(${a}) < 0.00000001 ? ${a} : (Math.abs(${a}) < 20.0 ? Math.tanh(${a}) : (${a} > 0.0 ? 1.0 : (${a} < 0.0 ? -1.0 : ${a}))))`,
+  floor: ([a]: string[]) => `Math.floor(${a})`,
+  ceil: ([a]: string[]) => `Math.ceil(${a})`,
+  round: ([a]: string[]) => roundHalfEven(a as string),
   copy: ([a]: string[]) => `${a}`,
   add: ([a, b]: string[]) => `${a} + ${b}`,
   sub: ([a, b]: string[]) => `${a} - ${b}`,
@@ -83,6 +86,25 @@ export const formulas = {
   ge: ([a, b]: string[]) => `(${a} >= ${b} ? 1.0 : 0.0)`,
   where: ([c, a, b]: string[]) => `(${c} != 0.0 ? ${a} : ${b})`,
 } as const;
+
+/**
+ * Round half to even (PyTorch's `round`, IEEE roundTiesToEven) from floor,
+ * comparisons and exact arithmetic only, so it reads the same in JavaScript,
+ * GLSL and WGSL (GLSL ES 1.0 has no `roundEven`, and JS's Math.round sends
+ * halves up). With f = floor(a), the fraction a - f is exact in binary
+ * floating point for |a| >= 1 (and a itself for 0 <= a < 1); below -1 < a < 0
+ * it may round, but only towards 1 or 0.5 with the right answer either way.
+ * Round up when the fraction is above 0.5, or exactly 0.5 and f is odd.
+ * A zero result takes a's sign (a·0), as PyTorch's round(-0.3) is -0.
+ * Infinities give f (the fraction inf - inf is NaN, and NaN compares false);
+ * NaN gives NaN. Only literal constants enter the text.
+ */
+function roundHalfEven(a: string): string {
+  const f = `Math.floor(${a})`;
+  const up = `(${a} - ${f} > 0.5 || (${a} - ${f} == 0.5 && Math.floor(${f} * 0.5) * 2.0 != ${f}))`;
+  const r = `(${up} ? ${f} + 1.0 : ${f})`;
+  return `(${r} == 0.0 ? ${a} * 0.0 : ${r})`;
+}
 
 /** Names of the elementwise formulas. */
 export type Formula = keyof typeof formulas;

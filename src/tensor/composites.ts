@@ -11,7 +11,7 @@
 import type { Tensor } from './tensor.js';
 import { normDim, normDims, type Dims } from './shape.js';
 import { withGradMode } from '../autograd/grad-mode.js';
-import { argError, checkInt, checkNumber, checkTensor, checkTensorList, isTensor } from './check.js';
+import { argError, checkBool, checkInt, checkNumber, checkOptions, checkTensor, checkTensorList, isTensor } from './check.js';
 import { tidy } from './storage.js';
 
 /** max(x, 0); the gradient at 0 is 0, as in PyTorch. */
@@ -290,6 +290,8 @@ function safeRoot(s: Tensor, p: number): Tensor {
  * @example norm(gg.tensor([3, 4])) // 5 (clipGradNorm_ uses it)
  */
 export function norm(x: Tensor, p: NormOrd = 2, dim?: Dims, keepdim = false): Tensor {
+  checkTensor('norm', 'input', x);
+  checkBool('norm', 'keepdim', keepdim);
   const ord = p === 'fro' ? 2 : p;
   if (typeof ord !== 'number' || Number.isNaN(ord)) throw new Error(`norm: p must be a number or 'fro', got ${String(p)}`);
   if (ord === 0) return x.detach().ne(0).sum(dim, keepdim).to(x.dtype);
@@ -299,4 +301,28 @@ export function norm(x: Tensor, p: NormOrd = 2, dim?: Dims, keepdim = false): Te
   if (ord === 1) return a.sum(dim, keepdim);
   if (ord === 2) return safeRoot(x.mul(x).sum(dim, keepdim), 2);
   return safeRoot(a.pow(ord).sum(dim, keepdim), ord);
+}
+
+// ---- reversed operators ----
+
+/**
+ * `other - alpha·x` (PyTorch's `torch.rsub(input, other, *, alpha=1)`): the
+ * reversed subtraction, e.g. `1 - x` as `gg.rsub(x, 1)` or `x.rsub(1)`.
+ *
+ * Shapes broadcast as in `sub`; a tensor `other` must share `x`'s dtype and
+ * device. Dtype: as `x`. Gradient: -alpha for `x`, 1 for a tensor `other`.
+ * @throws TypeError when `x` is not a tensor, `other` neither a tensor nor a
+ *   number, or `alpha` not a number
+ * @example gg.rsub(gg.tensor([0.25, 1]), 1) // [0.75, 0]
+ * @example gg.rsub(gg.tensor([1, 2]), 10, { alpha: 2 }) // [8, 6]
+ */
+export function rsub(x: Tensor, other: Tensor | number, opts: { alpha?: number } = {}): Tensor {
+  checkTensor('rsub', 'input', x);
+  if (typeof other !== 'number' && !isTensor(other)) throw argError('rsub', 'other', 'Tensor or Number', other);
+  const alpha = checkNumber('rsub', 'alpha', checkOptions('rsub', opts).alpha ?? 1);
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    const scaled = alpha === 1 ? x : x.mul(alpha);
+    return (typeof other === 'number' ? x.scalar(other) : other).sub(scaled);
+  });
 }

@@ -11,6 +11,7 @@ import { numel } from './shape.js';
 import { defaults } from './defaults.js';
 import type { NestedArray } from './format.js';
 import { Tensor } from './tensor.js';
+import { isNdArrayLike, readNdArray, type NdArrayLike } from './ndarray.js';
 
 /** Options every creation function takes. */
 export interface TensorOptions {
@@ -65,15 +66,27 @@ function resolve(opts: TensorOptions, fn = 'tensor'): { dtype: DType; device: st
   return { dtype, device };
 }
 
-/** Data accepted by `tensor()`. */
-export type TensorData = number | NestedArray | readonly NestedArray[] | HostArray | Int32Array | Uint8Array | readonly number[];
+/** Data accepted by `tensor()`: a scijs ndarray (any view) is read with its shape, strides and offset. */
+export type TensorData = number | NestedArray | readonly NestedArray[] | HostArray | Int32Array | Uint8Array | readonly number[] | NdArrayLike;
 
 /**
- * A tensor from a number, nested arrays, or a typed array with `opts.shape`.
+ * A tensor from a number, nested arrays, a typed array with `opts.shape`,
+ * or a scijs ndarray (PyTorch's `torch.tensor(data)`: the data is copied).
  * Every element must be a JS number (no strings, booleans, null, BigInt); a
  * given shape must be whole numbers >= 0 holding exactly the data.
- * @throws TypeError naming the first bad element, or the bad option
+ *
+ * An ndarray is read through its shape, stride and offset, so every view
+ * gives the values it shows: transposed (`.transpose`), sliced
+ * (`.lo`, `.hi`), stepped (`.step`, negative steps included) and picked
+ * (`.pick`). The tensor has the ndarray's shape; `opts.shape`, if given,
+ * must equal it. Dtype: `opts.dtype` or the default (float32), whatever the
+ * ndarray's data type, as for typed arrays.
+ *
+ * @throws TypeError naming the first bad element, or the bad option; for an
+ *   ndarray, TypeError for malformed shape/stride/offset or non-numeric data
+ *   and RangeError for a view reaching outside its data
  * @example gg.tensor([[1, 2], [3, 4]], { dtype: 'float64', requiresGrad: true })
+ * @example gg.tensor(ndarray(new Float64Array([1, 2, 3, 4, 5, 6]), [2, 3]).transpose(1, 0)) // [[1, 4], [2, 5], [3, 6]]
  */
 export function tensor(data: TensorData | Tensor, opts: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
   const { dtype, device } = resolve(opts, 'tensor');
@@ -81,7 +94,10 @@ export function tensor(data: TensorData | Tensor, opts: TensorOptions & { shape?
   if (data instanceof Tensor) return finish(data.detach().to(dtype).to(device).clone(), opts);
   let shape: number[];
   let flat: HostArray;
-  if (ArrayBuffer.isView(data)) {
+  if (isNdArrayLike(data)) {
+    ({ shape, data: flat } = readNdArray(data, (n) => hostArray(dtype, n)));
+    if (given && given.join() !== shape.join()) throw new Error(`tensor(): shape ${JSON.stringify(given)} given for an ndarray of shape ${JSON.stringify(shape)}; reshape the tensor afterwards`);
+  } else if (ArrayBuffer.isView(data)) {
     const view: unknown = data;
     if (view instanceof BigInt64Array || view instanceof BigUint64Array) {
       throw new TypeError(`tensor(): ${typeName(view)} data is not supported (float32/float64 only): convert it first, e.g. Float64Array.from(data, Number)`);
@@ -183,23 +199,77 @@ export function fullLike(t: Tensor, value: number, opts: TensorOptions = {}): Te
   return filled('full_like', t.shape, value, { dtype: t.dtype, device: t.device, ...opts });
 }
 
+/** Options of `arange(end, opts)`: start and step may also go here (gpugrad's older form). */
+export type ArangeOptions = TensorOptions & { start?: number; step?: number };
+
 /**
- * 0, 1, ..., n-1 (or start .. end by step).
+ * Evenly spaced values in [start, end): start, start + step, ..., as
+ * PyTorch's `torch.arange`, with its argument order: `arange(end)`,
+ * `arange(start, end)`, `arange(start, end, step)`, each optionally followed
+ * by the options (`dtype`, `device`, `requiresGrad`).
+ *
+ * Shape: [ceil((end - start) / step)] (PyTorch's length rule, computed in
+ * float64, so `arange(0, 1, 0.1)` has 10 values). Element i is
+ * `start + i·step` computed in float64, then stored in the dtype (default
+ * float32; PyTorch's integer default for integer arguments is not followed).
+ * The form `arange(end, { start, step })` is kept.
+ *
+ * @throws TypeError for an argument that is not a JS number (naming it as
+ *   PyTorch does: 'end' alone, else 'start', 'end', 'step'), or start/step
+ *   given both as arguments and as options; RangeError with PyTorch's
+ *   messages: `step must be nonzero`, `unsupported range: 0 -> inf` (a
+ *   non-finite start or end), `upper bound and larger bound inconsistent
+ *   with step sign`, and for more than 2^31 elements
  * @example gg.arange(4) // [0, 1, 2, 3]
+ * @example gg.arange(2, 5) // [2, 3, 4]
+ * @example gg.arange(1, 2.5, 0.5, { dtype: 'float64' }) // [1, 1.5, 2]
+ * @example gg.arange(10, 0, -3) // [10, 7, 4, 1]
  */
-export function arange(n: number, opts: TensorOptions & { start?: number; step?: number } = {}): Tensor {
+export function arange(end: number, opts?: ArangeOptions): Tensor;
+/** `arange(start, end)`: step 1. @example gg.arange(2, 5) // [2, 3, 4] */
+export function arange(start: number, end: number, opts?: TensorOptions): Tensor;
+/** `arange(start, end, step)`. @example gg.arange(0, 1, 0.25) // [0, 0.25, 0.5, 0.75] */
+export function arange(start: number, end: number, step: number, opts?: TensorOptions): Tensor;
+export function arange(...args: unknown[]): Tensor {
+  // the positional numbers come first; a last argument that is a plain object is the options
+  // (anything else in a number's place is refused by checkNumber, naming the argument)
+  const last = args[args.length - 1];
+  const hasOpts = args.length > 1 && typeof last === 'object' && last !== null && !Array.isArray(last);
+  const nums = hasOpts ? args.slice(0, -1) : [...args];
+  while (nums.length > 0 && nums[nums.length - 1] === undefined) nums.pop();
+  if (nums.length === 0 || nums.length > 3) throw new TypeError(`arange() takes 1 to 3 numbers (end; start, end; or start, end, step) and options, got ${args.length} arguments`);
+  const opts = (hasOpts ? last : {}) as ArangeOptions;
   const { dtype, device } = resolve(opts, 'arange');
-  const end = checkNumber('arange', 'end', n);
-  const start = checkNumber('arange', 'start', opts.start ?? 0);
-  const step = checkNumber('arange', 'step', opts.step ?? 1);
-  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new RangeError(`arange(): unsupported range: ${start} -> ${end}`);
-  if (step === 0 || !Number.isFinite(step)) throw new RangeError(`arange(): step must be nonzero and finite, got ${step}`);
-  if ((step > 0 && end < start) || (step < 0 && end > start)) throw new RangeError('arange(): upper bound and larger bound inconsistent with step sign');
-  const count = Math.ceil((end - start) / step);
+  let start: number;
+  let end: number;
+  let step: number;
+  if (nums.length === 1) {
+    end = checkNumber('arange', 'end', nums[0]);
+    start = checkNumber('arange', 'start', opts.start ?? 0);
+    step = checkNumber('arange', 'step', opts.step ?? 1);
+  } else {
+    if (opts.start !== undefined || opts.step !== undefined) {
+      throw new TypeError('arange(): start and step are given as arguments (arange(start, end, step)); leave them out of the options');
+    }
+    start = checkNumber('arange', 'start', nums[0]);
+    end = checkNumber('arange', 'end', nums[1]);
+    step = checkNumber('arange', 'step', nums[2] ?? 1);
+  }
+  // PyTorch's checks, in its order (aten RangeFactories: arange_out)
+  if (!(step > 0 || step < 0)) throw new RangeError('step must be nonzero');
+  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new RangeError(`arange(): unsupported range: ${pyNum(start)} -> ${pyNum(end)}`);
+  if (!((step > 0 && end >= start) || (step < 0 && end <= start))) throw new RangeError('upper bound and larger bound inconsistent with step sign');
+  // Math.max: +0, not the -0 that ceil gives for an empty range with a negative step
+  const count = Math.max(0, Math.ceil((end - start) / step));
   if (count > 2 ** 31) throw new RangeError(`arange(): ${count} elements is too many`);
   const data = hostArray(dtype, count);
   for (let i = 0; i < count; i++) data[i] = start + i * step;
   return finish(Tensor.fromHost(data, [count], dtype, device), opts);
+}
+
+/** A number as PyTorch's C++ messages print it (inf, -inf, nan). */
+function pyNum(v: number): string {
+  return Number.isNaN(v) ? 'nan' : v === Infinity ? 'inf' : v === -Infinity ? '-inf' : String(v);
 }
 
 function fromStream(fn: string, shape: readonly number[], draw: () => number, opts: TensorOptions): Tensor {

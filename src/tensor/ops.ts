@@ -29,6 +29,7 @@ type None = Record<string, never>;
 /** Attributes of each primitive; the union of names is derived from it. */
 export interface OpAttrs {
   neg: None; exp: None; log: None; sqrt: None; abs: None; sign: None; sigmoid: None; tanh: None; contiguous: None;
+  floor: None; ceil: None; round: None;
   add: None; sub: None; mul: None; div: None; pow: None; maximum: None; minimum: None;
   eq: None; ne: None; lt: None; le: None; gt: None; ge: None;
   where: None;
@@ -163,6 +164,11 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   sign: { forward: unary('sign'), nondifferentiable: true, backward: () => [null], jvp: ({ result }) => result.eq(result).mul(0) }, // +0 everywhere, NaN included
   sigmoid: { forward: unary('sigmoid'), saveResult: true, backward: ({ grad, result: s }) => [grad.mul(s.mul(s.neg().add(1)))], jvp: ({ tangents: [ta], result: s }) => ta!.mul(s.mul(s.neg().add(1))) }, // dσ = σ(1-σ) da
   tanh: { forward: unary('tanh'), saveResult: true, backward: ({ grad, result: t }) => [grad.mul(t.mul(t).neg().add(1))], jvp: ({ tangents: [ta], result: t }) => ta!.mul(t.mul(t).neg().add(1)) }, // d tanh = (1-tanh²) da
+  // piecewise constant: PyTorch's zero gradient (the output still records a node, FloorBackward0,
+  // so backward reaches the input and gives it zeros) and zero tangent
+  floor: { forward: unary('floor'), backward: ({ grad }) => [zeroGrad(grad)], jvp: ({ result }) => zeroGrad(result) },
+  ceil: { forward: unary('ceil'), backward: ({ grad }) => [zeroGrad(grad)], jvp: ({ result }) => zeroGrad(result) },
+  round: { forward: unary('round'), backward: ({ grad }) => [zeroGrad(grad)], jvp: ({ result }) => zeroGrad(result) }, // half to even
   contiguous: { forward: unary('copy'), backward: ({ grad }) => [grad], jvp: ({ tangents: [ta] }) => ta! }, // a copy: identity
   add: { forward: elementwise('add'), backward: ({ grad }) => [grad, grad], jvp: ({ tangents: [ta, tb] }) => plus(ta, tb) }, // d(a+b) = da + db
   sub: { forward: elementwise('sub'), backward: ({ grad, needs }) => [grad, needs[1] ? grad.neg() : null], jvp: ({ tangents: [ta, tb] }) => plus(ta, tb?.neg()) }, // d(a-b) = da - db
@@ -405,6 +411,11 @@ function toWinner(grad: Tensor, a: Tensor, b: Tensor, aLoses: Tensor, bLoses: Te
 function fromWinner(ta: Tensor | null | undefined, tb: Tensor | null | undefined, wins: Tensor, a: Tensor, b: Tensor): Tensor | null {
   const share = wins.add(a.eq(b).mul(0.5));
   return plus(ta?.mul(share), tb?.mul(share.neg().add(1)));
+}
+
+/** Zeros shaped like `t`, on its device and dtype: PyTorch's `zeros_like(grad)` of a piecewise-constant op. */
+function zeroGrad(t: Tensor): Tensor {
+  return t.newFull(t.shape, 0);
 }
 
 /** The sum of the terms present (a missing tangent is zero); null when none is. */

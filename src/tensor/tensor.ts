@@ -25,6 +25,7 @@ import { isGradEnabled, withGradMode } from '../autograd/grad-mode.js';
 import { backward, type BackwardOptions } from '../autograd/engine.js';
 import * as C from './composites.js';
 import { formatTensor, nest, type NestedArray } from './format.js';
+import { wrapNdArray, type NdArray } from './ndarray.js';
 import { ops, type OpAttrs, type OpName, type OpSpec } from './ops.js';
 import { forwardActive, setTangent, suspendForward, tangentOf } from './dual.js';
 import {
@@ -532,6 +533,30 @@ export class Tensor {
   }
 
   /**
+   * The values as a scijs `ndarray` (the `ndarray` package's object) of this
+   * tensor's shape, over a new row-major buffer read from the device: a
+   * Float32Array or Float64Array, as the dtype. Writing to it does not change
+   * the tensor. Hands gpugrad's values to the scijs packages (ndarray-ops,
+   * ndarray-fft, ...); `gg.tensor(nd)` brings an ndarray (any view) back.
+   * @example
+   * const nd = await gg.tensor([[1, 2, 3], [4, 5, 6]]).ndarray();
+   * nd.shape;     // [2, 3]
+   * nd.get(1, 0); // 4
+   * nd.transpose(1, 0).get(0, 1); // 4
+   */
+  async ndarray(): Promise<NdArray> {
+    return wrapNdArray(await this.data(), this.shape);
+  }
+  /**
+   * `ndarray()`, synchronously (where `dataSync` works; devices whose results
+   * arrive later throw and ask for `await t.ndarray()`).
+   * @example gg.arange(6).reshape(2, 3).ndarraySync().get(1, 2) // 5
+   */
+  ndarraySync(): NdArray {
+    return wrapNdArray(this.dataSync(), this.shape);
+  }
+
+  /**
    * The single value of a one-element tensor.
    * @example await gg.tensor([[3]]).item() // 3
    */
@@ -711,6 +736,20 @@ export class Tensor {
   sub(o: Tensor | number): Tensor {
     return this.binary('sub', 'other', o);
   }
+  /**
+   * The reversed difference `other - alpha·x` (PyTorch's `torch.rsub` and
+   * `x.__rsub__`), the way to write `1 - x`: `x.rsub(1)`.
+   *
+   * Shapes broadcast as in `sub`; `other` is a number or a tensor of `x`'s
+   * dtype and device. Gradient: `-alpha` for `x`, 1 for a tensor `other`.
+   * @throws TypeError when `other` is neither a tensor nor a number, or
+   *   `alpha` is not a number
+   * @example gg.tensor([0.25, 1]).rsub(1) // [0.75, 0]
+   * @example gg.tensor([1, 2]).rsub(10, { alpha: 2 }) // [8, 6]
+   */
+  rsub(other: Tensor | number, opts: { alpha?: number } = {}): Tensor {
+    return C.rsub(this, other, opts);
+  }
   /** Elementwise product. @example gg.tensor([1, 2]).mul(3) // [3, 6] */
   mul(o: Tensor | number): Tensor {
     return this.binary('mul', 'other', o);
@@ -768,6 +807,40 @@ export class Tensor {
   /** -1, 0 or 1. @example gg.tensor([-2, 0, 3]).sign() // [-1, 0, 1] */
   sign(): Tensor {
     return apply('sign', [this], {});
+  }
+  /**
+   * The largest integer <= x, elementwise (PyTorch's `torch.floor`).
+   *
+   * Shape and dtype: as `x`. ±inf, NaN and -0 stay as they are. Gradient
+   * and forward-mode tangent are zero (the node is `FloorBackward0`, as in
+   * PyTorch), so a loss through it still reaches the inputs, with zeros.
+   * @example gg.tensor([-1.5, 0.5, 2]).floor() // [-2, 0, 2]
+   */
+  floor(): Tensor {
+    return apply('floor', [this], {});
+  }
+  /**
+   * The smallest integer >= x, elementwise (PyTorch's `torch.ceil`).
+   *
+   * Shape and dtype: as `x`; ceil(-0.5) is -0. Zero gradient and tangent
+   * (`CeilBackward0`), as in PyTorch.
+   * @example gg.tensor([-1.5, 0.5, 2]).ceil() // [-1, 1, 2]
+   */
+  ceil(): Tensor {
+    return apply('ceil', [this], {});
+  }
+  /**
+   * The nearest integer, halves to the even neighbour (PyTorch's
+   * `torch.round`, IEEE round-half-to-even: 0.5 → 0, 1.5 → 2, 2.5 → 2,
+   * -0.5 → -0), unlike JavaScript's `Math.round` (halves up).
+   *
+   * Shape and dtype: as `x`. Zero gradient and tangent (`RoundBackward0`),
+   * as in PyTorch. PyTorch's `decimals` argument is not supported: use
+   * `x.mul(100).round().div(100)`, which is what PyTorch computes for it.
+   * @example gg.tensor([0.5, 1.5, 2.5, -0.5, 2.6]).round() // [0, 2, 2, -0, 3]
+   */
+  round(): Tensor {
+    return apply('round', [this], {});
   }
   /** max(x, 0); the gradient at 0 is 0, as in PyTorch. @example gg.tensor([-1, 2]).relu() // [0, 2] */
   relu(): Tensor {
@@ -866,6 +939,24 @@ export class Tensor {
     // without a dim, torch.max(x): a NaN maximum passes its gradient to the NaNs
     const all = dim === undefined || dim === null;
     return apply('amax', [this], { dims, keepdim: checkBool('max', 'keepdim', keepdim), ...(all ? { nanWins: true } : {}) });
+  }
+  /**
+   * The vector p-norm over `dim` (all elements by default): (Σ|x|^p)^(1/p),
+   * as PyTorch's `x.norm(p, dim, keepdim)` (`torch.linalg.vector_norm`).
+   * `p` is a number (`Infinity`: max |x|, `-Infinity`: min |x|, 0: the count
+   * of non-zeros) or `'fro'` (= 2); the default is 2.
+   *
+   * Shape: `dim` removed, or kept as size 1 with `keepdim`. Dtype: as `x`.
+   * Gradient (PyTorch 1.13's norm_backward): x·|x|^(p-2)/‖x‖^(p-1), 0 where
+   * the norm is 0; for ±∞ shared evenly between tied maxima (minima); none for p = 0.
+   * @throws Error for a `p` that is neither a number nor 'fro' (NaN included);
+   *   RangeError for a dim out of range
+   * @example gg.tensor([[3, 4], [6, 8]]).norm() // 11.1803
+   * @example gg.tensor([[3, 4], [6, 8]]).norm(2, 1) // [5, 10]
+   * @example gg.tensor([[3, -4]]).norm(Infinity, 1, true) // [[4]]
+   */
+  norm(p: C.NormOrd = 2, dim?: Dims, keepdim = false): Tensor {
+    return C.norm(this, p, dim, keepdim);
   }
   /** Smallest value over `dim`. @example gg.tensor([[1, 5], [7, 2]]).min(1) // [1, 2] */
   min(dim?: Dims, keepdim = false): Tensor {

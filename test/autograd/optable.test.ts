@@ -68,6 +68,10 @@ const recipes: Record<string, Recipe> = {
   sign: { ...unaryAny((x) => x.sign(), 'nonzero'), nondifferentiable: true },
   sigmoid: unaryAny((x) => x.sigmoid()),
   tanh: unaryAny((x) => x.tanh()),
+  // piecewise constant: a zero Jacobian (random inputs are far from the integers and halves where they jump)
+  floor: unaryAny((x) => x.mul(3).floor()),
+  ceil: unaryAny((x) => x.mul(3).ceil()),
+  round: unaryAny((x) => x.mul(3).round()),
   contiguous: { inputs: () => [leaf([3, 4], 'any', 12)], fn: (x) => x.transpose(0, 1).contiguous() },
   add: binary((a, b) => a.add(b)),
   sub: binary((a, b) => a.sub(b)),
@@ -226,6 +230,12 @@ const composites: Record<string, Recipe> = {
   'sigmoid and tanh on a shared input': unaryAny((x) => x.sigmoid().mul(x.tanh()).sum(1)),
   'x^3 via pow(number)': unaryAny((x) => x.pow(3)),
   'pow(number) of a positive base': unaryAny((x) => x.pow(2.5), 'pos'),
+  'norm(2) of everything': unaryAny((x) => x.norm()),
+  'norm(3, dim=1)': unaryAny((x) => x.norm(3, 1), 'nonzero'),
+  'norm(1, dims [0, 1], keepdim)': unaryAny((x) => x.norm(1, [0, 1], true), 'nonzero'),
+  'norm(inf, dim=0)': { inputs: () => [leaf([3, 4], 'distinct', 114)], fn: (x) => x.norm(Infinity, 0) },
+  'rsub(number, alpha)': unaryAny((x) => x.rsub(1.5, { alpha: 2 })),
+  'gg.rsub(x, tensor): both get a gradient': { inputs: () => [leaf([2, 3], 'any', 115), leaf([3], 'any', 116)], fn: (a, b) => gg.rsub(a, b) },
 };
 
 describe('composites: gradcheck and gradgradcheck (float64, cpu)', function () {

@@ -111,6 +111,13 @@ function formulaInputs(f: K.Formula, n: number, seed: number): Float32Array[] {
       const b = Float32Array.from({ length: n }, () => Math.floor(r() * 3));
       return [a, b];
     }
+    case 'floor':
+    case 'ceil':
+    case 'round': {
+      // every other value an exact half or integer (round's ties to even, -0.5 to -0), the rest anywhere
+      const r = rng(seed);
+      return [Float32Array.from({ length: n }, (_, i) => (i % 2 === 0 ? Math.floor(r() * 33 - 16) / 2 : r() * 40 - 20))];
+    }
     case 'where': {
       const r = rng(seed);
       return [Float32Array.from({ length: n }, () => (r() < 0.5 ? 0 : 1)), randomData(n, seed + 1), randomData(n, seed + 2)];
@@ -121,7 +128,7 @@ function formulaInputs(f: K.Formula, n: number, seed: number): Float32Array[] {
 }
 
 const arityOf: Record<K.Formula, number> = {
-  neg: 1, exp: 1, log: 1, sqrt: 1, abs: 1, sign: 1, sigmoid: 1, tanh: 1, copy: 1,
+  neg: 1, exp: 1, log: 1, sqrt: 1, abs: 1, sign: 1, sigmoid: 1, tanh: 1, floor: 1, ceil: 1, round: 1, copy: 1,
   add: 2, sub: 2, mul: 2, div: 2, pow: 2, maximum: 2, minimum: 2, eq: 2, ne: 2, lt: 2, le: 2, gt: 2, ge: 2,
   where: 3,
 };

@@ -5,7 +5,8 @@
  * device (`cpu`, `gpu:webgl2`, `gpu:webgl`, `gpu:webgpu`, `gpu:cpu`) its own
  * `[device=NAME]` suite.
  *
- * - PyTorch goldens on every device: tensor/golden, nn/layers, nn/loss
+ * - PyTorch goldens on every device: tensor/golden, nn/layers, nn/loss, tensor/everyday
+ *   (rounding, norm, arange, rsub, and ndarray interop in the bundle)
  * - the cpu device's float32 WebAssembly gemm against goldens and loops: backend/gemm
  * - float64 gradcheck of every differentiable op on cpu: autograd/optable
  * - device parity against the float64 reference: browser/parity
@@ -17,6 +18,7 @@ import '../tensor/golden.test.js';
 import '../backend/gemm.test.js';
 import '../tensor/memory.test.js';
 import '../tensor/errors.test.js';
+import '../tensor/everyday.test.js';
 import './parity.test.js';
 import '../autograd/optable.test.js';
 import '../nn/layers.test.js';

@@ -1,0 +1,330 @@
+/**
+ * The everyday tools of a PyTorch port (issue 15) against PyTorch 1.13
+ * (test/fixtures/make_tools.py, torch_tools.json): floor, ceil, round (half
+ * to even) with their zero gradients and tangents, norm over p and dims with
+ * its gradient (0 where the norm is 0), arange(start, end, step) in
+ * PyTorch's argument order with its length rule and messages, and rsub.
+ * float64 on the cpu, and float32 on every device present.
+ * Then ndarray interop: gg.tensor of every kind of scijs view and
+ * t.ndarray() / t.ndarraySync() back.
+ */
+import { expect } from 'chai';
+import ndarray from 'ndarray';
+import * as gg from '../../src/index.js';
+import { num, nums, tools, type ToolTensor } from '../helpers/tools-fixture.js';
+import { forEachDevice, syncReadable } from '../helpers/devices.js';
+
+function t64(t: ToolTensor, requiresGrad = false): gg.Tensor {
+  return gg.tensor(Float64Array.from(nums(t)), { shape: t.shape, dtype: 'float64', requiresGrad });
+}
+/** Equal within `tol` relative (0: exactly), NaN matching NaN. */
+function close(got: ArrayLike<number>, want: readonly number[], what: string, tol = 1e-12): void {
+  expect(got.length, what).to.equal(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i] as number;
+    const g = got[i] as number;
+    if (Number.isNaN(w)) expect(Number.isNaN(g), `${what}[${i}] NaN`).to.equal(true);
+    else if (tol === 0) expect(g, `${what}[${i}]`).to.equal(w);
+    else expect(g, `${what}[${i}]`).to.be.closeTo(w, tol * (1 + Math.abs(w)));
+  }
+}
+
+describe('everyday tools (PyTorch 1.13 goldens, float64 on the cpu)', () => {
+  describe('floor, ceil, round', () => {
+    for (const c of tools().rounding) {
+      it(`${c.op}: values (ties to even for round) and PyTorch's zero gradient`, () => {
+        const x = t64(c.input, true);
+        const y = x[c.op]();
+        expect(y.dtype).to.equal('float64');
+        expect(y.gradFn?.name).to.equal(`${c.op[0]!.toUpperCase()}${c.op.slice(1)}Backward0`);
+        close(y.dataSync(), nums(c.output), c.op, 0);
+        y.mul(t64(c.gout)).sum().backward();
+        close(x.grad!.dataSync(), nums(c.grad), `${c.op} grad`, 0);
+      });
+    }
+
+    it('round: ties to even where Math.round goes up, and zero keeps the sign (-0 as PyTorch)', () => {
+      const y = gg.tensor([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, -0.3, -0, 0.49999999999999994, 4503599627370495.5], { dtype: 'float64' }).round().dataSync();
+      expect(Array.from(y)).to.deep.equal([0, 2, 2, -0, -2, -2, -0, -0, 0, 4503599627370496]);
+      expect(Object.is(y[3], -0) && Object.is(y[6], -0) && Object.is(y[7], -0), 'signed zeros').to.equal(true);
+      expect(Object.is(y[0], 0), '+0 for 0.5').to.equal(true);
+      const z = gg.tensor([Infinity, -Infinity, NaN], { dtype: 'float64' });
+      for (const op of ['floor', 'ceil', 'round'] as const) {
+        const v = z[op]().dataSync();
+        expect([v[0], v[1], Number.isNaN(v[2] as number)], op).to.deep.equal([Infinity, -Infinity, true]);
+      }
+      expect(Object.is(gg.tensor([-0.5], { dtype: 'float64' }).ceil().dataSync()[0], -0), 'ceil(-0.5) is -0').to.equal(true);
+    });
+
+    it('forward mode: a zero tangent, as PyTorch', () => {
+      const { dualLevel, makeDual, unpackDual } = gg.autograd.forwardAd;
+      for (const op of ['floor', 'ceil', 'round'] as const) {
+        const tangent = dualLevel(() => unpackDual(makeDual(gg.tensor([0.3, -1.7], { dtype: 'float64' }), gg.tensor([1, 2], { dtype: 'float64' }))[op]()).tangent);
+        expect(Array.from(tangent!.dataSync()), op).to.deep.equal([0, 0]);
+      }
+    });
+  });
+
+  describe('norm', () => {
+    for (const c of tools().norms) {
+      it(`${c.name}: p=${String(c.p)}, dim=${JSON.stringify(c.dim)}, keepdim=${c.keepdim}, and its gradient`, () => {
+        const x = t64(c.input, true);
+        const p = c.p === 'fro' ? 'fro' : num(c.p);
+        const dim = c.dim ?? undefined;
+        const y = x.norm(p, dim, c.keepdim);
+        expect(y.shape).to.deep.equal(c.output.shape);
+        close(y.dataSync(), nums(c.output), 'norm', 1e-12);
+        y.mul(t64(c.gout)).sum().backward();
+        close(x.grad!.dataSync(), nums(c.grad), 'norm grad', 1e-10);
+        close(gg.norm(t64(c.input), p, dim, c.keepdim).dataSync(), nums(c.output), 'gg.norm', 1e-12);
+      });
+    }
+
+    it('defaults to the 2-norm of every element; checks p, keepdim and dims as PyTorch', () => {
+      const x = gg.tensor([[3, 4], [0, 0]], { dtype: 'float64' });
+      expect(x.norm().itemSync()).to.equal(5);
+      expect(() => x.norm(NaN)).to.throw("norm: p must be a number or 'fro', got NaN");
+      expect(() => x.norm('nuc' as 'fro')).to.throw("norm: p must be a number or 'fro', got nuc");
+      expect(() => x.norm(2, 1, 1 as unknown as boolean)).to.throw(TypeError, 'keepdim');
+      expect(() => x.norm(2, 2)).to.throw(/Dimension out of range/);
+      expect(() => gg.norm([3, 4] as unknown as gg.Tensor)).to.throw(TypeError, "argument 'input'");
+    });
+
+    it('gradcheck and gradgradcheck of the 2-norm and the 3-norm', async () => {
+      const a = gg.randn([3, 4], { dtype: 'float64', requiresGrad: true });
+      expect(await gg.autograd.gradcheck((t) => t.norm(2, 1), [a])).to.equal(true);
+      expect(await gg.autograd.gradgradcheck((t) => t.norm(3, 1), [a])).to.equal(true);
+    });
+  });
+
+  describe('arange', () => {
+    for (const c of tools().aranges) {
+      it(`arange(${c.args.join(', ')})${c.error ? ` throws "${c.error}"` : ''}`, () => {
+        const [a, b, s] = c.args as [number, number?, number?];
+        const make = (): gg.Tensor =>
+          b === undefined ? gg.arange(a, { dtype: 'float64' }) : s === undefined ? gg.arange(a, b, { dtype: 'float64' }) : gg.arange(a, b, s, { dtype: 'float64' });
+        if (c.error) {
+          expect(make).to.throw(RangeError, c.error);
+          return;
+        }
+        const y = make();
+        expect(y.shape).to.deep.equal(c.output!.shape);
+        close(y.dataSync(), nums(c.output!), 'arange', 0);
+      });
+    }
+
+    it("PyTorch's other checks, in its order, with its messages", () => {
+      expect(() => gg.arange(0, 1, 0)).to.throw(RangeError, 'step must be nonzero');
+      expect(() => gg.arange(0, 1, NaN)).to.throw(RangeError, 'step must be nonzero');
+      expect(() => gg.arange(NaN, 1, 0)).to.throw(RangeError, 'step must be nonzero');
+      expect(() => gg.arange(0, Infinity)).to.throw(RangeError, 'unsupported range: 0 -> inf');
+      expect(() => gg.arange(-Infinity, 1, -1)).to.throw(RangeError, 'unsupported range: -inf -> 1');
+      expect(() => gg.arange(NaN, 1)).to.throw(RangeError, 'unsupported range: nan -> 1');
+      expect(() => gg.arange(1, 0)).to.throw(RangeError, 'upper bound and larger bound inconsistent with step sign');
+      expect(() => gg.arange(0, 1, -1)).to.throw(RangeError, 'upper bound and larger bound inconsistent with step sign');
+      expect(() => gg.arange(0, 1e30, 1e-30)).to.throw(RangeError, 'too many');
+      // an infinite step gives PyTorch's empty result
+      expect(gg.arange(0, 1, Infinity).shape).to.deep.equal([0]);
+      expect(gg.arange(2, 2, -1).shape).to.deep.equal([0]);
+    });
+
+    it('names the argument that is not a number, as PyTorch: end alone, else start, end, step', () => {
+      expect(() => gg.arange('3' as unknown as number)).to.throw(TypeError, "arange(): argument 'end' must be Number, not str");
+      expect(() => gg.arange('0' as unknown as number, 3)).to.throw(TypeError, "argument 'start'");
+      expect(() => gg.arange(0, [3] as unknown as number)).to.throw(TypeError, "argument 'end'");
+      expect(() => gg.arange(0, 3, '1' as unknown as number)).to.throw(TypeError, "argument 'step'");
+      expect(() => (gg.arange as (...a: unknown[]) => gg.Tensor)()).to.throw(TypeError, 'takes 1 to 3 numbers');
+      expect(() => (gg.arange as (...a: unknown[]) => gg.Tensor)(0, 1, 2, 3)).to.throw(TypeError, 'takes 1 to 3 numbers');
+    });
+
+    it('keeps its options form, arange(end, { start, step }), and refuses both forms at once', () => {
+      expect(Array.from(gg.arange(7, { start: 1, step: 2 }).dataSync())).to.deep.equal([1, 3, 5]);
+      expect(() => gg.arange(1, 7, { step: 2 } as gg.TensorOptions)).to.throw(TypeError, 'leave them out of the options');
+      const t = gg.arange(1, 3, 0.5, { dtype: 'float64', requiresGrad: true });
+      expect([t.dtype, t.requiresGrad, Array.from(t.dataSync())]).to.deep.equal(['float64', true, [1, 1.5, 2, 2.5]]);
+      expect(gg.arange(3).dtype).to.equal('float32');
+    });
+  });
+
+  describe('rsub', () => {
+    it('other - alpha·x as gg.rsub and x.rsub, with its gradient', () => {
+      const c = tools().rsub;
+      const x = t64(c.input, true);
+      const y = x.rsub(c.other, { alpha: c.alpha });
+      close(y.dataSync(), nums(c.output), 'rsub');
+      y.mul(t64(c.gout)).sum().backward();
+      close(x.grad!.dataSync(), nums(c.grad), 'rsub grad');
+      close(gg.rsub(t64(c.input), c.other, { alpha: c.alpha }).dataSync(), nums(c.output), 'gg.rsub');
+    });
+
+    it('1 - x, a broadcast tensor other (which gets its gradient), and checked arguments', () => {
+      expect(Array.from(gg.tensor([1, 2]).rsub(1).dataSync())).to.deep.equal([0, -1]);
+      const o = gg.tensor([[10], [20]], { requiresGrad: true });
+      const y = gg.tensor([1, 2]).rsub(o);
+      expect(Array.from(y.dataSync())).to.deep.equal([9, 8, 19, 18]);
+      y.sum().backward();
+      expect(Array.from(o.grad!.dataSync())).to.deep.equal([2, 2]);
+      const x = gg.tensor([1]);
+      expect(() => x.rsub('1' as unknown as number)).to.throw(TypeError, "rsub(): argument 'other' must be Tensor or Number, not str");
+      expect(() => x.rsub(1, 2 as unknown as { alpha: number })).to.throw(TypeError, 'options');
+      expect(() => x.rsub(1, { alpha: '2' as unknown as number })).to.throw(TypeError, "argument 'alpha'");
+      expect(() => gg.rsub(1 as unknown as gg.Tensor, x)).to.throw(TypeError, "argument 'input'");
+    });
+  });
+});
+
+forEachDevice((device) => {
+  describe('everyday tools in float32', () => {
+    it('floor, ceil and round agree with PyTorch (ties to even) on the device', async () => {
+      for (const c of tools().rounding) {
+        // |x| < 2^23, where float32 holds the halves exactly
+        const keep = nums(c.input).map((v, i) => [v, i] as const).filter(([v]) => Math.abs(v) < 1e6);
+        const x = gg.tensor(keep.map(([v]) => v), { device });
+        const want = keep.map(([, i]) => nums(c.output)[i] as number);
+        close(await x[c.op]().data(), want, `${c.op} on ${device}`, 0);
+      }
+      const halves = gg.tensor([0.5, 1.5, 2.5, 3.5, -0.5, -1.5, -2.5, 1e6 + 0.5, 2 ** 23 - 0.5, 2 ** 23 + 1], { device });
+      close(await halves.round().data(), [0, 2, 2, 4, -0, -2, -2, 1e6, 2 ** 23, 2 ** 23 + 1], `round ties on ${device}`, 0);
+    });
+
+    it('norm, arange and rsub agree with PyTorch on the device', async () => {
+      for (const name of ['dims-2', 'all-3', 'dims-inf-keep', 'all-1']) {
+        const n = tools().norms.find((c) => c.name === name)!;
+        const p = n.p === 'fro' ? 'fro' : num(n.p);
+        const got = await gg.tensor(nums(n.input), { shape: n.input.shape, device }).norm(p, n.dim ?? undefined, n.keepdim).data();
+        close(got, nums(n.output), `norm ${name} on ${device}`, 1e-5);
+      }
+      close(await gg.arange(0, 1, 0.25, { device }).data(), [0, 0.25, 0.5, 0.75], `arange on ${device}`, 0);
+      const r = tools().rsub;
+      close(await gg.tensor(nums(r.input), { device }).rsub(r.other, { alpha: r.alpha }).data(), nums(r.output), `rsub on ${device}`, 1e-6);
+    });
+
+    it('ndarray in (a transposed, stepped view) and out (await t.ndarray())', async () => {
+      const base = ndarray(Float64Array.from({ length: 12 }, (_, i) => i), [3, 4]);
+      const t = gg.tensor(base.step(1, -2).transpose(1, 0), { device });
+      expect(t.shape).to.deep.equal([2, 3]);
+      expect(t.device).to.equal(device);
+      const nd = await t.ndarray();
+      expect([nd.shape, nd.dtype, Array.from(nd.data)]).to.deep.equal([[2, 3], 'float32', [3, 7, 11, 1, 5, 9]]);
+      expect(nd.get(1, 2)).to.equal(9);
+      if (syncReadable(device)) expect(t.ndarraySync().get(0, 1)).to.equal(7);
+      else expect(() => t.ndarraySync()).to.throw(/use 'await t.data\(\)'/);
+    });
+  });
+});
+
+describe("the README's everyday-tools snippet says what it shows", () => {
+  it('round, floor, ceil, norm, arange, rsub and the ndarray view', async () => {
+    const arr = async (t: gg.Tensor): Promise<number[]> => Array.from(await t.data());
+    const r = await arr(gg.tensor([0.5, 1.5, 2.5, -0.5]).round());
+    expect(r).to.deep.equal([0, 2, 2, -0]);
+    expect(Object.is(r[3], -0)).to.equal(true);
+    expect(await arr(gg.tensor([-1.5, 1.2]).floor())).to.deep.equal([-2, 1]);
+    expect(await arr(gg.tensor([-1.5, 1.2]).ceil())).to.deep.equal([-1, 2]);
+    expect(await arr(gg.tensor([[3, 4], [6, 8]]).norm(2, 1))).to.deep.equal([5, 10]);
+    expect(await arr(gg.arange(2, 7))).to.deep.equal([2, 3, 4, 5, 6]);
+    expect(await arr(gg.tensor([0.25, 1]).rsub(1))).to.deep.equal([0.75, 0]);
+    expect(await arr(gg.rsub(gg.tensor([1, 2]), 10, { alpha: 2 }))).to.deep.equal([8, 6]);
+    const grid = ndarray(new Float64Array([0, 1, 2, 3, 4, 5]), [2, 3]);
+    expect(await gg.tensor(grid.transpose(1, 0).step(-1, 1)).array()).to.deep.equal([[2, 5], [1, 4], [0, 3]]);
+    const t = gg.randn([2, 3]);
+    const nd = await t.ndarray();
+    expect(nd.get(1, 2)).to.equal((await t.data())[5]);
+  });
+});
+
+describe('ndarray interop (scijs ndarray)', () => {
+  // 0 1 2 3 / 4 5 6 7 / 8 9 10 11, in float64
+  const grid = (): ndarray.NdArray<Float64Array> => ndarray(Float64Array.from({ length: 12 }, (_, i) => i), [3, 4]);
+  const values = (t: gg.Tensor): number[] => Array.from(t.dataSync());
+
+  it('a plain ndarray: its shape and row-major values', () => {
+    const t = gg.tensor(grid(), { dtype: 'float64' });
+    expect(t.shape).to.deep.equal([3, 4]);
+    expect(values(t)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+
+  it('a transposed view (.transpose): strides honoured', () => {
+    const t = gg.tensor(grid().transpose(1, 0), { dtype: 'float64' });
+    expect(t.shape).to.deep.equal([4, 3]);
+    expect(values(t)).to.deep.equal([0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]);
+    const cube = ndarray(Float32Array.from({ length: 24 }, (_, i) => i), [2, 3, 4]).transpose(2, 0, 1);
+    expect(values(gg.tensor(cube))).to.deep.equal(values(gg.arange(24).reshape(2, 3, 4).permute(2, 0, 1)));
+  });
+
+  it('a sliced view (.lo, .hi): the offset honoured', () => {
+    const t = gg.tensor(grid().lo(1, 1).hi(2, 2), { dtype: 'float64' });
+    expect(t.shape).to.deep.equal([2, 2]);
+    expect(values(t)).to.deep.equal([5, 6, 9, 10]);
+  });
+
+  it('a stepped view (.step(2)) and negative steps (reversed dims)', () => {
+    expect(values(gg.tensor(grid().step(2, 2)))).to.deep.equal([0, 2, 8, 10]);
+    const rev = grid().step(-1, 1);
+    expect(rev.stride[0]).to.be.below(0);
+    expect(values(gg.tensor(rev))).to.deep.equal([8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3]);
+    expect(values(gg.tensor(grid().step(-2, -3)))).to.deep.equal([11, 8, 3, 0]);
+  });
+
+  it('a picked view (.pick), a 0-d one, and empty ones', () => {
+    expect(values(gg.tensor(grid().pick(null, 2)))).to.deep.equal([2, 6, 10]);
+    const zeroD = gg.tensor(grid().pick(2, 3));
+    expect([zeroD.shape, values(zeroD)]).to.deep.equal([[], [11]]);
+    const empty = gg.tensor(grid().hi(0, 4));
+    expect([empty.shape, values(empty)]).to.deep.equal([[0, 4], []]);
+  });
+
+  it('a hand-made view and data that is a plain array or has get(i)', () => {
+    // shape [2, 2], stride [-1, 3], offset 1 over [a b c d e]: (0,0)=1 (0,1)=4 (1,0)=0 (1,1)=3
+    const data = [10, 11, 12, 13, 14];
+    expect(values(gg.tensor({ data, shape: [2, 2], stride: [-1, 3], offset: 1 }))).to.deep.equal([11, 14, 10, 13]);
+    const generic = { length: 5, get: (i: number) => data[i] as number };
+    expect(values(gg.tensor({ data: generic, shape: [5], stride: [1], offset: 0 }))).to.deep.equal(data);
+  });
+
+  it('requires a matching opts.shape, and keeps dtype, device and requiresGrad options', () => {
+    const t = gg.tensor(grid(), { shape: [3, 4], dtype: 'float64', requiresGrad: true });
+    expect([t.dtype, t.requiresGrad]).to.deep.equal(['float64', true]);
+    expect(gg.tensor(grid()).dtype).to.equal('float32');
+    expect(() => gg.tensor(grid(), { shape: [4, 3] })).to.throw('shape [4,3] given for an ndarray of shape [3,4]');
+  });
+
+  it('refuses malformed views, naming what is wrong, and reads nothing outside the data', () => {
+    const data = new Float32Array(4);
+    expect(() => gg.tensor({ data, shape: [5], stride: [1], offset: 0 })).to.throw(RangeError, 'reaches positions 0..4 of data of length 4');
+    expect(() => gg.tensor({ data, shape: [2], stride: [-1], offset: 0 })).to.throw(RangeError, 'reaches positions -1..0');
+    expect(() => gg.tensor({ data, shape: [2], stride: [1], offset: 0.5 })).to.throw(TypeError, "the ndarray's offset must be a whole number");
+    expect(() => gg.tensor({ data, shape: [2], stride: ['1' as unknown as number], offset: 0 })).to.throw(TypeError, 'stride[0]');
+    expect(() => gg.tensor({ data, shape: [-1], stride: [1], offset: 0 })).to.throw(RangeError, 'shape[0] is negative');
+    expect(() => gg.tensor({ data, shape: [2, 2], stride: [1], offset: 0 })).to.throw(TypeError, 'has 2 dims but 1 strides');
+    expect(() => gg.tensor({ data: [1, '2' as unknown as number], shape: [2], stride: [1], offset: 0 })).to.throw(TypeError, "element at [1] is str");
+    expect(() => gg.tensor({ data: new BigInt64Array(2) as unknown as Float32Array, shape: [2], stride: [1], offset: 0 })).to.throw(TypeError, 'BigInt64Array');
+    expect(() => gg.tensor({ data: 'abcd' as unknown as Float32Array, shape: [2], stride: [1], offset: 0 })).to.throw(TypeError, "the ndarray's data must be");
+  });
+
+  it('t.ndarray() / ndarraySync(): an ndarray of the shape over a copy, typed as the dtype', async () => {
+    const t = gg.tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'float64' });
+    const nd = await t.ndarray();
+    expect(nd.data).to.be.instanceOf(Float64Array);
+    expect([nd.shape, nd.stride, nd.offset, nd.dtype, nd.size]).to.deep.equal([[2, 3], [3, 1], 0, 'float64', 6]);
+    expect([nd.get(1, 0), nd.transpose(1, 0).get(2, 1), nd.pick(null, 1).get(1)]).to.deep.equal([4, 6, 5]);
+    nd.set(0, 0, 100);
+    expect(values(t)[0], 'the tensor is unchanged').to.equal(1);
+    // views of the tensor come out row-major
+    const v = t.t().ndarraySync();
+    expect([v.shape, Array.from(v.data)]).to.deep.equal([[3, 2], [1, 4, 2, 5, 3, 6]]);
+    const s = gg.tensor(7).ndarraySync();
+    expect([s.shape, s.get()]).to.deep.equal([[], 7]);
+    expect(gg.zeros([0, 3]).ndarraySync().shape).to.deep.equal([0, 3]);
+  });
+
+  it('round trip: a tensor through ndarray views and back', () => {
+    const t = gg.randn([3, 5], { dtype: 'float64' });
+    const nd = t.ndarraySync();
+    expect(values(gg.tensor(nd, { dtype: 'float64' }))).to.deep.equal(values(t));
+    expect(values(gg.tensor(nd.transpose(1, 0), { dtype: 'float64' }))).to.deep.equal(values(t.t()));
+    // rows 1..2, columns 4, 3, 2
+    const all = values(t);
+    expect(values(gg.tensor(nd.lo(1, 2).step(1, -1), { dtype: 'float64' }))).to.deep.equal([9, 8, 7, 14, 13, 12].map((i) => all[i]));
+  });
+});
