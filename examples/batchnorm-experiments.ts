@@ -21,14 +21,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as gg from '../src/index.js';
 import { trainAdding } from './bn/bn-lstm.js';
 import { checkManualBackward, type ManualBackwardResult } from './bn/manual-backward.js';
 import { mnistSubset, trainMlp, trainVsEval, type BnRun, type MonitorStats } from './bn/mnist-bn.js';
 import { miniResNet } from './bn/resnet.js';
 import { compareWithBuiltin, type Comparison } from './bn/scratch.js';
-import { describeDevice, fmtSeconds, isMain, logger, pickDevice, table } from './lib/cli.js';
+import { describeDevice, fmtSeconds, isMain, logger, parseFlags, pickDevice, runCli, SMOKE_TEST_NOTE, table } from './lib/cli.js';
 import { mulberry32, permutation } from './lib/rng.js';
 import { gatherMnist } from './lib/mnist.js';
 import { barChart, lineChart, writePng } from './lib/plot.js';
@@ -65,6 +64,7 @@ export async function main(opts: BnExperimentsOptions = {}): Promise<BnExperimen
   const out = opts.out ?? 'out';
   const verbose = opts.verbose ?? true;
   const log = logger(verbose);
+  if (quick) log(SMOKE_TEST_NOTE);
   const device = await pickDevice(opts.device);
   log(`device ${describeDevice(device)}`);
   mkdirSync(out, { recursive: true });
@@ -235,8 +235,12 @@ export async function main(opts: BnExperimentsOptions = {}): Promise<BnExperimen
   return result;
 }
 
+/** The command line, printed on a mistake and by `--help`. */
+export const USAGE = 'usage: batchnorm-experiments [--quick] [--device NAME] [--out DIR]';
+
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, out: { type: 'string' }, device: { type: 'string' } } });
-  await main({ quick: values.quick, out: values.out, device: values.device });
-  process.exit(0);
+  await runCli(USAGE, async () => {
+    const values = parseFlags(USAGE, { quick: { type: 'boolean' }, out: { type: 'string' }, device: { type: 'string' } });
+    await main({ quick: values.quick, out: values.out, device: values.device });
+  });
 }

@@ -3,15 +3,15 @@
  * from the same seed on each, trained for a few SGD steps on the same batch,
  * timed, and its loss and updated weights compared with the cpu reference.
  *
- * Run: `node scripts/with-display.mjs dist/examples/device-tour.js [--quick] [--steps N]`
+ * Run: `node scripts/with-display.mjs dist/examples/device-tour.js [--quick] [--steps N] [--device NAME ...]`
  * (headless-gl cannot share a process with WebGPU on Dawn's GL backend here;
- * it is listed with its reason when absent.)
+ * it is listed with its reason when absent. With `--device`, only the devices
+ * named are opened: `--device cpu --device gpu:headlessgl` runs headless-gl.)
  *
  * @module
  */
-import { parseArgs } from 'node:util';
 import * as gg from '../src/index.js';
-import { fmtSeconds, isMain, logger, maxAbsDiff, table } from './lib/cli.js';
+import { fmtSeconds, isMain, logger, maxAbsDiff, numberFlag, parseFlags, runCli, SMOKE_TEST_NOTE, table, UsageError } from './lib/cli.js';
 
 /** Options of {@link main}. */
 export interface DeviceTourOptions {
@@ -45,6 +45,8 @@ export interface DeviceRow {
 export interface DeviceTourResult {
   rows: DeviceRow[];
   unavailable: Record<string, string>;
+  /** The device names this run opened or probed (the requested ones, else every one). */
+  tried: string[];
 }
 
 function mlp(device: string): gg.nn.Sequential {
@@ -65,11 +67,29 @@ export async function main(opts: DeviceTourOptions = {}): Promise<DeviceTourResu
   const bs = opts.batch ?? (quick ? 64 : 256);
   const verbose = opts.verbose ?? true;
   const log = logger(verbose);
-  const present = await gg.availableDevices();
-  // 'gpu' is an alias of one concrete mode: run each concrete device once
-  const names = [...new Set(await Promise.all((opts.devices ?? present).map((d) => gg.initDevice(d))))];
+  if (quick) log(SMOKE_TEST_NOTE);
+  // NOTE: only the devices asked for are opened: probing them all (availableDevices) would open
+  // WebGPU, which on Dawn's OpenGL ES backend keeps headless-gl out of this process (docs/notes/examples.md)
+  const wanted = opts.devices ?? (await gg.availableDevices());
+  const names: string[] = [];
+  const missing: Record<string, string> = {};
+  let gpuIs: string | undefined;
+  for (const d of wanted) {
+    let concrete: string;
+    try {
+      concrete = await gg.initDevice(d);
+    } catch (e) {
+      // an unknown name is a mistake on the command line; a known device that is not here is listed with its reason
+      if (d === 'gpu') missing[d] = 'no gpu.js mode runs here (the reasons of each are below)';
+      else if (!gg.unavailableReasons.has(d)) throw new UsageError(`--device ${d}: ${e instanceof Error ? e.message : String(e)}`);
+      continue;
+    }
+    if (d === 'gpu') gpuIs = concrete;
+    // 'gpu' is an alias of one concrete mode: run each concrete device once
+    if (!names.includes(concrete)) names.push(concrete);
+  }
   if (!names.includes('cpu')) names.unshift('cpu');
-  log(`devices: ${present.join(', ')} (gpu = ${present.includes('gpu') ? gg.deviceInfo('gpu').name : 'none'})`);
+  log(`devices: ${names.join(', ')}${gpuIs ? ` (gpu = ${gpuIs})` : ''}`);
 
   // the same data everywhere, made on the host
   gg.manualSeed(7);
@@ -117,7 +137,8 @@ export async function main(opts: DeviceTourOptions = {}): Promise<DeviceTourResu
     y.dispose();
     for (const p of model.parameters()) p.dispose();
   }
-  const unavailable = Object.fromEntries(gg.unavailableReasons);
+  // the reasons of the devices this run tried (all of them without --device)
+  const unavailable = { ...missing, ...Object.fromEntries([...gg.unavailableReasons].filter(([d]) => opts.devices === undefined || opts.devices.includes(d))) };
   log(`MLP 64→128→128→10, batch ${bs}, ${steps} SGD steps per device\n`);
   log(table(
     ['device', 'backend', 'first step', 'step (mean)', 'final loss', 'max |Δloss| vs cpu', 'max |ΔW| vs cpu'],
@@ -132,16 +153,20 @@ export async function main(opts: DeviceTourOptions = {}): Promise<DeviceTourResu
     ]),
   ));
   for (const [d, why] of Object.entries(unavailable)) log(`not here: ${d}: ${why}`);
-  return { rows, unavailable };
+  return { rows, unavailable, tried: [...wanted] };
 }
 
+/** The command line, printed on a mistake and by `--help`. */
+export const USAGE = 'usage: device-tour [--quick] [--steps N] [--batch N] [--device NAME ...] (NAME: cpu, gpu, gpu:webgpu, gpu:headlessgl, gpu:webasm, gpu:cpu)';
+
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, steps: { type: 'string' }, batch: { type: 'string' }, device: { type: 'string', multiple: true } } });
-  await main({
-    quick: values.quick,
-    steps: values.steps ? Number(values.steps) : undefined,
-    batch: values.batch ? Number(values.batch) : undefined,
-    devices: values.device,
+  await runCli(USAGE, async () => {
+    const values = parseFlags(USAGE, { quick: { type: 'boolean' }, steps: { type: 'string' }, batch: { type: 'string' }, device: { type: 'string', multiple: true } });
+    await main({
+      quick: values.quick,
+      steps: numberFlag('--steps', values.steps, { integer: true }),
+      batch: numberFlag('--batch', values.batch, { integer: true }),
+      devices: values.device,
+    });
   });
-  process.exit(0);
 }

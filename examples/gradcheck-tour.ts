@@ -19,12 +19,12 @@
  *    alone (its tangent comes from its forward, by composition), and
  *    `autograd.functional.jacobian` gives the same matrix either way.
  *
- * Run: `node dist/examples/gradcheck-tour.js`
+ * Run: `node dist/examples/gradcheck-tour.js [--quick] [--out DIR]`
  *
  * @module
  */
 import * as gg from '../src/index.js';
-import { isMain, logger } from './lib/cli.js';
+import { isMain, logger, parseFlags, runCli, SMOKE_TEST_NOTE } from './lib/cli.js';
 import { heatmaps, writePng } from './lib/plot.js';
 
 /** SiLU with the right backward: d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x))). */
@@ -103,6 +103,7 @@ export async function main(opts: GradcheckTourOptions = {}): Promise<GradcheckTo
   const verbose = opts.verbose ?? true;
   const quick = opts.quick ?? false;
   const log = logger(verbose);
+  if (quick) log(SMOKE_TEST_NOTE);
   const checks: CheckResult[] = [];
   const run = async (
     name: string,
@@ -242,7 +243,13 @@ export async function drawJacobians(analytical: gg.Tensor, numerical: gg.Tensor,
   writePng(file, png);
 }
 
+/** The command line, printed on a mistake and by `--help`. */
+export const USAGE = 'usage: gradcheck-tour [--quick] [--out DIR]   (exit status 1 when a verdict is unexpected)';
+
 if (isMain(import.meta.url)) {
-  const { ok } = await main({ quick: process.argv.includes('--quick') });
-  process.exit(ok ? 0 : 1);
+  await runCli(USAGE, async () => {
+    const values = parseFlags(USAGE, { quick: { type: 'boolean' }, out: { type: 'string' } });
+    const { ok } = await main({ quick: values.quick, out: values.out });
+    return ok ? 0 : 1;
+  });
 }

@@ -10,7 +10,7 @@
  * @module
  */
 import * as gg from '../src/index.js';
-import { isMain } from './lib/cli.js';
+import { isMain, parseFlags, runCli } from './lib/cli.js';
 
 type Node = gg.autograd.graph.Node;
 
@@ -86,4 +86,12 @@ export async function main(): Promise<{ micro: number[][]; real: number[][] }> {
   return { micro, real };
 }
 
-if (isMain(import.meta.url)) await main();
+/** The command line, printed on a mistake and by `--help`. */
+export const USAGE = 'usage: micro-engine   (no flags)';
+
+if (isMain(import.meta.url)) {
+  await runCli(USAGE, async () => {
+    parseFlags(USAGE, {});
+    await main();
+  });
+}

@@ -19,9 +19,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as gg from '../src/index.js';
-import { describeDevice, fmtSeconds, isMain, logger, pickDevice, since, table } from './lib/cli.js';
+import { describeDevice, fmtSeconds, isMain, logger, numberFlag, parseFlags, pickDevice, since, runCli, SMOKE_TEST_NOTE, table, UsageError } from './lib/cli.js';
 import { mulberry32, permutation } from './lib/rng.js';
 import { gatherMnist, loadMnist, type MnistSplit } from './lib/mnist.js';
 import { barChart, lineChart, writePng } from './lib/plot.js';
@@ -76,7 +75,7 @@ export interface RunResult {
   /** Test accuracy after `atEpoch` epochs (fractional). */
   accuracyCurve: { atEpoch: number; accuracy: number }[];
   /** SwitchableNorm2d only: softmax(mean_weight) and softmax(var_weight) per layer, order [IN, LN, BN]. */
-  switchWeights?: { layer: string; mean: number[]; var: number[] }[];
+  switchWeights?: SwitchWeights[];
   /** Live device buffers after the first step and after the last (should match). */
   liveBuffers: { before: number; after: number };
 }
@@ -87,6 +86,8 @@ export interface MnistNormsResult {
   deviceInfo: gg.DeviceInfo;
   options: Required<Omit<MnistNormsOptions, 'device' | 'verbose' | 'norms'>> & { norms: NormKind[] };
   runs: RunResult[];
+  /** The y range of accuracy.png, in percent: fitted to the second half of training, so the final band is readable. */
+  accuracyAxis: [number, number];
   plots: string[];
 }
 
@@ -150,15 +151,28 @@ export async function evaluate(model: gg.nn.Module, split: MnistSplit, device: s
   return correct / n;
 }
 
-async function switchWeights(model: gg.nn.Module): Promise<{ layer: string; mean: number[]; var: number[] }[]> {
-  const out: { layer: string; mean: number[]; var: number[] }[] = [];
+/** The learned mixing weights of one SwitchableNorm2d layer. */
+export interface SwitchWeights {
+  /** e.g. `after conv 1 (model.1, 8 channels)`. */
+  layer: string;
+  /** The conv layer (1-based) it normalises. */
+  conv: number;
+  /** softmax(mean_weight), order [IN, LN, BN]. */
+  mean: number[];
+  /** softmax(var_weight), order [IN, LN, BN]. */
+  var: number[];
+}
+
+async function switchWeights(model: gg.nn.Module): Promise<SwitchWeights[]> {
+  const out: SwitchWeights[] = [];
   let i = 0;
   for (const [name, m] of model.namedModules()) {
     if (!(m instanceof gg.nn.SwitchableNorm2d)) continue;
     i++;
+    // e.g. 'after conv 1 (model.1, 8 channels)': which conv it follows, its key in the state dict, its width
     const mean = gg.noGrad(() => m.meanWeight.softmax(0));
     const vr = gg.noGrad(() => m.varWeight.softmax(0));
-    out.push({ layer: `norm${i} (${name})`, mean: Array.from(await mean.data()), var: Array.from(await vr.data()) });
+    out.push({ layer: `after conv ${i} (model.${name}, ${m.numFeatures} channels)`, conv: i, mean: Array.from(await mean.data()), var: Array.from(await vr.data()) });
     mean.dispose();
     vr.dispose();
   }
@@ -249,6 +263,23 @@ function smooth(values: number[], window: number): number[] {
   return out;
 }
 
+/**
+ * The y range of the accuracy plot, in percent: from a little below the
+ * lowest accuracy of the second half of training (any run) to a little above
+ * the highest, in whole percent, within [0, 100]. The early points below it
+ * are clipped: a 0–100 axis would squash the final 93–97 % band into a line.
+ */
+export function accuracyRange(runs: Pick<RunResult, 'accuracyCurve'>[]): [number, number] {
+  const late = runs.flatMap((r) => r.accuracyCurve.slice(Math.floor(r.accuracyCurve.length / 2)).map((p) => p.accuracy * 100));
+  const all = runs.flatMap((r) => r.accuracyCurve.map((p) => p.accuracy * 100));
+  const pts = late.length > 0 ? late : all;
+  if (pts.length === 0) return [0, 100];
+  const lo = Math.max(0, Math.floor(Math.min(...pts)) - 1);
+  const hi = Math.min(100, Math.ceil(Math.max(...all)) + 1);
+  // at least 2 points wide, within [0, 100]
+  return hi - lo >= 2 ? [lo, hi] : [Math.max(0, hi - 2), Math.max(hi, 2)];
+}
+
 /** Train the three models, print the table, write plots and results.json. */
 export async function main(opts: MnistNormsOptions = {}): Promise<MnistNormsResult> {
   const quick = opts.quick ?? false;
@@ -269,6 +300,7 @@ export async function main(opts: MnistNormsOptions = {}): Promise<MnistNormsResu
   const device = await pickDevice(opts.device);
   const info = gg.deviceInfo(device);
   const log = logger(o.verbose);
+  if (quick) log(SMOKE_TEST_NOTE);
   log(`device ${describeDevice(device)}`);
   log(`MNIST: ${o.train} train / ${o.test} test digits, batch ${o.batch}, ${o.epochs} epoch${o.epochs === 1 ? '' : 's'}, SGD lr ${o.lr} momentum 0.9, seed ${o.seed}`);
   const data = loadMnist({ train: o.train, test: o.test, seed: o.seed });
@@ -308,35 +340,44 @@ export async function main(opts: MnistNormsOptions = {}): Promise<MnistNormsResu
   });
   plots.push(join(o.out, 'loss.png'));
   writePng(plots.at(-1)!, lossPng);
+  const accuracyAxis = accuracyRange(runs);
   const accPng = await lineChart({
     title: `Test accuracy during training (first ${Math.min(o.curveImages, o.test)} test digits)`,
     xLabel: 'epoch',
-    yLabel: 'accuracy',
-    series: runs.map((r) => ({ name: r.norm, x: r.accuracyCurve.map((p) => p.atEpoch), y: r.accuracyCurve.map((p) => p.accuracy) })),
+    yLabel: 'accuracy (%)',
+    yDomain: accuracyAxis,
+    series: runs.map((r) => ({ name: r.norm, x: r.accuracyCurve.map((p) => p.atEpoch), y: r.accuracyCurve.map((p) => p.accuracy * 100) })),
   });
   plots.push(join(o.out, 'accuracy.png'));
   writePng(plots.at(-1)!, accPng);
   if (sw.length > 0) {
-    const groups = sw.flatMap((l, i) =>
+    const groups = sw.flatMap((l) =>
       (['mean', 'var'] as const).flatMap((which) =>
-        ['IN', 'LN', 'BN'].map((category, k) => ({ group: `layer ${i + 1} ${which}`, category, value: l[which][k] ?? NaN })),
+        ['IN', 'LN', 'BN'].map((category, k) => ({ group: `after conv ${l.conv}: ${which} weights`, category, value: l[which][k] ?? NaN })),
       ),
     );
-    const png = await barChart({ title: 'Learned SwitchableNorm2d importance weights (softmax)', yLabel: 'weight', groups });
+    const png = await barChart({ title: 'Learned SwitchableNorm2d importance weights (softmax)', yLabel: 'weight', xLabel: 'SwitchableNorm2d layer', groups });
     plots.push(join(o.out, 'switchable-weights.png'));
     writePng(plots.at(-1)!, png);
   }
-  const result: MnistNormsResult = { device, deviceInfo: info, options: o, runs, plots };
+  const result: MnistNormsResult = { device, deviceInfo: info, options: o, runs, accuracyAxis, plots };
   writeFileSync(join(o.out, 'results.json'), JSON.stringify(result, null, 2));
   log(`wrote ${[...plots, join(o.out, 'results.json')].join(', ')}`);
   return result;
 }
 
-/** Parse `process.argv`-style flags into {@link MnistNormsOptions}. */
+/** The command line, printed on a mistake and by `--help`. */
+export const USAGE = 'usage: mnist-norms [--epochs N] [--device NAME] [--train N] [--test N] [--batch N] [--lr X] [--seed N] [--quick] [--out DIR] [--norms BatchNorm2d,SwitchableNorm2d,none]';
+
+/**
+ * Parse `process.argv`-style flags into {@link MnistNormsOptions}.
+ *
+ * @throws UsageError for an unknown flag, a value that is not a number, or an unknown norm
+ */
 export function parseCli(argv: string[] = process.argv.slice(2)): MnistNormsOptions {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = parseFlags(
+    USAGE,
+    {
       epochs: { type: 'string' },
       device: { type: 'string' },
       train: { type: 'string' },
@@ -347,29 +388,28 @@ export function parseCli(argv: string[] = process.argv.slice(2)): MnistNormsOpti
       out: { type: 'string' },
       quick: { type: 'boolean' },
       norms: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
-  });
-  if (values.help) {
-    console.log('usage: mnist-norms [--epochs N] [--device NAME] [--train N] [--test N] [--batch N] [--lr X] [--seed N] [--quick] [--out DIR] [--norms BatchNorm2d,SwitchableNorm2d,none]');
-    process.exit(0);
-  }
-  const num = (s: string | undefined) => (s === undefined ? undefined : Number(s));
+    argv,
+  );
+  const norms = values.norms?.split(',');
+  for (const n of norms ?? []) if (!(NORMS as readonly string[]).includes(n)) throw new UsageError(`--norms: unknown normalisation '${n}'; expected ${NORMS.join(', ')}`);
+  const int = (flag: string, v: string | undefined) => numberFlag(flag, v, { integer: true });
   return {
-    epochs: num(values.epochs),
+    epochs: int('--epochs', values.epochs),
     device: values.device,
-    train: num(values.train),
-    test: num(values.test),
-    batch: num(values.batch),
-    lr: num(values.lr),
-    seed: num(values.seed),
+    train: int('--train', values.train),
+    test: int('--test', values.test),
+    batch: int('--batch', values.batch),
+    lr: numberFlag('--lr', values.lr),
+    seed: numberFlag('--seed', values.seed),
     out: values.out,
     quick: values.quick,
-    norms: values.norms ? (values.norms.split(',') as NormKind[]) : undefined,
+    norms: norms as NormKind[] | undefined,
   };
 }
 
 if (isMain(import.meta.url)) {
-  await main(parseCli());
-  process.exit(0);
+  await runCli(USAGE, async () => {
+    await main(parseCli());
+  });
 }

@@ -20,11 +20,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as gg from '../src/index.js';
-import { describeDevice, fmtSeconds, isMain, logger, pickDevice, since, table } from './lib/cli.js';
+import { describeDevice, fmtSeconds, isMain, logger, numberFlag, parseFlags, pickDevice, runCli, since, SMOKE_TEST_NOTE, table } from './lib/cli.js';
 import { gaussian, mulberry32 } from './lib/rng.js';
-import { lineChart, scatterChart, writePng } from './lib/plot.js';
+import { lineChart, scatterChart, writePng, type ScatterChartOptions } from './lib/plot.js';
 import { progressBar } from './lib/progress.js';
 
 /** Options of {@link main}. */
@@ -152,6 +151,29 @@ async function sigmas(model: gg.nn.Module): Promise<Record<string, number>> {
   return out;
 }
 
+/**
+ * The scatter plot of real and generated points at `step` (flat (x₁, x₂)
+ * pairs): both axes −3..3 at the same scale (`equalAspect`), so the ring of
+ * modes is a circle, in a 360-pixel square plot area.
+ */
+export function samplePlotOptions(step: number, real: Float32Array, gen: Float32Array): ScatterChartOptions {
+  const xs = (a: Float32Array, k: number) => Array.from({ length: a.length / 2 }, (_, i) => a[2 * i + k] as number);
+  return {
+    title: `SN-GAN on eight Gaussians, step ${step}`,
+    xLabel: 'x₁',
+    yLabel: 'x₂',
+    xDomain: [-3, 3],
+    yDomain: [-3, 3],
+    equalAspect: true,
+    width: 360,
+    height: 360,
+    series: [
+      { name: 'real', x: xs(real, 0), y: xs(real, 1) },
+      { name: 'generated', x: xs(gen, 0), y: xs(gen, 1) },
+    ],
+  };
+}
+
 /** Train the GAN, measure σ per layer, plot. */
 export async function main(opts: SnGanOptions = {}): Promise<SnGanResult> {
   const quick = opts.quick ?? false;
@@ -164,6 +186,7 @@ export async function main(opts: SnGanOptions = {}): Promise<SnGanResult> {
   const out = opts.out ?? 'out';
   const verbose = opts.verbose ?? true;
   const log = logger(verbose);
+  if (quick) log(SMOKE_TEST_NOTE);
   const device = await pickDevice(opts.device);
   log(`device ${describeDevice(device)}`);
 
@@ -193,20 +216,7 @@ export async function main(opts: SnGanOptions = {}): Promise<SnGanResult> {
     const gen = await samples();
     if (process.env.GAN_DEBUG) writeFileSync(join(out, `gen-${step}.json`), JSON.stringify(Array.from(gen)));
     const real = realPoints(512, mulberry32(99));
-    const xs = (a: Float32Array, k: number) => Array.from({ length: a.length / 2 }, (_, i) => a[2 * i + k] as number);
-    const png = await scatterChart({
-      title: `SN-GAN on eight Gaussians, step ${step}`,
-      xLabel: 'x₁',
-      yLabel: 'x₂',
-      xDomain: [-3, 3],
-      yDomain: [-3, 3],
-      width: 420,
-      height: 400,
-      series: [
-        { name: 'real', x: xs(real, 0), y: xs(real, 1) },
-        { name: 'generated', x: xs(gen, 0), y: xs(gen, 1) },
-      ],
-    });
+    const png = await scatterChart(samplePlotOptions(step, real, gen));
     const path = join(out, `gan-samples-${String(step).padStart(5, '0')}.png`);
     writePng(path, png);
     plots.push(path);
@@ -306,9 +316,12 @@ export async function main(opts: SnGanOptions = {}): Promise<SnGanResult> {
   return result;
 }
 
+/** The command line, printed on a mistake and by `--help`. */
+export const USAGE = 'usage: sn-gan [--steps N] [--batch N] [--lr X] [--device NAME] [--seed N] [--out DIR] [--quick]';
+
 if (isMain(import.meta.url)) {
-  const { values } = parseArgs({
-    options: {
+  await runCli(USAGE, async () => {
+    const values = parseFlags(USAGE, {
       steps: { type: 'string' },
       batch: { type: 'string' },
       lr: { type: 'string' },
@@ -316,17 +329,15 @@ if (isMain(import.meta.url)) {
       seed: { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
-    },
+    });
+    await main({
+      steps: numberFlag('--steps', values.steps, { integer: true }),
+      batch: numberFlag('--batch', values.batch, { integer: true }),
+      lr: numberFlag('--lr', values.lr),
+      device: values.device,
+      seed: numberFlag('--seed', values.seed),
+      out: values.out,
+      quick: values.quick,
+    });
   });
-  const num = (s: string | undefined) => (s === undefined ? undefined : Number(s));
-  await main({
-    steps: num(values.steps),
-    batch: num(values.batch),
-    lr: num(values.lr),
-    device: values.device,
-    seed: num(values.seed),
-    out: values.out,
-    quick: values.quick,
-  });
-  process.exit(0);
 }

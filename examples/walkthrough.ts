@@ -13,7 +13,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as gg from '../src/index.js';
-import { isMain } from './lib/cli.js';
+import { isMain, parseFlags, runCli } from './lib/cli.js';
 
 /** Options of {@link main}. */
 export interface WalkthroughOptions {
@@ -169,7 +169,13 @@ export async function main(opts: WalkthroughOptions = {}): Promise<string> {
   return text;
 }
 
+/** The command line, printed on a mistake and by `--help`. */
+export const USAGE = 'usage: walkthrough   (no flags; rewrites docs/walkthrough.md and docs/img/graph-*.png, run from the repository root)';
+
 if (isMain(import.meta.url)) {
-  await main();
-  console.log(`wrote docs/walkthrough.md and docs/img/${graphFiles.join(', docs/img/')}`);
+  await runCli(USAGE, async () => {
+    parseFlags(USAGE, {});
+    await main();
+    console.log(`wrote docs/walkthrough.md and docs/img/${graphFiles.join(', docs/img/')}`);
+  });
 }

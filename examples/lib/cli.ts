@@ -6,7 +6,85 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as gg from '../../src/index.js';
+
+/**
+ * A command-line mistake (an unknown flag, a value that is not a number, a
+ * device that is not known or not here): `runCli` prints its message and the
+ * example's usage line, without a stack trace, and exits with status 2.
+ */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** What every example prints first in quick mode, so a quick run is not read as the documented results. */
+export const SMOKE_TEST_NOTE = 'quick mode: a smoke test (small sizes, few steps), not the measured results of docs/notes/examples.md; run without --quick for those';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Parse `argv` with Node's `util.parseArgs` (strict: an unknown flag, a
+ * missing value or a positional argument is a {@link UsageError}); `--help`
+ * / `-h` prints `usage` and exits 0.
+ *
+ * @example const v = parseFlags('usage: x [--quick]', { quick: { type: 'boolean' } });
+ */
+export function parseFlags<const O extends Options>(usage: string, options: O, argv: string[] = process.argv.slice(2)): FlagValues<O> {
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  if (values['help']) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return values as FlagValues<O>;
+}
+
+/** The values `parseFlags` returns: a string (or strings, for `multiple`) or a boolean per flag, undefined when absent. */
+export type FlagValues<O extends Options> = {
+  [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string;
+};
+
+/**
+ * A flag's value as a number (undefined when the flag is absent).
+ *
+ * @throws UsageError when it is not a finite number, or not a positive integer where `integer` is set
+ * @example const steps = numberFlag('--steps', values.steps, { integer: true });
+ */
+export function numberFlag(flag: string, value: string | undefined, opts: { integer?: boolean } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag} expects a number, got '${value}'`);
+  if (opts.integer && !(Number.isInteger(n) && n > 0)) throw new UsageError(`${flag} expects a positive integer, got '${value}'`);
+  return n;
+}
+
+/**
+ * Run an example's command line: `body` parses the flags and runs `main`.
+ * A {@link UsageError} (thrown while parsing, or by `pickDevice` for a bad
+ * `--device`) prints `error: ...` and `usage` on stderr and exits 2; success
+ * exits with `body`'s status (default 0). Any other error keeps its stack
+ * trace: that is a bug, not a typing mistake.
+ *
+ * @example if (isMain(import.meta.url)) await runCli(USAGE, async () => { await main(parse()); });
+ */
+export async function runCli(usage: string, body: () => Promise<number | void>): Promise<never> {
+  let status: number;
+  try {
+    status = (await body()) ?? 0;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`error: ${e.message}`);
+    console.error(usage);
+    status = 2;
+  }
+  // NOTE: a live GPU runtime (Dawn, worker threads) keeps the event loop alive
+  process.exit(status);
+}
 
 /**
  * True when the module at `importMetaUrl` is the script node was started with
@@ -31,12 +109,25 @@ export function isMain(importMetaUrl: string): boolean {
  * best first).
  */
 export async function pickDevice(requested?: string): Promise<string> {
-  if (requested) return gg.initDevice(requested);
+  if (requested) return openRequested(requested);
   const names = await gg.availableDevices();
   // a hardware adapter wins; with only software renderers (llvmpipe, SwiftShader,
   // gpu.js's CPU modes) the reference cpu device measured fastest (docs/notes/bench.md)
   if (names.includes('gpu') && !gg.deviceInfo('gpu').software) return gg.initDevice('gpu');
   return gg.initDevice('cpu');
+}
+
+/**
+ * Open a device named on the command line.
+ *
+ * @throws UsageError with gpugrad's reason when the name is unknown or the device does not run here
+ */
+export async function openRequested(name: string): Promise<string> {
+  try {
+    return await gg.initDevice(name);
+  } catch (e) {
+    throw new UsageError(`--device ${name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** One line describing a device, e.g. `gpu:webasm: gpu.js webasm (...) on host CPU, 2 threads (software)`. */

@@ -64,6 +64,13 @@ export interface ScatterChartOptions extends ChartSize {
   pointSize?: number;
   /** Point opacity (default 0.6). */
   opacity?: number;
+  /**
+   * One unit the same length on both axes (needs `xDomain` and `yDomain`): the
+   * plot area is sized from the domains, at most `width` × `height` pixels,
+   * and the image grows by the axes, title and legend around it (so it is
+   * not exactly `width × height`).
+   */
+  equalAspect?: boolean;
 }
 
 const DEFAULT_WIDTH = 640;
@@ -151,6 +158,22 @@ export async function renderVegaLite(spec: TopLevelSpec): Promise<Uint8Array> {
 }
 
 /**
+ * The size in pixels of a spec's plot area (the data rectangle, without
+ * axes, title and legend), as Vega lays it out.
+ *
+ * @example const { width, height } = await plotArea(scatterSpec(opts));
+ */
+export async function plotArea(spec: TopLevelSpec): Promise<{ width: number; height: number }> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    await view.runAsync();
+    return { width: view.width(), height: view.height() };
+  } finally {
+    view.finalize();
+  }
+}
+
+/**
  * A line chart, one coloured line per series (e.g. training loss per model).
  *
  * @example
@@ -227,8 +250,30 @@ export async function barChart(opts: BarChartOptions): Promise<Uint8Array> {
  * ```
  */
 export async function scatterChart(opts: ScatterChartOptions): Promise<Uint8Array> {
-  const spec: TopLevelSpec = {
-    ...frame(opts, opts.title),
+  return renderVegaLite(scatterSpec(opts));
+}
+
+/**
+ * The Vega-Lite spec {@link scatterChart} renders (to check its axes and
+ * aspect without rendering).
+ *
+ * @throws if `equalAspect` is set without both domains
+ * @example const { width, height } = await plotArea(scatterSpec({ ...opts, equalAspect: true })); // width === height for a square domain
+ */
+export function scatterSpec(opts: ScatterChartOptions): TopLevelSpec {
+  let sizing = frame(opts, opts.title);
+  if (opts.equalAspect) {
+    if (!opts.xDomain || !opts.yDomain) throw new Error('plot: equalAspect needs xDomain and yDomain');
+    const { width, height } = size(opts);
+    const dx = Math.abs(opts.xDomain[1] - opts.xDomain[0]);
+    const dy = Math.abs(opts.yDomain[1] - opts.yDomain[0]);
+    // pixels per unit: the largest that fits both sides
+    const ppu = Math.min(width / dx, height / dy);
+    // 'pad': width and height are the plot area itself; axes, title and legend are added around it
+    sizing = { ...sizing, width: Math.round(ppu * dx), height: Math.round(ppu * dy), autosize: { type: 'pad' } };
+  }
+  return {
+    ...sizing,
     // NOTE: points outside a fixed domain are dropped, not just clipped: resvg 2.6 panics on
     // clipped circles far outside the plot (geom.rs unwrap on None)
     data: { values: seriesRows(opts.series, (x, y) => inDomain(x, opts.xDomain) && inDomain(y, opts.yDomain)) },
@@ -249,7 +294,6 @@ export async function scatterChart(opts: ScatterChartOptions): Promise<Uint8Arra
       color: { field: 'series', type: 'nominal', title: null, sort: opts.series.map((s) => s.name) },
     },
   };
-  return renderVegaLite(spec);
 }
 
 /** One matrix of a {@link heatmaps} figure. */

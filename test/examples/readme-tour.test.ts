@@ -1,8 +1,10 @@
 // The README's short tour, as a user would type it: it must keep running and saying the same.
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as gg from '../../src/index.js';
 
 class Square extends gg.autograd.Function {
@@ -91,5 +93,25 @@ describe('README tour', () => {
     expect(() => gg.autograd.detectAnomaly(() => z.sqrt().mul(0).sum().backward())).to.throw(
       /^Function 'SqrtBackward0' returned nan values in its 0th output\.\n\nTraceback of forward call that caused the error:/,
     );
+  });
+
+  it('examples/tour.mjs, the tour as plain JavaScript, runs with node as it is and prints what the README says', function () {
+    this.timeout(180_000);
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+    const r = spawnSync(process.execPath, ['examples/tour.mjs'], { cwd: root, encoding: 'utf8', timeout: 170_000 });
+    expect(r.status, `${r.stdout}\n${r.stderr}`.slice(-3000)).to.equal(0);
+    const lines = r.stdout.split('\n');
+    expect(lines).to.include.members([
+      'x.grad [[2,4],[6,8]]',
+      'gradcheck true',
+      'gradgradcheck true',
+      'custom op gradcheck true',
+      'BatchNorm2d [8,3,5,5] weight bias running_mean running_var num_batches_tracked',
+      'SwitchableNorm2d weight bias mean_weight var_weight running_mean running_var num_batches_tracked',
+      'spectral norm bias parametrizations.weight.original parametrizations.weight.0._u parametrizations.weight.0._v',
+    ]);
+    const loss = (step: number) => Number(new RegExp(`^step ${step} loss (\\S+)$`, 'm').exec(r.stdout)?.[1]);
+    expect(loss(99)).to.be.lessThan(loss(0) * 0.2);
+    expect(r.stdout).to.match(/^gpu = gpu:\S+: sum of ones\(64, 64\) @ ones\(64, 64\) = 262144$/m);
   });
 });

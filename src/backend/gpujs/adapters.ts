@@ -37,15 +37,16 @@ const glParam = { RENDERER: 0x1f01, VERSION: 0x1f02, VENDOR: 0x1f00 } as const;
 let glOwner: 'gpu:headlessgl' | 'gpu:webgpu' | undefined;
 
 function glAdapter(): AdapterInfo | string {
-  if (glOwner === 'gpu:webgpu') {
-    return "headless-gl is not started: WebGPU runs on Dawn's OpenGL ES backend in this process, and the two cannot share a process here (set GPUGRAD_WEBGPU_BACKEND=vulkan, or use gpu:headlessgl in a process that does not open gpu:webgpu)";
-  }
   const host = platform();
   let factory: GlFactory;
+  // the package first: when it is missing, that is the reason, whoever owns OpenGL (loading it opens no context)
   try {
     factory = host.loadPackage('gl') as GlFactory;
   } catch (e) {
     return `the 'gl' package (headless-gl) does not load: ${asError(e).message.split('\n')[0] ?? ''}`;
+  }
+  if (glOwner === 'gpu:webgpu') {
+    return "headless-gl is not started: WebGPU runs on Dawn's OpenGL ES backend in this process, and the two cannot share a process here (set GPUGRAD_WEBGPU_BACKEND=vulkan, or use gpu:headlessgl in a process that does not open gpu:webgpu)";
   }
   let ctx: GlContext | null = null;
   try {
