@@ -10,10 +10,21 @@
  * 4. a BatchNorm monitor on forward and full backward hooks;
  * 5. train- vs eval-mode outputs;
  * 6. a ResNet basic block with BN (a tiny ResNet trained for a few steps);
- * 7. an LSTM with batch-normalised gates on the adding problem.
+ * 7. an LSTM with batch-normalised gates on the adding problem;
+ * 8. the loss landscape along the gradient with and without BN, after
+ *    Santurkar et al. 2018 (loss range, gradient predictiveness, effective
+ *    β-smoothness over step sizes, during the runs of 3; bn/landscape.ts);
+ * 9. per-layer activation statistics over training (mean, std,
+ *    percentiles of each ReLU's input and of the logits);
+ * 10. histograms of the learned weights of each Linear layer, with and
+ *    without BN, beside the initial weights.
  *
  * Plots in `--out`: bn-loss.png, bn-accuracy.png, bn-grad-norms.png,
- * bn-lr-sensitivity.png, bn-monitor.png, bn-lstm.png; numbers in bn-results.json.
+ * bn-lr-sensitivity.png, bn-monitor.png, bn-lstm.png, bn-landscape-loss.png,
+ * bn-landscape-gradient.png, bn-landscape-beta.png, bn-activation-mean.png,
+ * bn-activation-std.png, bn-activation-percentiles.png,
+ * bn-weights-fc1.png, bn-weights-fc2.png, bn-weights-fc3.png; numbers in
+ * bn-results.json.
  *
  * Run: `node scripts/with-display.mjs dist/examples/batchnorm-experiments.js [--quick] [--device NAME] [--out DIR]`
  *
@@ -24,13 +35,14 @@ import { join } from 'node:path';
 import * as gg from '../src/index.js';
 import { trainAdding } from './bn/bn-lstm.js';
 import { checkManualBackward, type ManualBackwardResult } from './bn/manual-backward.js';
-import { mnistSubset, trainMlp, trainVsEval, type BnRun, type MonitorStats } from './bn/mnist-bn.js';
+import { histogram, sharedEdges, type ActivationStats, type Histogram, type LandscapePoint } from './bn/landscape.js';
+import { mlp, mnistSubset, trainMlp, trainVsEval, type BnRun, type MonitorStats } from './bn/mnist-bn.js';
 import { miniResNet } from './bn/resnet.js';
 import { compareWithBuiltin, type Comparison } from './bn/scratch.js';
 import { describeDevice, fmtSeconds, isMain, logger, parseFlags, pickDevice, runCli, SMOKE_TEST_NOTE, table } from './lib/cli.js';
 import { mulberry32, permutation } from './lib/rng.js';
 import { gatherMnist } from './lib/mnist.js';
-import { barChart, lineChart, writePng } from './lib/plot.js';
+import { bandChart, barChart, histogramChart, lineChart, writePng } from './lib/plot.js';
 
 /** Options of {@link main}. */
 export interface BnExperimentsOptions {
@@ -51,9 +63,24 @@ export interface BnExperimentsResult {
   trainVsEval: Awaited<ReturnType<typeof trainVsEval>>;
   resnet: { steps: number; firstLoss: number; lastLoss: number; outputShape: number[]; ms: number };
   lstm: { steps: number; withBn: number[]; withoutBn: number[]; msWithBn: number; msWithoutBn: number };
+  /** 8: probes along the gradient during the runs of 3, every `every` steps, and their means over training. */
+  landscape: {
+    etas: number[];
+    every: number;
+    withBn: LandscapePoint[];
+    withoutBn: LandscapePoint[];
+    summary: Record<'withBn' | 'withoutBn', { lossRange: number; maxLossRange: number; gradChange: number; beta: number; maxBeta: number }>;
+  };
+  /** 9: activation statistics per layer (`hidden 1`, `hidden 2`: ReLU inputs; `logits`) at `steps`. */
+  activations: { steps: Record<'withBn' | 'withoutBn', number[]>; withBn: Record<string, ActivationStats>; withoutBn: Record<string, ActivationStats> };
+  /** 10: histograms of each Linear weight over shared bin edges: initial, and after the runs of 3. */
+  weights: { layer: string; edges: number[]; init: Histogram; withBn: Histogram; withoutBn: Histogram }[];
   plots: string[];
   ms: number;
 }
+
+/** Step sizes of the landscape probes: 0.5 to 4 times the learning rate 0.1. */
+const LANDSCAPE_ETAS = [0.05, 0.1, 0.2, 0.3, 0.4];
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(v.length, 1);
 
@@ -96,8 +123,10 @@ export async function main(opts: BnExperimentsOptions = {}): Promise<BnExperimen
   const epochs = quick ? 2 : 4;
   const lr = 0.1;
   log(`\n3. MLP on MNIST (${data.train.labels.length} train / ${data.test.labels.length} test), SGD lr ${lr}, ${epochs} epochs, with vs without BatchNorm1d`);
-  const withBn = await trainMlp({ withBn: true, lr, epochs, data, device, monitor: true });
-  const without = await trainMlp({ withBn: false, lr, epochs, data, device });
+  // the same runs feed experiments 8-10: activation statistics, probes along the gradient, learned weights
+  const landscape = { every: quick ? 5 : 10, etas: LANDSCAPE_ETAS };
+  const withBn = await trainMlp({ withBn: true, lr, epochs, data, device, monitor: true, activations: true, landscape });
+  const without = await trainMlp({ withBn: false, lr, epochs, data, device, activations: true, landscape });
   const runs = [withBn.run, without.run];
   log(table(['model', 'test acc per epoch', 'time'], runs.map((r) => [r.withBn ? 'with BN' : 'without BN', r.accuracy.map((a) => `${(a.accuracy * 100).toFixed(1)}%`).join(' → '), fmtSeconds(r.ms)])));
   const label = (r: BnRun) => (r.withBn ? 'with BN' : 'without BN');
@@ -217,6 +246,86 @@ export async function main(opts: BnExperimentsOptions = {}): Promise<BnExperimen
     ],
   }));
 
+  // 8. loss landscape along the gradient (Santurkar et al. 2018)
+  log(`\n8. Loss landscape along the gradient (Santurkar et al. 2018): every ${landscape.every} steps, step sizes η = ${landscape.etas.join(', ')} (lr ${lr})`);
+  const land = { withBn: withBn.run.landscape!, withoutBn: without.run.landscape! };
+  const landSummary = (pts: LandscapePoint[]) => ({
+    lossRange: mean(pts.map((p) => Math.max(...p.losses) - Math.min(...p.losses))),
+    maxLossRange: Math.max(...pts.map((p) => Math.max(...p.losses) - Math.min(...p.losses))),
+    gradChange: mean(pts.map((p) => Math.max(...p.gradChange))),
+    beta: mean(pts.map((p) => p.beta)),
+    maxBeta: Math.max(...pts.map((p) => p.beta)),
+  });
+  const landscapeRes: BnExperimentsResult['landscape'] = { etas: landscape.etas, every: landscape.every, withBn: land.withBn, withoutBn: land.withoutBn, summary: { withBn: landSummary(land.withBn), withoutBn: landSummary(land.withoutBn) } };
+  log(table(['model', 'loss range over η (mean / max)', 'max ‖∇L(w−ηg) − g‖ (mean)', 'effective β (mean / max)'], (['withBn', 'withoutBn'] as const).map((k) => {
+    const m = landscapeRes.summary[k];
+    return [k === 'withBn' ? 'with BN' : 'without BN', `${m.lossRange.toFixed(3)} / ${m.maxLossRange.toFixed(3)}`, m.gradChange.toFixed(3), `${m.beta.toFixed(2)} / ${m.maxBeta.toFixed(2)}`];
+  })));
+  const bands = (pick: (p: LandscapePoint) => number[]) => (['withBn', 'withoutBn'] as const).map((k) => ({
+    name: k === 'withBn' ? 'with BN' : 'without BN',
+    x: land[k].map((p) => p.step),
+    lo: land[k].map((p) => Math.min(...pick(p))),
+    hi: land[k].map((p) => Math.max(...pick(p))),
+  }));
+  save('bn-landscape-loss.png', await bandChart({ title: `Loss at w − η·∇L, η ∈ [${landscape.etas[0]}, ${landscape.etas.at(-1)}] (band: min to max over η; line: L(w))`, xLabel: 'training step', yLabel: 'loss', logY: true, series: bands((p) => p.losses).map((b, i) => ({ ...b, mid: (i === 0 ? land.withBn : land.withoutBn).map((p) => p.loss) })) }));
+  save('bn-landscape-gradient.png', await bandChart({ title: 'Gradient predictiveness: ‖∇L(w − η·∇L) − ∇L(w)‖ over η', xLabel: 'training step', yLabel: 'ℓ2 change of the gradient', logY: true, series: bands((p) => p.gradChange) }));
+  save('bn-landscape-beta.png', await lineChart({ title: 'Effective β-smoothness: max over η of ‖Δ∇L‖ / ‖η·∇L‖', xLabel: 'training step', yLabel: 'β', logY: true, series: (['withBn', 'withoutBn'] as const).map((k) => ({ name: k === 'withBn' ? 'with BN' : 'without BN', x: land[k].map((p) => p.step), y: land[k].map((p) => p.beta) })) }));
+
+  // 9. per-layer activation statistics over training
+  log('\n9. Activation statistics over training (input of each ReLU, and the logits; every 5 steps)');
+  const acts = { withBn: Object.fromEntries(withBn.activations!.stats), withoutBn: Object.fromEntries(without.activations!.stats) };
+  const actSteps = { withBn: withBn.run.gradSteps, withoutBn: without.run.gradSteps };
+  const drift = (v: number[]) => (v.length ? Math.max(...v) - Math.min(...v) : NaN);
+  log(table(['model', 'layer', 'mean first → last', 'std first → last', 'drift of the mean (max − min)', 'p15 / p50 / p85 last'], (['withBn', 'withoutBn'] as const).flatMap((k) => Object.entries(acts[k]).map(([layer, a]) => [
+    k === 'withBn' ? 'with BN' : 'without BN',
+    layer,
+    `${(a.mean[0] ?? NaN).toFixed(3)} → ${(a.mean.at(-1) ?? NaN).toFixed(3)}`,
+    `${(a.std[0] ?? NaN).toFixed(3)} → ${(a.std.at(-1) ?? NaN).toFixed(3)}`,
+    drift(a.mean).toFixed(3),
+    [a.p15, a.p50, a.p85].map((v) => (v.at(-1) ?? NaN).toFixed(2)).join(' / '),
+  ]))));
+  const actSeries = (which: 'mean' | 'std') => (['withBn', 'withoutBn'] as const).flatMap((k) => Object.entries(acts[k]).map(([layer, a]) => ({ name: `${k === 'withBn' ? 'with BN' : 'without BN'}: ${layer}`, x: actSteps[k], y: a[which] })));
+  save('bn-activation-mean.png', await lineChart({ title: 'Mean of each layer\'s activations over training (ReLU inputs, logits)', xLabel: 'step', yLabel: 'mean', series: actSeries('mean') }));
+  save('bn-activation-std.png', await lineChart({ title: 'Std of each layer\'s activations over training (ReLU inputs, logits)', xLabel: 'step', yLabel: 'std', logY: true, series: actSeries('std') }));
+  save('bn-activation-percentiles.png', await bandChart({
+    title: 'Input of the second ReLU: 15th to 85th percentile (band) and median (line)',
+    xLabel: 'step',
+    yLabel: 'activation',
+    series: (['withBn', 'withoutBn'] as const).map((k) => ({ name: k === 'withBn' ? 'with BN' : 'without BN', x: actSteps[k], lo: acts[k]['hidden 2']!.p15, hi: acts[k]['hidden 2']!.p85, mid: acts[k]['hidden 2']!.p50 })),
+  }));
+
+  // 10. histograms of the learned weights
+  log('\n10. Learned weights per Linear layer: from the same initial weights, with and without BN');
+  gg.manualSeed(0); // trainMlp's seed: the initial weights of both runs (BN layers draw no random numbers)
+  const init = mlp(false, device);
+  const linearWeights = async (m: gg.nn.Module) => Promise.all([...m.modules()].filter((l): l is gg.nn.Linear => l instanceof gg.nn.Linear).map(async (l) => Float64Array.from(await l.weight.data())));
+  const [w0, wBn, wNo] = await Promise.all([linearWeights(init), linearWeights(withBn.model), linearWeights(without.model)]);
+  for (const p of init.parameters()) p.dispose();
+  const bins = 60;
+  const weights: BnExperimentsResult['weights'] = w0.map((w, i) => {
+    const edges = sharedEdges([w, wBn[i]!, wNo[i]!], bins);
+    return { layer: `fc${i + 1}`, edges, init: histogram(w, edges), withBn: histogram(wBn[i]!, edges), withoutBn: histogram(wNo[i]!, edges) };
+  });
+  log(table(['layer', 'std init', 'std with BN', 'std without BN', 'max |w| with / without', '|w| < 0.01 with / without'], weights.map((w) => [
+    w.layer,
+    w.init.std.toFixed(4),
+    w.withBn.std.toFixed(4),
+    w.withoutBn.std.toFixed(4),
+    `${Math.max(-w.withBn.min, w.withBn.max).toFixed(3)} / ${Math.max(-w.withoutBn.min, w.withoutBn.max).toFixed(3)}`,
+    `${(w.withBn.nearZero * 100).toFixed(1)}% / ${(w.withoutBn.nearZero * 100).toFixed(1)}%`,
+  ])));
+  for (const w of weights) {
+    save(`bn-weights-${w.layer}.png`, await histogramChart({
+      title: `Weights of ${w.layer} (${bins} bins): initial, trained with BN, trained without BN`,
+      xLabel: 'weight',
+      series: [
+        { name: 'initial', edges: w.edges, counts: w.init.counts },
+        { name: 'with BN', edges: w.edges, counts: w.withBn.counts },
+        { name: 'without BN', edges: w.edges, counts: w.withoutBn.counts },
+      ],
+    }));
+  }
+
   const result: BnExperimentsResult = {
     device,
     scratch: { float64: s64, device: sDev, allclose: scratchOk },
@@ -227,6 +336,9 @@ export async function main(opts: BnExperimentsOptions = {}): Promise<BnExperimen
     trainVsEval: tve,
     resnet: resnetRes,
     lstm: { steps: lsteps, withBn: lb.losses, withoutBn: ln.losses, msWithBn: lb.ms, msWithoutBn: ln.ms },
+    landscape: landscapeRes,
+    activations: { steps: actSteps, withBn: acts.withBn, withoutBn: acts.withoutBn },
+    weights,
     plots,
     ms: performance.now() - t0,
   };

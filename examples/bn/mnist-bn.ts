@@ -11,6 +11,7 @@
 import * as gg from '../../src/index.js';
 import { mulberry32, permutation } from '../lib/rng.js';
 import { gatherMnist, loadMnist, MNIST_PIXELS, type MnistSplit } from '../lib/mnist.js';
+import { ActivationMonitor, probeLandscape, type LandscapePoint } from './landscape.js';
 
 /** The MLP, with or without BatchNorm1d; call gg.manualSeed first. */
 export function mlp(withBn: boolean, device: string): gg.nn.Sequential {
@@ -121,6 +122,8 @@ export interface BnRun {
   gradSteps: number[];
   finalAccuracy: number;
   ms: number;
+  /** Probes along the gradient (Santurkar et al. 2018), when asked for; their time is in `ms`. */
+  landscape?: LandscapePoint[];
 }
 
 /** Train the MLP; optionally attach a monitor. */
@@ -133,12 +136,17 @@ export async function trainMlp(o: {
   batchSize?: number;
   gradEvery?: number;
   monitor?: boolean;
+  /** Record activation statistics every `gradEvery` steps (ActivationMonitor). */
+  activations?: boolean;
+  /** Probe the landscape along the gradient every `every` steps with these step sizes. */
+  landscape?: { every: number; etas: number[] };
   seed?: number;
-}): Promise<{ run: BnRun; model: gg.nn.Sequential; monitor: BatchNormMonitor | null }> {
+}): Promise<{ run: BnRun; model: gg.nn.Sequential; monitor: BatchNormMonitor | null; activations: ActivationMonitor | null }> {
   const t0 = performance.now();
   gg.manualSeed(o.seed ?? 0);
   const model = mlp(o.withBn, o.device);
   const monitor = o.monitor ? new BatchNormMonitor(model) : null;
+  const activations = o.activations ? new ActivationMonitor(model) : null;
   const opt = new gg.optim.SGD(model.parameters(), { lr: o.lr });
   const lossFn = new gg.nn.CrossEntropyLoss();
   const bs = o.batchSize ?? 64;
@@ -149,13 +157,24 @@ export async function trainMlp(o: {
   const linears = [...model.namedModules()].filter(([, m]) => m instanceof gg.nn.Linear) as [string, gg.nn.Linear][];
   const run: BnRun = { withBn: o.withBn, lr: o.lr, losses: [], accuracy: [], gradNorms: {}, gradSteps: [], finalAccuracy: NaN, ms: 0 };
   for (const [name] of linears) run.gradNorms[name] = [];
+  if (o.landscape) run.landscape = [];
   run.accuracy.push({ epoch: 0, accuracy: await accuracy(model, o.data.test, o.device) });
   let global = 0;
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     const order = permutation(n, rand);
     for (let s = 0; s < steps; s++, global++) {
       const record = global % gradEvery === 0;
+      if (o.landscape && global % o.landscape.every === 0) {
+        // before the step, on its batch, with the hooks off: the probes are not training steps
+        if (monitor) monitor.enabled = false;
+        if (activations) activations.enabled = false;
+        const { x, y } = batch(o.data.train, order, s * bs, bs, o.device);
+        run.landscape!.push(await probeLandscape(model, (out) => lossFn.call(out, y), x, o.landscape.etas, global));
+        x.dispose();
+        y.dispose();
+      }
       if (monitor) monitor.enabled = record;
+      if (activations) activations.enabled = record;
       const [loss, ...norms] = gg.tidy(() => {
         const { x, y } = batch(o.data.train, order, s * bs, bs, o.device);
         opt.zeroGrad();
@@ -175,12 +194,14 @@ export async function trainMlp(o: {
         }
       }
       if (monitor) await monitor.flush();
+      if (activations) await activations.flush();
     }
     run.accuracy.push({ epoch: epoch + 1, accuracy: await accuracy(model, o.data.test, o.device) });
   }
   run.finalAccuracy = run.accuracy.at(-1)!.accuracy;
   run.ms = performance.now() - t0;
-  return { run, model, monitor };
+  activations?.remove();
+  return { run, model, monitor, activations };
 }
 
 /** Train- vs eval-mode outputs of a trained BN model on the test set. */

@@ -296,6 +296,115 @@ export function scatterSpec(opts: ScatterChartOptions): TopLevelSpec {
   };
 }
 
+/** A band (`lo`..`hi` at each x) with an optional centre line, for {@link bandChart}. */
+export interface BandSeries {
+  name: string;
+  x: number[];
+  lo: number[];
+  hi: number[];
+  /** Drawn as a line inside the band (default: none). */
+  mid?: number[];
+}
+
+/** Options for {@link bandChart}. */
+export interface BandChartOptions extends ChartSize {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: BandSeries[];
+  /** Logarithmic y axis; points with a value <= 0 are dropped (default false). */
+  logY?: boolean;
+}
+
+/**
+ * Shaded bands, one colour per series (e.g. the range of the loss over
+ * several step sizes at each training step), each with an optional line.
+ *
+ * @example
+ * ```ts
+ * const png = await bandChart({ title: 'loss along the gradient', xLabel: 'step', yLabel: 'loss',
+ *   series: [{ name: 'with BN', x: [0, 10], lo: [2.1, 0.8], hi: [2.4, 1.1], mid: [2.3, 0.9] }] });
+ * ```
+ */
+export async function bandChart(opts: BandChartOptions): Promise<Uint8Array> {
+  const logY = opts.logY ?? false;
+  const ok = (v: number) => Number.isFinite(v) && (!logY || v > 0);
+  const rows: { series: string; x: number; lo: number; hi: number; mid: number | null }[] = [];
+  for (const s of opts.series) {
+    if (s.lo.length !== s.x.length || s.hi.length !== s.x.length || (s.mid && s.mid.length !== s.x.length)) {
+      throw new Error(`plot: series "${s.name}" has ${s.x.length} x values but ${s.lo.length}/${s.hi.length}${s.mid ? `/${s.mid.length}` : ''} lo/hi/mid values`);
+    }
+    s.x.forEach((x, i) => {
+      const lo = s.lo[i] as number;
+      const hi = s.hi[i] as number;
+      const mid = s.mid ? (s.mid[i] as number) : null;
+      if (Number.isFinite(x) && ok(lo) && ok(hi)) rows.push({ series: s.name, x, lo, hi, mid: mid !== null && ok(mid) ? mid : null });
+    });
+  }
+  const yScale = logY ? { type: 'log' as const } : { zero: false };
+  const color = { field: 'series', type: 'nominal' as const, title: null, sort: opts.series.map((s) => s.name) };
+  const spec = {
+    ...frame(opts, opts.title),
+    data: { values: rows },
+    encoding: { x: { field: 'x', type: 'quantitative' as const, title: opts.xLabel, scale: { zero: false } }, color },
+    layer: [
+      { mark: { type: 'area' as const, opacity: 0.3 }, encoding: { y: { field: 'lo', type: 'quantitative' as const, title: opts.yLabel, scale: yScale }, y2: { field: 'hi' } } },
+      { mark: { type: 'line' as const, strokeWidth: 1.5 }, transform: [{ filter: 'datum.mid !== null' }], encoding: { y: { field: 'mid', type: 'quantitative' as const, scale: yScale } } },
+    ],
+  } as TopLevelSpec;
+  return renderVegaLite(spec);
+}
+
+/** One histogram of {@link histogramChart}: counts over bin edges. */
+export interface HistogramSeries {
+  name: string;
+  /** `counts.length + 1` increasing bin edges. */
+  edges: number[];
+  counts: number[];
+}
+
+/** Options for {@link histogramChart}. */
+export interface HistogramChartOptions extends ChartSize {
+  title: string;
+  xLabel: string;
+  series: HistogramSeries[];
+  /** Logarithmic density axis (default false). */
+  logY?: boolean;
+}
+
+/**
+ * Histograms drawn as step lines on one axis, each normalised to a density
+ * (area 1), so series with different counts compare.
+ *
+ * @throws if a series' edges and counts do not match
+ * @example
+ * ```ts
+ * const png = await histogramChart({ title: 'weights', xLabel: 'w',
+ *   series: [{ name: 'with BN', edges: [-1, 0, 1], counts: [3, 5] }] });
+ * ```
+ */
+export async function histogramChart(opts: HistogramChartOptions): Promise<Uint8Array> {
+  const lines: Series[] = opts.series.map((s) => {
+    if (s.edges.length !== s.counts.length + 1) throw new Error(`plot: histogram "${s.name}" has ${s.edges.length} edges for ${s.counts.length} bins`);
+    const total = s.counts.reduce((a, b) => a + b, 0) || 1;
+    const dens = s.counts.map((c, i) => c / total / ((s.edges[i + 1] as number) - (s.edges[i] as number)));
+    // a step line: each bin's density from its left edge, held to the last edge
+    return { name: s.name, x: s.edges, y: [...dens, dens.at(-1) ?? 0] };
+  });
+  const logY = opts.logY ?? false;
+  const spec: TopLevelSpec = {
+    ...frame(opts, opts.title),
+    data: { values: seriesRows(lines, (_x, y) => !logY || y > 0) },
+    mark: { type: 'line', strokeWidth: 1.5, interpolate: 'step-after' },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: opts.xLabel, scale: { zero: false } },
+      y: { field: 'y', type: 'quantitative', title: 'density', scale: logY ? { type: 'log' } : {} },
+      color: { field: 'series', type: 'nominal', title: null, sort: opts.series.map((s) => s.name) },
+    },
+  };
+  return renderVegaLite(spec);
+}
+
 /** One matrix of a {@link heatmaps} figure. */
 export interface HeatmapPanel {
   title: string;

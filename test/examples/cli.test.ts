@@ -13,6 +13,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { accuracyRange, parseCli } from '../../examples/mnist-norms.js';
 import { samplePlotOptions } from '../../examples/sn-gan.js';
 import { UsageError } from '../../examples/lib/cli.js';
+import { ActivationMonitor, histogram, probeLandscape, quantile, sharedEdges } from '../../examples/bn/landscape.js';
+import * as gg from '../../src/index.js';
 import { plotArea, scatterSpec } from '../../examples/lib/plot.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -122,5 +124,57 @@ describe('example plots', () => {
     expect(axis).to.deep.equal([92, 98]);
     expect(accuracyRange([{ accuracyCurve: curve([0.995, 1]) }])).to.deep.equal([98, 100]);
     expect(accuracyRange([])).to.deep.equal([0, 100]);
+  });
+});
+
+describe('BatchNorm experiment helpers (examples/bn/landscape.ts)', () => {
+  const net = () => {
+    gg.manualSeed(3);
+    return new gg.nn.Sequential(new gg.nn.Linear(4, 8), new gg.nn.BatchNorm1d(8), new gg.nn.ReLU(), new gg.nn.Linear(8, 3));
+  };
+  const snapshot = async (m: gg.nn.Module) => Object.fromEntries(await Promise.all(Object.entries(m.stateDict()).map(async ([k, v]) => [k, Array.from(await v.data())] as const)));
+
+  it('probeLandscape measures along the gradient and leaves weights, running statistics and gradients as they were', async () => {
+    const model = net();
+    const x = gg.randn([16, 4]);
+    const y = gg.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+    const ce = new gg.nn.CrossEntropyLoss();
+    const before = await snapshot(model);
+    const p = await probeLandscape(model, (out) => ce.call(out, y), x, [0.1, 0.5, 1], 7);
+    expect(await snapshot(model)).to.deep.equal(before);
+    for (const t of model.parameters()) expect(t.grad).to.equal(null);
+    expect(p.step).to.equal(7);
+    expect(p.losses).to.have.length(3);
+    // a small step along −g lowers the loss; the gradient changes more the further it goes
+    expect(p.losses[0]!).to.be.lessThan(p.loss);
+    expect(p.gradChange[2]!).to.be.greaterThan(p.gradChange[0]!);
+    // β is the largest ‖Δg‖ / ‖η g‖
+    expect(p.beta).to.be.closeTo(Math.max(...p.gradChange.map((c, i) => c / ([0.1, 0.5, 1][i]! * p.gradNorm))), 1e-9);
+    // the same probe on a fresh copy from the same seed gives the same loss as L(w) there
+    const again = net();
+    expect(await ce.call(again.call(x), y).item()).to.be.closeTo(p.loss, 1e-6);
+  });
+
+  it('ActivationMonitor records ReLU inputs and logits on training forwards only; histogram and quantile', async () => {
+    const model = net();
+    const mon = new ActivationMonitor(model);
+    model.call(gg.randn([32, 4]));
+    model.eval();
+    model.call(gg.randn([32, 4]));
+    model.train();
+    await mon.flush();
+    expect([...mon.stats.keys()]).to.deep.equal(['hidden 1', 'logits']);
+    const h = mon.stats.get('hidden 1')!;
+    expect(h.mean).to.have.length(1);
+    expect(h.mean[0]!).to.be.closeTo(0, 1e-5); // BatchNorm1d's output, batch statistics
+    expect(h.std[0]!).to.be.closeTo(1, 0.02);
+    mon.remove();
+    expect(quantile([1, 2, 3, 4, 5], 0.5)).to.equal(3);
+    expect(quantile([0, 10], 0.15)).to.be.closeTo(1.5, 1e-12);
+    const edges = sharedEdges([[0, 1], [2]], 4);
+    expect(edges).to.deep.equal([0, 0.5, 1, 1.5, 2]);
+    const hist = histogram([0, 0.2, 0.6, 2, 2], edges);
+    expect(hist.counts).to.deep.equal([2, 1, 0, 2]);
+    expect(hist.nearZero).to.equal(0.2);
   });
 });

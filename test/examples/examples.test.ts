@@ -64,7 +64,38 @@ describe('examples (quick mode)', function () {
     expect(r.resnet.outputShape).to.deep.equal([32, 10]);
     expect(r.runs.find((run) => run.withBn)!.finalAccuracy).to.be.greaterThan(0.7);
     for (const p of r.plots) expect(pngSize(readFileSync(p)).width).to.equal(640);
-    expect(r.plots).to.have.length(6);
+    expect(r.plots).to.have.length(15);
+    // 8. probes along the gradient: one loss and one gradient change per step size, at the same steps in both runs
+    const land = r.landscape;
+    expect(land.withBn.length).to.be.greaterThan(2);
+    expect(land.withBn.map((p) => p.step)).to.deep.equal(land.withoutBn.map((p) => p.step));
+    for (const p of [...land.withBn, ...land.withoutBn]) {
+      expect(p.losses).to.have.length(land.etas.length);
+      expect(p.gradChange).to.have.length(land.etas.length);
+      for (const v of [p.loss, ...p.losses, ...p.gradChange, p.beta]) expect(Number.isFinite(v), String(v)).to.equal(true);
+      expect(p.gradChange.every((c) => c > 0)).to.equal(true);
+    }
+    // 9. activation statistics: ReLU inputs and logits, both runs; with BN the ReLU inputs have mean ≈ 0 and std ≈ 1
+    for (const k of ['withBn', 'withoutBn'] as const) {
+      expect(Object.keys(r.activations[k])).to.deep.equal(['hidden 1', 'hidden 2', 'logits']);
+      for (const a of Object.values(r.activations[k])) expect(a.std.length).to.equal(r.activations.steps[k].length);
+    }
+    for (const h of ['hidden 1', 'hidden 2']) {
+      expect(Math.abs(r.activations.withBn[h]!.mean[0]!)).to.be.lessThan(1e-3);
+      expect(r.activations.withBn[h]!.std[0]!).to.be.closeTo(1, 0.01);
+      const a = r.activations.withBn[h]!;
+      expect(a.p15[0]!).to.be.lessThan(a.p50[0]!);
+      expect(a.p50[0]!).to.be.lessThan(a.p85[0]!);
+    }
+    // 10. weight histograms: every weight counted, the same initial weights for both runs
+    expect(r.weights.map((w) => w.layer)).to.deep.equal(['fc1', 'fc2', 'fc3']);
+    const sizes = [784 * 128, 128 * 64, 64 * 10];
+    r.weights.forEach((w, i) => {
+      for (const h of [w.init, w.withBn, w.withoutBn]) expect(h.counts.reduce((a, b) => a + b, 0)).to.equal(sizes[i]);
+      expect(w.edges).to.have.length(w.init.counts.length + 1);
+    });
+    const json = JSON.parse(readFileSync(join(out, 'bn-results.json'), 'utf8')) as Record<string, unknown>;
+    expect(json).to.include.keys('landscape', 'activations', 'weights');
   });
 
   it('sn-gan: every spectral-normed layer ends with σ(W/σ̂) within 0.05 of 1', async () => {
