@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: W1–W7 of shared/BENCH.md on every gpugrad device that
- * works here and on the peers (tfjs wasm, tfjs cpu, PyTorch CPU), in one run.
+ * works here and on the peers (tfjs wasm, tfjs cpu, jax-js wasm for W1, W2, W5,
+ * PyTorch CPU), in one run.
  * Prints one table (median ms; ratios peer/ours where ours = the best gpugrad
  * device on that row) and writes it as JSON to bench/results/.
  *
  * Flags: --quick (tiny repeats), --only W1,W3, --devices cpu,gpu:webasm
- * (gpugrad devices), --peers tfjs-wasm,tfjs-cpu,pytorch-cpu (or --peers none),
+ * (gpugrad devices), --peers tfjs-wasm,tfjs-cpu,jax-js,pytorch-cpu (or --peers none),
  * --out <file> (extra JSON copy), --no-save, --save (also save a --quick run).
  */
 import { spawnSync } from 'node:child_process';
@@ -19,7 +20,7 @@ import { prepareGg } from './gg.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
-const PEERS = ['tfjs-wasm', 'tfjs-cpu', 'pytorch-cpu'] as const;
+const PEERS = ['tfjs-wasm', 'tfjs-cpu', 'jax-js', 'pytorch-cpu'] as const;
 type Peer = (typeof PEERS)[number];
 
 interface Args {
@@ -69,7 +70,8 @@ async function runGgDevice(device: string, args: Args, timing: typeof FULL_TIMIN
   let info = '';
   try {
     const d = gg.deviceInfo(device) as unknown as Record<string, unknown>;
-    info = [d.backend, d.adapter, d.software === true ? 'software' : d.software === false ? 'hardware' : ''].filter(Boolean).join(', ');
+    const notes = Array.isArray(d.notes) ? (d.notes as unknown[]).filter((n): n is string => typeof n === 'string' && /matmul/.test(n)) : [];
+    info = [d.backend, d.adapter, d.software === true ? 'software' : d.software === false ? 'hardware' : '', ...notes].filter(Boolean).join(', ');
   } catch (e) {
     info = `deviceInfo failed: ${(e as Error).message}`;
   }
@@ -117,6 +119,34 @@ async function runTf(peer: 'tfjs-wasm' | 'tfjs-cpu', args: Args, timing: typeof 
   } catch (e) {
     col.info = `skipped: ${(e as Error).message}`;
     log(`  [skip] ${peer}: ${(e as Error).message}`);
+  }
+  return col;
+}
+
+async function runJax(args: Args, timing: typeof FULL_TIMING): Promise<Column> {
+  const col: Column = { name: 'jax-js', kind: 'peer', info: '', cells: {} };
+  try {
+    const jx = await import('./jaxjs.js');
+    col.info = await jx.useJax();
+    for (const id of args.only) {
+      if (id === 'W7') continue;
+      if (!jx.JAX_WORKLOADS.includes(id)) {
+        col.cells[id] = { ms: null, note: 'not measured: jax-js has no BatchNorm or conv layers (shared/BENCH.md: W1, W2, W5 only)' };
+        continue;
+      }
+      col.cells[id] = await guarded(`jax-js ${id}`, async () => {
+        const p = jx.prepareJax(id);
+        try {
+          return await measure(p, timing);
+        } finally {
+          p.dispose?.();
+        }
+      });
+      log(`  ${'jax-js'.padEnd(15)} ${id}: ${fmtMs(col.cells[id])} ms`);
+    }
+  } catch (e) {
+    col.info = `skipped: ${(e as Error).message}`;
+    log(`  [skip] jax-js: ${(e as Error).message}`);
   }
   return col;
 }
@@ -169,6 +199,7 @@ async function worker(args: Args, timing: typeof FULL_TIMING): Promise<void> {
   const name = args.worker!;
   let col: Column;
   if (name === 'tfjs-wasm' || name === 'tfjs-cpu') col = await runTf(name, args, timing);
+  else if (name === 'jax-js') col = await runJax(args, timing);
   else {
     try {
       await openDevice(gg, name);
@@ -256,6 +287,10 @@ async function main(): Promise<void> {
     log('W7 (fresh process per device)');
     for (const c of cols) {
       if (c.name === 'pytorch-cpu') continue; // measured inside torch_bench.py's fresh process
+      if (c.name === 'jax-js') {
+        c.cells.W7 = { ms: null, note: 'not measured: W7 is the first W3 call, and jax-js runs no W3' };
+        continue;
+      }
       c.cells.W7 = c.kind === 'gpugrad' ? runW7({ device: c.name }) : runW7({ peer: c.name });
       log(`  ${c.name.padEnd(15)} W7: ${fmtMs(c.cells.W7)} ms  [${c.cells.W7.note ?? ''}]`);
     }
