@@ -9,7 +9,7 @@ import { Device, KernelCache, type DeviceBuffer, type DeviceInfo } from './devic
 import { int, type Kernel } from './kernel.js';
 import { hostArray, type DType, type HostArray } from './types.js';
 import { platform } from './platform/platform.js';
-import { wasmGemm, wasmGemmUnavailable, type WasmGemm } from './wasm/gemm.js';
+import { wasmGemm, wasmGemmUnavailable, worthPacking, type WasmGemm } from './wasm/gemm.js';
 
 interface CpuBuffer extends DeviceBuffer {
   readonly data: HostArray;
@@ -84,8 +84,10 @@ export class CpuDevice extends Device {
     const t0 = this.profile ? performance.now() : 0;
     const data = inputs.map((b) => (b as CpuBuffer).data);
     const [a, b] = data;
-    // float32 matmul on the SIMD gemm; it declines (false) only past wasm32's memory, then the loop runs
-    const fast = kernel.gemm && this.gemm && out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array && this.gemm.run(out, a, b, kernel.gemm);
+    // float32 matmul on the SIMD gemm, unless it is a matrix–vector product (the loop streams
+    // those faster); the gemm declines (false) only past wasm32's memory, then the loop runs
+    const g = kernel.gemm;
+    const fast = g && this.gemm && worthPacking(g) && out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array && this.gemm.run(out, a, b, g);
     if (!fast) fn(out, ...data);
     if (this.profile) {
       const entry = this.profile.get(kernel.name) ?? { calls: 0, ms: 0, elements: 0 };

@@ -14,7 +14,7 @@ import { CpuDevice } from '../../src/backend/cpu.js';
 import { getDevice } from '../../src/backend/registry.js';
 import type { Operand } from '../../src/backend/kernel.js';
 import * as K from '../../src/backend/kernels.js';
-import { wasmGemm } from '../../src/backend/wasm/gemm.js';
+import { wasmGemm, worthPacking } from '../../src/backend/wasm/gemm.js';
 import { expectClose, F64, fixture, type Tol } from '../helpers/compare.js';
 import { rng } from '../helpers/random.js';
 
@@ -145,10 +145,23 @@ describe('float32 matmul fast path (WebAssembly gemm)', function () {
         const tol = { rtol: 1e-5, atol: 1e-4 };
         for (const dev of [fast, loop]) {
           const out = dev.run(kernel, [dev.upload(A.data, 'float32'), dev.upload(B.data, 'float32')], 'float32');
-          expectClose(dev.readSync(out), want, tol, dev === fast ? 'gemm' : 'loop');
+          expectClose(dev.readSync(out), want, tol, dev === fast ? 'cpu device' : 'loop');
         }
+        // the gemm itself, also on the matrix–vector shapes the device leaves to its loop
+        const direct = new Float32Array(want.length);
+        expect(wasmGemm()!.run(direct, A.data, B.data, kernel.gemm!)).to.equal(true);
+        expectClose(direct, want, tol, 'gemm');
       });
     }
+
+    it('leaves matrix–vector products to the loop, packs the rest', () => {
+      const spec = (m: number, k: number, n: number) => ({ a: { offset: 0, strides: [k, 1] }, b: { offset: 0, strides: [1, k] }, batch: [], m, k, n });
+      expect(worthPacking(spec(256, 2304, 1))).to.equal(false);
+      expect(worthPacking(spec(1, 256, 2304))).to.equal(false);
+      expect(worthPacking(spec(256, 1, 2304))).to.equal(true);
+      expect(worthPacking(spec(3, 64, 3))).to.equal(true);
+      expect(worthPacking(spec(512, 512, 512))).to.equal(true);
+    });
 
     it('declines (writes nothing) a product past wasm32 memory, so the device runs its loop', () => {
       const g = wasmGemm()!;
