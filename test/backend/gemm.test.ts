@@ -14,7 +14,7 @@ import { CpuDevice } from '../../src/backend/cpu.js';
 import { getDevice } from '../../src/backend/registry.js';
 import type { Operand } from '../../src/backend/kernel.js';
 import * as K from '../../src/backend/kernels.js';
-import { wasmGemm, worthPacking } from '../../src/backend/wasm/gemm.js';
+import { gemmThreadsReady, wasmGemm, worthPacking } from '../../src/backend/wasm/gemm.js';
 import { expectClose, F64, fixture, type Tol } from '../helpers/compare.js';
 import { rng } from '../helpers/random.js';
 
@@ -153,6 +153,23 @@ describe('float32 matmul fast path (WebAssembly gemm)', function () {
         expectClose(direct, want, tol, 'gemm');
       });
     }
+
+    it('splits large products over worker threads sharing the memory (Node), same values', async function () {
+      const ready = await gemmThreadsReady();
+      if (ready === 0) this.skip(); // one thread here (a web page, GPUGRAD_WASM_THREADS=1 or one core): nothing to split
+      const g = wasmGemm()!;
+      const before = g.parallelRuns;
+      const r2 = rng(99);
+      for (const [m, k, n] of [[203, 301, 45], [9, 1000, 300], [64, 64, 512]] as const) {
+        const A = layout([m, k], r2() < 0.5, r2, [false, false]);
+        const B = layout([k, n], r2() < 0.5, r2, [false, false]);
+        const kernel = K.matmul(A.op, B.op, [], m, k, n);
+        const out = new Float32Array(m * n);
+        expect(g.run(out, A.data, B.data, kernel.gemm!)).to.equal(true);
+        expectClose(out, expected(A.data, A.op, B.data, B.op, [], m, k, n), { rtol: 1e-5, atol: 1e-4 }, `${m}×${k}·${k}×${n} threaded`);
+      }
+      expect(g.parallelRuns - before).to.equal(3);
+    });
 
     it('leaves matrix–vector products to the loop, packs the rest', () => {
       const spec = (m: number, k: number, n: number) => ({ a: { offset: 0, strides: [k, 1] }, b: { offset: 0, strides: [1, k] }, batch: [], m, k, n });

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import type { Platform, PlatformPackage } from './platform.js';
 
 const require = createRequire(import.meta.url);
@@ -52,4 +53,12 @@ export const nodePlatform: Platform = {
   },
   writeFile: (path, bytes) => writeFileSync(path, bytes),
   warn: (message, kind) => process.emitWarning(message, kind),
+  startThread: (source, data, onExit) => {
+    const script = `const data = require('node:worker_threads').workerData;\n${source}`;
+    const w = new Worker(script, { eval: true, workerData: data });
+    w.unref();
+    w.on('error', (e: Error) => onExit(e.message));
+    w.on('exit', (code: number) => onExit(`exit ${code}`));
+    return { terminate: () => void w.terminate() };
+  },
 };

@@ -38,6 +38,14 @@ export interface Platform {
   writeFile(path: string, bytes: Uint8Array): void;
   /** Report a warning (`kind` as Python's warning categories: 'UserWarning', ...). */
   warn(message: string, kind: string): void;
+  /**
+   * Start a thread running `source` (a script body that finds `data`, a
+   * structured clone, in a variable of that name) that does not keep the process alive, where the runtime's
+   * main thread may block on `Atomics.wait` while it works (Node); absent or
+   * null elsewhere. `onExit` is called if the thread stops. The cpu device's
+   * float32 gemm splits large products over such threads (wasm/gemm.ts).
+   */
+  startThread?(source: string, data: unknown, onExit: (why: string) => void): { terminate(): void } | null;
 }
 
 /** A runtime with nothing but ECMAScript: no environment, no files, no packages. */

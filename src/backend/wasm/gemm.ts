@@ -6,12 +6,23 @@
  * Where WebAssembly or its 128-bit SIMD is missing (an old engine, a page
  * whose policy forbids compiling), `wasmGemm()` answers null with the reason
  * and the cpu device runs the kernel IR loop instead; float64 never comes here.
+ *
+ * Threads: where the platform can start threads that the main thread may
+ * block on (Node; `Platform.startThread`), the memory is shared and large
+ * products are split by rows of C between the main thread and workers, each
+ * running the same module on its own range of A panels. Elsewhere (web pages,
+ * `GPUGRAD_WASM_THREADS=1`) one thread runs everything.
  */
 import type { GemmSpec } from '../kernel.js';
-import { gemmWasm } from './gemm-wasm.js';
+import { platform } from '../platform/platform.js';
+import { gemmSharedWasm, gemmWasm } from './gemm-wasm.js';
+
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
 
 interface GemmExports {
-  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   gemm(pa: number, pb: number, pc: number, p0: number, p1: number, np: number, k: number): void;
 }
 
@@ -20,6 +31,7 @@ interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (d: { initial: number; maximum: number; shared?: boolean }) => WasmMemory;
 }
 
 /** Rows of A per panel and columns of B per panel (gemm.wat's MR and NR). */
@@ -28,6 +40,84 @@ const NR = 8;
 /** wasm32 addresses: keep every region under 2 GiB (byte offsets stay positive i32s). */
 const MAX_BYTES = 2 ** 31 - 2 ** 16;
 const PAGE = 65536;
+/** The memory's maximum in pages (gemm.wat's import): 2 GiB. */
+const MAX_PAGES = 32768;
+/** Products below this many flops stay on one thread (a hand-off costs tens of microseconds). */
+const PARALLEL_FLOPS = 2 ** 22;
+/** Slots of the control array per worker: ready, job number, done number, the 7 gemm arguments. */
+const SLOT = 16;
+
+/**
+ * A worker: instantiates the shared module, says it is ready, then runs one
+ * gemm per job number the main thread posts, and posts the number back when
+ * done. Atomics order the hand-off both ways (arguments and packed panels
+ * before the job number; results before the done number).
+ */
+const WORKER_SOURCE = `
+const { bytes, memory, ctl, slot } = data;
+const c = new Int32Array(ctl);
+const b = slot * ${SLOT};
+const { gemm } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+Atomics.store(c, b, 1);
+let seen = 0;
+for (;;) {
+  Atomics.wait(c, b + 1, seen);
+  seen = Atomics.load(c, b + 1);
+  gemm(c[b + 3], c[b + 4], c[b + 5], c[b + 6], c[b + 7], c[b + 8], c[b + 9]);
+  Atomics.store(c, b + 2, seen);
+  Atomics.notify(c, b + 2);
+}
+`;
+
+/** Worker threads sharing the gemm's memory (see the module comment). */
+class Pool {
+  private readonly ctl: Int32Array;
+  private readonly handles: ({ terminate(): void } | null)[] = [];
+  /** False once a worker stopped or missed a deadline: from then on one thread runs everything. */
+  healthy = true;
+
+  constructor(bytes: Uint8Array, memory: WasmMemory, workers: number, start: NonNullable<ReturnType<typeof platform>['startThread']>) {
+    const sab = new SharedArrayBuffer(workers * SLOT * 4);
+    this.ctl = new Int32Array(sab);
+    for (let slot = 0; slot < workers; slot++) {
+      this.handles.push(start(WORKER_SOURCE, { bytes, memory, ctl: sab, slot }, () => (this.healthy = false)));
+    }
+  }
+
+  /** Workers that have started and can take a job now. */
+  ready(): number[] {
+    if (!this.healthy) return [];
+    return this.handles.map((_, slot) => slot).filter((slot) => Atomics.load(this.ctl, slot * SLOT) === 1);
+  }
+
+  /** Post gemm arguments to a worker; returns the job number to wait for. */
+  post(slot: number, args: readonly number[]): number {
+    const b = slot * SLOT;
+    args.forEach((v, i) => (this.ctl[b + 3 + i] = v));
+    const seq = Atomics.add(this.ctl, b + 1, 1) + 1;
+    Atomics.notify(this.ctl, b + 1);
+    return seq;
+  }
+
+  /**
+   * Block until the worker reports job `seq`; false after 10 s (a worker that
+   * died cannot say so while this thread blocks): the pool is then retired.
+   */
+  wait(slot: number, seq: number): boolean {
+    const b = slot * SLOT;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const done = Atomics.load(this.ctl, b + 2);
+      if (done === seq) return true;
+      if (Date.now() > deadline) {
+        this.healthy = false;
+        for (const h of this.handles) h?.terminate();
+        return false;
+      }
+      Atomics.wait(this.ctl, b + 2, done, 100);
+    }
+  }
+}
 
 function decodeBase64(text: string): Uint8Array {
   const bin = atob(text);
@@ -42,25 +132,63 @@ function decodeBase64(text: string): Uint8Array {
  */
 export class WasmGemm {
   private floats: Float32Array;
+  /** Products split over threads so far (for tests and profiles). */
+  parallelRuns = 0;
 
-  constructor(private readonly exp: GemmExports) {
-    this.floats = new Float32Array(exp.memory.buffer);
+  constructor(
+    private readonly exp: GemmExports,
+    private readonly memory: WasmMemory,
+    private readonly pool: Pool | null,
+  ) {
+    this.floats = new Float32Array(memory.buffer);
+  }
+
+  /** Worker threads ready to share a product now (0 without a pool). */
+  get readyThreads(): number {
+    return this.pool?.ready().length ?? 0;
   }
 
   /** Memory for `n` floats from address 0; false when wasm32 cannot hold them. */
   private reserve(n: number): boolean {
     const bytes = n * 4;
     if (bytes > MAX_BYTES) return false;
-    const have = this.exp.memory.buffer.byteLength;
+    const have = this.memory.buffer.byteLength;
     if (bytes > have) {
       try {
-        this.exp.memory.grow(Math.ceil((bytes - have) / PAGE));
+        this.memory.grow(Math.ceil((bytes - have) / PAGE));
       } catch {
         return false;
       }
     }
-    if (this.floats.buffer !== this.exp.memory.buffer) this.floats = new Float32Array(this.exp.memory.buffer);
+    // NOTE: a shared memory hands out a new SharedArrayBuffer after growing; compare lengths
+    if (this.floats.byteLength !== this.memory.buffer.byteLength) this.floats = new Float32Array(this.memory.buffer);
     return true;
+  }
+
+  /**
+   * One packed product: A panels [0, mp) against every B panel, split by
+   * ranges of A panels over the ready workers and this thread when it is large.
+   */
+  private product(pa: number, pb: number, pc: number, mp: number, np: number, k: number, flops: number): void {
+    const pool = this.pool;
+    const workers = pool && flops >= PARALLEL_FLOPS && mp >= 2 ? pool.ready() : [];
+    if (!pool || workers.length === 0) {
+      this.exp.gemm(pa, pb, pc, 0, mp, np, k);
+      return;
+    }
+    const parts = Math.min(workers.length + 1, mp);
+    const edge = (t: number): number => Math.round((t * mp) / parts);
+    const jobs: [number, number, number][] = [];
+    for (let t = 1; t < parts; t++) {
+      const slot = workers[t - 1] as number;
+      jobs.push([slot, pool.post(slot, [pa, pb, pc, edge(t), edge(t + 1), np, k]), t]);
+    }
+    this.exp.gemm(pa, pb, pc, 0, edge(1), np, k);
+    for (const [slot, seq, t] of jobs) {
+      // a worker that missed its deadline: its rows are computed here
+      if (!pool.wait(slot, seq)) this.exp.gemm(pa, pb, pc, edge(t), edge(t + 1), np, k);
+    }
+    this.parallelRuns++;
   }
 
   /**
@@ -104,7 +232,7 @@ export class WasmGemm {
       if (bOff !== lastB) packB(f, pb, b, bOff, sbk, sbn, k, n, np);
       lastA = aOff;
       lastB = bOff;
-      this.exp.gemm(pa * 4, pb * 4, pc * 4, 0, mp, np, k);
+      this.product(pa * 4, pb * 4, pc * 4, mp, np, k, 2 * m * n * k);
       const o = t * m * n;
       if (n === ldc) out.set(f.subarray(pc, pc + m * n), o);
       else for (let i = 0; i < m; i++) out.set(f.subarray(pc + i * ldc, pc + i * ldc + n), o + i * n);
@@ -190,17 +318,50 @@ export function wasmGemm(): WasmGemm | null {
   const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   try {
     if (!api) throw new Error('no WebAssembly in this runtime');
-    const bytes = decodeBase64(gemmWasm);
+    const plain = decodeBase64(gemmWasm);
     // NOTE: validate first: an engine without 128-bit SIMD rejects the module here, not mid-run
-    if (!api.validate(bytes)) throw new Error('this WebAssembly engine lacks 128-bit SIMD');
-    // NOTE: synchronous compile; the module is under 1 KiB, within what browsers allow on the main thread
-    const inst = new api.Instance(new api.Module(bytes), {});
-    loaded = new WasmGemm(inst.exports as GemmExports);
+    if (!api.validate(plain)) throw new Error('this WebAssembly engine lacks 128-bit SIMD');
+    loaded = threaded(api) ?? single(api, plain);
   } catch (e) {
     reason = e instanceof Error ? e.message : String(e);
     loaded = null;
   }
   return loaded;
+}
+
+/** One thread, a plain memory. NOTE: synchronous compile; the module is under 1 KiB, within what browsers allow on the main thread. */
+function single(api: WasmApi, bytes: Uint8Array): WasmGemm {
+  const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES });
+  const inst = new api.Instance(new api.Module(bytes), { env: { memory } });
+  return new WasmGemm(inst.exports as GemmExports, memory, null);
+}
+
+/** A shared memory and workers, where the platform starts threads; null (one thread) otherwise. */
+function threaded(api: WasmApi): WasmGemm | null {
+  const p = platform();
+  const want = Number(p.env('GPUGRAD_WASM_THREADS') ?? Math.min(p.hardwareThreads(), 4));
+  if (!p.startThread || typeof SharedArrayBuffer !== 'function' || !(want > 1)) return null;
+  try {
+    const bytes = decodeBase64(gemmSharedWasm);
+    if (!api.validate(bytes)) return null;
+    const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    const inst = new api.Instance(new api.Module(bytes), { env: { memory } });
+    return new WasmGemm(inst.exports as GemmExports, memory, new Pool(bytes, memory, Math.floor(want) - 1, p.startThread.bind(p)));
+  } catch {
+    return null; // no shared memory or no threads here: one thread
+  }
+}
+
+/**
+ * Wait (up to `ms`) until the gemm's workers have started; resolves with how
+ * many are ready (0 where the product runs on one thread).
+ */
+export async function gemmThreadsReady(ms = 5000): Promise<number> {
+  const g = wasmGemm();
+  const want = g ? Number(platform().env('GPUGRAD_WASM_THREADS') ?? Math.min(platform().hardwareThreads(), 4)) - 1 : 0;
+  const end = Date.now() + ms;
+  while (g && g.readyThreads < want && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  return g?.readyThreads ?? 0;
 }
 
 /** Why `wasmGemm()` is null ('' when it is not, or not tried yet). */

@@ -9,13 +9,18 @@
 ;; - B, K×N, into panels of NR = 8 columns: panel q, step k holds
 ;;   B[k, 8q..8q+7] at pb + ((q·K + k)·8 + c)·4; columns past N are zeros;
 ;; and reads C, (4·mp)×(8·np) row-major at pc, of which it keeps M×N.
+;; Calls on disjoint ranges of A panels write disjoint rows of C, so threads
+;; sharing the memory may each take a range.
 ;;
 ;; Blocking (GotoBLAS's loop order): K is cut into blocks of KC = 256 steps;
 ;; within a block, MC = 16 A panels (64 rows × 256 = 64 KiB) are swept
 ;; against one B panel (8 × 256 = 8 KiB, stays in L1) at a time, and each
 ;; 4×8 tile of C is kept in eight v128 registers for the whole block.
 (module
-  (memory (export "memory") 1)
+  ;; The caller makes the memory (up to 2 GiB) and may share it between
+  ;; threads: scripts/build-wasm.mjs also emits this module with the import
+  ;; marked `shared` (gemmSharedWasm), which gemm.ts runs on several threads.
+  (import "env" "memory" (memory 1 32768))
 
   ;; One 4×8 tile: acc = Σ_k A[.., k] ⊗ B[k, ..] over kc steps, then
   ;; C tile = acc (first K block) or C tile + acc (later blocks).
