@@ -69,7 +69,7 @@ export interface BnExperimentsResult {
     every: number;
     withBn: LandscapePoint[];
     withoutBn: LandscapePoint[];
-    summary: Record<'withBn' | 'withoutBn', { lossRange: number; maxLossRange: number; gradChange: number; beta: number; maxBeta: number }>;
+    summary: Record<'withBn' | 'withoutBn', { lossRange: number; maxLossRange: number; relLossRange: number; overshoot: number; gradChange: number; relGradChange: number; beta: number; maxBeta: number }>;
   };
   /** 9: activation statistics per layer (`hidden 1`, `hidden 2`: ReLU inputs; `logits`) at `steps`. */
   activations: { steps: Record<'withBn' | 'withoutBn', number[]>; withBn: Record<string, ActivationStats>; withoutBn: Record<string, ActivationStats> };
@@ -253,13 +253,18 @@ export async function main(opts: BnExperimentsOptions = {}): Promise<BnExperimen
     lossRange: mean(pts.map((p) => Math.max(...p.losses) - Math.min(...p.losses))),
     maxLossRange: Math.max(...pts.map((p) => Math.max(...p.losses) - Math.min(...p.losses))),
     gradChange: mean(pts.map((p) => Math.max(...p.gradChange))),
+    // relative to the gradient itself: a net on a plateau has small gradients and small changes of them
+    relGradChange: mean(pts.map((p) => Math.max(...p.gradChange) / p.gradNorm)),
+    relLossRange: mean(pts.map((p) => (Math.max(...p.losses) - Math.min(...p.losses)) / p.loss)),
+    // probes where some step size raised the loss above L(w): a step along −g that overshoots
+    overshoot: pts.filter((p) => Math.max(...p.losses) > p.loss).length / Math.max(1, pts.length),
     beta: mean(pts.map((p) => p.beta)),
     maxBeta: Math.max(...pts.map((p) => p.beta)),
   });
   const landscapeRes: BnExperimentsResult['landscape'] = { etas: landscape.etas, every: landscape.every, withBn: land.withBn, withoutBn: land.withoutBn, summary: { withBn: landSummary(land.withBn), withoutBn: landSummary(land.withoutBn) } };
-  log(table(['model', 'loss range over η (mean / max)', 'max ‖∇L(w−ηg) − g‖ (mean)', 'effective β (mean / max)'], (['withBn', 'withoutBn'] as const).map((k) => {
+  log(table(['model', 'loss range over η (mean / max)', 'range / L(w)', 'overshooting probes', 'max ‖∇L(w−ηg) − g‖ (mean)', '… / ‖g‖', 'effective β (mean / max)'], (['withBn', 'withoutBn'] as const).map((k) => {
     const m = landscapeRes.summary[k];
-    return [k === 'withBn' ? 'with BN' : 'without BN', `${m.lossRange.toFixed(3)} / ${m.maxLossRange.toFixed(3)}`, m.gradChange.toFixed(3), `${m.beta.toFixed(2)} / ${m.maxBeta.toFixed(2)}`];
+    return [k === 'withBn' ? 'with BN' : 'without BN', `${m.lossRange.toFixed(3)} / ${m.maxLossRange.toFixed(3)}`, m.relLossRange.toFixed(3), `${(m.overshoot * 100).toFixed(0)}%`, m.gradChange.toFixed(3), m.relGradChange.toFixed(3), `${m.beta.toFixed(2)} / ${m.maxBeta.toFixed(2)}`];
   })));
   const bands = (pick: (p: LandscapePoint) => number[]) => (['withBn', 'withoutBn'] as const).map((k) => ({
     name: k === 'withBn' ? 'with BN' : 'without BN',

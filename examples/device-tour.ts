@@ -137,8 +137,9 @@ export async function main(opts: DeviceTourOptions = {}): Promise<DeviceTourResu
     y.dispose();
     for (const p of model.parameters()) p.dispose();
   }
-  // the reasons of the devices this run tried (all of them without --device)
-  const unavailable = { ...missing, ...Object.fromEntries([...gg.unavailableReasons].filter(([d]) => opts.devices === undefined || opts.devices.includes(d))) };
+  // the reasons of the devices this run tried (all of them without --device, or for 'gpu', which probes all)
+  const triedAll = opts.devices === undefined || opts.devices.includes('gpu');
+  const unavailable = { ...missing, ...Object.fromEntries([...gg.unavailableReasons].filter(([d]) => triedAll || opts.devices!.includes(d))) };
   log(`MLP 64→128→128→10, batch ${bs}, ${steps} SGD steps per device\n`);
   log(table(
     ['device', 'backend', 'first step', 'step (mean)', 'final loss', 'max |Δloss| vs cpu', 'max |ΔW| vs cpu'],
