@@ -303,6 +303,23 @@ export function norm(x: Tensor, p: NormOrd = 2, dim?: Dims, keepdim = false): Te
   return safeRoot(a.pow(ord).sum(dim, keepdim), ord);
 }
 
+// ---- rounding to decimal places ----
+
+/**
+ * `round(x, decimals=d)` as PyTorch 1.13 computes it (its round_decimals
+ * kernel): round(x·10^d) / 10^d for d > 0, round(x / 10^-d)·10^-d for
+ * d < 0, each step in x's dtype, halves to even. Zero gradient (round's).
+ * @example roundDecimals(gg.tensor([1.2345]), 2) // [1.23]
+ */
+export function roundDecimals(x: Tensor, decimals: number): Tensor {
+  checkInt('round', 'decimals', decimals);
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    const ten = 10 ** Math.abs(decimals);
+    return decimals > 0 ? x.mul(ten).round().div(ten) : x.div(ten).round().mul(ten);
+  });
+}
+
 // ---- reversed operators ----
 
 /**

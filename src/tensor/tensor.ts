@@ -33,7 +33,7 @@ import {
 } from './shape.js';
 import { Storage, StorageRef, VersionCounter, keep, track } from './storage.js';
 import * as I from './inplace.js';
-import { typeName, argError, checkBool, checkFits, checkInt, checkIntList, checkNumber, checkTensor, isTensor, tensorBrand } from './check.js';
+import { typeName, argError, checkOptions, checkBool, checkFits, checkInt, checkIntList, checkNumber, checkTensor, isTensor, tensorBrand } from './check.js';
 
 /** Handle returned by `registerHook`. */
 export interface RemovableHandle {
@@ -834,13 +834,24 @@ export class Tensor {
    * `torch.round`, IEEE round-half-to-even: 0.5 → 0, 1.5 → 2, 2.5 → 2,
    * -0.5 → -0), unlike JavaScript's `Math.round` (halves up).
    *
-   * Shape and dtype: as `x`. Zero gradient and tangent (`RoundBackward0`),
-   * as in PyTorch. PyTorch's `decimals` argument is not supported: use
-   * `x.mul(100).round().div(100)`, which is what PyTorch computes for it.
+   * `decimals` (PyTorch's keyword `decimals`, an integer, default 0) rounds
+   * to that many decimal places, negative ones to tens, hundreds, ...,
+   * computed as PyTorch does: round(x·10^d) / 10^d, or round(x / 10^-d)·10^-d
+   * for d < 0, in the tensor's dtype (so 2.675 gives 2.68 in float64, as
+   * x·100 rounds to 267.5 first).
+   *
+   * Shape and dtype: as `x`. Zero gradient and tangent (`RoundBackward0`;
+   * with decimals the node is the final mul/div's), as in PyTorch.
+   * @throws TypeError when `decimals` is not a whole number or the options
+   *   are not an object
    * @example gg.tensor([0.5, 1.5, 2.5, -0.5, 2.6]).round() // [0, 2, 2, -0, 3]
+   * @example gg.tensor([1.2345, 1234.5], { dtype: 'float64' }).round({ decimals: 2 }) // [1.23, 1234.5]
+   * @example gg.tensor([1234.5]).round({ decimals: -2 }) // [1200]
    */
-  round(): Tensor {
-    return apply('round', [this], {});
+  round(opts: { decimals?: number } = {}): Tensor {
+    const decimals = checkInt('round', 'decimals', checkOptions('round', opts).decimals ?? 0);
+    if (decimals === 0) return apply('round', [this], {});
+    return C.roundDecimals(this, decimals);
   }
   /** max(x, 0); the gradient at 0 is 0, as in PyTorch. @example gg.tensor([-1, 2]).relu() // [0, 2] */
   relu(): Tensor {

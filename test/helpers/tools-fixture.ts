@@ -36,6 +36,7 @@ export interface ToolsFixture {
   norms: { name: string; p: Num | 'fro'; dim: number | number[] | null; keepdim: boolean; input: ToolTensor; output: ToolTensor; gout: ToolTensor; grad: ToolTensor }[];
   aranges: { args: number[]; output?: ToolTensor; error?: string }[];
   rsub: { input: ToolTensor; other: number; alpha: number; output: ToolTensor; gout: ToolTensor; grad: ToolTensor };
+  roundDecimals: { dtype: 'float64' | 'float32'; decimals: number; input: ToolTensor; output: ToolTensor }[];
   clips: { name: string; kind: 'norm' | 'value'; maxNorm?: number; normType?: Num; clipValue?: number; grads: ToolTensor[]; totalNorm?: Num; clipped: ToolTensor[] }[];
   schedulers: {
     name: string;

@@ -24,7 +24,7 @@ function close(got: ArrayLike<number>, want: readonly number[], what: string, to
     const w = want[i] as number;
     const g = got[i] as number;
     if (Number.isNaN(w)) expect(Number.isNaN(g), `${what}[${i}] NaN`).to.equal(true);
-    else if (tol === 0) expect(g, `${what}[${i}]`).to.equal(w);
+    else if (tol === 0 || !Number.isFinite(w)) expect(g, `${what}[${i}]`).to.equal(w);
     else expect(g, `${what}[${i}]`).to.be.closeTo(w, tol * (1 + Math.abs(w)));
   }
 }
@@ -54,6 +54,24 @@ describe('everyday tools (PyTorch 1.13 goldens, float64 on the cpu)', () => {
         expect([v[0], v[1], Number.isNaN(v[2] as number)], op).to.deep.equal([Infinity, -Infinity, true]);
       }
       expect(Object.is(gg.tensor([-0.5], { dtype: 'float64' }).ceil().dataSync()[0], -0), 'ceil(-0.5) is -0').to.equal(true);
+    });
+
+    for (const c of tools().roundDecimals.filter((r) => r.dtype === 'float64')) {
+      it(`round({ decimals: ${c.decimals} }): PyTorch's round(x·10^d) / 10^d, with a zero gradient`, () => {
+        const x = gg.tensor(Float64Array.from(nums(c.input)), { dtype: 'float64', requiresGrad: true });
+        const y = x.round({ decimals: c.decimals });
+        close(y.dataSync(), nums(c.output), `round decimals=${c.decimals}`, 0);
+        expect(Object.is(y.dataSync()[14], -0), '-0 stays -0').to.equal(true);
+        y.sum().backward();
+        expect(Array.from(x.grad!.dataSync()).every((v) => v === 0)).to.equal(true);
+      });
+    }
+
+    it('round checks decimals (a whole number, in an options object)', () => {
+      const x = gg.tensor([1.25]);
+      expect(() => x.round({ decimals: 1.5 })).to.throw(TypeError, "round(): argument 'decimals' must be int");
+      expect(() => x.round(2 as unknown as { decimals: number })).to.throw(TypeError, 'options');
+      expect(Array.from(x.round({ decimals: 0 }).dataSync())).to.deep.equal([1]);
     });
 
     it('forward mode: a zero tangent, as PyTorch', () => {
@@ -185,6 +203,14 @@ forEachDevice((device) => {
       }
       const halves = gg.tensor([0.5, 1.5, 2.5, 3.5, -0.5, -1.5, -2.5, 1e6 + 0.5, 2 ** 23 - 0.5, 2 ** 23 + 1], { device });
       close(await halves.round().data(), [0, 2, 2, 4, -0, -2, -2, 1e6, 2 ** 23, 2 ** 23 + 1], `round ties on ${device}`, 0);
+    });
+
+    it('round({ decimals }) agrees with PyTorch in float32 on the device', async () => {
+      for (const c of tools().roundDecimals.filter((r) => r.dtype === 'float32')) {
+        const got = await gg.tensor(nums(c.input), { device }).round({ decimals: c.decimals }).data();
+        // float32 steps, exact on the cpu; a GPU's float32 division may be off by an ulp or two (WGSL allows 2.5)
+        close(got, nums(c.output), `round decimals=${c.decimals} on ${device}`, device === 'cpu' ? 0 : 5e-7);
+      }
     });
 
     it('norm, arange and rsub agree with PyTorch on the device', async () => {
