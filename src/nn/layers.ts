@@ -5,7 +5,7 @@
  * LazyLinear uses the lazy-module mechanism of lazy.ts, as LazyConv* do.
  */
 import { tidy } from '../tensor/storage.js';
-import { checkBool, checkInt, checkNonNegInt, checkNumber } from '../tensor/check.js';
+import { checkBool, checkInt, checkNonNegInt, checkNumber, checkOptionalBool, checkOptionalTensor, checkOptions, checkTensor } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
 import { rand, zeros } from '../tensor/creation.js';
@@ -22,6 +22,9 @@ import { pyBool, pyFloat } from './repr.js';
  * @example gg.nn.functional.linear(x, w, b)
  */
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  checkTensor('linear', 'input', input);
+  checkTensor('linear', 'weight', weight);
+  checkOptionalTensor('linear', 'bias', bias);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
     const y = input.matmul(weight.t());
@@ -116,6 +119,8 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
     super();
+    checkOptions('Linear', opts);
+    checkOptionalBool('Linear', 'bias', opts.bias, true);
     this.inFeatures = checkNonNegInt('Linear', 'in_features', inFeatures);
     this.outFeatures = checkNonNegInt('Linear', 'out_features', outFeatures);
     this.factory = { dtype: opts.dtype, device: opts.device };
@@ -279,7 +284,9 @@ export class LeakyReLU extends Module {
   negativeSlope: number;
   constructor(negativeSlope: number | { negativeSlope?: number; inplace?: boolean } = 0.01) {
     super();
-    const v = isOptions(negativeSlope, ['negativeSlope', 'inplace']) ? (negativeSlope.negativeSlope ?? 0.01) : negativeSlope;
+    const opts = isOptions(negativeSlope, ['negativeSlope', 'inplace']);
+    if (opts) checkOptionalBool('LeakyReLU', 'inplace', negativeSlope.inplace, false);
+    const v = opts ? (negativeSlope.negativeSlope ?? 0.01) : negativeSlope;
     this.negativeSlope = checkNumber('LeakyReLU', 'negative_slope', v);
   }
   /** x for x > 0, else negativeSlope·x, elementwise. @example new gg.nn.LeakyReLU(0.1).call(gg.tensor([-1, 2])) // [-0.1, 2] */
@@ -345,7 +352,9 @@ export class Dropout extends Module {
   readonly p: number;
   constructor(p: number | { p?: number; inplace?: boolean } = 0.5) {
     super();
-    const v = isOptions(p, ['p', 'inplace']) ? (p.p ?? 0.5) : p;
+    const opts = isOptions(p, ['p', 'inplace']);
+    if (opts) checkOptionalBool('Dropout', 'inplace', p.inplace, false);
+    const v = opts ? (p.p ?? 0.5) : p;
     checkDropoutP(v);
     this.p = v;
   }

@@ -5,7 +5,7 @@
  * integers, as everywhere in gpugrad.
  */
 import { tidy } from '../tensor/storage.js';
-import { typeName, warnOnce } from '../tensor/check.js';
+import { checkFloat, checkInt, checkOptionalTensor, checkOptions, checkReduction, checkTensor, warnOnce } from '../tensor/check.js';
 import { Tensor } from '../tensor/tensor.js';
 import { arange } from '../tensor/creation.js';
 import { fmt } from '../tensor/shape.js';
@@ -15,16 +15,21 @@ import { Module } from './module.js';
 export type Reduction = 'mean' | 'sum' | 'none';
 
 function reduce(loss: Tensor, reduction: Reduction): Tensor {
-  switch (reduction) {
-    case 'none':
-      return loss;
-    case 'sum':
-      return loss.sum();
-    case 'mean':
-      return loss.mean();
-    default:
-      throw new Error(`${typeof reduction === 'string' ? reduction : typeName(reduction)} is not a valid value for reduction`);
-  }
+  if (reduction === 'none') return loss;
+  return reduction === 'sum' ? loss.sum() : loss.mean();
+}
+
+/** The checked options of nllLoss and crossEntropy (PyTorch's messages; docs/notes/validation.md). */
+function nllOptions(fn: string, opts: CrossEntropyOptions | undefined): { weight: Tensor | null; ignoreIndex: number; reduction: Reduction; labelSmoothing: number } {
+  const o = checkOptions(fn, opts) as CrossEntropyOptions;
+  const labelSmoothing = o.labelSmoothing === undefined ? 0 : checkFloat(fn, 'label_smoothing', o.labelSmoothing);
+  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new Error(`label_smoothing must be between 0.0 and 1.0. Got: ${labelSmoothing}`);
+  return {
+    weight: checkOptionalTensor(fn, 'weight', o.weight),
+    ignoreIndex: o.ignoreIndex === undefined ? -100 : checkInt(fn, 'ignore_index', o.ignoreIndex),
+    reduction: checkReduction(o.reduction),
+    labelSmoothing,
+  };
 }
 
 /**
@@ -32,6 +37,9 @@ function reduce(loss: Tensor, reduction: Reduction): Tensor {
  * @example gg.nn.functional.mseLoss(pred, y)
  */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  const reduction = checkReduction(checkOptions('mse_loss', opts).reduction);
+  checkTensor('mse_loss', 'input', input);
+  checkTensor('mse_loss', 'target', target);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
     if (fmt(input.shape) !== fmt(target.shape)) {
@@ -41,7 +49,7 @@ export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduc
       );
     }
     const d = input.sub(target);
-    return reduce(d.mul(d), opts.reduction ?? 'mean');
+    return reduce(d.mul(d), reduction);
   });
 }
 
@@ -105,20 +113,20 @@ function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignore
  * @example gg.nn.functional.nllLoss(x.logSoftmax(1), y)
  */
 export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
+  const { weight, ignoreIndex, reduction } = nllOptions('nll_loss', opts);
+  checkTensor('nll_loss', 'input', input);
+  checkTensor('nll_loss', 'target', target);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
-    const reduction = opts.reduction ?? 'mean';
     if (input.ndim === 1) {
       const out = nllLoss(input.unsqueeze(0), target.reshape(1), opts);
       return reduction === 'none' ? out.squeeze(0) : out;
     }
-    const ignoreIndex = opts.ignoreIndex ?? -100;
     checkIndexTarget(input, target, ignoreIndex);
-    const { nll, w } = pickTargets(input, target, opts.weight ?? null, ignoreIndex);
+    const { nll, w } = pickTargets(input, target, weight, ignoreIndex);
     if (reduction === 'none') return nll;
     if (reduction === 'sum') return nll.sum();
-    if (reduction === 'mean') return nll.sum().div(w.sum());
-    return reduce(nll, reduction);
+    return nll.sum().div(w.sum());
   });
 }
 
@@ -129,18 +137,17 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): T
  * @example gg.nn.functional.crossEntropy(logits, gg.tensor([0, 2, 1]), { labelSmoothing: 0.1 })
  */
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const { weight, ignoreIndex, reduction, labelSmoothing: ls } = nllOptions('cross_entropy', opts);
+  checkTensor('cross_entropy', 'input', input);
+  checkTensor('cross_entropy', 'target', target);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
-    const reduction = opts.reduction ?? 'mean';
-    const ls = opts.labelSmoothing ?? 0;
-    if (!(ls >= 0 && ls <= 1)) throw new Error(`label_smoothing must be between 0.0 and 1.0. Got: ${ls}`);
     if (input.ndim === 1) {
       const t = fmt(target.shape) === fmt(input.shape) ? target.unsqueeze(0) : target.reshape(1);
       const out = crossEntropy(input.unsqueeze(0), t, opts);
       return reduction === 'none' ? out.squeeze(0) : out;
     }
     const c = input.shape[1] ?? 0;
-    const weight = opts.weight ?? null;
     if (weight && (weight.ndim !== 1 || weight.shape[0] !== c)) {
       throw new Error(`weight tensor should be defined either for all ${c} classes or no classes but got weight tensor of shape: ${fmt(weight.shape)}`);
     }
@@ -153,18 +160,15 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
       if (weight) prod = prod.mul(alongClassDim(weight, input.ndim));
       if (reduction === 'none') return prod.sum(1).neg();
       if (reduction === 'sum') return prod.sum().neg();
-      if (reduction === 'mean') return prod.sum().neg().div(input.numel() / c);
-      return reduce(prod, reduction);
+      return prod.sum().neg().div(input.numel() / c);
     }
 
-    const ignoreIndex = opts.ignoreIndex ?? -100;
     checkIndexTarget(input, target, ignoreIndex);
     const { nll, w, valid } = pickTargets(logp, target, weight, ignoreIndex);
     let main: Tensor;
     if (reduction === 'none') main = nll;
     else if (reduction === 'sum') main = nll.sum();
-    else if (reduction === 'mean') main = nll.sum().div(w.sum());
-    else return reduce(nll, reduction);
+    else main = nll.sum().div(w.sum());
     if (ls === 0) return main;
 
     const smooth = (weight ? logp.mul(alongClassDim(weight, input.ndim)) : logp).sum(1).neg().mul(valid);
@@ -192,6 +196,13 @@ export interface BceWithLogitsOptions {
  * @example gg.nn.functional.binaryCrossEntropyWithLogits(logits, targets)
  */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts: BceWithLogitsOptions = {}): Tensor {
+  const fn = 'binary_cross_entropy_with_logits';
+  const o = checkOptions(fn, opts) as BceWithLogitsOptions;
+  const weight = checkOptionalTensor(fn, 'weight', o.weight);
+  const posWeight = checkOptionalTensor(fn, 'pos_weight', o.posWeight);
+  const reduction = checkReduction(o.reduction);
+  checkTensor(fn, 'input', input);
+  checkTensor(fn, 'target', target);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
     if (fmt(target.shape) !== fmt(input.shape)) {
@@ -201,14 +212,14 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts
     const logTerm = maxVal.neg().exp().add(input.neg().sub(maxVal).exp()).log();
     const oneMinusT = target.neg().add(1);
     let loss: Tensor;
-    if (opts.posWeight) {
-      const logWeight = opts.posWeight.sub(1).mul(target).add(1);
+    if (posWeight) {
+      const logWeight = posWeight.sub(1).mul(target).add(1);
       loss = oneMinusT.mul(input).add(logWeight.mul(logTerm.add(maxVal)));
     } else {
       loss = oneMinusT.mul(input).add(maxVal).add(logTerm);
     }
-    if (opts.weight) loss = loss.mul(opts.weight);
-    return reduce(loss, opts.reduction ?? 'mean');
+    if (weight) loss = loss.mul(weight);
+    return reduce(loss, reduction);
   });
 }
 
@@ -219,7 +230,8 @@ export abstract class Loss extends Module {
   reduction: Reduction;
   constructor(reduction: Reduction = 'mean') {
     super();
-    this.reduction = reduction;
+    // NOTE: PyTorch checks these when the loss runs; checked here too, so a bad option fails at its source
+    this.reduction = checkReduction(reduction);
   }
   /**
    * The loss of `input` against `target`, reduced by `reduction`; run it through `call`.
@@ -231,7 +243,7 @@ export abstract class Loss extends Module {
 /** Mean squared error. @example new gg.nn.MSELoss().call(pred, y) */
 export class MSELoss extends Loss {
   constructor(opts: { reduction?: Reduction } = {}) {
-    super(opts.reduction);
+    super(checkOptions('MSELoss', opts).reduction);
   }
   /** mean((input - target)²) (or the sum, or per element). @example new gg.nn.MSELoss().call(gg.tensor([1, 3]), gg.tensor([1, 1])) // 2 */
   forward(input: Tensor, target: Tensor): Tensor {
@@ -249,10 +261,11 @@ export class CrossEntropyLoss extends Loss {
   ignoreIndex: number;
   labelSmoothing: number;
   constructor(opts: CrossEntropyOptions = {}) {
-    super(opts.reduction);
-    this.registerBuffer('weight', opts.weight ?? null);
-    this.ignoreIndex = opts.ignoreIndex ?? -100;
-    this.labelSmoothing = opts.labelSmoothing ?? 0;
+    const o = nllOptions('CrossEntropyLoss', opts);
+    super(o.reduction);
+    this.registerBuffer('weight', o.weight);
+    this.ignoreIndex = o.ignoreIndex;
+    this.labelSmoothing = o.labelSmoothing;
   }
   /** Cross entropy of logits (N, C) with class indices (N) or probabilities (N, C). @example new gg.nn.CrossEntropyLoss().call(logits, labels) */
   forward(input: Tensor, target: Tensor): Tensor {
@@ -265,9 +278,10 @@ export class NLLLoss extends Loss {
   declare weight: Tensor | null;
   ignoreIndex: number;
   constructor(opts: NllOptions = {}) {
-    super(opts.reduction);
-    this.registerBuffer('weight', opts.weight ?? null);
-    this.ignoreIndex = opts.ignoreIndex ?? -100;
+    const o = nllOptions('NLLLoss', opts);
+    super(o.reduction);
+    this.registerBuffer('weight', o.weight);
+    this.ignoreIndex = o.ignoreIndex;
   }
   /** -input[i, target[i]], reduced; `input` holds log-probabilities (N, C). @example new gg.nn.NLLLoss().call(logProbs, labels) */
   forward(input: Tensor, target: Tensor): Tensor {
@@ -283,9 +297,10 @@ export class BCEWithLogitsLoss extends Loss {
   declare weight: Tensor | null;
   declare posWeight: Tensor | null;
   constructor(opts: BceWithLogitsOptions = {}) {
-    super(opts.reduction);
-    this.registerBuffer('weight', opts.weight ?? null);
-    this.registerBuffer('pos_weight', opts.posWeight ?? null);
+    const o = checkOptions('BCEWithLogitsLoss', opts) as BceWithLogitsOptions;
+    super(o.reduction);
+    this.registerBuffer('weight', checkOptionalTensor('BCEWithLogitsLoss', 'weight', o.weight));
+    this.registerBuffer('pos_weight', checkOptionalTensor('BCEWithLogitsLoss', 'pos_weight', o.posWeight));
     Object.defineProperty(this, 'posWeight', { get: () => this._buffers.get('pos_weight') ?? null, enumerable: false, configurable: true });
   }
   /**

@@ -17,6 +17,7 @@
  * each short, as PyTorch's lr_scheduler.py does; splitting them would scatter
  * the shared step counting.
  */
+import { checkBool, checkInt, checkIntList, checkNumber, checkOptions, typeName } from '../tensor/check.js';
 
 /** A parameter group as schedulers see it: its `lr`, and `initialLr` once a scheduler set it. */
 export interface LrGroup {
@@ -83,9 +84,12 @@ export abstract class LRScheduler {
   protected lastLr: number[] = [];
 
   constructor(optimizer: LrOptimizer, opts: SchedulerOptions = {}) {
+    // NOTE: PyTorch finds a wrong type only when the schedule runs; checked here, where the option is given
+    const name = new.target.name;
+    checkOptions(name, opts);
     this.optimizer = optimizer;
-    const lastEpoch = opts.lastEpoch ?? -1;
-    this.verbose = opts.verbose ?? false;
+    const lastEpoch = checkInt(name, 'last_epoch', opts.lastEpoch ?? -1);
+    this.verbose = checkBool(name, 'verbose', opts.verbose ?? false);
     optimizer.paramGroups.forEach((g, i) => {
       if (lastEpoch === -1) g.initialLr ??= g.lr;
       else if (g.initialLr === undefined) throw new Error(`param 'initial_lr' is not specified in param_groups[${i}] when resuming an optimizer`);
@@ -197,8 +201,8 @@ export class StepLR extends LRScheduler {
   gamma: number;
   constructor(optimizer: LrOptimizer, opts: StepLROptions) {
     super(optimizer, opts);
-    this.stepSize = opts.stepSize;
-    this.gamma = opts.gamma ?? 0.1;
+    this.stepSize = checkInt('StepLR', 'step_size', opts.stepSize);
+    this.gamma = checkNumber('StepLR', 'gamma', opts.gamma ?? 0.1);
     this.initialStep();
   }
   protected getLr(): number[] {
@@ -234,8 +238,8 @@ export class MultiStepLR extends LRScheduler {
   constructor(optimizer: LrOptimizer, opts: MultiStepLROptions) {
     super(optimizer, opts);
     this.milestones = new Map();
-    for (const m of opts.milestones) this.milestones.set(m, (this.milestones.get(m) ?? 0) + 1);
-    this.gamma = opts.gamma ?? 0.1;
+    for (const m of checkIntList('MultiStepLR', 'milestones', opts.milestones)) this.milestones.set(m, (this.milestones.get(m) ?? 0) + 1);
+    this.gamma = checkNumber('MultiStepLR', 'gamma', opts.gamma ?? 0.1);
     this.initialStep();
   }
   protected getLr(): number[] {
@@ -268,7 +272,7 @@ export class ExponentialLR extends LRScheduler {
   gamma: number;
   constructor(optimizer: LrOptimizer, opts: ExponentialLROptions) {
     super(optimizer, opts);
-    this.gamma = opts.gamma;
+    this.gamma = checkNumber('ExponentialLR', 'gamma', opts.gamma);
     this.initialStep();
   }
   protected getLr(): number[] {
@@ -303,8 +307,8 @@ export class CosineAnnealingLR extends LRScheduler {
   etaMin: number;
   constructor(optimizer: LrOptimizer, opts: CosineAnnealingLROptions) {
     super(optimizer, opts);
-    this.tMax = opts.tMax;
-    this.etaMin = opts.etaMin ?? 0;
+    this.tMax = checkInt('CosineAnnealingLR', 'T_max', opts.tMax);
+    this.etaMin = checkNumber('CosineAnnealingLR', 'eta_min', opts.etaMin ?? 0);
     this.initialStep();
   }
   protected getLr(): number[] {
@@ -417,26 +421,29 @@ export class ReduceLROnPlateau {
   private lastLr: number[] | undefined;
 
   constructor(optimizer: LrOptimizer, opts: ReduceLROnPlateauOptions = {}) {
-    const factor = opts.factor ?? 0.1;
+    const name = 'ReduceLROnPlateau';
+    checkOptions(name, opts);
+    const factor = checkNumber(name, 'factor', opts.factor ?? 0.1);
     if (factor >= 1.0) throw new Error('Factor should be < 1.0.');
     this.optimizer = optimizer;
     this.factor = factor;
     const n = optimizer.paramGroups.length;
     const minLr = opts.minLr ?? 0;
     if (typeof minLr === 'number') this.minLrs = Array.from({ length: n }, () => minLr);
+    else if (!Array.isArray(minLr) || !minLr.every((v: unknown) => typeof v === 'number')) throw new TypeError(`${name}(): argument 'min_lr' must be float or list of floats`);
     else {
       if (minLr.length !== n) throw new Error(`expected ${n} min_lrs, got ${minLr.length}`);
       this.minLrs = [...minLr];
     }
-    this.patience = opts.patience ?? 10;
-    this.verbose = opts.verbose ?? false;
-    this.cooldown = opts.cooldown ?? 0;
+    this.patience = checkInt(name, 'patience', opts.patience ?? 10);
+    this.verbose = checkBool(name, 'verbose', opts.verbose ?? false);
+    this.cooldown = checkInt(name, 'cooldown', opts.cooldown ?? 0);
     this.mode = opts.mode ?? 'min';
-    this.threshold = opts.threshold ?? 1e-4;
+    this.threshold = checkNumber(name, 'threshold', opts.threshold ?? 1e-4);
     this.thresholdMode = opts.thresholdMode ?? 'rel';
-    this.eps = opts.eps ?? 1e-8;
-    if (this.mode !== 'min' && this.mode !== 'max') throw new Error(`mode ${String(this.mode)} is unknown!`);
-    if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs') throw new Error(`threshold mode ${String(this.thresholdMode)} is unknown!`);
+    this.eps = checkNumber(name, 'eps', opts.eps ?? 1e-8);
+    if (this.mode !== 'min' && this.mode !== 'max') throw new Error(`mode ${typeof this.mode === 'string' ? this.mode : typeName(this.mode)} is unknown!`);
+    if (this.thresholdMode !== 'rel' && this.thresholdMode !== 'abs') throw new Error(`threshold mode ${typeof this.thresholdMode === 'string' ? this.thresholdMode : typeName(this.thresholdMode)} is unknown!`);
     this.best = this.modeWorse;
   }
 

@@ -9,7 +9,7 @@
  * so device memory stays flat across steps.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { argError, checkNumber, typeName } from '../tensor/check.js';
+import { argError, checkBool, checkNumber, typeName } from '../tensor/check.js';
 import { zerosLike } from '../tensor/creation.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { keep, tidy } from '../tensor/storage.js';
@@ -253,6 +253,8 @@ export class SGD extends Optimizer<SGDOptions> {
     checkNumber('SGD', 'momentum', g.momentum);
     checkNumber('SGD', 'dampening', g.dampening);
     checkNumber('SGD', 'weight_decay', g.weightDecay);
+    checkBool('SGD', 'nesterov', g.nesterov);
+    checkBool('SGD', 'maximize', g.maximize);
     if (g.lr === undefined || g.lr === null || Number.isNaN(g.lr)) throw new Error('SGD: a learning rate (lr) is required');
     if (g.lr < 0) throw new Error(`Invalid learning rate: ${g.lr}`);
     if (g.momentum < 0) throw new Error(`Invalid momentum value: ${g.momentum}`);
@@ -302,6 +304,8 @@ function checkAdam(g: AdamOptions): void {
   if (!Array.isArray(g.betas) || g.betas.length !== 2) throw argError('Adam', 'betas', 'a pair of numbers', g.betas);
   checkNumber('Adam', 'betas[0]', g.betas[0]);
   checkNumber('Adam', 'betas[1]', g.betas[1]);
+  checkBool('Adam', 'amsgrad', g.amsgrad);
+  checkBool('Adam', 'maximize', g.maximize);
   if (!(g.lr >= 0)) throw new Error(`Invalid learning rate: ${g.lr}`);
   if (!(g.eps >= 0)) throw new Error(`Invalid epsilon value: ${g.eps}`);
   if (!(g.betas[0] >= 0 && g.betas[0] < 1)) throw new Error(`Invalid beta parameter at index 0: ${g.betas[0]}`);

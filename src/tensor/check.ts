@@ -210,3 +210,33 @@ export function warnOnce(message: string): void {
   if (proc?.emitWarning) proc.emitWarning(message, 'UserWarning');
   else console.warn(`UserWarning: ${message}`);
 }
+
+/** A float argument (any JS number), else PyTorch's `must be float, not str`. @example checkFloat('cross_entropy', 'label_smoothing', 0.1) */
+export function checkFloat(fn: string, arg: string, v: unknown): number {
+  if (typeof v !== 'number') throw argError(fn, arg, 'float', v);
+  return v;
+}
+
+/** An optional Tensor option: undefined and null give null, else it must be a Tensor. @example checkOptionalTensor('nll_loss', 'weight', undefined) // null */
+export function checkOptionalTensor(fn: string, arg: string, v: unknown): Tensor | null {
+  if (v === undefined || v === null) return null;
+  return checkTensor(fn, arg, v);
+}
+
+/** An optional boolean option with its default. @example checkOptionalBool('max_pool2d', 'ceil_mode', undefined, false) // false */
+export function checkOptionalBool(fn: string, arg: string, v: unknown, dflt: boolean): boolean {
+  return v === undefined ? dflt : checkBool(fn, arg, v);
+}
+
+/**
+ * A loss's `reduction`: 'mean', 'sum' or 'none', else PyTorch's ValueError
+ * wording (`bogus is not a valid value for reduction`); a value that is no
+ * primitive is named by its type, never converted.
+ * @example checkReduction('sum') // 'sum'
+ */
+export function checkReduction(v: unknown): 'mean' | 'sum' | 'none' {
+  if (v === undefined) return 'mean';
+  if (v === 'mean' || v === 'sum' || v === 'none') return v;
+  const shown = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : typeName(v);
+  throw new Error(`${shown} is not a valid value for reduction`);
+}

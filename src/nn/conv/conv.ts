@@ -4,7 +4,7 @@
  * PyTorch's initialisation, the printed form; the forward is the functional
  * form of ./functional.ts, which also owns the argument checks.
  */
-import { checkInt, checkNonNegInt } from '../../tensor/check.js';
+import { argError, checkInt, checkNonNegInt, checkOptionalBool, checkOptions } from '../../tensor/check.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { zeros } from '../../tensor/creation.js';
 import { fmt } from '../../tensor/shape.js';
@@ -72,6 +72,7 @@ export abstract class ConvNd extends Module {
   ) {
     super();
     const name = new.target.name;
+    checkOptions(name, opts);
     const r = spatialRank;
     this.transposed = transposed;
     this.groups = checkInt(name, 'groups', opts.groups ?? 1);
@@ -80,7 +81,8 @@ export abstract class ConvNd extends Module {
     checkNonNegInt(name, 'out_channels', outChannels);
     if (inChannels % this.groups !== 0) throw new Error('in_channels must be divisible by groups');
     if (outChannels % this.groups !== 0) throw new Error('out_channels must be divisible by groups');
-    const mode = opts.paddingMode ?? 'zeros';
+    const mode: unknown = opts.paddingMode ?? 'zeros';
+    if (typeof mode !== 'string') throw argError(name, 'padding_mode', 'str', mode);
     if (mode !== 'zeros') {
       throw new Error(transposed ? `Only "zeros" padding mode is supported for ${name}` : `padding_mode '${String(mode)}' is not supported by gpugrad's ${name} (only 'zeros')`);
     }
@@ -93,7 +95,7 @@ export abstract class ConvNd extends Module {
     this.dilation = geometry.dilation;
     this.padding = geometry.padding;
     this.outputPadding = geometry.outputPadding;
-    this.hasBias = opts.bias ?? true;
+    this.hasBias = checkOptionalBool(name, 'bias', opts.bias, true);
     this.factory = { dtype: opts.dtype, device: opts.device };
     if (isLazyModule(this)) {
       lazyModuleInit(this, ['weight', 'bias']);

@@ -12,7 +12,7 @@
  * higher-order gradient) comes from matmul, im2col and col2im.
  */
 import { tidy } from '../../tensor/storage.js';
-import { checkInt, checkIntList } from '../../tensor/check.js';
+import { checkBool, checkInt, checkIntList, checkOptionalTensor, checkOptions, checkTensor } from '../../tensor/check.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/creation.js';
@@ -57,6 +57,14 @@ function checkPositive(op: string, stride: number[], dilation: number[], padding
   if (stride.some((s) => s <= 0)) throw new Error(`${op}: non-positive stride is not supported`);
   if (dilation.some((d) => d <= 0)) throw new Error(`${op}: dilation should be greater than zero`);
   if (padding.some((p) => p < 0)) throw new Error(`${op}: negative padding is not supported`);
+}
+
+/** The tensor arguments and the options object of a convolution, by type. */
+function checkConvTensors(op: string, input: unknown, weight: unknown, bias: unknown, opts: unknown): void {
+  checkTensor(op, 'input', input);
+  checkTensor(op, 'weight', weight);
+  checkOptionalTensor(op, 'bias', bias);
+  checkOptions(op, opts as object | undefined);
 }
 
 function checkBias(bias: Tensor | null | undefined, weight: Tensor, out: number): void {
@@ -139,9 +147,10 @@ function checkGroups(r: Rank, x: Tensor, weight: Tensor, groupsOpt: number | und
 
 /** @internal The convolution of rank `r` (conv1d/2d/3d and the Conv modules' forward). */
 export function convNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions): Tensor {
+  const op = `conv${r}d`;
+  checkConvTensors(op, input, weight, bias, opts);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
-    const op = `conv${r}d`;
     const [x, batched] = batchedInput(input, r, op);
     const groups = checkGroups(r, x, weight, opts.groups);
     const [cout, cg] = weight.shape as [number, number];
@@ -221,9 +230,10 @@ export interface ConvTransposeOptions {
 
 /** @internal The transposed convolution of rank `r`. */
 export function convTransposeNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvTransposeOptions): Tensor {
+  const op = `conv_transpose${r}d`;
+  checkConvTensors(op, input, weight, bias, opts);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
-    const op = `conv_transpose${r}d`;
     const [x, batched] = batchedInput(input, r, op);
     const groups = checkGroups(r, x, weight, opts.groups);
     const [cin, og] = weight.shape as [number, number];
@@ -327,6 +337,25 @@ function poolArgs(
   return [x, batched, kernel, stride, padding, dilation];
 }
 
+/**
+ * @internal The types of a pooling's arguments (ints or int lists, booleans,
+ * an int divisor), checked before anything runs: the functional forms call
+ * it, and the modules at construction (PyTorch checks when they run).
+ */
+export function checkPoolArgs(r: Rank, op: string, kernelSize: unknown, opts: unknown, avg: boolean): void {
+  const o = checkOptions(op, opts as object | undefined) as AvgPoolOptions & MaxPoolOptions;
+  tuple(kernelSize as IntOrList, r, 'kernel_size', op);
+  if (o.stride !== undefined && o.stride !== null) tuple(o.stride, r, 'stride', op);
+  if (o.padding !== undefined) tuple(o.padding, r, 'padding', op);
+  if (o.ceilMode !== undefined) checkBool(op, 'ceil_mode', o.ceilMode);
+  if (avg) {
+    if (o.countIncludePad !== undefined) checkBool(op, 'count_include_pad', o.countIncludePad);
+    if (o.divisorOverride !== undefined && o.divisorOverride !== null) checkInt(op, 'divisor_override', o.divisorOverride);
+  } else if (o.dilation !== undefined) {
+    tuple(o.dilation, r, 'dilation', op);
+  }
+}
+
 function checkOutSize(x: Tensor, outSize: number[]): void {
   if (outSize.some((o) => o < 1)) {
     const c = x.shape[1] ?? 1;
@@ -345,9 +374,10 @@ export interface MaxPoolOptions {
 
 /** @internal Max pooling of rank `r`. */
 export function maxPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions): Tensor {
+  const op = `max_pool${r}d`;
+  checkPoolArgs(r, op, kernelSize, opts, false);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
-    const op = `max_pool${r}d`;
     const [x, batched, kernel, stride, padding, dilation] = poolArgs(r, op, input, kernelSize, opts, (p, k, dil) => `pad should be at most half of effective kernel size, but got pad=${p}, kernel_size=${k} and dilation=${dil}`);
     const inSize = x.shape.slice(2);
     const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, dilation[d] ?? 1, opts.ceilMode ?? false));
@@ -394,9 +424,10 @@ export interface AvgPoolOptions {
 
 /** @internal Average pooling of rank `r`. */
 export function avgPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: AvgPoolOptions): Tensor {
+  const op = `avg_pool${r}d`;
+  checkPoolArgs(r, op, kernelSize, opts, true);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
-    const op = `avg_pool${r}d`;
     const [x, batched, kernel, stride, padding, ones] = poolArgs(r, op, input, kernelSize, { stride: opts.stride, padding: opts.padding }, (p, k) => `pad should be at most half of kernel size, but got pad=${p} and kernel_size=${k}`);
     if (opts.divisorOverride === 0) throw new Error('divisor must be not zero');
     const inSize = x.shape.slice(2);

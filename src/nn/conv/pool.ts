@@ -5,7 +5,7 @@
  */
 import type { Tensor } from '../../tensor/tensor.js';
 import { Module } from '../module.js';
-import { avgPoolNd, maxPoolNd, type AvgPoolOptions, type IntOrList, type MaxPoolOptions, type Rank } from './functional.js';
+import { avgPoolNd, checkPoolArgs, maxPoolNd, type AvgPoolOptions, type IntOrList, type MaxPoolOptions, type Rank } from './functional.js';
 import { pyBool, pyTuple } from '../repr.js';
 
 /** Python's repr of an int-or-tuple argument. */
@@ -27,6 +27,8 @@ abstract class PoolNd extends Module {
     opts: { stride?: IntOrList | null; padding?: IntOrList; ceilMode?: boolean },
   ) {
     super();
+    // NOTE: PyTorch checks these when the layer runs; checked here too, so a bad option fails at its source
+    checkPoolArgs(r, this.constructor.name, kernelSize, opts, this instanceof AvgPoolNd);
     this.kernelSize = kernelSize;
     this.stride = opts.stride ?? kernelSize;
     this.padding = opts.padding ?? 0;

@@ -2,7 +2,7 @@
  * BatchNorm1d/2d/3d and InstanceNorm1d/2d/3d with PyTorch's parameters,
  * buffers, state keys, update rules and error messages (docs/spec/normalization.md#batchnorm, #instancenorm).
  */
-import { checkNonNegInt, checkNumber } from '../../tensor/check.js';
+import { checkNonNegInt, checkNumber, checkOptionalBool, checkOptions } from '../../tensor/check.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { full, ones, zeros } from '../../tensor/creation.js';
 import { noGrad } from '../../autograd/grad-mode.js';
@@ -50,11 +50,12 @@ export abstract class NormBase extends Module implements NormLayer {
   constructor(numFeatures: number, opts: BatchNormOptions, defaults: { affine: boolean; trackRunningStats: boolean }, extraParams?: (self: Module) => void) {
     super();
     const name = this.constructor.name;
+    checkOptions(name, opts);
     this.numFeatures = checkNonNegInt(name, 'num_features', numFeatures);
     this.eps = checkNumber(name, 'eps', opts.eps ?? 1e-5);
     this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum === null ? null : checkNumber(name, 'momentum', opts.momentum);
-    this.affine = opts.affine ?? defaults.affine;
-    this.trackRunningStats = opts.trackRunningStats ?? defaults.trackRunningStats;
+    this.affine = checkOptionalBool(name, 'affine', opts.affine, defaults.affine);
+    this.trackRunningStats = checkOptionalBool(name, 'track_running_stats', opts.trackRunningStats, defaults.trackRunningStats);
     const f = { dtype: opts.dtype, device: opts.device };
     this.registerParameter('weight', this.affine ? ones([numFeatures], f) : null);
     this.registerParameter('bias', this.affine ? zeros([numFeatures], f) : null);

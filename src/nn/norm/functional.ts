@@ -10,6 +10,7 @@
  * depend on the shift, the gradients are the exact ones.
  */
 import { tidy } from '../../tensor/storage.js';
+import { argError, checkBool, checkInt, checkIntList, checkNumber, checkOptionalTensor, checkTensor, isTensor } from '../../tensor/check.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { fmt, normDim } from '../../tensor/shape.js';
@@ -172,6 +173,15 @@ export function updateRunning(running: Tensor, stat: Tensor, factor: number | Te
  * (modules pass 1/num_batches_tracked for the cumulative average).
  * @example const y = gg.nn.functional.batchNorm(x, rm, rv, w, b, true, 0.1, 1e-5);
  */
+/** The argument types of a functional normalisation, checked before anything runs (docs/notes/validation.md). */
+function checkNormArgs(fn: string, input: unknown, tensors: [string, unknown][], eps: unknown, flags: [string, unknown][] = [], momentum?: unknown): void {
+  checkTensor(fn, 'input', input);
+  for (const [name, t] of tensors) checkOptionalTensor(fn, name, t);
+  for (const [name, b] of flags) checkBool(fn, name, b);
+  if (momentum !== undefined && typeof momentum !== 'number' && !isTensor(momentum)) throw argError(fn, 'momentum', 'float', momentum);
+  checkNumber(fn, 'eps', eps);
+}
+
 export function batchNorm(
   input: Tensor,
   runningMean: Tensor | null,
@@ -182,6 +192,7 @@ export function batchNorm(
   momentum: number | Tensor = 0.1,
   eps = 1e-5,
 ): Tensor {
+  checkNormArgs('batch_norm', input, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]], eps, [['training', training]], momentum);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
     if (input.ndim < 2) throw new Error(`batch_norm: expected an input with at least 2 dims (got ${input.ndim}D input)`);
@@ -231,6 +242,7 @@ export function instanceNorm(
   momentum = 0.1,
   eps = 1e-5,
 ): Tensor {
+  checkNormArgs('instance_norm', input, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]], eps, [['use_input_stats', useInputStats]], momentum);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
     if (input.ndim < 3) throw new Error(`instance_norm: expected an input with at least 3 dims (got ${input.ndim}D input)`);
@@ -277,9 +289,10 @@ export function layerNorm(
   bias: Tensor | null = null,
   eps = 1e-5,
 ): Tensor {
+  checkNormArgs('layer_norm', input, [['weight', weight], ['bias', bias]], eps);
+  const ns = typeof normalizedShape === 'number' ? [checkInt('layer_norm', 'normalized_shape', normalizedShape)] : checkIntList('layer_norm', 'normalized_shape', normalizedShape);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
-    const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     const k = ns.length;
     const tail = input.shape.slice(input.ndim - k);
     if (k === 0 || input.ndim < k || tail.some((s, i) => s !== ns[i])) {
@@ -304,6 +317,8 @@ export function layerNorm(
  * @example const y = gg.nn.functional.groupNorm(x, 2, w, b);
  */
 export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
+  checkNormArgs('group_norm', input, [['weight', weight], ['bias', bias]], eps);
+  checkInt('group_norm', 'num_groups', numGroups);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
     if (input.ndim < 2) throw new Error(`Dimension out of range (expected to be in range of [-1, 0], but got 1)`);

@@ -1,5 +1,5 @@
 /** LayerNorm and GroupNorm with PyTorch's parameters, keys and messages. */
-import { checkNonNegInt, checkNumber, checkPosInt, checkSize } from '../../tensor/check.js';
+import { checkNonNegInt, checkNumber, checkOptionalBool, checkOptions, checkPosInt, checkSize } from '../../tensor/check.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { ones, zeros } from '../../tensor/creation.js';
 import { Module, type FactoryOptions, type NormLayer } from '../module.js';
@@ -31,10 +31,11 @@ export class LayerNorm extends Module implements NormLayer {
 
   constructor(normalizedShape: number | readonly number[], opts: LayerNormOptions = {}) {
     super();
+    checkOptions('LayerNorm', opts);
     const shape = typeof normalizedShape === 'number' ? [checkNonNegInt('LayerNorm', 'normalized_shape', normalizedShape)] : checkSize('LayerNorm', 'normalized_shape', normalizedShape);
     this.normalizedShape = Object.freeze(shape);
     this.eps = checkNumber('LayerNorm', 'eps', opts.eps ?? 1e-5);
-    this.elementwiseAffine = opts.elementwiseAffine ?? true;
+    this.elementwiseAffine = checkOptionalBool('LayerNorm', 'elementwise_affine', opts.elementwiseAffine, true);
     const f = { dtype: opts.dtype, device: opts.device };
     this.registerParameter('weight', this.elementwiseAffine ? ones(this.normalizedShape, f) : null);
     this.registerParameter('bias', this.elementwiseAffine ? zeros(this.normalizedShape, f) : null);
@@ -81,6 +82,7 @@ export class GroupNorm extends Module implements NormLayer {
 
   constructor(numGroups: number, numChannels: number, opts: GroupNormOptions = {}) {
     super();
+    checkOptions('GroupNorm', opts);
     checkPosInt('GroupNorm', 'num_groups', numGroups);
     checkNonNegInt('GroupNorm', 'num_channels', numChannels);
     if (numChannels % numGroups !== 0) throw new Error('num_channels must be divisible by num_groups');
@@ -88,7 +90,7 @@ export class GroupNorm extends Module implements NormLayer {
     this.numChannels = numChannels;
     this.eps = opts.eps ?? 1e-5;
     this.eps = checkNumber('GroupNorm', 'eps', this.eps);
-    this.affine = opts.affine ?? true;
+    this.affine = checkOptionalBool('GroupNorm', 'affine', opts.affine, true);
     const f = { dtype: opts.dtype, device: opts.device };
     this.registerParameter('weight', this.affine ? ones([numChannels], f) : null);
     this.registerParameter('bias', this.affine ? zeros([numChannels], f) : null);

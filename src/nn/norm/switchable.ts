@@ -17,6 +17,7 @@ import { noGrad } from '../../autograd/grad-mode.js';
 import { Module, type FactoryOptions, type NormLayer } from '../module.js';
 import { NormBase, type BatchNormOptions } from './batchnorm.js';
 import { pyBool, pyFloat } from '../repr.js';
+import { checkNonNegInt, checkNumber, checkOptionalBool, checkOptions } from '../../tensor/check.js';
 import { checkFeatures, emptyOutput, invStd, moments, updateRunning, verifyBatchSize, type Moments } from './functional.js';
 
 /**
@@ -181,12 +182,14 @@ export class SwitchNorm2d extends Module implements NormLayer {
 
   constructor(numFeatures: number, opts: SwitchNorm2dOptions = {}) {
     super();
-    this.numFeatures = numFeatures;
-    this.eps = opts.eps ?? 1e-5;
-    this.momentum = opts.momentum ?? 0.9;
-    this.usingMovingAverage = opts.usingMovingAverage ?? true;
-    this.usingBn = opts.usingBn ?? true;
-    this.lastGamma = opts.lastGamma ?? false;
+    const name = 'SwitchNorm2d';
+    checkOptions(name, opts);
+    this.numFeatures = checkNonNegInt(name, 'num_features', numFeatures);
+    this.eps = checkNumber(name, 'eps', opts.eps ?? 1e-5);
+    this.momentum = checkNumber(name, 'momentum', opts.momentum ?? 0.9);
+    this.usingMovingAverage = checkOptionalBool(name, 'using_moving_average', opts.usingMovingAverage, true);
+    this.usingBn = checkOptionalBool(name, 'using_bn', opts.usingBn, true);
+    this.lastGamma = checkOptionalBool(name, 'last_gamma', opts.lastGamma, false);
     const f = { dtype: opts.dtype, device: opts.device };
     this.registerParameter('weight', full([1, numFeatures, 1, 1], this.lastGamma ? 0 : 1, f));
     this.registerParameter('bias', zeros([1, numFeatures, 1, 1], f));

@@ -5,6 +5,7 @@
  * write the gradients in place (the trailing underscore) and record nothing.
  */
 import type { Tensor } from '../../tensor/tensor.js';
+import { argError, checkNumber, checkOptionalBool, checkOptions } from '../../tensor/check.js';
 import { tensor } from '../../tensor/creation.js';
 import { stack } from '../../tensor/composites.js';
 import { noGrad } from '../../autograd/grad-mode.js';
@@ -45,8 +46,12 @@ export interface ClipGradNormOptions {
  * opt.step();
  */
 export function clipGradNorm_(parameters: ClipParams, maxNorm: number, opts: ClipGradNormOptions = {}): Tensor {
+  checkOptions('clip_grad_norm_', opts);
+  checkNumber('clip_grad_norm_', 'max_norm', maxNorm);
+  const p: unknown = opts.normType ?? 2;
+  if (typeof p !== 'number' && p !== 'fro') throw argError('clip_grad_norm_', 'norm_type', 'float', p);
+  const errorIfNonfinite = checkOptionalBool('clip_grad_norm_', 'error_if_nonfinite', opts.errorIfNonfinite, false);
   const grads = gradsOf(parameters);
-  const p = opts.normType ?? 2;
   const ord = p === 'fro' ? 2 : p;
   if (grads.length === 0) return tensor(0);
   return noGrad(() => {
@@ -54,7 +59,7 @@ export function clipGradNorm_(parameters: ClipParams, maxNorm: number, opts: Cli
     const norms = grads.map((g) => norm(g, ord).to(first.device));
     const total = norms.length === 1 ? (norms[0] as Tensor) : ord === Infinity ? stack(norms).max() : norm(stack(norms), ord);
     for (const n of norms) if (n !== total) n.dispose();
-    if (opts.errorIfNonfinite) {
+    if (errorIfNonfinite) {
       const v = total.itemSync();
       if (!Number.isFinite(v)) {
         throw new Error(
@@ -87,6 +92,7 @@ function pyFloat(v: number): string {
  * @example gg.nn.utils.clipGradValue_(model.parameters(), 0.5);
  */
 export function clipGradValue_(parameters: ClipParams, clipValue: number): void {
+  checkNumber('clip_grad_value_', 'clip_value', clipValue);
   noGrad(() => {
     for (const g of gradsOf(parameters)) {
       const c = g.clamp(-clipValue, clipValue);

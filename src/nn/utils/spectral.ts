@@ -16,7 +16,7 @@
  * ```
  */
 import { tidy } from '../../tensor/storage.js';
-import { checkInt, checkNumber } from '../../tensor/check.js';
+import { argError, checkInt, checkNumber, checkOptions } from '../../tensor/check.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { randn } from '../../tensor/creation.js';
@@ -179,7 +179,9 @@ function currentTensor(module: Module, name: string): Tensor | null {
  * @example const lin = gg.nn.utils.parametrizations.spectralNorm(new gg.nn.Linear(20, 40));
  */
 export function spectralNorm<M extends Module>(module: M, opts: SpectralNormOptions = {}): M {
-  const name = opts.name ?? 'weight';
+  checkOptions('spectral_norm', opts);
+  const name: unknown = opts.name ?? 'weight';
+  if (typeof name !== 'string') throw argError('spectral_norm', 'name', 'str', name);
   const weight = currentTensor(module, name);
   if (weight) {
     // NOTE: under tidy: what construction computes is freed now; what the module keeps is kept (keep)

@@ -1,0 +1,59 @@
+// Mutation testing of the core files (docs/notes/mutation.md), outside CI: `npm run mutation`
+// (niced, one worker, cpu device only). Two sets, chosen with MUTATION_SET (default `core`):
+//   core: the op table, the engine, gradcheck, spectral norm and parametrize, against the autograd tests;
+//   norm: the normalization layers (src/nn/norm/), against the normalization tests.
+// Restrict further with `npm run mutation -- --mutate src/autograd/gradcheck.ts`.
+// Stryker instruments the TypeScript sources in a sandbox (.stryker-tmp/), builds them with
+// tsconfig.mutation.json and runs mocha over the compiled tests of the set; each mutant runs only
+// the tests that cover it (coverageAnalysis perTest). Reports go to out/mutation/ (not committed).
+const sets = {
+  core: {
+    mutate: [
+      'src/tensor/ops.ts',
+      'src/autograd/engine.ts',
+      'src/autograd/gradcheck.ts',
+      'src/nn/utils/spectral.ts',
+      'src/nn/utils/parametrize.ts',
+    ],
+    tests: [
+      'autograd/optable',
+      'autograd/pytorch-rules',
+      'autograd/semantics',
+      'autograd/gradcheck-jacobians',
+      'autograd/functional',
+      'nn/spectral',
+      'nn/parametrize',
+      'tensor/golden',
+      'tensor/special-values',
+      'tensor/regressions',
+    ],
+  },
+  norm: {
+    mutate: ['src/nn/norm/*.ts'],
+    tests: ['nn/normalization', 'nn/norm-extremes', 'nn/switchable'],
+  },
+};
+const setName = process.env.MUTATION_SET ?? 'core';
+const set = sets[setName];
+if (!set) throw new Error(`MUTATION_SET must be one of ${Object.keys(sets).join(', ')}`);
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  mutate: set.mutate,
+  testRunner: 'mocha',
+  mochaOptions: { spec: set.tests.map((t) => `dist/test/${t}.test.js`), 'no-config': true },
+  buildCommand: 'npx tsc -p tsconfig.mutation.json',
+  ignorePatterns: ['dist', 'out', 'docs', 'playground', 'bench', 'test/browser', 'test/examples'],
+  coverageAnalysis: 'perTest',
+  // a static mutant (run only while a module loads) needs a fresh process and every test: skipped
+  ignoreStatic: true,
+  concurrency: 1,
+  timeoutMS: 10000,
+  reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
+  htmlReporter: { fileName: `out/mutation/${setName}.html` },
+  jsonReporter: { fileName: `out/mutation/${setName}.json` },
+  incremental: true,
+  incrementalFile: `out/mutation/${setName}-incremental.json`,
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true,
+};
