@@ -20,6 +20,7 @@ const sets = {
       'autograd/pytorch-rules',
       'autograd/semantics',
       'autograd/gradcheck-jacobians',
+      'autograd/gradcheck-checks',
       'autograd/functional',
       'nn/spectral',
       'nn/parametrize',

@@ -4,7 +4,7 @@
  * compared elementwise with the Jacobian the backward pass gives and, with
  * `checkForwardAd`, the one forward mode gives (docs/notes/forward-mode.md).
  */
-import { normal } from '../tensor/random.js';
+import { uniform } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor, zerosLike } from '../tensor/creation.js';
 import { grad } from './engine.js';
@@ -37,11 +37,31 @@ export interface GradcheckOptions {
   checkForwardAd?: boolean;
   /** Compare the Jacobian backward gives (default true); at least one of the two checks must be on. */
   checkBackwardAd?: boolean;
+  /**
+   * PyTorch's `check_batched_grad` (default false): gradients computed for a
+   * batch of grad_outputs at once through vmap. gpugrad has no vmap, so
+   * `true` is refused with an error saying so (docs/spec/gradcheck.md).
+   */
+  checkBatchedGrad?: boolean;
+  /** PyTorch's `check_batched_forward_grad` (default false): refused when true, as `checkBatchedGrad`. */
+  checkBatchedForwardGrad?: boolean;
+  /** PyTorch's `check_sparse_nnz` (default false): gpugrad has no sparse tensors, so true is refused. */
+  checkSparseNnz?: boolean;
 }
 
 /** Options of `gradgradcheck`. */
-export interface GradgradcheckOptions extends GradcheckOptions {
+export interface GradgradcheckOptions extends Omit<GradcheckOptions, 'checkForwardAd' | 'checkBackwardAd' | 'checkBatchedForwardGrad' | 'checkSparseNnz'> {
+  /** The grad_outputs to differentiate with (default: uniform in [-1, 1), one per differentiable output, requiring grad). */
   gradOutputs?: Tensor[];
+  /** Draw the default grad_outputs as non-contiguous views (PyTorch's `gen_non_contig_grad_outputs`, default false). */
+  genNonContigGradOutputs?: boolean;
+  /**
+   * PyTorch's `check_fwd_over_rev` (default false): second derivatives by forward mode over the
+   * backward pass. gpugrad's backward pass carries no tangents, so `true` is refused (docs/spec/gradcheck.md).
+   */
+  checkFwdOverRev?: boolean;
+  /** Check them with backward mode over the backward pass (PyTorch's `check_rev_over_rev`, default true). */
+  checkRevOverRev?: boolean;
 }
 
 /** The function gradcheck differentiates: tensors in, a tensor or tensors out. */
@@ -73,8 +93,11 @@ async function values(t: Tensor): Promise<Float64Array> {
   return Float64Array.from(await t.data());
 }
 
+/** The values of fn's outputs at perturbed inputs, with each output's shape and dtype (PyTorch checks they do not change). */
+type Perturbed = Float64Array[] & { meta?: { shape: string; dtype: string }[] };
+
 /** Run fn with input j's element k moved by delta (a fresh input; nothing is mutated). */
-async function evalPerturbed(fn: Fn, inputs: Tensor[], j: number, perturb: (data: Float64Array) => void): Promise<Float64Array[]> {
+async function evalPerturbed(fn: Fn, inputs: Tensor[], j: number, perturb: (data: Float64Array) => void): Promise<Perturbed> {
   const x = inputs[j] as Tensor;
   const data = await values(x);
   perturb(data);
@@ -82,9 +105,30 @@ async function evalPerturbed(fn: Fn, inputs: Tensor[], j: number, perturb: (data
   const moved = tensor(data, { shape: x.shape, dtype: x.dtype, device: x.device, requiresGrad: x.requiresGrad });
   const args = inputs.map((t, i) => (i === j ? moved : t));
   const outs = asList(fn(...args));
-  const result = await Promise.all(outs.map(values));
+  const result: Perturbed = await Promise.all(outs.map(values));
+  result.meta = outs.map((o) => ({ shape: `[${o.shape.join(', ')}]`, dtype: o.dtype }));
   moved.dispose();
   return result;
+}
+
+/**
+ * PyTorch's `_check_outputs_same_dtype_and_shape`: fn must give outputs of
+ * the same shape and dtype at x + eps and x - eps (a plain Error, as
+ * PyTorch's AssertionError, so `raiseException: false` does not hide it).
+ */
+function checkSameMeta(minus: Perturbed, plus: Perturbed, eps: number, index: number): void {
+  minus.meta?.forEach((a, i) => {
+    const b = plus.meta?.[i];
+    if (!b) return;
+    const on = `on index ${index} `;
+    if (a.shape !== b.shape) throw new Error(`Expected \`func\` to return outputs with the same shape when inputs are perturbed ${on}by ${eps}, but got: shapes ${a.shape} and ${b.shape}.`);
+    if (a.dtype !== b.dtype) throw new Error(`Expected \`func\` to return outputs with the same dtype when inputs are perturbed ${on}by ${eps}, but got: dtypes ${a.dtype} and ${b.dtype}.`);
+  });
+}
+
+/** torch.allclose for one pair: equal values (±inf included) are close, NaN never is. */
+function isClose(a: number, n: number, atol: number, rtol: number): boolean {
+  return a === n || Math.abs(a - n) <= atol + rtol * Math.abs(n);
 }
 
 function fmtMatrix(m: Float64Array[], cols: number): string {
@@ -123,11 +167,24 @@ async function gradcheckChecks(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradch
   if (diff.length === 0) {
     throw new Error('gradcheck expects at least one input tensor to require gradient, but none of the them have requires_grad=True.');
   }
+  if (opts.checkSparseNnz) throw new Error('gradcheck: check_sparse_nnz needs sparse tensors, which gpugrad does not have (docs/spec/gradcheck.md)');
+  if (opts.checkBatchedGrad && !checkBackward) throw new Error('Setting check_batched_grad=True requires check_backward_ad to be True');
+  if (opts.checkBatchedForwardGrad && !checkForward) throw new Error('Setting check_batched_forward_grad=True requires check_forward_ad to be True');
+  if (opts.checkBatchedGrad || opts.checkBatchedForwardGrad) {
+    throw new Error('gradcheck: check_batched_grad and check_batched_forward_grad compute gradients through vmap, which gpugrad does not have (docs/spec/gradcheck.md)');
+  }
+  // PyTorch's _check_inputs
   for (const j of diff) {
-    if ((inputs[j] as Tensor).dtype !== 'float64') {
+    const x = inputs[j] as Tensor;
+    if (x.dtype !== 'float64') {
       platform().warn(
-        `Input #${j} requires gradient and is not a double precision floating point. This check will likely fail if all the inputs are not of double precision floating point.`,
+        `Input #${j} requires gradient and is not a double precision floating point or complex. This check will likely fail if all the inputs are not of double precision floating point or complex. `,
         'UserWarning',
+      );
+    }
+    if (!x.strides.every((st, d) => st > 0 || (x.shape[d] ?? 0) <= 1)) {
+      throw new Error(
+        `The ${j}th input has a dimension with stride 0. gradcheck only supports inputs that are non-overlapping to be able to compute the numerical gradients correctly. You should call .contiguous on the input before passing it to gradcheck.`,
       );
     }
   }
@@ -150,6 +207,9 @@ async function gradcheckChecks(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradch
   };
 
   const outputs = asList(fn(...inputs));
+  // PyTorch's fast mode draws u (per input) and v (per output) from a generator of its own, so
+  // the user's random stream is untouched and a run is repeatable
+  const rng = privateUniform();
   const outVals = await Promise.all(outputs.map(values));
   const diffOutputs = outputs.map((o, i) => (o.requiresGrad ? i : -1)).filter((i) => i >= 0);
 
@@ -157,7 +217,7 @@ async function gradcheckChecks(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradch
   // numerical Jacobian must be zero (a detach() in the middle of fn is a bug it finds)
   if (diffOutputs.length === 0) {
     const zero = opts.fastMode
-      ? await numericalDirectionalZero(fn, inputs, diff, eps, nondetTol)
+      ? await numericalDirectionalZero(fn, inputs, diff, eps, nondetTol, rng)
       : await numericalJacobianZero(fn, inputs, diff, eps);
     return zero || fail('Numerical gradient for function expected to be zero');
   }
@@ -193,7 +253,8 @@ async function gradcheckChecks(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradch
     });
 
   if (opts.fastMode) {
-    if (!(await fastCheck(fn, inputs, outVals, diff, diffOutputs, vjp, checkBackward ? null : jvpOf, checkForward ? jvpOf : null, { eps, atol, rtol }, dtypesWrong, fail))) return false;
+    if (!(await fastCheck(fn, inputs, outVals, diff, diffOutputs, vjp, checkBackward ? null : jvpOf, checkForward ? jvpOf : null, { eps, atol, rtol, nondetTol }, dtypesWrong, fail, rng))) return false;
+    if (checkForward && (opts.checkUndefinedGrad ?? true) && !(await checkUndefinedForward(fn, inputs, diff, fail))) return false;
     return checkBackward ? afterJacobians() : true;
   }
 
@@ -206,6 +267,7 @@ async function gradcheckChecks(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradch
     for (let k = 0; k < (inputs[j] as Tensor).numel(); k++) {
       const plus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) + eps));
       const minus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) - eps));
+      checkSameMeta(minus, plus, eps, k);
       plus.forEach((p, i) => {
         const q = minus[i] as Float64Array;
         (perOutput[i] as Float64Array[]).push(Float64Array.from(p, (v, m) => (v - (q[m] ?? 0)) / (2 * eps)));
@@ -219,7 +281,7 @@ async function gradcheckChecks(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradch
       for (let m = 0; m < nOut; m++) {
         const a = (analytical[k] as Float64Array)[m] as number;
         const n = (numerical[k] as Float64Array)[m] as number;
-        if (!(Math.abs(a - n) <= atol + rtol * Math.abs(n))) return true;
+        if (!isClose(a, n, atol, rtol)) return true;
       }
     }
     return false;
@@ -247,9 +309,10 @@ async function gradcheckChecks(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradch
       for (let k = 0; k < nIn; k++) {
         for (let m = 0; m < nOut; m++) {
           const d = Math.abs((analytical[k] as Float64Array)[m]! - (again[k] as Float64Array)[m]!);
-          if (!(d <= nondetTol)) {
+          // PyTorch's _check_jacobians_equal: only a difference above the tolerance fails (NaN from inf - inf does not)
+          if (d > nondetTol) {
             return fail(
-              `Backward is not reentrant, i.e., running backward with same input and grad_output multiple times gives different values, although analytical gradient matches numerical gradient. The tolerance for nondeterminism was ${nondetTol}.`,
+              reentrantMessage(nondetTol),
             );
           }
         }
@@ -284,6 +347,7 @@ async function gradcheckChecks(fn: Fn, inputsIn: Tensor | Tensor[], opts: Gradch
         }
       }
     }
+    if ((opts.checkUndefinedGrad ?? true) && !(await checkUndefinedForward(fn, inputs, diff, fail))) return false;
     if (!checkBackward) return true;
   }
 
@@ -325,6 +389,72 @@ class UndefinedGrad extends AutogradFunction {
 
 const UNDEFINED_NOTE = 'Please look at "Notes about undefined output gradients" in "tools/autograd/derivatives.yaml"';
 
+/** PyTorch's words (its note about OpInfo workarounds left out: it names PyTorch's own test files). */
+const reentrantMessage = (nondetTol: number): string =>
+  `Backward is not reentrant, i.e., running backward with same input and grad_output multiple times gives different values, although analytical gradient matches numerical gradient.The tolerance for nondeterminism was ${nondetTol}.`;
+
+/** PyTorch's warning before an undefined-gradient failure. */
+function warnBcBreaking(): void {
+  platform().warn(
+    'Backwards compatibility: New undefined gradient support checking feature is enabled by default, but it may break existing callers of this function. If this is true for you, you can call this function with "check_undefined_grad=False" to disable the feature',
+    'UserWarning',
+  );
+}
+
+/**
+ * A uniform [0, 1) stream of gradcheck's own (mulberry32 from a fixed
+ * seed), so fast mode leaves the user's random stream alone, as PyTorch's
+ * private `torch.Generator()` does.
+ */
+function privateUniform(): () => number {
+  let a = 0x2545f491;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * PyTorch's `_test_undefined_forward_mode` (with `checkForwardAd` and
+ * `checkUndefinedGrad`): every differentiable input gets a random tangent;
+ * then, one input at a time, a zero tangent and no tangent at all (a plain
+ * tensor) must give the same output tangents wherever both are defined.
+ */
+async function checkUndefinedForward(fn: Fn, inputs: Tensor[], diff: number[], fail: (msg: string) => boolean): Promise<boolean> {
+  const rng = privateUniform();
+  const tangents = new Map(diff.map((j) => [j, unitVector((inputs[j] as Tensor).numel(), rng)]));
+  for (const j of diff) {
+    const run = (zeroTangent: boolean): Promise<(Float64Array | null)[]> =>
+      dualLevel(async () => {
+        const args = inputs.map((x, m) => {
+          if (!diff.includes(m)) return x;
+          if (m === j) return zeroTangent ? makeDual(x.detach(), zerosLike(x)) : x.detach();
+          const t = tensor(tangents.get(m) as Float64Array, { shape: x.shape, dtype: x.dtype, device: x.device });
+          return makeDual(x.detach(), t);
+        });
+        const outs = asList(fn(...args));
+        return Promise.all(outs.map(async (o) => {
+          const t = unpackDual(o).tangent;
+          return t ? values(t) : null;
+        }));
+      });
+    const withZero = await run(true);
+    const without = await run(false);
+    for (const [i, a] of withZero.entries()) {
+      const b = without[i];
+      if (!a || !b) continue;
+      if (a.some((v, m) => !isClose(v, b[m] as number, 1e-8, 1e-5))) {
+        return fail(
+          `Mismatch in tangent values for output with index: ${i} when input: ${j} has an undefined tangent value.  Got: [${Array.from(a).join(', ')}] but expected: [${Array.from(b).join(', ')}]`,
+        );
+      }
+    }
+  }
+  return true;
+}
+
 /**
  * PyTorch's `_test_undefined_backward_mode`: with every output's gradient
  * undefined (then one output at a time), backward must not throw and every
@@ -344,10 +474,12 @@ async function checkUndefined(fn: Fn, inputs: Tensor[], diff: number[], fail: (m
     try {
       gs = grad(outs, diffIns, { gradOutputs: outs.map((o) => zerosLike(o)), allowUnused: true });
     } catch {
+      warnBcBreaking();
       return fail(`Expected backward function to handle undefined output grads. ${UNDEFINED_NOTE}`);
     }
     for (const g of gs) {
       if (g && (await values(g)).some((v) => v !== 0)) {
+        warnBcBreaking();
         return fail(`Expected all input grads to be undefined or zero when all output grads are undefined or zero. ${UNDEFINED_NOTE}`);
       }
     }
@@ -362,6 +494,7 @@ async function numericalJacobianZero(fn: Fn, inputs: Tensor[], diff: number[], e
     for (let k = 0; k < n; k++) {
       const plus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) + eps));
       const minus = await evalPerturbed(fn, inputs, j, (d) => (d[k] = (d[k] ?? 0) - eps));
+      checkSameMeta(minus, plus, eps, k);
       for (const [i, p] of plus.entries()) {
         const q = minus[i] as Float64Array;
         if (p.some((v, m) => (v - (q[m] ?? 0)) / (2 * eps) !== 0)) return false;
@@ -372,9 +505,9 @@ async function numericalJacobianZero(fn: Fn, inputs: Tensor[], diff: number[], e
 }
 
 /** Fast mode's version: the numerical derivative along one random direction per input is within nondetTol of 0. */
-async function numericalDirectionalZero(fn: Fn, inputs: Tensor[], diff: number[], eps: number, nondetTol: number): Promise<boolean> {
+async function numericalDirectionalZero(fn: Fn, inputs: Tensor[], diff: number[], eps: number, nondetTol: number, rng: () => number): Promise<boolean> {
   for (const j of diff) {
-    const u = randomUnit((inputs[j] as Tensor).numel());
+    const u = unitVector((inputs[j] as Tensor).numel(), rng);
     const plus = await evalPerturbed(fn, inputs, j, (d) => d.forEach((_, k) => (d[k] = (d[k] ?? 0) + eps * (u[k] ?? 0))));
     const minus = await evalPerturbed(fn, inputs, j, (d) => d.forEach((_, k) => (d[k] = (d[k] ?? 0) - eps * (u[k] ?? 0))));
     for (const [i, p] of plus.entries()) {
@@ -385,9 +518,12 @@ async function numericalDirectionalZero(fn: Fn, inputs: Tensor[], diff: number[]
   return true;
 }
 
-function randomUnit(n: number): Float64Array {
-  const v = Float64Array.from({ length: n }, () => normal());
-  const norm = Math.hypot(...v) || 1;
+/** PyTorch's `_vec_from_tensor`: uniform [0, 1) entries, scaled to unit length (so Σu > 0). */
+function unitVector(n: number, rng: () => number): Float64Array {
+  const v = Float64Array.from({ length: n }, () => rng());
+  let sq = 0;
+  for (const x of v) sq += x * x;
+  const norm = Math.sqrt(sq) || 1;
   return v.map((x) => x / norm);
 }
 
@@ -404,44 +540,65 @@ async function fastCheck(
   forwardOnly: Jvp | null,
   /** Set when forward mode is checked too. */
   forward: Jvp | null,
-  tol: { eps: number; atol: number; rtol: number },
+  tol: { eps: number; atol: number; rtol: number; nondetTol: number },
   dtypesWrong: () => boolean,
   fail: (msg: string) => boolean,
+  rng: () => number,
 ): Promise<boolean> {
   const suffix =
     '\n\nThe above quantities relating the numerical and analytical jacobians are computed in fast mode. See: https://github.com/pytorch/pytorch/issues/53876 for more background about fast mode. Rerun with fastMode: false to see the full Jacobians.';
+  // PyTorch's _make_vectors: one u per differentiable input, one v per differentiable output
+  const us = diff.map((j) => unitVector((inputs[j] as Tensor).numel(), rng));
+  const vs = new Map(diffOutputs.map((i) => [i, unitVector((outVals[i] as Float64Array).length, rng)]));
+  const sum = (a: Float64Array): number => a.reduce((x, y) => x + y, 0);
+  // numerical vᵀ(J u) per input: one pair of perturbed runs along u
+  const numericalJu: Perturbed[][] = [];
+  for (const [jj, j] of diff.entries()) {
+    const u = us[jj] as Float64Array;
+    const plus = await evalPerturbed(fn, inputs, j, (d) => d.forEach((_, k) => (d[k] = (d[k] ?? 0) + tol.eps * (u[k] ?? 0))));
+    const minus = await evalPerturbed(fn, inputs, j, (d) => d.forEach((_, k) => (d[k] = (d[k] ?? 0) - tol.eps * (u[k] ?? 0))));
+    checkSameMeta(minus, plus, tol.eps, 0);
+    numericalJu.push([plus, minus]);
+  }
   for (const i of diffOutputs) {
-    const v = randomUnit((outVals[i] as Float64Array).length);
-    const vJ = forwardOnly ? null : await vjp(i, v);
-    if (dtypesWrong()) return fail('Gradient has dtype mismatch');
+    const v = vs.get(i) as Float64Array;
+    let vJ: Float64Array[] | null = null;
+    if (!forwardOnly) {
+      // PyTorch's _check_analytical_jacobian_attributes in fast mode: vᵀJ twice, equal within nondetTol
+      vJ = await vjp(i, v);
+      const again = await vjp(i, v);
+      if (dtypesWrong()) return fail('Gradient has dtype mismatch');
+      const reentrant = vJ.every((g, k) => g.every((x, m) => !(Math.abs(x - ((again[k] as Float64Array)[m] ?? 0)) > tol.nondetTol)));
+      if (!reentrant) return fail(reentrantMessage(tol.nondetTol));
+    }
     for (const [jj, j] of diff.entries()) {
-      const x = inputs[j] as Tensor;
-      const u = randomUnit(x.numel());
-      const plus = await evalPerturbed(fn, inputs, j, (d) => d.forEach((_, k) => (d[k] = (d[k] ?? 0) + tol.eps * (u[k] ?? 0))));
-      const minus = await evalPerturbed(fn, inputs, j, (d) => d.forEach((_, k) => (d[k] = (d[k] ?? 0) - tol.eps * (u[k] ?? 0))));
-      const p = plus[i] as Float64Array;
-      const q = minus[i] as Float64Array;
-      let numerical = 0;
-      p.forEach((pv, m) => (numerical += (v[m] ?? 0) * (pv - (q[m] ?? 0)) / (2 * tol.eps)));
-      const sumU = u.reduce((a, b) => a + b, 0);
-      const sumV = v.reduce((a, b) => a + b, 0);
-      const atol = tol.atol * sumU * sumV;
-      const close = (a: number): boolean => Math.abs(a - numerical) <= Math.abs(atol) + tol.rtol * Math.abs(numerical);
+      const u = us[jj] as Float64Array;
+      const [plus, minus] = numericalJu[jj] as Perturbed[];
+      const p = (plus as Perturbed)[i] as Float64Array;
+      const q = (minus as Perturbed)[i] as Float64Array;
+      // PyTorch's _adjusted_atol: atol·Σu·Σv (Σv = 1 in forward mode, which has no v)
+      const atol = tol.atol * sum(u) * (forwardOnly ? 1 : sum(v));
+      const close = (a: number, n: number): boolean => isClose(a, n, atol, tol.rtol);
       if (vJ) {
+        let numerical = 0;
+        p.forEach((pv, m) => (numerical += (v[m] ?? 0) * (pv - (q[m] ?? 0)) / (2 * tol.eps)));
         let analytical = 0;
         (vJ[jj] as Float64Array).forEach((g, k) => (analytical += g * (u[k] ?? 0)));
-        if (!close(analytical)) {
+        if (!close(analytical, numerical)) {
           return fail(`Jacobian mismatch for output ${diffOutputs.indexOf(i)} with respect to input ${jj},\nnumerical:${numerical}\nanalytical:${analytical}\n${suffix}`);
         }
       }
       const jvp = forward ?? forwardOnly;
       if (jvp) {
-        // vᵀ (J u) from one dual pass
+        // J u from one dual pass, compared entry by entry as PyTorch's forward fast mode (no v there)
         const Ju = (await jvp(j, u))[i] as Float64Array;
-        let analytical = 0;
-        Ju.forEach((t, m) => (analytical += t * (v[m] ?? 0)));
-        if (!close(analytical)) {
-          return fail(`Jacobian computed with forward mode mismatch for output ${diffOutputs.indexOf(i)} with respect to input ${jj},\nnumerical:${numerical}\nanalytical:${analytical}\n${suffix}`);
+        const numericalJuVec = Float64Array.from(p, (pv, m) => (pv - (q[m] ?? 0)) / (2 * tol.eps));
+        const atolF = tol.atol * sum(u);
+        const bad = Ju.findIndex((a, m) => !isClose(a, numericalJuVec[m] as number, atolF, tol.rtol));
+        if (bad >= 0) {
+          return fail(
+            `Jacobian computed with forward mode mismatch for output ${diffOutputs.indexOf(i)} with respect to input ${jj},\nnumerical:${fmtMatrix([numericalJuVec], numericalJuVec.length)}\nanalytical:${fmtMatrix([Ju], Ju.length)}\n${suffix}`,
+          );
         }
       }
     }
@@ -457,23 +614,41 @@ async function fastCheck(
  * await gg.autograd.gradgradcheck((t) => t.pow(3), [x]); // true
  */
 export async function gradgradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: GradgradcheckOptions = {}): Promise<boolean> {
+  const fwdOverRev = opts.checkFwdOverRev ?? false;
+  const revOverRev = opts.checkRevOverRev ?? true;
+  if (!fwdOverRev && !revOverRev) throw new Error('Expected at least one of check_fwd_over_rev or check_rev_over_rev to be True');
+  if ((opts.checkUndefinedGrad ?? true) && !revOverRev) throw new Error('Setting check_undefined_grad=True requires check_rev_over_rev to be True');
+  if (opts.checkBatchedGrad && !revOverRev) throw new Error('Setting check_batched_grad=True requires check_rev_over_rev to be True');
+  if (fwdOverRev) {
+    // NOTE: the engine's backward pass carries no forward-mode tangents (grad() of a dual gives a plain tensor)
+    throw new Error('gradgradcheck: check_fwd_over_rev needs forward-mode tangents through the backward pass, which gpugrad does not carry (docs/spec/gradcheck.md)');
+  }
   const inputs = Array.isArray(inputsIn) ? inputsIn : [inputsIn];
-  const outs = asList(fn(...inputs)).filter((o) => o.requiresGrad);
+  const diffInputs = new Set(inputs.map((x, i) => (x.requiresGrad ? i : -1)).filter((i) => i >= 0));
   const gradOutputs =
     opts.gradOutputs ??
-    outs.map((o) => {
-      const data = Float64Array.from({ length: o.numel() }, () => normal());
-      return tensor(data, { shape: o.shape, dtype: o.dtype, device: o.device, requiresGrad: true });
-    });
+    asList(fn(...inputs))
+      .filter((o) => o.requiresGrad)
+      .map((o) => {
+        // PyTorch's make_tensor(low=-1, high=1): uniform in [-1, 1), from the library's stream
+        const data = Float64Array.from({ length: o.numel() }, () => 2 * uniform() - 1);
+        const dense = { dtype: o.dtype, device: o.device };
+        if (!opts.genNonContigGradOutputs || o.numel() === 0) return tensor(data, { ...dense, shape: o.shape, requiresGrad: true });
+        // a non-contiguous leaf: every other element of a buffer twice as long
+        const wide = tensor(Float64Array.from({ length: 2 * data.length }, (_, k) => (k % 2 === 0 ? (data[k / 2] as number) : 0)), { ...dense, shape: [...o.shape, 2] });
+        const view = wide.narrow(o.ndim, 0, 1).squeeze(o.ndim);
+        return view.requiresGrad_(true);
+      });
   const n = inputs.length;
   const first = (...all: Tensor[]): Tensor[] => {
-    const xs = all.slice(0, n);
+    // NOTE: gradcheck's forward-mode pass hands in detached duals; restore requires_grad, as PyTorch's new_func does
+    const xs = all.slice(0, n).map((x, i) => (diffInputs.has(i) && !x.requiresGrad ? x.requiresGrad_(true) : x));
     const gos = all.slice(n);
     const ys = asList(fn(...xs)).filter((o) => o.requiresGrad);
-    const dxs = xs.filter((_, i) => (inputs[i] as Tensor).requiresGrad);
+    const dxs = xs.filter((_, i) => diffInputs.has(i));
     const gs = grad(ys, dxs, { gradOutputs: gos, createGraph: true, allowUnused: true });
     return gs.filter((g): g is Tensor => g !== null);
   };
-  const { gradOutputs: _unused, ...rest } = opts;
-  return gradcheck(first, [...inputs, ...gradOutputs], rest);
+  const { gradOutputs: _unused, genNonContigGradOutputs: _g, checkFwdOverRev: _f, checkRevOverRev: _r, ...rest } = opts;
+  return gradcheck(first, [...inputs, ...gradOutputs], { ...rest, checkForwardAd: fwdOverRev, checkBackwardAd: revOverRev });
 }
