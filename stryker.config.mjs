@@ -50,7 +50,9 @@ export default {
   ignoreStatic: true,
   concurrency: 1,
   timeoutMS: 10000,
-  reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
+  // event-recorder: one JSON file per tested mutant as it finishes, so survivors can be read during a run
+  reporters: ['clear-text', 'progress-append-only', 'html', 'json', 'event-recorder'],
+  eventReporter: { baseDir: `out/mutation/events-${setName}` },
   htmlReporter: { fileName: `out/mutation/${setName}.html` },
   jsonReporter: { fileName: `out/mutation/${setName}.json` },
   incremental: true,

@@ -641,8 +641,7 @@ export async function gradgradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: G
       });
   const n = inputs.length;
   const first = (...all: Tensor[]): Tensor[] => {
-    // NOTE: gradcheck's forward-mode pass hands in detached duals; restore requires_grad, as PyTorch's new_func does
-    const xs = all.slice(0, n).map((x, i) => (diffInputs.has(i) && !x.requiresGrad ? x.requiresGrad_(true) : x));
+    const xs = all.slice(0, n);
     const gos = all.slice(n);
     const ys = asList(fn(...xs)).filter((o) => o.requiresGrad);
     const dxs = xs.filter((_, i) => diffInputs.has(i));

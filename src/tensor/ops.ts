@@ -329,6 +329,9 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     forward: ([a], { before, after, value }) => {
       const x = a as Tensor;
       const shape = x.shape.map((s, d) => s + (before[d] ?? 0) + (after[d] ?? 0));
+      // an empty input reads nothing (its buffer is a placeholder): all of the output is padding
+      // (cat with an empty piece, narrow's backward at length 0; docs/notes/special-values.md)
+      if (numel(x.shape) === 0) return runKernel(K.fill(numel(shape), value), [], shape, x.dtype, x.device);
       const kernel = K.pad(operand(x, x.shape), x.shape, shape, before, value);
       return runKernel(kernel, [x], shape, x.dtype);
     },

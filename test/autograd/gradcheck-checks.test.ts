@@ -168,3 +168,144 @@ describe('gradcheck: PyTorch 1.13 checks (torch_gradcheck.json)', () => {
     expect(await gradcheck(mul, [a, b], { checkForwardAd: true, fastMode: true })).to.equal(true);
   });
 });
+
+describe('gradcheck: failures of forward mode, the options object and the messages (mutation-testing kills)', () => {
+  /** x³ with a jvp that is off by a factor of 2. */
+  class WrongJvp extends gg.autograd.Function {
+    static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+      ctx.saveForBackward(a);
+      return a.mul(a).mul(a);
+    }
+    static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+      const [a] = ctx.savedTensors as [gg.Tensor];
+      return g.mul(a.mul(a)).mul(3);
+    }
+    static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor): gg.Tensor {
+      const [a] = ctx.savedTensors as [gg.Tensor];
+      return t.mul(a.mul(a)).mul(6);
+    }
+  }
+
+  for (const fastMode of [false, true]) {
+    it(`a wrong jvp fails "Jacobian computed with forward mode mismatch"${fastMode ? ' (fast mode)' : ''}; the backward checks alone pass`, async () => {
+      const x = gg.tensor([1, -2, 0.5], { ...f64, requiresGrad: true });
+      const f = (a: gg.Tensor): gg.Tensor => WrongJvp.apply(a);
+      const ours = await rejection(gradcheck(f, [x], { checkForwardAd: true, fastMode }));
+      expect(ours).to.match(/^Jacobian computed with forward mode mismatch for output 0 with respect to input 0,\nnumerical:tensor\(\[/);
+      if (fastMode) expect(ours).to.include('computed in fast mode');
+      expect(await gradcheck(f, [x], { checkForwardAd: true, fastMode, raiseException: false })).to.equal(false);
+      expect(await gradcheck(f, [x], { fastMode })).to.equal(true);
+      // forward mode only: no backward runs at all
+      expect(await rejection(gradcheck(f, [x], { checkForwardAd: true, checkBackwardAd: false, fastMode }))).to.match(/^Jacobian computed with forward mode mismatch/);
+    });
+  }
+
+  it('the Jacobian mismatch message names the output and input among the differentiable ones, with both matrices', async () => {
+    class WrongSecond extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
+        ctx.saveForBackward(a, b);
+        return a.mul(b);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor[] {
+        const [a, b] = ctx.savedTensors as [gg.Tensor, gg.Tensor];
+        return [g.mul(b), g.mul(a).mul(2)];
+      }
+    }
+    const skip = gg.tensor([9], f64); // not differentiable: not counted in "input 1"
+    const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const b = gg.tensor([3, 4], { ...f64, requiresGrad: true });
+    let err: unknown = null;
+    try {
+      await gradcheck((s, x, y) => [s.mul(1), WrongSecond.apply(x!, y!)], [skip, a, b]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(gg.autograd.GradcheckError);
+    const e = err as InstanceType<typeof gg.autograd.GradcheckError>;
+    expect(e.message).to.equal(
+      'Jacobian mismatch for output 0 with respect to input 1,\nnumerical:tensor([[1.00000, 0.00000],\n        [0.00000, 2.00000]])\nanalytical:tensor([[2.00000, 0.00000],\n        [0.00000, 4.00000]])\n',
+    );
+    expect([e.outputIndex, e.inputIndex]).to.deep.equal([0, 1]);
+    expect(e.analytical!.shape).to.deep.equal([2, 2]);
+    expect(Array.from(e.numerical!.dataSync()).map((v) => Math.round(v * 1e6) / 1e6)).to.deep.equal([1, 0, 0, 2]);
+    expect(Array.from(e.analytical!.dataSync())).to.deep.equal([2, 0, 0, 4]);
+  });
+
+  it('atol and rtol: |a − n| ≤ atol + rtol·|n| decides, at the edge', async () => {
+    // d/dx 2x·(1 + δ) against the numerical 2: off by 2δ
+    const off = (delta: number) =>
+      class Off extends gg.autograd.Function {
+        static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+          void ctx;
+          return a.mul(2);
+        }
+        static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+          void ctx;
+          return g.mul(2 * (1 + delta));
+        }
+      };
+    const x = gg.tensor([1], { ...f64, requiresGrad: true });
+    const run = (delta: number, atol: number, rtol: number): Promise<boolean> => {
+      const C = off(delta);
+      return gradcheck((a) => C.apply(a), [x], { atol, rtol, raiseException: false });
+    };
+    // 2δ = 0.02: passes with atol 0.03 alone, fails with 0.01; rtol 0.015·2 = 0.03 passes, 0.005·2 fails
+    expect(await run(0.01, 0.03, 0)).to.equal(true);
+    expect(await run(0.01, 0.01, 0)).to.equal(false);
+    expect(await run(0.01, 0, 0.015)).to.equal(true);
+    expect(await run(0.01, 0, 0.005)).to.equal(false);
+    // the defaults (atol 1e-5, rtol 1e-3): 2δ = 1e-3 passes, 1e-2 fails
+    const C1 = off(5e-4);
+    expect(await gradcheck((a) => C1.apply(a), [x])).to.equal(true);
+    const C2 = off(5e-3);
+    expect(await gradcheck((a) => C2.apply(a), [x], { raiseException: false })).to.equal(false);
+  });
+
+  it('eps is the finite-difference step', async () => {
+    // x³ at 1: the central difference is 3 + eps²; with eps = 0.1 that is 3.01, off by more than the tolerance
+    const x = gg.tensor([1], { ...f64, requiresGrad: true });
+    const cube = (a: gg.Tensor): gg.Tensor => a.mul(a).mul(a);
+    expect(await gradcheck(cube, [x], { eps: 0.1, raiseException: false })).to.equal(false);
+    expect(await gradcheck(cube, [x], { eps: 1e-4 })).to.equal(true);
+  });
+
+  it('a GradcheckError is what raiseException: false turns into false; other errors still throw', async () => {
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const boom = (): gg.Tensor => {
+      throw new RangeError('boom');
+    };
+    expect(await rejection(gradcheck(boom, [x], { raiseException: false }))).to.equal('boom');
+    expect(new gg.autograd.GradcheckError('m').name).to.equal('GradcheckError');
+  });
+
+  it('a single tensor is accepted for the inputs, in gradcheck and gradgradcheck', async () => {
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    expect(await gradcheck((a) => a.mul(a), x)).to.equal(true);
+    expect(await gradgradcheck((a) => a.mul(a).mul(a), x)).to.equal(true);
+  });
+
+  it('gradgradcheck: given grad_outputs are used as they are; a wrong double backward is found with them too', async () => {
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const go = gg.tensor([0.5, -1], { ...f64, requiresGrad: true });
+    expect(await gradgradcheck((a) => a.mul(a).mul(a), [x], { gradOutputs: [go] })).to.equal(true);
+    class FirstOrderOnly extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        ctx.saveForBackward(a);
+        return a.mul(a).mul(a);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        const [a] = ctx.savedTensors as [gg.Tensor];
+        return g.mul(a.detach().mul(a.detach()).mul(3));
+      }
+    }
+    const ours = await rejection(gradgradcheck((a) => FirstOrderOnly.apply(a), [x], { gradOutputs: [go] }));
+    // the function checked is (x, grad_output) -> dx: input 0 is x
+    expect(ours).to.match(/^Jacobian mismatch for output 0 with respect to input 0,/);
+    // default grad_outputs are uniform in [-1, 1): a run draws from the library's stream
+    gg.manualSeed(1);
+    await gradgradcheck((a) => a.mul(a).mul(a), [x]);
+    const after = gg.rand([1]).dataSync()[0];
+    gg.manualSeed(1);
+    expect(gg.rand([1]).dataSync()[0]).to.not.equal(after);
+  });
+});

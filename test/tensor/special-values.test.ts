@@ -88,6 +88,21 @@ const CALL: Record<string, (xs: gg.Tensor[], kw: SpecialCase['kwargs']) => gg.Te
   'F.layerNorm': ([x], kw) => F.layerNorm(x!, kw['normalizedShape'] as number[]),
   'F.groupNorm': ([x], kw) => F.groupNorm(x!, kw['numGroups'] as number),
   'F.instanceNorm': ([x]) => F.instanceNorm(x!),
+  // shape primitives (torch_special_shapes.json)
+  reshape: ([x], kw) => x!.reshape(kw['shape'] as number[]),
+  view: ([x], kw) => x!.view(kw['shape'] as number[]),
+  flatten: ([x], kw) => x!.flatten(kw['startDim'] as number, kw['endDim'] as number),
+  permute: ([x], kw) => x!.permute(kw['dims'] as number[]),
+  transpose: ([x], kw) => x!.transpose(kw['dim0'] as number, kw['dim1'] as number),
+  t: ([x]) => x!.t(),
+  contiguous: ([x]) => x!.t().contiguous(),
+  expand: ([x], kw) => (kw['reshape'] ? x!.reshape(kw['reshape'] as number[]) : x!.unsqueeze(0)).expand(kw['size'] as number[]),
+  narrow: ([x], kw) => x!.narrow(kw['dim'] as number, kw['start'] as number, kw['length'] as number),
+  squeeze: ([x], kw) => x!.reshape(kw['reshape'] as number[]).squeeze(kw['dim'] as number),
+  unsqueeze: ([x], kw) => x!.unsqueeze(kw['dim'] as number),
+  pad: ([x], kw) => x!.pad(kw['before'] as number[], kw['after'] as number[], num(kw['value'])),
+  cat: (xs, kw) => gg.cat(xs, kw['dim'] as number),
+  stack: (xs, kw) => gg.stack(xs, kw['dim'] as number),
 };
 
 /**
@@ -148,7 +163,8 @@ export function allDifferences(got: ArrayLike<number>, want: readonly number[], 
   return out;
 }
 
-const cases = fixture<SpecialCase[]>('torch_special.json');
+// the shape primitives' table (make_special_shapes.py) runs with the elementwise one
+const cases = [...fixture<SpecialCase[]>('torch_special.json'), ...fixture<SpecialCase[]>('torch_special_shapes.json')];
 
 function tensorOf(t: SpecialGolden, dtype: gg.DType, device: string, requiresGrad: boolean): gg.Tensor {
   return gg.tensor(Float64Array.from(decodeAll(t)), { shape: t.shape, dtype, device, requiresGrad });

@@ -44,6 +44,9 @@ function renderSource(kernel: Kernel): KernelSource {
 }
 
 /** A gpu.js mode as a gpugrad device. */
+/** The pending teardown of each released async device, by name (see `release`). */
+const teardowns = new Map<string, Promise<void>>();
+
 /**
  * What a kernel gets for a zero-size input (e.g. the sum over an empty dim,
  * whose output is not empty): a zero-size buffer holds no device data, and the
@@ -71,6 +74,10 @@ export class GpuJsDevice extends Device {
     this.cfg = cfg;
     this.syncRead = !this.cfg.async;
     this.queue = this.cfg.async ? new SerialQueue() : undefined;
+    // a device reopened after releaseDevice waits for the old one's teardown (which destroys
+    // gpu.js's shared WebGPU context) before any of its own work
+    const teardown = teardowns.get(name);
+    if (teardown && this.queue) this.queue.post(() => teardown);
     this.cache = new KernelCache<Entry>(this.cfg.cacheSize, (e) => {
       e.evicted = true;
       if (e.live === 0) this.later(() => this.destroyEntry(e));
@@ -250,6 +257,13 @@ export class GpuJsDevice extends Device {
       // promise is pending), so Node cannot exit until the device is destroyed
       if (webgpu) await gpujs().WebGPUContext?.destroy();
     });
+    if (this.queue) {
+      const done = this.queue.flush();
+      teardowns.set(this.name, done);
+      void done.then(() => {
+        if (teardowns.get(this.name) === done) teardowns.delete(this.name);
+      });
+    }
     this.onRelease();
   }
 
