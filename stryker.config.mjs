@@ -1,4 +1,4 @@
-// Mutation testing of the core files (docs/notes/mutation.md), outside CI: `npm run mutation`
+// Mutation testing of the core files (docs/notes/mutation-testing.md), outside CI: `npm run mutation`
 // (niced, one worker, cpu device only). Two sets, chosen with MUTATION_SET (default `core`):
 //   core: the op table, the engine, gradcheck, spectral norm and parametrize, against the autograd tests;
 //   norm: the normalization layers (src/nn/norm/), against the normalization tests.
@@ -24,6 +24,7 @@ const sets = {
       'autograd/functional',
       'nn/spectral',
       'nn/parametrize',
+      'nn/mutation-kills',
       'tensor/golden',
       'tensor/special-values',
       'tensor/regressions',

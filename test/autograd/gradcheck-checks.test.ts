@@ -309,3 +309,87 @@ describe('gradcheck: failures of forward mode, the options object and the messag
     expect(gg.rand([1]).dataSync()[0]).to.not.equal(after);
   });
 });
+
+describe('gradcheck: edges of the input and grad_output checks (mutation-testing kills)', () => {
+  it('a stride-0 dim of size 1 is allowed (PyTorch checks only dims longer than 1)', async () => {
+    const x = gg.tensor([2], f64).reshape([]).expand(1).requiresGrad_(true);
+    expect(x.strides).to.deep.equal([0]);
+    expect(await gradcheck((a) => a.mul(a), [x])).to.equal(true);
+  });
+
+  it('a backward that ignores grad_output for one element only still fails', async () => {
+    // d/da sum(a·w) = w; the backward returns g·w + [1, 0]: right at g = 1, wrong at g = 0 for the first element only
+    class PartlyIgnores extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        void ctx;
+        return a.mul(gg.tensor([3, 2], f64)).sum();
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        void ctx;
+        return g.mul(gg.tensor([2, 2], f64)).add(gg.tensor([1, 0], f64));
+      }
+    }
+    const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    expect(await rejection(gradcheck((t) => PartlyIgnores.apply(t), [a]))).to.equal('backward not multiplied by grad_output');
+    expect(await gradcheck((t) => PartlyIgnores.apply(t), [a], { raiseException: false })).to.equal(false);
+  });
+
+  it('fast mode with forward mode only runs no backward, and checks undefined tangents', async () => {
+    let backwards = 0;
+    class Counted extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        ctx.saveForBackward(a);
+        return a.mul(a);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        backwards++;
+        const [a] = ctx.savedTensors as [gg.Tensor];
+        return g.mul(a).mul(2);
+      }
+      static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor): gg.Tensor {
+        const [a] = ctx.savedTensors as [gg.Tensor];
+        return t.mul(a).mul(2);
+      }
+    }
+    const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    for (const fastMode of [false, true]) {
+      backwards = 0;
+      expect(await gradcheck((t) => Counted.apply(t), [a], { checkForwardAd: true, checkBackwardAd: false, fastMode })).to.equal(true);
+      expect(backwards, 'backward calls').to.equal(0);
+    }
+    backwards = 0;
+    expect(await gradcheck((t) => Counted.apply(t), [a], { fastMode: true })).to.equal(true);
+    expect(backwards).to.be.greaterThan(0);
+  });
+});
+
+describe('gradcheck: one element is enough to fail (mutation-testing kills)', () => {
+  it('non-reentrant in one element only fails, in slow and fast mode', async () => {
+    let calls = 0;
+    class NoisyFirst extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        void ctx;
+        return a.mul(2);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        void ctx;
+        calls++;
+        return g.mul(gg.tensor([2 + calls * 1e-9, 2], f64));
+      }
+    }
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    for (const fastMode of [false, true]) {
+      expect(await rejection(gradcheck((a) => NoisyFirst.apply(a), [x], { fastMode }))).to.match(/^Backward is not reentrant/);
+    }
+  });
+
+  it('no differentiable output: one moving output element is enough to fail, a constant passes (slow and fast)', async () => {
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    // the square's derivative 2x is not 0; only the first output element moves
+    const partly = (a: gg.Tensor): gg.Tensor => a.mul(a).mul(gg.tensor([1, 0], f64)).detach();
+    for (const fastMode of [false, true]) {
+      expect(await rejection(gradcheck(partly, [x], { fastMode }))).to.equal('Numerical gradient for function expected to be zero');
+      expect(await gradcheck(() => gg.ones([2], f64), [x], { fastMode })).to.equal(true);
+    }
+  });
+});

@@ -21,6 +21,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { fmt } from '../../tensor/shape.js';
+import { typeName } from '../../tensor/check.js';
 import { Module } from '../module.js';
 
 /** A parametrization: a Module whose `forward(x)` maps the original tensor to the exposed one. */
@@ -136,7 +137,8 @@ export class ParametrizationList extends Module {
     noGrad(() => setData(original, value));
     registerTensor(this, 'original', original, asParameter);
     if (!this.unsafe) {
-      const z = this.call();
+      const z: unknown = this.call();
+      if (!(z instanceof Tensor)) throw new Error(`A parametrization must return a tensor. Got ${typeName(z)}.`);
       if (z.dtype !== originalDtype) {
         throw new Error(`Registering a parametrization may not change the dtype of the tensor, unless \`unsafe\` flag is enabled.\nunparametrized dtype: ${originalDtype}\nparametrized dtype: ${z.dtype}`);
       }
@@ -288,7 +290,7 @@ export function registerParametrization<M extends Module>(module: M, name: strin
     if (!unsafe) {
       const y = (module as unknown as Record<string, Tensor>)[name] as Tensor;
       const x = p.call(y);
-      if (!(x instanceof Tensor)) throw new Error(`A parametrization must return a tensor. Got ${typeof x}.`);
+      if (!(x instanceof Tensor)) throw new Error(`A parametrization must return a tensor. Got ${typeName(x)}.`);
       if (x.dtype !== y.dtype) {
         throw new Error(`Registering a parametrization may not change the dtype of the tensor, unless the \`unsafe\` flag is enabled.\nmodule.${name}.dtype: ${y.dtype}\nparametrization(module.${name}).dtype: ${x.dtype}`);
       }
