@@ -328,6 +328,8 @@ const torchNames: Partial<Record<OpName, string>> = {
   toDevice: 'ToCopyBackward0',
   im2col: 'Im2ColBackward0',
   col2im: 'Col2ImBackward0',
+  asStrided: 'AsStridedBackward0',
+  scatter: 'CopySlices',
 };
 
 /**

@@ -5,13 +5,14 @@
  * 1. checks everything first, so a failed call changes nothing: its
  *    arguments, that the tensor does not overlap itself (an expanded tensor),
  *    and, when autograd would record, PyTorch's two refusals (a leaf that
- *    requires grad, a view of one) and gpugrad's own (a view that takes part
- *    in autograd, which PyTorch handles with CopySlices);
+ *    requires grad, a view of one) and gpugrad's own (a view whose base is
+ *    not one dense buffer);
  * 2. computes the new values out of place (recorded when autograd records);
  * 3. writes them into the tensor's memory (`Tensor.writeFrom`: views and the
  *    graph's saved handles see them, the version counter counts the write);
  * 4. moves the tensor to the node the op recorded (PyTorch's rebase of
- *    `grad_fn`: `y.add_(1)` leaves `y.gradFn` an AddBackward0).
+ *    `grad_fn`: `y.add_(1)` leaves `y.gradFn` an AddBackward0); through a
+ *    view, the base gets PyTorch's CopySlices and the view AsStridedBackward0.
  *
  * docs/notes/mutation.md has the rules and where they differ from PyTorch.
  * This file knows Tensor only as a type: tensor.ts calls it.
@@ -61,9 +62,10 @@ function prepare(self: Tensor, op: string, operands: readonly (Tensor | null)[])
   if (recording) {
     if (self.isLeaf && self.requiresGrad) throw new Error(LEAF_INPLACE_MESSAGE);
     if (base && base.isLeaf && base.requiresGrad) throw new Error(VIEW_OF_LEAF_MESSAGE);
-    if (base) {
+    // a view of a dense base is recorded through the base (CopySlices, below); anything else is refused
+    if (base && !base.isDenseBuffer()) {
       throw new Error(
-        `${op}: gpugrad does not record an in-place write to a view that takes part in autograd (PyTorch rebases the view's base with CopySlices); ` +
+        `${op}: gpugrad records an in-place write to a view only when its base is one dense buffer (PyTorch's CopySlices); ` +
           'write to the base tensor, use the out-of-place op, or write inside gg.noGrad (docs/notes/mutation.md)',
       );
     }
@@ -86,6 +88,11 @@ function checkBroadcastInto(self: Tensor, other: Tensor): void {
  * in PyTorch.
  */
 function commit(self: Tensor, value: Tensor, node: { fn: Node | null; index: number } | null): void {
+  const base = self.viewBase;
+  if (node?.fn && base) {
+    commitThroughBase(self, base, value, node.fn, node.index);
+    return;
+  }
   self.writeFrom(value);
   if (!node?.fn) return;
   const old = self.gradFn;
@@ -97,6 +104,34 @@ function commit(self: Tensor, value: Tensor, node: { fn: Node | null; index: num
   self.setGradFn(node.fn, node.index);
   // a tensor from outside a tidy scope keeps the node recorded inside it
   rooted(self);
+}
+
+/**
+ * A recorded write through a view, as PyTorch's CopySlices: the base becomes
+ * a copy of its old value whose region holds the new values (the `scatter`
+ * primitive, node `CopySlices`: the old base gets the gradient outside the
+ * region, the op the region's), and the view becomes that region of the new
+ * base (`asStrided`, node AsStridedBackward0).
+ */
+function commitThroughBase(view: Tensor, base: Tensor, value: Tensor, fn: Node, index: number): void {
+  const region = { shape: [...view.shape], strides: [...view.strides], offset: view.offset };
+  // the new values as the op's output (a write node's values get the node here)
+  const produced = value.gradFn === fn ? value : value.alias();
+  if (produced !== value) produced.setGradFn(fn, index);
+  const next = withGradMode(true, () => base.scatterRegion(produced, region));
+  base.writeFrom(next);
+  base.setGradFn(next.gradFn as Node, 0);
+  const v = withGradMode(true, () => base.asStrided(region));
+  const old = view.gradFn;
+  const ref = old?.retained.get(view.outputIndex);
+  if (old && ref?.deref() === view) {
+    old.retained.delete(view.outputIndex);
+    (v.gradFn as Node).retained.set(0, ref);
+  }
+  view.setGradFn(v.gradFn as Node, 0);
+  rooted(base);
+  rooted(view);
+  for (const t of [v, next, produced]) if (t !== value) t.dispose();
 }
 
 /** After a write: the tangent of the new values, or a zero one where the old values had one. */

@@ -48,6 +48,17 @@ export interface OpAttrs {
   im2col: K.WindowGeom & { value: number };
   /** The adjoint of im2col: (lead..., *kernel, *outSize) → (lead..., *inSize), summing overlapping taps. */
   col2im: K.WindowGeom;
+  /** A strided view of a dense tensor (row-major from offset 0): `shape`, `strides`, `offset` in its elements. */
+  asStrided: Region;
+  /** A copy of input 0 (dense) whose `region` holds input 1: PyTorch's CopySlices (an in-place write through a view, recorded). */
+  scatter: Region;
+}
+
+/** A non-overlapping strided region of a dense tensor, as its own flat indices. */
+export interface Region {
+  shape: number[];
+  strides: number[];
+  offset: number;
 }
 export type OpName = keyof OpAttrs;
 
@@ -375,6 +386,32 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     backward: ({ grad, attrs: { value: _, ...geom } }) => [grad.col2im(geom)],
     jvp: ({ tangents: [ta], attrs }) => ta!.im2col({ ...attrs, value: 0 }), // linear; padding taps are constant
   },
+  asStrided: {
+    forward: ([a], { shape, strides, offset }) => {
+      const x = a as Tensor;
+      if (!isContiguousLayout(x.shape, x.strides, x.offset)) throw new Error('internal: asStrided of a non-dense tensor');
+      return view(x, [...shape], [...strides], offset);
+    },
+    // the gradient of the region goes back into place; the rest of the input gets none
+    backward: ({ grad, attrs, shapes: [shape] }) => [grad.newFull(shape!, 0).scatterRegion(grad, attrs)],
+    jvp: ({ tangents: [ta], attrs }) => denseFrom0(ta!).asStrided(attrs),
+  },
+  scatter: {
+    forward: ([a, b], { shape, strides, offset }) => {
+      const base = denseFrom0(a as Tensor);
+      const value = denseFrom0(b as Tensor);
+      const out = runKernel(K.scatter(numel(base.shape), shape, strides, offset), [base, value], [...base.shape], base.dtype);
+      if (base !== a) base.dispose();
+      if (value !== b) value.dispose();
+      return out;
+    },
+    // the base keeps the gradient outside the region, the value gets the region's
+    backward: ({ grad, attrs, needs }) => [
+      needs[0] ? grad.scatterRegion(grad.newFull(attrs.shape, 0), attrs) : null,
+      needs[1] ? denseFrom0(grad).asStrided(attrs) : null,
+    ],
+    jvp: ({ tangents: [ta, tb], inputs: [a, b], attrs }) => (ta ?? a!.newFull(a!.shape, 0)).scatterRegion(tb ?? b!.newFull(b!.shape, 0), attrs),
+  },
   col2im: {
     forward: ([a], attrs) => {
       const x = a as Tensor;
@@ -387,6 +424,11 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     jvp: ({ tangents: [ta], attrs }) => ta!.col2im(attrs), // linear
   },
 };
+
+/** The dense form of `t` that a region's flat indices address (row-major from offset 0). */
+function denseFrom0(t: Tensor): Tensor {
+  return isContiguousLayout(t.shape, t.strides, t.offset) ? t : t.contiguous();
+}
 
 /** Check the trailing dims of an im2col/col2im input; returns the leading dims. */
 function checkWindow(op: string, shape: Shape, trailing: readonly number[], g: K.WindowGeom): number[] {

@@ -334,9 +334,9 @@ export class Tensor {
   /**
    * Add `other` in place (PyTorch's `add_`): `this += other`, `other`
    * broadcast to this shape (it must not grow it). Recorded by autograd in
-   * grad mode, where this tensor's `gradFn` becomes AddBackward0; refused on
-   * a leaf that requires grad (use `gg.noGrad`) and on a view that takes part
-   * in autograd. Views of this tensor see the new values; the version counter
+   * grad mode, where this tensor's `gradFn` becomes AddBackward0 (through a
+   * view: its base's becomes CopySlices); refused on a leaf that requires
+   * grad (use `gg.noGrad`) and on a view of one. Views of this tensor see the new values; the version counter
    * counts the write, so a graph that saved this tensor refuses to backward.
    * Dtypes: an operand of the other float dtype is converted to this one.
    * @throws TypeError for a non-tensor, non-number `other`; Error `a leaf Variable that requires grad is being used in an in-place operation.`,
@@ -1151,6 +1151,14 @@ export class Tensor {
       if (s + (b[d] ?? 0) + (a[d] ?? 0) < 0) throw new Error(`padding makes dim ${d} of size ${s} negative`);
     });
     return apply('pad', [this], { before: b, after: a, value });
+  }
+  /** @internal a strided view of this dense tensor (PyTorch's as_strided; a written view's producer). */
+  asStrided(region: OpAttrs['asStrided']): Tensor {
+    return apply('asStrided', [this], region);
+  }
+  /** @internal a copy of this dense tensor whose `region` holds `value` (PyTorch's CopySlices; tensor/inplace.ts). */
+  scatterRegion(value: Tensor, region: OpAttrs['scatter']): Tensor {
+    return apply('scatter', [this, value], region);
   }
   /** @internal sliding windows of the trailing dims (the op table's im2col; conv's forward). */
   im2col(attrs: OpAttrs['im2col']): Tensor {

@@ -251,6 +251,18 @@ describe('issue 13 inputs 4-7: autograd rules for mutation (cpu, float64)', () =
     expect(await values(x.grad!)).to.deep.equal([3, 4]);
     expect(await values(w.grad!)).to.deep.equal([1, 2]);
   });
+  it('gradcheck and gradgradcheck through in-place writes to views (CopySlices and AsStrided, double backward)', async () => {
+    const x = gg.randn([3, 4], { ...f64, requiresGrad: true });
+    const w = gg.randn([4], { ...f64, requiresGrad: true });
+    const f = (a: gg.Tensor, b: gg.Tensor): gg.Tensor => {
+      const c = a.mul(1);
+      c.narrow(0, 1, 1).mul_(b);
+      c.t().narrow(0, 0, 2).add_(a.narrow(1, 0, 2).t().mul(b.narrow(0, 0, 1)));
+      return c.mul(c);
+    };
+    expect(await gg.autograd.gradcheck(f, [x, w])).to.equal(true);
+    expect(await gg.autograd.gradgradcheck(f, [x, w])).to.equal(true);
+  });
   it('a .grad owns its memory: writing one gradient in place leaves another alone', async () => {
     const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     const b = gg.tensor([3, 4], { ...f64, requiresGrad: true });
@@ -390,10 +402,44 @@ describe('in-place ops (issue 15): values, nodes, gradients and messages as PyTo
       gg.noGrad(() => leaf.add_(1));
       expect(await values(leaf)).to.deep.equal([2, 3]);
     });
-    it('a view that takes part in autograd is refused with a clear message (PyTorch would use CopySlices)', () => {
-      const x = t([1, 2, 3, 4], [2, 2], true);
-      const y = x.mul(2);
-      expect(errorOf(() => y.narrow(0, 0, 1).add_(1))).to.match(/does not record an in-place write to a view/);
+    it('through a view in grad mode: the base gets CopySlices, the view AsStridedBackward0, gradients as PyTorch', async () => {
+      type ViewCase = { names: (string | boolean)[]; base: Golden; view: Golden; x_grad: Golden; w_grad: Golden | null; version: number; view_x_grad: Golden; view_w_grad: Golden | null };
+      const views = (ip as unknown as { views: Record<string, ViewCase> }).views;
+      const m = t([1, 2, 3, 4], [2, 2]);
+      const cases: [string, (b: gg.Tensor) => gg.Tensor, (v: gg.Tensor, w: gg.Tensor) => unknown][] = [
+        ['narrow_mul_', (b) => b.narrow(0, 0, 1), (v, w) => v.mul_(w)],
+        ['t_add_', (b) => b.t(), (v, w) => v.add_(w)],
+        ['narrow_copy_', (b) => b.narrow(1, 1, 1), (v, w) => v.copy_(w.reshape(2, 1))],
+        ['narrow_zero_', (b) => b.narrow(0, 1, 1), (v) => v.zero_()],
+      ];
+      for (const [label, mk, op] of cases) {
+        const want = views[label]!;
+        const x = t([1, 2, 3, 4], [2, 2], true);
+        const w = t([5, 6], undefined, true);
+        const b = x.mul(1);
+        const v = mk(b);
+        op(v, w);
+        expect([b.gradFn!.name, v.gradFn!.name], label).to.deep.equal(want.names);
+        expect(b.version, label).to.equal(want.version);
+        expect(await values(b), label).to.deep.equal(want.base.data);
+        expect(await values(v), label).to.deep.equal(want.view.data);
+        b.mul(m).sum().backward(undefined, { retainGraph: true });
+        expect(await values(x.grad!), label).to.deep.equal(want.x_grad.data);
+        expect(w.grad === null ? null : await values(w.grad), label).to.deep.equal(want.w_grad?.data ?? null);
+        x.grad = null;
+        w.grad = null;
+        v.sum().backward();
+        expect(await values(x.grad!), `${label} through the view`).to.deep.equal(want.view_x_grad.data);
+        expect(w.grad === null ? null : await values(w.grad), label).to.deep.equal(want.view_w_grad?.data ?? null);
+      }
+      const want = views['into_constant_base']!;
+      const a = t([0, 0, 0, 0], [2, 2]);
+      const w = t([5, 6], undefined, true);
+      a.narrow(0, 1, 1).add_(w);
+      expect([a.gradFn!.name, a.requiresGrad]).to.deep.equal(want.names);
+      expect(await values(a)).to.deep.equal(want.base.data);
+      a.mul(m).sum().backward();
+      expect(await values(w.grad!)).to.deep.equal(want.w_grad!.data);
     });
     it('the version check on this device: saved tensor written, PyTorch\'s message', async () => {
       const x = t([1, 2], undefined, true);

@@ -106,6 +106,12 @@ const recipes: Record<string, Recipe> = {
     opts: { eps: 1e-2 },
     unavailable: () => (otherDevice ? null : 'no device other than cpu with synchronous reads is available'),
   },
+  // a transposed 2x3 region of a 4x4 tensor (columns 1..2, rows 0..2), and writing one into it
+  asStrided: { inputs: () => [leaf([4, 4], 'any', 13)], fn: (x) => raw('asStrided', [x], { shape: [2, 3], strides: [1, 4], offset: 1 }) },
+  scatter: {
+    inputs: () => [leaf([4, 4], 'any', 14), leaf([2, 3], 'any', 15)],
+    fn: (x, v) => raw('scatter', [x, v], { shape: [2, 3], strides: [1, 4], offset: 1 }),
+  },
   im2col: {
     inputs: () => [leaf([1, 2, 5], 'any', 72)],
     fn: (x) => raw('im2col', [x], { ...window1d, value: 0 }),
