@@ -367,6 +367,9 @@ function forwardStackHere(): string {
   const raw = new Error('forward call').stack ?? '';
   Error.stackTraceLimit = limit;
   // drop the first line (the message) and gpugrad's own op plumbing, so the user's call comes first
-  const keep = raw.split('\n').slice(1).filter((l) => !libDirs.some((d) => l.includes(d)));
-  return ['Traceback of forward call that caused the error:', ...keep].join('\n');
+  const frames = raw.split('\n').slice(1);
+  const keep = frames.filter((l) => !libDirs.some((d) => l.includes(d)));
+  // NOTE: an app bundled together with gpugrad (or served from the bundle's folder) has
+  // every frame in the library's file or folder: then all frames, rather than none
+  return ['Traceback of forward call that caused the error:', ...(keep.length ? keep : frames)].join('\n');
 }

@@ -11,6 +11,7 @@
  * - float64 gradcheck of every differentiable op on cpu: autograd/optable
  * - device parity against the float64 reference: browser/parity
  * - memory flat with tidy: tensor/memory (and errors: a failed call changes nothing)
+ * - engine trace and anomaly mode (the forward stack inside a bundle): autograd/trace
  * - safetensors from bytes, spectral norm, optimizers
  */
 import './setup.js';
@@ -21,6 +22,7 @@ import '../tensor/errors.test.js';
 import '../tensor/everyday.test.js';
 import './parity.test.js';
 import '../autograd/optable.test.js';
+import '../autograd/trace.test.js';
 import '../nn/layers.test.js';
 import '../nn/loss.test.js';
 import '../nn/optim.test.js';
