@@ -52,7 +52,7 @@ function w1(device: string): Prepared {
 function makeCe(labels: Int32Array, classes: number, device: string): { loss: (logits: T) => T; note?: string } {
   if (has('CrossEntropyLoss')) {
     const ce = new nn.CrossEntropyLoss();
-    const target = gg.tensor(Float32Array.from(labels), { shape: [labels.length], device });
+    const target = gg.tensor(Float32Array.from(labels), { shape: [labels.length], dtype: 'int64', device });
     return { loss: (logits) => ce.forward(logits, target) as T };
   }
   const oh = put(oneHot(labels, classes), [labels.length, classes], device);

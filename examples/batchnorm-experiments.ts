@@ -214,7 +214,7 @@ export async function main(opts: BnExperimentsOptions = {}): Promise<BnExperimen
       ropt.zeroGrad();
       const logits = resnet.call(gg.tensor(imgs, { shape: [rbs, 1, 28, 28], device }));
       outputShape = [...logits.shape];
-      const l = ce.call(logits, gg.tensor(labels, { device }));
+      const l = ce.call(logits, gg.tensor(labels, { dtype: 'int64', device }));
       l.backward();
       ropt.step();
       return l;

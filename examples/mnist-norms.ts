@@ -126,7 +126,7 @@ function batchOf(split: MnistSplit, order: Int32Array | null, from: number, n: n
   const { images, labels } = gatherMnist(split, n, (i) => (order ? (order[from + i] as number) : from + i));
   return {
     x: gg.tensor(images, { shape: [n, 1, 28, 28], device }),
-    y: gg.tensor(labels, { shape: [n], device }),
+    y: gg.tensor(labels, { shape: [n], dtype: 'int64', device }),
   };
 }
 

@@ -592,7 +592,7 @@ async function train(): Promise<void> {
       const from = ((step - 1) * batch) % (n - batch + 1);
       const loss = gg.tidy(() => {
         const x = gg.tensor(d.train.images.subarray(from * 784, (from + batch) * 784), { shape: [batch, 1, 28, 28] });
-        const y = gg.tensor(d.train.labels.subarray(from, from + batch));
+        const y = gg.tensor(d.train.labels.subarray(from, from + batch), { dtype: 'int64' });
         opt.zeroGrad();
         const l = lossFn.call(net.call(x), y);
         l.backward();

@@ -19,7 +19,7 @@ export type { Disposable } from './tensor/storage.js';
 export { norm, type NormOrd } from './tensor/composites.js';
 export type { BackwardOptions } from './autograd/engine.js';
 export {
-  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn, type ArangeOptions,
+  tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn, randint, type ArangeOptions,
   setDefaultDevice, getDefaultDevice, setDefaultDtype, getDefaultDtype, type TensorOptions, type TensorData,
 } from './tensor/creation.js';
 export { cat, stack, where, rsub } from './tensor/composites.js';
@@ -27,6 +27,7 @@ export { manualSeed } from './tensor/random.js';
 export { tidy, keep } from './tensor/storage.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';
 export type { DType } from './backend/types.js';
+export { promoteTypes } from './backend/types.js';
 export type { DeviceInfo, DeviceStats } from './backend/device.js';
 export * as autograd from './autograd/index.js';
 export * as nn from './nn/index.js';

@@ -29,7 +29,7 @@ export function mlp(withBn: boolean, device: string): gg.nn.Sequential {
 
 function batch(split: MnistSplit, order: Int32Array | null, from: number, n: number, device: string): { x: gg.Tensor; y: gg.Tensor } {
   const { images, labels } = gatherMnist(split, n, (i) => (order ? (order[from + i] as number) : from + i));
-  return { x: gg.tensor(images, { shape: [n, MNIST_PIXELS], device }), y: gg.tensor(labels, { shape: [n], device }) };
+  return { x: gg.tensor(images, { shape: [n, MNIST_PIXELS], device }), y: gg.tensor(labels, { shape: [n], dtype: 'int64', device }) };
 }
 
 async function accuracy(model: gg.nn.Module, split: MnistSplit, device: string, mode: 'eval' | 'train' = 'eval'): Promise<number> {

@@ -4,6 +4,8 @@
  * One exception, float32 matmul: it runs on the WebAssembly SIMD gemm
  * (wasm/gemm.ts; docs/notes/architecture.md, "The float32 matmul fast path")
  * where the runtime has it; float64 always runs the loop.
+ * int32 tensors live in an Int32Array (a stored result wraps as C's int32
+ * does), int64 in a Float64Array (exact for |v| <= 2^53; docs/notes/dtypes.md).
  */
 import { Device, KernelCache, type DeviceBuffer, type DeviceInfo } from './device.js';
 import { int, type Kernel } from './kernel.js';
@@ -43,8 +45,10 @@ export interface CpuDeviceOptions {
 
 export class CpuDevice extends Device {
   readonly name = 'cpu';
-  readonly dtypes: readonly DType[] = ['float32', 'float64'];
+  readonly dtypes: readonly DType[] = ['float32', 'float64', 'int32', 'int64'];
   readonly syncRead = true;
+  /** int32 lives in an Int32Array, int64 in a Float64Array: whole numbers, exact up to 2^53. */
+  readonly exactIntegers = 2 ** 53;
   private readonly cache = new KernelCache<Compiled>(4096);
   /** Time per kernel name, when profiling is on (`GPUGRAD_PROFILE=1` or `startProfile()`). */
   profile: Map<string, { calls: number; ms: number; elements: number }> | null = platform().env('GPUGRAD_PROFILE') ? new Map() : null;

@@ -4,7 +4,7 @@
  */
 import type { Kernel } from './kernel.js';
 import { profiling, recordKernel } from './profile.js';
-import { bytesOf, type DType, type HostArray } from './types.js';
+import { bytesOf, hostArray, isIntegralDtype, type DType, type HostArray } from './types.js';
 
 /** An opaque handle to memory owned by a device. */
 export interface DeviceBuffer {
@@ -46,6 +46,12 @@ export abstract class Device {
   abstract readonly dtypes: readonly DType[];
   /** Whether `readSync` can work on this device. */
   abstract readonly syncRead: boolean;
+  /**
+   * The largest integer magnitude this device's int32/int64 storage holds
+   * exactly (2^53 where int64 lives in float64, 2^24 where integers live in
+   * float32); a larger value is refused at upload (docs/notes/dtypes.md).
+   */
+  abstract readonly exactIntegers: number;
   readonly stats: DeviceStats = { liveBuffers: 0, liveBytes: 0, uploads: 0, downloads: 0, kernelRuns: 0, kernelsCompiled: 0 };
   /** Set by `releaseDevice`: this instance's buffers are gone (a later `getDevice` opens a new one). */
   released = false;
@@ -86,8 +92,21 @@ export abstract class Device {
   /** Copy host data to a new device buffer. */
   upload(data: HostArray, dtype: DType): DeviceBuffer {
     this.checkDtype(dtype);
+    if (isIntegralDtype(dtype)) this.checkExact(data, dtype);
     this.stats.uploads++;
     return this.track(data.length === 0 ? this.emptyBuffer(dtype) : this.uploadImpl(data, dtype));
+  }
+
+  /** Refuse integer values this device would round (never silently; docs/notes/dtypes.md). */
+  checkExact(data: ArrayLike<number>, dtype: DType): void {
+    const limit = this.exactIntegers;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i] ?? 0;
+      if (v > limit || v < -limit) {
+        const where = limit === 2 ** 24 ? 'float32 (exact for |v| <= 2^24 = 16777216); use the \'cpu\' device (exact to 2^53)' : 'float64 (exact for |v| <= 2^53 = 9007199254740992)';
+        throw new RangeError(`${dtype} value ${v} cannot be held exactly on device '${this.name}': it stores ${dtype} as ${where}; gpugrad refuses it rather than round it`);
+      }
+    }
   }
 
   /** Run a kernel over input buffers into a new buffer of `dtype`. */
@@ -116,7 +135,7 @@ export abstract class Device {
   /** Read a buffer back to the host, after all queued work that writes it. */
   async read(buf: DeviceBuffer): Promise<HostArray> {
     this.checkOwner(buf);
-    if (buf.size === 0) return buf.dtype === 'float64' ? new Float64Array(0) : new Float32Array(0);
+    if (buf.size === 0) return hostArray(buf.dtype, 0);
     this.stats.downloads++;
     const data = await this.readImpl(buf);
     await giveFinalizersATurn();
@@ -129,7 +148,7 @@ export abstract class Device {
       throw new Error(`dataSync() is not available on device '${this.name}': its results arrive asynchronously; use 'await t.data()' instead`);
     }
     this.checkOwner(buf);
-    if (buf.size === 0) return buf.dtype === 'float64' ? new Float64Array(0) : new Float32Array(0);
+    if (buf.size === 0) return hostArray(buf.dtype, 0);
     this.stats.downloads++;
     return this.readSyncImpl(buf);
   }

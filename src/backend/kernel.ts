@@ -74,6 +74,16 @@ export function makeGridKernel(name: string, inputs: number, shape: readonly num
 }
 
 /**
+ * The same kernel storing whole numbers: `+ 0.0` turns a -0 (the negation of
+ * 0, a truncated -0.5) into 0, since an integer has no negative zero
+ * (a Float64Array-backed int64 on the cpu would otherwise keep it; docs/notes/dtypes.md).
+ */
+export function integerResult(k: Kernel): Kernel {
+  const result = `(${k.result}) + 0.0`;
+  return { ...k, result, key: `${k.name}|${k.inputs}|${k.size}|${k.body.join(';')}|${result}` };
+}
+
+/**
  * Merge adjacent dims that every operand walks as one (stride[d] =
  * stride[d+1]·shape[d+1]) and drop size-1 dims, so index math has as few
  * dims as the layout allows. Returns the merged shape and operands.

@@ -67,6 +67,9 @@ export const formulas = {
   ceil: ([a]: string[]) => `Math.ceil(${a})`,
   round: ([a]: string[]) => roundHalfEven(a as string),
   copy: ([a]: string[]) => `${a}`,
+  // float to integer: toward zero; NaN, ±inf and |a| >= 1e38 give 0 (docs/notes/dtypes.md)
+  // NOTE: `a != a` and a comparison, not `a - a == 0.0`: GLSL and WGSL compilers fold a - a to 0
+  trunc: ([a]: string[]) => `(${a} != ${a} || Math.abs(${a}) >= 1e38 ? 0.0 : (${a} >= 0.0 ? Math.floor(${a}) : -Math.floor(-${a})))`,
   add: ([a, b]: string[]) => `${a} + ${b}`,
   sub: ([a, b]: string[]) => `${a} - ${b}`,
   mul: ([a, b]: string[]) => `${a} * ${b}`,

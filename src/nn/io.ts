@@ -2,10 +2,11 @@
  * `gg.io`: state dicts to and from safetensors files, so a PyTorch
  * `state_dict` moves both ways.
  *
- * float32 tensors are written as F32, float64 as F64, and integer tensors
- * (those in `gg.nn.integerTensors`, and any key ending `num_batches_tracked`)
- * as I64. Loading gives F32 → float32, F64 → float64 and I64 → float tensors
- * (default dtype) marked as integer, so saving them again writes I64.
+ * float32 tensors are written as F32, float64 as F64, int32 as I32, int64
+ * as I64, and so are float tensors marked as integers (those in
+ * `gg.nn.integerTensors`, and any key ending `num_batches_tracked`). Loading
+ * gives F32 → float32, F64 → float64, I32 → int32 and I64 → int64 (refused
+ * past 2^53, where gpugrad's int64 would round: docs/notes/dtypes.md).
  *
  * Saving is asynchronous (`await gg.io.saveSafetensors(sd, path)`) because
  * tensors on asynchronous devices (WebGPU, ...) are read with `await t.data()`;
@@ -20,7 +21,7 @@
  * `Blob` to download; the path functions say so when called there.
  */
 import type { Tensor } from '../tensor/tensor.js';
-import { getDefaultDtype, tensor } from '../tensor/creation.js';
+import { tensor } from '../tensor/creation.js';
 import type { DType, HostArray } from '../backend/types.js';
 import { platform } from '../backend/platform/platform.js';
 import { integerTensors } from './module.js';
@@ -36,7 +37,7 @@ export interface SaveOptions {
 export interface LoadOptions {
   /** Device of the loaded tensors (default: the default device). */
   device?: string;
-  /** Convert every tensor to this dtype (default: F32 → float32, F64 → float64, I64 → default dtype). */
+  /** Convert every tensor to this dtype (default: F32 → float32, F64 → float64, I32 → int32, I64 → int64). */
   dtype?: DType;
 }
 
@@ -48,14 +49,18 @@ function entries(sd: StateDict): [string, Tensor][] {
 }
 
 function isInteger(key: string, t: Tensor): boolean {
-  return integerTensors.has(t) || key.endsWith('num_batches_tracked');
+  return t.dtype === 'int64' || integerTensors.has(t) || key.endsWith('num_batches_tracked');
 }
+
+/** The dtype each safetensors dtype loads as. */
+const FROM_FILE: Readonly<Record<RawTensor['dtype'], DType>> = { F32: 'float32', F64: 'float64', I32: 'int32', I64: 'int64' };
 
 /** I64's range is [-2^63, 2^63); 2^63 itself is a float64, so the comparison is exact. */
 const I64_LIMIT = 2 ** 63;
 
 function raw(key: string, t: Tensor, data: HostArray): RawTensor {
   const shape = [...t.shape];
+  if (t.dtype === 'int32') return { dtype: 'I32', shape, data: Int32Array.from(data) };
   if (isInteger(key, t)) {
     const out = new BigInt64Array(data.length);
     for (let i = 0; i < data.length; i++) {
@@ -155,11 +160,10 @@ export function fromSafetensorsBytes(bytes: Uint8Array | ArrayBuffer, opts: Load
   const out: Record<string, Tensor> = {};
   try {
     for (const [k, r] of tensors) {
-      const integer = r.dtype === 'I64';
-      const dtype: DType = opts.dtype ?? (r.dtype === 'F64' ? 'float64' : r.dtype === 'F32' ? 'float32' : getDefaultDtype());
-      const data = integer ? Float64Array.from(r.data as BigInt64Array, (v) => Number(v)) : (r.data as Float32Array | Float64Array);
-      const t = tensor(data, { shape: r.shape, dtype, ...(opts.device ? { device: opts.device } : {}) });
-      if (integer) integerTensors.add(t);
+      const dtype: DType = opts.dtype ?? FROM_FILE[r.dtype];
+      // BigInt64Array data: tensor() refuses a value beyond 2^53 rather than round it
+      const t = tensor(r.data, { shape: r.shape, dtype, ...(opts.device ? { device: opts.device } : {}) });
+      if (r.dtype === 'I64') integerTensors.add(t);
       // NOTE: defined, not assigned: `out['__proto__'] = t` would set the prototype and lose the tensor
       Object.defineProperty(out, k, { value: t, enumerable: true, writable: true, configurable: true });
     }

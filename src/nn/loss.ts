@@ -9,6 +9,7 @@ import { checkFloat, checkInt, checkOptionalTensor, checkOptions, checkReduction
 import { Tensor } from '../tensor/tensor.js';
 import { arange } from '../tensor/creation.js';
 import { fmt } from '../tensor/shape.js';
+import { isFloatingDtype, scalarTypeName } from '../backend/types.js';
 import { Module } from './module.js';
 
 /** How per-element losses are combined. */
@@ -73,6 +74,8 @@ function alongClassDim(w: Tensor, rank: number): Tensor {
 
 /** Throw PyTorch's errors for class-index targets that do not fit the input. */
 function checkIndexTarget(input: Tensor, target: Tensor, ignoreIndex: number): void {
+  // class indices are int64, as in PyTorch (docs/notes/dtypes.md): a float target is a mistake, not rounded
+  if (target.dtype !== 'int64') throw new Error(`expected scalar type Long but found ${scalarTypeName(target.dtype)}`);
   const n = input.shape[0] ?? 0;
   if (input.ndim === 2) {
     if (target.ndim !== 1) throw new Error(`1D target tensor expected, multi-target not supported`);
@@ -155,6 +158,7 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
 
     if (fmt(target.shape) === fmt(input.shape)) {
       // class probabilities
+      if (!isFloatingDtype(target.dtype)) throw new Error(`Expected floating point type for target with class probabilities, got ${scalarTypeName(target.dtype)}`);
       const t = ls > 0 ? target.mul(1 - ls).add(ls / c) : target;
       let prod = logp.mul(t);
       if (weight) prod = prod.mul(alongClassDim(weight, input.ndim));

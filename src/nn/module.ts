@@ -30,7 +30,7 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { fmt } from '../tensor/shape.js';
 import { typeName } from '../tensor/check.js';
 import { Function as AutogradFunction, type FunctionCtx } from '../autograd/function.js';
-import type { DType } from '../backend/types.js';
+import { DTYPES, isFloatingDtype, type DType } from '../backend/types.js';
 
 /** PyTorch's factory arguments, taken by every module constructor. */
 export interface FactoryOptions {
@@ -360,12 +360,17 @@ export abstract class Module {
   }
   /**
    * Move parameters and buffers to a device, or convert them to a dtype;
-   * the tensor objects stay the same (optimisers keep working).
+   * the tensor objects stay the same (optimisers keep working). As in
+   * PyTorch, a dtype converts only floating point tensors: integer buffers
+   * (`num_batches_tracked`) stay int64.
    * @example model.to('gpu:webasm'); model.to('float64');
    */
   to(target: string): this {
+    const dtype = (DTYPES as readonly string[]).includes(target);
+    if (dtype && !isFloatingDtype(target as DType)) throw new TypeError(`nn.Module.to only accepts floating point or complex dtypes, but got desired dtype=torch.${target}`);
     noGrad(() => {
       for (const t of [...this.parameters(), ...this.buffers()]) {
+        if (dtype && !t.isFloatingPoint()) continue;
         const moved = t.to(target);
         if (moved !== t) {
           t.rehome(moved);

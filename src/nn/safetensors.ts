@@ -18,7 +18,7 @@
  */
 
 /** The dtypes this module reads and writes, with safetensors' spelling. */
-export type SafetensorsDtype = 'F32' | 'F64' | 'I64';
+export type SafetensorsDtype = 'F32' | 'F64' | 'I32' | 'I64';
 
 /**
  * One tensor as plain data: a dtype, a shape and a flat row-major array.
@@ -31,7 +31,7 @@ export type SafetensorsDtype = 'F32' | 'F64' | 'I64';
 export interface RawTensor {
   dtype: SafetensorsDtype;
   shape: number[];
-  data: Float32Array | Float64Array | BigInt64Array;
+  data: Float32Array | Float64Array | Int32Array | BigInt64Array;
 }
 
 /**
@@ -51,7 +51,7 @@ export class SafetensorsError extends Error {
 }
 
 /** Bytes per element for each supported dtype. */
-const DTYPE_SIZE: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F64: 8, I64: 8 };
+const DTYPE_SIZE: Readonly<Record<SafetensorsDtype, number>> = { F32: 4, F64: 8, I32: 4, I64: 8 };
 
 /** The header key reserved for free-form string metadata. */
 const METADATA_KEY = '__metadata__';
@@ -65,7 +65,7 @@ const MAX_HEADER_BYTES = 100_000_000;
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function isSupportedDtype(d: string): d is SafetensorsDtype {
-  return d === 'F32' || d === 'F64' || d === 'I64';
+  return d === 'F32' || d === 'F64' || d === 'I32' || d === 'I64';
 }
 
 function shapeString(shape: readonly number[]): string {
@@ -88,6 +88,8 @@ function expectedArrayName(dtype: SafetensorsDtype): string {
       return 'Float32Array';
     case 'F64':
       return 'Float64Array';
+    case 'I32':
+      return 'Int32Array';
     case 'I64':
       return 'BigInt64Array';
     default: {
@@ -103,6 +105,8 @@ function dataMatchesDtype(t: RawTensor): boolean {
       return t.data instanceof Float32Array;
     case 'F64':
       return t.data instanceof Float64Array;
+    case 'I32':
+      return t.data instanceof Int32Array;
     case 'I64':
       return t.data instanceof BigInt64Array;
     default: {
@@ -122,6 +126,7 @@ function writeLittleEndian(out: Uint8Array, offset: number, t: RawTensor): void 
   const view = new DataView(out.buffer, out.byteOffset + offset, data.byteLength);
   if (data instanceof Float32Array) data.forEach((v, i) => view.setFloat32(i * 4, v, true));
   else if (data instanceof Float64Array) data.forEach((v, i) => view.setFloat64(i * 8, v, true));
+  else if (data instanceof Int32Array) data.forEach((v, i) => view.setInt32(i * 4, v, true));
   else data.forEach((v, i) => view.setBigInt64(i * 8, v, true));
 }
 
@@ -142,6 +147,8 @@ function readLittleEndian(
         return new Float32Array(copy, 0, n);
       case 'F64':
         return new Float64Array(copy, 0, n);
+      case 'I32':
+        return new Int32Array(copy, 0, n);
       case 'I64':
         return new BigInt64Array(copy, 0, n);
       default: {
@@ -156,6 +163,8 @@ function readLittleEndian(
       return Float32Array.from({ length: n }, (_, i) => view.getFloat32(i * 4, true));
     case 'F64':
       return Float64Array.from({ length: n }, (_, i) => view.getFloat64(i * 8, true));
+    case 'I32':
+      return Int32Array.from({ length: n }, (_, i) => view.getInt32(i * 4, true));
     case 'I64': {
       const out = new BigInt64Array(n);
       for (let i = 0; i < n; i++) out[i] = view.getBigInt64(i * 8, true);
@@ -230,7 +239,7 @@ export function encodeSafetensors(
     if (name === '') throw new SafetensorsError('tensor names must be non-empty');
     if (!isSupportedDtype(t.dtype)) {
       throw new SafetensorsError(
-        `tensor "${name}" has unsupported dtype "${String(t.dtype)}" (supported: F32, F64, I64)`,
+        `tensor "${name}" has unsupported dtype "${String(t.dtype)}" (supported: F32, F64, I32, I64)`,
       );
     }
     if (!Array.isArray(t.shape) || !t.shape.every(isValidDim)) {
@@ -359,7 +368,7 @@ export function decodeSafetensors(bytes: Uint8Array): {
     if (typeof dtype !== 'string') throw new SafetensorsError(`tensor "${name}": missing or non-string "dtype"`);
     if (!isSupportedDtype(dtype)) {
       throw new SafetensorsError(
-        `tensor "${name}" has unsupported dtype "${dtype}" (supported: F32, F64, I64)`,
+        `tensor "${name}" has unsupported dtype "${dtype}" (supported: F32, F64, I32, I64)`,
       );
     }
     if (!Array.isArray(shape) || !shape.every(isValidDim)) {

@@ -186,7 +186,28 @@ export function checkFits(dtype: string, v: number): number {
   if (dtype === 'float32' && Number.isFinite(v) && Math.abs(v) > FLOAT32_MAX) {
     throw new RangeError(`value cannot be converted to type float without overflow: ${v}`);
   }
+  if (dtype === 'int32' || dtype === 'int64') return checkIntFits(dtype, v);
   return v;
+}
+
+/**
+ * A number as an integer dtype holds it: truncated toward zero (PyTorch's
+ * conversion), refused when out of range (PyTorch: `value cannot be
+ * converted to type int without overflow`) or, for int64, beyond 2^53,
+ * where gpugrad's int64 would round (docs/notes/dtypes.md#int64).
+ * @example checkIntFits('int64', 2.7) // 2
+ */
+export function checkIntFits(dtype: 'int32' | 'int64', v: number): number {
+  const t = Math.trunc(v);
+  if (dtype === 'int32' && !(t >= -(2 ** 31) && t < 2 ** 31)) throw new RangeError(`value cannot be converted to type int without overflow: ${v}`);
+  if (dtype === 'int64' && !(Math.abs(t) <= 2 ** 53)) {
+    throw new RangeError(
+      Number.isFinite(v) && Math.abs(t) < 2 ** 63
+        ? `int64 value ${v} is beyond 2^53 (9007199254740992): gpugrad's int64 is exact only up to 2^53 and refuses it rather than round it (docs/notes/dtypes.md)`
+        : `value cannot be converted to type int64_t without overflow: ${v}`,
+    );
+  }
+  return t === 0 ? 0 : t;
 }
 
 /** An options object (or undefined), never a primitive. @example checkOptions('tensor', opts) */

@@ -13,6 +13,7 @@ import { normDim, normDims, type Dims } from './shape.js';
 import { withGradMode } from '../autograd/grad-mode.js';
 import { argError, checkBool, checkInt, checkNumber, checkOptions, checkTensor, checkTensorList, isTensor } from './check.js';
 import { tidy } from './storage.js';
+import { promoteTypes, type DType } from '../backend/types.js';
 
 /** max(x, 0); the gradient at 0 is 0, as in PyTorch. */
 export function relu(x: Tensor): Tensor {
@@ -72,6 +73,7 @@ export function square(x: Tensor): Tensor {
 
 /** Mean over `dim` (all dims by default). */
 export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  requireFloat(x, `mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: ${typeLabel(x)}`);
   // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
   return tidy(() => {
     const dims = normDims(dim, x.ndim);
@@ -81,6 +83,7 @@ export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 
 /** Variance over `dim`; `unbiased` divides by n - 1 (the default, as PyTorch). */
 export function variance(x: Tensor, dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+  requireFloat(x, 'std and var only support floating point and complex dtypes');
   // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
   return tidy(() => {
     const dims = normDims(dim, x.ndim);
@@ -102,6 +105,16 @@ export function std(x: Tensor, dim?: Dims, opts: { unbiased?: boolean; keepdim?:
   });
 }
 
+/** PyTorch's ScalarType name of an integer dtype, for its messages (Long, Int). */
+function typeLabel(x: Tensor): string {
+  return x.dtype === 'int64' ? 'Long' : x.dtype === 'int32' ? 'Int' : x.dtype;
+}
+
+/** Refuse an integer tensor where PyTorch does (mean, var, std): `.float()` first. */
+function requireFloat(x: Tensor, message: string): void {
+  if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new Error(message);
+}
+
 /** Number of elements a reduction over `dims` combines. */
 function count(x: Tensor, dims: readonly number[]): number {
   return dims.reduce((a, d) => a * (x.shape[d] ?? 1), 1);
@@ -115,8 +128,18 @@ export function min(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   });
 }
 
-/** Index of the first largest value along `dim` (no gradient), as a float tensor. */
-export function argmax(x: Tensor, dim: number, keepdim = false): Tensor {
+/**
+ * Index of the first largest value along `dim` (no gradient), as an int64
+ * tensor; `dim` null: of the flattened tensor (PyTorch's argmax).
+ */
+export function argmax(x: Tensor, dim: number | null, keepdim = false): Tensor {
+  if (dim === null) {
+    return tidy(() => {
+      const i = argmax(x.reshape(-1), 0);
+      return keepdim ? i.reshape(x.shape.map(() => 1)) : i;
+    });
+  }
+  checkInt('argmax', 'dim', dim);
   // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
   return tidy(() => {
     const d = normDim(dim, x.ndim);
@@ -127,8 +150,13 @@ export function argmax(x: Tensor, dim: number, keepdim = false): Tensor {
     // a NaN maximum: the NaNs are the maxima (PyTorch returns the first NaN's index)
     const isMax = v.eq(m).add(v.ne(v).mul(m.ne(m)));
     // the smallest index among the maxima: max of (n - index) where maximal
-    return idx.neg().add(n).mul(isMax).max(d, keepdim).neg().add(n);
+    return idx.neg().add(n).mul(isMax).max(d, keepdim).neg().add(n).to('int64');
   });
+}
+
+/** Index of the first smallest value: argmax of -x (a NaN still counts, as in PyTorch's argmin). */
+export function argmin(x: Tensor, dim: number | null, keepdim = false): Tensor {
+  return tidy(() => argmax(x.neg(), dim, keepdim));
 }
 
 /**
@@ -193,9 +221,10 @@ export function cat(list: readonly Tensor[], dim = 0): Tensor {
     const first = list[0];
     if (!first) throw new Error('torch.cat(): expected a non-empty list of Tensors');
     const d = normDim(checkInt('cat', 'dim', dim), first.ndim);
-    // mixed float32/float64 promote to float64, as PyTorch's type promotion does
+    // mixed dtypes promote, as PyTorch's type promotion does (docs/notes/dtypes.md#promotion)
     if (list.some((t) => t.dtype !== first.dtype)) {
-      const wide = list.map((t) => t.to('float64'));
+      const common = list.reduce<DType>((acc, t) => promoteTypes(acc, t.dtype), first.dtype);
+      const wide = list.map((t) => t.to(common));
       try {
         return cat(wide, d);
       } finally {

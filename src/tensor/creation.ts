@@ -3,10 +3,10 @@
  * default device and dtype they use. (`cat`, `stack`, `where` are
  * composites: composites.ts.)
  */
-import { hostArray, type DType, type HostArray } from '../backend/types.js';
+import { DTYPES, hostArray, isFloatingDtype, isIntegralDtype, type DType, type HostArray } from '../backend/types.js';
 import { getDevice } from '../backend/registry.js';
 import { normal, uniform } from './random.js';
-import { argError, checkFits, checkNumber, checkOptions, checkSize, checkTensor, typeName } from './check.js';
+import { argError, checkFits, checkInt, checkIntFits, checkNumber, checkOptions, checkSize, checkTensor, typeName } from './check.js';
 import { numel } from './shape.js';
 import { defaults } from './defaults.js';
 import type { NestedArray } from './format.js';
@@ -37,7 +37,7 @@ export function getDefaultDevice(): string {
 }
 /** dtype used when none is given (initially float32). @example gg.setDefaultDtype('float64') */
 export function setDefaultDtype(dtype: DType): void {
-  defaults.dtype = checkDtype('setDefaultDtype', dtype);
+  defaults.dtype = checkDefaultDtype(dtype);
 }
 /** The current default dtype. @example gg.getDefaultDtype() // 'float32' unless changed */
 export function getDefaultDtype(): DType {
@@ -45,21 +45,37 @@ export function getDefaultDtype(): DType {
 }
 
 function finish(t: Tensor, opts: TensorOptions): Tensor {
-  if (opts.requiresGrad) t.requiresGrad = true;
+  if (opts.requiresGrad) {
+    if (!isFloatingDtype(t.dtype)) {
+      // a failed call leaves nothing behind
+      t.dispose();
+      throw new Error('Only Tensors of floating point and complex dtype can require gradients');
+    }
+    t.requiresGrad = true;
+  }
   return t;
 }
 
+const DTYPE_NAMES = DTYPES.map((d) => `'${d}'`).join(', ');
+
 /** A dtype name, checked without converting the value. */
 function checkDtype(fn: string, dtype: unknown): DType {
-  if (dtype === 'float32' || dtype === 'float64') return dtype;
-  if (typeof dtype === 'string') throw new TypeError(`unsupported dtype '${dtype}': expected 'float32' or 'float64'`);
-  throw argError(fn, 'dtype', "'float32' or 'float64'", dtype);
+  if (typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype)) return dtype as DType;
+  if (typeof dtype === 'string') throw new TypeError(`unsupported dtype '${dtype}': expected one of ${DTYPE_NAMES}`);
+  throw argError(fn, 'dtype', DTYPE_NAMES, dtype);
+}
+
+/** The default float dtype may only be a floating point type (PyTorch: `only floating-point types are supported as the default type`). */
+function checkDefaultDtype(dtype: unknown): DType {
+  const d = checkDtype('setDefaultDtype', dtype);
+  if (!isFloatingDtype(d)) throw new TypeError('only floating-point types are supported as the default type');
+  return d;
 }
 
 /** The options' dtype and device (defaults filled in), each checked. */
-function resolve(opts: TensorOptions, fn = 'tensor'): { dtype: DType; device: string } {
+function resolve(opts: TensorOptions, fn = 'tensor', inferred?: DType): { dtype: DType; device: string } {
   checkOptions(fn, opts);
-  const dtype = checkDtype(fn, opts.dtype ?? defaults.dtype);
+  const dtype = checkDtype(fn, opts.dtype ?? inferred ?? defaults.dtype);
   const device = opts.device ?? defaultDevice;
   if (typeof device !== 'string') throw argError(fn, 'device', 'str', device);
   if (opts.requiresGrad !== undefined && typeof opts.requiresGrad !== 'boolean') throw argError(fn, 'requires_grad', 'bool', opts.requiresGrad);
@@ -67,56 +83,116 @@ function resolve(opts: TensorOptions, fn = 'tensor'): { dtype: DType; device: st
 }
 
 /** Data accepted by `tensor()`: a scijs ndarray (any view) is read with its shape, strides and offset. */
-export type TensorData = number | NestedArray | readonly NestedArray[] | HostArray | Int32Array | Uint8Array | readonly number[] | NdArrayLike;
+export type TensorData = number | NestedArray | readonly NestedArray[] | HostArray | Int32Array | Uint8Array | BigInt64Array | readonly number[] | NdArrayLike;
+
+/**
+ * `values` as the host array of `dtype`: an integer dtype truncates toward
+ * zero and refuses what it cannot hold exactly (checkIntFits); floats are copied.
+ */
+function toHost(values: ArrayLike<number>, dtype: DType): HostArray {
+  const out = hostArray(dtype, values.length);
+  if (isIntegralDtype(dtype)) {
+    const d = dtype as 'int32' | 'int64';
+    for (let i = 0; i < values.length; i++) out[i] = checkIntFits(d, values[i] ?? 0);
+  } else {
+    out.set(values);
+  }
+  return out;
+}
+
+/** A BigInt64Array as numbers, each checked to be exact (|v| <= 2^53). */
+function fromBigInts(data: BigInt64Array | BigUint64Array): number[] {
+  return Array.from(data, (v) => {
+    if (v > 2n ** 53n || v < -(2n ** 53n)) {
+      throw new RangeError(`tensor(): int64 value ${v} is beyond 2^53 (9007199254740992): gpugrad's int64 is exact only up to 2^53 and refuses it rather than round it (docs/notes/dtypes.md)`);
+    }
+    return Number(v);
+  });
+}
+
+/** The dtype PyTorch infers when none is given: int64 for whole numbers, int32 for an Int32Array, else the default float dtype. */
+function inferDtype(data: unknown): DType | undefined {
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return 'int64';
+  if (typeof data === 'number') return Number.isInteger(data) ? 'int64' : undefined;
+  if (!Array.isArray(data)) return undefined;
+  let any = false;
+  let whole = true;
+  const walk = (v: unknown): void => {
+    if (!whole) return;
+    if (Array.isArray(v)) v.forEach(walk);
+    else {
+      any = true;
+      if (!Number.isInteger(v)) whole = false;
+    }
+  };
+  walk(data);
+  // PyTorch: torch.tensor([]) is the default float dtype
+  return any && whole ? 'int64' : undefined;
+}
 
 /**
  * A tensor from a number, nested arrays, a typed array with `opts.shape`,
  * or a scijs ndarray (PyTorch's `torch.tensor(data)`: the data is copied).
- * Every element must be a JS number (no strings, booleans, null, BigInt); a
- * given shape must be whole numbers >= 0 holding exactly the data.
+ * Every element must be a JS number (no strings, booleans, null); a given
+ * shape must be whole numbers >= 0 holding exactly the data.
+ *
+ * dtype, when not given, as PyTorch infers it: whole JS numbers give int64
+ * (`gg.tensor([0, 1, 2])`, PyTorch's `torch.tensor([0, 1, 2])`), any
+ * fractional or non-finite one the default float dtype; an Int32Array gives
+ * int32, a BigInt64Array int64, other typed arrays and ndarrays the default
+ * float dtype; a Tensor keeps its dtype. JavaScript has no float literal for
+ * a whole number (PyTorch's `torch.tensor([1., 2.])`), so: whole numbers with
+ * `requiresGrad: true` and no dtype give the default float dtype (only
+ * floating point tensors can require gradients, so that is the only tensor
+ * the call can mean), and elsewhere write `{ dtype: 'float32' }` or `.float()`
+ * (docs/spec/dtypes.md#inference).
  *
  * An ndarray is read through its shape, stride and offset, so every view
  * gives the values it shows: transposed (`.transpose`), sliced
  * (`.lo`, `.hi`), stepped (`.step`, negative steps included) and picked
  * (`.pick`). The tensor has the ndarray's shape; `opts.shape`, if given,
- * must equal it. Dtype: `opts.dtype` or the default (float32), whatever the
- * ndarray's data type, as for typed arrays.
+ * must equal it.
  *
  * @throws TypeError naming the first bad element, or the bad option; for an
  *   ndarray, TypeError for malformed shape/stride/offset or non-numeric data
- *   and RangeError for a view reaching outside its data
+ *   and RangeError for a view reaching outside its data; RangeError for an
+ *   integer value the dtype cannot hold exactly (int64 beyond 2^53); Error
+ *   `Only Tensors of floating point and complex dtype can require gradients`
  * @example gg.tensor([[1, 2], [3, 4]], { dtype: 'float64', requiresGrad: true })
+ * @example gg.tensor([0, 2, 1]).dtype // 'int64'
  * @example gg.tensor(ndarray(new Float64Array([1, 2, 3, 4, 5, 6]), [2, 3]).transpose(1, 0)) // [[1, 4], [2, 5], [3, 6]]
  */
 export function tensor(data: TensorData | Tensor, opts: TensorOptions & { shape?: readonly number[] } = {}): Tensor {
-  const { dtype, device } = resolve(opts, 'tensor');
+  let inferred = data instanceof Tensor ? data.dtype : inferDtype(data);
+  // whole JS numbers that must require grad: the `torch.tensor([1., 2.], requires_grad=True)` a port means
+  if (opts.requiresGrad === true && inferred === 'int64' && !ArrayBuffer.isView(data)) inferred = undefined;
+  const { dtype, device } = resolve(opts, 'tensor', inferred);
   const given = opts.shape === undefined ? undefined : checkSize('tensor', 'shape', opts.shape);
   if (data instanceof Tensor) return finish(data.detach().to(dtype).to(device).clone(), opts);
   let shape: number[];
   let flat: HostArray;
   if (isNdArrayLike(data)) {
     ({ shape, data: flat } = readNdArray(data, (n) => hostArray(dtype, n)));
+    if (isIntegralDtype(dtype)) flat = toHost(flat, dtype);
     if (given && given.join() !== shape.join()) throw new Error(`tensor(): shape ${JSON.stringify(given)} given for an ndarray of shape ${JSON.stringify(shape)}; reshape the tensor afterwards`);
   } else if (ArrayBuffer.isView(data)) {
     const view: unknown = data;
-    if (view instanceof BigInt64Array || view instanceof BigUint64Array) {
-      throw new TypeError(`tensor(): ${typeName(view)} data is not supported (float32/float64 only): convert it first, e.g. Float64Array.from(data, Number)`);
-    }
     if (view instanceof DataView) throw new TypeError("tensor(): argument 'data' must be a number, nested arrays or a numeric typed array, not DataView");
-    const arr = data as unknown as ArrayLike<number>;
+    const arr = view instanceof BigInt64Array || view instanceof BigUint64Array ? fromBigInts(view) : (data as unknown as ArrayLike<number>);
     shape = given ?? [arr.length];
     if (numel(shape) !== arr.length) throw new Error(`shape ${JSON.stringify(shape)} holds ${numel(shape)} values but the data has ${arr.length}`);
-    flat = hostArray(dtype, arr.length);
-    flat.set(arr);
+    flat = toHost(arr, dtype);
   } else {
     shape = inferNestedShape(data as unknown);
-    flat = hostArray(dtype, numel(shape));
+    const values = new Float64Array(numel(shape));
     let k = 0;
     const walk = (v: NestedArray): void => {
-      if (typeof v === 'number') flat[k++] = v;
+      if (typeof v === 'number') values[k++] = v;
       else for (const x of v) walk(x);
     };
     walk(data as NestedArray);
+    flat = isIntegralDtype(dtype) ? toHost(values, dtype) : dtype === 'float64' ? values : Float32Array.from(values);
     if (given) {
       if (numel(given) !== flat.length) throw new Error(`shape ${JSON.stringify(given)} does not fit ${flat.length} values`);
       shape = given;
@@ -272,8 +348,9 @@ function pyNum(v: number): string {
   return Number.isNaN(v) ? 'nan' : v === Infinity ? 'inf' : v === -Infinity ? '-inf' : String(v);
 }
 
-function fromStream(fn: string, shape: readonly number[], draw: () => number, opts: TensorOptions): Tensor {
-  const { dtype, device } = resolve(opts, fn);
+function fromStream(fn: string, shape: readonly number[], draw: () => number, opts: TensorOptions, inferred?: DType): Tensor {
+  const { dtype, device } = resolve(opts, fn, inferred);
+  if (fn !== 'randint' && isIntegralDtype(dtype)) throw new TypeError(`"${fn}" not implemented for '${dtype === 'int64' ? 'Long' : 'Int'}'`);
   const s = checkSize(fn, 'size', shape);
   const data = hostArray(dtype, numel(s));
   for (let i = 0; i < data.length; i++) data[i] = draw();
@@ -292,4 +369,34 @@ export function uniformTensor(shape: readonly number[], low: number, high: numbe
   const lo = checkNumber('uniform', 'from', low);
   const hi = checkNumber('uniform', 'to', high);
   return fromStream('uniform', shape, () => lo + (hi - lo) * uniform(), opts);
+}
+
+/**
+ * Random integers uniform in [low, high), int64 unless `opts.dtype` says
+ * otherwise (PyTorch's `torch.randint(low, high, size)`; `randint(high,
+ * size)` takes low = 0). Drawn from the seeded stream (`gg.manualSeed`), so
+ * the same seed gives the same numbers on every device (not PyTorch's).
+ * @throws RangeError `random_ expects 'from' to be less than 'to'` when low >= high; TypeError for non-integer bounds
+ * @example gg.manualSeed(0); gg.randint(0, 10, [2, 3]) // int64 values in 0..9
+ * @example gg.randint(3, [4]) // values in 0..2
+ */
+export function randint(low: number, high: number | readonly number[], size?: readonly number[] | TensorOptions, opts: TensorOptions = {}): Tensor {
+  let lo: number;
+  let hi: number;
+  let shape: readonly number[];
+  let o = opts;
+  if (Array.isArray(high)) {
+    // randint(high, size, opts?)
+    lo = 0;
+    hi = checkInt('randint', 'high', low);
+    shape = high as readonly number[];
+    o = (size as TensorOptions | undefined) ?? {};
+  } else {
+    lo = checkInt('randint', 'low', low);
+    hi = checkInt('randint', 'high', high as number);
+    if (!Array.isArray(size)) throw argError('randint', 'size', 'tuple of ints', size);
+    shape = size as readonly number[];
+  }
+  if (lo >= hi) throw new RangeError(`random_ expects 'from' to be less than 'to', but got from=${lo} >= to=${hi}`);
+  return fromStream('randint', shape, () => lo + Math.floor((hi - lo) * uniform()), o, 'int64');
 }

@@ -17,7 +17,7 @@
  * docs/notes/mutation.md has the rules and where they differ from PyTorch.
  * This file knows Tensor only as a type: tensor.ts calls it.
  */
-import { hostArray } from '../backend/types.js';
+import { hostArray, isFloatingDtype, isIntegralDtype, scalarTypeName } from '../backend/types.js';
 import { WriteNode, type Edge, type InputMeta, type Node } from '../autograd/graph.js';
 import { isGradEnabled, withGradMode } from '../autograd/grad-mode.js';
 import { forwardActive, setTangent, suspendForward, tangentOf } from './dual.js';
@@ -146,6 +146,11 @@ export function binary(self: Tensor, op: 'add' | 'sub' | 'mul' | 'div', other: T
   if (typeof other !== 'number' && !isTensor(other)) throw argError(`${op}_`, 'other', 'Tensor or Number', other);
   const o = typeof other === 'number' ? null : other;
   if (o) checkBroadcastInto(self, o);
+  // an integer tensor cannot take a float result (true division, a float operand): PyTorch's can_cast rule
+  const floatResult = op === 'div' || (o ? isFloatingDtype(o.dtype) : !Number.isInteger(other));
+  if (isIntegralDtype(self.dtype) && floatResult) {
+    throw new Error(`result type Float can't be cast to the desired output type ${scalarTypeName(self.dtype)}`);
+  }
   const recording = prepare(self, `${op}_`, [o]);
   // mul and div read the old value for the other operand's gradient: PyTorch saves a copy of it
   const a = recording && (op === 'mul' || op === 'div') && o?.requiresGrad ? self.snapshot() : self;

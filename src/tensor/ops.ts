@@ -17,8 +17,8 @@
  * This file knows Tensor only as a type: rules call its methods.
  */
 import * as K from '../backend/kernels.js';
-import type { Kernel, Operand } from '../backend/kernel.js';
-import type { DType } from '../backend/types.js';
+import { integerResult, type Kernel, type Operand } from '../backend/kernel.js';
+import { isFloatingDtype, isIntegralDtype, type DType } from '../backend/types.js';
 import { getDevice } from '../backend/registry.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, isContiguousLayout, numel, type Shape } from './shape.js';
 import { Storage } from './storage.js';
@@ -124,7 +124,7 @@ export function operand(t: Tensor, target: Shape): Operand {
 
 function runKernel(kernel: Kernel, inputs: readonly Tensor[], shape: number[], dtype: DType, device = inputs[0]?.device ?? 'cpu'): Produced {
   const dev = getDevice(device);
-  const buffer = dev.run(kernel, inputs.map((t) => t.storage.buffer), dtype);
+  const buffer = dev.run(isIntegralDtype(dtype) ? integerResult(kernel) : kernel, inputs.map((t) => t.storage.buffer), dtype);
   return { storage: new Storage(buffer), shape, strides: contiguousStrides(shape), offset: 0, dtype };
 }
 
@@ -153,7 +153,9 @@ function reduction(kind: 'sum' | 'max') {
       throw new Error('max(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the \'dim\' argument.');
     }
     const out = keepdim ? x.shape.map((s, d) => (dims.includes(d) ? 1 : s)) : kept;
-    return runKernel(K.reduce(kind, op, kept, reduced, kind), [x], out, x.dtype);
+    // PyTorch sums integers as int64
+    const dtype = kind === 'sum' && isIntegralDtype(x.dtype) ? 'int64' : x.dtype;
+    return runKernel(K.reduce(kind, op, kept, reduced, kind), [x], out, dtype);
   };
 }
 
@@ -359,7 +361,9 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   cast: {
     forward: ([a], { dtype }) => {
       const x = a as Tensor;
-      return runKernel(K.map('cast', [operand(x, x.shape)], x.shape, K.formulas.copy), [x], [...x.shape], dtype);
+      // float to integer truncates toward zero (PyTorch); NaN and ±inf become 0 on every device
+      const formula = isIntegralDtype(dtype) && isFloatingDtype(x.dtype) ? K.formulas.trunc : K.formulas.copy;
+      return runKernel(K.map(isIntegralDtype(dtype) ? 'castInt' : 'cast', [operand(x, x.shape)], x.shape, formula), [x], [...x.shape], dtype);
     },
     backward: ({ grad }) => [grad], // the engine casts back (see engine: gradients follow input dtype)
     jvp: ({ tangents: [ta], attrs: { dtype } }) => ta!.to(dtype),

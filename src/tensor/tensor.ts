@@ -17,7 +17,8 @@
  * each with its TSDoc; their bodies are one or two lines.
  */
 import type { DType, HostArray } from '../backend/types.js';
-import { hostArray } from '../backend/types.js';
+import { DTYPES, hostArray, isFloatingDtype, isIntegralDtype, resultType } from '../backend/types.js';
+import { defaults } from './defaults.js';
 import { fill, scatter } from '../backend/kernels.js';
 import { getDevice } from '../backend/registry.js';
 import { AccumulateGrad, OpNode, type Edge, type GradHook, type Node } from '../autograd/graph.js';
@@ -33,7 +34,7 @@ import {
 } from './shape.js';
 import { Storage, StorageRef, VersionCounter, keep, track } from './storage.js';
 import * as I from './inplace.js';
-import { typeName, argError, checkOptions, checkBool, checkFits, checkInt, checkIntList, checkNumber, checkTensor, isTensor, tensorBrand } from './check.js';
+import { typeName, argError, checkOptions, checkBool, checkFits, checkInt, checkIntFits, checkIntList, checkNumber, checkTensor, isTensor, tensorBrand } from './check.js';
 
 /** Handle returned by `registerHook`. */
 export interface RemovableHandle {
@@ -108,7 +109,11 @@ export class Tensor {
 
   /** @internal a contiguous tensor filled with `value`, computed on the device (no upload). */
   static filled(shape: readonly number[], value: number, dtype: DType, device: string): Tensor {
-    const buffer = getDevice(device).run(fill(numel(shape), value), [], dtype);
+    const dev = getDevice(device);
+    // an integer fill truncates toward zero and must be exact on the device (docs/notes/dtypes.md)
+    const v = isIntegralDtype(dtype) ? checkIntFits(dtype as 'int32' | 'int64', value) : value;
+    if (isIntegralDtype(dtype)) dev.checkExact([v], dtype);
+    const buffer = dev.run(fill(numel(shape), v), [], dtype);
     return new Tensor(new Storage(buffer), shape, contiguousStrides(shape), 0, dtype);
   }
 
@@ -164,6 +169,8 @@ export class Tensor {
     return this.gradFn !== null || this.leafRequiresGrad;
   }
   set requiresGrad(v: boolean) {
+    // PyTorch's requires_grad_ message (creation with requiresGrad says "Only Tensors of floating point and complex dtype ...")
+    if (v && !isFloatingDtype(this.dtype)) throw new Error('only Tensors of floating point dtype can require gradients');
     if (!this.isLeaf) {
       throw new Error(
         "you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use varNoGrad = v.detach().",
@@ -670,13 +677,15 @@ export class Tensor {
   }
 
   /**
-   * Move to a device or convert the dtype: `t.to('gpu:webasm')`, `t.to('float64')`.
-   * Gradients flow back across the move.
+   * Move to a device or convert the dtype: `t.to('gpu:webasm')`, `t.to('float64')`,
+   * `t.to('int64')`. Gradients flow back across a move or a float cast; a cast
+   * to an integer dtype truncates toward zero (as PyTorch) and carries no gradient.
+   * @throws RangeError when an integer value cannot be held exactly on the target device (docs/notes/dtypes.md)
    * @example gg.tensor([1, 2]).to('float64').dtype // 'float64'
    */
   to(target: string): Tensor {
     this.checkAlive();
-    if (target === 'float32' || target === 'float64') {
+    if (isDtype(target)) {
       return target === this.dtype ? this : apply('cast', [this], { dtype: target });
     }
     const dev = getDevice(target);
@@ -687,7 +696,7 @@ export class Tensor {
 
   /** `to(device)` from any device, waiting for asynchronous results. @example const host = await y.toAsync('cpu'); */
   async toAsync(target: string): Promise<Tensor> {
-    if (this.storage.device.syncRead || target === 'float32' || target === 'float64') return this.to(target);
+    if (this.storage.device.syncRead || isDtype(target)) return this.to(target);
     const data = await this.data();
     const out = Tensor.fromHost(data, this.shape, this.dtype, target);
     out.requiresGrad = this.requiresGrad && this.isLeaf;
@@ -701,14 +710,31 @@ export class Tensor {
   float(): Tensor {
     return this.to('float32');
   }
+  /** As int64, truncating toward zero (PyTorch's `long()`). @example gg.tensor([1.7, -1.7]).long() // tensor([1, -1]) */
+  long(): Tensor {
+    return this.to('int64');
+  }
+  /** As int32, truncating toward zero (PyTorch's `int()`). @example gg.tensor([1.7]).int().dtype // 'int32' */
+  int(): Tensor {
+    return this.to('int32');
+  }
+  /** Whether the dtype is float32 or float64 (PyTorch's `is_floating_point()`). @example gg.tensor([1]).isFloatingPoint() // false */
+  isFloatingPoint(): boolean {
+    return isFloatingDtype(this.dtype);
+  }
 
   // ---- elementwise math -------------------------------------------------------------
 
-  /** @internal a number as a scalar tensor on this device and dtype. */
+  /**
+   * @internal a number as a scalar tensor on this device: this tensor's dtype,
+   * except that a fractional (or non-finite) number next to an integer tensor
+   * is a default-dtype float, as PyTorch wraps a Python float (docs/notes/dtypes.md#promotion).
+   */
   scalar(v: number): Tensor {
-    const data = hostArray(this.dtype, 1);
+    const dtype = isIntegralDtype(this.dtype) && !Number.isInteger(v) ? defaults.dtype : this.dtype;
+    const data = hostArray(dtype, 1);
     data[0] = v;
-    return Tensor.fromHost(data, [], this.dtype, this.device);
+    return Tensor.fromHost(data, [], dtype, this.device);
   }
   /**
    * `op(this, o)` for a tensor or a number operand; a number becomes a scalar
@@ -906,14 +932,13 @@ export class Tensor {
   where(condition: Tensor, other: Tensor | number): Tensor {
     checkTensor('where', 'condition', condition);
     if (typeof other !== 'number' && !isTensor(other)) throw argError('where', 'other', 'Tensor or Number', other);
-    const cond = condition.dtype === this.dtype ? condition : condition.to(this.dtype);
     const o = typeof other === 'number' ? this.scalar(other) : other;
     try {
-      return apply('where', [cond, this, o], {});
+      // the condition is read as "non-zero", in the branches' promoted dtype (apply casts)
+      return apply('where', [condition, this, o], {});
     } finally {
       // temporaries made here are freed now; the graph holds its own handles
       if (o !== other) o.dispose();
-      if (cond !== condition) cond.dispose();
     }
   }
 
@@ -978,11 +1003,20 @@ export class Tensor {
     return this.max(dim, keepdim);
   }
   /**
-   * Index of the first largest value along `dim` (no gradient), as a float tensor.
-   * @example gg.tensor([[1, 5], [7, 2]]).argmax(1) // [1, 0]
+   * Index of the first largest value along `dim` (of the flattened tensor
+   * when `dim` is omitted), as an int64 tensor without gradient (PyTorch's
+   * `argmax`; a NaN counts as the largest).
+   * @example gg.tensor([[1, 5], [7, 2]]).argmax(1) // tensor([1, 0])
    */
-  argmax(dim: number, keepdim = false): Tensor {
-    return C.argmax(this, dim, keepdim);
+  argmax(dim?: number | null, keepdim = false): Tensor {
+    return C.argmax(this, dim ?? null, keepdim);
+  }
+  /**
+   * Index of the first smallest value along `dim` (flattened when omitted), int64 (PyTorch's `argmin`).
+   * @example gg.tensor([[1, 5], [7, 2]]).argmin(1) // tensor([0, 1])
+   */
+  argmin(dim?: number | null, keepdim = false): Tensor {
+    return C.argmin(this, dim ?? null, keepdim);
   }
   /**
    * Softmax along `dim`, computed stably (the max is subtracted first).
@@ -1170,6 +1204,32 @@ export class Tensor {
   }
 }
 
+/** Whether a string names a dtype (`to()` takes a dtype or a device). */
+function isDtype(s: string): s is DType {
+  return (DTYPES as readonly string[]).includes(s);
+}
+
+/** Elementwise ops whose operands are promoted to one dtype (PyTorch's TensorIterator ops). */
+const PROMOTING = new Set<OpName>(['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'where']);
+/** Unary ops that compute in floats: an integer input is first cast to the default dtype (`torch.tensor([1]).exp()` is float32). */
+const FLOAT_ONLY = new Set<OpName>(['exp', 'log', 'sqrt', 'sigmoid', 'tanh']);
+
+/**
+ * The dtype each input of `op` is computed in (docs/notes/dtypes.md#promotion),
+ * or null when the inputs are used as they are.
+ */
+function computeDtype(op: OpName, inputs: readonly Tensor[]): DType | null {
+  if (PROMOTING.has(op)) {
+    // where's condition is only tested against zero: the branches decide
+    const r = resultType(op === 'where' ? inputs.slice(1) : inputs);
+    // true division: integers divide as the default float dtype
+    return op === 'div' && isIntegralDtype(r) ? defaults.dtype : r;
+  }
+  const x = inputs[0];
+  if (FLOAT_ONLY.has(op) && x && isIntegralDtype(x.dtype)) return defaults.dtype;
+  return null;
+}
+
 /** Check that all operands live on one device with one dtype (PyTorch's messages). */
 function checkOperands(op: string, inputs: readonly Tensor[]): void {
   const first = inputs[0];
@@ -1179,7 +1239,7 @@ function checkOperands(op: string, inputs: readonly Tensor[]): void {
     if (t.device !== first.device) {
       throw new Error(`Expected all tensors to be on the same device, but found at least two devices, ${first.device} and ${t.device}! (in ${op})`);
     }
-    if (t.dtype !== first.dtype && op !== 'cast' && op !== 'where') {
+    if (t.dtype !== first.dtype && op !== 'cast') {
       throw new Error(`${op}: expected both operands to have the same dtype, but got ${first.dtype} and ${t.dtype}; convert one with .to('${first.dtype}') or .double()/.float()`);
     }
   }
@@ -1190,6 +1250,17 @@ function checkOperands(op: string, inputs: readonly Tensor[]): void {
  * requires grad, record a node whose backward is the table's rule.
  */
 export function apply<N extends OpName>(op: N, inputs: readonly Tensor[], attrs: OpAttrs[N]): Tensor {
+  const target = computeDtype(op, inputs);
+  if (target !== null && inputs.some((t) => t.dtype !== target)) {
+    for (const t of inputs) t.checkAlive();
+    // promotion: recorded casts (gradients flow back through them), freed once the op has run
+    const cast = inputs.map((t) => (t.dtype === target ? t : apply('cast', [t], { dtype: target })));
+    try {
+      return apply(op, cast, attrs);
+    } finally {
+      cast.forEach((c, i) => c !== inputs[i] && c.dispose());
+    }
+  }
   checkOperands(op, inputs);
   const spec = ops[op];
   // an op's own forward computes values only: its inner ops carry no tangents
@@ -1198,7 +1269,8 @@ export function apply<N extends OpName>(op: N, inputs: readonly Tensor[], attrs:
   // a view shares its input's memory, so it shares its version counter too (docs/notes/mutation.md)
   const first = inputs[0];
   if (first && p.storage === first.storage) first.markView(out);
-  if (!spec.nondifferentiable && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
+  // an integer result carries no gradient (PyTorch: only floating point tensors require grad)
+  if (!spec.nondifferentiable && isFloatingDtype(out.dtype) && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     const next = inputs.map((t) => (t.requiresGrad ? t.edge() : null));
     const meta = inputs.map((t) => ({ shape: [...t.shape], dtype: t.dtype, device: t.device }));
     const node = new OpNode(op, spec, attrs, inputs, next, meta);
@@ -1206,7 +1278,7 @@ export function apply<N extends OpName>(op: N, inputs: readonly Tensor[], attrs:
     node.saveResult(out);
   }
   // after recording: rules that use the output (exp, tanh, ...) then differentiate through it
-  if (forwardActive()) pushTangent(spec, inputs, attrs, out);
+  if (forwardActive() && isFloatingDtype(out.dtype)) pushTangent(spec, inputs, attrs, out);
   return out;
 }
 

@@ -296,7 +296,7 @@ describe('gg.profile (kernel trace)', () => {
   });
 
   it('keeps kernel sources on request, and nested profiles both see inner kernels', async () => {
-    const x = gg.tensor([1, 2]);
+    const x = gg.tensor([1, 2], { dtype: 'float32' });
     const outer = await gg.profile(async () => {
       x.exp();
       const inner = await gg.profile(() => x.neg(), { source: true });

@@ -60,7 +60,7 @@ describe('autograd: accumulation and graph lifetime', () => {
     expect(() => {
       y.requiresGrad = false;
     }).to.throw(/^you can only change requires_grad flags of leaf variables/);
-    const z = gg.tensor([1, 2]);
+    const z = gg.tensor([1, 2], { dtype: 'float32' });
     z.requiresGrad = true;
     expect(z.requiresGrad).to.equal(true);
     expect(z.isLeaf).to.equal(true);

@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CpuDevice } from '../../src/backend/cpu.js';
 import type { Device, DeviceBuffer } from '../../src/backend/device.js';
+import type { HostArray } from '../../src/backend/types.js';
 import { openGpuDevice, probeGpuDevice } from '../../src/backend/registry.js';
 import { gpuDeviceNames, type GpuDeviceName } from '../../src/backend/gpujs/modes.js';
 import { makeKernel, type Kernel, type Operand } from '../../src/backend/kernel.js';
@@ -64,7 +65,7 @@ async function reference(kernel: Kernel, inputs: readonly Float32Array[]): Promi
 }
 
 /** Compare at float32 tolerance: relative to the magnitude of the terms that went in. */
-function expectClose(got: Float32Array | Float64Array, want: Float64Array, scale: Float64Array, what: string, rtol = 2e-4): void {
+function expectClose(got: HostArray, want: Float64Array, scale: Float64Array, what: string, rtol = 2e-4): void {
   expect(got.length, `${what}: length`).to.equal(want.length);
   let bad = 0;
   let first = '';
@@ -128,7 +129,7 @@ function formulaInputs(f: K.Formula, n: number, seed: number): Float32Array[] {
 }
 
 const arityOf: Record<K.Formula, number> = {
-  neg: 1, exp: 1, log: 1, sqrt: 1, abs: 1, sign: 1, sigmoid: 1, tanh: 1, floor: 1, ceil: 1, round: 1, copy: 1,
+  neg: 1, exp: 1, log: 1, sqrt: 1, abs: 1, sign: 1, sigmoid: 1, tanh: 1, floor: 1, ceil: 1, round: 1, copy: 1, trunc: 1,
   add: 2, sub: 2, mul: 2, div: 2, pow: 2, maximum: 2, minimum: 2, eq: 2, ne: 2, lt: 2, le: 2, gt: 2, ge: 2,
   where: 3,
 };
@@ -287,7 +288,7 @@ function deviceSuite(name: GpuDeviceName): void {
       const inc = K.map('inc', [contiguous([5])], [5], ([a]) => `${a} + 1.0`);
       const x = dev.upload(new Float32Array([0, 1, 2, 3, 4]), 'float32');
       let cur: DeviceBuffer = x;
-      const reads: Promise<Float32Array | Float64Array>[] = [];
+      const reads: Promise<HostArray>[] = [];
       for (let i = 0; i < 20; i++) {
         const next = dev.run(inc, [cur], 'float32');
         if (i % 5 === 0) reads.push(dev.read(next));

@@ -34,13 +34,13 @@ function layer(name: string): Ctor | undefined {
 }
 
 describe('io: PyTorch safetensors file', () => {
-  it('loads every tensor in the file order with PyTorch\'s values; I64 becomes a float tensor marked integer', () => {
+  it('loads every tensor in the file order with PyTorch\'s values; I64 becomes int64 (marked integer too)', () => {
     const sd = gg.io.loadSafetensors(torchFile);
     expect(Object.keys(sd)).to.deep.equal(fx.keys);
     for (const k of fx.keys) {
       const t = sd[k] as gg.Tensor;
       expect([...t.shape], k).to.deep.equal(fx.state[k]?.shape);
-      expect(t.dtype, k).to.equal('float32');
+      expect(t.dtype, k).to.equal(fx.dtypes[k] === 'I64' ? 'int64' : 'float32');
       expect(Array.from(t.dataSync()), k).to.deep.equal(Array.from(Float32Array.from(fx.state[k]?.data ?? [])));
       expect(gg.nn.integerTensors.has(t), k).to.equal(fx.dtypes[k] === 'I64');
     }

@@ -129,7 +129,7 @@ describe('nn.Module: state dicts', () => {
     const b = new Net();
     const w = b.fc.weight;
     const r = b.running;
-    gg.noGrad(() => a.running.assign(gg.tensor([3, 4])));
+    gg.noGrad(() => a.running.assign(gg.tensor([3, 4], { dtype: 'float32' })));
     const res = b.loadStateDict(a.stateDict());
     expect(res).to.deep.equal({ missingKeys: [], unexpectedKeys: [] });
     expect(b.fc.weight).to.equal(w);

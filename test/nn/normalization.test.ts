@@ -418,12 +418,15 @@ describe('BatchNorm: docs/spec/normalization.md#batchnorm rules', () => {
     await sameValues(plain.call(x.narrow(0, 1, 1).squeeze(0)), plain.call(x).narrow(0, 1, 1).squeeze(0));
   });
 
-  it('module.to moves parameters and buffers; the counter stays an integer buffer', async () => {
+  it('module.to moves parameters and buffers; the counter stays an int64 buffer (PyTorch: to(dtype) casts floating point tensors only)', async () => {
     const bn = new nn.BatchNorm2d(2);
     const nbt = bn.numBatchesTracked as gg.Tensor;
+    expect(nbt.dtype).to.equal('int64');
     bn.to('float64');
     expect(bn.numBatchesTracked).to.equal(nbt);
-    expect(nbt.dtype).to.equal('float64');
+    expect(nbt.dtype).to.equal('int64');
+    expect((bn.runningMean as gg.Tensor).dtype).to.equal('float64');
+    expect(() => bn.to('int64')).to.throw(TypeError, 'nn.Module.to only accepts floating point or complex dtypes, but got desired dtype=torch.int64');
     expect(gg.nn.integerTensors.has(nbt)).to.equal(true);
     bn.call(gg.randn([2, 2, 2, 2], f64));
     expect(await nbt.item()).to.equal(1);

@@ -37,9 +37,9 @@ describe('errors: messages', () => {
     expect(() => gg.tensor(2).matmul(gg.ones([4]))).to.throw('both arguments to matmul need to be at least 1D, but they are 0D and 1D');
   });
 
-  it('dtype mismatch', () => {
-    expect(() => gg.ones([2]).add(gg.ones([2], { dtype: 'float64' }))).to.throw(
-      /^add: expected both operands to have the same dtype, but got float32 and float64/,
+  it('dtype mismatch where PyTorch does not promote (matmul); elementwise ops promote (test/tensor/int-dtype.test.ts)', () => {
+    expect(() => gg.ones([2, 2]).matmul(gg.ones([2, 2], { dtype: 'float64' }))).to.throw(
+      /^matmul: expected both operands to have the same dtype, but got float32 and float64/,
     );
   });
 
@@ -114,7 +114,7 @@ describe('errors: a failed op leaves its inputs unchanged', () => {
         ['reshape', () => a.reshape(4, 2)],
         ['sum dim', () => a.sum(3)],
         ['cat', () => gg.cat([a, gg.ones([2, 2], { dtype, device })], 0)],
-        ['dtype', () => a.add(gg.ones([2, 3], { dtype: dtype === 'float64' ? 'float32' : 'float64', device: 'cpu' }))],
+        ['dtype', () => a.matmul(gg.ones([3, 2], { dtype: dtype === 'float64' ? 'float32' : 'float64', device }))],
         ['narrow', () => a.narrow(1, 2, 5)],
         ['permute', () => a.permute(0, 0)],
       ];

@@ -13,7 +13,7 @@
  */
 import { Device, KernelCache, type DeviceBuffer, type DeviceInfo } from '../device.js';
 import type { Kernel } from '../kernel.js';
-import type { DType, HostArray } from '../types.js';
+import { hostArray, type DType, type HostArray } from '../types.js';
 import type { AdapterInfo } from './adapters.js';
 import { modes, type GpuDeviceName, type ModeConfig } from './modes.js';
 import { SerialQueue } from './queue.js';
@@ -48,6 +48,20 @@ function renderSource(kernel: Kernel): KernelSource {
 const teardowns = new Map<string, Promise<void>>();
 
 /**
+ * A float32 read as the host array of `dtype`: integers come back as
+ * Int32Array (int32) or Float64Array (int64), rounded to the nearest whole
+ * number (a kernel's float arithmetic on whole numbers below 2^24 is exact;
+ * the rounding only removes a GPU's last-bit drift, docs/notes/dtypes.md).
+ */
+function asDtype(data: Float32Array, dtype: DType): HostArray {
+  if (dtype === 'float32') return data;
+  const out = hostArray(dtype, data.length);
+  // + 0: an integer has no -0 (Math.round(-0.2) is -0)
+  for (let i = 0; i < data.length; i++) out[i] = Math.round(data[i] ?? 0) + 0;
+  return out;
+}
+
+/**
  * What a kernel gets for a zero-size input (e.g. the sum over an empty dim,
  * whose output is not empty): a zero-size buffer holds no device data, and the
  * kernel reads none of it, but gpu.js needs an argument of some length.
@@ -55,7 +69,9 @@ const teardowns = new Map<string, Promise<void>>();
 const EMPTY_INPUT = new Float32Array(1);
 
 export class GpuJsDevice extends Device {
-  readonly dtypes: readonly DType[] = ['float32'];
+  /** Integers are stored in float32 textures/buffers like everything else: exact for |v| <= 2^24. */
+  readonly dtypes: readonly DType[] = ['float32', 'int32', 'int64'];
+  readonly exactIntegers = 2 ** 24;
   readonly syncRead: boolean;
   private readonly cfg: ModeConfig;
   private gpu: GpuJs | undefined;
@@ -200,16 +216,16 @@ export class GpuJsDevice extends Device {
     }
     return this.queue.read(async () => {
       const h = await this.handleOf(buf);
-      return h instanceof Float32Array ? h.slice() : flat(await h.toArray(), buf.size);
+      return asDtype(h instanceof Float32Array ? h.slice() : flat(await h.toArray(), buf.size), buf.dtype);
     });
   }
 
   protected readSyncImpl(buf: DeviceBuffer): HostArray {
     const h = this.readyHandle(buf);
-    if (h instanceof Float32Array) return h.slice();
+    if (h instanceof Float32Array) return asDtype(h.slice(), buf.dtype);
     const v = h.toArray();
     if (v instanceof Promise) throw new Error(`internal: '${this.name}' read asynchronously`);
-    return flat(v, buf.size);
+    return asDtype(flat(v, buf.size), buf.dtype);
   }
 
   protected freeImpl(buf: DeviceBuffer): void {

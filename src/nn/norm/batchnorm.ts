@@ -6,6 +6,7 @@ import { checkNonNegInt, checkNumber, checkOptionalBool, checkOptions } from '..
 import { Tensor } from '../../tensor/tensor.js';
 import { full, ones, zeros } from '../../tensor/creation.js';
 import { noGrad } from '../../autograd/grad-mode.js';
+import { tidy } from '../../tensor/storage.js';
 import { Module, integerTensors, type FactoryOptions, type NormLayer, type StateDictModuleMetadata } from '../module.js';
 import { batchNorm, instanceNorm } from './functional.js';
 import { pyBool, pyFloat } from '../repr.js';
@@ -63,7 +64,8 @@ export abstract class NormBase extends Module implements NormLayer {
     if (this.trackRunningStats) {
       this.registerBuffer('running_mean', zeros([numFeatures], f));
       this.registerBuffer('running_var', ones([numFeatures], f));
-      const nbt = full([], 0, f);
+      // int64, as PyTorch's (docs/notes/dtypes.md); `module.double()` leaves it so
+      const nbt = full([], 0, { dtype: 'int64', device: opts.device });
       integerTensors.add(nbt);
       this.registerBuffer('num_batches_tracked', nbt);
     } else {
@@ -125,7 +127,8 @@ export abstract class NormBase extends Module implements NormLayer {
     if (this.training && this.trackRunningStats && this.num_batches_tracked) {
       const nbt = this.num_batches_tracked;
       noGrad(() => nbt.assign(nbt.add(1)));
-      if (this.momentum === null) factor = noGrad(() => nbt.reciprocal());
+      // 1/n in the statistics' dtype (PyTorch divides in Python floats, i.e. float64)
+      if (this.momentum === null) factor = noGrad(() => tidy(() => nbt.to(this.running_mean?.dtype ?? 'float32').reciprocal()));
     }
     return factor;
   }
@@ -138,7 +141,7 @@ export abstract class NormBase extends Module implements NormLayer {
     const key = `${prefix}num_batches_tracked`;
     const nbt = this.num_batches_tracked;
     if ((localMetadata.version === undefined || localMetadata.version < 2) && this.trackRunningStats && nbt && !state.has(key)) {
-      const zero = full([], 0, { dtype: nbt.dtype, device: nbt.device });
+      const zero = full([], 0, { dtype: 'int64', device: nbt.device });
       integerTensors.add(zero);
       state.set(key, zero);
     }
