@@ -67,7 +67,7 @@ export function bytesOf(dtype: DType): number {
  * into one) is of a higher kind (a float against integers), in which case
  * the two are promoted. So `int64[3] + 2.5` is float32 (2.5 becomes a
  * default-dtype scalar), `float32[3] + float64 scalar` stays float32, and
- * `int32[3] + int64 scalar` stays int32 (docs/notes/dtypes.md#promotion).
+ * `int32[3] + int64 scalar` stays int32 (docs/spec/dtypes.md#promotion).
  */
 export function resultType(operands: readonly { readonly dtype: DType; readonly ndim: number }[]): DType {
   let dim: DType | undefined;

@@ -194,7 +194,7 @@ export function checkFits(dtype: string, v: number): number {
  * A number as an integer dtype holds it: truncated toward zero (PyTorch's
  * conversion), refused when out of range (PyTorch: `value cannot be
  * converted to type int without overflow`) or, for int64, beyond 2^53,
- * where gpugrad's int64 would round (docs/notes/dtypes.md#int64).
+ * where gpugrad's int64 would round (docs/notes/dtypes.md#refused-not-rounded).
  * @example checkIntFits('int64', 2.7) // 2
  */
 export function checkIntFits(dtype: 'int32' | 'int64', v: number): number {

@@ -221,7 +221,7 @@ export function cat(list: readonly Tensor[], dim = 0): Tensor {
     const first = list[0];
     if (!first) throw new Error('torch.cat(): expected a non-empty list of Tensors');
     const d = normDim(checkInt('cat', 'dim', dim), first.ndim);
-    // mixed dtypes promote, as PyTorch's type promotion does (docs/notes/dtypes.md#promotion)
+    // mixed dtypes promote, as PyTorch's type promotion does (docs/spec/dtypes.md#promotion)
     if (list.some((t) => t.dtype !== first.dtype)) {
       const common = list.reduce<DType>((acc, t) => promoteTypes(acc, t.dtype), first.dtype);
       const wide = list.map((t) => t.to(common));

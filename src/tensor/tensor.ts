@@ -42,10 +42,11 @@ export interface RemovableHandle {
 }
 
 /**
- * An n-dimensional array of float32 or float64 on a device, with
- * reverse-mode autograd. Made by `gg.tensor`, `gg.zeros`, `gg.randn`, ...; ops
- * return new tensors, and the trailing-underscore ops (`add_`, `copy_`, ...)
- * write in place (docs/spec/mutation.md).
+ * An n-dimensional array of float32, float64, int32 or int64 on a device,
+ * with reverse-mode autograd (floating point tensors only; docs/spec/dtypes.md).
+ * Made by `gg.tensor`, `gg.zeros`, `gg.randn`, ...; ops return new tensors,
+ * and the trailing-underscore ops (`add_`, `copy_`, ...) write in place
+ * (docs/spec/mutation.md).
  * @example const x = gg.tensor([[1, 2], [3, 4]], { requiresGrad: true }); x.mul(x).sum().backward();
  */
 export class Tensor {
@@ -728,7 +729,7 @@ export class Tensor {
   /**
    * @internal a number as a scalar tensor on this device: this tensor's dtype,
    * except that a fractional (or non-finite) number next to an integer tensor
-   * is a default-dtype float, as PyTorch wraps a Python float (docs/notes/dtypes.md#promotion).
+   * is a default-dtype float, as PyTorch wraps a Python float (docs/spec/dtypes.md#promotion).
    */
   scalar(v: number): Tensor {
     const dtype = isIntegralDtype(this.dtype) && !Number.isInteger(v) ? defaults.dtype : this.dtype;
@@ -1215,7 +1216,7 @@ const PROMOTING = new Set<OpName>(['add', 'sub', 'mul', 'div', 'pow', 'maximum',
 const FLOAT_ONLY = new Set<OpName>(['exp', 'log', 'sqrt', 'sigmoid', 'tanh']);
 
 /**
- * The dtype each input of `op` is computed in (docs/notes/dtypes.md#promotion),
+ * The dtype each input of `op` is computed in (docs/spec/dtypes.md#promotion),
  * or null when the inputs are used as they are.
  */
 function computeDtype(op: OpName, inputs: readonly Tensor[]): DType | null {

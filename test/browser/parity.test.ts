@@ -15,7 +15,7 @@ async function step(device: string, dtype: gg.DType): Promise<number[][]> {
   const lin = new gg.nn.Linear(3 * 4 * 4, 5, { device, dtype });
   const xs = Array.from({ length: 4 * 2 * 4 * 4 }, (_, i) => Math.sin(i * 0.37) * 0.8);
   const x = gg.tensor(xs, { shape: [4, 2, 4, 4], device, dtype, requiresGrad: true });
-  const y = gg.tensor([0, 3, 1, 4], { device, dtype });
+  const y = gg.tensor([0, 3, 1, 4], { device }); // class indices: int64, as PyTorch requires
   const out = lin.call(bn.call(conv.call(x)).relu().reshape([4, -1]));
   const loss = gg.nn.functional.crossEntropy(out, y);
   loss.backward();

@@ -200,7 +200,7 @@ describe('safetensors', () => {
 
     it('unsupported dtype is named', () => {
       const bytes = handmade({ h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] } }, 4);
-      expectError(() => decodeSafetensors(bytes), /tensor "h" has unsupported dtype "F16" \(supported: F32, F64, I64\)/);
+      expectError(() => decodeSafetensors(bytes), /tensor "h" has unsupported dtype "F16" \(supported: F32, F64, I32, I64\)/);
     });
 
     it('missing dtype, bad shape, bad data_offsets', () => {
