@@ -32,6 +32,16 @@ export interface Cell {
   samples?: number[];
   /** Why it was skipped, or a caveat (fallback implementation, ...). */
   note?: string;
+  /** Device work of one steady-state iteration (gpugrad only; `gg.memory()` counters before and after). */
+  counts?: StepCounts;
+}
+
+/** What one iteration asks of the device: kernel dispatches, shader compiles, host→device and device→host copies. */
+export interface StepCounts {
+  kernels: number;
+  compiles: number;
+  uploads: number;
+  downloads: number;
 }
 
 /** A prepared workload: one iteration per `run()`, resolved when all its work is done. */

@@ -15,7 +15,7 @@ import { hostname, cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as gg from '../src/index.js';
-import { openDevice, DESCRIPTIONS, FULL_TIMING, QUICK_TIMING, W1_FLOPS, WORKLOADS, guarded, measure, type Cell, type WorkloadId } from './common.js';
+import { openDevice, DESCRIPTIONS, FULL_TIMING, QUICK_TIMING, W1_FLOPS, WORKLOADS, guarded, measure, type Cell, type StepCounts, type WorkloadId } from './common.js';
 import { prepareGg } from './gg.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -82,7 +82,18 @@ async function runGgDevice(device: string, args: Args, timing: typeof FULL_TIMIN
     const attempt = (composed: boolean) => async (): Promise<Cell> => {
       const p = prepareGg(id, device, composed);
       try {
-        return await measure(p, timing);
+        const cell = await measure(p, timing);
+        // one more iteration, counted: where a GPU's time goes (dispatches, compiles, copies)
+        const before = gg.memory();
+        await p.run();
+        const after = gg.memory();
+        cell.counts = {
+          kernels: after.kernelRuns - before.kernelRuns,
+          compiles: after.kernelsCompiled - before.kernelsCompiled,
+          uploads: after.uploads - before.uploads,
+          downloads: after.downloads - before.downloads,
+        };
+        return cell;
       } finally {
         p.dispose?.();
       }
@@ -219,9 +230,9 @@ function runW7(target: { device?: string; peer?: string }): Cell {
   const r = spawnSync(process.execPath, [script, ...flag], { encoding: 'utf8', timeout: 180_000, stdio: ['ignore', 'pipe', 'pipe'] });
   const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   try {
-    const j = JSON.parse(last) as { initMs?: number; firstMs?: number; secondMs?: number; error?: string };
+    const j = JSON.parse(last) as { initMs?: number; importMs?: number; firstMs?: number; secondMs?: number; counts?: StepCounts; error?: string };
     if (j.error || j.firstMs === undefined) return { ms: null, note: `error: ${j.error ?? 'no result'}` };
-    return { ms: j.firstMs, runs: 1, note: `init ${j.initMs!.toFixed(0)} ms, second call ${j.secondMs!.toFixed(1)} ms` };
+    return { ms: j.firstMs, runs: 1, note: `init ${j.initMs!.toFixed(0)} ms${j.importMs !== undefined ? ` (import ${j.importMs.toFixed(0)})` : ''}, second call ${j.secondMs!.toFixed(1)} ms`, ...(j.counts ? { counts: j.counts } : {}) };
   } catch {
     return { ms: null, note: `error: ${r.error?.message ?? `exit ${r.status}, ${(r.stderr ?? '').trim().split('\n').pop()}`}` };
   }
@@ -255,6 +266,20 @@ function table(cols: Column[], ids: WorkloadId[]): string {
   const widths = head.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => `| ${r.map((s, i) => (i === 0 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join(' | ')} |`;
   return [line(rows[0]!), `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 1) + '-' : '-'.repeat(w + 1) + ':')).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+/** Kernels, compiles, uploads and downloads of one iteration per gpugrad device and workload. */
+function countsTable(cols: Column[], ids: WorkloadId[]): string | null {
+  const ours = cols.filter((c) => c.kind === 'gpugrad');
+  const rows = ids.map((id) => [id, ...ours.map((c) => {
+    const k = c.cells[id]?.counts;
+    return k ? `${k.kernels} / ${k.compiles} / ${k.uploads} / ${k.downloads}` : '—';
+  })]);
+  if (!rows.some((r) => r.slice(1).some((v) => v !== '—'))) return null;
+  const all = [['', ...ours.map((c) => c.name)], ...rows];
+  const widths = all[0]!.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join(' | ')} |`;
+  return [line(all[0]!), `|${widths.map((w, i) => '-'.repeat(w + 1) + (i === 0 ? '-' : ':')).join('|')}|`, ...all.slice(1).map(line)].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -298,6 +323,8 @@ async function main(): Promise<void> {
   const ids = args.only;
   const text = table(cols, ids);
   console.log(`\n${text}\n`);
+  const work = countsTable(cols, ids);
+  if (work) console.log(`device work per iteration (kernels / compiles / uploads / downloads; W7: first call):\n\n${work}\n`);
   console.log('times in ms (median after warm-up; W7: first call in a fresh process); peer/ours > 1 means gpugrad is faster.');
   for (const c of cols) console.log(`  ${c.name}: ${c.info}`);
   for (const c of cols) for (const id of ids) if (c.cells[id]?.note) console.log(`  note ${c.name} ${id}: ${c.cells[id]!.note}`);

@@ -3,9 +3,12 @@
  * 32×64×32×32) in a fresh process: `node dist/bench/w7.js --device cpu`
  * (a gpugrad device) or `--peer tfjs-wasm|tfjs-cpu`. Prints one JSON line:
  * initMs (device open / backend init), firstMs (first W3 iteration: kernel
- * compile + first run, inputs already on the device), secondMs (the next one).
+ * compile + first run, inputs already on the device), secondMs (the next one),
+ * importMs (loading gpugrad, part of initMs) and, for gpugrad, counts: the
+ * first call's kernels, compiles, uploads and downloads.
  */
 import { performance } from 'node:perf_hooks';
+import type { StepCounts } from './common.js';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -19,14 +22,21 @@ async function main(): Promise<void> {
   let prepared: { run(): Promise<void> };
   let label: string;
   let initMs: number;
+  let importMs: number | undefined;
+  /** gpugrad's counters (kernels, compiles, copies) when measuring a gpugrad device. */
+  let counters: (() => StepCounts) | undefined;
   if (device) {
     const gg = await import('../src/index.js');
     const { prepareGg } = await import('./gg.js');
     const { openDevice } = await import('./common.js');
-    const importMs = performance.now() - t0;
+    importMs = performance.now() - t0;
     t0 = performance.now();
     await openDevice(gg, device);
     initMs = performance.now() - t0 + importMs;
+    counters = () => {
+      const m = gg.memory();
+      return { kernels: m.kernelRuns, compiles: m.kernelsCompiled, uploads: m.uploads, downloads: m.downloads };
+    };
     prepared = prepareGg('W3', device);
     label = device;
   } else if (peer === 'tfjs-wasm' || peer === 'tfjs-cpu') {
@@ -38,13 +48,16 @@ async function main(): Promise<void> {
   } else {
     throw new Error('usage: node dist/bench/w7.js --device <gpugrad device> | --peer tfjs-wasm|tfjs-cpu');
   }
+  const before = counters?.();
   t0 = performance.now();
   await prepared.run();
   const firstMs = performance.now() - t0;
+  const after = counters?.();
+  const counts = before && after ? { kernels: after.kernels - before.kernels, compiles: after.compiles - before.compiles, uploads: after.uploads - before.uploads, downloads: after.downloads - before.downloads } : undefined;
   t0 = performance.now();
   await prepared.run();
   const secondMs = performance.now() - t0;
-  console.log(JSON.stringify({ label, initMs, firstMs, secondMs }));
+  console.log(JSON.stringify({ label, initMs, importMs, firstMs, secondMs, counts }));
   process.exit(0);
 }
 

@@ -19,6 +19,8 @@
 import * as K from '../backend/kernels.js';
 import { integerResult, type Kernel, type Operand } from '../backend/kernel.js';
 import { isFloatingDtype, isIntegralDtype, type DType } from '../backend/types.js';
+import { fusedMap, fusedReduce, type Expr } from '../backend/fusion.js';
+import { adjoints, fx, tangentOf } from './fuse.js';
 import { getDevice } from '../backend/registry.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, isContiguousLayout, numel, type Shape } from './shape.js';
 import { Storage } from './storage.js';
@@ -52,6 +54,12 @@ export interface OpAttrs {
   asStrided: Region;
   /** A copy of input 0 (dense) whose `region` holds input 1: PyTorch's CopySlices (an in-place write through a view, recorded). */
   scatter: Region;
+  /**
+   * A fused chain (tensor/fuse.ts): `expr` over the inputs broadcast together, summed (or, with
+   * kind 'max', maximised: no gradient) over `dims` of that shape, which are kept as size 1.
+   * `name` names its kernel and node (`${name}Backward0`).
+   */
+  fused: FusedAttrs;
 }
 
 /** A non-overlapping strided region of a dense tensor, as its own flat indices. */
@@ -59,6 +67,16 @@ export interface Region {
   shape: number[];
   strides: number[];
   offset: number;
+}
+
+/** Attributes of the `fused` primitive. */
+export interface FusedAttrs {
+  readonly expr: Expr;
+  readonly dims: readonly number[];
+  readonly kind: 'sum' | 'max';
+  readonly name: string;
+  /** The shape the inputs broadcast to (default: their broadcast shape alone). */
+  readonly shape?: readonly number[];
 }
 export type OpName = keyof OpAttrs;
 
@@ -427,11 +445,70 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     backward: ({ grad, attrs }) => [grad.im2col({ ...attrs, value: 0 })],
     jvp: ({ tangents: [ta], attrs }) => ta!.col2im(attrs), // linear
   },
+  // a chain of the formulas above as one kernel; its rules are theirs, composed (tensor/fuse.ts)
+  fused: { forward: fusedForward, saveInputs: true, backward: fusedBackward, jvp: fusedJvp },
 };
 
 /** The dense form of `t` that a region's flat indices address (row-major from offset 0). */
 function denseFrom0(t: Tensor): Tensor {
   return isContiguousLayout(t.shape, t.strides, t.offset) ? t : t.contiguous();
+}
+
+/** The shape all inputs of a fused op broadcast to. */
+function fusedShape(shapes: readonly Shape[]): number[] {
+  let shape: number[] = [...(shapes[0] ?? [])];
+  for (const s of shapes.slice(1)) shape = broadcastShapes(shape, s);
+  return shape;
+}
+
+/** Forward of a fused op: one fusedMap or fusedReduce kernel. */
+function fusedForward(inputs: readonly Tensor[], { expr, dims, kind, name, shape: at }: FusedAttrs): Produced {
+  const shape = fusedShape([...(at ? [at] : []), ...inputs.map((t) => t.shape)]);
+  const dtype = inputs[0]?.dtype ?? 'float32';
+  if (dims.length === 0) return runKernel(fusedMap(name, expr, inputs.map((t) => operand(t, shape)), shape), inputs, shape, dtype);
+  const keptDims = shape.map((_, d) => d).filter((d) => !dims.includes(d));
+  const order = [...keptDims, ...dims];
+  const operands = inputs.map((t) => {
+    const o = operand(t, shape);
+    return { offset: o.offset, strides: order.map((d) => o.strides[d] ?? 0) };
+  });
+  const kernel = fusedReduce(name, expr, operands, keptDims.map((d) => shape[d] ?? 1), dims.map((d) => shape[d] ?? 1), kind);
+  return runKernel(kernel, inputs, keepShape(shape, dims), dtype);
+}
+
+/**
+ * Backward of a fused op: input k's gradient is the fused expression of its
+ * adjoint (tensor/fuse.ts), summed over the dims where k was broadcast, so it
+ * arrives in k's shape (the engine has nothing left to reduce).
+ */
+function fusedBackward({ grad, inputs, attrs, shapes, needs }: BackwardCtx<FusedAttrs>): (Tensor | null)[] {
+  if (attrs.kind !== 'sum') throw new Error(`internal: the fused max ${attrs.name} has no gradient (use it on detached values)`);
+  const n = inputs.length;
+  const shape = fusedShape([...(attrs.shape ? [attrs.shape] : []), ...shapes]);
+  const adj = adjoints(attrs.expr, (k) => needs[k] === true, fx.in(n));
+  return shapes.map((s, k) => {
+    const e = adj.get(k);
+    if (!needs[k] || !e) return null;
+    const padded = [...Array<number>(shape.length - s.length).fill(1), ...s];
+    const dims = shape.map((_, d) => d).filter((d) => padded[d] === 1 && shape[d] !== 1);
+    const g = (inputs[0] as Tensor).fused([...inputs.slice(1), grad], { expr: e, dims, kind: 'sum', name: `${attrs.name}Backward`, shape });
+    return g.shape.join() === s.join() ? g : g.reshape(...s);
+  });
+}
+
+/** Forward mode of a fused op: the tangent expression (tensor/fuse.ts), fused again; a max has none (it is used detached). */
+function fusedJvp({ tangents, inputs, attrs }: JvpCtx<FusedAttrs>): Tensor | null {
+  if (attrs.kind !== 'sum') return null;
+  const extra: Tensor[] = [];
+  const slot = new Map<number, number>();
+  tangents.forEach((t, k) => {
+    if (!t) return;
+    slot.set(k, inputs.length + extra.length);
+    extra.push(t);
+  });
+  const e = tangentOf(attrs.expr, (k) => (slot.has(k) ? fx.in(slot.get(k) as number) : null));
+  if (!e) return null;
+  return (inputs[0] as Tensor).fused([...inputs.slice(1), ...extra], { expr: e, dims: attrs.dims, kind: 'sum', name: `${attrs.name}Jvp`, ...(attrs.shape ? { shape: attrs.shape } : {}) });
 }
 
 /** Check the trailing dims of an im2col/col2im input; returns the leading dims. */

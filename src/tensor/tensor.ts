@@ -30,10 +30,11 @@ import { wrapNdArray, type NdArray } from './ndarray.js';
 import { ops, type OpAttrs, type OpName, type OpSpec } from './ops.js';
 import { forwardActive, setTangent, suspendForward, tangentOf } from './dual.js';
 import {
-  checkMatmul, contiguousStrides, expandedShape, fmt, inferShape, isContiguousLayout, narrowStart, normDim, normDims, numel, permutation, shapeOf, type Dims, type ShapeArgs,
+  broadcastShapes, checkMatmul, contiguousStrides, expandedShape, fmt, inferShape, isContiguousLayout, narrowStart, normDim, normDims, numel, permutation, shapeOf, type Dims, type ShapeArgs,
 } from './shape.js';
-import { Storage, StorageRef, VersionCounter, keep, track } from './storage.js';
+import { Storage, StorageRef, VersionCounter, keep, tidy, track } from './storage.js';
 import * as I from './inplace.js';
+import { compact as compactFused, composed as composedFused, MAX_FUSED_INPUTS } from './fuse.js';
 import { typeName, argError, checkOptions, checkBool, checkFits, checkInt, checkIntFits, checkIntList, checkNumber, checkTensor, isTensor, tensorBrand } from './check.js';
 
 /** Handle returned by `registerHook`. */
@@ -1198,6 +1199,20 @@ export class Tensor {
   /** @internal sliding windows of the trailing dims (the op table's im2col; conv's forward). */
   im2col(attrs: OpAttrs['im2col']): Tensor {
     return apply('im2col', [this], attrs);
+  }
+  /**
+   * @internal a fused chain over this tensor and `others` (inputs 1..) as one kernel:
+   * the op table's `fused` entry (tensor/fuse.ts builds the expressions).
+   */
+  fused(others: readonly Tensor[], attrs: OpAttrs['fused']): Tensor {
+    const all = [this, ...others];
+    let shape: number[] = [...(attrs.shape ?? this.shape)];
+    for (const t of all) shape = broadcastShapes(shape, t.shape);
+    // only the inputs the chain reads become kernel inputs (a gradient's chain reads few)
+    const { expr, used } = compactFused(attrs.expr, all.length);
+    const ins = used.length ? used.map((k) => all[k] as Tensor) : [this];
+    if (ins.length > MAX_FUSED_INPUTS) return tidy(() => composedFused(attrs.expr, all, shape, attrs.dims, attrs.kind));
+    return apply('fused', ins, { ...attrs, expr, shape });
   }
   /** @internal the adjoint of `im2col`: windows summed back into place. */
   col2im(attrs: OpAttrs['col2im']): Tensor {

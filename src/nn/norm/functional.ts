@@ -14,6 +14,7 @@ import { argError, checkBool, checkInt, checkIntList, checkNumber, checkOptional
 import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { fmt, normDim } from '../../tensor/shape.js';
+import { fx } from '../../tensor/fuse.js';
 
 /** Biased moments of one reduction, with everything the callers reuse. */
 export interface Moments {
@@ -25,8 +26,12 @@ export interface Moments {
    * sqrt(eps). See docs/notes/normalization.md, "Extreme magnitudes".
    */
   scale: Tensor;
-  /** (x - shift) / scale (full shape). */
-  centred: Tensor;
+  /** 1 / scale (detached, keepdim shape). */
+  inv: Tensor;
+  /** (x - shift) / scale (full shape), computed on first read (`normalized` fuses it away). */
+  readonly centred: Tensor;
+  /** The input the moments are of. */
+  x: Tensor;
   /** Mean of `centred` (keepdim shape): mean = shift + centredMean·scale. */
   centredMean: Tensor;
   /**
@@ -68,29 +73,40 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
   const eps = opts.eps ?? 0;
   let shift = x.detach();
   for (const d of ds) shift = shift.narrow(d, 0, 1);
-  const raw = x.sub(shift);
+  // NOTE: every pass over x below is one fused kernel (docs/notes/architecture.md, "Fused kernels"):
+  // the same formulas as the composed ops (x - s, |.|, ·, Σ), without their full-size intermediates
+  const [X, S, INV] = [fx.in(0), fx.in(1), fx.in(2)];
   const scale = noGrad(() => {
-    const all = raw.shape.map((_, i) => i);
-    const m = raw.abs().max(opts.commonScale ? all : ds, true);
-    // NOTE: at least sqrt(eps) (eps/scale² stays <= 1); where the data is all equal, 1
-    const floor = eps > 0 ? Math.sqrt(eps) : 0;
-    const k = floor > 0 ? m.maximum(floor) : m.where(m.gt(0), 1);
+    const all = x.shape.map((_, i) => i);
+    // max |x - s| per group (over everything with commonScale): detached, so no gradient flows through it
+    const m = x.detach().fused([shift], { expr: fx.f('abs', fx.sub(X, S)), dims: opts.commonScale ? all : ds, kind: 'max', name: 'AbsMax' });
+    // NOTE: at least sqrt(eps) (eps/scale² stays <= 1); where the data is all equal, 1;
     // a NaN or inf max would turn every value of the group into NaN: those groups keep scale 1
-    return k.where(k.sub(k).eq(0), 1);
+    const floor = eps > 0 ? Math.sqrt(eps) : 0;
+    const k = floor > 0 ? fx.f('maximum', X, fx.c(floor)) : fx.where(fx.f('gt', X, fx.c(0)), X, fx.c(1));
+    return m.fused([], { expr: fx.where(fx.f('eq', fx.sub(k, k), fx.c(0)), k, fx.c(1)), dims: [], kind: 'sum', name: 'Scale' });
   });
   const inv = noGrad(() => scale.reciprocal());
-  const centred = raw.mul(inv);
-  const centredMean = centred.sum(ds, true).div(count);
-  const meanSq = centred.mul(centred).sum(ds, true).div(count);
-  const d = meanSq.sub(centredMean.mul(centredMean));
+  const c = fx.mul(fx.sub(X, S), INV);
+  // Σ(x - s)/k and Σ((x - s)/k)², each one pass
+  const sum1 = x.fused([shift, inv], { expr: c, dims: ds, kind: 'sum', name: 'CentredSum' });
+  const sum2 = x.fused([shift, inv], { expr: fx.mul(c, c), dims: ds, kind: 'sum', name: 'CentredSquareSum' });
+  const centredMean = sum1.div(count);
+  const mean2 = sum2.div(count);
+  const d = mean2.sub(centredMean.mul(centredMean));
   // clamp at 0, keeping NaN (a NaN input must give a NaN variance, as in PyTorch)
   const v = d.where(d.lt(0).eq(0), 0);
   const epsScaled = noGrad(() => inv.mul(inv).mul(eps));
   let mean: Tensor | null = null;
+  let centred: Tensor | null = null;
   return {
     shift,
     scale,
-    centred,
+    inv,
+    get centred(): Tensor {
+      centred ??= x.fused([shift, inv], { expr: c, dims: [], kind: 'sum', name: 'Centred' });
+      return centred;
+    },
     centredMean,
     get mean(): Tensor {
       mean ??= centredMean.mul(scale).add(shift);
@@ -99,7 +115,23 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
     var: v,
     epsScaled,
     count,
+    x,
   };
+}
+
+/**
+ * ((x - shift)/scale - sub)·f₁·f₂·… + bias as one fused kernel: the
+ * normalised output of the norm layers, with the factors multiplied in the
+ * order given (the composed formula's order) and `bias` added last. `sub`,
+ * the factors and `bias` broadcast against x (per-group or per-channel
+ * tensors); the gradient is the composed chain's (tensor/fuse.ts).
+ * @example normalized(m, m.centredMean, [invStd(m.var, m.epsScaled)], null)
+ */
+export function normalized(m: Moments, sub: Tensor, factors: readonly Tensor[], bias: Tensor | null): Tensor {
+  let e = fx.sub(fx.mul(fx.sub(fx.in(0), fx.in(1)), fx.in(2)), fx.in(3));
+  factors.forEach((_, i) => (e = fx.mul(e, fx.in(4 + i))));
+  if (bias) e = fx.add(e, fx.in(4 + factors.length));
+  return m.x.fused([m.shift, m.inv, sub, ...factors, ...(bias ? [bias] : [])], { expr: e, dims: [], kind: 'sum', name: 'Normalize' });
 }
 
 /** The variance in the input's units (var·scale²; overflows to inf where it is not representable). */
@@ -119,6 +151,14 @@ export function invStd(v: Tensor, eps: number | Tensor, safe = true, epsIsPositi
   if (epsIsPositive || !safe) return ve.rsqrt();
   const nz = ve.ne(0);
   return ve.where(nz, 1).rsqrt().mul(nz);
+}
+
+/** (x - mean)·invStd·weight + bias with given statistics (evaluation mode) as one fused kernel, the composed order. */
+function affineNormalized(x: Tensor, mean: Tensor, is: Tensor, weight: Tensor | null, bias: Tensor | null): Tensor {
+  const scale = weight ? is.mul(weight) : is;
+  let e = fx.mul(fx.sub(fx.in(0), fx.in(1)), fx.in(2));
+  if (bias) e = fx.add(e, fx.in(3));
+  return x.fused([mean, scale, ...(bias ? [bias] : [])], { expr: e, dims: [], kind: 'sum', name: 'Normalize' });
 }
 
 /** [1, C, 1, ...] for a per-channel vector against an input of `rank` dims. */
@@ -202,8 +242,6 @@ export function batchNorm(
     checkFeatures(c, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]]);
     if (!training && (!runningMean || !runningVar)) throw new Error('running_mean must be defined in evaluation mode');
     const cs = channelShape(c, input.ndim);
-    let centred: Tensor;
-    let scale: Tensor;
     if (training) {
       const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
       const m = moments(input, dims, { eps });
@@ -213,15 +251,11 @@ export function batchNorm(
         const unbiased = noGrad(() => (m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN)));
         updateRunning(runningVar, unbiased, momentum);
       }
-      centred = m.centred.sub(m.centredMean);
-      scale = invStd(m.var, m.epsScaled, true, eps > 0);
-    } else {
-      centred = input.sub((runningMean as Tensor).reshape(cs));
-      scale = invStd((runningVar as Tensor).reshape(cs), eps);
+      let scale = invStd(m.var, m.epsScaled, true, eps > 0);
+      if (weight) scale = scale.mul(weight.reshape(cs));
+      return normalized(m, m.centredMean, [scale], bias ? bias.reshape(cs) : null);
     }
-    if (weight) scale = scale.mul(weight.reshape(cs));
-    const y = centred.mul(scale);
-    return bias ? y.add(bias.reshape(cs)) : y;
+    return affineNormalized(input, (runningMean as Tensor).reshape(cs), invStd((runningVar as Tensor).reshape(cs), eps), weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null);
   });
 }
 
@@ -253,8 +287,6 @@ export function instanceNorm(
     // PyTorch runs batch_norm on a (1, N·C, ...) view, so its messages count N·C elements
     checkFeatures(c, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]], n);
     const cs = channelShape(c, input.ndim);
-    let centred: Tensor;
-    let scale: Tensor;
     if (useInputStats) {
       const dims = input.shape.map((_, i) => i).filter((i) => i >= 2);
       const m = moments(input, dims, { eps });
@@ -263,16 +295,12 @@ export function instanceNorm(
         const unbiased = noGrad(() => (m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN)).mean(0));
         updateRunning(runningVar, unbiased, momentum);
       }
-      centred = m.centred.sub(m.centredMean);
-      scale = invStd(m.var, m.epsScaled, true, eps > 0);
-    } else {
-      if (!runningMean || !runningVar) throw new Error('Expected running_mean and running_var to be defined when use_input_stats is false');
-      centred = input.sub(runningMean.reshape(cs));
-      scale = invStd(runningVar.reshape(cs), eps);
+      let scale = invStd(m.var, m.epsScaled, true, eps > 0);
+      if (weight) scale = scale.mul(weight.reshape(cs));
+      return normalized(m, m.centredMean, [scale], bias ? bias.reshape(cs) : null);
     }
-    if (weight) scale = scale.mul(weight.reshape(cs));
-    const y = centred.mul(scale);
-    return bias ? y.add(bias.reshape(cs)) : y;
+    if (!runningMean || !runningVar) throw new Error('Expected running_mean and running_var to be defined when use_input_stats is false');
+    return affineNormalized(input, runningMean.reshape(cs), invStd(runningVar.reshape(cs), eps), weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null);
   });
 }
 
@@ -304,9 +332,7 @@ export function layerNorm(
     if (input.numel() === 0) return emptyOutput(input, weight, bias);
     const dims = ns.map((_, i) => input.ndim - k + i);
     const m = moments(input, dims, { eps });
-    let y = m.centred.sub(m.centredMean).mul(invStd(m.var, m.epsScaled, false));
-    if (weight) y = y.mul(weight);
-    return bias ? y.add(bias) : y;
+    return normalized(m, m.centredMean, [invStd(m.var, m.epsScaled, false), ...(weight ? [weight] : [])], bias);
   });
 }
 
@@ -333,11 +359,11 @@ export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | nul
       }
     }
     if (input.numel() === 0) return emptyOutput(input, weight, bias);
-    const grouped = input.reshape(n, numGroups, -1);
-    const m = moments(grouped, [2], { eps });
-    let y = m.centred.sub(m.centredMean).mul(invStd(m.var, m.epsScaled, false)).reshape(input.shape);
-    const cs = channelShape(c, input.ndim);
-    if (weight) y = y.mul(weight.reshape(cs));
-    return bias ? y.add(bias.reshape(cs)) : y;
+    // (N, G, C/G, rest): a group's statistics over dims 2 and 3, its channels' weight and bias over dim 2
+    const grouped = input.reshape(n, numGroups, c / numGroups, -1);
+    const m = moments(grouped, [2, 3], { eps });
+    const gs = [1, numGroups, c / numGroups, 1];
+    const factors = [invStd(m.var, m.epsScaled, false), ...(weight ? [weight.reshape(gs)] : [])];
+    return normalized(m, m.centredMean, factors, bias ? bias.reshape(gs) : null).reshape(input.shape);
   });
 }

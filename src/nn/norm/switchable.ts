@@ -18,7 +18,7 @@ import { Module, type FactoryOptions, type NormLayer } from '../module.js';
 import { NormBase, type BatchNormOptions } from './batchnorm.js';
 import { pyBool, pyFloat } from '../repr.js';
 import { checkNonNegInt, checkNumber, checkOptionalBool, checkOptions } from '../../tensor/check.js';
-import { checkFeatures, emptyOutput, invStd, moments, updateRunning, verifyBatchSize, type Moments } from './functional.js';
+import { checkFeatures, emptyOutput, invStd, moments, normalized, updateRunning, verifyBatchSize, type Moments } from './functional.js';
 
 /**
  * Mean and variance of groups merged along `dim`, from per-group means and
@@ -135,9 +135,8 @@ export class SwitchableNorm2d extends NormBase {
     const variance = mix(this.var_weight, [inst.var, layer.var, bnVar]);
     let scale = invStd(variance, inst.epsScaled, true, this.eps > 0);
     if (this.weight) scale = scale.mul(this.weight.reshape(1, c, 1, 1));
-    // (x - mean)/k = centred - (mean/k - shift/k)
-    const y = inst.centred.sub(mean.sub(shiftK)).mul(scale);
-    return this.bias ? y.add(this.bias.reshape(1, c, 1, 1)) : y;
+    // (x - mean)/k = centred - (mean/k - shift/k), one fused pass with the affine part
+    return normalized(inst, mean.sub(shiftK), [scale], this.bias ? this.bias.reshape(1, c, 1, 1) : null);
   }
 }
 
@@ -257,8 +256,9 @@ export class SwitchNorm2d extends Module implements NormLayer {
     }
     const mean = mix(this.mean_weight, means);
     const variance = mix(this.var_weight, vars);
-    const y = inst.centred.sub(mean.sub(shiftK)).mul(invStd(variance, inst.epsScaled, false)).reshape(n, c, h, w);
-    return y.mul(this.weight).add(this.bias);
+    // one fused pass: ((x - shift)/k - (mean - shift/k))·invStd·weight + bias, in the composed order
+    const y = normalized(inst, mean.sub(shiftK), [invStd(variance, inst.epsScaled, false), this.weight.reshape(1, c, 1)], this.bias.reshape(1, c, 1));
+    return y.reshape(n, c, h, w);
   }
 
   /** `64, eps=1e-05, momentum=0.9, using_moving_average=True, using_bn=True, last_gamma=False`. @example new gg.nn.SwitchNorm2d(64).extraRepr() */
