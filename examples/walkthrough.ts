@@ -132,7 +132,10 @@ export async function main(opts: WalkthroughOptions = {}): Promise<string> {
     fence('ts', 'const bn = new gg.nn.BatchNorm2d(2);\nconst input = gg.randn([2, 2, 2, 2], { requiresGrad: true });\nconst out = bn.call(input);\nconst loss = out.pow(2).mean();'),
     'PyTorch runs BatchNorm as one fused node, `NativeBatchNormBackward0`. In gpugrad the layer is composed of primitives ' +
       '(src/nn/norm/functional.ts), so its backward is a small graph you can read: the batch mean, the biased variance, ' +
-      'the normalisation and the affine `weight`/`bias` (named from `bn.namedParameters()`).',
+      'the normalisation and the affine `weight`/`bias` (named from `bn.namedParameters()`). The passes over the whole ' +
+      'input are fused chains, one kernel each (`CentredSumBackward0` is Σ(x - s)/k, `CentredSquareSumBackward0` its squares, ' +
+      '`NormalizeBackward0` the normalised and affine output; docs/notes/architecture.md, "Fused kernels"): their ' +
+      'gradients are the composed formulas\' ones, without the full-size intermediates.',
     '![graph of BatchNorm2d](img/graph-batchnorm2d.png)',
     `The engine visited ${bnTrace.steps.length} nodes:`,
     fence('text', [...names].map(([n, c]) => `${String(c).padStart(3)} × ${n}`).join('\n')),
