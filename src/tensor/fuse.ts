@@ -31,7 +31,7 @@ export const fx = {
   where: (c: Expr, a: Expr, b: Expr): Expr => ({ op: 'where', args: [c, a, b] }),
 };
 
-const { add, sub, mul, div, neg, where, c: k } = fx;
+const { add, mul, div, neg, where, c: k } = fx;
 const f = fx.f;
 
 /** Every node of `e` once, each after all nodes that use it (root first). */

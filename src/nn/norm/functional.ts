@@ -15,6 +15,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { fmt, normDim } from '../../tensor/shape.js';
 import { fx } from '../../tensor/fuse.js';
+import type { Expr } from '../../backend/fusion.js';
 
 /** Biased moments of one reduction, with everything the callers reuse. */
 export interface Moments {
@@ -91,12 +92,13 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
   // Σ(x - s)/k and Σ((x - s)/k)², each one pass
   const sum1 = x.fused([shift, inv], { expr: c, dims: ds, kind: 'sum', name: 'CentredSum' });
   const sum2 = x.fused([shift, inv], { expr: fx.mul(c, c), dims: ds, kind: 'sum', name: 'CentredSquareSum' });
-  const centredMean = sum1.div(count);
-  const mean2 = sum2.div(count);
-  const d = mean2.sub(centredMean.mul(centredMean));
-  // clamp at 0, keeping NaN (a NaN input must give a NaN variance, as in PyTorch)
-  const v = d.where(d.lt(0).eq(0), 0);
-  const epsScaled = noGrad(() => inv.mul(inv).mul(eps));
+  // the small per-group chains are fused too (one kernel each, constants in the text, no uploads)
+  const cm = fx.div(X, fx.c(count));
+  const centredMean = sum1.fused([], { expr: cm, dims: [], kind: 'sum', name: 'Mean' });
+  // E[c²] - E[c]², clamped at 0, keeping NaN (a NaN input must give a NaN variance, as in PyTorch)
+  const d = fx.sub(fx.div(S, fx.c(count)), fx.mul(cm, cm));
+  const v = sum1.fused([sum2], { expr: fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0)), dims: [], kind: 'sum', name: 'Variance' });
+  const epsScaled = noGrad(() => inv.fused([], { expr: fx.mul(fx.mul(X, X), fx.c(eps)), dims: [], kind: 'sum', name: 'EpsScaled' }));
   let mean: Tensor | null = null;
   let centred: Tensor | null = null;
   return {
@@ -109,7 +111,7 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
     },
     centredMean,
     get mean(): Tensor {
-      mean ??= centredMean.mul(scale).add(shift);
+      mean ??= centredMean.fused([scale, shift], { expr: fx.add(fx.mul(X, S), INV), dims: [], kind: 'sum', name: 'MeanOfInput' });
       return mean;
     },
     var: v,
@@ -135,8 +137,10 @@ export function normalized(m: Moments, sub: Tensor, factors: readonly Tensor[], 
 }
 
 /** The variance in the input's units (var·scale²; overflows to inf where it is not representable). */
-export function realVar(m: Moments): Tensor {
-  return m.var.mul(m.scale.mul(m.scale));
+export function realVar(m: Moments, factor = 1): Tensor {
+  const [V, K] = [fx.in(0), fx.in(1)];
+  const e = fx.mul(V, fx.mul(K, K));
+  return m.var.fused([m.scale], { expr: factor === 1 ? e : fx.mul(e, fx.c(factor)), dims: [], kind: 'sum', name: 'RealVar' });
 }
 
 /**
@@ -147,10 +151,12 @@ export function realVar(m: Moments): Tensor {
  * `eps` may be a tensor (eps in the units of scaled moments).
  */
 export function invStd(v: Tensor, eps: number | Tensor, safe = true, epsIsPositive = typeof eps === 'number' && eps > 0): Tensor {
-  const ve = v.add(eps);
-  if (epsIsPositive || !safe) return ve.rsqrt();
-  const nz = ve.ne(0);
-  return ve.where(nz, 1).rsqrt().mul(nz);
+  // one fused kernel: rsqrt(v + eps) = 1/sqrt(v + eps), the composites' formulas
+  const ve = fx.add(fx.in(0), typeof eps === 'number' ? fx.c(eps) : fx.in(1));
+  const rsqrt = (t: Expr): Expr => fx.div(fx.c(1), fx.f('sqrt', t));
+  const nz = fx.f('ne', ve, fx.c(0));
+  const expr = epsIsPositive || !safe ? rsqrt(ve) : fx.mul(rsqrt(fx.where(nz, ve, fx.c(1))), nz);
+  return v.fused(typeof eps === 'number' ? [] : [eps], { expr, dims: [], kind: 'sum', name: 'InvStd' });
 }
 
 /** (x - mean)·invStd·weight + bias with given statistics (evaluation mode) as one fused kernel, the composed order. */
@@ -199,9 +205,13 @@ export function emptyOutput(input: Tensor, weight: Tensor | null | undefined, bi
 export function updateRunning(running: Tensor, stat: Tensor, factor: number | Tensor): void {
   noGrad(() => {
     const s = stat.detach().reshape(running.shape);
-    const f = typeof factor === 'number' ? factor : factor.reshape([]);
-    const keepPart = typeof f === 'number' ? running.mul(1 - f) : running.mul(f.neg().add(1));
-    running.assign(keepPart.add(s.mul(f)));
+    const [R, S, F] = [fx.in(0), fx.in(1), fx.in(2)];
+    // one fused kernel: running·(1 - f) + stat·f
+    const next =
+      typeof factor === 'number'
+        ? running.fused([s], { expr: fx.add(fx.mul(R, fx.c(1 - factor)), fx.mul(S, fx.c(factor))), dims: [], kind: 'sum', name: 'RunningUpdate' })
+        : running.fused([s, factor.reshape([])], { expr: fx.add(fx.mul(R, fx.add(fx.neg(F), fx.c(1))), fx.mul(S, F)), dims: [], kind: 'sum', name: 'RunningUpdate' });
+    running.assign(next);
   });
 }
 
@@ -248,7 +258,7 @@ export function batchNorm(
       if (runningMean && runningVar) {
         // NOTE: statistics for the buffers are computed unrecorded (nothing would free their nodes)
         updateRunning(runningMean, noGrad(() => m.mean), momentum);
-        const unbiased = noGrad(() => (m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN)));
+        const unbiased = noGrad(() => (m.count > 1 ? realVar(m, m.count / (m.count - 1)) : m.var.mul(NaN)));
         updateRunning(runningVar, unbiased, momentum);
       }
       let scale = invStd(m.var, m.epsScaled, true, eps > 0);
@@ -292,7 +302,7 @@ export function instanceNorm(
       const m = moments(input, dims, { eps });
       if (runningMean && runningVar) {
         updateRunning(runningMean, noGrad(() => m.mean.mean(0)), momentum);
-        const unbiased = noGrad(() => (m.count > 1 ? realVar(m).mul(m.count / (m.count - 1)) : m.var.mul(NaN)).mean(0));
+        const unbiased = noGrad(() => (m.count > 1 ? realVar(m, m.count / (m.count - 1)) : m.var.mul(NaN)).mean(0));
         updateRunning(runningVar, unbiased, momentum);
       }
       let scale = invStd(m.var, m.epsScaled, true, eps > 0);
