@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import * as gg from '../../src/index.js';
 import { ops, type OpName } from '../../src/tensor/ops.js';
 import { apply } from '../../src/tensor/tensor.js';
+import { fx } from '../../src/tensor/fuse.js';
 import type { Node } from '../../src/autograd/graph.js';
 import { availableDevices, syncReadable } from '../helpers/devices.js';
 import { leaf } from '../helpers/random.js';
@@ -119,6 +120,11 @@ const recipes: Record<string, Recipe> = {
   col2im: {
     inputs: () => [leaf([2, 2, 2, 4, 2], 'any', 73)],
     fn: (x) => raw('col2im', [x], window2d),
+  },
+  // a chain summed over a dim (test/tensor/fused.test.ts checks every formula against its composed form)
+  fused: {
+    inputs: () => [leaf([2, 3], 'any', 74), leaf([3], 'pos', 75)],
+    fn: (a, b) => a.fused([b], { expr: fx.mul(fx.f('exp', fx.in(0)), fx.div(fx.in(0), fx.add(fx.in(1), fx.c(1)))), dims: [0], kind: 'sum', name: 'Chain' }),
   },
 };
 
