@@ -95,6 +95,9 @@ function backRule(n: Exclude<Expr, { op: 'in' | 'const' }>, g: Expr): (Expr | nu
     case 'where': return [null, where(a, g, k(0)), where(f('eq', a, k(0)), g, k(0))];
     case 'sign': case 'eq': case 'ne': case 'lt': case 'le': case 'gt': case 'ge':
       return n.args.map(() => null);
+    // the table's zeros_like(grad): an exact zero, not g·0 (which is NaN for an infinite g)
+    case 'floor': case 'ceil': case 'round':
+      return [k(0)];
     case 'pow':
       throw new Error('internal: pow has no fused derivative rule');
   }
@@ -189,6 +192,9 @@ function forwardRule(n: Exclude<Expr, { op: 'in' | 'const' }>, t: (Expr | null)[
     // piecewise constant: a zero tangent
     case 'sign': case 'eq': case 'ne': case 'lt': case 'le': case 'gt': case 'ge':
       return null;
+    // the table's zeros_like(result), when an input carries a tangent
+    case 'floor': case 'ceil': case 'round':
+      return ta && k(0);
     case 'pow':
       if (ta || tb) throw new Error('internal: pow has no fused derivative rule');
       return null;
@@ -236,7 +242,7 @@ export function composed(e: Expr, ts: readonly Tensor[], shape: readonly number[
       switch (n.op) {
         case 'copy': val.set(n, a); break;
         case 'where': val.set(n, b.where(a, c)); break;
-        case 'neg': case 'exp': case 'log': case 'sqrt': case 'abs': case 'sign': case 'sigmoid': case 'tanh':
+        case 'neg': case 'exp': case 'log': case 'sqrt': case 'abs': case 'sign': case 'sigmoid': case 'tanh': case 'floor': case 'ceil': case 'round':
           val.set(n, a[n.op]()); break;
         default: val.set(n, a[n.op](b));
       }

@@ -37,11 +37,11 @@ const cases: Case[] = [
     composed: ([a, b]) => a!.exp().mul(b!.tanh()).add(a!.sigmoid().div(b!.abs().add(1))),
   },
   {
-    name: 'log, sqrt, neg, sub, copy, sign',
+    name: 'log, sqrt, neg, sub, copy, sign, floor, ceil, round',
     shapes: [[3, 5], [5], [3, 1]],
     positive: true,
-    expr: sub(mul(f('log', A), neg(f('sqrt', B))), mul(f('copy', C), f('sign', sub(A, B)))),
-    composed: ([a, b, cc]) => a!.log().mul(b!.sqrt().neg()).sub(cc!.contiguous().mul(a!.sub(b!).sign())),
+    expr: add(sub(mul(f('log', A), neg(f('sqrt', B))), mul(f('copy', C), f('sign', sub(A, B)))), add(f('floor', mul(A, c(3))), mul(f('ceil', B), f('round', mul(C, c(2)))))),
+    composed: ([a, b, cc]) => a!.log().mul(b!.sqrt().neg()).sub(cc!.contiguous().mul(a!.sub(b!).sign())).add(a!.mul(3).floor().add(b!.ceil().mul(cc!.mul(2).round()))),
   },
   {
     name: 'maximum, minimum, where and comparisons, with ties',
