@@ -20,7 +20,7 @@ export type Expr =
 
 /** How many operands each formula takes. */
 const ARITY: { readonly [F in Formula]: number } = {
-  neg: 1, exp: 1, log: 1, sqrt: 1, abs: 1, sign: 1, sigmoid: 1, tanh: 1, copy: 1, floor: 1, ceil: 1, round: 1,
+  neg: 1, exp: 1, log: 1, sqrt: 1, abs: 1, sign: 1, sigmoid: 1, tanh: 1, copy: 1, floor: 1, ceil: 1, round: 1, trunc: 1,
   add: 2, sub: 2, mul: 2, div: 2, pow: 2, maximum: 2, minimum: 2,
   eq: 2, ne: 2, lt: 2, le: 2, gt: 2, ge: 2,
   where: 3,

@@ -98,8 +98,8 @@ function backRule(n: Exclude<Expr, { op: 'in' | 'const' }>, g: Expr): (Expr | nu
     // the table's zeros_like(grad): an exact zero, not g·0 (which is NaN for an infinite g)
     case 'floor': case 'ceil': case 'round':
       return [k(0)];
-    case 'pow':
-      throw new Error('internal: pow has no fused derivative rule');
+    case 'pow': case 'trunc':
+      throw new Error(`internal: ${n.op} has no fused derivative rule`);
   }
 }
 
@@ -195,8 +195,8 @@ function forwardRule(n: Exclude<Expr, { op: 'in' | 'const' }>, t: (Expr | null)[
     // the table's zeros_like(result), when an input carries a tangent
     case 'floor': case 'ceil': case 'round':
       return ta && k(0);
-    case 'pow':
-      if (ta || tb) throw new Error('internal: pow has no fused derivative rule');
+    case 'pow': case 'trunc':
+      if (ta || tb) throw new Error(`internal: ${n.op} has no fused derivative rule`);
       return null;
   }
 }
@@ -241,6 +241,7 @@ export function composed(e: Expr, ts: readonly Tensor[], shape: readonly number[
       const [a, b, c] = n.args.map((x) => val.get(x) as Tensor) as [Tensor, Tensor, Tensor];
       switch (n.op) {
         case 'copy': val.set(n, a); break;
+        case 'trunc': throw new Error('internal: trunc (integer casts) is not a fused chain formula');
         case 'where': val.set(n, b.where(a, c)); break;
         case 'neg': case 'exp': case 'log': case 'sqrt': case 'abs': case 'sign': case 'sigmoid': case 'tanh': case 'floor': case 'ceil': case 'round':
           val.set(n, a[n.op]()); break;
