@@ -14,6 +14,7 @@ import { apply } from '../../src/tensor/tensor.js';
 import * as F from '../../src/nn/conv.js';
 import { expectClose, fixture, goldenTensor, values, F32, F64, type Golden, type GoldenStep } from '../helpers/compare.js';
 import { forEachDevice } from '../helpers/devices.js';
+import { tools as toolsFixture } from '../helpers/tools-fixture.js';
 
 const nn = gg.nn;
 const f64 = { dtype: 'float64' as const };
@@ -435,5 +436,22 @@ describe('nn/conv', function () {
       },
       { skipCpu: true },
     );
+  });
+});
+
+describe('conv: a zero-size kernel is refused (PyTorch 1.13 messages, test/fixtures/torch_tools.json)', () => {
+  const errors = toolsFixture().errors;
+  it('conv1d, conv2d, conv3d and conv_transpose2d name the kernel size; a module with kernel 0 fails when called', () => {
+    const expectMessage = (fn: () => unknown, key: string): void => {
+      const message = errors[key];
+      if (!message) throw new Error(`fixture has no message for ${key}`);
+      expect(fn).to.throw(message);
+    };
+    expectMessage(() => F.conv1d(gg.randn([1, 1, 4]), gg.ones([1, 1, 0])), 'convKernel1d');
+    expectMessage(() => F.conv2d(gg.randn([1, 1, 4, 4]), gg.ones([1, 1, 2, 0])), 'convKernel2d');
+    expectMessage(() => F.conv3d(gg.randn([1, 1, 4, 4, 4]), gg.ones([1, 1, 0, 2, 2])), 'convKernel3d');
+    expectMessage(() => F.convTranspose2d(gg.randn([1, 1, 4, 4]), gg.ones([1, 1, 0, 0])), 'convTransposeKernel2d');
+    const conv = new gg.nn.Conv2d(1, 1, [2, 0]);
+    expectMessage(() => conv.call(gg.randn([1, 1, 4, 4])), 'convKernel2d');
   });
 });

@@ -67,6 +67,19 @@ function checkConvTensors(op: string, input: unknown, weight: unknown, bias: unk
   checkOptions(op, opts as object | undefined);
 }
 
+/**
+ * A weight whose spatial size has a zero refuses to run, with PyTorch's
+ * message for its rank (1-d is reported as a 2-d kernel of height 1, as
+ * PyTorch computes it). Without it a zero kernel yields a larger, all-zero
+ * output instead of an error.
+ */
+function checkKernelSize(kernel: readonly number[]): void {
+  if (kernel.every((k) => k > 0)) return;
+  if (kernel.length === 3) throw new Error(`kernel size should be greater than zero, but got: ${kernel.join(' x ')} (TxHxW)`);
+  const [h, w] = kernel.length === 1 ? [1, kernel[0]] : kernel;
+  throw new Error(`kernel size should be greater than zero, but got kernel_height: ${h} kernel_width: ${w}`);
+}
+
 function checkBias(bias: Tensor | null | undefined, weight: Tensor, out: number): void {
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== out)) {
     throw new Error(`Given weight of size ${fmt(weight.shape)}, expected bias to be 1-dimensional with ${out} elements, but got bias of size ${fmt(bias.shape)} instead`);
@@ -155,6 +168,7 @@ export function convNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | nu
     const groups = checkGroups(r, x, weight, opts.groups);
     const [cout, cg] = weight.shape as [number, number];
     const kernel = weight.shape.slice(2);
+    checkKernelSize(kernel);
     const c = x.shape[1] ?? 0;
     if (c !== cg * groups) {
       throw new Error(`Given groups=${groups}, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cg * groups} channels, but got ${c} channels instead`);
@@ -238,6 +252,7 @@ export function convTransposeNd(r: Rank, input: Tensor, weight: Tensor, bias: Te
     const groups = checkGroups(r, x, weight, opts.groups);
     const [cin, og] = weight.shape as [number, number];
     const kernel = weight.shape.slice(2);
+    checkKernelSize(kernel);
     const c = x.shape[1] ?? 0;
     if (c !== cin) {
       throw new Error(`Given transposed=1, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cin} channels, but got ${c} channels instead`);
