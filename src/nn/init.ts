@@ -6,7 +6,7 @@
  * The numbers differ from PyTorch's (another generator); the distributions
  * and their bounds are the same.
  */
-import { checkNumber } from '../tensor/check.js';
+import { checkNumber, checkOptions } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { full, uniformTensor, randn } from '../tensor/creation.js';
 import { noGrad } from '../autograd/grad-mode.js';
@@ -26,6 +26,8 @@ export interface KaimingOptions {
   mode?: FanMode;
   nonlinearity?: Nonlinearity;
 }
+/** The keys of KaimingOptions (an unknown key is refused). */
+const KAIMING_KEYS: readonly (keyof KaimingOptions)[] = ['a', 'mode', 'nonlinearity'];
 
 /**
  * The recommended gain for a nonlinearity (PyTorch's `calculate_gain`).
@@ -121,6 +123,7 @@ export function ones_(t: Tensor): Tensor {
  * @example gg.nn.init.kaimingUniform_(w, { a: Math.sqrt(5) }) // Linear's default
  */
 export function kaimingUniform_(t: Tensor, opts: KaimingOptions = {}): Tensor {
+  checkOptions('kaiming_uniform_', opts, KAIMING_KEYS);
   if (t.numel() === 0) return t;
   const gain = calculateGain(opts.nonlinearity ?? 'leaky_relu', opts.a ?? 0);
   const std = gain / Math.sqrt(fan(t, opts.mode ?? 'fan_in'));
@@ -133,6 +136,7 @@ export function kaimingUniform_(t: Tensor, opts: KaimingOptions = {}): Tensor {
  * @example gg.nn.init.kaimingNormal_(w, { mode: 'fan_out', nonlinearity: 'relu' })
  */
 export function kaimingNormal_(t: Tensor, opts: KaimingOptions = {}): Tensor {
+  checkOptions('kaiming_normal_', opts, KAIMING_KEYS);
   if (t.numel() === 0) return t;
   const gain = calculateGain(opts.nonlinearity ?? 'leaky_relu', opts.a ?? 0);
   const std = gain / Math.sqrt(fan(t, opts.mode ?? 'fan_in'));

@@ -119,7 +119,7 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, opts: LinearOptions = {}) {
     super();
-    checkOptions('Linear', opts);
+    checkOptions(new.target.name, opts, ['dtype', 'device', 'bias'] satisfies readonly (keyof LinearOptions)[]);
     checkOptionalBool('Linear', 'bias', opts.bias, true);
     this.inFeatures = checkNonNegInt('Linear', 'in_features', inFeatures);
     this.outFeatures = checkNonNegInt('Linear', 'out_features', outFeatures);

@@ -20,9 +20,14 @@ function reduce(loss: Tensor, reduction: Reduction): Tensor {
   return reduction === 'sum' ? loss.sum() : loss.mean();
 }
 
+/** The keys of NllOptions, CrossEntropyOptions and BceWithLogitsOptions (an unknown key is refused). */
+const NLL_KEYS: readonly (keyof NllOptions)[] = ['weight', 'ignoreIndex', 'reduction'];
+const CE_KEYS: readonly (keyof CrossEntropyOptions)[] = [...NLL_KEYS, 'labelSmoothing'];
+const BCE_KEYS: readonly (keyof BceWithLogitsOptions)[] = ['weight', 'posWeight', 'reduction'];
+
 /** The checked options of nllLoss and crossEntropy (PyTorch's messages; docs/notes/validation.md). */
-function nllOptions(fn: string, opts: CrossEntropyOptions | undefined): { weight: Tensor | null; ignoreIndex: number; reduction: Reduction; labelSmoothing: number } {
-  const o = checkOptions(fn, opts) as CrossEntropyOptions;
+function nllOptions(fn: string, opts: CrossEntropyOptions | undefined, allowed: readonly string[]): { weight: Tensor | null; ignoreIndex: number; reduction: Reduction; labelSmoothing: number } {
+  const o = checkOptions(fn, opts, allowed) as CrossEntropyOptions;
   const labelSmoothing = o.labelSmoothing === undefined ? 0 : checkFloat(fn, 'label_smoothing', o.labelSmoothing);
   if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new Error(`label_smoothing must be between 0.0 and 1.0. Got: ${labelSmoothing}`);
   return {
@@ -38,7 +43,7 @@ function nllOptions(fn: string, opts: CrossEntropyOptions | undefined): { weight
  * @example gg.nn.functional.mseLoss(pred, y)
  */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
-  const reduction = checkReduction(checkOptions('mse_loss', opts).reduction);
+  const reduction = checkReduction(checkOptions('mse_loss', opts, ['reduction']).reduction);
   checkTensor('mse_loss', 'input', input);
   checkTensor('mse_loss', 'target', target);
   // NOTE: intermediate results are freed when it returns (README "Memory")
@@ -116,7 +121,7 @@ function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignore
  * @example gg.nn.functional.nllLoss(x.logSoftmax(1), y)
  */
 export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
-  const { weight, ignoreIndex, reduction } = nllOptions('nll_loss', opts);
+  const { weight, ignoreIndex, reduction } = nllOptions('nll_loss', opts, NLL_KEYS);
   checkTensor('nll_loss', 'input', input);
   checkTensor('nll_loss', 'target', target);
   // NOTE: intermediate results are freed when it returns (README "Memory")
@@ -140,7 +145,7 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): T
  * @example gg.nn.functional.crossEntropy(logits, gg.tensor([0, 2, 1]), { labelSmoothing: 0.1 })
  */
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
-  const { weight, ignoreIndex, reduction, labelSmoothing: ls } = nllOptions('cross_entropy', opts);
+  const { weight, ignoreIndex, reduction, labelSmoothing: ls } = nllOptions('cross_entropy', opts, CE_KEYS);
   checkTensor('cross_entropy', 'input', input);
   checkTensor('cross_entropy', 'target', target);
   // NOTE: intermediate results are freed when it returns (README "Memory")
@@ -201,7 +206,7 @@ export interface BceWithLogitsOptions {
  */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts: BceWithLogitsOptions = {}): Tensor {
   const fn = 'binary_cross_entropy_with_logits';
-  const o = checkOptions(fn, opts) as BceWithLogitsOptions;
+  const o = checkOptions(fn, opts, BCE_KEYS) as BceWithLogitsOptions;
   const weight = checkOptionalTensor(fn, 'weight', o.weight);
   const posWeight = checkOptionalTensor(fn, 'pos_weight', o.posWeight);
   const reduction = checkReduction(o.reduction);
@@ -247,7 +252,7 @@ export abstract class Loss extends Module {
 /** Mean squared error. @example new gg.nn.MSELoss().call(pred, y) */
 export class MSELoss extends Loss {
   constructor(opts: { reduction?: Reduction } = {}) {
-    super(checkOptions('MSELoss', opts).reduction);
+    super(checkOptions('MSELoss', opts, ['reduction']).reduction);
   }
   /** mean((input - target)²) (or the sum, or per element). @example new gg.nn.MSELoss().call(gg.tensor([1, 3]), gg.tensor([1, 1])) // 2 */
   forward(input: Tensor, target: Tensor): Tensor {
@@ -265,7 +270,7 @@ export class CrossEntropyLoss extends Loss {
   ignoreIndex: number;
   labelSmoothing: number;
   constructor(opts: CrossEntropyOptions = {}) {
-    const o = nllOptions('CrossEntropyLoss', opts);
+    const o = nllOptions('CrossEntropyLoss', opts, CE_KEYS);
     super(o.reduction);
     this.registerBuffer('weight', o.weight);
     this.ignoreIndex = o.ignoreIndex;
@@ -282,7 +287,7 @@ export class NLLLoss extends Loss {
   declare weight: Tensor | null;
   ignoreIndex: number;
   constructor(opts: NllOptions = {}) {
-    const o = nllOptions('NLLLoss', opts);
+    const o = nllOptions('NLLLoss', opts, NLL_KEYS);
     super(o.reduction);
     this.registerBuffer('weight', o.weight);
     this.ignoreIndex = o.ignoreIndex;
@@ -301,7 +306,7 @@ export class BCEWithLogitsLoss extends Loss {
   declare weight: Tensor | null;
   declare posWeight: Tensor | null;
   constructor(opts: BceWithLogitsOptions = {}) {
-    const o = checkOptions('BCEWithLogitsLoss', opts) as BceWithLogitsOptions;
+    const o = checkOptions('BCEWithLogitsLoss', opts, BCE_KEYS) as BceWithLogitsOptions;
     super(o.reduction);
     this.registerBuffer('weight', checkOptionalTensor('BCEWithLogitsLoss', 'weight', o.weight));
     this.registerBuffer('pos_weight', checkOptionalTensor('BCEWithLogitsLoss', 'pos_weight', o.posWeight));

@@ -83,10 +83,11 @@ export abstract class LRScheduler {
   /** The lrs the last step set. */
   protected lastLr: number[] = [];
 
-  constructor(optimizer: LrOptimizer, opts: SchedulerOptions = {}) {
+  /** `keys`: the subclass's own option names; with them, any other key is refused (a subclass of yours may leave them out). */
+  constructor(optimizer: LrOptimizer, opts: SchedulerOptions = {}, keys?: readonly string[]) {
     // NOTE: PyTorch finds a wrong type only when the schedule runs; checked here, where the option is given
     const name = new.target.name;
-    checkOptions(name, opts);
+    checkOptions(name, opts, keys && ['lastEpoch', 'verbose', ...keys]);
     this.optimizer = optimizer;
     const lastEpoch = checkInt(name, 'last_epoch', opts.lastEpoch ?? -1);
     this.verbose = checkBool(name, 'verbose', opts.verbose ?? false);
@@ -200,7 +201,7 @@ export class StepLR extends LRScheduler {
   stepSize: number;
   gamma: number;
   constructor(optimizer: LrOptimizer, opts: StepLROptions) {
-    super(optimizer, opts);
+    super(optimizer, opts, ['stepSize', 'gamma'] satisfies readonly (keyof StepLROptions)[]);
     this.stepSize = checkInt('StepLR', 'step_size', opts.stepSize);
     this.gamma = checkNumber('StepLR', 'gamma', opts.gamma ?? 0.1);
     this.initialStep();
@@ -236,7 +237,7 @@ export class MultiStepLR extends LRScheduler {
   milestones: Map<number, number>;
   gamma: number;
   constructor(optimizer: LrOptimizer, opts: MultiStepLROptions) {
-    super(optimizer, opts);
+    super(optimizer, opts, ['milestones', 'gamma'] satisfies readonly (keyof MultiStepLROptions)[]);
     this.milestones = new Map();
     for (const m of checkIntList('MultiStepLR', 'milestones', opts.milestones)) this.milestones.set(m, (this.milestones.get(m) ?? 0) + 1);
     this.gamma = checkNumber('MultiStepLR', 'gamma', opts.gamma ?? 0.1);
@@ -271,7 +272,7 @@ export interface ExponentialLROptions extends SchedulerOptions {
 export class ExponentialLR extends LRScheduler {
   gamma: number;
   constructor(optimizer: LrOptimizer, opts: ExponentialLROptions) {
-    super(optimizer, opts);
+    super(optimizer, opts, ['gamma'] satisfies readonly (keyof ExponentialLROptions)[]);
     this.gamma = checkNumber('ExponentialLR', 'gamma', opts.gamma);
     this.initialStep();
   }
@@ -306,7 +307,7 @@ export class CosineAnnealingLR extends LRScheduler {
   tMax: number;
   etaMin: number;
   constructor(optimizer: LrOptimizer, opts: CosineAnnealingLROptions) {
-    super(optimizer, opts);
+    super(optimizer, opts, ['tMax', 'etaMin'] satisfies readonly (keyof CosineAnnealingLROptions)[]);
     this.tMax = checkInt('CosineAnnealingLR', 'T_max', opts.tMax);
     this.etaMin = checkNumber('CosineAnnealingLR', 'eta_min', opts.etaMin ?? 0);
     this.initialStep();
@@ -352,7 +353,7 @@ export interface LambdaLROptions extends SchedulerOptions {
 export class LambdaLR extends LRScheduler {
   readonly lrLambdas: readonly ((epoch: number) => number)[];
   constructor(optimizer: LrOptimizer, opts: LambdaLROptions) {
-    super(optimizer, opts);
+    super(optimizer, opts, ['lrLambda'] satisfies readonly (keyof LambdaLROptions)[]);
     const n = optimizer.paramGroups.length;
     if (typeof opts.lrLambda === 'function') this.lrLambdas = Array.from({ length: n }, () => opts.lrLambda as (epoch: number) => number);
     else {
@@ -422,7 +423,7 @@ export class ReduceLROnPlateau {
 
   constructor(optimizer: LrOptimizer, opts: ReduceLROnPlateauOptions = {}) {
     const name = 'ReduceLROnPlateau';
-    checkOptions(name, opts);
+    checkOptions(name, opts, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps', 'verbose'] satisfies readonly (keyof ReduceLROnPlateauOptions)[]);
     const factor = checkNumber(name, 'factor', opts.factor ?? 0.1);
     if (factor >= 1.0) throw new Error('Factor should be < 1.0.');
     this.optimizer = optimizer;

@@ -9,7 +9,7 @@
  * so device memory stays flat across steps.
  */
 import { Tensor } from '../tensor/tensor.js';
-import { argError, checkBool, checkNumber, typeName } from '../tensor/check.js';
+import { argError, checkBool, checkNumber, checkOptions, typeName } from '../tensor/check.js';
 import { zerosLike } from '../tensor/creation.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { keep, tidy } from '../tensor/storage.js';
@@ -245,6 +245,7 @@ export interface SGDOptions {
  */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: Params<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
+    checkOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize'] satisfies readonly (keyof SGDOptions)[]);
     super(params, { lr: opts.lr, momentum: opts.momentum ?? 0, dampening: opts.dampening ?? 0, weightDecay: opts.weightDecay ?? 0, nesterov: opts.nesterov ?? false, maximize: opts.maximize ?? false });
   }
 
@@ -296,6 +297,9 @@ export interface AdamOptions {
   amsgrad: boolean;
   maximize: boolean;
 }
+
+/** The keys of AdamOptions (an unknown key is refused). */
+const ADAM_KEYS: readonly (keyof AdamOptions)[] = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'];
 
 function checkAdam(g: AdamOptions): void {
   checkNumber('Adam', 'lr', g.lr);
@@ -359,6 +363,7 @@ function adamUpdate(state: ParamState, p: Tensor, grad: Tensor, g: AdamOptions, 
  */
 export class Adam extends Optimizer<AdamOptions> {
   constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    checkOptions('Adam', opts, ADAM_KEYS);
     super(params, adamDefaults(opts, 0));
   }
   protected validate(g: AdamOptions): void {
@@ -380,6 +385,7 @@ export class Adam extends Optimizer<AdamOptions> {
  */
 export class AdamW extends Optimizer<AdamOptions> {
   constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    checkOptions('AdamW', opts, ADAM_KEYS);
     super(params, adamDefaults(opts, 1e-2));
   }
   protected validate(g: AdamOptions): void {

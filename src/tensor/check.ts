@@ -210,11 +210,39 @@ export function checkIntFits(dtype: 'int32' | 'int64', v: number): number {
   return t === 0 ? 0 : t;
 }
 
-/** An options object (or undefined), never a primitive. @example checkOptions('tensor', opts) */
-export function checkOptions<T extends object>(fn: string, v: T | undefined): T | Record<string, never> {
+/**
+ * An options object (or undefined), never a primitive; with `allowed`, every
+ * key holding a value must be one of them, else Python's TypeError for an
+ * unexpected keyword (`var() got an unexpected keyword argument 'correction'`),
+ * with a hint when the key is the snake_case of a known one
+ * (`(did you mean 'labelSmoothing'?)`). Why: a misspelt option was silently
+ * ignored and gave a wrong value (docs/notes/validation.md). Keys holding
+ * `undefined` pass (spread objects).
+ * @throws TypeError when `v` is no options object or has an unknown key
+ * @example checkOptions('mse_loss', opts, ['reduction'])
+ */
+export function checkOptions<T extends object>(fn: string, v: T | undefined, allowed?: readonly string[]): T | Record<string, never> {
   if (v === undefined) return {};
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw argError(fn, 'options', 'an options object', v);
+  if (allowed) checkOptionKeys(fn, v, allowed);
   return v;
+}
+
+/** The camelCase form of a snake_case name (`label_smoothing` → `labelSmoothing`). */
+function camelCase(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** Every own key of `v` holding a value is in `allowed`, else Python's unexpected-keyword TypeError. */
+function checkOptionKeys(fn: string, v: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(v)) {
+    if (allowed.includes(key)) continue;
+    const desc = Object.getOwnPropertyDescriptor(v, key);
+    if (desc && 'value' in desc && desc.value === undefined) continue;
+    const camel = camelCase(key);
+    const hint = camel !== key && allowed.includes(camel) ? ` (did you mean '${camel}'?)` : '';
+    throw new TypeError(`${fn}() got an unexpected keyword argument '${key}'${hint}`);
+  }
 }
 
 const warned = new Set<string>();

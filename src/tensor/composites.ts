@@ -81,23 +81,56 @@ export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   });
 }
 
-/** Variance over `dim`; `unbiased` divides by n - 1 (the default, as PyTorch). */
-export function variance(x: Tensor, dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+/** Options of `var` and `std` (PyTorch's keywords). */
+export interface VarOptions {
+  /** Divide by n - 1 (true, the default) or n; give this or `correction`. */
+  unbiased?: boolean;
+  /** Divide by max(n - correction, 0) (PyTorch's `correction`, an int; default 1). */
+  correction?: number;
+  keepdim?: boolean;
+}
+const VAR_KEYS: readonly (keyof VarOptions)[] = ['unbiased', 'correction', 'keepdim'];
+
+/** The divisor's correction of var/std from checked options. */
+function varCorrection(fn: string, opts: VarOptions): number {
+  const o = checkOptions(fn, opts, VAR_KEYS) as VarOptions;
+  if (o.keepdim !== undefined) checkBool(fn, 'keepdim', o.keepdim);
+  if (o.unbiased !== undefined) checkBool(fn, 'unbiased', o.unbiased);
+  if (o.correction === undefined) return (o.unbiased ?? true) ? 1 : 0;
+  // PyTorch has no overload taking both
+  if (o.unbiased !== undefined) throw new TypeError(`${fn}(): give only one of 'unbiased' and 'correction'`);
+  return checkInt(fn, 'correction', o.correction);
+}
+
+/**
+ * Variance over `dim`, divided by max(n - correction, 0): `unbiased` (the
+ * default) divides by n - 1, `correction: 0` by n (PyTorch's torch.var).
+ * @throws TypeError for an unknown option, a non-bool `unbiased`/`keepdim`,
+ *   a non-int `correction`, or both `unbiased` and `correction`
+ * @example gg.tensor([1, 2, 3]).var(0, { correction: 0 }) // 0.6667
+ */
+export function variance(x: Tensor, dim?: Dims, opts: VarOptions = {}, fn = 'var'): Tensor {
+  const correction = varCorrection(fn, opts);
   requireFloat(x, 'std and var only support floating point and complex dtypes');
   // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
   return tidy(() => {
     const dims = normDims(dim, x.ndim);
     const n = count(x, dims);
     const centred = x.sub(x.mean(dims, true));
-    return centred.mul(centred).sum(dims, opts.keepdim ?? false).div(Math.max(n - ((opts.unbiased ?? true) ? 1 : 0), 0));
+    return centred.mul(centred).sum(dims, opts.keepdim ?? false).div(Math.max(n - correction, 0));
   });
 }
 
-/** Standard deviation over `dim`: the square root of `variance`. */
-export function std(x: Tensor, dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+/**
+ * Standard deviation over `dim`: the square root of `variance` (same options).
+ * @throws TypeError for an unknown option (as `variance`)
+ * @example gg.tensor([1, 2, 3]).std(0, { correction: 0 }) // 0.8165
+ */
+export function std(x: Tensor, dim?: Dims, opts: VarOptions = {}): Tensor {
+  varCorrection('std', opts);
   // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
   return tidy(() => {
-    const v = variance(x, dim, opts);
+    const v = variance(x, dim, opts, 'std');
     // PyTorch's std_backward masks the gradient to 0 where std is 0 (a constant slice),
     // where sqrt's own rule gives g/0 = inf and then inf·0 = NaN; NaN stays NaN
     const nz = v.ne(0);
@@ -358,14 +391,14 @@ export function roundDecimals(x: Tensor, decimals: number): Tensor {
  * Shapes broadcast as in `sub`; a tensor `other` must share `x`'s dtype and
  * device. Dtype: as `x`. Gradient: -alpha for `x`, 1 for a tensor `other`.
  * @throws TypeError when `x` is not a tensor, `other` neither a tensor nor a
- *   number, or `alpha` not a number
+ *   number, or `alpha` not a number; TypeError for an unknown option
  * @example gg.rsub(gg.tensor([0.25, 1]), 1) // [0.75, 0]
  * @example gg.rsub(gg.tensor([1, 2]), 10, { alpha: 2 }) // [8, 6]
  */
 export function rsub(x: Tensor, other: Tensor | number, opts: { alpha?: number } = {}): Tensor {
   checkTensor('rsub', 'input', x);
   if (typeof other !== 'number' && !isTensor(other)) throw argError('rsub', 'other', 'Tensor or Number', other);
-  const alpha = checkNumber('rsub', 'alpha', checkOptions('rsub', opts).alpha ?? 1);
+  const alpha = checkNumber('rsub', 'alpha', checkOptions('rsub', opts, ['alpha']).alpha ?? 1);
   // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
   return tidy(() => {
     const scaled = alpha === 1 ? x : x.mul(alpha);

@@ -870,14 +870,14 @@ export class Tensor {
    *
    * Shape and dtype: as `x`. Zero gradient and tangent (`RoundBackward0`;
    * with decimals the node is the final mul/div's), as in PyTorch.
-   * @throws TypeError when `decimals` is not a whole number or the options
-   *   are not an object
+   * @throws TypeError when `decimals` is not a whole number, the options
+   *   are not an object, or for an unknown option
    * @example gg.tensor([0.5, 1.5, 2.5, -0.5, 2.6]).round() // [0, 2, 2, -0, 3]
    * @example gg.tensor([1.2345, 1234.5], { dtype: 'float64' }).round({ decimals: 2 }) // [1.23, 1234.5]
    * @example gg.tensor([1234.5]).round({ decimals: -2 }) // [1200]
    */
   round(opts: { decimals?: number } = {}): Tensor {
-    const decimals = checkInt('round', 'decimals', checkOptions('round', opts).decimals ?? 0);
+    const decimals = checkInt('round', 'decimals', checkOptions('round', opts, ['decimals']).decimals ?? 0);
     if (decimals === 0) return apply('round', [this], {});
     return C.roundDecimals(this, decimals);
   }
@@ -955,14 +955,21 @@ export class Tensor {
     return C.mean(this, dim, keepdim);
   }
   /**
-   * Variance over `dim`; `unbiased` divides by n - 1 (the default, as PyTorch).
+   * Variance over `dim`, divided by max(n - correction, 0): `unbiased` (the
+   * default) divides by n - 1, `{ correction: 0 }` by n, as PyTorch.
+   * @throws TypeError for an unknown option or one of the wrong type
    * @example gg.tensor([1, 2, 3, 4]).var() // 1.6667
+   * @example gg.tensor([1, 2, 3]).var(0, { correction: 0 }) // 0.6667
    */
-  var(dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+  var(dim?: Dims, opts: C.VarOptions = {}): Tensor {
     return C.variance(this, dim, opts);
   }
-  /** Standard deviation over `dim`. @example gg.tensor([1, 2, 3, 4]).std() // 1.2910 */
-  std(dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+  /**
+   * Standard deviation over `dim` (the options of `var`).
+   * @throws TypeError for an unknown option or one of the wrong type
+   * @example gg.tensor([1, 2, 3, 4]).std() // 1.2910
+   */
+  std(dim?: Dims, opts: C.VarOptions = {}): Tensor {
     return C.std(this, dim, opts);
   }
   /**

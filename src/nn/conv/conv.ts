@@ -72,7 +72,7 @@ export abstract class ConvNd extends Module {
   ) {
     super();
     const name = new.target.name;
-    checkOptions(name, opts);
+    checkOptions(name, opts, ['dtype', 'device', 'stride', 'padding', 'outputPadding', 'dilation', 'groups', 'bias', 'paddingMode'].filter((k) => transposed || k !== 'outputPadding'));
     const r = spatialRank;
     this.transposed = transposed;
     this.groups = checkInt(name, 'groups', opts.groups ?? 1);

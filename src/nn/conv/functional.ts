@@ -60,11 +60,11 @@ function checkPositive(op: string, stride: number[], dilation: number[], padding
 }
 
 /** The tensor arguments and the options object of a convolution, by type. */
-function checkConvTensors(op: string, input: unknown, weight: unknown, bias: unknown, opts: unknown): void {
+function checkConvTensors(op: string, input: unknown, weight: unknown, bias: unknown, opts: unknown, allowed: readonly string[]): void {
   checkTensor(op, 'input', input);
   checkTensor(op, 'weight', weight);
   checkOptionalTensor(op, 'bias', bias);
-  checkOptions(op, opts as object | undefined);
+  checkOptions(op, opts as object | undefined, allowed);
 }
 
 /**
@@ -161,7 +161,7 @@ function checkGroups(r: Rank, x: Tensor, weight: Tensor, groupsOpt: number | und
 /** @internal The convolution of rank `r` (conv1d/2d/3d and the Conv modules' forward). */
 export function convNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions): Tensor {
   const op = `conv${r}d`;
-  checkConvTensors(op, input, weight, bias, opts);
+  checkConvTensors(op, input, weight, bias, opts, ['stride', 'padding', 'dilation', 'groups'] satisfies readonly (keyof ConvOptions)[]);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
     const [x, batched] = batchedInput(input, r, op);
@@ -245,7 +245,7 @@ export interface ConvTransposeOptions {
 /** @internal The transposed convolution of rank `r`. */
 export function convTransposeNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvTransposeOptions): Tensor {
   const op = `conv_transpose${r}d`;
-  checkConvTensors(op, input, weight, bias, opts);
+  checkConvTensors(op, input, weight, bias, opts, ['stride', 'padding', 'outputPadding', 'dilation', 'groups'] satisfies readonly (keyof ConvTransposeOptions)[]);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
     const [x, batched] = batchedInput(input, r, op);
@@ -352,13 +352,17 @@ function poolArgs(
   return [x, batched, kernel, stride, padding, dilation];
 }
 
+/** The keys of MaxPoolOptions and AvgPoolOptions (an unknown key is refused). */
+const MAX_POOL_KEYS: readonly (keyof MaxPoolOptions)[] = ['stride', 'padding', 'dilation', 'ceilMode'];
+const AVG_POOL_KEYS: readonly (keyof AvgPoolOptions)[] = ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride'];
+
 /**
  * @internal The types of a pooling's arguments (ints or int lists, booleans,
  * an int divisor), checked before anything runs: the functional forms call
  * it, and the modules at construction (PyTorch checks when they run).
  */
 export function checkPoolArgs(r: Rank, op: string, kernelSize: unknown, opts: unknown, avg: boolean): void {
-  const o = checkOptions(op, opts as object | undefined) as AvgPoolOptions & MaxPoolOptions;
+  const o = checkOptions(op, opts as object | undefined, avg ? AVG_POOL_KEYS : MAX_POOL_KEYS) as AvgPoolOptions & MaxPoolOptions;
   tuple(kernelSize as IntOrList, r, 'kernel_size', op);
   if (o.stride !== undefined && o.stride !== null) tuple(o.stride, r, 'stride', op);
   if (o.padding !== undefined) tuple(o.padding, r, 'padding', op);

@@ -51,7 +51,7 @@ export abstract class NormBase extends Module implements NormLayer {
   constructor(numFeatures: number, opts: BatchNormOptions, defaults: { affine: boolean; trackRunningStats: boolean }, extraParams?: (self: Module) => void) {
     super();
     const name = this.constructor.name;
-    checkOptions(name, opts);
+    checkOptions(name, opts, ['dtype', 'device', 'eps', 'momentum', 'affine', 'trackRunningStats'] satisfies readonly (keyof BatchNormOptions)[]);
     this.numFeatures = checkNonNegInt(name, 'num_features', numFeatures);
     this.eps = checkNumber(name, 'eps', opts.eps ?? 1e-5);
     this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum === null ? null : checkNumber(name, 'momentum', opts.momentum);

@@ -31,7 +31,7 @@ export class LayerNorm extends Module implements NormLayer {
 
   constructor(normalizedShape: number | readonly number[], opts: LayerNormOptions = {}) {
     super();
-    checkOptions('LayerNorm', opts);
+    checkOptions('LayerNorm', opts, ['dtype', 'device', 'eps', 'elementwiseAffine'] satisfies readonly (keyof LayerNormOptions)[]);
     const shape = typeof normalizedShape === 'number' ? [checkNonNegInt('LayerNorm', 'normalized_shape', normalizedShape)] : checkSize('LayerNorm', 'normalized_shape', normalizedShape);
     this.normalizedShape = Object.freeze(shape);
     this.eps = checkNumber('LayerNorm', 'eps', opts.eps ?? 1e-5);
@@ -82,7 +82,7 @@ export class GroupNorm extends Module implements NormLayer {
 
   constructor(numGroups: number, numChannels: number, opts: GroupNormOptions = {}) {
     super();
-    checkOptions('GroupNorm', opts);
+    checkOptions('GroupNorm', opts, ['dtype', 'device', 'eps', 'affine'] satisfies readonly (keyof GroupNormOptions)[]);
     checkPosInt('GroupNorm', 'num_groups', numGroups);
     checkNonNegInt('GroupNorm', 'num_channels', numChannels);
     if (numChannels % numGroups !== 0) throw new Error('num_channels must be divisible by num_groups');

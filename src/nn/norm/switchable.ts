@@ -182,7 +182,7 @@ export class SwitchNorm2d extends Module implements NormLayer {
   constructor(numFeatures: number, opts: SwitchNorm2dOptions = {}) {
     super();
     const name = 'SwitchNorm2d';
-    checkOptions(name, opts);
+    checkOptions(name, opts, ['dtype', 'device', 'eps', 'momentum', 'usingMovingAverage', 'usingBn', 'lastGamma'] satisfies readonly (keyof SwitchNorm2dOptions)[]);
     this.numFeatures = checkNonNegInt(name, 'num_features', numFeatures);
     this.eps = checkNumber(name, 'eps', opts.eps ?? 1e-5);
     this.momentum = checkNumber(name, 'momentum', opts.momentum ?? 0.9);

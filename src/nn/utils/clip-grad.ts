@@ -46,7 +46,7 @@ export interface ClipGradNormOptions {
  * opt.step();
  */
 export function clipGradNorm_(parameters: ClipParams, maxNorm: number, opts: ClipGradNormOptions = {}): Tensor {
-  checkOptions('clip_grad_norm_', opts);
+  checkOptions('clip_grad_norm_', opts, ['normType', 'errorIfNonfinite'] satisfies readonly (keyof ClipGradNormOptions)[]);
   checkNumber('clip_grad_norm_', 'max_norm', maxNorm);
   const p: unknown = opts.normType ?? 2;
   if (typeof p !== 'number' && p !== 'fro') throw argError('clip_grad_norm_', 'norm_type', 'float', p);

@@ -179,7 +179,7 @@ function currentTensor(module: Module, name: string): Tensor | null {
  * @example const lin = gg.nn.utils.parametrizations.spectralNorm(new gg.nn.Linear(20, 40));
  */
 export function spectralNorm<M extends Module>(module: M, opts: SpectralNormOptions = {}): M {
-  checkOptions('spectral_norm', opts);
+  checkOptions('spectral_norm', opts, ['name', 'nPowerIterations', 'eps', 'dim', 'powerIterOnEval'] satisfies readonly (keyof SpectralNormOptions)[]);
   const name: unknown = opts.name ?? 'weight';
   if (typeof name !== 'string') throw argError('spectral_norm', 'name', 'str', name);
   const weight = currentTensor(module, name);
