@@ -43,8 +43,9 @@ function build(c: Pick<ModuleCase, 'module' | 'args' | 'kwargs'>, factory: { dty
     case 'ConvTranspose1d': return new nn.ConvTranspose1d(a0, a1, a2, kw);
     case 'ConvTranspose2d': return new nn.ConvTranspose2d(a0, a1, a2, kw);
     case 'ConvTranspose3d': return new nn.ConvTranspose3d(a0, a1, a2, kw);
-    case 'AvgPool2d': return new nn.AvgPool2d(c.args[0] as number | number[], kw);
-    case 'MaxPool2d': return new nn.MaxPool2d(c.args[0] as number | number[], kw);
+    // pooling modules take no dtype/device (as PyTorch): an unknown option is refused
+    case 'AvgPool2d': return new nn.AvgPool2d(c.args[0] as number | number[], c.kwargs as Record<string, never>);
+    case 'MaxPool2d': return new nn.MaxPool2d(c.args[0] as number | number[], c.kwargs as Record<string, never>);
     default: throw new Error(`no module ${c.module}`);
   }
 }
