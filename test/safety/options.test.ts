@@ -8,6 +8,7 @@
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
+import { x, t3, logits, img, p, opt } from '../helpers/option-inputs.js';
 
 const g = globalThis as { __gpugradCanary?: unknown };
 const canary = (): unknown => (g.__gpugradCanary = true);
@@ -49,12 +50,6 @@ const kinds = {
 type Kind = keyof typeof kinds;
 type Case = [name: string, arg: string, kind: Kind, call: (v: never) => unknown];
 
-const x = (): gg.Tensor => gg.randn([2, 3]);
-const t3 = (): gg.Tensor => gg.tensor([0, 2, 1]);
-const logits = (): gg.Tensor => gg.randn([3, 3]);
-const img = (): gg.Tensor => gg.ones([1, 2, 4, 4]);
-const p = (): gg.Tensor[] => [gg.ones([1], { requiresGrad: true })];
-const opt = (): gg.optim.SGD => new gg.optim.SGD(p(), { lr: 0.1 });
 
 const cases: Case[] = [
   // losses: functional forms

@@ -8,6 +8,7 @@
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
+import { x, t3, logits, img, p, opt } from '../helpers/option-inputs.js';
 
 const F = gg.nn.functional;
 const lrs = gg.optim.lrScheduler;
@@ -15,12 +16,6 @@ const lrs = gg.optim.lrScheduler;
 /** [PyTorch name, a factory that makes the inputs and returns the call with options `o`]. */
 type Case = [name: string, prepare: (o: never) => () => unknown];
 
-const x = (): gg.Tensor => gg.randn([2, 3]);
-const t3 = (): gg.Tensor => gg.tensor([0, 2, 1]);
-const logits = (): gg.Tensor => gg.randn([3, 3]);
-const img = (): gg.Tensor => gg.ones([1, 2, 4, 4]);
-const p = (): gg.Tensor[] => [gg.ones([1], { requiresGrad: true })];
-const opt = (): gg.optim.SGD => new gg.optim.SGD(p(), { lr: 0.1 });
 
 const cases: Case[] = [
   ['mse_loss', (o) => ((a, b) => () => F.mseLoss(a, b, o))(x(), x())],
