@@ -44,10 +44,14 @@ describe('safety: releaseDevice end to end', () => {
       await gg.initDevice(device);
       const before = live(device);
       await compute(device);
-      expect(live(device), 'buffers left after dispose').to.equal(before);
+      // NOTE: the awaited reads in compute() give finalizers a turn, and they may free buffers
+      // that earlier tests dropped on this device, so the count can fall below the baseline:
+      // a leak from compute() shows as a count above it
+      expect(live(device), 'buffers left after dispose').to.be.at.most(before);
+      const base = live(device);
 
       const kept = gg.tensor([1, 2, 3], { device });
-      expect(live(device)).to.equal(before + 1);
+      expect(live(device)).to.equal(base + 1);
       gg.releaseDevice(device);
       if (device === 'cpu') {
         // the reference device only drops its compiled kernels: its tensors stay readable
@@ -72,7 +76,10 @@ describe('safety: releaseDevice end to end', () => {
       const reopened = live(device);
       if (device !== 'cpu') expect(reopened).to.equal(0);
       await compute(device);
-      expect(live(device), 'buffers left after the reopened device computed').to.equal(reopened);
+      // a reopened gpu.js device holds no buffer of earlier tests, so its count is exact; the
+      // reference device keeps its tensors across the release (see above)
+      if (device === 'cpu') expect(live(device), 'buffers left after the reopened device computed').to.be.at.most(reopened);
+      else expect(live(device), 'buffers left after the reopened device computed').to.equal(reopened);
     });
   });
 });
