@@ -22,7 +22,7 @@ export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn, randint, type ArangeOptions,
   setDefaultDevice, getDefaultDevice, setDefaultDtype, getDefaultDtype, type TensorOptions, type TensorData,
 } from './tensor/creation.js';
-export { cat, stack, where, rsub } from './tensor/composites.js';
+export { cat, stack, where, rsub, type AlphaOptions } from './tensor/composites.js';
 export { manualSeed } from './tensor/random.js';
 export { tidy, keep } from './tensor/storage.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';

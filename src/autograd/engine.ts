@@ -24,7 +24,7 @@ import { AccumulateGrad, OpNode, WriteNode, type GradHook, type Node } from './g
 import { withGradMode } from './grad-mode.js';
 import { fmt, type Shape } from '../tensor/shape.js';
 import { keep, tidy } from '../tensor/storage.js';
-import { isTensor, typeName } from '../tensor/check.js';
+import { checkOptions, isTensor, typeName } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { isAnomalyEnabled } from './grad-mode.js';
 import { checkGradients } from './anomaly.js';
@@ -311,8 +311,15 @@ function rootOf(t: Tensor, i: number): { node: Node; index: number } {
   return e;
 }
 
-/** `t.backward(gradient, opts)`: accumulate gradients into the leaves. @example gg.autograd.backward(loss, undefined); // same as loss.backward() */
+/**
+ * `t.backward(gradient, opts)`: accumulate gradients into the leaves.
+ * @throws TypeError `backward() got an unexpected keyword argument 'k'` for an
+ *   option key BackwardOptions lacks (PyTorch's `Tensor.backward()` TypeError),
+ *   before anything runs
+ * @example gg.autograd.backward(loss, undefined); // same as loss.backward()
+ */
 export function backward(t: Tensor, gradient: Tensor | undefined, opts: BackwardOptions = {}): void {
+  checkOptions('backward', opts, ['retainGraph', 'createGraph', 'inputs'] satisfies readonly (keyof BackwardOptions)[]);
   const createGraph = opts.createGraph ?? false;
   const retainGraph = opts.retainGraph ?? createGraph;
   const root = rootOf(t, 0);
@@ -343,11 +350,14 @@ export interface GradOptions {
 /**
  * Gradients of `outputs` with respect to `inputs`, returned instead of
  * accumulated into `.grad` (PyTorch's `torch.autograd.grad`).
+ * @throws TypeError `grad() got an unexpected keyword argument 'k'` for an
+ *   option key GradOptions lacks, before anything runs
  * @example
  * const x = gg.tensor([3], { requiresGrad: true });
  * const [dx] = gg.autograd.grad(x.mul(x), [x]); // [6]
  */
 export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
+  checkOptions('grad', opts, ['gradOutputs', 'retainGraph', 'createGraph', 'allowUnused'] satisfies readonly (keyof GradOptions)[]);
   const outs = Array.isArray(outputs) ? outputs : [outputs];
   const ins = Array.isArray(inputs) ? inputs : [inputs];
   const gos = opts.gradOutputs === undefined || opts.gradOutputs === null ? [] : Array.isArray(opts.gradOutputs) ? opts.gradOutputs : [opts.gradOutputs];

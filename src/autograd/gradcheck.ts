@@ -11,6 +11,7 @@ import { grad } from './engine.js';
 import { Function as AutogradFunction, type FunctionCtx } from './function.js';
 import { platform } from '../backend/platform/platform.js';
 import { dualLevel, makeDual, unpackDual } from './forward-ad.js';
+import { checkOptions } from '../tensor/check.js';
 
 /** Options of `gradcheck`. */
 export interface GradcheckOptions {
@@ -63,6 +64,16 @@ export interface GradgradcheckOptions extends Omit<GradcheckOptions, 'checkForwa
   /** Check them with backward mode over the backward pass (PyTorch's `check_rev_over_rev`, default true). */
   checkRevOverRev?: boolean;
 }
+
+/** The keys of GradcheckOptions and GradgradcheckOptions (an unknown key is refused, docs/notes/validation.md). */
+const GRADCHECK_KEYS: readonly (keyof GradcheckOptions)[] = [
+  'eps', 'atol', 'rtol', 'raiseException', 'fastMode', 'nondetTol', 'checkUndefinedGrad', 'checkGradDtypes',
+  'checkForwardAd', 'checkBackwardAd', 'checkBatchedGrad', 'checkBatchedForwardGrad', 'checkSparseNnz',
+];
+const GRADGRADCHECK_KEYS: readonly (keyof GradgradcheckOptions)[] = [
+  'eps', 'atol', 'rtol', 'raiseException', 'fastMode', 'nondetTol', 'checkUndefinedGrad', 'checkGradDtypes',
+  'checkBatchedGrad', 'gradOutputs', 'genNonContigGradOutputs', 'checkFwdOverRev', 'checkRevOverRev',
+];
 
 /** The function gradcheck differentiates: tensors in, a tensor or tensors out. */
 export type Fn = (...inputs: Tensor[]) => Tensor | Tensor[];
@@ -139,11 +150,15 @@ function fmtMatrix(m: Float64Array[], cols: number): string {
 /**
  * Check analytical gradients against finite differences. Resolves true, or
  * false / throws (with `raiseException`) on a mismatch.
+ * @throws (rejects) TypeError `gradcheck() got an unexpected keyword argument 'k'`
+ *   for an option key GradcheckOptions lacks (PyTorch's TypeError for an
+ *   unknown keyword), before fn runs
  * @example
  * const x = gg.randn([3], { dtype: 'float64', requiresGrad: true });
  * await gg.autograd.gradcheck((t) => t.exp().sum(), [x]); // true
  */
 export async function gradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: GradcheckOptions = {}): Promise<boolean> {
+  checkOptions('gradcheck', opts, GRADCHECK_KEYS);
   try {
     return await gradcheckChecks(fn, inputsIn, opts);
   } catch (e) {
@@ -609,11 +624,14 @@ async function fastCheck(
 /**
  * Check second derivatives: gradcheck of (inputs, grad_outputs) → the
  * gradients computed with `createGraph`.
+ * @throws (rejects) TypeError `gradgradcheck() got an unexpected keyword argument 'k'`
+ *   for an option key GradgradcheckOptions lacks, before fn runs
  * @example
  * const x = gg.randn([3], { dtype: 'float64', requiresGrad: true });
  * await gg.autograd.gradgradcheck((t) => t.pow(3), [x]); // true
  */
 export async function gradgradcheck(fn: Fn, inputsIn: Tensor | Tensor[], opts: GradgradcheckOptions = {}): Promise<boolean> {
+  checkOptions('gradgradcheck', opts, GRADGRADCHECK_KEYS);
   const fwdOverRev = opts.checkFwdOverRev ?? false;
   const revOverRev = opts.checkRevOverRev ?? true;
   if (!fwdOverRev && !revOverRev) throw new Error('Expected at least one of check_fwd_over_rev or check_rev_over_rev to be True');

@@ -318,6 +318,17 @@ export class OpNode<N extends OpName> extends Node {
   }
 }
 
+/**
+ * @internal Give the top node of a composite op the name PyTorch's single op
+ * records (clamp is computed as a `where`, which records WhereBackward0;
+ * PyTorch's clamp records ClampBackward1), so `y.gradFn.name`, printing and
+ * messages read as in PyTorch. Called right after the node is made, before
+ * anyone has seen it.
+ */
+export function relabel(node: Node, name: string): void {
+  (node as { name: string }).name = name;
+}
+
 /** PyTorch's node names where they differ from `<Op>Backward0` (checked with torch 1.13). */
 const torchNames: Partial<Record<OpName, string>> = {
   contiguous: 'CloneBackward0',

@@ -63,10 +63,18 @@ export function logSoftmax(input: Tensor, dim: number): Tensor {
   return input.logSoftmax(dim);
 }
 
-/** Whether `v` is an options object: a plain object holding only `keys` (a `{ valueOf }` object is not one). */
-function isOptions<T extends object>(v: T | number, keys: readonly string[]): v is T {
+/**
+ * Whether `v` is an options object: a plain object, whose every key must be
+ * one of `keys`, else `fn() got an unexpected keyword argument 'k'`
+ * (checkOptions). A class instance, or an object with its own `valueOf`,
+ * `toString` or a symbol key (`Symbol.toPrimitive`), is not one: it stands
+ * in a number's place, and the number check names the argument.
+ */
+function isOptions<T extends object>(fn: string, v: T | number, keys: readonly string[]): v is T {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype) return false;
-  return Reflect.ownKeys(v).every((k) => typeof k === 'string' && keys.includes(k));
+  if (Reflect.ownKeys(v).some((k) => typeof k === 'symbol' || k === 'valueOf' || k === 'toString')) return false;
+  checkOptions(fn, v, keys);
+  return true;
 }
 
 function checkDropoutP(p: number): void {
@@ -279,12 +287,19 @@ export class ReLU extends Module {
   }
 }
 
-/** x for x > 0, else negativeSlope·x. @example new gg.nn.LeakyReLU(0.2) // or ({ negativeSlope: 0.2 }) */
+/**
+ * x for x > 0, else negativeSlope·x (PyTorch's `nn.LeakyReLU`); the slope
+ * alone or the options `{ negativeSlope, inplace }` (inplace only false).
+ * @throws TypeError `LeakyReLU() got an unexpected keyword argument 'k'` for
+ *   another option key (PyTorch: `LeakyReLU.__init__() got ...`), or for a
+ *   slope that is not a number
+ * @example new gg.nn.LeakyReLU(0.2) // or ({ negativeSlope: 0.2 })
+ */
 export class LeakyReLU extends Module {
   negativeSlope: number;
   constructor(negativeSlope: number | { negativeSlope?: number; inplace?: boolean } = 0.01) {
     super();
-    const opts = isOptions(negativeSlope, ['negativeSlope', 'inplace']);
+    const opts = isOptions('LeakyReLU', negativeSlope, ['negativeSlope', 'inplace']);
     if (opts) checkOptionalBool('LeakyReLU', 'inplace', negativeSlope.inplace, false);
     const v = opts ? (negativeSlope.negativeSlope ?? 0.01) : negativeSlope;
     this.negativeSlope = checkNumber('LeakyReLU', 'negative_slope', v);
@@ -320,7 +335,7 @@ abstract class AlongDim extends Module {
   dim: number;
   constructor(dim: number | { dim: number }) {
     super();
-    this.dim = checkInt(this.constructor.name, 'dim', isOptions(dim, ['dim']) ? dim.dim : dim);
+    this.dim = checkInt(this.constructor.name, 'dim', isOptions(this.constructor.name, dim, ['dim']) ? dim.dim : dim);
   }
   override extraRepr(): string {
     return `dim=${this.dim}`;
@@ -345,14 +360,18 @@ export class LogSoftmax extends AlongDim {
 
 /**
  * Zero elements with probability p in training (scaling the rest by
- * 1/(1-p)); identity in eval. Masks come from the seeded stream.
+ * 1/(1-p)); identity in eval. Masks come from the seeded stream
+ * (PyTorch's `nn.Dropout`); p alone or the options `{ p, inplace }`.
+ * @throws TypeError `Dropout() got an unexpected keyword argument 'k'` for
+ *   another option key (PyTorch: `_DropoutNd.__init__() got ...`) or a p that
+ *   is not a number; Error `dropout probability has to be between 0 and 1`
  * @example const d = new gg.nn.Dropout(0.2);
  */
 export class Dropout extends Module {
   readonly p: number;
   constructor(p: number | { p?: number; inplace?: boolean } = 0.5) {
     super();
-    const opts = isOptions(p, ['p', 'inplace']);
+    const opts = isOptions('Dropout', p, ['p', 'inplace']);
     if (opts) checkOptionalBool('Dropout', 'inplace', p.inplace, false);
     const v = opts ? (p.p ?? 0.5) : p;
     checkDropoutP(v);
@@ -374,7 +393,7 @@ export class Flatten extends Module {
   endDim: number;
   constructor(startDim: number | { startDim?: number; endDim?: number } = 1, endDim = -1) {
     super();
-    const opts = isOptions(startDim, ['startDim', 'endDim']);
+    const opts = isOptions('Flatten', startDim, ['startDim', 'endDim']);
     this.startDim = checkInt('Flatten', 'start_dim', opts ? (startDim.startDim ?? 1) : startDim);
     this.endDim = checkInt('Flatten', 'end_dim', opts ? (startDim.endDim ?? -1) : endDim);
   }

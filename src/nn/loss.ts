@@ -100,6 +100,26 @@ function checkIndexTarget(input: Tensor, target: Tensor, ignoreIndex: number): v
 }
 
 /**
+ * A class weight holds one value per class, else PyTorch 1.13's message:
+ * `weight tensor should be defined either for all C classes or no classes but
+ * got weight tensor of shape: [..]` (prefixed `cross_entropy: ` for
+ * class-probability targets); for spatial input (N, C, d1, ...) with class
+ * indices, nll_loss2d's `weight tensor should be defined either for all or no
+ * classes`, which checks only the element count (a (C, 1) weight passes).
+ * Why here and not at the product: a wrong length gave a broadcast message.
+ */
+function checkClassWeight(weight: Tensor | null, c: number, spatial: boolean, prefix = ''): void {
+  if (!weight) return;
+  if (spatial && prefix === '') {
+    if (weight.numel() !== c) throw new Error('weight tensor should be defined either for all or no classes');
+    return;
+  }
+  if (weight.ndim !== 1 || weight.shape[0] !== c) {
+    throw new Error(`${prefix}weight tensor should be defined either for all ${c} classes or no classes but got weight tensor of shape: ${fmt(weight.shape)}`);
+  }
+}
+
+/**
  * The negative log likelihood per element and the weight of its target
  * class (0 where ignored), both of shape (N, d1, ...).
  */
@@ -117,7 +137,13 @@ function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignore
 
 /**
  * Negative log likelihood of log-probabilities `input` (N, C, d1...) at class
- * indices `target` (N, d1...); 'mean' divides by the summed target weights.
+ * indices `target` (N, d1...); 'mean' divides by the summed target weights
+ * (PyTorch's `F.nll_loss`).
+ * @throws TypeError `nll_loss() got an unexpected keyword argument 'k'` for an
+ *   unknown option key; Error with PyTorch's messages for a target that does
+ *   not fit (dtype, shape, out-of-bounds class) and for a weight that is not
+ *   one value per class (`weight tensor should be defined either for all 3
+ *   classes or no classes but got weight tensor of shape: [2]`)
  * @example gg.nn.functional.nllLoss(x.logSoftmax(1), y)
  */
 export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
@@ -131,6 +157,7 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): T
       return reduction === 'none' ? out.squeeze(0) : out;
     }
     checkIndexTarget(input, target, ignoreIndex);
+    checkClassWeight(weight, input.shape[1] ?? 0, input.ndim > 2);
     const { nll, w } = pickTargets(input, target, weight, ignoreIndex);
     if (reduction === 'none') return nll;
     if (reduction === 'sum') return nll.sum();
@@ -141,7 +168,12 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): T
 /**
  * Cross entropy of logits `input` (N, C) or (N, C, d1, ...) (or (C)) with
  * class indices (N, d1, ...) or class probabilities (same shape as input),
- * with PyTorch 1.13's weighting, `ignoreIndex` and label smoothing.
+ * with PyTorch 1.13's weighting, `ignoreIndex` and label smoothing
+ * (PyTorch's `F.cross_entropy`).
+ * @throws TypeError `cross_entropy() got an unexpected keyword argument 'k'`
+ *   for an unknown option key; Error with PyTorch's messages for a target
+ *   that does not fit and for a weight that is not one value per class
+ *   (`cross_entropy: weight tensor should be defined ...` with probabilities)
  * @example gg.nn.functional.crossEntropy(logits, gg.tensor([0, 2, 1]), { labelSmoothing: 0.1 })
  */
 export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
@@ -156,9 +188,9 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
       return reduction === 'none' ? out.squeeze(0) : out;
     }
     const c = input.shape[1] ?? 0;
-    if (weight && (weight.ndim !== 1 || weight.shape[0] !== c)) {
-      throw new Error(`weight tensor should be defined either for all ${c} classes or no classes but got weight tensor of shape: ${fmt(weight.shape)}`);
-    }
+    if (fmt(target.shape) === fmt(input.shape)) checkClassWeight(weight, c, false, 'cross_entropy: ');
+    else checkIndexTarget(input, target, ignoreIndex);
+    checkClassWeight(weight, c, input.ndim > 2);
     const logp = input.logSoftmax(1);
 
     if (fmt(target.shape) === fmt(input.shape)) {
@@ -172,7 +204,6 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
       return prod.sum().neg().div(input.numel() / c);
     }
 
-    checkIndexTarget(input, target, ignoreIndex);
     const { nll, w, valid } = pickTargets(logp, target, weight, ignoreIndex);
     let main: Tensor;
     if (reduction === 'none') main = nll;

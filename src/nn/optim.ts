@@ -16,8 +16,13 @@ import { keep, tidy } from '../tensor/storage.js';
 
 /** A parameter group: its tensors and its options (the optimiser's defaults filled in). */
 export type ParamGroup<O> = O & { params: Tensor[] };
+/**
+ * A group as given to a constructor or `addParamGroup`: its tensors, any of
+ * the optimiser's options, and `initialLr` (the lr a resumed scheduler starts from).
+ */
+export type ParamGroupInput<O> = Partial<O> & { params: Iterable<Tensor>; initialLr?: number };
 /** What the constructors accept: tensors, or groups with per-group options. */
-export type Params<O> = Iterable<Tensor> | (Partial<O> & { params: Iterable<Tensor> })[];
+export type Params<O> = Iterable<Tensor> | ParamGroupInput<O>[];
 
 /** Per-parameter state: tensors (kept) and numbers. */
 export type ParamState = Record<string, Tensor | number>;
@@ -28,7 +33,7 @@ export interface OptimizerStateDict<O> {
   paramGroups: (O & { params: number[] })[];
 }
 
-function isGroupList<O>(p: Params<O>): p is (Partial<O> & { params: Iterable<Tensor> })[] {
+function isGroupList<O>(p: Params<O>): p is ParamGroupInput<O>[] {
   return Array.isArray(p) && p.length > 0 && !isTensorLike(p[0]);
 }
 function isTensorLike(v: unknown): boolean {
@@ -47,7 +52,7 @@ export abstract class Optimizer<O extends object> {
 
   constructor(params: Params<O>, defaults: O) {
     this.defaults = defaults;
-    const groups = isGroupList(params) ? params : [{ params: params as Iterable<Tensor> } as Partial<O> & { params: Iterable<Tensor> }];
+    const groups = isGroupList(params) ? params : [{ params: params as Iterable<Tensor> } as ParamGroupInput<O>];
     if (groups.length === 0 || (groups.length === 1 && [...(groups[0] as { params: Iterable<Tensor> }).params].length === 0)) {
       throw new Error('optimizer got an empty parameter list');
     }
@@ -55,10 +60,23 @@ export abstract class Optimizer<O extends object> {
   }
 
   /**
-   * Add a group of parameters with its own options (e.g. a smaller lr).
+   * Add a group of parameters with its own options (e.g. a smaller lr), as
+   * PyTorch's `Optimizer.add_param_group`; the constructor adds each group
+   * it is given through it.
+   *
+   * A group's keys are `params`, the optimiser's option names (its
+   * `defaults`) and `initialLr` (what a resumed scheduler reads). Why
+   * refuse others (PyTorch stores any key): a misspelt option such as
+   * `weight_decay` was silently ignored and the group trained with the
+   * default (docs/notes/validation.md).
+   * @throws TypeError `add_param_group() got an unexpected keyword argument 'k'`
+   *   (with a camelCase hint) for another key; Error `can't optimize a
+   *   non-leaf Tensor`, `some parameters appear in more than one parameter
+   *   group`, and the optimiser's own option errors
    * @example opt.addParamGroup({ params: head.parameters(), lr: 1e-2 })
    */
-  addParamGroup(group: Partial<O> & { params: Iterable<Tensor> }): void {
+  addParamGroup(group: ParamGroupInput<O>): void {
+    checkOptions('add_param_group', group, ['params', 'initialLr', ...Object.keys(this.defaults)]);
     const params = [...group.params];
     for (const p of params) {
       if (!p.isLeaf) throw new Error("can't optimize a non-leaf Tensor");

@@ -11,9 +11,10 @@
 import type { Tensor } from './tensor.js';
 import { normDim, normDims, type Dims } from './shape.js';
 import { withGradMode } from '../autograd/grad-mode.js';
+import { relabel } from '../autograd/graph.js';
 import { argError, checkBool, checkInt, checkNumber, checkOptions, checkTensor, checkTensorList, isTensor } from './check.js';
 import { tidy } from './storage.js';
-import { promoteTypes, type DType } from '../backend/types.js';
+import { isIntegralDtype, promoteTypes, type DType } from '../backend/types.js';
 
 /** max(x, 0); the gradient at 0 is 0, as in PyTorch. */
 export function relu(x: Tensor): Tensor {
@@ -46,7 +47,10 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
     });
     let inRange: Tensor | null = lo ? x.ge(min as number) : null;
     if (hi) inRange = inRange ? inRange.mul(x.le(max as number)) : x.le(max as number);
-    return x.where(inRange as Tensor, fill);
+    const out = x.where(inRange as Tensor, fill);
+    // PyTorch's node for clamp with number bounds (any of min, max or both): ClampBackward1
+    if (out.gradFn) relabel(out.gradFn, 'ClampBackward1');
+    return out;
   });
 }
 
@@ -383,6 +387,43 @@ export function roundDecimals(x: Tensor, decimals: number): Tensor {
 }
 
 // ---- reversed operators ----
+
+/** Options of `add`, `sub` and their in-place forms: PyTorch's keyword `alpha`. */
+export interface AlphaOptions {
+  /** The multiplier of `other` (default 1). */
+  alpha?: number;
+}
+
+/**
+ * `alpha` from the options of `fn` (`add`, `sub_`, ...), checked: a number,
+ * and a whole one when the result is an integer tensor (PyTorch's rule).
+ * @throws TypeError for an unknown option key or a non-number alpha;
+ *   Error `For integral input tensors, argument alpha must not be a floating point number.`
+ * @example alphaOf('add', x, 2, { alpha: 3 }) // 3
+ */
+export function alphaOf(fn: string, x: Tensor, other: unknown, opts: AlphaOptions | undefined): number {
+  const alpha = checkNumber(fn, 'alpha', checkOptions(fn, opts, ['alpha']).alpha ?? 1);
+  const otherIntegral = typeof other === 'number' ? Number.isInteger(other) : isTensor(other) && isIntegralDtype(other.dtype);
+  if (isIntegralDtype(x.dtype) && otherIntegral && !Number.isInteger(alpha)) {
+    throw new Error('For integral input tensors, argument alpha must not be a floating point number.');
+  }
+  return alpha;
+}
+
+/**
+ * `x + alpha·other` or `x - alpha·other` (PyTorch's `add`/`sub` with
+ * `alpha`), for alpha ≠ 1: a number `other` is scaled in float64 before it
+ * becomes the operand; a tensor one is multiplied first (its gradient is
+ * ±alpha·g, as PyTorch's). The node is the op's own (AddBackward0,
+ * SubBackward0).
+ * @example scaledBinary(x, 'add', y, 2) // x + 2y
+ */
+export function scaledBinary(x: Tensor, op: 'add' | 'sub', other: Tensor | number, alpha: number): Tensor {
+  if (typeof other === 'number') return x[op](other * alpha);
+  if (!isTensor(other)) throw argError(op, 'other', 'Tensor or Number', other);
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => x[op](other.mul(alpha)));
+}
 
 /**
  * `other - alpha·x` (PyTorch's `torch.rsub(input, other, *, alpha=1)`): the

@@ -72,9 +72,17 @@ function checkDefaultDtype(dtype: unknown): DType {
   return d;
 }
 
-/** The options' dtype and device (defaults filled in), each checked. */
-function resolve(opts: TensorOptions, fn = 'tensor', inferred?: DType): { dtype: DType; device: string } {
-  checkOptions(fn, opts);
+/** The keys of TensorOptions (an unknown key is refused, docs/notes/validation.md). */
+const TENSOR_KEYS: readonly (keyof TensorOptions)[] = ['dtype', 'device', 'requiresGrad'];
+
+/**
+ * The options' dtype and device (defaults filled in), each checked; a key
+ * outside TensorOptions and `extra` is refused with Python's
+ * unexpected-keyword TypeError (`zeros() got an unexpected keyword argument
+ * 'requires_grad' (did you mean 'requiresGrad'?)`).
+ */
+function resolve(opts: TensorOptions, fn = 'tensor', inferred?: DType, extra: readonly string[] = []): { dtype: DType; device: string } {
+  checkOptions(fn, opts, [...TENSOR_KEYS, ...extra]);
   const dtype = checkDtype(fn, opts.dtype ?? inferred ?? defaults.dtype);
   const device = opts.device ?? defaultDevice;
   if (typeof device !== 'string') throw argError(fn, 'device', 'str', device);
@@ -167,7 +175,7 @@ export function tensor(data: TensorData | Tensor, opts: TensorOptions & { shape?
   let inferred = data instanceof Tensor ? data.dtype : inferDtype(data);
   // whole JS numbers that must require grad: the `torch.tensor([1., 2.], requires_grad=True)` a port means
   if (opts.requiresGrad === true && inferred === 'int64' && !ArrayBuffer.isView(data)) inferred = undefined;
-  const { dtype, device } = resolve(opts, 'tensor', inferred);
+  const { dtype, device } = resolve(opts, 'tensor', inferred, ['shape']);
   const given = opts.shape === undefined ? undefined : checkSize('tensor', 'shape', opts.shape);
   if (data instanceof Tensor) return finish(data.detach().to(dtype).to(device).clone(), opts);
   let shape: number[];
@@ -245,7 +253,9 @@ function filled(fn: string, shape: unknown, value: unknown, opts: TensorOptions)
 /**
  * A tensor filled with `value`, computed on the device (no upload).
  * @throws TypeError when `shape` is not whole numbers or `value` is not a JS
- *   number; RangeError for a negative size or a finite value beyond float32
+ *   number, or for an option key other than dtype, device, requiresGrad
+ *   (`full() got an unexpected keyword argument 'k'`, as every creation
+ *   function); RangeError for a negative size or a finite value beyond float32
  * @example gg.full([2, 2], 7)
  */
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
@@ -315,7 +325,7 @@ export function arange(...args: unknown[]): Tensor {
   while (nums.length > 0 && nums[nums.length - 1] === undefined) nums.pop();
   if (nums.length === 0 || nums.length > 3) throw new TypeError(`arange() takes 1 to 3 numbers (end; start, end; or start, end, step) and options, got ${args.length} arguments`);
   const opts = (hasOpts ? last : {}) as ArangeOptions;
-  const { dtype, device } = resolve(opts, 'arange');
+  const { dtype, device } = resolve(opts, 'arange', undefined, ['start', 'step']);
   let start: number;
   let end: number;
   let step: number;

@@ -25,6 +25,7 @@ import { normal, uniform } from './random.js';
 import { broadcastShapes, fmt } from './shape.js';
 import { rooted } from './storage.js';
 import { argError, checkNumber, isTensor } from './check.js';
+import { alphaOf, scaledBinary, type AlphaOptions } from './composites.js';
 import type { Tensor } from './tensor.js';
 
 /** PyTorch's message for an in-place op on a leaf that requires grad, in grad mode. */
@@ -141,9 +142,10 @@ function retangent(self: Tensor, tan: Tensor | null): void {
   else if (tangentOf(self)) setTangent(self, self.newFull(self.shape, 0));
 }
 
-/** `add_`, `sub_`, `mul_`, `div_`: the out-of-place op, written back. */
-export function binary(self: Tensor, op: 'add' | 'sub' | 'mul' | 'div', other: Tensor | number): void {
+/** `add_`, `sub_` (with PyTorch's `alpha` option), `mul_`, `div_`: the out-of-place op, written back. */
+export function binary(self: Tensor, op: 'add' | 'sub' | 'mul' | 'div', other: Tensor | number, opts?: AlphaOptions): void {
   if (typeof other !== 'number' && !isTensor(other)) throw argError(`${op}_`, 'other', 'Tensor or Number', other);
+  const alpha = op === 'add' || op === 'sub' ? alphaOf(`${op}_`, self, other, opts) : 1;
   const o = typeof other === 'number' ? null : other;
   if (o) checkBroadcastInto(self, o);
   // an integer tensor cannot take a float result (true division, a float operand): PyTorch's can_cast rule
@@ -158,7 +160,7 @@ export function binary(self: Tensor, op: 'add' | 'sub' | 'mul' | 'div', other: T
     // as PyTorch, an operand of another float dtype is converted to the tensor's
     const b = o && o.dtype !== self.dtype ? o.to(self.dtype) : other;
     try {
-      return a[op](b);
+      return alpha === 1 ? a[op](b) : scaledBinary(a, op as 'add' | 'sub', b, alpha);
     } finally {
       if (b !== other) (b as Tensor).dispose();
     }

@@ -348,23 +348,27 @@ export class Tensor {
    * grad (use `gg.noGrad`) and on a view of one. Views of this tensor see the new values; the version counter
    * counts the write, so a graph that saved this tensor refuses to backward.
    * Dtypes: an operand of the other float dtype is converted to this one.
-   * @throws TypeError for a non-tensor, non-number `other`; Error `a leaf Variable that requires grad is being used in an in-place operation.`,
+   * With `{ alpha }` it adds alpha·other (PyTorch's `x.add_(y, alpha=2)`).
+   * @throws TypeError for a non-tensor, non-number `other`, a non-number
+   *   alpha or an unknown option; Error `For integral input tensors, argument
+   *   alpha must not be a floating point number.`, Error `a leaf Variable that requires grad is being used in an in-place operation.`,
    *   `output with shape [2] doesn't match the broadcast shape [2, 2]`, `unsupported operation: more than one element of the written-to tensor refers to a single memory location. ...`
    *   (PyTorch's messages). A failed call changes nothing.
    * Reference: torch.Tensor.add_.
    * @example const y = x.mul(2); y.add_(1); y.gradFn!.name // 'AddBackward0'
+   * @example const a = gg.ones([3]); a.add_(gg.tensor([1, 2, 3]), { alpha: 2 }) // [3, 5, 7]
    */
-  add_(other: Tensor | number): this {
-    I.binary(this, 'add', other);
+  add_(other: Tensor | number, opts?: C.AlphaOptions): this {
+    I.binary(this, 'add', other, opts);
     return this;
   }
   /**
-   * Subtract in place (PyTorch's `sub_`); rules, errors and shapes as `add_` (SubBackward0).
+   * Subtract in place (PyTorch's `sub_`, `{ alpha }` included: x -= alpha·other); rules, errors and shapes as `add_` (SubBackward0).
    * Reference: torch.Tensor.sub_.
    * @example gg.noGrad(() => w.sub_(w.grad!.mul(0.1)));
    */
-  sub_(other: Tensor | number): this {
-    I.binary(this, 'sub', other);
+  sub_(other: Tensor | number, opts?: C.AlphaOptions): this {
+    I.binary(this, 'sub', other, opts);
     return this;
   }
   /**
@@ -618,7 +622,9 @@ export class Tensor {
 
   /**
    * Compute gradients of this tensor with respect to the graph's leaves and
-   * accumulate them into their `.grad`.
+   * accumulate them into their `.grad` (PyTorch's `Tensor.backward`).
+   * @throws TypeError `backward() got an unexpected keyword argument 'k'` for
+   *   an option key other than retainGraph, createGraph, inputs
    * @example
    * const x = gg.tensor([1, 2, 3], { requiresGrad: true });
    * x.mul(x).sum().backward(); // x.grad = [2, 4, 6]
@@ -756,13 +762,34 @@ export class Tensor {
     return apply(op, [this, o], {});
   }
 
-  /** Elementwise sum with broadcasting. @example gg.tensor([1, 2]).add(1) // [2, 3] */
-  add(o: Tensor | number): Tensor {
-    return this.binary('add', 'other', o);
+  /**
+   * Elementwise sum `x + alpha·other` with broadcasting (PyTorch's
+   * `torch.add(input, other, *, alpha=1)`); dtype by PyTorch's promotion.
+   * Gradient: g for x, alpha·g for a tensor `other` (node AddBackward0).
+   * @throws TypeError when `other` is neither a tensor nor a number, for a
+   *   non-number alpha or an unknown option (`add() got an unexpected keyword
+   *   argument 'k'`); Error `For integral input tensors, argument alpha must
+   *   not be a floating point number.`; the broadcast error for shapes that
+   *   do not broadcast
+   * @example gg.tensor([1, 2]).add(1) // [2, 3]
+   * @example gg.tensor([1, 1]).add(gg.tensor([1, 2]), { alpha: 2 }) // [3, 5]
+   */
+  add(o: Tensor | number, opts?: C.AlphaOptions): Tensor {
+    if (opts === undefined) return this.binary('add', 'other', o);
+    const alpha = C.alphaOf('add', this, o, opts);
+    return alpha === 1 ? this.binary('add', 'other', o) : C.scaledBinary(this, 'add', o, alpha);
   }
-  /** Elementwise difference. @example gg.tensor([1, 2]).sub(1) // [0, 1] */
-  sub(o: Tensor | number): Tensor {
-    return this.binary('sub', 'other', o);
+  /**
+   * Elementwise difference `x - alpha·other` with broadcasting (PyTorch's
+   * `torch.sub(input, other, *, alpha=1)`); rules and errors as `add`
+   * (node SubBackward0).
+   * @example gg.tensor([1, 2]).sub(1) // [0, 1]
+   * @example gg.tensor([1, 1]).sub(gg.tensor([1, 2]), { alpha: 2 }) // [-1, -3]
+   */
+  sub(o: Tensor | number, opts?: C.AlphaOptions): Tensor {
+    if (opts === undefined) return this.binary('sub', 'other', o);
+    const alpha = C.alphaOf('sub', this, o, opts);
+    return alpha === 1 ? this.binary('sub', 'other', o) : C.scaledBinary(this, 'sub', o, alpha);
   }
   /**
    * The reversed difference `other - alpha·x` (PyTorch's `torch.rsub` and

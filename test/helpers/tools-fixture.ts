@@ -1,6 +1,7 @@
 /**
  * Reader for test/fixtures/torch_tools.json (make_tools.py): PyTorch 1.13
- * goldens of rounding, norm, arange, rsub, gradient clipping and lr schedulers.
+ * goldens of rounding, norm, arange, rsub, gradient clipping, lr schedulers
+ * and the porting checks (messages, node names, alpha, dtype inference).
  * Non-finite numbers are stored as the strings 'inf', '-inf', 'nan'.
  */
 import { fixture } from './compare.js';
@@ -50,6 +51,13 @@ export interface ToolsFixture {
   }[];
   errors: Record<string, string | null>;
   reprs: { name: string; shape: number[]; dtype: string; data: Num[]; requiresGrad: boolean; gradFn: boolean; repr: string }[];
+  porting: {
+    errors: Record<string, string | null>;
+    gradFnNames: Record<string, string>;
+    alpha: { op: 'add' | 'sub'; alpha: number; a: ToolTensor; b: ToolTensor | number; out: ToolTensor; inplace: ToolTensor; gout: ToolTensor; gradA: ToolTensor; gradB: ToolTensor | null }[];
+    intAlpha: number[];
+    dtypes: Record<string, string>;
+  };
 }
 
 let cached: ToolsFixture | undefined;

@@ -59,6 +59,32 @@ const cases: Case[] = [
   ['std', (o) => ((t) => () => t.std(0, o))(x())],
   ['round', (o) => ((t) => () => t.round(o))(x())],
   ['rsub', (o) => ((t) => () => t.rsub(1, o))(x())],
+  ['add', (o) => ((a, b) => () => a.add(b, o))(x(), x())],
+  ['sub', (o) => ((a, b) => () => a.sub(b, o))(x(), x())],
+  ['add_', (o) => ((a, b) => () => a.add_(b, o))(x(), x())],
+  ['sub_', (o) => ((a) => () => a.sub_(1, o))(x())],
+  // tensor creation
+  ['tensor', (o) => () => gg.tensor([1, 2], o)],
+  ['zeros', (o) => () => gg.zeros([2], o)],
+  ['ones', (o) => () => gg.ones([2], o)],
+  ['full', (o) => () => gg.full([2], 3, o)],
+  ['zeros_like', (o) => ((t) => () => gg.zerosLike(t, o))(x())],
+  ['ones_like', (o) => ((t) => () => gg.onesLike(t, o))(x())],
+  ['full_like', (o) => ((t) => () => gg.fullLike(t, 2, o))(x())],
+  ['arange', (o) => () => gg.arange(4, o)],
+  ['arange', (o) => () => gg.arange(0, 4, 2, o)],
+  ['rand', (o) => () => gg.rand([2], o)],
+  ['randn', (o) => () => gg.randn([2], o)],
+  ['randint', (o) => () => gg.randint(0, 4, [2], o)],
+  // autograd
+  ['backward', (o) => ((s) => () => s.backward(undefined, o))(gg.ones([2], { requiresGrad: true }).sum())],
+  ['grad', (o) => ((t) => ((s) => () => gg.autograd.grad(s, [t], o))(t.sum()))(gg.ones([2], { requiresGrad: true }))],
+  ['add_param_group', (o) => ((op, ps) => () => op.addParamGroup({ params: ps, ...(o as object) }))(opt(), p())],
+  ['add_param_group', (o) => ((ps) => () => new gg.optim.Adam([{ params: ps, ...(o as object) }]))(p())],
+  ['Dropout', (o) => () => new gg.nn.Dropout(o)],
+  ['LeakyReLU', (o) => () => new gg.nn.LeakyReLU(o)],
+  ['Flatten', (o) => () => new gg.nn.Flatten(o)],
+  ['Softmax', (o) => () => new gg.nn.Softmax(o)],
 ];
 
 /** Run `call`, expecting the unexpected-keyword TypeError and no new buffer. */
@@ -100,6 +126,41 @@ describe('safety: unknown option keys are refused', () => {
     expect(() => t.var(0, { correction: 0, unbiased: true })).to.throw(TypeError, "only one of 'unbiased' and 'correction'");
     expect(() => t.std(0, { keepdim: 1 as never })).to.throw(TypeError, "std(): argument 'keepdim' must be bool");
     t.dispose();
+  });
+
+  it('gradcheck/gradgradcheck reject (their promise) before fn runs', async () => {
+    const t = gg.tensor([1, 2], { dtype: 'float64', requiresGrad: true });
+    let ran = 0;
+    const fn = (a: gg.Tensor): gg.Tensor => (ran++, a.mul(2));
+    for (const [name, check] of [['gradcheck', gg.autograd.gradcheck], ['gradgradcheck', gg.autograd.gradgradcheck]] as const) {
+      const err = await check(fn, [t], { bogus: 1, raiseException: false } as never).then(() => null, (e: unknown) => e);
+      expect(err, name).to.be.instanceOf(TypeError);
+      expect((err as Error).message).to.equal(`${name}() got an unexpected keyword argument 'bogus'`);
+      const hint = await check(fn, [t], { raise_exception: false } as never).then(() => null, (e: unknown) => e);
+      expect((hint as Error).message).to.equal(`${name}() got an unexpected keyword argument 'raise_exception' (did you mean 'raiseException'?)`);
+    }
+    expect(ran).to.equal(0);
+    expect(await gg.autograd.gradcheck(fn, [t], { eps: 1e-6 })).to.equal(true);
+  });
+
+  it('creation, backward and param groups: the snake_case hint, and known keys still work', () => {
+    gg.tidy(() => {
+      expectRefused(() => gg.zeros([2], { requires_grad: true } as never), "zeros() got an unexpected keyword argument 'requires_grad' (did you mean 'requiresGrad'?)");
+      expectRefused(() => gg.tensor([1], { shape: [1], dtyp: 'float64' } as never), "tensor() got an unexpected keyword argument 'dtyp'");
+      const w = gg.ones([2], { requiresGrad: true });
+      expect(() => w.sum().backward(undefined, { retain_graph: true } as never)).to.throw(TypeError, "backward() got an unexpected keyword argument 'retain_graph' (did you mean 'retainGraph'?)");
+      expect(w.grad, 'a refused backward accumulated a gradient').to.equal(null);
+      const op = opt();
+      expect(() => op.addParamGroup({ params: p(), weight_decay: 0.1 } as never)).to.throw(TypeError, "add_param_group() got an unexpected keyword argument 'weight_decay' (did you mean 'weightDecay'?)");
+      expect(op.paramGroups.length, 'a refused group was added').to.equal(1);
+      op.addParamGroup({ params: p(), lr: 0.01, weightDecay: 0.1 });
+      expect(op.paramGroups[1]?.weightDecay).to.equal(0.1);
+      expect(() => new gg.optim.SGD([{ params: p(), initialLr: 0.1 }], { lr: 0.1 })).not.to.throw();
+      expect(gg.full([2], 3, { dtype: 'float64', requiresGrad: true }).requiresGrad).to.equal(true);
+      expect(gg.arange(4, { start: 1, step: 2 }).shape).to.deep.equal([2]);
+      expect(new gg.nn.Dropout({ p: 0.2 }).p).to.equal(0.2);
+      expect(new gg.nn.LeakyReLU({ negativeSlope: 0.2 }).negativeSlope).to.equal(0.2);
+    });
   });
 
   it('keys holding undefined pass (spread objects), and known keys still work', () => {

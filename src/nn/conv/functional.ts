@@ -328,7 +328,9 @@ function poolInput(input: Tensor, r: Rank, op: string): [Tensor, boolean] {
 
 /**
  * A pooling's input (batched) and window as tuples, checked: positive sizes,
- * padding at most half the kernel (`tooMuchPad` words the error).
+ * padding at most half the kernel (`tooMuchPad` words the error), strides
+ * with PyTorch 1.13's messages (`stride should not be zero`, `stride should
+ * be greater than zero, but got dH: -1 dW: -1`).
  */
 function poolArgs(
   r: Rank,
@@ -343,12 +345,20 @@ function poolArgs(
   const stride = tuple(opts.stride ?? kernelSize, r, 'stride', op);
   const padding = tuple(opts.padding ?? 0, r, 'padding', op);
   const dilation = tuple(opts.dilation ?? 1, r, 'dilation', op);
-  checkPositive(op, stride, dilation, padding);
+  // PyTorch's order: a zero stride first (pooling_output_shape), a negative one after the kernel
+  if (stride.includes(0)) throw new Error('stride should not be zero');
   kernel.forEach((k, d) => {
     if (k <= 0) throw new Error(`${op}: kernel_size must be greater than zero, but got ${fmt(kernel)}`);
     const p = padding[d] ?? 0;
     if (p > Math.floor(k / 2)) throw new Error(tooMuchPad(p, k, dilation[d] ?? 1));
   });
+  if (stride.some((v) => v < 0)) {
+    // PyTorch names the strides dT dH dW; 1-D pooling runs as 2-D with a height stride of 1
+    const shown = r === 1 ? [1, ...stride] : stride;
+    const names = shown.length === 3 ? ['dT', 'dH', 'dW'] : ['dH', 'dW'];
+    throw new Error(`stride should be greater than zero, but got ${shown.map((v, d) => `${names[d]}: ${v}`).join(' ')}`);
+  }
+  checkPositive(op, stride, dilation, padding);
   return [x, batched, kernel, stride, padding, dilation];
 }
 
@@ -409,22 +419,37 @@ export function maxPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: M
 }
 
 /**
- * Max pooling over (N, C, L) or (C, L). Ties share the gradient evenly
- * (PyTorch gives it all to one index).
+ * Max pooling over (N, C, L) or (C, L) (PyTorch's `F.max_pool1d`). Ties share
+ * the gradient evenly (PyTorch gives it all to one index).
+ * @throws TypeError for an unknown option or a non-int size; Error with
+ *   PyTorch 1.13's messages for a bad input rank, `stride should not be zero`,
+ *   `stride should be greater than zero, but got dH: -1 dW: -1`, too much
+ *   padding, and an output size below 1
  * @example gg.nn.functional.maxPool1d(x, 2)
  */
 export function maxPool1d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions = {}): Tensor {
   return maxPoolNd(1, input, kernelSize, opts);
 }
 /**
- * Max pooling over (N, C, H, W) or (C, H, W). Ties share the gradient evenly
- * (PyTorch gives it all to one index).
+ * Max pooling over (N, C, H, W) or (C, H, W) (PyTorch's `F.max_pool2d`). Ties
+ * share the gradient evenly (PyTorch gives it all to one index).
+ * @throws TypeError for an unknown option or a non-int size; Error with
+ *   PyTorch 1.13's messages for a bad input rank, `stride should not be zero`,
+ *   `stride should be greater than zero, but got dH: -1 dW: -1`, too much
+ *   padding, and an output size below 1
  * @example gg.nn.functional.maxPool2d(x, 2) // halves H and W
  */
 export function maxPool2d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions = {}): Tensor {
   return maxPoolNd(2, input, kernelSize, opts);
 }
-/** Max pooling over (N, C, D, H, W) or (C, D, H, W). @example gg.nn.functional.maxPool3d(x, 2) // halves D, H and W */
+/**
+ * Max pooling over (N, C, D, H, W) or (C, D, H, W) (PyTorch's `F.max_pool3d`).
+ * @throws TypeError for an unknown option or a non-int size; Error with
+ *   PyTorch 1.13's messages for a bad input rank, `stride should not be zero`,
+ *   `stride should be greater than zero, but got dH: -1 dW: -1`, too much
+ *   padding, and an output size below 1
+ * @example gg.nn.functional.maxPool3d(x, 2) // halves D, H and W
+ */
 export function maxPool3d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions = {}): Tensor {
   return maxPoolNd(3, input, kernelSize, opts);
 }
@@ -491,18 +516,36 @@ function poolCounts(inSize: number[], outSize: number[], kernel: number[], strid
   return out;
 }
 
-/** Average pooling over (N, C, L) or (C, L). @example gg.nn.functional.avgPool1d(x, 2) */
+/**
+ * Average pooling over (N, C, L) or (C, L) (PyTorch's `F.avg_pool1d`).
+ * @throws TypeError for an unknown option or a non-int size; Error with
+ *   PyTorch 1.13's messages for a bad input rank, `stride should not be zero`,
+ *   `stride should be greater than zero, but got dH: -1 dW: -1`, too much
+ *   padding, and an output size below 1
+ * @example gg.nn.functional.avgPool1d(x, 2)
+ */
 export function avgPool1d(input: Tensor, kernelSize: IntOrList, opts: AvgPoolOptions = {}): Tensor {
   return avgPoolNd(1, input, kernelSize, opts);
 }
 /**
- * Average pooling over (N, C, H, W) or (C, H, W).
+ * Average pooling over (N, C, H, W) or (C, H, W) (PyTorch's `F.avg_pool2d`).
+ * @throws TypeError for an unknown option or a non-int size; Error with
+ *   PyTorch 1.13's messages for a bad input rank, `stride should not be zero`,
+ *   `stride should be greater than zero, but got dH: -1 dW: -1`, too much
+ *   padding, and an output size below 1
  * @example gg.nn.functional.avgPool2d(x, 3, { stride: 2, padding: 1, countIncludePad: false })
  */
 export function avgPool2d(input: Tensor, kernelSize: IntOrList, opts: AvgPoolOptions = {}): Tensor {
   return avgPoolNd(2, input, kernelSize, opts);
 }
-/** Average pooling over (N, C, D, H, W) or (C, D, H, W). @example gg.nn.functional.avgPool3d(x, 2, { stride: 2 }) */
+/**
+ * Average pooling over (N, C, D, H, W) or (C, D, H, W) (PyTorch's `F.avg_pool3d`).
+ * @throws TypeError for an unknown option or a non-int size; Error with
+ *   PyTorch 1.13's messages for a bad input rank, `stride should not be zero`,
+ *   `stride should be greater than zero, but got dH: -1 dW: -1`, too much
+ *   padding, and an output size below 1
+ * @example gg.nn.functional.avgPool3d(x, 2, { stride: 2 })
+ */
 export function avgPool3d(input: Tensor, kernelSize: IntOrList, opts: AvgPoolOptions = {}): Tensor {
   return avgPoolNd(3, input, kernelSize, opts);
 }

@@ -1,0 +1,162 @@
+/**
+ * Porting leftovers, each against PyTorch 1.13 (test/fixtures/make_tools.py,
+ * torch_tools.json `porting`): class weights of the wrong length, pooling
+ * strides, var/std argument types, clamp's node name, add/sub's `alpha`.
+ */
+import { expect } from 'chai';
+import * as gg from '../../src/index.js';
+import { errorOf, expectClose, F64 } from '../helpers/compare.js';
+import { nums, tools, type ToolTensor } from '../helpers/tools-fixture.js';
+
+const F = gg.nn.functional;
+const P = (): ReturnType<typeof tools>['porting'] => tools().porting;
+/** PyTorch's message for `key` (present: the fixture recorded an error). */
+const msg = (key: string): string => {
+  const m = P().errors[key];
+  expect(m, `fixture error ${key}`).to.be.a('string');
+  return m as string;
+};
+const t64 = (t: ToolTensor, requiresGrad = false): gg.Tensor => gg.tensor(nums(t), { shape: t.shape, dtype: 'float64', requiresGrad });
+
+describe('porting: a class weight of the wrong length gets PyTorch\'s message, not a broadcast one', () => {
+  const idx = (): gg.Tensor => gg.tensor([0, 1, 2, 0]);
+  it('nll_loss and cross_entropy, (N, C) input', () => {
+    gg.tidy(() => {
+      expect(errorOf(() => F.nllLoss(gg.randn([4, 3]), idx(), { weight: gg.ones([2]) }))).to.equal(msg('nllWeight'));
+      expect(errorOf(() => F.nllLoss(gg.randn([4, 3]), idx(), { weight: gg.ones([3, 1]) }))).to.equal(msg('nllWeight2d'));
+      expect(errorOf(() => new gg.nn.NLLLoss({ weight: gg.ones([2]) }).call(gg.randn([4, 3]), idx()))).to.equal(msg('nllWeight'));
+      expect(errorOf(() => F.crossEntropy(gg.randn([4, 3]), idx(), { weight: gg.ones([4]) }))).to.equal(msg('crossEntropyWeight'));
+      expect(errorOf(() => F.crossEntropy(gg.randn([4, 3]), gg.rand([4, 3]), { weight: gg.ones([2]) }))).to.equal(msg('crossEntropyProbWeight'));
+    });
+  });
+  it('nll_loss over (N, C, d) input: nll_loss2d\'s shorter message', () => {
+    gg.tidy(() => {
+      expect(errorOf(() => F.nllLoss(gg.randn([4, 3, 5]), gg.zeros([4, 5], { dtype: 'int64' }), { weight: gg.ones([2]) }))).to.equal(msg('nllWeightSpatial'));
+    });
+  });
+  it('a weight of the right length still works (value unchanged)', async () => {
+    const x = gg.tensor([[0.1, 0.2, 0.7], [0.3, 0.3, 0.4]], { dtype: 'float64' }).log();
+    const y = gg.tensor([2, 0]);
+    const got = await F.nllLoss(x, y, { weight: gg.tensor([1, 1, 2], { dtype: 'float64' }) }).data();
+    // (-2·log 0.7 - log 0.3) / 3
+    expect(got[0]).to.be.closeTo(-(2 * Math.log(0.7) + Math.log(0.3)) / 3, 1e-12);
+  });
+});
+
+describe('porting: pooling strides 0 and negative (PyTorch 1.13 messages)', () => {
+  for (const r of [1, 2, 3] as const) {
+    for (const kind of ['max', 'avg'] as const) {
+      const fn = F[`${kind}Pool${r}d`] as (x: gg.Tensor, k: number, o: { stride: number | number[] }) => gg.Tensor;
+      const input = (): gg.Tensor => gg.randn([1, 1, ...Array.from({ length: r }, () => 4)]);
+      it(`${kind}_pool${r}d: stride 0, -1, and 0 in the last dim`, () => {
+        gg.tidy(() => {
+          expect(errorOf(() => fn(input(), 2, { stride: 0 }))).to.equal(msg(`${kind}Pool${r}dStride0`));
+          expect(errorOf(() => fn(input(), 2, { stride: -1 }))).to.equal(msg(`${kind}Pool${r}dStrideNeg`));
+          const last = [...Array.from({ length: r - 1 }, () => 1), 0];
+          expect(errorOf(() => fn(input(), 2, { stride: last }))).to.equal(msg(`${kind}Pool${r}dStrideLast0`));
+        });
+      });
+    }
+  }
+  it('the modules say the same when they run', () => {
+    gg.tidy(() => {
+      expect(errorOf(() => new gg.nn.MaxPool2d(2, { stride: 0 }).call(gg.randn([1, 1, 4, 4])))).to.equal(msg('maxPool2dStride0'));
+    });
+  });
+});
+
+describe('porting: var/std argument types name the function called', () => {
+  // PyTorch's overload message names the function and the keyword's Python type
+  // (`std() received an invalid combination of arguments - got (int, unbiased=str)`);
+  // gpugrad's one-overload form names the same three things
+  const cases: [key: string, call: (x: gg.Tensor) => unknown, fn: string, arg: string, type: string][] = [
+    ['stdUnbiasedStr', (x) => x.std(1, { unbiased: 'no' as never }), 'std', 'unbiased', 'str'],
+    ['varUnbiasedInt', (x) => x.var(1, { unbiased: 1 as never }), 'var', 'unbiased', 'int'],
+    ['stdKeepdimStr', (x) => x.std(1, { keepdim: 'no' as never }), 'std', 'keepdim', 'str'],
+  ];
+  for (const [key, call, fn, arg, type] of cases) {
+    it(`${fn}(1, { ${arg}: <${type}> })`, () => {
+      const torchMsg = msg(key);
+      expect(torchMsg.startsWith(`${fn}()`)).to.equal(true);
+      expect(torchMsg).to.include(`${arg}=${type}`);
+      gg.tidy(() => {
+        expect(() => call(gg.randn([3, 4]))).to.throw(TypeError, `${fn}(): argument '${arg}' must be bool, not ${type}`);
+      });
+    });
+  }
+});
+
+describe('porting: clamp and clamp_ record PyTorch\'s ClampBackward1', () => {
+  const bounds: Record<string, [number | null, number | null]> = { both: [-0.5, 0.5], min: [-0.5, null], max: [null, 0.5] };
+  for (const [label, [lo, hi]] of Object.entries(bounds)) {
+    it(`clamp_/${label} and clamp/${label}`, () => {
+      gg.tidy(() => {
+        const x = gg.tensor([-1, 0.2, 3], { dtype: 'float64', requiresGrad: true });
+        const y = x.mul(1);
+        y.clamp_(lo, hi);
+        expect(y.gradFn?.name).to.equal(P().gradFnNames[`clamp_/${label}`]);
+        expect(x.clamp(lo, hi).gradFn?.name).to.equal(P().gradFnNames[`clamp/${label}`]);
+      });
+    });
+  }
+  it('the in-place arithmetic ops keep their out-of-place names', () => {
+    gg.tidy(() => {
+      const x = gg.tensor([-1, 0.2, 3], { dtype: 'float64', requiresGrad: true });
+      for (const op of ['add_', 'sub_', 'mul_', 'div_'] as const) {
+        const y = x.mul(1);
+        y[op](2);
+        expect(y.gradFn?.name, op).to.equal(P().gradFnNames[op]);
+      }
+      const y = x.mul(1);
+      y.add_(gg.ones([3], { dtype: 'float64' }), { alpha: 2 });
+      expect(y.gradFn?.name).to.equal(P().gradFnNames['add_/alpha']);
+      const z = x.mul(1);
+      z.sub_(gg.ones([3], { dtype: 'float64' }), { alpha: 2 });
+      expect(z.gradFn?.name).to.equal(P().gradFnNames['sub_/alpha']);
+    });
+  });
+  it('values and gradient unchanged by the name', async () => {
+    const x = gg.tensor([-1, 0.2, 3], { dtype: 'float64', requiresGrad: true });
+    const y = x.mul(1).clamp_(-0.5, 0.5);
+    y.sum().backward();
+    expect(Array.from(await y.data())).to.deep.equal([-0.5, 0.2, 0.5]);
+    expect(Array.from(await x.grad!.data())).to.deep.equal([0, 1, 0]);
+  });
+});
+
+describe('porting: add/sub take PyTorch\'s alpha (out of place and in place)', () => {
+  it('values and gradients match torch (float64)', async () => {
+    for (const c of P().alpha) {
+      const label = `${c.op}(alpha=${c.alpha}) ${JSON.stringify(c.a.shape)} ${typeof c.b === 'number' ? c.b : JSON.stringify(c.b.shape)}`;
+      const a = t64(c.a, true);
+      const b = typeof c.b === 'number' ? c.b : t64(c.b, true);
+      const y = a[c.op](b, { alpha: c.alpha });
+      expect([...y.shape], label).to.deep.equal(c.out.shape);
+      expectClose(await y.data(), nums(c.out), F64, label);
+      y.mul(t64(c.gout)).sum().backward();
+      expectClose(await a.grad!.data(), nums(c.gradA), F64, `${label} grad a`);
+      if (typeof b !== 'number') expectClose(await b.grad!.data(), nums(c.gradB!), F64, `${label} grad b`);
+      const w = t64(c.a);
+      w[`${c.op}_`](typeof c.b === 'number' ? c.b : t64(c.b), { alpha: c.alpha });
+      expectClose(await w.data(), nums(c.inplace), F64, `${label} in place`);
+    }
+  });
+  it('int64 with a whole alpha; a fractional alpha on integers and a non-number alpha are refused', async () => {
+    const i = gg.tensor([1, 2, 3]);
+    const j = gg.tensor([4, 5, 6]);
+    const y = i.add(j, { alpha: 3 });
+    expect(y.dtype).to.equal('int64');
+    expect(Array.from(await y.data())).to.deep.equal(P().intAlpha);
+    expect(errorOf(() => i.add(j, { alpha: 1.5 }))).to.equal(msg('addAlphaFloatOnInt'));
+    expect(errorOf(() => i.clone().add_(j, { alpha: 1.5 }))).to.equal(msg('addAlphaFloatOnInt'));
+    expect(() => gg.ones([3]).add(gg.ones([3]), { alpha: 'a' as never })).to.throw(TypeError, msg('addAlphaStr'));
+    expect(() => gg.ones([3]).sub(gg.ones([3]), { alpha: 2, alpah: 1 } as never)).to.throw(TypeError, "sub() got an unexpected keyword argument 'alpah'");
+  });
+  it('a failed in-place call changes nothing', async () => {
+    const i = gg.tensor([1, 2, 3]);
+    expect(() => i.add_(gg.tensor([1, 1, 1]), { alpha: 0.5 })).to.throw();
+    expect(() => i.sub_(1, { bogus: 1 } as never)).to.throw(TypeError, "sub_() got an unexpected keyword argument 'bogus'");
+    expect(Array.from(await i.data())).to.deep.equal([1, 2, 3]);
+    expect(i.version).to.equal(0);
+  });
+});
