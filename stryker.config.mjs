@@ -1,7 +1,8 @@
 // Mutation testing of the core files (docs/notes/mutation-testing.md), outside CI: `npm run mutation`
-// (niced, one worker, cpu device only). Two sets, chosen with MUTATION_SET (default `core`):
+// (niced, one worker, cpu device only). Three sets, chosen with MUTATION_SET (default `core`):
 //   core: the op table, the engine, gradcheck, spectral norm and parametrize, against the autograd tests;
-//   norm: the normalization layers (src/nn/norm/), against the normalization tests.
+//   norm: the normalization layers (src/nn/norm/), against the normalization tests;
+//   ops: the op table (src/tensor/ops.ts) alone, against the tests of its rules.
 // Restrict further with `npm run mutation -- --mutate src/autograd/gradcheck.ts`.
 // Stryker instruments the TypeScript sources in a sandbox (.stryker-tmp/), builds them with
 // tsconfig.mutation.json and runs mocha over the compiled tests of the set; each mutant runs only
@@ -32,7 +33,31 @@ const sets = {
   },
   norm: {
     mutate: ['src/nn/norm/*.ts'],
-    tests: ['nn/normalization', 'nn/norm-extremes', 'nn/switchable'],
+    tests: [
+      'nn/normalization',
+      'nn/norm-extremes',
+      'nn/switchable',
+      'nn/norm-kills',
+      // the other tests that reach the layers: isNormLayer, printed forms, old checkpoints, argument checks
+      'nn/lazy',
+      'nn/repr',
+      'autograd/pytorch-rules',
+      'safety/options',
+      'safety/unknown-options',
+    ],
+  },
+  // the op table alone, against the tests of its rules (run it in line ranges: --mutate src/tensor/ops.ts:200-300)
+  ops: {
+    mutate: ['src/tensor/ops.ts'],
+    tests: [
+      'autograd/optable',
+      'autograd/pytorch-rules',
+      'autograd/semantics',
+      'autograd/forward-ad',
+      'tensor/golden',
+      'tensor/special-values',
+      'tensor/regressions',
+    ],
   },
 };
 const setName = process.env.MUTATION_SET ?? 'core';

@@ -221,8 +221,9 @@ export class BatchNorm3d extends BatchNormBase {
 /**
  * Instance norm (PyTorch's `_InstanceNorm`): affine and running statistics
  * are off by default. Accepts unbatched inputs (one dim fewer). With
- * tracked statistics the buffers are updated in training (momentum must be
- * a number; `num_batches_tracked` is kept but not incremented, as PyTorch).
+ * tracked statistics the buffers are updated in training (`num_batches_tracked`
+ * is kept but not incremented, as PyTorch). `momentum` must be a number in
+ * every mode (PyTorch's `torch.instance_norm` takes a float): null throws a TypeError.
  * @example new gg.nn.InstanceNorm2d(3).call(gg.randn([2, 3, 4, 4]))
  */
 export abstract class InstanceNormBase extends NormBase {
@@ -242,10 +243,9 @@ export abstract class InstanceNormBase extends NormBase {
     if (input.ndim !== r && input.ndim !== r - 1) throw new Error(`expected ${r - 1}D or ${r}D input (got ${input.ndim}D input)`);
     if (input.ndim === r - 1) return this.forward(input.unsqueeze(0)).squeeze(0);
     const useInput = this.training || !this.trackRunningStats;
-    if (useInput && this.trackRunningStats && this.running_mean && this.momentum === null) {
-      throw new Error("instance_norm(): argument 'momentum' (position 7) must be float, not NoneType");
-    }
-    return instanceNorm(input, this.running_mean, this.running_var, this.weight, this.bias, useInput, this.momentum ?? 0.1, this.eps);
+    // PyTorch 1.13 passes momentum to torch.instance_norm, which takes a float: None is refused in every mode
+    if (this.momentum === null) throw new TypeError("instance_norm(): argument 'momentum' (position 7) must be float, not NoneType");
+    return instanceNorm(input, this.running_mean, this.running_var, this.weight, this.bias, useInput, this.momentum, this.eps);
   }
 }
 

@@ -250,7 +250,9 @@ export function batchNorm(
     if (input.numel() === 0) return emptyOutput(input, weight, bias);
     const c = input.shape[1] ?? 1;
     checkFeatures(c, [['running_mean', runningMean], ['running_var', runningVar], ['weight', weight], ['bias', bias]]);
-    if (!training && (!runningMean || !runningVar)) throw new Error('running_mean must be defined in evaluation mode');
+    // PyTorch names the first missing buffer
+    if (!training && !runningMean) throw new Error('running_mean must be defined in evaluation mode');
+    if (!training && !runningVar) throw new Error('running_var must be defined in evaluation mode');
     const cs = channelShape(c, input.ndim);
     if (training) {
       const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);

@@ -110,7 +110,8 @@ export class SwitchableNorm2d extends NormBase {
     if (x.numel() === 0) return emptyOutput(x, this.weight, this.bias);
     const [n, c, h, w] = x.shape as [number, number, number, number];
     checkFeatures(c, [['running_mean', rm], ['running_var', rv], ['weight', this.weight], ['bias', this.bias]]);
-    if (!useBatch && (!rm || !rv)) throw new Error('running_mean must be defined in evaluation mode');
+    if (!useBatch && !rm) throw new Error('running_mean must be defined in evaluation mode');
+    if (!useBatch && !rv) throw new Error('running_var must be defined in evaluation mode');
     // one pass over x: biased instance moments per (n, c), in units of one detached scale
     // (functional.ts, moments), so huge and tiny inputs neither overflow nor underflow
     const { m: inst, meanK, shiftK, k, k2 } = scaledInstance(x, [2, 3], this.eps);

@@ -1,0 +1,210 @@
+/**
+ * Tests written from the survivors of the mutation run over the
+ * normalization layers (docs/notes/mutation-testing.md, `MUTATION_SET=norm`):
+ * the moments' fields by hand, the layers' getters, setters and resets, and
+ * PyTorch's mode rules for buffers that are missing or not tracked. Every
+ * expected number is computed by hand in a comment, or is PyTorch 1.13's
+ * behaviour (the fixture scripts under test/fixtures/ record the values).
+ *
+ * Run: npx tsc -p tsconfig.json && GPUGRAD_TEST_DEVICES=cpu node scripts/run-tests.mjs dist/test/nn/norm-kills.test.js
+ */
+import { expect } from 'chai';
+import * as gg from '../../src/index.js';
+import { instanceNorm, moments } from '../../src/nn/normalization.js';
+import { expectClose, values, F64 } from '../helpers/compare.js';
+
+const nn = gg.nn;
+const f64 = { dtype: 'float64' as const };
+const t64 = (data: number[], shape?: number[]): gg.Tensor => gg.tensor(data, { ...f64, ...(shape ? { shape } : {}) });
+async function close(t: gg.Tensor, expected: number[], label: string, shape?: number[]): Promise<void> {
+  if (shape) expect(t.shape, `${label} shape`).to.deep.equal(shape);
+  expectClose(await values(t), expected, F64, label);
+}
+
+describe('moments: every field by hand', () => {
+  it('one group [1, 2, 3, 6]: shift 1, scale 5, mean 3, variance 3.5', async () => {
+    // x - shift = [0, 1, 2, 5]; scale = max|x - shift| = 5; centred = [0, 0.2, 0.4, 1]
+    // centredMean = 1.6/4 = 0.4; mean = 1 + 0.4·5 = 3; var(centred) = (0 + 0.04 + 0.16 + 1)/4 - 0.16 = 0.14
+    // (the input's variance: 0.14·25 = 3.5 = (4 + 1 + 0 + 9)/4); epsScaled = 0.5/25 = 0.02
+    const m = moments(t64([1, 2, 3, 6], [1, 4]), [1], { eps: 0.5 });
+    await close(m.shift, [1], 'shift', [1, 1]);
+    await close(m.scale, [5], 'scale', [1, 1]);
+    await close(m.inv, [0.2], 'inv', [1, 1]);
+    await close(m.centred, [0, 0.2, 0.4, 1], 'centred', [1, 4]);
+    await close(m.centredMean, [0.4], 'centredMean', [1, 1]);
+    await close(m.mean, [3], 'mean', [1, 1]);
+    await close(m.var, [0.14], 'var', [1, 1]);
+    await close(m.epsScaled, [0.02], 'epsScaled', [1, 1]);
+    expect(m.count).to.equal(4);
+  });
+
+  it('two groups over dim 1, negative dims, and commonScale', async () => {
+    // rows [4, 2, 0] and [-1, -1, 2]: shifts 4 and -1; max|x - s| = 4 and 3
+    const x = t64([4, 2, 0, -1, -1, 2], [2, 3]);
+    const m = moments(x, [-1]);
+    await close(m.shift, [4, -1], 'shift', [2, 1]);
+    await close(m.scale, [4, 3], 'scale', [2, 1]);
+    await close(m.mean, [2, 0], 'mean', [2, 1]);
+    // variances 8/3 and 2 in the input's units, i.e. (8/3)/16 and 2/9 in the scaled ones
+    await close(m.var, [8 / 3 / 16, 2 / 9], 'var', [2, 1]);
+    await close(m.epsScaled, [0, 0], 'epsScaled (eps 0)', [2, 1]);
+    expect(m.count).to.equal(3);
+    // one scale for both groups: the largest |x - s| of all, 4
+    const c = moments(x, [1], { commonScale: true });
+    await close(c.scale, [4], 'common scale (all ones shape)', [1, 1]);
+    await close(c.centred, [0, -0.5, -1, 0, 0, 0.75], 'common centred', [2, 3]);
+    await close(c.var, [8 / 3 / 16, 2 / 16], 'common var', [2, 1]);
+    // over both dims: one group of 6, shift x[0, 0] = 4, scale max|x - 4| = 5
+    const all = moments(x, [0, 1]);
+    await close(all.scale, [5], 'scale over all', [1, 1]);
+    expect(all.count).to.equal(6);
+  });
+
+  it('the scale is at least sqrt(eps), 1 for a constant group without eps, 1 where the max is not finite', async () => {
+    // |x - s| <= 0.1 with eps 1: scale sqrt(1) = 1; a constant group with eps 0: 1
+    await close(moments(t64([3, 3.1, 2.9], [1, 3]), [1], { eps: 1 }).scale, [1], 'floor sqrt(eps)');
+    await close(moments(t64([3, 3.1, 2.9], [1, 3]), [1], { eps: 0.0001 }).scale, [0.1], 'above the floor');
+    await close(moments(t64([7, 7], [1, 2]), [1]).scale, [1], 'constant group');
+    await close(moments(t64([1, Infinity, 2, 5], [2, 2]), [1]).scale, [1, 3], 'inf group');
+  });
+});
+
+describe('norm layers: getters, setters and resets', () => {
+  it('runningMean, runningVar and numBatchesTracked set the buffers', async () => {
+    const bn = new nn.BatchNorm1d(2, f64);
+    const rm = t64([1, 2]);
+    const rv = t64([3, 4]);
+    const nbt = gg.full([], 5, { dtype: 'int64' });
+    bn.runningMean = rm;
+    bn.runningVar = rv;
+    bn.numBatchesTracked = nbt;
+    expect(bn.running_mean).to.equal(rm);
+    expect(bn.running_var).to.equal(rv);
+    expect(bn.num_batches_tracked).to.equal(nbt);
+    expect(bn.numBatchesTracked).to.equal(nbt);
+    const sn = new nn.SwitchableNorm2d(2, f64);
+    const w = t64([1, 2, 3]);
+    sn.meanWeight = w;
+    sn.varWeight = w;
+    expect(sn.mean_weight).to.equal(w);
+    expect(sn.var_weight).to.equal(w);
+    const sw = new nn.SwitchNorm2d(2, f64);
+    expect(sw.meanWeight).to.equal(sw.mean_weight);
+    expect(sw.varWeight).to.equal(sw.var_weight);
+    expect(sw.runningMean).to.equal(sw.running_mean);
+    expect(sw.runningVar).to.equal(sw.running_var);
+  });
+
+  it('resetRunningStats and resetParameters restore 0, 1, 0 and weight 1, bias 0 (PyTorch _NormBase)', async () => {
+    const bn = new nn.BatchNorm2d(2, f64);
+    bn.call(t64([1, 5, 2, 7, 3, 9, 4, 1], [2, 2, 2, 1]));
+    gg.noGrad(() => {
+      (bn.weight as gg.Tensor).assign(t64([2, 3]));
+      (bn.bias as gg.Tensor).assign(t64([4, 5]));
+    });
+    expect(await (bn.numBatchesTracked as gg.Tensor).item()).to.equal(1);
+    bn.resetRunningStats();
+    expect(await values(bn.runningMean as gg.Tensor)).to.deep.equal([0, 0]);
+    expect(await values(bn.runningVar as gg.Tensor)).to.deep.equal([1, 1]);
+    expect(await (bn.numBatchesTracked as gg.Tensor).item()).to.equal(0);
+    expect((bn.numBatchesTracked as gg.Tensor).dtype).to.equal('int64');
+    expect(await values(bn.weight as gg.Tensor)).to.deep.equal([2, 3]); // parameters untouched
+    bn.call(t64([1, 5, 2, 7, 3, 9, 4, 1], [2, 2, 2, 1]));
+    bn.resetParameters();
+    expect(await values(bn.runningMean as gg.Tensor)).to.deep.equal([0, 0]);
+    expect(await values(bn.runningVar as gg.Tensor)).to.deep.equal([1, 1]);
+    expect(await (bn.numBatchesTracked as gg.Tensor).item()).to.equal(0);
+    expect(await values(bn.weight as gg.Tensor)).to.deep.equal([1, 1]);
+    expect(await values(bn.bias as gg.Tensor)).to.deep.equal([0, 0]);
+    expect((bn.weight as gg.Tensor).dtype).to.equal('float64');
+    // without buffers or parameters there is nothing to reset, and nothing fails
+    const bare = new nn.BatchNorm2d(2, { affine: false, trackRunningStats: false });
+    bare.resetParameters();
+    expect(bare.weight).to.equal(null);
+    expect(bare.runningMean).to.equal(null);
+  });
+});
+
+describe('BatchNorm: buffers missing or not tracked (PyTorch _BatchNorm.forward)', () => {
+  // channel 0 holds [1, 2, 3, 6] (mean 3, biased variance 3.5, unbiased 14/3), channel 1 [0, 0, 4, 4] (mean 2, variance 4, 16/3)
+  const x = (): gg.Tensor => t64([1, 2, 0, 0, 3, 6, 4, 4], [2, 2, 2]);
+  const xhat = [-2, -1, -2, -2, 0, 3, 2, 2].map((d, i) => d / Math.sqrt([3.5, 4][Math.floor(i / 2) % 2] as number));
+
+  it('trackRunningStats switched off after construction: training leaves the buffers and the counter, eval uses the buffers', async () => {
+    const bn = new nn.BatchNorm1d(2, { ...f64, eps: 0 });
+    bn.trackRunningStats = false;
+    await close(bn.call(x()), xhat, 'train: batch statistics');
+    expect(await values(bn.runningMean as gg.Tensor)).to.deep.equal([0, 0]);
+    expect(await values(bn.runningVar as gg.Tensor)).to.deep.equal([1, 1]);
+    expect(await (bn.numBatchesTracked as gg.Tensor).item()).to.equal(0);
+    // eval: running_mean 0, running_var 1 are still there and used, so the output is x itself
+    bn.eval();
+    await close(bn.call(x()), [1, 2, 0, 0, 3, 6, 4, 4], 'eval: the buffers');
+  });
+
+  it('eval with one buffer removed refuses and names it, as PyTorch: "running_mean/running_var must be defined in evaluation mode"', () => {
+    const bn = new nn.BatchNorm1d(2, f64).eval();
+    bn.runningMean = null;
+    expect(() => bn.call(x())).to.throw('running_mean must be defined in evaluation mode');
+    const bv = new nn.BatchNorm1d(2, f64).eval();
+    bv.runningVar = null;
+    expect(() => bv.call(x())).to.throw('running_var must be defined in evaluation mode');
+    const sn = new nn.SwitchableNorm2d(2, f64).eval();
+    sn.runningVar = null;
+    expect(() => sn.call(x().unsqueeze(3))).to.throw('running_var must be defined in evaluation mode');
+    sn.runningMean = null;
+    sn.runningVar = t64([1, 1]);
+    expect(() => sn.call(x().unsqueeze(3))).to.throw('running_mean must be defined in evaluation mode');
+  });
+
+  it('both buffers removed: batch statistics in training and eval, momentum null included; the counter still counts', async () => {
+    for (const momentum of [0.1, null]) {
+      const bn = new nn.BatchNorm1d(2, { ...f64, eps: 0, momentum });
+      bn.runningMean = null;
+      bn.runningVar = null;
+      await close(bn.call(x()), xhat, `train, momentum ${momentum}`);
+      expect(await (bn.numBatchesTracked as gg.Tensor).item()).to.equal(1);
+      bn.eval();
+      await close(bn.call(x()), xhat, `eval, momentum ${momentum}`);
+    }
+  });
+
+  it('momentum null: the first batch sets the buffers to its statistics (factor 1/1)', async () => {
+    const bn = new nn.BatchNorm1d(2, { ...f64, momentum: null });
+    bn.call(x());
+    await close(bn.runningMean as gg.Tensor, [3, 2], 'running_mean');
+    await close(bn.runningVar as gg.Tensor, [14 / 3, 16 / 3], 'running_var (unbiased)');
+  });
+});
+
+describe('InstanceNorm: defaults and momentum', () => {
+  it('affine and trackRunningStats default to false (not merely falsy)', () => {
+    for (const m of [new nn.InstanceNorm1d(2), new nn.InstanceNorm2d(2), new nn.InstanceNorm3d(2)]) {
+      expect(m.affine).to.equal(false);
+      expect(m.trackRunningStats).to.equal(false);
+      expect(m.weight).to.equal(null);
+      expect(m.runningMean).to.equal(null);
+    }
+    const b = new nn.BatchNorm1d(2);
+    expect(b.affine).to.equal(true);
+    expect(b.trackRunningStats).to.equal(true);
+  });
+
+  it('momentum null is refused in every mode, as PyTorch 1.13 (torch.instance_norm takes a float)', () => {
+    const msg = "instance_norm(): argument 'momentum' (position 7) must be float, not NoneType";
+    const input = t64([1, 2, 0, 0, 3, 6, 4, 4], [2, 2, 2]);
+    for (const trackRunningStats of [false, true]) {
+      for (const train of [true, false]) {
+        const m = new nn.InstanceNorm1d(2, { ...f64, trackRunningStats, momentum: null }).train(train);
+        expect(() => m.call(input), `track ${trackRunningStats}, train ${train}`).to.throw(TypeError, msg);
+        expect(() => m.call(input.narrow(0, 0, 1).squeeze(0)), `unbatched, track ${trackRunningStats}, train ${train}`).to.throw(TypeError, msg);
+      }
+    }
+  });
+
+  it('instanceNorm with the running statistics needs no spatial extent: (x - rm)/sqrt(rv + eps)', async () => {
+    // shape [2, 2, 1]: one value per (n, c); rm = [1, -1], rv = [3, 8], eps 1: (x - rm)/2 and (x - rm)/3
+    const y = instanceNorm(t64([3, 2, 5, -4], [2, 2, 1]), t64([1, -1]), t64([3, 8]), null, null, false, 0.1, 1);
+    await close(y, [1, 1, 2, -1], 'eval instance norm', [2, 2, 1]);
+  });
+});
