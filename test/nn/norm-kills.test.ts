@@ -10,8 +10,8 @@
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
-import { instanceNorm, moments } from '../../src/nn/normalization.js';
-import { expectClose, values, F64 } from '../helpers/compare.js';
+import { batchNorm, instanceNorm, moments } from '../../src/nn/normalization.js';
+import { expectClose, fixture, values, F64 } from '../helpers/compare.js';
 
 const nn = gg.nn;
 const f64 = { dtype: 'float64' as const };
@@ -206,5 +206,34 @@ describe('InstanceNorm: defaults and momentum', () => {
     // shape [2, 2, 1]: one value per (n, c); rm = [1, -1], rv = [3, 8], eps 1: (x - rm)/2 and (x - rm)/3
     const y = instanceNorm(t64([3, 2, 5, -4], [2, 2, 1]), t64([1, -1]), t64([3, 8]), null, null, false, 0.1, 1);
     await close(y, [1, 1, 2, -1], 'eval instance norm', [2, 2, 1]);
+  });
+});
+
+describe('evaluation with running_var + eps = 0 (PyTorch 1.13 values, test/fixtures/torch_autograd.json)', () => {
+  const fx = fixture<Record<string, unknown>>('torch_autograd.json');
+  const num = (v: number | string): number => (typeof v === 'number' ? v : v === 'nan' ? NaN : v === 'inf' ? Infinity : -Infinity);
+  const golden = (key: string): number[] => (fx[key] as { data: (number | string)[] }).data.map(num);
+  // (N=4, C=3): every channel holds [-1, 0, 2, 1]; running means 1, 0, -1; running_var 0, eps 0
+  const x = (): gg.Tensor => t64([-1, 0, 2, 1].flatMap((v) => [v, v, v]), [4, 3]);
+  const rm = (): gg.Tensor => t64([1, 0, -1]);
+
+  it('gives the infs and NaNs of PyTorch\'s eval kernel, x·α + (β - mean·α), not β', async () => {
+    expectClose(await values(batchNorm(x(), rm(), t64([0, 0, 0]), null, null, false, 0.1, 0)), golden('bn_eval_zero_var'), F64, 'no affine');
+    const y = batchNorm(x(), rm(), t64([0, 0, 0]), t64([2, -1, 0]), t64([1, 1, 1]), false, 0.1, 0);
+    expectClose(await values(y), golden('bn_eval_zero_var_affine'), F64, 'affine');
+    // the module in eval, and a finite α: unchanged, (x - mean)/sqrt(var + eps)
+    const bn = new nn.BatchNorm1d(3, { ...f64, eps: 0 }).eval();
+    bn.runningMean = rm();
+    bn.runningVar = t64([0, 0, 0]);
+    expectClose(await values(bn.call(x())), golden('bn_eval_zero_var'), F64, 'module');
+    bn.runningVar = t64([4, 1, 0.25]);
+    expectClose(await values(bn.call(x())), [-1, 0, 2, 1].flatMap((v) => [(v - 1) / 2, v, (v + 1) * 2]), F64, 'finite');
+  });
+
+  it('messages: a missing buffer in eval, InstanceNorm\'s momentum None', () => {
+    const msg = (key: string): string => (fx[key] as string).replace(/^\w+: /, '');
+    expect(() => batchNorm(x(), null, t64([1, 1, 1]))).to.throw(msg('bn_eval_no_running_mean'));
+    expect(() => batchNorm(x(), rm(), null)).to.throw(msg('bn_eval_no_running_var'));
+    expect(() => new nn.InstanceNorm1d(3, { momentum: null }).eval().call(gg.zeros([1, 3, 4]))).to.throw(TypeError, msg('instance_norm_momentum_none'));
   });
 });

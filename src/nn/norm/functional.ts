@@ -159,11 +159,17 @@ export function invStd(v: Tensor, eps: number | Tensor, safe = true, epsIsPositi
   return v.fused(typeof eps === 'number' ? [] : [eps], { expr, dims: [], kind: 'sum', name: 'InvStd' });
 }
 
-/** (x - mean)·invStd·weight + bias with given statistics (evaluation mode) as one fused kernel, the composed order. */
+/**
+ * (x - mean)·α + bias, α = invStd·weight, with given statistics (evaluation mode) as one fused kernel,
+ * the composed order. Where α is not finite (running_var + eps = 0) it is PyTorch's eval kernel's
+ * x·α + (bias - mean·α) instead, so the infs and NaNs are PyTorch's (docs/notes/normalization.md).
+ */
 function affineNormalized(x: Tensor, mean: Tensor, is: Tensor, weight: Tensor | null, bias: Tensor | null): Tensor {
   const scale = weight ? is.mul(weight) : is;
-  let e = fx.mul(fx.sub(fx.in(0), fx.in(1)), fx.in(2));
-  if (bias) e = fx.add(e, fx.in(3));
+  const [X, M, A] = [fx.in(0), fx.in(1), fx.in(2)];
+  const normal = bias ? fx.add(fx.mul(fx.sub(X, M), A), fx.in(3)) : fx.mul(fx.sub(X, M), A);
+  const pytorch = fx.add(fx.mul(X, A), fx.sub(bias ? fx.in(3) : fx.c(0), fx.mul(M, A)));
+  const e = fx.where(fx.f('eq', fx.sub(A, A), fx.c(0)), normal, pytorch);
   return x.fused([mean, scale, ...(bias ? [bias] : [])], { expr: e, dims: [], kind: 'sum', name: 'Normalize' });
 }
 
@@ -267,7 +273,8 @@ export function batchNorm(
       if (weight) scale = scale.mul(weight.reshape(cs));
       return normalized(m, m.centredMean, [scale], bias ? bias.reshape(cs) : null);
     }
-    return affineNormalized(input, (runningMean as Tensor).reshape(cs), invStd((runningVar as Tensor).reshape(cs), eps), weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null);
+    // no zero guard in eval: PyTorch's eval kernels divide by sqrt(running_var + eps) as it is (docs/notes/normalization.md)
+    return affineNormalized(input, (runningMean as Tensor).reshape(cs), invStd((runningVar as Tensor).reshape(cs), eps, false), weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null);
   });
 }
 
@@ -312,7 +319,7 @@ export function instanceNorm(
       return normalized(m, m.centredMean, [scale], bias ? bias.reshape(cs) : null);
     }
     if (!runningMean || !runningVar) throw new Error('Expected running_mean and running_var to be defined when use_input_stats is false');
-    return affineNormalized(input, runningMean.reshape(cs), invStd(runningVar.reshape(cs), eps), weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null);
+    return affineNormalized(input, runningMean.reshape(cs), invStd(runningVar.reshape(cs), eps, false), weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null);
   });
 }
 
