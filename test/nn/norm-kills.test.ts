@@ -10,7 +10,7 @@
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
-import { batchNorm, instanceNorm, moments } from '../../src/nn/normalization.js';
+import { batchNorm, groupNorm, instanceNorm, layerNorm, moments } from '../../src/nn/normalization.js';
 import { expectClose, fixture, values, F64 } from '../helpers/compare.js';
 
 const nn = gg.nn;
@@ -235,5 +235,50 @@ describe('evaluation with running_var + eps = 0 (PyTorch 1.13 values, test/fixtu
     expect(() => batchNorm(x(), null, t64([1, 1, 1]))).to.throw(msg('bn_eval_no_running_mean'));
     expect(() => batchNorm(x(), rm(), null)).to.throw(msg('bn_eval_no_running_var'));
     expect(() => new nn.InstanceNorm1d(3, { momentum: null }).eval().call(gg.zeros([1, 3, 4]))).to.throw(TypeError, msg('instance_norm_momentum_none'));
+  });
+});
+
+describe('functional forms: refusals and argument forms', () => {
+  it('refuses inputs of too few dims, each with its message', () => {
+    // PyTorch 1.13 fails these with an IndexError from size(1) (batch_norm, group_norm) or a spatial-size
+    // ValueError (instance_norm); gpugrad names the rank it needs
+    expect(() => batchNorm(gg.zeros([3]), null, null, null, null, true)).to.throw('batch_norm: expected an input with at least 2 dims (got 1D input)');
+    expect(() => instanceNorm(gg.zeros([2, 3]))).to.throw('instance_norm: expected an input with at least 3 dims (got 2D input)');
+    expect(() => groupNorm(gg.zeros([3]), 1)).to.throw('Dimension out of range (expected to be in range of [-1, 0], but got 1)');
+  });
+
+  it('instance_norm without input statistics needs both buffers; layer_norm checks the affine shapes (PyTorch\'s messages)', () => {
+    const x = gg.zeros([2, 3, 4]);
+    expect(() => instanceNorm(x, null, null, null, null, false)).to.throw('Expected running_mean and running_var to be defined when use_input_stats is false');
+    expect(() => instanceNorm(x, gg.zeros([3]), null, null, null, false)).to.throw('Expected running_mean and running_var to be defined when use_input_stats is false');
+    expect(() => layerNorm(x, [4], gg.ones([3]))).to.throw('Expected weight to be of same shape as normalized_shape, but got weight of shape [3] and normalized_shape = [4]');
+    expect(() => layerNorm(x, [4], null, gg.ones([2, 2]))).to.throw('Expected bias to be of same shape as normalized_shape, but got bias of shape [2, 2] and normalized_shape = [4]');
+  });
+
+  it('layerNorm takes a number for a one-dim normalized shape', async () => {
+    // [1, 2, 3, 6]: mean 3, variance 3.5, eps 0: (x - 3)/sqrt(3.5)
+    const y = layerNorm(t64([1, 2, 3, 6], [1, 4]), 4, null, null, 0);
+    await close(y, [-2, -1, 0, 3].map((d) => d / Math.sqrt(3.5)), 'layerNorm(x, 4)', [1, 4]);
+  });
+
+  it('SwitchNorm2d prints its options as its docs give them', () => {
+    const m = new nn.SwitchNorm2d(4, { eps: 1e-3, momentum: 0.5, usingMovingAverage: false, usingBn: false, lastGamma: true });
+    expect(m.extraRepr()).to.equal('4, eps=0.001, momentum=0.5, using_moving_average=False, using_bn=False, last_gamma=True');
+    expect(new nn.SwitchNorm2d(64).extraRepr()).to.equal('64, eps=1e-05, momentum=0.9, using_moving_average=True, using_bn=True, last_gamma=False');
+  });
+});
+
+describe('eps = 0 on a constant slice (PyTorch 1.13 values, test/fixtures/torch_autograd.json)', () => {
+  const fx = fixture<Record<string, { data: (number | string)[] }>>('torch_autograd.json');
+  const golden = (key: string): number[] => (fx[key] as { data: (number | string)[] }).data.map((v) => (typeof v === 'number' ? v : v === 'nan' ? NaN : v === 'inf' ? Infinity : -Infinity));
+  // (2, 2, 2): sample 0 is constant 2, sample 1 holds [1, 2, 4, 8]
+  const x = (): gg.Tensor => t64([2, 2, 2, 2, 1, 2, 4, 8], [2, 2, 2]);
+
+  it('layer and group norm give NaN (no zero guard, as PyTorch), instance norm 0 (guarded, as PyTorch)', async () => {
+    expectClose(await values(layerNorm(x(), [2, 2], null, null, 0)), golden('ln_eps0_constant'), F64, 'layer_norm');
+    expectClose(await values(groupNorm(x(), 1, null, null, 0)), golden('gn_eps0_constant'), F64, 'group_norm');
+    expectClose(await values(instanceNorm(x(), null, null, null, null, true, 0.1, 0)), golden('in_eps0_constant'), F64, 'instance_norm');
+    expectClose(await values(new nn.LayerNorm([2, 2], { ...f64, eps: 0 }).call(x())), golden('ln_eps0_constant'), F64, 'LayerNorm');
+    expectClose(await values(new nn.GroupNorm(1, 2, { ...f64, eps: 0 }).call(x())), golden('gn_eps0_constant'), F64, 'GroupNorm');
   });
 });

@@ -127,7 +127,7 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
  * order given (the composed formula's order) and `bias` added last. `sub`,
  * the factors and `bias` broadcast against x (per-group or per-channel
  * tensors); the gradient is the composed chain's (tensor/fuse.ts).
- * @example normalized(m, m.centredMean, [invStd(m.var, m.epsScaled)], null)
+ * @example normalized(m, m.centredMean, [invStd(m.var, m.epsScaled, false)], null)
  */
 export function normalized(m: Moments, sub: Tensor, factors: readonly Tensor[], bias: Tensor | null): Tensor {
   let e = fx.sub(fx.mul(fx.sub(fx.in(0), fx.in(1)), fx.in(2)), fx.in(3));
@@ -146,11 +146,13 @@ export function realVar(m: Moments, factor = 1): Tensor {
 /**
  * @internal
  * 1/sqrt(v + eps). With eps <= 0, a zero denominator gives 0 instead of
- * inf (PyTorch's batch norm kernels do the same), so a constant channel
- * normalises to 0 and the output is β, with finite gradients.
- * `eps` may be a tensor (eps in the units of scaled moments).
+ * inf (PyTorch's batch norm training kernels do the same), so a constant
+ * channel normalises to 0 and the output is β, with finite gradients.
+ * `safe` false is the plain formula (layer and group norm, evaluation).
+ * `eps` may be a tensor (eps in the units of scaled moments); `epsIsPositive`
+ * tells whether the eps it stands for is > 0 (then no guard is needed).
  */
-export function invStd(v: Tensor, eps: number | Tensor, safe = true, epsIsPositive = typeof eps === 'number' && eps > 0): Tensor {
+export function invStd(v: Tensor, eps: number | Tensor, safe: boolean, epsIsPositive = false): Tensor {
   // one fused kernel: rsqrt(v + eps) = 1/sqrt(v + eps), the composites' formulas
   const ve = fx.add(fx.in(0), typeof eps === 'number' ? fx.c(eps) : fx.in(1));
   const rsqrt = (t: Expr): Expr => fx.div(fx.c(1), fx.f('sqrt', t));
