@@ -282,3 +282,72 @@ describe('eps = 0 on a constant slice (PyTorch 1.13 values, test/fixtures/torch_
     expectClose(await values(new nn.GroupNorm(1, 2, { ...f64, eps: 0 }).call(x())), golden('gn_eps0_constant'), F64, 'GroupNorm');
   });
 });
+
+describe('functional forms: each argument check names its function and argument', () => {
+  // PyTorch's wording (`batch_norm(): argument 'running_mean' (position 2) must be Tensor, not list`),
+  // without the position; eps goes through the library's number check ('Number')
+  const x = gg.zeros([2, 2, 3]);
+  const L = [1, 2] as never;
+  const cases: [() => unknown, string][] = [
+    [() => batchNorm(L, null, null), "batch_norm(): argument 'input' must be Tensor, not list"],
+    [() => batchNorm(x, L, null), "batch_norm(): argument 'running_mean' must be Tensor, not list"],
+    [() => batchNorm(x, null, L), "batch_norm(): argument 'running_var' must be Tensor, not list"],
+    [() => batchNorm(x, null, null, L), "batch_norm(): argument 'weight' must be Tensor, not list"],
+    [() => batchNorm(x, null, null, null, L), "batch_norm(): argument 'bias' must be Tensor, not list"],
+    [() => batchNorm(x, null, null, null, null, 1 as never), "batch_norm(): argument 'training' must be bool, not int"],
+    [() => batchNorm(x, null, null, null, null, true, 'a' as never), "batch_norm(): argument 'momentum' must be float, not str"],
+    [() => batchNorm(x, null, null, null, null, true, 0.1, '1' as never), "batch_norm(): argument 'eps' must be Number, not str"],
+    [() => instanceNorm(L), "instance_norm(): argument 'input' must be Tensor, not list"],
+    [() => instanceNorm(x, L), "instance_norm(): argument 'running_mean' must be Tensor, not list"],
+    [() => instanceNorm(x, null, L), "instance_norm(): argument 'running_var' must be Tensor, not list"],
+    [() => instanceNorm(x, null, null, L), "instance_norm(): argument 'weight' must be Tensor, not list"],
+    [() => instanceNorm(x, null, null, null, L), "instance_norm(): argument 'bias' must be Tensor, not list"],
+    [() => instanceNorm(x, null, null, null, null, 1 as never), "instance_norm(): argument 'use_input_stats' must be bool, not int"],
+    [() => instanceNorm(x, null, null, null, null, true, 'a' as never), "instance_norm(): argument 'momentum' must be float, not str"],
+    [() => instanceNorm(x, null, null, null, null, true, 0.1, '1' as never), "instance_norm(): argument 'eps' must be Number, not str"],
+    [() => layerNorm(L, [3]), "layer_norm(): argument 'input' must be Tensor, not list"],
+    [() => layerNorm(x, [3], L), "layer_norm(): argument 'weight' must be Tensor, not list"],
+    [() => layerNorm(x, [3], null, L), "layer_norm(): argument 'bias' must be Tensor, not list"],
+    [() => layerNorm(x, [3], null, null, '1' as never), "layer_norm(): argument 'eps' must be Number, not str"],
+    [() => layerNorm(x, 1.5), "layer_norm(): argument 'normalized_shape' must be int, not float"],
+    [() => layerNorm(x, [1.5]), "layer_norm(): argument 'normalized_shape' must be tuple of ints, but found element of type float at pos 0"],
+    [() => groupNorm(L, 1), "group_norm(): argument 'input' must be Tensor, not list"],
+    [() => groupNorm(x, 1, L), "group_norm(): argument 'weight' must be Tensor, not list"],
+    [() => groupNorm(x, 1, null, L), "group_norm(): argument 'bias' must be Tensor, not list"],
+    [() => groupNorm(x, 1, null, null, '1' as never), "group_norm(): argument 'eps' must be Number, not str"],
+    [() => groupNorm(x, 1.5), "group_norm(): argument 'num_groups' must be int, not float"],
+  ];
+  it(`${cases.length} refusals, exact TypeError messages`, () => {
+    for (const [call, msg] of cases) {
+      let err: unknown = null;
+      try {
+        call();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, msg).to.be.instanceOf(TypeError);
+      expect((err as Error).message).to.equal(msg);
+    }
+  });
+});
+
+describe('batch statistics: what counts as more than one value', () => {
+  it('BatchNorm1d trains on one sample with two positions; InstanceNorm on one position per instance refuses', async () => {
+    // [1, 3, 2]: N·L = 2 values per channel; channel c holds [c, c + 2]: mean c + 1, variance 1, eps 0 → [-1, 1]
+    const y = new nn.BatchNorm1d(3, { ...f64, eps: 0 }).call(t64([0, 2, 1, 3, 2, 4], [1, 3, 2]));
+    await close(y, [-1, 1, -1, 1, -1, 1], 'BatchNorm1d [1, 3, 2]');
+    expect(() => new nn.BatchNorm1d(3).call(gg.zeros([1, 3, 1]))).to.throw('Expected more than 1 value per channel when training, got input size [1, 3, 1]');
+    expect(() => new nn.InstanceNorm1d(3).call(gg.zeros([4, 3, 1]))).to.throw('Expected more than 1 spatial element when training, got input size [4, 3, 1]');
+  });
+
+  it('an empty batch keeps weight and bias in the graph: they get zero gradients, as PyTorch', async () => {
+    for (const make of [() => new nn.BatchNorm2d(3, f64), () => new nn.SwitchableNorm2d(3, f64)]) {
+      const m = make();
+      m.call(gg.zeros([0, 3, 2, 2], { ...f64, requiresGrad: true })).sum().backward();
+      expect(await values((m.weight as gg.Tensor).grad as gg.Tensor)).to.deep.equal([0, 0, 0]);
+      expect(await values((m.bias as gg.Tensor).grad as gg.Tensor)).to.deep.equal([0, 0, 0]);
+    }
+    // no weight or bias: nothing to tie, and nothing fails
+    expect(new nn.BatchNorm2d(3, { affine: false }).call(gg.zeros([0, 3, 2, 2])).shape).to.deep.equal([0, 3, 2, 2]);
+  });
+});
