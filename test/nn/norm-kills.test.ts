@@ -351,3 +351,64 @@ describe('batch statistics: what counts as more than one value', () => {
     expect(new nn.BatchNorm2d(3, { affine: false }).call(gg.zeros([0, 3, 2, 2])).shape).to.deep.equal([0, 3, 2, 2]);
   });
 });
+
+describe('PyTorch 1.13 rules found by the mutation run (values checked against torch.nn.functional)', () => {
+  // x (N=2, C=3) = [[1, 2, 3], [3, 6, 9]]: batch means [2, 4, 6], unbiased variances [2, 8, 18]
+  const x = (): gg.Tensor => t64([1, 2, 3, 3, 6, 9], [2, 3]);
+
+  it('training updates each running buffer given, the other may be missing', async () => {
+    const rm = t64([0, 0, 0]);
+    batchNorm(x(), rm, null, null, null, true);
+    await close(rm, [0.2, 0.4, 0.6], 'running_mean alone: 0.9·0 + 0.1·mean');
+    const rv = t64([1, 1, 1]);
+    batchNorm(x(), null, rv, null, null, true);
+    await close(rv, [1.1, 1.7, 2.7], 'running_var alone: 0.9·1 + 0.1·unbiased var');
+    // instance norm: (N=2, C=3, L=2) holding 0..11, instance means 0.5, 2.5, ..., 10.5; batch means of them [3.5, 5.5, 7.5]
+    const im = t64([0, 0, 0]);
+    instanceNorm(gg.arange(12, f64).reshape(2, 3, 2), im);
+    await close(im, [0.35, 0.55, 0.75], 'instance norm running_mean alone');
+    const iv = t64([1, 1, 1]);
+    instanceNorm(gg.arange(12, f64).reshape(2, 3, 2), null, iv);
+    await close(iv, [0.95, 0.95, 0.95], 'instance norm running_var alone: 0.9 + 0.1·0.5');
+  });
+
+  it('eval needs no second value per channel: (x - rm)/sqrt(rv + eps)', async () => {
+    const y = batchNorm(t64([1, 2, 3], [1, 3]), t64([0, 0, 0]), t64([1, 1, 1]), null, null, false, 0.1, 0);
+    await close(y, [1, 2, 3], 'eval on one sample');
+  });
+
+  it('instanceNorm defaults to input statistics', async () => {
+    // [1, 2, 3, 6]: mean 3, variance 3.5, eps 1e-5
+    await close(instanceNorm(t64([1, 2, 3, 6], [1, 1, 4])), [-2, -1, 0, 3].map((d) => d / Math.sqrt(3.5 + 1e-5)), 'instanceNorm(x)');
+  });
+
+  it('layer norm: the shape rules and messages', async () => {
+    expect(() => layerNorm(x(), [])).to.throw('Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one element, but got normalized_shape = []');
+    expect(() => layerNorm(gg.zeros([4]), [4, 4])).to.throw('Given normalized_shape=[4, 4], expected input with shape [*, 4, 4], but got input of size[4]');
+    expect(() => layerNorm(gg.zeros([2, 3, 5]), [3, 4])).to.throw('Given normalized_shape=[3, 4], expected input with shape [*, 3, 4], but got input of size[2, 3, 5]');
+    // an input of exactly the normalised shape: [[1, 3], [5, 7]], mean 4, variance 5, eps 0
+    await close(layerNorm(t64([1, 3, 5, 7], [2, 2]), [2, 2], null, null, 0), [-3, -1, 1, 3].map((d) => d / Math.sqrt(5)), 'ndim == k');
+  });
+
+  it('group norm: a 2-D input, and a weight that is no vector', async () => {
+    // [[1, 3, 2, 6]] in 2 groups: [1, 3] and [2, 6], each normalised to [-1, 1] (eps 0)
+    await close(groupNorm(t64([1, 3, 2, 6], [1, 4]), 2, null, null, 0), [-1, 1, -1, 1], 'group norm of (N, C)');
+    expect(() => groupNorm(gg.zeros([2, 4, 3]), 2, gg.ones([2, 2]))).to.throw('Expected weight to be a vector of size equal to the number of channels in input, but got weight of shape [2, 2] and input of shape [2, 4, 3]');
+  });
+
+  it('per-channel sizes: each argument named, N·C for instance norm', () => {
+    const t3 = gg.zeros([2, 3, 2]);
+    expect(() => batchNorm(x(), t64([0, 0, 0]), gg.ones([2]), null, null, true)).to.throw('running_var should contain 3 elements not 2');
+    expect(() => batchNorm(x(), null, null, gg.ones([3]), gg.ones([2]), true)).to.throw('bias should contain 3 elements not 2');
+    expect(() => instanceNorm(t3, gg.zeros([2]), gg.ones([3]))).to.throw('running_mean should contain 6 elements not 4');
+    expect(() => instanceNorm(t3, gg.zeros([3]), gg.ones([2]))).to.throw('running_var should contain 6 elements not 4');
+    expect(() => instanceNorm(t3, null, null, gg.ones([3]), gg.ones([2]))).to.throw('bias should contain 6 elements not 4');
+  });
+
+  it('SwitchableNorm2d updates the buffer that is left when the other is removed', async () => {
+    const sn = new nn.SwitchableNorm2d(3, f64);
+    sn.runningVar = null;
+    sn.call(x().reshape(2, 3, 1, 1));
+    await close(sn.runningMean as gg.Tensor, [0.2, 0.4, 0.6], 'running_mean');
+  });
+});

@@ -265,12 +265,10 @@ export function batchNorm(
     if (training) {
       const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
       const m = moments(input, dims, { eps });
-      if (runningMean && runningVar) {
-        // NOTE: statistics for the buffers are computed unrecorded (nothing would free their nodes)
-        updateRunning(runningMean, noGrad(() => m.mean), momentum);
-        const unbiased = noGrad(() => (m.count > 1 ? realVar(m, m.count / (m.count - 1)) : m.var.mul(NaN)));
-        updateRunning(runningVar, unbiased, momentum);
-      }
+      // each buffer given is updated, as PyTorch (one may be missing)
+      // NOTE: statistics for the buffers are computed unrecorded (nothing would free their nodes)
+      if (runningMean) updateRunning(runningMean, noGrad(() => m.mean), momentum);
+      if (runningVar) updateRunning(runningVar, noGrad(() => (m.count > 1 ? realVar(m, m.count / (m.count - 1)) : m.var.mul(NaN))), momentum);
       let scale = invStd(m.var, m.epsScaled, true, eps > 0);
       if (weight) scale = scale.mul(weight.reshape(cs));
       return normalized(m, m.centredMean, [scale], bias ? bias.reshape(cs) : null);
@@ -311,11 +309,8 @@ export function instanceNorm(
     if (useInputStats) {
       const dims = input.shape.map((_, i) => i).filter((i) => i >= 2);
       const m = moments(input, dims, { eps });
-      if (runningMean && runningVar) {
-        updateRunning(runningMean, noGrad(() => m.mean.mean(0)), momentum);
-        const unbiased = noGrad(() => (m.count > 1 ? realVar(m, m.count / (m.count - 1)) : m.var.mul(NaN)).mean(0));
-        updateRunning(runningVar, unbiased, momentum);
-      }
+      if (runningMean) updateRunning(runningMean, noGrad(() => m.mean.mean(0)), momentum);
+      if (runningVar) updateRunning(runningVar, noGrad(() => (m.count > 1 ? realVar(m, m.count / (m.count - 1)) : m.var.mul(NaN)).mean(0)), momentum);
       let scale = invStd(m.var, m.epsScaled, true, eps > 0);
       if (weight) scale = scale.mul(weight.reshape(cs));
       return normalized(m, m.centredMean, [scale], bias ? bias.reshape(cs) : null);
@@ -344,7 +339,8 @@ export function layerNorm(
   return tidy(() => {
     const k = ns.length;
     const tail = input.shape.slice(input.ndim - k);
-    if (k === 0 || input.ndim < k || tail.some((s, i) => s !== ns[i])) {
+    if (k === 0) throw new Error('Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one element, but got normalized_shape = []');
+    if (input.ndim < k || tail.some((s, i) => s !== ns[i])) {
       throw new Error(`Given normalized_shape=${fmt(ns)}, expected input with shape [*, ${ns.join(', ')}], but got input of size${fmt(input.shape)}`);
     }
     for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {

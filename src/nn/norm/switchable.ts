@@ -122,12 +122,10 @@ export class SwitchableNorm2d extends NormBase {
       const batch = pooled(meanK, inst.var, 0);
       bnMean = batch.mean;
       bnVar = batch.var;
-      if (rm && rv) {
-        const m = n * h * w;
-        // unrecorded: nothing would free the nodes of statistics that only feed the buffers
-        updateRunning(rm, noGrad(() => bnMean.mul(k)), factor);
-        updateRunning(rv, noGrad(() => bnVar.mul(k2).mul(m / (m - 1))), factor);
-      }
+      const m = n * h * w;
+      // each buffer given is updated, as BatchNorm2d's; unrecorded: nothing would free the nodes of statistics that only feed the buffers
+      if (rm) updateRunning(rm, noGrad(() => bnMean.mul(k)), factor);
+      if (rv) updateRunning(rv, noGrad(() => bnVar.mul(k2).mul(m / (m - 1))), factor);
     } else {
       bnMean = (rm as Tensor).reshape(1, c, 1, 1).div(k);
       bnVar = (rv as Tensor).reshape(1, c, 1, 1).div(k2);
