@@ -9,7 +9,7 @@ import { setPlatform } from './backend/platform/platform.js';
 import { hostPlatform } from './backend/platform/host.js';
 import type { DeviceInfo, DeviceStats } from './backend/device.js';
 
-export { Tensor, type RemovableHandle } from './tensor/tensor.js';
+export { Tensor, type RemovableHandle, type TensorJSON } from './tensor/tensor.js';
 export type { NestedArray } from './tensor/format.js';
 export type { NdArray, NdArrayLike, NdDataType } from './tensor/ndarray.js';
 export type { Dims, Shape, ShapeArgs } from './tensor/shape.js';

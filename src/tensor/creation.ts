@@ -181,7 +181,8 @@ export function tensor(data: TensorData | Tensor, opts: TensorOptions & { shape?
   let shape: number[];
   let flat: HostArray;
   if (isNdArrayLike(data)) {
-    ({ shape, data: flat } = readNdArray(data, (n) => hostArray(dtype, n)));
+    // integer dtypes read through float64 first, so toHost sees (and refuses) what int32 would wrap
+    ({ shape, data: flat } = readNdArray(data, (n) => (isIntegralDtype(dtype) ? new Float64Array(n) : hostArray(dtype, n))));
     if (isIntegralDtype(dtype)) flat = toHost(flat, dtype);
     if (given && given.join() !== shape.join()) throw new Error(`tensor(): shape ${JSON.stringify(given)} given for an ndarray of shape ${JSON.stringify(shape)}; reshape the tensor afterwards`);
   } else if (ArrayBuffer.isView(data)) {
@@ -297,7 +298,9 @@ export type ArangeOptions = TensorOptions & { start?: number; step?: number };
  * Shape: [ceil((end - start) / step)] (PyTorch's length rule, computed in
  * float64, so `arange(0, 1, 0.1)` has 10 values). Element i is
  * `start + i·step` computed in float64, then stored in the dtype (default
- * float32; PyTorch's integer default for integer arguments is not followed).
+ * float32; PyTorch's int64 for whole-number arguments is not followed:
+ * JavaScript cannot tell `arange(5.)` from `arange(5)`, and the default float
+ * keeps every existing call's dtype; docs/spec/dtypes.md#inference).
  * The form `arange(end, { start, step })` is kept.
  *
  * @throws TypeError for an argument that is not a JS number (naming it as

@@ -43,6 +43,21 @@ export interface RemovableHandle {
 }
 
 /**
+ * What `JSON.stringify(tensor)` writes (`Tensor.toJSON`): dtype, shape and
+ * device name, and the values as nested arrays where they can be read
+ * synchronously.
+ */
+export interface TensorJSON {
+  dtype: DType;
+  shape: number[];
+  device: string;
+  /** The values (`arraySync()`); absent on a device that reads asynchronously and for a disposed tensor. */
+  data?: NestedArray;
+  /** Present (true) for a disposed tensor. */
+  disposed?: true;
+}
+
+/**
  * An n-dimensional array of float32, float64, int32 or int64 on a device,
  * with reverse-mode autograd (floating point tensors only; docs/spec/dtypes.md).
  * Made by `gg.tensor`, `gg.zeros`, `gg.randn`, ...; ops return new tensors,
@@ -607,6 +622,28 @@ export class Tensor {
    */
   toString(): string {
     return formatTensor(this);
+  }
+
+  /**
+   * What `JSON.stringify(t)` writes (the JSON hook): `{ dtype, shape, device,
+   * data }`, where `data` holds the values as nested arrays (`arraySync()`,
+   * PyTorch's `tolist()`; a 0-d tensor gives a number). Why this shape: the
+   * tensor's own fields are device handles and graph nodes, which meant
+   * nothing in JSON and dumped the device; this is what a log or a saved
+   * config needs, and `gg.tensor(j.data, { dtype: j.dtype })` reads it back.
+   * No gradient, graph or device internals are written.
+   *
+   * `data` is left out where the values cannot be read synchronously: on a
+   * device whose results arrive later (`await t.array()` there) and for a
+   * disposed tensor (which gets `disposed: true`). JSON has no NaN or
+   * ±Infinity: `JSON.stringify` writes them as null.
+   * @example JSON.stringify(gg.tensor([[1, 2], [3, 4]])) // '{"dtype":"int64","shape":[2,2],"device":"cpu","data":[[1,2],[3,4]]}'
+   */
+  toJSON(): TensorJSON {
+    const head = { dtype: this.dtype, shape: [...this.shape], device: this.device };
+    if (this.disposed) return { ...head, disposed: true };
+    if (!this.storage.device.syncRead) return head;
+    return { ...head, data: this.arraySync() };
   }
 
   /**

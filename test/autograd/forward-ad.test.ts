@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
-import { expectClose, F32, F64, fixture, goldenTensor, type Golden, type Tol } from '../helpers/compare.js';
+import { expectClose, expectGolden, F32, F64, fixture, goldenTensor, type Golden, type Tol } from '../helpers/compare.js';
 import { forEachDevice } from '../helpers/devices.js';
 import { runOp } from '../helpers/run-op.js';
 import { parametrizationList } from '../../src/nn/utils/parametrize.js';
@@ -57,17 +57,6 @@ const doc = fixture<{
   forward_ad_nn: (FunctionalCase | ModuleCase)[];
   forward_ad_errors: Record<'makeDualOutsideLevel' | 'shapeMismatch' | 'alreadyDual' | 'nested', string>;
 }>('torch_functional.json');
-
-function expectGolden(actual: gg.Tensor | null, golden: Golden, label: string, tol = 1e-10): void {
-  expect(actual, `${label}: present`).to.be.instanceOf(gg.Tensor);
-  const t = actual as gg.Tensor;
-  expect([...t.shape], `${label}: shape`).to.deep.equal(golden.shape);
-  const got = t.dataSync();
-  golden.data.forEach((e, i) => {
-    const a = got[i] as number;
-    expect(Math.abs(a - e), `${label}[${i}]: ${a} vs ${e}`).to.be.at.most(tol * (1 + Math.abs(e)));
-  });
-}
 
 describe('autograd.forwardAd: PyTorch semantics', () => {
   const x = (): gg.Tensor => gg.tensor([0.5, -1, 2], f64);

@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
-import { fixture, goldenTensor, type Golden } from '../helpers/compare.js';
+import { expectGolden, fixture, goldenTensor, type Golden } from '../helpers/compare.js';
 
 const F = gg.autograd.functional;
 type Fn = (...xs: gg.Tensor[]) => gg.Tensor | gg.Tensor[];
@@ -52,14 +52,7 @@ const isGolden = (n: Nested): n is Golden => !Array.isArray(n);
 /** Compare a result (a Tensor or nested arrays of them) with its golden, structure included. */
 function expectNested(actual: unknown, golden: Nested, label: string, tol = 1e-10): void {
   if (isGolden(golden)) {
-    expect(actual, `${label}: a Tensor`).to.be.instanceOf(gg.Tensor);
-    const t = actual as gg.Tensor;
-    expect([...t.shape], `${label}: shape`).to.deep.equal(golden.shape);
-    const got = t.dataSync();
-    golden.data.forEach((e, i) => {
-      const a = got[i] as number;
-      expect(Math.abs(a - e), `${label}[${i}]: ${a} vs ${e}`).to.be.at.most(tol * (1 + Math.abs(e)));
-    });
+    expectGolden(actual as gg.Tensor | null, golden, label, tol);
     return;
   }
   expect(actual, `${label}: an array`).to.be.an('array');

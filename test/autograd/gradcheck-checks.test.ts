@@ -10,21 +10,12 @@
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
 import { gradcheck, gradgradcheck } from '../../src/autograd/gradcheck.js';
-import { fixture } from '../helpers/compare.js';
+import { fixture, rejection } from '../helpers/compare.js';
 
 const fx = fixture<Record<string, unknown>>('torch_gradcheck.json');
 const f64 = { dtype: 'float64' as const };
 /** PyTorch's message without its exception type. */
 const msg = (k: string): string => String(fx[k]).replace(/^[A-Za-z]+: /, '');
-
-async function rejection(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function warningsOf(f: () => Promise<unknown>): Promise<string[]> {
   const seen: string[] = [];

@@ -9,21 +9,12 @@ import * as gg from '../../src/index.js';
 import { gradcheck, gradgradcheck } from '../../src/autograd/gradcheck.js';
 import { parametrizationList, registerParametrization, removeParametrizations, type ParametrizationList } from '../../src/nn/utils/parametrize.js';
 import { removeSpectralNorm, spectralNorm, type SpectralNorm } from '../../src/nn/utils/spectral.js';
-import { fixture, type Golden, valuesSync } from '../helpers/compare.js';
+import { fixture, type Golden, valuesSync, rejection } from '../helpers/compare.js';
 import { decodeAll, type SpecialGolden } from '../helpers/special.js';
 
 const f64 = { dtype: 'float64' as const };
 const fx = fixture<Record<string, unknown>>('torch_autograd.json');
 const golden = (k: string): number[] => (fx[k] as Golden).data.map(Number);
-
-async function rejection(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('gradcheck: the checks of PyTorch 1.13', () => {
   it('no differentiable output: the numerical Jacobian must be zero (input 8)', async () => {

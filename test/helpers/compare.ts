@@ -94,6 +94,16 @@ export function valuesSync(t: gg.Tensor): number[] {
   return Array.from(t.dataSync());
 }
 
+/** The message `p` rejects with (fails when it resolves): `errorOf` for promises. */
+export async function rejection(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error('expected a rejection');
+}
+
 /** The message of the error `fn` throws (fails when it throws none). */
 export function errorOf(fn: () => unknown): string {
   try {

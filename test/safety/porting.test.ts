@@ -1,12 +1,14 @@
 /**
  * Porting leftovers, each against PyTorch 1.13 (test/fixtures/make_tools.py,
  * torch_tools.json `porting`): class weights of the wrong length, pooling
- * strides, var/std argument types, clamp's node name, add/sub's `alpha`.
+ * strides, var/std argument types, clamp's node name, add/sub's `alpha`,
+ * JSON.stringify of a tensor, and the creation functions' dtypes.
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
 import { errorOf, expectClose, F64 } from '../helpers/compare.js';
 import { nums, tools, type ToolTensor } from '../helpers/tools-fixture.js';
+import { forEachDevice, syncReadable } from '../helpers/devices.js';
 
 const F = gg.nn.functional;
 const P = (): ReturnType<typeof tools>['porting'] => tools().porting;
@@ -158,5 +160,57 @@ describe('porting: add/sub take PyTorch\'s alpha (out of place and in place)', (
     expect(() => i.sub_(1, { bogus: 1 } as never)).to.throw(TypeError, "sub_() got an unexpected keyword argument 'bogus'");
     expect(Array.from(await i.data())).to.deep.equal([1, 2, 3]);
     expect(i.version).to.equal(0);
+  });
+});
+
+describe('porting: JSON.stringify(tensor) writes dtype, shape, device and values (toJSON)', () => {
+  it('nested values, no internals; a 0-d tensor gives a number; it reads back', () => {
+    const t = gg.tensor([[1, 2], [3, 4]]);
+    expect(JSON.stringify(t)).to.equal('{"dtype":"int64","shape":[2,2],"device":"cpu","data":[[1,2],[3,4]]}');
+    expect(JSON.parse(JSON.stringify(gg.tensor(2.5, { dtype: 'float64' })))).to.deep.equal({ dtype: 'float64', shape: [], device: 'cpu', data: 2.5 });
+    const x = gg.tensor([0.5, -1.25], { dtype: 'float64', requiresGrad: true });
+    const y = x.mul(2);
+    const j = JSON.stringify({ y });
+    expect(j).to.equal('{"y":{"dtype":"float64","shape":[2],"device":"cpu","data":[1,-2.5]}}');
+    for (const internal of ['storage', 'gradFn', 'stats', 'buffer', 'strides']) expect(j).not.to.include(internal);
+    const back = JSON.parse(JSON.stringify(y)) as gg.TensorJSON;
+    expect(Array.from(gg.tensor(back.data!, { dtype: back.dtype }).dataSync())).to.deep.equal([1, -2.5]);
+    // a view: its own values
+    expect(JSON.parse(JSON.stringify(gg.arange(6).reshape(2, 3).t())).data).to.deep.equal([[0, 3], [1, 4], [2, 5]]);
+  });
+  it('a disposed tensor: no values, and no throw', () => {
+    const t = gg.ones([2]);
+    t.dispose();
+    expect(JSON.parse(JSON.stringify(t))).to.deep.equal({ dtype: 'float32', shape: [2], device: 'cpu', disposed: true });
+  });
+  forEachDevice((device) => {
+    it('on the device: values where they read synchronously, else dtype, shape and device only', () => {
+      const t = gg.tensor([1.5, -2], { device });
+      const j = JSON.parse(JSON.stringify(t)) as gg.TensorJSON;
+      expect([j.dtype, j.shape, j.device]).to.deep.equal(['float32', [2], device]);
+      if (syncReadable(device)) expect(j.data).to.deep.equal([1.5, -2]);
+      else expect(j).not.to.have.property('data');
+      t.dispose();
+    });
+  });
+});
+
+describe('porting: dtype of the creation functions (PyTorch 1.13 against docs/spec/dtypes.md#inference)', () => {
+  const D = (): Record<string, string> => P().dtypes;
+  it('zeros, ones, rand: the default float dtype, as PyTorch', () => {
+    expect(gg.zeros([2]).dtype).to.equal(D()['zeros']);
+    expect(gg.ones([2]).dtype).to.equal(D()['ones']);
+    expect(gg.rand([2]).dtype).to.equal(D()['rand']);
+    expect(gg.full([2], 3.5).dtype).to.equal(D()['full_float']);
+    expect(gg.arange(0, 1, 0.5).dtype).to.equal(D()['arange_float_step']);
+  });
+  it('full and arange with whole numbers: PyTorch infers int64; gpugrad keeps the default float dtype (documented), and { dtype } gives PyTorch\'s', () => {
+    // JavaScript cannot tell torch.arange(5.) from torch.arange(5): the default float keeps every existing call's dtype
+    expect([D()['full_int'], D()['arange_int'], D()['arange_int2'], D()['arange_int3']]).to.deep.equal(['int64', 'int64', 'int64', 'int64']);
+    expect(gg.full([2], 3).dtype).to.equal(gg.getDefaultDtype());
+    expect(gg.arange(5).dtype).to.equal(gg.getDefaultDtype());
+    expect(gg.full([2], 3, { dtype: 'int64' }).dtype).to.equal(D()['full_int']);
+    expect(gg.arange(1, 7, 2, { dtype: 'int64' }).dtype).to.equal(D()['arange_int3']);
+    expect(Array.from(gg.arange(1, 7, 2, { dtype: 'int64' }).dataSync())).to.deep.equal([1, 3, 5]);
   });
 });

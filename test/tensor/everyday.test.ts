@@ -240,7 +240,7 @@ forEachDevice((device) => {
 });
 
 describe("the README's everyday-tools snippet says what it shows", () => {
-  it('round, floor, ceil, norm, arange, rsub and the ndarray view', async () => {
+  it('round, floor, ceil, norm, arange, rsub, alpha, JSON and the ndarray view', async () => {
     const arr = async (t: gg.Tensor): Promise<number[]> => Array.from(await t.data());
     const r = await arr(gg.tensor([0.5, 1.5, 2.5, -0.5]).round());
     expect(r).to.deep.equal([0, 2, 2, -0]);
@@ -251,6 +251,9 @@ describe("the README's everyday-tools snippet says what it shows", () => {
     expect(await arr(gg.arange(2, 7))).to.deep.equal([2, 3, 4, 5, 6]);
     expect(await arr(gg.tensor([0.25, 1]).rsub(1))).to.deep.equal([0.75, 0]);
     expect(await arr(gg.rsub(gg.tensor([1, 2]), 10, { alpha: 2 }))).to.deep.equal([8, 6]);
+    expect(await arr(gg.tensor([1, 1]).add(gg.tensor([1, 2]), { alpha: 2 }))).to.deep.equal([3, 5]);
+    expect(JSON.stringify(gg.tensor([[1, 2]]))).to.equal('{"dtype":"int64","shape":[1,2],"device":"cpu","data":[[1,2]]}');
+    expect([gg.arange(5).dtype, gg.full([2], 3).dtype]).to.deep.equal(['float32', 'float32']);
     const grid = ndarray(new Float64Array([0, 1, 2, 3, 4, 5]), [2, 3]);
     expect(await gg.tensor(grid.transpose(1, 0).step(-1, 1)).array()).to.deep.equal([[2, 5], [1, 4], [0, 3]]);
     const t = gg.randn([2, 3]);
@@ -342,6 +345,62 @@ describe('ndarray interop (scijs ndarray)', () => {
     const s = gg.tensor(7).ndarraySync();
     expect([s.shape, s.get()]).to.deep.equal([[], 7]);
     expect(gg.zeros([0, 3]).ndarraySync().shape).to.deep.equal([0, 3]);
+  });
+
+  it('integer dtypes from an ndarray: truncated toward zero, and refused (not wrapped) out of range', () => {
+    const src = ndarray(new Float64Array([1.7, -2.7, 3, -0.2]), [2, 2]);
+    const i64 = gg.tensor(src, { dtype: 'int64' });
+    expect([i64.dtype, values(i64)]).to.deep.equal(['int64', [1, -2, 3, 0]]);
+    const i32 = gg.tensor(src.transpose(1, 0), { dtype: 'int32' });
+    expect([i32.dtype, values(i32)]).to.deep.equal(['int32', [1, 3, -2, 0]]);
+    // int32 would wrap 2^40 to 0: refused with PyTorch's overflow message instead
+    expect(() => gg.tensor(ndarray(new Float64Array([2 ** 40]), [1]), { dtype: 'int32' })).to.throw(RangeError, 'value cannot be converted to type int without overflow');
+    expect(() => gg.tensor(ndarray(new Float64Array([NaN]), [1]), { dtype: 'int64' })).to.throw(RangeError);
+    expect(() => gg.tensor(ndarray(new Float64Array([2 ** 60]), [1]), { dtype: 'int64' })).to.throw(RangeError, 'beyond 2^53');
+    // without a dtype an ndarray gives the default float dtype, whatever its data's type
+    expect(gg.tensor(ndarray(new Int32Array([1, 2]), [2])).dtype).to.equal('float32');
+  });
+
+  it('float dtypes from an ndarray: float64 data rounds to float32, float32 data widens exactly', () => {
+    const f32 = gg.tensor(ndarray(new Float64Array([0.1, 1 / 3]), [2]));
+    expect(values(f32)).to.deep.equal([Math.fround(0.1), Math.fround(1 / 3)]);
+    const f64 = gg.tensor(ndarray(new Float32Array([0.1]), [1]), { dtype: 'float64' });
+    expect(values(f64)).to.deep.equal([Math.fround(0.1)]);
+  });
+
+  it('gg.tensor(nd) copies: writing to the ndarray afterwards leaves the tensor as it was', () => {
+    const data = new Float64Array([1, 2, 3, 4]);
+    const nd = ndarray(data, [2, 2]);
+    const t = gg.tensor(nd, { dtype: 'float64' });
+    nd.set(0, 0, 100);
+    data[3] = -1;
+    expect(values(t)).to.deep.equal([1, 2, 3, 4]);
+  });
+
+  it('a tensor made from an ndarray is a leaf that gets gradients', () => {
+    const x = gg.tensor(ndarray(new Float64Array([1, 2, 3, 4]), [2, 2]).transpose(1, 0), { dtype: 'float64', requiresGrad: true });
+    expect(x.isLeaf).to.equal(true);
+    x.mul(x).sum().backward();
+    // x = [[1, 3], [2, 4]]: d/dx sum(x²) = 2x
+    expect(values(x.grad!)).to.deep.equal([2, 6, 4, 8]);
+  });
+
+  it('t.ndarray() of integer tensors, views with an offset, and a disposed tensor', async () => {
+    const i32 = gg.tensor([[1, 2], [3, 4]], { dtype: 'int32' }).ndarraySync();
+    expect([i32.data.constructor.name, i32.dtype, i32.get(1, 0)]).to.deep.equal(['Int32Array', 'int32', 3]);
+    // int64 values come in a Float64Array (exact up to 2^53, the range gpugrad's int64 holds)
+    const i64 = (await gg.tensor([2 ** 53, -5]).ndarray());
+    expect([i64.data.constructor.name, Array.from(i64.data)]).to.deep.equal(['Float64Array', [2 ** 53, -5]]);
+    // a narrowed, stepped view: its own values, row-major, offset 0
+    const base = gg.arange(12, { dtype: 'float64' }).reshape(3, 4);
+    const v = base.narrow(1, 1, 2).narrow(0, 1, 2).ndarraySync();
+    expect([v.shape, v.stride, v.offset, Array.from(v.data)]).to.deep.equal([[2, 2], [2, 1], 0, [5, 6, 9, 10]]);
+    const d = gg.ones([2]);
+    d.dispose();
+    expect(() => d.ndarraySync()).to.throw();
+    let rejected = false;
+    await d.ndarray().catch(() => (rejected = true));
+    expect(rejected, 'ndarray() of a disposed tensor rejects').to.equal(true);
   });
 
   it('round trip: a tensor through ndarray views and back', () => {

@@ -158,22 +158,49 @@ function checkGroups(r: Rank, x: Tensor, weight: Tensor, groupsOpt: number | und
   return groups;
 }
 
-/** @internal The convolution of rank `r` (conv1d/2d/3d and the Conv modules' forward). */
-export function convNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions): Tensor {
-  const op = `conv${r}d`;
-  checkConvTensors(op, input, weight, bias, opts, ['stride', 'padding', 'dilation', 'groups'] satisfies readonly (keyof ConvOptions)[]);
-  // NOTE: intermediate results are freed when it returns (README "Memory")
+/**
+ * The frame both convolutions share: the arguments checked (types, option
+ * keys, rank, groups, kernel size, the input's channels, the bias), the input
+ * batched, `body` run on it inside `tidy` (intermediate results are freed
+ * when it returns, README "Memory"), the bias added, and the batch dim
+ * dropped again for an unbatched input.
+ */
+function convFrame(
+  r: Rank,
+  transposed: boolean,
+  input: Tensor,
+  weight: Tensor,
+  bias: Tensor | null | undefined,
+  opts: ConvOptions | ConvTransposeOptions,
+  body: (x: Tensor, groups: number, kernel: number[], op: string) => Tensor,
+): Tensor {
+  const op = transposed ? `conv_transpose${r}d` : `conv${r}d`;
+  const keys = transposed
+    ? (['stride', 'padding', 'outputPadding', 'dilation', 'groups'] satisfies readonly (keyof ConvTransposeOptions)[])
+    : (['stride', 'padding', 'dilation', 'groups'] satisfies readonly (keyof ConvOptions)[]);
+  checkConvTensors(op, input, weight, bias, opts, keys);
   return tidy(() => {
     const [x, batched] = batchedInput(input, r, op);
     const groups = checkGroups(r, x, weight, opts.groups);
-    const [cout, cg] = weight.shape as [number, number];
+    const [w0, w1] = weight.shape as [number, number];
     const kernel = weight.shape.slice(2);
     checkKernelSize(kernel);
+    // a convolution's weight is (Cout, Cin/G, *k), a transposed one's (Cin, Cout/G, *k)
+    const cin = transposed ? w0 : w1 * groups;
     const c = x.shape[1] ?? 0;
-    if (c !== cg * groups) {
-      throw new Error(`Given groups=${groups}, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cg * groups} channels, but got ${c} channels instead`);
+    if (c !== cin) {
+      throw new Error(`Given ${transposed ? 'transposed=1' : `groups=${groups}`}, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cin} channels, but got ${c} channels instead`);
     }
-    checkBias(bias, weight, cout);
+    checkBias(bias, weight, transposed ? w1 * groups : w0);
+    const y = addBias(body(x, groups, kernel, op), bias, r);
+    return batched ? y : y.squeeze(0);
+  });
+}
+
+/** @internal The convolution of rank `r` (conv1d/2d/3d and the Conv modules' forward). */
+export function convNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions): Tensor {
+  return convFrame(r, false, input, weight, bias, opts, (x, groups, kernel, op) => {
+    const [cout, cg] = weight.shape as [number, number];
     const { stride, dilation, padding: pad } = convGeometry(r, op, false, opts, 'functional');
     const inSize = x.shape.slice(2);
     let before: number[];
@@ -203,9 +230,7 @@ export function convNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | nu
     const trivial = kernel.every((v) => v === 1) && stride.every((v) => v === 1) && before.every((v) => v === 0);
     const cols = trivial ? x.reshape(n, groups, k, l) : windows(x, kernel, stride, before, dilation, outSize, 0).reshape(n, groups, k, l);
     // (G, Cout/G, Cg·K) @ (N, G, Cg·K, L) = (N, G, Cout/G, L), already in (N, Cout, *out) order
-    const out = weight.reshape(groups, cout / groups, k).matmul(cols).reshape(n, cout, ...outSize);
-    const y = addBias(out, bias, r);
-    return batched ? y : y.squeeze(0);
+    return weight.reshape(groups, cout / groups, k).matmul(cols).reshape(n, cout, ...outSize);
   });
 }
 
@@ -244,21 +269,9 @@ export interface ConvTransposeOptions {
 
 /** @internal The transposed convolution of rank `r`. */
 export function convTransposeNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvTransposeOptions): Tensor {
-  const op = `conv_transpose${r}d`;
-  checkConvTensors(op, input, weight, bias, opts, ['stride', 'padding', 'outputPadding', 'dilation', 'groups'] satisfies readonly (keyof ConvTransposeOptions)[]);
-  // NOTE: intermediate results are freed when it returns (README "Memory")
-  return tidy(() => {
-    const [x, batched] = batchedInput(input, r, op);
-    const groups = checkGroups(r, x, weight, opts.groups);
+  return convFrame(r, true, input, weight, bias, opts, (x, groups, kernel, op) => {
     const [cin, og] = weight.shape as [number, number];
-    const kernel = weight.shape.slice(2);
-    checkKernelSize(kernel);
-    const c = x.shape[1] ?? 0;
-    if (c !== cin) {
-      throw new Error(`Given transposed=1, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cin} channels, but got ${c} channels instead`);
-    }
     const cout = og * groups;
-    checkBias(bias, weight, cout);
     const geometry = convGeometry(r, op, true, opts, 'functional');
     const { stride, dilation, outputPadding: outPad } = geometry;
     const padding = geometry.padding as number[];
@@ -279,9 +292,7 @@ export function convTransposeNd(r: Rank, input: Tensor, weight: Tensor, bias: Te
     // (G, Cout/G·K, Cin/G) @ (N, G, Cin/G, L) = (N, G, Cout/G·K, L) = columns (N, Cout, *k, *in)
     const wt = weight.reshape(groups, cin / groups, m).transpose(1, 2);
     const cols = wt.matmul(x.reshape(n, groups, cin / groups, l)).reshape(n, cout, ...kernel, ...inSize);
-    const out = apply('col2im', [cols], { kernel, stride, padding, dilation, inSize: outSize, outSize: inSize });
-    const y = addBias(out, bias, r);
-    return batched ? y : y.squeeze(0);
+    return apply('col2im', [cols], { kernel, stride, padding, dilation, inSize: outSize, outSize: inSize });
   });
 }
 
