@@ -37,6 +37,87 @@ export function compileLoop(kernel: Kernel): Compiled {
   return new Function(...params, src) as Compiled;
 }
 
+/**
+ * Arrays of freed buffers, by dtype and length, handed out again for the
+ * next result of that dtype and length. Why: a fresh typed array of a few MB
+ * costs V8 a zeroed allocation, page faults on first touch and later GC
+ * work, as much as the elementwise pass that fills it (docs/notes/bench.md,
+ * W5); a training step frees and allocates the same sizes every iteration.
+ * Small arrays (cheap to allocate) are not kept, and the pool holds at most
+ * `POOL_BYTES` (the oldest arrays are dropped to the garbage collector).
+ */
+export class BufferPool {
+  private readonly free = new Map<string, HostArray[]>();
+  /** Keys in the order their arrays were given (oldest first), to drop past the cap. */
+  private readonly order: string[] = [];
+  private bytes = 0;
+
+  /** An array of `dtype` and `length`: a pooled one (old values still in it) or a new zeroed one. */
+  take(dtype: DType, length: number): HostArray {
+    if (length >= POOL_MIN) {
+      const list = this.free.get(`${dtype}:${length}`);
+      const a = list?.pop();
+      if (a) {
+        this.bytes -= a.byteLength;
+        return a;
+      }
+    }
+    return hostArray(dtype, length);
+  }
+
+  /** Keep `data` for a later `take` (the caller no longer uses it). */
+  give(dtype: DType, data: HostArray): void {
+    if (data.length < POOL_MIN || data.byteLength > POOL_BYTES) return;
+    const key = `${dtype}:${data.length}`;
+    let list = this.free.get(key);
+    if (!list) this.free.set(key, (list = []));
+    list.push(data);
+    this.order.push(key);
+    this.bytes += data.byteLength;
+    while (this.bytes > POOL_BYTES && this.order.length) {
+      const old = this.free.get(this.order.shift() as string);
+      const dropped = old?.shift();
+      if (dropped) this.bytes -= dropped.byteLength;
+    }
+    // the order list only grows with gives; keep it from outgrowing the arrays it indexes
+    if (this.order.length > 4 * POOL_ENTRIES) this.compactOrder();
+  }
+
+  /** Bytes held now (for tests). */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
+  clear(): void {
+    this.free.clear();
+    this.order.length = 0;
+    this.bytes = 0;
+  }
+
+  private compactOrder(): void {
+    const live = new Map<string, number>();
+    for (const [k, l] of this.free) live.set(k, l.length);
+    const kept: string[] = [];
+    for (let i = this.order.length - 1; i >= 0; i--) {
+      const k = this.order[i] as string;
+      const left = live.get(k) ?? 0;
+      if (left > 0) {
+        kept.push(k);
+        live.set(k, left - 1);
+      }
+    }
+    this.order.length = 0;
+    this.order.push(...kept.reverse());
+  }
+}
+
+/** Arrays shorter than this are not pooled (allocating them is cheap). */
+const POOL_MIN = 4096;
+/** The most bytes the pool keeps. */
+const POOL_BYTES = 64 * 2 ** 20;
+/** Rough number of arrays the pool indexes before its order list is compacted. */
+const POOL_ENTRIES = 256;
+
 /** Options of a cpu device (tests open one without the fast path to check the loop). */
 export interface CpuDeviceOptions {
   /** Run float32 matmul on the WebAssembly gemm when the runtime has it (default: true unless `GPUGRAD_WASM=0`). */
@@ -50,6 +131,8 @@ export class CpuDevice extends Device {
   /** int32 lives in an Int32Array, int64 in a Float64Array: whole numbers, exact up to 2^53. */
   readonly exactIntegers = 2 ** 53;
   private readonly cache = new KernelCache<Compiled>(4096);
+  /** Freed arrays, reused for results of the same dtype and size (see `BufferPool`). */
+  private readonly pool = new BufferPool();
   /** Time per kernel name, when profiling is on (`GPUGRAD_PROFILE=1` or `startProfile()`). */
   profile: Map<string, { calls: number; ms: number; elements: number }> | null = platform().env('GPUGRAD_PROFILE') ? new Map() : null;
   /** The float32 matmul engine, or null (turned off, or the runtime lacks WebAssembly SIMD). */
@@ -74,7 +157,7 @@ export class CpuDevice extends Device {
   }
 
   protected uploadImpl(data: HostArray, dtype: DType): DeviceBuffer {
-    const copy = hostArray(dtype, data.length);
+    const copy = this.pool.take(dtype, data.length);
     copy.set(data);
     return this.wrap(copy, dtype);
   }
@@ -84,7 +167,9 @@ export class CpuDevice extends Device {
       this.stats.kernelsCompiled++;
       return compileLoop(kernel);
     });
-    const out = hostArray(dtype, kernel.size);
+    // every kernel writes each of its outputs (the loop, and the gemm, which says so), so a
+    // pooled buffer's old values never show
+    const out = this.pool.take(dtype, kernel.size);
     const t0 = this.profile ? performance.now() : 0;
     const data = inputs.map((b) => (b as CpuBuffer).data);
     const [a, b] = data;
@@ -111,12 +196,15 @@ export class CpuDevice extends Device {
     return (buf as CpuBuffer).data.slice();
   }
 
-  protected freeImpl(): void {
-    // garbage collected; the counters in Device are what matter here
+  protected freeImpl(buf: DeviceBuffer): void {
+    // a freed buffer is unreachable from every tensor (storage.ts frees at the last reference,
+    // and Device.run refuses a freed input), so its array can hold the next result of its size
+    this.pool.give(buf.dtype, (buf as CpuBuffer).data);
   }
 
   release(): void {
     this.cache.clear();
+    this.pool.clear();
   }
 
   info(): DeviceInfo {

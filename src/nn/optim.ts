@@ -13,6 +13,10 @@ import { argError, checkBool, checkNumber, checkOptions, typeName } from '../ten
 import { zerosLike } from '../tensor/creation.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { keep, tidy } from '../tensor/storage.js';
+import { fx } from '../tensor/fuse.js';
+
+/** SGD's last line, p + d·(-lr), over inputs (p, d, -lr). */
+const SGD_UPDATE = fx.add(fx.in(0), fx.mul(fx.in(1), fx.in(2)));
 
 /** A parameter group: its tensors and its options (the optimiser's defaults filled in). */
 export type ParamGroup<O> = O & { params: Tensor[] };
@@ -283,24 +287,38 @@ export class SGD extends Optimizer<SGDOptions> {
 
   /** One SGD update of every parameter that has a gradient. @example loss.backward(); opt.step(); */
   step(): void {
-    this.forEachParam((p, grad, g) => {
-      let d = g.maximize ? grad.neg() : grad;
-      if (g.weightDecay !== 0) d = d.add(p.mul(g.weightDecay));
-      if (g.momentum !== 0) {
-        const s = this.stateOf(p);
-        const existing = s['momentum_buffer'];
-        let buf: Tensor;
-        if (existing === undefined || typeof existing === 'number') {
-          buf = keep(d.clone());
-          s['momentum_buffer'] = buf;
-        } else {
-          buf = existing;
-          buf.assign(buf.mul(g.momentum).add(g.dampening === 0 ? d : d.mul(1 - g.dampening)));
-        }
-        d = g.nesterov ? d.add(buf.mul(g.momentum)) : buf;
+    // -lr as one 0-d tensor per value, device and dtype for the whole step (one upload, not one per parameter)
+    const negLr = new Map<string, Tensor>();
+    try {
+      this.forEachParam((p, grad, g) => this.update(p, grad, g, negLr));
+    } finally {
+      for (const t of negLr.values()) t.dispose();
+    }
+  }
+
+  /** One parameter's update (PyTorch's `_single_tensor_sgd`), sharing the step's -lr tensors. */
+  private update(p: Tensor, grad: Tensor, g: ParamGroup<SGDOptions>, negLr: Map<string, Tensor>): void {
+    let d = g.maximize ? grad.neg() : grad;
+    if (g.weightDecay !== 0) d = d.add(p.mul(g.weightDecay));
+    if (g.momentum !== 0) {
+      const s = this.stateOf(p);
+      const existing = s['momentum_buffer'];
+      let buf: Tensor;
+      if (existing === undefined || typeof existing === 'number') {
+        buf = keep(d.clone());
+        s['momentum_buffer'] = buf;
+      } else {
+        buf = existing;
+        buf.assign(buf.mul(g.momentum).add(g.dampening === 0 ? d : d.mul(1 - g.dampening)));
       }
-      p.assign(p.add(d.mul(-g.lr)));
-    });
+      d = g.nesterov ? d.add(buf.mul(g.momentum)) : buf;
+    }
+    const key = `${p.device}|${p.dtype}|${-g.lr}`;
+    let lr = negLr.get(key);
+    if (!lr) negLr.set(key, (lr = keep(p.scalar(-g.lr))));
+    // p + d·(-lr) as one fused kernel (docs/notes/architecture.md, "Fused kernels"): the
+    // composed p.add(d.mul(-lr)) in one pass; float64 bit for bit, float32 without rounding d·(-lr)
+    p.assign(p.fused([d, lr], { expr: SGD_UPDATE, dims: [], kind: 'sum', name: 'SgdUpdate' }));
   }
 }
 

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
-import { errorOf, fixture, golden64, valuesSync, type Golden, type GoldenStep } from '../helpers/compare.js';
+import { errorOf, expectClose, fixture, golden64, valuesSync, type Golden, type GoldenStep } from '../helpers/compare.js';
+import { forEachDevice } from '../helpers/devices.js';
+import { rng } from '../helpers/random.js';
 import { Module } from '../../src/nn/module.js';
 import { spectralNorm, removeSpectralNorm, applySpectralNorm, SpectralNorm } from '../../src/nn/utils/spectral.js';
 import { cached, isParametrized, parametrizationList, type ParametrizationList } from '../../src/nn/utils/parametrize.js';
@@ -264,6 +266,41 @@ describe('nn.utils spectral norm', () => {
         expect(d, `shape ${shape}`).to.be.below(1e-12);
         expect(sn._u.grad).to.equal(null);
       }
+    });
+
+    // W/sigma runs as one fused kernel (spectral.ts `divideBySigma`): an optimisation of the
+    // composed weight.div(sigma), tested against it on every device
+    forEachDevice((device) => {
+      it('W/sigma is the composed weight.div(sigma): values and gradients (float64 bit for bit on the cpu)', async () => {
+        const dtypes: gg.DType[] = device === 'cpu' ? ['float64', 'float32'] : ['float32'];
+        const r = rng(77);
+        for (const dtype of dtypes) {
+          for (const [shape, dim] of [[[6, 5], 0], [[8, 3, 3, 3], 0], [[3, 4, 2, 2], 1]] as const) {
+            const n = shape.reduce((a, b) => a * b, 1);
+            const W = gg.tensor(Array.from({ length: n }, () => r() * 2 - 1), { shape: [...shape], dtype, device, requiresGrad: true });
+            const G = gg.tensor(Array.from({ length: n }, () => r() * 2 - 1), { shape: [...shape], dtype, device });
+            const sn = new SpectralNorm(W, 1, dim);
+            sn.eval();
+            const fusedOut = sn.forward(W);
+            const kernels = await gg.profile(() => fusedOut.backward(G));
+            const fusedGrad = W.grad as gg.Tensor;
+            W.grad = null;
+            const composedOut = W.div(sn.sigma(W));
+            composedOut.backward(G);
+            const composedGrad = W.grad as unknown as gg.Tensor;
+            const label = `${device} ${dtype} ${shape.join('x')}`;
+            // the backward of the division: g/sigma and one sum for sigma (the composed rule: 6 passes)
+            expect(kernels.kernels.filter((k) => k.kernel.startsWith('SpectralDivide')).length, label).to.equal(2);
+            if (dtype === 'float64') {
+              expect(await fusedOut.data(), `${label} values`).to.deep.equal(await composedOut.data());
+              expect(await fusedGrad.data(), `${label} gradient`).to.deep.equal(await composedGrad.data());
+            } else {
+              expectClose(await fusedOut.data(), await composedOut.data(), { rtol: 1e-5, atol: 1e-6 }, `${label} values`);
+              expectClose(await fusedGrad.data(), await composedGrad.data(), { rtol: 1e-4, atol: 1e-5 }, `${label} gradient`);
+            }
+          }
+        }
+      });
     });
 
     // gradcheck needs a pure function of its inputs. In training mode every

@@ -194,14 +194,18 @@ export class WasmGemm {
   /**
    * out[batch..., m, n] = a[batch..., m, k] · b[batch..., k, n], reading a and b
    * through the spec's offsets and strides (broadcast batch dims have stride 0;
-   * transposed and sliced views need no copy). `out` is contiguous and starts
-   * zeroed. Returns false, writing nothing, when the operands do not fit in a
+   * transposed and sliced views need no copy). `out` is contiguous; every
+   * element is written. Returns false, writing nothing, when the operands do not fit in a
    * wasm32 memory (the caller then runs its own loop).
    */
   run(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec): boolean {
     const { m, k, n, batch } = s;
     if (m === 0 || n === 0) return true;
-    if (k === 0) return true; // an empty sum: out is already zeros
+    if (k === 0) {
+      // an empty sum (out may be a reused buffer: the cpu device pools them)
+      out.fill(0);
+      return true;
+    }
     const mp = Math.ceil(m / MR);
     const np = Math.ceil(n / NR);
     const aLen = mp * MR * k;

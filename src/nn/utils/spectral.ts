@@ -18,6 +18,7 @@
 import { tidy } from '../../tensor/storage.js';
 import { argError, checkInt, checkNumber, checkOptions } from '../../tensor/check.js';
 import { Tensor } from '../../tensor/tensor.js';
+import { fx } from '../../tensor/fuse.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { randn } from '../../tensor/creation.js';
 import { Module, isNormLayer } from '../module.js';
@@ -37,6 +38,20 @@ export interface SpectralNormOptions {
   dim?: number;
   /** gpugrad extra: also run the power iteration in eval mode (default false, as PyTorch). */
   powerIterOnEval?: boolean;
+}
+
+/**
+ * `weight / sigma` as one fused kernel (docs/notes/architecture.md, "Fused
+ * kernels"): the same division, whose backward is then two passes over the
+ * weight (g/σ, and the sum of -g·(W/σ)/σ for σ) instead of the composed
+ * rule's five (three divisions, a product, a negation, then the sum). The
+ * per-element formulas are the op table's, so float64 gradients are the
+ * composed ones bit for bit; float32 differs in rounding only (the
+ * intermediates are not rounded to float32). Integer weights keep `div`.
+ */
+function divideBySigma(weight: Tensor, sigma: Tensor): Tensor {
+  if (weight.dtype !== 'float32' && weight.dtype !== 'float64') return weight.div(sigma);
+  return weight.fused([sigma], { expr: fx.div(fx.in(0), fx.in(1)), dims: [], kind: 'sum', name: 'SpectralDivide' });
 }
 
 /** `t / max(‖t‖₂, eps)` over all of `t` (a vector). */
@@ -135,7 +150,7 @@ export class SpectralNorm extends Module {
   forward(weight: Tensor): Tensor {
     if (weight.ndim === 1) return normalize(weight, this.eps);
     if (this.training || this.powerIterOnEval) this.powerMethod(this.toMatrix(weight), this.nPowerIterations);
-    return weight.div(this.sigma(weight));
+    return divideBySigma(weight, this.sigma(weight));
   }
 
   /** The identity: assigning a weight stores it unnormalised, as PyTorch. @example lin.weight = w0; // stored as given, via rightInverse */
