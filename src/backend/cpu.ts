@@ -130,6 +130,8 @@ export class CpuDevice extends Device {
   readonly syncRead = true;
   /** int32 lives in an Int32Array, int64 in a Float64Array: whole numbers, exact up to 2^53. */
   readonly exactIntegers = 2 ** 53;
+  /** Kernels are JavaScript: IEEE comparisons, NaN included. */
+  override readonly fusesNanExactly = true;
   private readonly cache = new KernelCache<Compiled>(4096);
   /** Freed arrays, reused for results of the same dtype and size (see `BufferPool`). */
   private readonly pool = new BufferPool();

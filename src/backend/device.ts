@@ -52,6 +52,14 @@ export abstract class Device {
    * float32); a larger value is refused at upload (docs/notes/dtypes.md).
    */
   abstract readonly exactIntegers: number;
+  /**
+   * Whether a fused kernel's comparisons keep IEEE NaN semantics inside one
+   * kernel (`NaN <= 0` false, `NaN != NaN` true). Shader compilers may fold
+   * a chain of comparisons as if no value were NaN (WebGL, WebGPU: relu(NaN)
+   * came out 0), where one op per kernel keeps them apart; so chains whose
+   * NaN results matter (relu, max's backward) fuse only where this holds.
+   */
+  readonly fusesNanExactly: boolean = false;
   readonly stats: DeviceStats = { liveBuffers: 0, liveBytes: 0, uploads: 0, downloads: 0, kernelRuns: 0, kernelsCompiled: 0 };
   /** Set by `releaseDevice`: this instance's buffers are gone (a later `getDevice` opens a new one). */
   released = false;

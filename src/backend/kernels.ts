@@ -321,6 +321,12 @@ export function im2col(op: Operand, lead: readonly number[], g: WindowGeom, valu
  */
 export function col2im(op: Operand, lead: readonly number[], g: WindowGeom): Kernel {
   checkGeom(op, lead, g);
+  return g.kernel.every((_, d) => disjointWindows(geomAt(g, d))) ? col2imDisjoint(op, lead, g) : col2imGeneral(op, lead, g);
+}
+
+/** @internal col2im's loop over taps, for any geometry (`col2im` picks it where windows overlap; tests compare). */
+export function col2imGeneral(op: Operand, lead: readonly number[], g: WindowGeom): Kernel {
+  checkGeom(op, lead, g);
   const r = g.kernel.length;
   const l = lead.length;
   const shape = [...lead, ...g.inSize];
@@ -366,4 +372,56 @@ export function col2im(op: Operand, lead: readonly number[], g: WindowGeom): Ker
     : `acc = acc + in0[${at.join(' + ')}];`;
   body.push(`${open}${inner}${close}`);
   return makeGridKernel('col2im', 1, shape, 'i', body, 'acc');
+}
+
+/** Windows that never overlap along a dim (stride ≥ kernel, no dilation): each pixel has at most one tap. */
+function disjointWindows({ k, s, dil }: { k: number; s: number; dil: number }): boolean {
+  return dil === 1 && s >= k;
+}
+
+/**
+ * col2im where no two windows share a pixel (pooling with stride = kernel,
+ * W6's MaxPool2d(2)): pixel x has the one tap k = (x + padding) mod stride
+ * of window (x + padding) div stride, when k < kernel and the window exists.
+ * The general kernel adds that tap's value to 0.0 and the other taps' zeros,
+ * which is `0.0 + v` (it turns -0 into 0): so does this one, without the loop
+ * over taps and its division per tap.
+ */
+function col2imDisjoint(op: Operand, lead: readonly number[], g: WindowGeom): Kernel {
+  const r = g.kernel.length;
+  const l = lead.length;
+  const shape = [...lead, ...g.inSize];
+  const body: string[] = [];
+  const at = leadTerms(op, l, 'i');
+  const tests: string[] = [];
+  for (let d = 0; d < r; d++) {
+    const { k, s, p, n, o } = geomAt(g, d);
+    const t = `t${d}`;
+    const w = `w${d}`;
+    const kk = `k${d}`;
+    body.push(`const ${t} = ${affine(`i${l + d}`, 1, p)};`);
+    if (s === 1) {
+      // the one tap is k = 0
+      body.push(`const ${w} = ${t};`);
+    } else {
+      // NOTE: +0.5 keeps the floor exact on GPUs whose division lands a hair below an integer
+      body.push(`const ${w} = Math.floor((${t} + 0.5) / ${int(s)});`, `const ${kk} = ${t} - ${w} * ${int(s)};`);
+    }
+    // t ≥ 0, so w ≥ 0; a tap past the kernel (stride > kernel) or a window past the end reads nothing
+    if (s > k) tests.push(`${kk} < ${int(k)}`);
+    if (Math.floor((n - 1 + p) / s) >= o) tests.push(`${w} < ${int(o)}`);
+    const sk = op.strides[l + d] ?? 0;
+    const so = op.strides[l + r + d] ?? 0;
+    if (sk !== 0 && s !== 1) at.push(sk === 1 ? kk : `${kk} * ${int(sk)}`);
+    if (so !== 0) at.push(so === 1 ? w : `${w} * ${int(so)}`);
+  }
+  const index = at.length ? at.join(' + ') : '0.0';
+  if (tests.length) {
+    // NOTE: index clamped to 0 when outside, so no device reads out of bounds
+    const inside = tests.join(' && ');
+    body.push(`const ok = (${inside}) ? 1.0 : 0.0;`, `const at = ok > 0.5 ? ${index} : 0.0;`, 'const v = in0[at];');
+    return makeGridKernel('col2im', 1, shape, 'i', body, '0.0 + (ok > 0.5 ? v : 0.0)');
+  }
+  body.push(`const v = in0[${index}];`);
+  return makeGridKernel('col2im', 1, shape, 'i', body, '0.0 + v');
 }

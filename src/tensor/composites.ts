@@ -16,6 +16,7 @@ import { argError, checkBool, checkInt, checkNumber, checkOptions, checkTensor, 
 import { tidy } from './storage.js';
 import { isFloatingDtype, isIntegralDtype, promoteTypes, type DType } from '../backend/types.js';
 import { fx } from './fuse.js';
+import { getDevice } from '../backend/registry.js';
 
 /** relu's formula as a fused expression: where(x <= 0 is false, x, 0), the composed form below. */
 const RELU = fx.where(fx.f('eq', fx.f('le', fx.in(0), fx.c(0)), fx.c(0)), fx.in(0), fx.c(0));
@@ -25,7 +26,8 @@ export function relu(x: Tensor): Tensor {
   // float tensors: the composed formula below as one fused kernel (docs/notes/architecture.md,
   // "Fused kernels"): one pass and no scalar uploads instead of three of each; the same values,
   // and the same gradient (where's rule: g where the condition holds, else 0)
-  if (isFloatingDtype(x.dtype)) return x.fused([], { expr: RELU, dims: [], kind: 'sum', name: 'Relu' });
+  // (where the device keeps NaN through a fused chain: Device.fusesNanExactly)
+  if (isFloatingDtype(x.dtype) && getDevice(x.device).fusesNanExactly) return x.fused([], { expr: RELU, dims: [], kind: 'sum', name: 'Relu' });
   // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
   return tidy(() => {
     // NOTE: where, not x·(x>0): that gives -0 for negative x where PyTorch gives +0;

@@ -273,11 +273,21 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     backward: ({ grad, inputs: [a], result, attrs, shapes: [shape] }) => {
       const ks = keepShape(shape!, attrs.dims);
       const r = result.reshape(...ks);
-      let mask = a!.eq(r);
+      // the mask of the maxima: a == r;
       // PyTorch 1.13: torch.max(x) sends the gradient of a NaN maximum to the NaNs (evenly);
       // torch.amax(x, dim) has no such rule, and 0/0 makes the row's gradient NaN
-      if (attrs.nanWins) mask = mask.add(a!.ne(a!).mul(r.ne(r)));
-      return [mask.div(mask.sum(attrs.dims, true)).mul(grad.reshape(...ks))];
+      // composed where a fused chain may lose NaN (Device.fusesNanExactly): NaN decides this mask
+      if (!getDevice(a!.device).fusesNanExactly) {
+        let m = a!.eq(r);
+        if (attrs.nanWins) m = m.add(a!.ne(a!).mul(r.ne(r)));
+        return [m.div(m.sum(attrs.dims, true)).mul(grad.reshape(...ks))];
+      }
+      const [A, R] = [fx.in(0), fx.in(1)];
+      const mask = attrs.nanWins ? fx.add(fx.f('eq', A, R), fx.mul(fx.f('ne', A, A), fx.f('ne', R, R))) : fx.f('eq', A, R);
+      // mask.div(mask.sum(dims, keepdim)).mul(grad) as two fused passes (one count, one map)
+      // instead of four to five: the same formulas, so float64 is bit for bit the composed rule
+      const count = a!.fused([r], { expr: mask, dims: attrs.dims, kind: 'sum', name: 'MaxCount' });
+      return [a!.fused([r, count, grad.reshape(...ks)], { expr: fx.mul(fx.div(mask, fx.in(2)), fx.in(3)), dims: [], kind: 'sum', name: 'MaxBackward' })];
     },
     // the mean of the tangents at the maxima
     jvp: ({ tangents: [ta], inputs: [a], result, attrs: { dims, keepdim } }) => {
@@ -311,9 +321,12 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     saveInputs: true,
     saves: ([na, nb]) => [!!nb, !!na],
     // d(AB) = dA B + A dB  ⇒  ∂A = G Bᵀ, ∂B = Aᵀ G
+    // NOTE: for a 2-D operand that is a transposed view (Linear's Wᵀ), its gradient is computed
+    // transposed, (Bᵀ... )ᵀ, so it arrives in the operand's layout and W's gradient is dense
+    // (no contiguous copy when it becomes W.grad); the same sums over k in the same order
     backward: ({ grad, inputs: [a, b], needs }) => [
-      needs[0] ? grad.matmul(b!.transpose(-1, -2)) : null,
-      needs[1] ? a!.transpose(-1, -2).matmul(grad) : null,
+      needs[0] ? (a!.ndim === 2 && b!.ndim === 2 && isTransposed(a!) ? b!.matmul(grad.transpose(-1, -2)).transpose(-1, -2) : grad.matmul(b!.transpose(-1, -2))) : null,
+      needs[1] ? (a!.ndim === 2 && b!.ndim === 2 && isTransposed(b!) ? grad.transpose(-1, -2).matmul(a!).transpose(-1, -2) : a!.transpose(-1, -2).matmul(grad)) : null,
     ],
     jvp: ({ tangents: [ta, tb], inputs: [a, b] }) => plus(ta?.matmul(b!), tb && a!.matmul(tb)),
   },
@@ -448,6 +461,12 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   // a chain of the formulas above as one kernel; its rules are theirs, composed (tensor/fuse.ts)
   fused: { forward: fusedForward, saveInputs: true, backward: fusedBackward, jvp: fusedJvp },
 };
+
+/** A 2-D view with column-major strides (the transpose of a dense matrix), of more than one column. */
+function isTransposed(t: Tensor): boolean {
+  const [r = 1, c = 1] = t.shape;
+  return r > 1 && c > 1 && t.strides[0] === 1 && t.strides[1] === r;
+}
 
 /** The dense form of `t` that a region's flat indices address (row-major from offset 0). */
 function denseFrom0(t: Tensor): Tensor {

@@ -66,6 +66,9 @@ describe('nn/conv', function () {
       { name: '2d stride 2 pad 1 dil 2', shape: [1, 2, 6, 5], g: { kernel: [3, 2], stride: [2, 1], padding: [1, 0], dilation: [2, 1] } },
       { name: '2d stride 3 > kernel', shape: [1, 1, 7, 7], g: { kernel: [2, 2], stride: [3, 3], padding: [1, 0], dilation: [1, 1] } },
       { name: '3d', shape: [1, 2, 4, 3, 5], g: { kernel: [2, 2, 3], stride: [1, 2, 2], padding: [1, 0, 1], dilation: [1, 1, 1] } },
+      // windows that never overlap: col2im's one-tap kernel (kernels.ts col2imDisjoint)
+      { name: '2d pooling windows, stride = kernel, pad 1, odd sizes', shape: [2, 2, 7, 6], g: { kernel: [2, 3], stride: [2, 3], padding: [1, 1], dilation: [1, 1] } },
+      { name: '1d kernel 1 stride 1', shape: [1, 3, 5], g: { kernel: [1], stride: [1], padding: [0], dilation: [1] } },
     ];
     const outOf = (inSize: number[], g: (typeof geoms)[number]['g']): number[] =>
       inSize.map((n, d) => Math.floor((n + 2 * g.padding[d]! - g.dilation[d]! * (g.kernel[d]! - 1) - 1) / g.stride[d]!) + 1);

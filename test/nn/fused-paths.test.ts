@@ -3,7 +3,12 @@
  * (docs/notes/architecture.md, "Fused kernels"; docs/notes/bench.md, W2),
  * against the composed formula they replace, on every device:
  * - relu (tensor/composites.ts): x.where(x.le(0).eq(0), 0), values and
- *   gradients bit for bit (it only selects), one kernel and no upload;
+ *   gradients bit for bit (it only selects), one kernel and no upload where
+ *   the device keeps NaN through a fused chain (the cpu), composed elsewhere;
+ * - max/amax's backward (tensor/ops.ts): the mask of the maxima over its
+ *   count, times the gradient, as two fused passes;
+ * - matmul's gradient of a transposed 2-D operand, computed in its layout
+ *   (tensor/ops.ts): no contiguous copy into Linear's W.grad;
  * - SGD's update (nn/optim.ts): p.add(d.mul(-lr)), float64 bit for bit on the
  *   cpu, float32 to rounding; one kernel per parameter, one upload per step.
  */
@@ -12,6 +17,7 @@ import * as gg from '../../src/index.js';
 import { forEachDevice } from '../helpers/devices.js';
 import { expectClose } from '../helpers/compare.js';
 import { rng } from '../helpers/random.js';
+import { getDevice } from '../../src/backend/registry.js';
 
 const counts = (): { kernelRuns: number; uploads: number } => {
   const m = gg.memory();
@@ -21,6 +27,7 @@ const counts = (): { kernelRuns: number; uploads: number } => {
 forEachDevice((device) => {
   describe('fused fast paths against their composed formulas', () => {
     const dtypes: gg.DType[] = device === 'cpu' ? ['float64', 'float32'] : ['float32'];
+    const fusesNan = getDevice(device).fusesNanExactly;
 
     it('relu: values and gradients as x.where(x.le(0).eq(0), 0), with 0, -0, NaN and ±Infinity; one kernel, no upload', async () => {
       const r = rng(5);
@@ -32,8 +39,11 @@ forEachDevice((device) => {
         const before = counts();
         const y = x.relu();
         const after = counts();
-        expect(after.kernelRuns - before.kernelRuns, `${dtype}: kernels`).to.equal(1);
-        expect(after.uploads - before.uploads, `${dtype}: uploads`).to.equal(0);
+        // fused where the device keeps NaN through a chain (Device.fusesNanExactly), else composed
+        if (fusesNan) {
+          expect(after.kernelRuns - before.kernelRuns, `${dtype}: kernels`).to.equal(1);
+          expect(after.uploads - before.uploads, `${dtype}: uploads`).to.equal(0);
+        }
         y.backward(g);
         const gFused = await x.grad!.data();
         x.grad = null;
@@ -58,6 +68,67 @@ forEachDevice((device) => {
         expectClose(await gx!.data(), want, { rtol: 1e-6, atol: 1e-6 }, `${dtype}: d/dx sum(relu(x)·x)`);
         const [gg2] = gg.autograd.grad([gx!.sum()], [x]);
         expectClose(await gg2!.data(), await x.detach().gt(0).mul(2).data(), { rtol: 1e-6, atol: 1e-6 }, `${dtype}: second derivative`);
+      }
+    });
+
+    it('max/amax backward: mask.div(mask.sum(dims)).mul(g) with ties and NaN (float64 bit for bit on the cpu); at most three kernels (composed: four to eight)', async () => {
+      const r = rng(8);
+      for (const dtype of dtypes) {
+        // halves: ties within rows; a NaN in one row
+        const vals = Array.from({ length: 24 }, (_, i) => (i === 13 ? Number.NaN : Math.round(r() * 4) / 2));
+        const gv = Array.from({ length: 24 }, () => r() * 2 - 1);
+        for (const [label, nanWins, run] of [
+          ['amax over dims 1, 2', false, (t: gg.Tensor) => t.amax([1, 2], true)],
+          ['amax over dim 0', false, (t: gg.Tensor) => t.amax(0)],
+          ['max of all (NaN wins)', true, (t: gg.Tensor) => t.max()],
+        ] as const) {
+          const x = gg.tensor(vals, { shape: [2, 3, 4], dtype, device, requiresGrad: true });
+          const y = run(x);
+          const g = gg.tensor(gv.slice(0, y.numel()), { shape: [...y.shape], dtype, device });
+          const before = counts();
+          y.backward(g);
+          const after = counts();
+          if (fusesNan) expect(after.kernelRuns - before.kernelRuns, `${dtype} ${label}: kernels`).to.be.at.most(3);
+          // the composed rule (ops.ts before the fused passes)
+          const want = gg.noGrad(() => {
+            const dims = label === 'amax over dim 0' ? [0] : label === 'amax over dims 1, 2' ? [1, 2] : [0, 1, 2];
+            const ks = [2, 3, 4].map((n, d) => (dims.includes(d) ? 1 : n));
+            const xd = x.detach();
+            const rr = y.detach().reshape(...ks);
+            let mask = xd.eq(rr);
+            if (nanWins) mask = mask.add(xd.ne(xd).mul(rr.ne(rr)));
+            return mask.div(mask.sum(dims, true)).mul(g.reshape(...ks));
+          });
+          const got = await x.grad!.data();
+          if (dtype === 'float64') expect([...got].map(String), `${label}`).to.deep.equal([...(await want.data())].map(String));
+          else expectClose(got, await want.data(), { rtol: 1e-6, atol: 1e-7 }, `${dtype} ${label}`);
+        }
+      }
+    });
+
+    it("matmul's gradient for a transposed 2-D operand (Linear's Wᵀ) is computed in its layout: the same values, no copy into W.grad", async () => {
+      const r = rng(9);
+      for (const dtype of dtypes) {
+        const rand = (shape: number[]): gg.Tensor => gg.tensor(Array.from({ length: shape[0]! * shape[1]! }, () => r() * 2 - 1), { shape, dtype, device });
+        const x = rand([5, 7]).requiresGrad_(true);
+        const w = rand([3, 7]).requiresGrad_(true);
+        const v = rand([5, 3]).requiresGrad_(true);
+        const g = rand([5, 3]);
+        const g2 = rand([3, 7]);
+        const profile = await gg.profile(() => x.matmul(w.t()).backward(g));
+        // the cpu device's float32 gemm reads strided operands: no copy at all (elsewhere ops.matmul copies operands for its loop)
+        if (device === 'cpu' && dtype === 'float32') expect(profile.kernels.filter((k) => k.kernel === 'copy').length, `${dtype}: copies`).to.equal(0);
+        expect(w.grad!.isContiguous()).to.equal(true);
+        // a transposed first operand too: vᵀ·x
+        v.t().matmul(x.detach()).backward(g2);
+        // the reference: the same products with dense operands
+        const wantW = gg.noGrad(() => g.t().contiguous().matmul(x.detach()));
+        const wantX = gg.noGrad(() => g.matmul(w.detach()));
+        const wantV = gg.noGrad(() => x.detach().matmul(g2.t().contiguous()));
+        const tol = dtype === 'float64' ? { rtol: 1e-12, atol: 1e-12 } : { rtol: 1e-5, atol: 1e-6 };
+        expectClose(await w.grad!.data(), await wantW.data(), tol, `${dtype}: W`);
+        expectClose(await x.grad!.data(), await wantX.data(), tol, `${dtype}: x`);
+        expectClose(await v.grad!.data(), await wantV.data(), tol, `${dtype}: v`);
       }
     });
 
