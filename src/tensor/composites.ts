@@ -27,12 +27,15 @@ export function relu(x: Tensor): Tensor {
   // "Fused kernels"): one pass and no scalar uploads instead of three of each; the same values,
   // and the same gradient (where's rule: g where the condition holds, else 0)
   // (where the device keeps NaN through a fused chain: Device.fusesNanExactly)
+  // (its node is ReluBackward0, PyTorch's name; the composed form is relabelled to match)
   if (isFloatingDtype(x.dtype) && getDevice(x.device).fusesNanExactly) return x.fused([], { expr: RELU, dims: [], kind: 'sum', name: 'Relu' });
   // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
   return tidy(() => {
     // NOTE: where, not x·(x>0): that gives -0 for negative x where PyTorch gives +0;
     // and x <= 0 (false for NaN), not x > 0: relu(NaN) is NaN with the gradient passed, as in PyTorch
-    return x.where(x.le(0).eq(0), 0);
+    const out = x.where(x.le(0).eq(0), 0);
+    if (out.gradFn) relabel(out.gradFn, 'ReluBackward0');
+    return out;
   });
 }
 

@@ -44,6 +44,7 @@ forEachDevice((device) => {
           expect(after.kernelRuns - before.kernelRuns, `${dtype}: kernels`).to.equal(1);
           expect(after.uploads - before.uploads, `${dtype}: uploads`).to.equal(0);
         }
+        expect(y.gradFn?.name, 'PyTorch\'s node name').to.equal('ReluBackward0');
         y.backward(g);
         const gFused = await x.grad!.data();
         x.grad = null;
