@@ -412,3 +412,71 @@ describe('PyTorch 1.13 rules found by the mutation run (values checked against t
     await close(sn.runningMean as gg.Tensor, [0.2, 0.4, 0.6], 'running_mean');
   });
 });
+
+describe('layer constructors: each check names the layer and the argument', () => {
+  const cases: [() => unknown, string][] = [
+    [() => new nn.LayerNorm(1.5), "LayerNorm(): argument 'normalized_shape' must be int, not float"],
+    [() => new nn.LayerNorm([1.5]), "LayerNorm(): argument 'normalized_shape' must be tuple of ints, but found element of type float at pos 0"],
+    [() => new nn.LayerNorm(2, { eps: '1' as never }), "LayerNorm(): argument 'eps' must be Number, not str"],
+    [() => new nn.LayerNorm(2, { elementwiseAffine: 1 as never }), "LayerNorm(): argument 'elementwise_affine' must be bool, not int"],
+    [() => new nn.GroupNorm(1.5, 2), "GroupNorm(): argument 'num_groups' must be int, not float"],
+    [() => new nn.GroupNorm(0, 2), "GroupNorm(): argument 'num_groups' must be positive, got 0"],
+    [() => new nn.GroupNorm(1, 1.5), "GroupNorm(): argument 'num_channels' must be int, not float"],
+    [() => new nn.GroupNorm(1, 2, { eps: '1' as never }), "GroupNorm(): argument 'eps' must be Number, not str"],
+    [() => new nn.GroupNorm(1, 2, { affine: 1 as never }), "GroupNorm(): argument 'affine' must be bool, not int"],
+    [() => new nn.BatchNorm2d(1.5), "BatchNorm2d(): argument 'num_features' must be int, not float"],
+    [() => new nn.BatchNorm2d(2, { eps: '1' as never }), "BatchNorm2d(): argument 'eps' must be Number, not str"],
+    [() => new nn.BatchNorm2d(2, { momentum: '1' as never }), "BatchNorm2d(): argument 'momentum' must be Number, not str"],
+    [() => new nn.BatchNorm2d(2, { affine: 1 as never }), "BatchNorm2d(): argument 'affine' must be bool, not int"],
+    [() => new nn.BatchNorm2d(2, { trackRunningStats: 1 as never }), "BatchNorm2d(): argument 'track_running_stats' must be bool, not int"],
+    [() => new nn.InstanceNorm1d(1.5), "InstanceNorm1d(): argument 'num_features' must be int, not float"],
+    [() => new nn.SwitchableNorm2d(1.5), "SwitchableNorm2d(): argument 'num_features' must be int, not float"],
+    [() => new nn.SwitchNorm2d(1.5), "SwitchNorm2d(): argument 'num_features' must be int, not float"],
+    [() => new nn.SwitchNorm2d(2, { eps: '1' as never }), "SwitchNorm2d(): argument 'eps' must be Number, not str"],
+    [() => new nn.SwitchNorm2d(2, { momentum: '1' as never }), "SwitchNorm2d(): argument 'momentum' must be Number, not str"],
+    [() => new nn.SwitchNorm2d(2, { usingMovingAverage: 1 as never }), "SwitchNorm2d(): argument 'using_moving_average' must be bool, not int"],
+    [() => new nn.SwitchNorm2d(2, { usingBn: 1 as never }), "SwitchNorm2d(): argument 'using_bn' must be bool, not int"],
+    [() => new nn.SwitchNorm2d(2, { lastGamma: 1 as never }), "SwitchNorm2d(): argument 'last_gamma' must be bool, not int"],
+  ];
+  it(`${cases.length} refusals, exact messages`, () => {
+    for (const [call, msg] of cases) expect(call, msg).to.throw(msg);
+  });
+});
+
+describe('SwitchableNorm2d: BatchNorm2d\'s buffer rules', () => {
+  // (N=2, C=3, 1, 1) = [[1, 2, 3], [3, 6, 9]]
+  const x = (): gg.Tensor => t64([1, 2, 3, 3, 6, 9], [2, 3, 1, 1]);
+
+  it('trackRunningStats switched off: training leaves the buffers; eval on one sample needs no batch', async () => {
+    const sn = new nn.SwitchableNorm2d(3, f64);
+    sn.trackRunningStats = false;
+    sn.call(x());
+    expect(await values(sn.runningMean as gg.Tensor)).to.deep.equal([0, 0, 0]);
+    expect(await values(sn.runningVar as gg.Tensor)).to.deep.equal([1, 1, 1]);
+    // eval with one-hot BN logits: (x - 0)/sqrt(1 + eps) on a single sample
+    sn.eval();
+    gg.noGrad(() => {
+      sn.meanWeight.assign(t64([-1e4, -1e4, 0]));
+      sn.varWeight.assign(t64([-1e4, -1e4, 0]));
+    });
+    const one = t64([1, 2, 3], [1, 3, 1, 1]);
+    await close(sn.call(one), [1, 2, 3].map((v) => v / Math.sqrt(1 + 1e-5)), 'eval, one sample');
+  });
+
+  it('per-channel sizes name the first argument that does not fit', () => {
+    const bad = gg.zeros([2, 4, 2, 2], f64);
+    expect(() => new nn.SwitchableNorm2d(3, f64).call(bad)).to.throw('running_mean should contain 4 elements not 3');
+    const noMean = new nn.SwitchableNorm2d(3, f64);
+    noMean.runningMean = null;
+    expect(() => noMean.call(bad)).to.throw('running_var should contain 4 elements not 3');
+    const untracked = new nn.SwitchableNorm2d(3, { ...f64, trackRunningStats: false });
+    expect(() => untracked.call(bad)).to.throw('weight should contain 4 elements not 3');
+    untracked.weight = null;
+    expect(() => untracked.call(bad)).to.throw('bias should contain 4 elements not 3');
+  });
+
+  it('SwitchNorm2d with eps 0 on a constant input: NaN, its authors\' plain 1/sqrt(var + eps) (0·inf)', async () => {
+    const y = new nn.SwitchNorm2d(2, { ...f64, eps: 0 }).call(gg.full([2, 2, 2, 2], 3, f64));
+    expect((await values(y)).every((v) => Number.isNaN(v))).to.equal(true);
+  });
+});
