@@ -226,6 +226,9 @@ describe('evaluation with running_var + eps = 0 (PyTorch 1.13 values, test/fixtu
     bn.runningMean = rm();
     bn.runningVar = t64([0, 0, 0]);
     expectClose(await values(bn.call(x())), golden('bn_eval_zero_var'), F64, 'module');
+    // instance norm without input statistics: the same eval kernel, (1, C=3, L=4) holding each channel's [-1, 0, 2, 1]
+    const xi = t64([-1, 0, 2, 1, -1, 0, 2, 1, -1, 0, 2, 1], [1, 3, 4]);
+    expectClose(await values(instanceNorm(xi, rm(), t64([0, 0, 0]), null, null, false, 0.1, 0)), golden('in_eval_zero_var'), F64, 'instance norm');
     bn.runningVar = t64([4, 1, 0.25]);
     expectClose(await values(bn.call(x())), [-1, 0, 2, 1].flatMap((v) => [(v - 1) / 2, v, (v + 1) * 2]), F64, 'finite');
   });
