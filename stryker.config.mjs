@@ -60,6 +60,7 @@ const sets = {
       'tensor/golden',
       'tensor/special-values',
       'tensor/regressions',
+      'tensor/ops-kills',
     ],
     // a 34 s stack-depth test that every primitive's mutant would run: left out of this set
     grep: '^(?!autograd.grad a 100,000-op chain)',
