@@ -62,3 +62,26 @@ describe('op table: rules found by the mutation run', () => {
     });
   }
 });
+
+describe('op table: matmul checks the saved inputs its backward reads, as mul does', () => {
+  it('A needs a gradient: B is read, A is not; B needs one: A is read, B is not', () => {
+    const a = gg.tensor([1, 2], { ...f64, shape: [1, 2], requiresGrad: true });
+    const b = gg.tensor([3, 4], { ...f64, shape: [2, 1] });
+    const y1 = a.matmul(b);
+    b.add_(1);
+    expect(() => y1.sum().backward()).to.throw(INPLACE);
+    const a2 = a.mul(1);
+    const y2 = a2.matmul(gg.tensor([3, 4], { ...f64, shape: [2, 1] }));
+    a2.add_(1);
+    expect(() => y2.sum().backward()).to.not.throw();
+    const bb = gg.tensor([3, 4], { ...f64, shape: [2, 1], requiresGrad: true });
+    const aa = gg.tensor([1, 2], { ...f64, shape: [1, 2] });
+    const y3 = aa.matmul(bb);
+    aa.add_(1);
+    expect(() => y3.sum().backward()).to.throw(INPLACE);
+    const b2 = bb.mul(1);
+    const y4 = gg.tensor([1, 2], { ...f64, shape: [1, 2] }).matmul(b2);
+    b2.add_(1);
+    expect(() => y4.sum().backward()).to.not.throw();
+  });
+});
