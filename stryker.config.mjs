@@ -1,6 +1,7 @@
 // Mutation testing of the core files (docs/notes/mutation-testing.md), outside CI: `npm run mutation`
-// (niced, one worker, cpu device only). Three sets, chosen with MUTATION_SET (default `core`):
+// (niced, one worker, cpu device only). Four sets, chosen with MUTATION_SET (default `core`):
 //   core: the op table, the engine, gradcheck, spectral norm and parametrize, against the autograd tests;
+//   engine: the engine alone, against the autograd tests that exercise it (each mutant runs fast);
 //   norm: the normalization layers (src/nn/norm/), against the normalization tests;
 //   ops: the op table (src/tensor/ops.ts) alone, against the tests of its rules.
 // Restrict further with `npm run mutation -- --mutate src/autograd/gradcheck.ts`.
@@ -26,9 +27,23 @@ const sets = {
       'nn/spectral',
       'nn/parametrize',
       'nn/mutation-kills',
+      'autograd/engine-kills',
       'tensor/golden',
       'tensor/special-values',
       'tensor/regressions',
+    ],
+  },
+  // the engine alone, against the autograd tests only: every engine mutant is covered by almost
+  // every test, so a smaller set keeps each mutant's run short
+  engine: {
+    mutate: ['src/autograd/engine.ts'],
+    tests: [
+      'autograd/semantics',
+      'autograd/pytorch-rules',
+      'autograd/mutation',
+      'autograd/functional',
+      'autograd/trace',
+      'autograd/engine-kills',
     ],
   },
   norm: {

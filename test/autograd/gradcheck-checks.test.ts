@@ -384,3 +384,400 @@ describe('gradcheck: one element is enough to fail (mutation-testing kills)', ()
     }
   });
 });
+
+describe('gradcheck: order of the checks, tolerances and the undefined-gradient checks (mutation-testing kills, second round)', () => {
+  /** Every warning emitted while f runs, as [category, message]. */
+  async function warningsWithKind(f: () => Promise<unknown>): Promise<[string, string][]> {
+    const seen: [string, string][] = [];
+    const on = (w: Error): void => void seen.push([w.name, w.message]);
+    process.on('warning', on);
+    try {
+      await f().catch(() => undefined);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', on);
+    }
+    return seen;
+  }
+
+  it('outputs whose dtype or 2-d shape changes under perturbation are refused; an output only some runs give is not compared', async () => {
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    // PyTorch: a * 2 above 1, (a * 2).float() below (torch_gradcheck.json dtype_changes)
+    const dtype = (a: gg.Tensor): gg.Tensor => (a.dataSync()[0]! > 1 ? a.mul(2) : a.mul(2).to('float32'));
+    expect(msg('dtype_changes')).to.match(/same dtype .* on index \{idx\} by 1e-06, but got: dtypes torch.float32 and torch.float64\.$/);
+    expect(await rejection(gradcheck(dtype, [x]))).to.equal(
+      'Expected `func` to return outputs with the same dtype when inputs are perturbed on index 0 by 0.000001, but got: dtypes float32 and float64.',
+    );
+    const shape = (a: gg.Tensor): gg.Tensor => (a.dataSync()[0]! > 1 ? a.reshape([1, 2]) : a.reshape([2, 1]));
+    expect(msg('shape_changes_2d')).to.match(/shapes torch.Size\(\[2, 1\]\) and torch.Size\(\[1, 2\]\)\.$/);
+    expect(await rejection(gradcheck(shape, [x]))).to.equal(
+      'Expected `func` to return outputs with the same shape when inputs are perturbed on index 0 by 0.000001, but got: shapes [2, 1] and [1, 2].',
+    );
+    // two outputs below 1 (the minus run), one at and above: PyTorch zips the runs' outputs and passes
+    const count = (a: gg.Tensor): gg.Tensor | gg.Tensor[] => (a.dataSync()[0]! < 1 ? [a.mul(2), a.mul(3)] : a.mul(2));
+    expect(await gradcheck(count, [x])).to.equal(fx['count_changes']);
+    expect(fx['count_changes']).to.equal(true);
+  });
+
+  it('|a − n| ≤ atol + rtol·|n| holds at equality (exact in binary)', async () => {
+    // numerical 0 exactly (the output is a·0); the backward claims 0.25, so |a − n| = 0.25
+    class Claims extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        void ctx;
+        return a.mul(0);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        void ctx;
+        return g.mul(0.25);
+      }
+    }
+    const x = gg.tensor([1], { ...f64, requiresGrad: true });
+    const f = (a: gg.Tensor): gg.Tensor => Claims.apply(a);
+    expect(await gradcheck(f, [x], { atol: 0.25, rtol: 0 })).to.equal(true);
+    expect(await gradcheck(f, [x], { atol: 0.2499, rtol: 0, raiseException: false })).to.equal(false);
+  });
+
+  it("the non-double warning is a UserWarning, and float64 inputs give none", async () => {
+    const x32 = gg.tensor([1, 2, 3], { requiresGrad: true });
+    const seen = await warningsWithKind(() => gradcheck((a) => a.mul(2), [x32], { eps: 1e-2, atol: 1e-2 }));
+    expect(seen).to.deep.include(['UserWarning', (fx['not_double_warning'] as string[])[0]]);
+    const x64 = gg.tensor([1, 2, 3], { ...f64, requiresGrad: true });
+    expect(await warningsWithKind(() => gradcheck((a) => a.mul(2), [x64]))).to.deep.equal([]);
+  });
+
+  it('reentrancy is checked for every input before any Jacobian is compared (slow and fast mode)', async () => {
+    // input 0's gradient is wrong (5 for 2), input 1's backward drifts by 1e-9 a call
+    let calls = 0;
+    class WrongAndNoisy extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
+        void ctx;
+        return a.mul(2).add(b.mul(3));
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor[] {
+        void ctx;
+        calls++;
+        return [g.mul(5), g.mul(3 + calls * 1e-9)];
+      }
+    }
+    const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const b = gg.tensor([3, 4], { ...f64, requiresGrad: true });
+    for (const [fastMode, key] of [[false, 'reentrant_before_mismatch'], [true, 'reentrant_before_mismatch_fast']] as const) {
+      const torchMsg = msg(key);
+      const head = torchMsg.slice(0, torchMsg.indexOf('was ') + 4);
+      const ours = await rejection(gradcheck((x, y) => WrongAndNoisy.apply(x!, y!), [a, b], { fastMode }));
+      expect(ours.startsWith(head), ours).to.equal(true);
+    }
+  });
+
+  it('slow mode: one backward per output element for all inputs at once, twice (PyTorch), then one with zero grad_outputs', async () => {
+    let backwards = 0;
+    class Counted extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
+        void ctx;
+        return a.mul(b);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor[] {
+        void ctx;
+        backwards++;
+        return [g.mul(gg.tensor([3, 4, 5], f64)), g.mul(gg.tensor([1, 2, 3], f64))];
+      }
+    }
+    const a = gg.tensor([1, 2, 3], { ...f64, requiresGrad: true });
+    const b = gg.tensor([3, 4, 5], { ...f64, requiresGrad: true });
+    expect(await gradcheck((x, y) => Counted.apply(x!, y!), [a, b], { checkUndefinedGrad: false })).to.equal(true);
+    // 3 output elements × 2 passes + 1
+    expect(backwards).to.equal(7);
+  });
+
+  it('a function that must not run in forward mode is not, unless checkForwardAd', async () => {
+    class NoForward extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        void ctx;
+        return a.mul(2);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        void ctx;
+        return g.mul(2);
+      }
+      static override jvp(): gg.Tensor {
+        throw new Error('no forward mode here');
+      }
+    }
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const f = (a: gg.Tensor): gg.Tensor => NoForward.apply(a);
+    for (const fastMode of [false, true]) {
+      expect(await gradcheck(f, [x], { fastMode })).to.equal(true);
+      expect(await rejection(gradcheck(f, [x], { fastMode, checkForwardAd: true }))).to.equal('no forward mode here');
+    }
+  });
+
+  for (const fastMode of [false, true]) {
+    it(`undefined tangents: one drifting element fails, with both tangent vectors in the message${fastMode ? ' (fast mode, default options)' : ''}`, async () => {
+      // the jvp is right for the Jacobian checks (4 one-hot passes in slow mode, one per input in fast
+      // mode), then drifts in element 0 only: a zero and an absent tangent then give different tangents
+      let calls = 0;
+      const firstDrift = fastMode ? 2 : 4;
+      class DriftsFirst extends gg.autograd.Function {
+        static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
+          ctx.saveForBackward(a, b);
+          return a.mul(b);
+        }
+        static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor[] {
+          const [a, b] = ctx.savedTensors as [gg.Tensor, gg.Tensor];
+          return [g.mul(b), g.mul(a)];
+        }
+        static override jvp(ctx: gg.autograd.FunctionCtx, ta: gg.Tensor, tb: gg.Tensor): gg.Tensor {
+          const [a, b] = ctx.savedTensors as [gg.Tensor, gg.Tensor];
+          const t = ta.mul(b).add(a.mul(tb));
+          return calls++ >= firstDrift ? t.add(gg.tensor([calls, 0], f64)) : t;
+        }
+      }
+      const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+      const b = gg.tensor([3, 4], { ...f64, requiresGrad: true });
+      const ours = await rejection(gradcheck((x, y) => DriftsFirst.apply(x!, y!), [a, b], { checkForwardAd: true, fastMode }));
+      expect(ours).to.match(/^Mismatch in tangent values for output with index: 0 when input: 0 has an undefined tangent value. {2}Got: \[[^,\]]+, [^,\]]+\] but expected: \[[^,\]]+, [^,\]]+\]$/);
+      calls = 0;
+      expect(await gradcheck((x, y) => DriftsFirst.apply(x!, y!), [a, b], { checkForwardAd: true, fastMode, checkUndefinedGrad: false })).to.equal(true);
+    });
+  }
+
+  it('undefined output gradients: all at once, then one output at a time (PyTorch _test_undefined_backward_mode)', async () => {
+    // a hook on each differentiable output records the gradients that reach it; '|' marks each call of fn
+    const log: string[] = [];
+    const f = (a: gg.Tensor): gg.Tensor[] => {
+      log.push('|');
+      const y0 = a.mul(2);
+      const y1 = a.mul(3);
+      y0.registerHook(() => void log.push('0'));
+      y1.registerHook(() => void log.push('1'));
+      return [y0, y1, a.detach().mul(4)];
+    };
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    expect(await gradcheck(f, [x])).to.equal(true);
+    // the count of outputs; all undefined (no hook runs); output 0 undefined (1 gets zeros); output 1 undefined
+    expect(log.join('').endsWith('|||1|0'), log.join('')).to.equal(true);
+    log.length = 0;
+    expect(await gradcheck(f, [x], { checkUndefinedGrad: false })).to.equal(true);
+    expect(log.join('').includes('|||1|0')).to.equal(false);
+  });
+
+  /** 2x, whose backward misbehaves on the second all-zero grad_output it gets (the undefined-gradient check's: the first is the zero grad_output check's). */
+  function badOnSecondZero(how: 'nonzero' | 'throws'): typeof gg.autograd.Function {
+    let zeros = 0;
+    return class BadOnSecondZero extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        void ctx;
+        return a.mul(2);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        void ctx;
+        if (g.dataSync().every((v) => v === 0) && ++zeros === 2) {
+          if (how === 'throws') throw new Error('undefined gradient');
+          return g.add(1);
+        }
+        return g.mul(2);
+      }
+    };
+  }
+
+  it('the undefined-gradient checks fail with PyTorch words, after its warning', async () => {
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const note = 'Please look at "Notes about undefined output gradients" in "tools/autograd/derivatives.yaml"';
+    const bcWarning = [
+      'UserWarning',
+      'Backwards compatibility: New undefined gradient support checking feature is enabled by default, but it may break existing callers of this function. If this is true for you, you can call this function with "check_undefined_grad=False" to disable the feature',
+    ];
+    for (const [how, words] of [
+      ['nonzero', 'Expected all input grads to be undefined or zero when all output grads are undefined or zero.'],
+      ['throws', 'Expected backward function to handle undefined output grads.'],
+    ] as const) {
+      let C = badOnSecondZero(how);
+      let message = '';
+      const seen = await warningsWithKind(async () => {
+        message = await rejection(gradcheck((a) => C.apply(a), [x]));
+      });
+      expect(message).to.equal(`${words} ${note}`);
+      expect(seen).to.deep.include(bcWarning);
+      C = badOnSecondZero(how);
+      expect(await gradcheck((a) => C.apply(a), [x], { raiseException: false })).to.equal(false);
+      C = badOnSecondZero(how);
+      expect(await gradcheck((a) => C.apply(a), [x], { checkUndefinedGrad: false })).to.equal(true);
+    }
+  });
+
+  it('no differentiable output: the zero check is a central difference compared exactly with 0 (slow and fast)', async () => {
+    // |a − 0.5| at 0.5 with eps 0.125 (exact in binary): f(x + eps) = f(x − eps), so 0
+    const xk = gg.tensor([0.5], { ...f64, requiresGrad: true });
+    const kink = (a: gg.Tensor): gg.Tensor => a.sub(0.5).abs().detach();
+    // a subnormal slope, 1e-315, is not 0
+    const x1 = gg.tensor([1], { ...f64, requiresGrad: true });
+    const tiny = (a: gg.Tensor): gg.Tensor => a.mul(1e-315).detach();
+    for (const fastMode of [false, true]) {
+      expect(await gradcheck(kink, [xk], { eps: 0.125, fastMode })).to.equal(fx[fastMode ? 'no_diff_abs_at_kink_fast' : 'no_diff_abs_at_kink']);
+      expect(await rejection(gradcheck(tiny, [x1], { fastMode }))).to.equal(msg(fastMode ? 'no_diff_subnormal_slope_fast' : 'no_diff_subnormal_slope'));
+    }
+    expect(fx['no_diff_abs_at_kink']).to.equal(true);
+  });
+
+  it('fast mode, no differentiable output: the step is eps along a positive unit vector, compared with nondetTol', async () => {
+    // d/dt Σ(x + t·u) = Σu, which lies in [1, √2] for a positive unit 2-vector
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const total = (a: gg.Tensor): gg.Tensor => a.sum().detach();
+    expect(await gradcheck(total, [x], { fastMode: true, nondetTol: 1.5 })).to.equal(true);
+    expect(await gradcheck(total, [x], { fastMode: true, nondetTol: 0.99, raiseException: false })).to.equal(false);
+  });
+
+  it('fast mode with one input and one output element: u = v = [1], so the message holds J itself', async () => {
+    // f = 3a, whose backward says 2
+    class Wrong extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        void ctx;
+        return a.mul(3);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        void ctx;
+        return g.mul(2);
+      }
+    }
+    const x = gg.tensor([1], { ...f64, requiresGrad: true });
+    const ours = await rejection(gradcheck((a) => Wrong.apply(a), [x], { fastMode: true }));
+    const m = /^Jacobian mismatch for output 0 with respect to input 0,\nnumerical:(\S+)\nanalytical:(\S+)\n/.exec(ours);
+    expect(m, ours).to.not.equal(null);
+    expect(Number(m![1])).to.be.closeTo(3, 1e-6);
+    expect(Number(m![2])).to.equal(2);
+  });
+
+  it("fast mode: forward mode's message holds the numerical and analytical J·u", async () => {
+    // x³ at 2 with a jvp off by 2: J·u = 12 numerically, 24 by the jvp (u = [1])
+    class WrongJvp extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        ctx.saveForBackward(a);
+        return a.mul(a).mul(a);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        const [a] = ctx.savedTensors as [gg.Tensor];
+        return g.mul(a.mul(a)).mul(3);
+      }
+      static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor): gg.Tensor {
+        const [a] = ctx.savedTensors as [gg.Tensor];
+        return t.mul(a.mul(a)).mul(6);
+      }
+    }
+    const x = gg.tensor([2], { ...f64, requiresGrad: true });
+    const ours = await rejection(gradcheck((a) => WrongJvp.apply(a), [x], { fastMode: true, checkForwardAd: true }));
+    expect(ours.startsWith('Jacobian computed with forward mode mismatch for output 0 with respect to input 0,\nnumerical:tensor([[12.0000]])\nanalytical:tensor([[24.0000]])\n'), ours).to.equal(true);
+  });
+
+  it("fast mode: atol is scaled by Σu·Σv (PyTorch's _adjusted_atol), and by Σu in forward mode", async () => {
+    // out = [Σa, Σa] (J all ones), derivatives claimed (1 + δ) times too large: vᵀJu = ΣvΣu, so the
+    // backward check is off by δ·ΣuΣv against atol·ΣuΣv, and each entry of J·u by δ·Σu against atol·Σu
+    const delta = 1e-3;
+    class Scaled extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        void ctx;
+        return gg.ones([2], f64).mul(a.sum());
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        void ctx;
+        return gg.ones([3], f64).mul(g.sum()).mul(1 + delta);
+      }
+      static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor): gg.Tensor {
+        void ctx;
+        return gg.ones([2], f64).mul(t.sum()).mul(1 + delta);
+      }
+    }
+    const x = gg.tensor([1, 2, 3], { ...f64, requiresGrad: true });
+    const f = (a: gg.Tensor): gg.Tensor => Scaled.apply(a);
+    for (const modes of [{ checkForwardAd: false }, { checkForwardAd: true, checkBackwardAd: false }]) {
+      const base = { ...modes, fastMode: true, rtol: 0, raiseException: false };
+      expect(await gradcheck(f, [x], { ...base, atol: delta * 1.001 }), JSON.stringify(modes)).to.equal(true);
+      expect(await gradcheck(f, [x], { ...base, atol: delta * 0.999 }), JSON.stringify(modes)).to.equal(false);
+    }
+  });
+});
+
+describe('gradgradcheck: grad_outputs and inputs (mutation-testing kills)', () => {
+  const x = gg.tensor([0.5, 1, 1.5, 2, -1, -2], { ...f64, requiresGrad: true });
+
+  /** x³ with a first derivative that is not differentiable again (its x is detached), and one whose grad_output is. */
+  function cube(detach: 'x' | 'grad'): typeof gg.autograd.Function {
+    return class Cube extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        ctx.saveForBackward(a);
+        return a.mul(a).mul(a);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        const [a] = ctx.savedTensors as [gg.Tensor];
+        if (detach === 'x') return g.mul(a.detach().mul(a.detach()).mul(3));
+        return g.detach().mul(a.mul(a).mul(3));
+      }
+    };
+  }
+
+  it('default grad_outputs are uniform in [-1, 1), contiguous or not, and differentiable', async () => {
+    const Cube = cube('x');
+    for (const genNonContigGradOutputs of [false, true]) {
+      let err: unknown = null;
+      try {
+        await gradgradcheck((a) => Cube.apply(a), [x], { genNonContigGradOutputs });
+      } catch (e) {
+        err = e;
+      }
+      const e = err as InstanceType<typeof gg.autograd.GradcheckError>;
+      expect(e.message).to.match(/^Jacobian mismatch for output 0 with respect to input 0,/);
+      // numerical d(dx)/dx is diagonal, 6·x·go
+      const n = e.numerical!.dataSync();
+      const xs = x.dataSync();
+      const gos = Array.from(xs, (xi, k) => n[k * xs.length + k]! / (6 * xi));
+      for (const go of gos) {
+        expect(go).to.be.greaterThanOrEqual(-1 - 1e-6);
+        expect(go).to.be.lessThan(1 + 1e-6);
+        expect(Math.abs(go)).to.be.greaterThan(1e-9);
+      }
+      // a backward that does not differentiate through its grad_output fails on input 1 (the grad_output)
+      const Cube2 = cube('grad');
+      expect(await rejection(gradgradcheck((a) => Cube2.apply(a), [x], { genNonContigGradOutputs }))).to.match(/^Jacobian mismatch for output 0 with respect to input 1,/);
+    }
+  });
+
+  it('genNonContigGradOutputs hands the backward non-contiguous grad_outputs, the default contiguous ones', async () => {
+    const seen: boolean[] = [];
+    class Cube extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        ctx.saveForBackward(a);
+        return a.mul(a).mul(a);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        seen.push(g.isContiguous());
+        const [a] = ctx.savedTensors as [gg.Tensor];
+        return g.mul(a.mul(a).mul(3));
+      }
+    }
+    const y = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    expect(await gradgradcheck((a) => Cube.apply(a), [y], { genNonContigGradOutputs: true, checkUndefinedGrad: false })).to.equal(true);
+    expect(seen.includes(false)).to.equal(true);
+    seen.length = 0;
+    expect(await gradgradcheck((a) => Cube.apply(a), [y], { checkUndefinedGrad: false })).to.equal(true);
+    expect(seen.includes(false)).to.equal(false);
+  });
+
+  it('fn gets exactly the inputs; inputs not requiring grad, unused inputs and non-differentiable outputs are allowed', async () => {
+    const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const c = gg.tensor([3, 4], f64);
+    const unused = gg.tensor([5], { ...f64, requiresGrad: true });
+    const f = (...ts: gg.Tensor[]): gg.Tensor[] => {
+      if (ts.length !== 3) throw new Error(`fn got ${ts.length} arguments`);
+      const [p, q] = ts as [gg.Tensor, gg.Tensor];
+      // a non-differentiable output of another shape first
+      return [p.detach().sum(), p.mul(p).mul(p).mul(q)];
+    };
+    expect(await gradgradcheck(f, [a, c, unused])).to.equal(true);
+  });
+
+  it('check_batched_grad: needs check_rev_over_rev (PyTorch), and vmap, which gpugrad has not', async () => {
+    const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const sq = (t: gg.Tensor): gg.Tensor => t.mul(t);
+    expect(await rejection(gradgradcheck(sq, [a], { checkFwdOverRev: true, checkRevOverRev: false, checkUndefinedGrad: false, checkBatchedGrad: true }))).to.equal(msg('gg_batched_needs_rev'));
+    expect(await rejection(gradgradcheck(sq, [a], { checkBatchedGrad: true }))).to.match(/check_batched_grad .* vmap, which gpugrad does not have/);
+  });
+});
