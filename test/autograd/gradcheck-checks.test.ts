@@ -321,8 +321,10 @@ describe('gradcheck: edges of the input and grad_output checks (mutation-testing
       }
     }
     const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
-    expect(await rejection(gradcheck((t) => PartlyIgnores.apply(t), [a]))).to.equal('backward not multiplied by grad_output');
-    expect(await gradcheck((t) => PartlyIgnores.apply(t), [a], { raiseException: false })).to.equal(false);
+    for (const fastMode of [false, true]) {
+      expect(await rejection(gradcheck((t) => PartlyIgnores.apply(t), [a], { fastMode }))).to.equal('backward not multiplied by grad_output');
+      expect(await gradcheck((t) => PartlyIgnores.apply(t), [a], { fastMode, raiseException: false })).to.equal(false);
+    }
   });
 
   it('fast mode with forward mode only runs no backward, and checks undefined tangents', async () => {
@@ -559,6 +561,16 @@ describe('gradcheck: order of the checks, tolerances and the undefined-gradient 
     log.length = 0;
     expect(await gradcheck(f, [x], { checkUndefinedGrad: false })).to.equal(true);
     expect(log.join('').includes('|||1|0')).to.equal(false);
+    // one differentiable output: the zero grad_output check's hook, then the count and the one all-undefined run
+    log.length = 0;
+    const single = (a: gg.Tensor): gg.Tensor => {
+      log.push('|');
+      const y = a.mul(2);
+      y.registerHook(() => void log.push('0'));
+      return y;
+    };
+    expect(await gradcheck(single, [x])).to.equal(true);
+    expect(log.join('').endsWith('0||'), log.join('')).to.equal(true);
   });
 
   /** 2x, whose backward misbehaves on the second all-zero grad_output it gets (the undefined-gradient check's: the first is the zero grad_output check's). */
@@ -573,7 +585,8 @@ describe('gradcheck: order of the checks, tolerances and the undefined-gradient 
         void ctx;
         if (g.dataSync().every((v) => v === 0) && ++zeros === 2) {
           if (how === 'throws') throw new Error('undefined gradient');
-          return g.add(1);
+          // non-zero in one element only
+          return g.add(gg.tensor([0, 1], f64));
         }
         return g.mul(2);
       }
@@ -697,7 +710,8 @@ describe('gradcheck: order of the checks, tolerances and the undefined-gradient 
 });
 
 describe('gradgradcheck: grad_outputs and inputs (mutation-testing kills)', () => {
-  const x = gg.tensor([0.5, 1, 1.5, 2, -1, -2], { ...f64, requiresGrad: true });
+  // 2-d, so the strides of the non-contiguous grad_outputs matter
+  const x = gg.tensor([[0.5, 1, 1.5], [2, -1, -2]], { ...f64, requiresGrad: true });
 
   /** x³ with a first derivative that is not differentiable again (its x is detached), and one whose grad_output is. */
   function cube(detach: 'x' | 'grad'): typeof gg.autograd.Function {
@@ -759,6 +773,9 @@ describe('gradgradcheck: grad_outputs and inputs (mutation-testing kills)', () =
     seen.length = 0;
     expect(await gradgradcheck((a) => Cube.apply(a), [y], { checkUndefinedGrad: false })).to.equal(true);
     expect(seen.includes(false)).to.equal(false);
+    // an empty output too
+    const empty = gg.zeros([0], { ...f64, requiresGrad: true });
+    expect(await gradgradcheck((a) => a.mul(a).mul(a), [empty], { genNonContigGradOutputs: true })).to.equal(true);
   });
 
   it('fn gets exactly the inputs; inputs not requiring grad, unused inputs and non-differentiable outputs are allowed', async () => {

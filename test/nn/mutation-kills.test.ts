@@ -157,6 +157,10 @@ describe('spectral norm: what mutation testing found untested (second round)', (
     expect(P.isParametrized(later, 'weight')).to.equal(true);
     gg.nn.utils.removeSpectralNorm(later);
     expect(P.isParametrized(later)).to.equal(false);
+    // a name the materialisation does not create (no bias) stays unnormalised, and the forward works
+    const noBias = gg.nn.utils.spectralNorm(new gg.nn.LazyLinear(3, { bias: false, ...f64 }), { name: 'bias' });
+    expect(noBias.call(gg.randn([2, 4], f64)).shape).to.deep.equal([2, 3]);
+    expect(P.isParametrized(noBias)).to.equal(false);
   });
 
   it("applySpectralNorm: the parametrizations' own modules, several includeTypes, chains with other parametrizations, lazy modules without the name", () => {

@@ -253,7 +253,8 @@ export function removeSpectralNorm<M extends Module>(module: M, name = 'weight')
   sn.training = false;
   sn.powerIterOnEval = false;
   try {
-    removeParametrizations(module, name, { leaveParametrized: true });
+    // leaveParametrized: the default, as PyTorch's remove_parametrizations
+    removeParametrizations(module, name);
   } finally {
     sn.training = training;
     sn.powerIterOnEval = onEval;
@@ -285,7 +286,9 @@ export interface ApplySpectralNormOptions extends SpectralNormOptions {
  * @example gg.nn.utils.applySpectralNorm(discriminator, { excludeNames: ['head'] }) // ['0', '2', ...]
  */
 export function applySpectralNorm(model: Module, opts: ApplySpectralNormOptions = {}): string[] {
-  const { includeTypes, excludeTypes = [], excludeNames = [], predicate, ...snOpts } = opts;
+  const { includeTypes, excludeTypes = [], predicate, ...rest } = opts;
+  // Stryker disable next-line ArrayDeclaration: a default holding one name differs only for a module of that name
+  const { excludeNames = [], ...snOpts } = rest;
   const name = snOpts.name ?? 'weight';
   const done: string[] = [];
   const skipped = (n: string): boolean => excludeNames.some((e) => n === e || n.startsWith(`${e}.`));
