@@ -28,6 +28,13 @@ describe('engine: grad_outputs and inputs of autograd.grad and backward (mutatio
     expect(() => y.backward(gg.ones([3], f64))).to.throw('Mismatch in shape: grad_output[0] has a shape of [3] and output[0] has a shape of [2].');
   });
 
+  it("an unknown option is refused with the function's name (Python's TypeError)", () => {
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const y = x.mul(x).sum();
+    expect(() => gg.autograd.grad(y, [x], { bogus: 1 } as never)).to.throw("grad() got an unexpected keyword argument 'bogus'");
+    expect(() => y.backward(undefined, { bogus: 1 } as never)).to.throw("backward() got an unexpected keyword argument 'bogus'");
+  });
+
   it('an unused input is named by its index; allowUnused gives null in its place', () => {
     const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     const w = gg.tensor([3], { ...f64, requiresGrad: true });

@@ -791,6 +791,13 @@ describe('gradgradcheck: grad_outputs and inputs (mutation-testing kills)', () =
     expect(await gradgradcheck(f, [a, c, unused])).to.equal(true);
   });
 
+  it("an unknown option is refused with the function's name (Python's TypeError)", async () => {
+    const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const sq = (t: gg.Tensor): gg.Tensor => t.mul(t);
+    expect(await rejection(gradcheck(sq, [a], { bogus: 1 } as never))).to.equal("gradcheck() got an unexpected keyword argument 'bogus'");
+    expect(await rejection(gradgradcheck(sq, [a], { bogus: 1 } as never))).to.equal("gradgradcheck() got an unexpected keyword argument 'bogus'");
+  });
+
   it('check_batched_grad: needs check_rev_over_rev (PyTorch), and vmap, which gpugrad has not', async () => {
     const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     const sq = (t: gg.Tensor): gg.Tensor => t.mul(t);
