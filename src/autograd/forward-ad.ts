@@ -56,7 +56,7 @@ export function exitDualLevel(): void {
  * @example
  * const fwAD = gg.autograd.forwardAd;
  * const jvp = fwAD.dualLevel(() => {
- *   const x = fwAD.makeDual(gg.tensor([1, 2]), gg.tensor([1, 0]));
+ *   const x = fwAD.makeDual(gg.tensor([1, 2], { dtype: 'float32' }), gg.tensor([1, 0], { dtype: 'float32' }));
  *   return fwAD.unpackDual(x.mul(x).sum()).tangent; // 2·x·v = 2
  * });
  */
@@ -91,7 +91,7 @@ export function dualLevel<T>(fn: () => T): T {
  *   already has a tangent at this level, or when the devices differ.
  * @example
  * gg.autograd.forwardAd.dualLevel(() => {
- *   const x = gg.autograd.forwardAd.makeDual(gg.tensor([3]), gg.tensor([1]));
+ *   const x = gg.autograd.forwardAd.makeDual(gg.tensor([3], { dtype: 'float32' }), gg.tensor([1], { dtype: 'float32' }));
  *   gg.autograd.forwardAd.unpackDual(x.exp()).tangent; // [e³]
  * });
  */

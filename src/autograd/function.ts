@@ -127,6 +127,7 @@ export class Function {
     const raw = ownJvp ? suspendForward(run) : run();
     const outs: unknown[] = Array.isArray(raw) ? raw : [raw];
     const tangentsOut = ownJvp ? customTangents(ctx, jvp as typeof Function.jvp, tensorArgs, outs.length) : null;
+    if (tangentsOut) checkViewTangents(tensorArgs, outs, tangentsOut);
     const record = isGradEnabled() && ctx.needsInputGrad.some((x) => x);
     // NOTE: as PyTorch, outputs that are not tensors (a number) pass through untouched, without a gradient
     if (!record || !outs.some((o) => o instanceof Tensor)) {
@@ -149,6 +150,26 @@ export class Function {
     });
     return (Array.isArray(raw) ? fixed : fixed[0]) as T;
   }
+}
+
+/**
+ * PyTorch's rule for a custom jvp: an output that is an input as-is or a
+ * view of one (shares its memory) must get a tangent that is a view of that
+ * input's tangent; anything else would overwrite the caller's tangent of the
+ * input (the output and the input are one tensor) and is refused with
+ * PyTorch's message.
+ */
+function checkViewTangents(tensorArgs: readonly (Tensor | null)[], outs: readonly unknown[], tangents: readonly Tensor[]): void {
+  outs.forEach((o, i) => {
+    if (!(o instanceof Tensor)) return;
+    const input = tensorArgs.find((a) => a && (a === o || a.storage === o.storage));
+    if (!input) return;
+    const inTangent = tangentOf(input);
+    const t = tangents[i];
+    if (!inTangent || !t || t.storage !== inTangent.storage) {
+      throw new Error("A custom Function's forward is returning a view (or an input as-is) but the jvp is not returning a view.");
+    }
+  });
 }
 
 /** A subclass's `jvp` applied to the inputs' tangents: one tangent per output. */

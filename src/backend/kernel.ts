@@ -137,6 +137,8 @@ function describeLiteral(v: unknown): string {
  * constant-folds `1.0 / 0.0` and rejects the shader ("cannot be represented
  * as abstract-float"), while a division by a runtime value gives IEEE results
  * on every device (plain JS, wasm, GLSL and WGSL alike; see docs/notes/devices.md).
+ * A negative zero keeps its sign (`-1.0 / inf`, computed at run time): `1 / x`
+ * of a `fill_(-0)` is -inf.
  */
 export function float(n: number): string {
   // NOTE: only a JS number becomes a literal; String() of a number is always a valid one
@@ -144,6 +146,9 @@ export function float(n: number): string {
   if (n === Infinity) return '(1.0 / (gid - gid))';
   if (n === -Infinity) return '(-1.0 / (gid - gid))';
   if (Number.isNaN(n)) return '(0.0 / (gid - gid))';
+  // String(-0) is '0', and WGSL folds a literal `-0.0` to +0: a negative zero is -1 / inf at run
+  // time, like the infinities above, so 1 / x of it is -inf on every device, as in PyTorch
+  if (Object.is(n, -0)) return '(-1.0 / (1.0 / (gid - gid)))';
   const s = String(n);
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }

@@ -109,6 +109,14 @@ function roundHalfEven(a: string): string {
   return `(${r} == 0.0 ? ${a} * 0.0 : ${r})`;
 }
 
+/**
+ * Integer a^b (PyTorch's integral pow): a negative exponent gives 1 for a = 1, ±1 for a = -1
+ * (by parity) and 0 otherwise, as C's integer arithmetic does; a whole exponent >= 0 is `pow`'s value.
+ * Not in `formulas`: fused kernels are float only.
+ */
+export const intPow = ([a, b]: string[]): string =>
+  `(${b} < 0.0 ? (${a} == 1.0 ? 1.0 : (${a} == -1.0 ? (Math.floor(${b} * 0.5) * 2.0 == ${b} ? 1.0 : -1.0) : 0.0)) : (${a} < 0.0 ? (Math.floor(${b} * 0.5) * 2.0 == ${b} ? Math.pow(-${a}, ${b}) : -Math.pow(-${a}, ${b})) : Math.pow(${a}, ${b})))`;
+
 /** Names of the elementwise formulas. */
 export type Formula = keyof typeof formulas;
 

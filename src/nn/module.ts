@@ -184,16 +184,16 @@ export abstract class Module {
   /** The computation; call the module with `call(...)` so hooks run. @example forward(x: gg.Tensor) { return this.fc.call(x).relu(); } */
   abstract forward(...inputs: Tensor[]): Tensor;
 
-  /**
-   * Run the module: forward pre-hooks, `forward`, forward hooks, and the
-   * wiring for full backward hooks.
-   * @example const y = layer.call(x);
-   */
   /** @internal whether a call hands its inputs or output to hooks (user code). */
   hasHooks(): boolean {
     return this.preHooks.size + this.fwdHooks.size + this.bwdHooks.size > 0;
   }
 
+  /**
+   * Run the module: forward pre-hooks, `forward`, forward hooks, and the
+   * wiring for full backward hooks.
+   * @example const y = layer.call(x);
+   */
   call(...inputs: Tensor[]): Tensor {
     let args = inputs;
     for (const h of this.preHooks.values()) {

@@ -364,7 +364,8 @@ function safeRoot(s: Tensor, p: number): Tensor {
  *
  * Shapes: `dim` removed (kept as size 1 with `keepdim`). Dtype: as `x`.
  * Gradient (PyTorch 1.13's norm_backward): x·|x|^(p-2)/‖x‖^(p-1); 0 where the
- * norm is 0; for ±∞ split evenly between tied maxima (minima); none for p = 0.
+ * norm is 0, and for p < 1 also 0 where x is 0; for ±∞ split evenly between
+ * tied maxima (minima); zero for p = 0 (recorded, as PyTorch's NormBackward1).
  * Errors: a non-numeric `p` other than 'fro' throws.
  * @example norm(gg.tensor([3, 4])) // 5 (clipGradNorm_ uses it)
  */
@@ -373,13 +374,34 @@ export function norm(x: Tensor, p: NormOrd = 2, dim?: Dims, keepdim = false): Te
   checkBool('norm', 'keepdim', keepdim);
   const ord = p === 'fro' ? 2 : p;
   if (typeof ord !== 'number' || Number.isNaN(ord)) throw new Error(`norm: p must be a number or 'fro', got ${String(p)}`);
-  if (ord === 0) return x.detach().ne(0).sum(dim, keepdim).to(x.dtype);
-  const a = x.abs();
-  if (ord === Infinity) return a.max(dim, keepdim);
-  if (ord === -Infinity) return a.min(dim, keepdim);
-  if (ord === 1) return a.sum(dim, keepdim);
-  if (ord === 2) return safeRoot(x.mul(x).sum(dim, keepdim), 2);
-  return safeRoot(a.pow(ord).sum(dim, keepdim), ord);
+  // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
+  return tidy(() => {
+    if (ord === 0) {
+      const count = x.detach().ne(0).sum(dim, keepdim).to(x.dtype);
+      // PyTorch records p = 0 (NormBackward1) with a zero gradient: a where that never picks x
+      // (a product with 0 would make NaN of an infinite x) connects the count to x
+      return x.requiresGrad ? count.add(x.where(x.newFull(x.shape, 0), 0).sum(dim, keepdim)) : count;
+    }
+    const a = x.abs();
+    if (ord === Infinity) return a.max(dim, keepdim);
+    if (ord === -Infinity) return a.min(dim, keepdim);
+    if (ord === 1) return a.sum(dim, keepdim);
+    if (ord === 2) return safeRoot(x.mul(x).sum(dim, keepdim), 2);
+    return safeRoot(maskedPow(a, ord).sum(dim, keepdim), ord);
+  });
+}
+
+/**
+ * `a^p` for `a = |x| >= 0`; for p < 1 its gradient is 0 where a is 0 (not
+ * p·0^(p-1) = inf, which times sign(0) = 0 is NaN), as PyTorch 1.13's
+ * norm_backward masks `|x|^(p-1)` there.
+ */
+function maskedPow(a: Tensor, p: number): Tensor {
+  if (p >= 1) return a.pow(p);
+  // NOTE: the double `where`, as in safeRoot: the differentiated power only sees a != 0; the
+  // value at 0 (0 for p > 0, inf for p < 0) comes from a detached copy, so no gradient flows there
+  const nonzero = a.ne(0);
+  return a.where(nonzero, 1).pow(p).where(nonzero, a.detach().pow(p));
 }
 
 // ---- rounding to decimal places ----

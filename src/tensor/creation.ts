@@ -301,6 +301,10 @@ export type ArangeOptions = TensorOptions & { start?: number; step?: number };
  * float32; PyTorch's int64 for whole-number arguments is not followed:
  * JavaScript cannot tell `arange(5.)` from `arange(5)`, and the default float
  * keeps every existing call's dtype; docs/spec/dtypes.md#inference).
+ * With an integer dtype, start, end and step are first truncated toward
+ * zero, as PyTorch computes integer ranges in int64:
+ * `arange(0.5, 3, { dtype: 'int64' })` is [0, 1, 2] and a step of 0.5 is
+ * `step must be nonzero`.
  * The form `arange(end, { start, step })` is kept.
  *
  * @throws TypeError for an argument that is not a JS number (naming it as
@@ -308,7 +312,8 @@ export type ArangeOptions = TensorOptions & { start?: number; step?: number };
  *   given both as arguments and as options; RangeError with PyTorch's
  *   messages: `step must be nonzero`, `unsupported range: 0 -> inf` (a
  *   non-finite start or end), `upper bound and larger bound inconsistent
- *   with step sign`, and for more than 2^31 elements
+ *   with step sign`, and for more than 2^31 elements; RangeError for an
+ *   integer range the dtype cannot hold exactly (int64 beyond 2^53)
  * @example gg.arange(4) // [0, 1, 2, 3]
  * @example gg.arange(2, 5) // [2, 3, 4]
  * @example gg.arange(1, 2.5, 0.5, { dtype: 'float64' }) // [1, 1.5, 2]
@@ -344,16 +349,39 @@ export function arange(...args: unknown[]): Tensor {
     end = checkNumber('arange', 'end', nums[1]);
     step = checkNumber('arange', 'step', nums[2] ?? 1);
   }
-  // PyTorch's checks, in its order (aten RangeFactories: arange_out)
-  if (!(step > 0 || step < 0)) throw new RangeError('step must be nonzero');
-  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new RangeError(`arange(): unsupported range: ${pyNum(start)} -> ${pyNum(end)}`);
-  if (!((step > 0 && end >= start) || (step < 0 && end <= start))) throw new RangeError('upper bound and larger bound inconsistent with step sign');
-  // Math.max: +0, not the -0 that ceil gives for an empty range with a negative step
-  const count = Math.max(0, Math.ceil((end - start) / step));
-  if (count > 2 ** 31) throw new RangeError(`arange(): ${count} elements is too many`);
+  const { first, by, count } = arangeRange(dtype, start, end, step);
   const data = hostArray(dtype, count);
-  for (let i = 0; i < count; i++) data[i] = start + i * step;
+  for (let i = 0; i < count; i++) data[i] = first + i * by;
   return finish(Tensor.fromHost(data, [count], dtype, device), opts);
+}
+
+/**
+ * PyTorch's arange arithmetic and checks, in its order (aten
+ * RangeFactories: arange_out). For an integer dtype PyTorch computes in
+ * int64: start, end and step are truncated toward zero first (so a step
+ * of 0.5 is `step must be nonzero` and `arange(0.5, 3)` is [0, 1, 2]); the
+ * length is counted from the truncated values for int64 and from the given
+ * ones for int32, as PyTorch 1.13 does. An int64 value beyond 2^53 is
+ * refused (gpugrad's int64 would round it; docs/notes/dtypes.md).
+ */
+function arangeRange(dtype: DType, start: number, end: number, step: number): { first: number; by: number; count: number } {
+  const integral = isIntegralDtype(dtype);
+  // Math.trunc(x) + 0: no -0 in an integer
+  const [xstart, xend, xstep] = integral ? [start, end, step].map((v) => Math.trunc(v) + 0) as [number, number, number] : [start, end, step];
+  if (!(xstep > 0 || xstep < 0)) throw new RangeError('step must be nonzero');
+  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new RangeError(`arange(): unsupported range: ${pyNum(start)} -> ${pyNum(end)}`);
+  if (!((xstep > 0 && xend >= xstart) || (xstep < 0 && xend <= xstart))) throw new RangeError('upper bound and larger bound inconsistent with step sign');
+  // Math.max: +0, not the -0 that ceil gives for an empty range with a negative step
+  const count = Math.max(0, Math.ceil(dtype === 'int64' ? (xend - xstart) / xstep : (end - start) / step));
+  if (count > 2 ** 31) throw new RangeError(`arange(): ${count} elements is too many`);
+  if (integral) {
+    const d = dtype as 'int32' | 'int64';
+    // beyond 2^53 the bounds themselves are rounded (2^60 + 2 is 2^60): refused before counting on them
+    checkIntFits(d, xstart);
+    if (d === 'int64') checkIntFits(d, xend);
+    if (count > 0) checkIntFits(d, xstart + (count - 1) * xstep);
+  }
+  return { first: xstart, by: xstep, count };
 }
 
 /** A number as PyTorch's C++ messages print it (inf, -inf, nan). */
@@ -385,11 +413,26 @@ export function uniformTensor(shape: readonly number[], low: number, high: numbe
 }
 
 /**
+ * PyTorch's range check of randint's bounds against an integer dtype
+ * (`from is out of bounds for int`, `to - 1 is out of bounds for int`);
+ * int64 holds ±2^53 in gpugrad (docs/notes/dtypes.md).
+ */
+function checkRandintBounds(dtype: unknown, lo: number, hi: number): void {
+  const range = dtype === 'int32' ? { min: -(2 ** 31), max: 2 ** 31 - 1, name: 'int' } : dtype === 'int64' ? { min: -(2 ** 53), max: 2 ** 53, name: 'long' } : null;
+  if (!range) return;
+  const why = dtype === 'int64' ? " (gpugrad's int64 is exact only up to 2^53; docs/notes/dtypes.md)" : '';
+  if (lo < range.min || lo > range.max) throw new RangeError(`from is out of bounds for ${range.name}${why}`);
+  if (hi - 1 < range.min || hi - 1 > range.max) throw new RangeError(`to - 1 is out of bounds for ${range.name}${why}`);
+}
+
+/**
  * Random integers uniform in [low, high), int64 unless `opts.dtype` says
  * otherwise (PyTorch's `torch.randint(low, high, size)`; `randint(high,
  * size)` takes low = 0). Drawn from the seeded stream (`gg.manualSeed`), so
  * the same seed gives the same numbers on every device (not PyTorch's).
- * @throws RangeError `random_ expects 'from' to be less than 'to'` when low >= high; TypeError for non-integer bounds
+ * @throws RangeError `random_ expects 'from' to be less than 'to'` when low >= high, and
+ *   PyTorch's `from is out of bounds for int` / `to - 1 is out of bounds for int`
+ *   for bounds outside an int32 dtype (int64: beyond 2^53); TypeError for non-integer bounds
  * @example gg.manualSeed(0); gg.randint(0, 10, [2, 3]) // int64 values in 0..9
  * @example gg.randint(3, [4]) // values in 0..2
  */
@@ -411,5 +454,6 @@ export function randint(low: number, high: number | readonly number[], size?: re
     shape = size as readonly number[];
   }
   if (lo >= hi) throw new RangeError(`random_ expects 'from' to be less than 'to', but got from=${lo} >= to=${hi}`);
+  checkRandintBounds(o.dtype ?? 'int64', lo, hi);
   return fromStream('randint', shape, () => lo + Math.floor((hi - lo) * uniform()), o, 'int64');
 }

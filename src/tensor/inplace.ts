@@ -17,14 +17,14 @@
  * docs/notes/mutation.md has the rules and where they differ from PyTorch.
  * This file knows Tensor only as a type: tensor.ts calls it.
  */
-import { hostArray, isFloatingDtype, isIntegralDtype, scalarTypeName } from '../backend/types.js';
+import { hostArray, isFloatingDtype, isIntegralDtype, scalarTypeName, type DType } from '../backend/types.js';
 import { WriteNode, type Edge, type InputMeta, type Node } from '../autograd/graph.js';
 import { isGradEnabled, withGradMode } from '../autograd/grad-mode.js';
 import { forwardActive, setTangent, suspendForward, tangentOf } from './dual.js';
 import { normal, uniform } from './random.js';
 import { broadcastShapes, fmt } from './shape.js';
 import { rooted } from './storage.js';
-import { argError, checkNumber, isTensor } from './check.js';
+import { argError, checkIntFits, checkNumber, isTensor } from './check.js';
 import { alphaOf, scaledBinary, type AlphaOptions } from './composites.js';
 import type { Tensor } from './tensor.js';
 
@@ -58,7 +58,9 @@ function prepare(self: Tensor, op: string, operands: readonly (Tensor | null)[])
   self.checkAlive();
   for (const o of operands) o?.checkAlive();
   checkNoOverlap(self);
-  const recording = isGradEnabled() && (self.requiresGrad || operands.some((o) => o?.requiresGrad));
+  // an integer tensor records nothing, whatever it is written from (docs/spec/dtypes.md: integer results record no node;
+  // PyTorch's copy_ into one leaves requires_grad False)
+  const recording = isGradEnabled() && isFloatingDtype(self.dtype) && (self.requiresGrad || operands.some((o) => o?.requiresGrad));
   const base = self.viewBase;
   if (recording) {
     if (self.isLeaf && self.requiresGrad) throw new Error(LEAF_INPLACE_MESSAGE);
@@ -116,6 +118,9 @@ function commit(self: Tensor, value: Tensor, node: { fn: Node | null; index: num
  */
 function commitThroughBase(view: Tensor, base: Tensor, value: Tensor, fn: Node, index: number): void {
   const region = { shape: [...view.shape], strides: [...view.strides], offset: view.offset };
+  // read before the base is written: after it, reading the view's node would regenerate it
+  const old = view.gradFn;
+  const ref = old?.retained.get(view.outputIndex);
   // the new values as the op's output (a write node's values get the node here)
   const produced = value.gradFn === fn ? value : value.alias();
   if (produced !== value) produced.setGradFn(fn, index);
@@ -123,8 +128,6 @@ function commitThroughBase(view: Tensor, base: Tensor, value: Tensor, fn: Node, 
   base.writeFrom(next);
   base.setGradFn(next.gradFn as Node, 0);
   const v = withGradMode(true, () => base.asStrided(region));
-  const old = view.gradFn;
-  const ref = old?.retained.get(view.outputIndex);
   if (old && ref?.deref() === view) {
     old.retained.delete(view.outputIndex);
     (v.gradFn as Node).retained.set(0, ref);
@@ -179,12 +182,31 @@ export function clamp(self: Tensor, min?: number | null, max?: number | null): v
   if (lo) checkNumber('clamp_', 'min', min);
   if (hi) checkNumber('clamp_', 'max', max);
   if (!lo && !hi) throw new Error("torch.clamp: At least one of 'min' or 'max' must not be None");
+  if (isIntegralDtype(self.dtype)) {
+    // PyTorch's can_cast: a fractional or non-finite bound makes the result a float, which an integer tensor cannot hold;
+    // a whole bound must fit the dtype (both checked before anything is written)
+    for (const b of [lo ? min : null, hi ? max : null]) {
+      if (b === null) continue;
+      if (!Number.isInteger(b)) throw new Error(`result type Float can't be cast to the desired output type ${cTypeName(self.dtype)}`);
+      checkIntFits(self.dtype as 'int32' | 'int64', b);
+    }
+  }
   const recording = prepare(self, 'clamp_', []);
   const out = withGradMode(recording, () => self.clamp(min, max));
   const tan = tangentOf(out);
   commit(self, out, recording ? { fn: out.gradFn, index: out.outputIndex } : null);
   retangent(self, tan);
   out.dispose();
+}
+
+/** The C type name PyTorch's clamp_ message uses (`long int`, `int`). */
+function cTypeName(dtype: DType): string {
+  return dtype === 'int64' ? 'long int' : dtype === 'int32' ? 'int' : dtype === 'float64' ? 'double' : 'float';
+}
+
+/** PyTorch's refusal of a random fill of an integer tensor (`kernel` names PyTorch's kernel in the message). */
+function checkFloatFill(self: Tensor, kernel: string): void {
+  if (isIntegralDtype(self.dtype)) throw new Error(`"${kernel}" not implemented for '${scalarTypeName(self.dtype)}'`);
 }
 
 /** `copy_`: `src` broadcast, converted and written; recorded as PyTorch's CopyBackwards. */
@@ -196,11 +218,9 @@ export function copy(self: Tensor, src: Tensor | number): void {
   const value = suspendForward(() =>
     withGradMode(false, () => {
       if (!s) return self.newFull(self.shape, src as number);
-      const moved = s.to(self.device);
-      const cast = moved.to(self.dtype);
-      const e = cast.expand(...self.shape);
+      const e = expandedAs(self, s);
       const c = e.contiguous();
-      for (const t of new Set([moved, cast, e])) if (t !== s && t !== c) t.dispose();
+      if (e !== s && e !== c) e.dispose();
       return c;
     }),
   );
@@ -212,10 +232,22 @@ export function copy(self: Tensor, src: Tensor | number): void {
     node = new WriteNode('CopyBackwards', next, metas, (g, needs) => [needs[0] ? g.newFull(g.shape, 0) : null, needs[1] ? g : null]);
   }
   const ts = s ? tangentOf(s) : null;
-  const tan = ts ? suspendForward(() => withGradMode(false, () => ts.to(self.device).to(self.dtype).expand(...self.shape))) : null;
+  const tan = ts ? suspendForward(() => withGradMode(false, () => expandedAs(self, ts))) : null;
   commit(self, value, node ? { fn: node, index: 0 } : null);
   retangent(self, tan);
   if (value !== src) value.dispose();
+}
+
+/**
+ * `t` on `self`'s device, in its dtype, expanded to its shape; the
+ * intermediate copies are freed (only the result is new, or `t` itself).
+ */
+function expandedAs(self: Tensor, t: Tensor): Tensor {
+  const moved = t.to(self.device);
+  const cast = moved.to(self.dtype);
+  const e = cast.expand(...self.shape);
+  for (const x of new Set([moved, cast])) if (x !== t && x !== e) x.dispose();
+  return e;
 }
 
 /**
@@ -234,7 +266,7 @@ function overwrite(self: Tensor, op: string, name: string, make: () => Tensor, v
     node = new WriteNode(name, next, metas, (g, needs) => [needs[0] ? g.newFull(g.shape, 0) : null, ...(value ? [needs[1] ? g.sum() : null] : [])]);
   }
   const tv = value ? tangentOf(value) : null;
-  const tan = tv ? suspendForward(() => withGradMode(false, () => tv.expand(...self.shape))) : null;
+  const tan = tv ? suspendForward(() => withGradMode(false, () => expandedAs(self, tv))) : null;
   commit(self, fresh, node ? { fn: node, index: 0 } : null);
   retangent(self, tan);
   fresh.dispose();
@@ -249,7 +281,18 @@ export function fill(self: Tensor, value: Tensor | number): void {
   if (!isTensor(value)) throw argError('fill_', 'value', 'Tensor or Number', value);
   if (value.ndim !== 0) throw new Error(`fill_ only supports 0-dimension value tensor but got tensor with ${value.ndim} dimensions.`);
   if (value.device !== self.device) throw new Error(`Expected all tensors to be on the same device, but found at least two devices, ${self.device} and ${value.device}! (in fill_)`);
-  overwrite(self, 'fill_', 'FillBackward3', () => (value.dtype === self.dtype ? value : value.to(self.dtype)).expand(...self.shape).contiguous(), value);
+  overwrite(
+    self,
+    'fill_',
+    'FillBackward3',
+    () => {
+      const e = expandedAs(self, value);
+      const c = e.contiguous();
+      if (e !== value && e !== c) e.dispose();
+      return c;
+    },
+    value,
+  );
 }
 
 /** `zero_()`. */
@@ -274,6 +317,8 @@ export function normalFill(self: Tensor, mean: number, std: number): void {
   checkNumber('normal_', 'mean', mean);
   checkNumber('normal_', 'std', std);
   if (!(std >= 0)) throw new Error(`normal expects std >= 0.0, but found std ${std}`);
+  // PyTorch checks std first, then dispatches on the dtype (an integer tensor has no normal kernel)
+  checkFloatFill(self, 'normal_kernel_cpu');
   overwrite(self, 'normal_', 'NormalBackward0', () => drawn(self, () => mean + std * normal()));
 }
 
@@ -281,6 +326,7 @@ export function normalFill(self: Tensor, mean: number, std: number): void {
 export function uniformFill(self: Tensor, from: number, to: number): void {
   checkNumber('uniform_', 'from', from);
   checkNumber('uniform_', 'to', to);
+  checkFloatFill(self, 'check_uniform_bounds');
   if (!(from <= to)) throw new Error(`uniform_ expects to return a [from, to) range, but found from=${from} > to=${to}`);
   overwrite(self, 'uniform_', 'UniformBackward0', () => drawn(self, () => from + (to - from) * uniform()));
 }

@@ -24,6 +24,7 @@ import { adjoints, fx, tangentOf } from './fuse.js';
 import { getDevice } from '../backend/registry.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, isContiguousLayout, numel, type Shape } from './shape.js';
 import { Storage } from './storage.js';
+import { checkIntFits } from './check.js';
 import type { Tensor } from './tensor.js';
 
 type None = Record<string, never>;
@@ -150,11 +151,11 @@ function view(t: Tensor, shape: number[], strides: number[], offset: number): Pr
   return { storage: t.storage, shape, strides, offset, dtype: t.dtype };
 }
 
-function elementwise(formula: K.Formula): (inputs: readonly Tensor[]) => Produced {
+function elementwise(formula: K.Formula, expr: (v: string[]) => string = K.formulas[formula]): (inputs: readonly Tensor[]) => Produced {
   return (inputs) => {
     let shape: number[] = [...(inputs[0]?.shape ?? [])];
     for (const t of inputs.slice(1)) shape = broadcastShapes(shape, t.shape);
-    const kernel = K.map(formula, inputs.map((t) => operand(t, shape)), shape, K.formulas[formula]);
+    const kernel = K.map(expr === K.formulas[formula] ? formula : `i${formula}`, inputs.map((t) => operand(t, shape)), shape, expr);
     return runKernel(kernel, inputs, shape, inputs[0]?.dtype ?? 'float32');
   };
 }
@@ -219,7 +220,8 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     jvp: ({ tangents: [ta, tb], inputs: [, b], result }) => plus(ta?.div(b!), tb?.mul(result).div(b!).neg()), // (da - (a/b) db) / b
   },
   pow: {
-    forward: elementwise('pow'),
+    // integers: PyTorch's integral pow (a whole result; Tensor.pow refuses a negative number exponent first)
+    forward: (inputs) => (isIntegralDtype(inputs[0]?.dtype ?? 'float32') ? elementwise('pow', K.intPow)(inputs) : elementwise('pow')(inputs)),
     saveInputs: true,
     saveResult: true,
     // d a^b = b a^(b-1) da + a^b ln(a) db; PyTorch's conventions: the da term is 0 where b = 0
@@ -375,8 +377,10 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       const shape = x.shape.map((s, d) => s + (before[d] ?? 0) + (after[d] ?? 0));
       // an empty input reads nothing (its buffer is a placeholder): all of the output is padding
       // (cat with an empty piece, narrow's backward at length 0; docs/notes/special-values.md)
-      if (numel(x.shape) === 0) return runKernel(K.fill(numel(shape), value), [], shape, x.dtype, x.device);
-      const kernel = K.pad(operand(x, x.shape), x.shape, shape, before, value);
+      // an integer tensor is padded with the value as its dtype holds it (truncated, as PyTorch converts it)
+      const fill = isIntegralDtype(x.dtype) ? checkIntFits(x.dtype as 'int32' | 'int64', value) : value;
+      if (numel(x.shape) === 0) return runKernel(K.fill(numel(shape), fill), [], shape, x.dtype, x.device);
+      const kernel = K.pad(operand(x, x.shape), x.shape, shape, before, fill);
       return runKernel(kernel, [x], shape, x.dtype);
     },
     // the gradient of the kept region

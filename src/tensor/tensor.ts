@@ -32,7 +32,7 @@ import { forwardActive, setTangent, suspendForward, tangentOf } from './dual.js'
 import {
   broadcastShapes, checkMatmul, contiguousStrides, expandedShape, fmt, inferShape, isContiguousLayout, narrowStart, normDim, normDims, numel, permutation, shapeOf, type Dims, type ShapeArgs,
 } from './shape.js';
-import { Storage, StorageRef, VersionCounter, keep, tidy, track } from './storage.js';
+import { Storage, StorageRef, VersionCounter, keep, rooted, tidy, track } from './storage.js';
 import * as I from './inplace.js';
 import { compact as compactFused, composed as composedFused, MAX_FUSED_INPUTS } from './fuse.js';
 import { typeName, argError, checkOptions, checkBool, checkFits, checkInt, checkIntFits, checkIntList, checkNumber, checkTensor, isTensor, tensorBrand } from './check.js';
@@ -90,8 +90,18 @@ export class Tensor {
     }
     this.gradValue = g ?? null;
   }
-  /** The node that produced this tensor (null for leaves). */
-  gradFn: Node | null = null;
+  /**
+   * The node that produced this tensor (null for leaves). A view whose base
+   * was written since its node was recorded gets a new one first
+   * (AsStridedBackward0 of the base, PyTorch's view regeneration; docs/notes/mutation.md).
+   */
+  get gradFn(): Node | null {
+    if (this.base && this.viewVersion !== this.versionCounter.value) this.regenerateViewNode(this.base);
+    return this.node;
+  }
+  private node: Node | null = null;
+  /** The version this view's node was recorded at (PyTorch's attr_version). */
+  private viewVersion = 0;
   private outputNr = 0;
   private leafRequiresGrad = false;
   private accumulator: AccumulateGrad | null = null;
@@ -216,8 +226,35 @@ export class Tensor {
   }
   /** @internal */
   setGradFn(node: Node, outputNr: number): void {
-    this.gradFn = node;
+    this.node = node;
     this.outputNr = outputNr;
+    this.viewVersion = this.versionCounter.value;
+  }
+
+  /**
+   * PyTorch's regeneration of a view's `grad_fn`: its base was written (in
+   * place, not through this view) since the view's node was recorded, so
+   * that node no longer describes where the view's values come from. A view
+   * in the graph becomes the region of the base's current value
+   * (`asStrided`, AsStridedBackward0), as `commitThroughBase` (inplace.ts)
+   * does for the view written through. A view outside the graph (a leaf) stays one.
+   */
+  private regenerateViewNode(base: Tensor): void {
+    this.viewVersion = this.versionCounter.value;
+    if (!this.node || !base.requiresGrad || this.disposed || this.ref.released || base.disposed || base.ref.released || base.storage.freed) return;
+    const region = { shape: [...this.shape], strides: [...this.strides], offset: this.offset };
+    const v = suspendForward(() => withGradMode(true, () => base.asStrided(region)));
+    const fresh = v.node as Node;
+    const old = this.node;
+    const ref = old.retained.get(this.outputNr);
+    if (ref?.deref() === this) {
+      old.retained.delete(this.outputNr);
+      fresh.retained.set(0, ref);
+    }
+    this.setGradFn(fresh, 0);
+    // a view from outside a tidy scope keeps the node recorded inside it
+    rooted(this);
+    v.dispose();
   }
   /** @internal the output slot of gradFn this tensor is. */
   get outputIndex(): number {
@@ -238,8 +275,9 @@ export class Tensor {
 
   /** `t` takes this tensor's place in the graph: the same producer, or the same leaf sink. */
   private giveGraphPlace(t: Tensor): void {
-    t.gradFn = this.gradFn;
+    t.node = this.gradFn;
     t.outputNr = this.outputNr;
+    t.viewVersion = this.viewVersion;
     t.leafRequiresGrad = this.leafRequiresGrad;
     if (this.leafRequiresGrad && !this.gradFn) {
       this.accumulator ??= new AccumulateGrad(this);
@@ -296,6 +334,7 @@ export class Tensor {
   markView(view: Tensor): void {
     view.versionCounter = this.versionCounter;
     view.base = this.base ?? this;
+    view.viewVersion = this.versionCounter.value;
   }
 
   /**
@@ -850,10 +889,21 @@ export class Tensor {
   div(o: Tensor | number): Tensor {
     return this.binary('div', 'other', o);
   }
-  /** Elementwise power. @example gg.tensor([2, 3]).pow(2) // [4, 9] */
+  /**
+   * Elementwise power. Integer tensors use PyTorch's integer power (a
+   * negative tensor exponent gives 0 unless the base is ±1).
+   * @throws Error `Integers to negative integer powers are not allowed.` for an
+   *   integer tensor and a negative whole number exponent (PyTorch's message)
+   * @example gg.tensor([2, 3]).pow(2) // [4, 9]
+   */
   pow(o: Tensor | number): Tensor {
     // PyTorch computes x^0.5 as sqrt(x): NaN at -inf (Math.pow gives inf), gradient -inf at -0
     if (o === 0.5) return this.sqrt();
+    // an integer result cannot hold a fraction: PyTorch refuses a negative whole number exponent of an integer tensor
+    if (typeof o === 'number' && Number.isInteger(o) && o < 0 && isIntegralDtype(this.dtype)) {
+      this.checkAlive();
+      throw new Error('Integers to negative integer powers are not allowed.');
+    }
     return this.binary('pow', 'exponent', o);
   }
   /** Elementwise larger value. @example gg.tensor([1, 5]).maximum(gg.tensor([3, 2])) // [3, 5] */

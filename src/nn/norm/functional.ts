@@ -223,14 +223,6 @@ export function updateRunning(running: Tensor, stat: Tensor, factor: number | Te
   });
 }
 
-/**
- * Batch normalisation (PyTorch's `F.batch_norm`). In training the batch
- * statistics (per channel, dim 1) normalise the input with the biased
- * variance and, when given, the running buffers are updated in place with
- * `momentum` and the unbiased variance. `momentum` may be a 0-d tensor
- * (modules pass 1/num_batches_tracked for the cumulative average).
- * @example const y = gg.nn.functional.batchNorm(x, rm, rv, w, b, true, 0.1, 1e-5);
- */
 /** The argument types of a functional normalisation, checked before anything runs (docs/notes/validation.md). */
 function checkNormArgs(fn: string, input: unknown, tensors: [string, unknown][], eps: unknown, flags: [string, unknown][] = [], momentum?: unknown): void {
   checkTensor(fn, 'input', input);
@@ -240,6 +232,14 @@ function checkNormArgs(fn: string, input: unknown, tensors: [string, unknown][],
   checkNumber(fn, 'eps', eps);
 }
 
+/**
+ * Batch normalisation (PyTorch's `F.batch_norm`). In training the batch
+ * statistics (per channel, dim 1) normalise the input with the biased
+ * variance and, when given, the running buffers are updated in place with
+ * `momentum` and the unbiased variance. `momentum` may be a 0-d tensor
+ * (modules pass 1/num_batches_tracked for the cumulative average).
+ * @example const y = gg.nn.functional.batchNorm(x, rm, rv, w, b, true, 0.1, 1e-5);
+ */
 export function batchNorm(
   input: Tensor,
   runningMean: Tensor | null,

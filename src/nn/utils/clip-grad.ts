@@ -9,6 +9,8 @@ import { argError, checkNumber, checkOptionalBool, checkOptions } from '../../te
 import { tensor } from '../../tensor/creation.js';
 import { stack } from '../../tensor/composites.js';
 import { noGrad } from '../../autograd/grad-mode.js';
+import { tidy } from '../../tensor/storage.js';
+import { defaults } from '../../tensor/defaults.js';
 import { norm, type NormOrd } from '../../tensor/composites.js';
 
 /** Parameters as the clipping functions take them: one tensor or any iterable (e.g. `model.parameters()`). */
@@ -53,12 +55,15 @@ export function clipGradNorm_(parameters: ClipParams, maxNorm: number, opts: Cli
   const errorIfNonfinite = checkOptionalBool('clip_grad_norm_', 'error_if_nonfinite', opts.errorIfNonfinite, false);
   const grads = gradsOf(parameters);
   const ord = p === 'fro' ? 2 : p;
-  if (grads.length === 0) return tensor(0);
+  // PyTorch's torch.tensor(0.): the default float dtype (a JS 0 alone would infer int64)
+  if (grads.length === 0) return tensor(0, { dtype: defaults.dtype });
   return noGrad(() => {
     const first = grads[0] as Tensor;
-    const norms = grads.map((g) => norm(g, ord).to(first.device));
-    const total = norms.length === 1 ? (norms[0] as Tensor) : ord === Infinity ? stack(norms).max() : norm(stack(norms), ord);
-    for (const n of norms) if (n !== total) n.dispose();
+    // NOTE: intermediate results are freed when it returns (README "Memory"): only the total survives
+    const total = tidy(() => {
+      const norms = grads.map((g) => norm(g, ord).to(first.device));
+      return norms.length === 1 ? (norms[0] as Tensor) : ord === Infinity ? stack(norms).max() : norm(stack(norms), ord);
+    });
     if (errorIfNonfinite) {
       const v = total.itemSync();
       if (!Number.isFinite(v)) {
@@ -67,13 +72,10 @@ export function clipGradNorm_(parameters: ClipParams, maxNorm: number, opts: Cli
         );
       }
     }
-    const coef = total.add(1e-6).reciprocal().mul(maxNorm).clamp(null, 1.0);
-    for (const g of grads) {
-      const scaled = g.mul(coef.to(g.device));
-      g.assign(scaled);
-      scaled.dispose();
-    }
-    coef.dispose();
+    tidy(() => {
+      const coef = total.add(1e-6).reciprocal().mul(maxNorm).clamp(null, 1.0);
+      for (const g of grads) g.assign(g.mul(coef.to(g.device)));
+    });
     return total;
   });
 }
