@@ -77,8 +77,9 @@ export const formulas = {
   // NOTE: GLSL's and WGSL's pow are undefined for a negative base; an integer exponent takes
   // the sign from its parity, as Math.pow does (a non-integer one gives NaN everywhere)
   // NOTE: 1^b = 1 for every b and (-1)^±inf = 1 (C's pow and PyTorch; Math.pow gives NaN for both in JS)
+  // NOTE: 0^b for b < 0 is 1 / 0^-b (inf, -inf for -0 and an odd b, as C's pow): WGSL's pow is undefined there (gave finite values)
   pow: ([a, b]: string[]) =>
-    `(${a} == 1.0 || (Math.abs(${a}) == 1.0 && ${b} == ${b} && ${b} - ${b} != 0.0) ? 1.0 : (${a} < 0.0 && Math.floor(${b}) == ${b} ? (Math.floor(${b} * 0.5) * 2.0 == ${b} ? Math.pow(-${a}, ${b}) : -Math.pow(-${a}, ${b})) : Math.pow(${a}, ${b})))`,
+    `((${a} == 0.0 && ${b} < 0.0) ? 1.0 / Math.pow(${a}, -(${b})) : (${a} == 1.0 || (Math.abs(${a}) == 1.0 && ${b} == ${b} && ${b} - ${b} != 0.0) ? 1.0 : (${a} < 0.0 && Math.floor(${b}) == ${b} ? (Math.floor(${b} * 0.5) * 2.0 == ${b} ? Math.pow(-${a}, ${b}) : -Math.pow(-${a}, ${b})) : Math.pow(${a}, ${b}))))`,
   maximum: ([a, b]: string[]) => `Math.max(${a}, ${b})`,
   minimum: ([a, b]: string[]) => `Math.min(${a}, ${b})`,
   eq: ([a, b]: string[]) => `(${a} == ${b} ? 1.0 : 0.0)`,
