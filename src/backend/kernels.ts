@@ -118,6 +118,9 @@ function roundHalfEven(a: string): string {
 export const intPow = ([a, b]: string[]): string =>
   `(${b} < 0.0 ? (${a} == 1.0 ? 1.0 : (${a} == -1.0 ? (Math.floor(${b} * 0.5) * 2.0 == ${b} ? 1.0 : -1.0) : 0.0)) : (${a} < 0.0 ? (Math.floor(${b} * 0.5) * 2.0 == ${b} ? Math.pow(-${a}, ${b}) : -Math.pow(-${a}, ${b})) : Math.pow(${a}, ${b})))`;
 
+/** C's int32 product, wrapped (Math.imul): the cpu device's int32 `mul` (plain JS only; not in `formulas`). */
+export const int32Mul = ([a, b]: string[]): string => `Math.imul(${a}, ${b})`;
+
 /** Names of the elementwise formulas. */
 export type Formula = keyof typeof formulas;
 

@@ -205,7 +205,9 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   add: { forward: elementwise('add'), backward: ({ grad }) => [grad, grad], jvp: ({ tangents: [ta, tb] }) => plus(ta, tb) }, // d(a+b) = da + db
   sub: { forward: elementwise('sub'), backward: ({ grad, needs }) => [grad, needs[1] ? grad.neg() : null], jvp: ({ tangents: [ta, tb] }) => plus(ta, tb?.neg()) }, // d(a-b) = da - db
   mul: {
-    forward: elementwise('mul'),
+    // int32 on the cpu wraps as C's int32 product (Math.imul): the float64 product is not exact beyond 2^53,
+    // so its wrap would be wrong (2147483647² must give 1); the gpu.js devices hold int32 exactly only to 2^24
+    forward: (inputs) => (inputs[0]?.dtype === 'int32' && inputs[0].device === 'cpu' ? elementwise('mul', K.int32Mul)(inputs) : elementwise('mul')(inputs)),
     saveInputs: true,
     saves: ([na, nb]) => [!!nb, !!na],
     backward: ({ grad, inputs: [a, b], needs }) => [needs[0] ? grad.mul(b!) : null, needs[1] ? grad.mul(a!) : null], // d(ab) = b da + a db

@@ -14,7 +14,7 @@ import { CpuDevice } from '../../src/backend/cpu.js';
 import { getDevice } from '../../src/backend/registry.js';
 import type { Operand } from '../../src/backend/kernel.js';
 import * as K from '../../src/backend/kernels.js';
-import { gemmThreadsReady, wasmGemm, worthPacking } from '../../src/backend/wasm/gemm.js';
+import { gemmThreadsReady, openThreadedGemm, wasmGemm, workerDeadlineMs, worthPacking } from '../../src/backend/wasm/gemm.js';
 import { expectClose, F64, fixture, type Tol } from '../helpers/compare.js';
 import { rng } from '../helpers/random.js';
 
@@ -173,6 +173,38 @@ describe('float32 matmul fast path (WebAssembly gemm)', function () {
         expectClose(out, expected(A.data, A.op, B.data, B.op, [], m, k, n), { rtol: 1e-5, atol: 1e-4 }, `${m}×${k}·${k}×${n} threaded`);
       }
       expect(g.parallelRuns - before).to.equal(3);
+    });
+
+    it('a worker that misses its deadline: the product is declined and the shared memory never used again', async function () {
+      const g = openThreadedGemm();
+      const end = Date.now() + 5000;
+      while (g && g.readyThreads === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      if (!g || g.readyThreads === 0) {
+        Object.assign(this.test ?? {}, { gpugradSkipReason: 'the gemm runs on one thread here (a web page, one hardware thread, or GPUGRAD_WASM_THREADS=1)' });
+        this.skip();
+      }
+      const r3 = rng(7);
+      const [m, k, n] = [203, 301, 45];
+      const A = layout([m, k], false, r3, [false, false]);
+      const B = layout([k, n], true, r3, [false, false]);
+      const kernel = K.matmul(A.op, B.op, [], m, k, n);
+      const want = expected(A.data, A.op, B.data, B.op, [], m, k, n);
+      // every worker is late: run declines (the cpu device's loop then computes the product)
+      g.deadlineMs = () => -1;
+      expect(g.run(new Float32Array(m * n), A.data, B.data, kernel.gemm!)).to.equal(false);
+      expect([g.missedDeadlines, g.readyThreads]).to.deep.equal([1, 0]);
+      // later products run on one thread over a new memory, with the right values
+      g.deadlineMs = null;
+      const before = g.parallelRuns;
+      for (let i = 0; i < 2; i++) {
+        const out = new Float32Array(m * n);
+        expect(g.run(out, A.data, B.data, kernel.gemm!)).to.equal(true);
+        expectClose(out, want, { rtol: 1e-5, atol: 1e-4 }, `after the missed deadline, run ${i}`);
+      }
+      expect(g.parallelRuns).to.equal(before);
+      // the deadline grows with the work: a slow worker on a loaded machine is not taken for a dead one
+      expect(workerDeadlineMs(0)).to.equal(10_000);
+      expect(workerDeadlineMs(2e12)).to.be.greaterThan(60_000);
     });
 
     it('leaves matrix–vector products to the loop, packs the rest', () => {

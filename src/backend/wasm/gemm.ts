@@ -100,23 +100,40 @@ class Pool {
   }
 
   /**
-   * Block until the worker reports job `seq`; false after 10 s (a worker that
-   * died cannot say so while this thread blocks): the pool is then retired.
+   * Block until the worker reports job `seq`; false once `ms` have passed (a
+   * worker that died cannot say so while this thread blocks): the pool is
+   * then retired. NOTE: `terminate()` is asynchronous, so a retired worker
+   * may still write the shared memory: the caller never uses it again.
    */
-  wait(slot: number, seq: number): boolean {
+  wait(slot: number, seq: number, ms: number): boolean {
     const b = slot * SLOT;
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + ms;
     for (;;) {
-      const done = Atomics.load(this.ctl, b + 2);
-      if (done === seq) return true;
+      // the deadline first: a negative `ms` (tests) always misses it
       if (Date.now() > deadline) {
-        this.healthy = false;
-        for (const h of this.handles) h?.terminate();
+        this.retire();
         return false;
       }
+      const done = Atomics.load(this.ctl, b + 2);
+      if (done === seq) return true;
       Atomics.wait(this.ctl, b + 2, done, 100);
     }
   }
+
+  /** Stop every worker (asynchronously) and take no more jobs. */
+  retire(): void {
+    this.healthy = false;
+    for (const h of this.handles) h?.terminate();
+  }
+}
+
+/**
+ * How long the main thread waits for a worker's share of a product: 10 s,
+ * plus the time the share would take at 20 Mflop/s (a worker starved by a
+ * loaded machine is slow, not dead; the SIMD kernel runs at several Gflop/s).
+ */
+export function workerDeadlineMs(flops: number): number {
+  return 10_000 + flops / 20e6 * 1000;
 }
 
 function decodeBase64(text: string): Uint8Array {
@@ -134,13 +151,35 @@ export class WasmGemm {
   private floats: Float32Array;
   /** Products split over threads so far (for tests and profiles). */
   parallelRuns = 0;
+  /** Worker deadlines missed so far (each retires the pool and the shared memory; for tests and profiles). */
+  missedDeadlines = 0;
+  /** @internal tests: the deadline for a worker's share, in ms (default `workerDeadlineMs`). */
+  deadlineMs: ((flops: number) => number) | null = null;
 
   constructor(
-    private readonly exp: GemmExports,
-    private readonly memory: WasmMemory,
-    private readonly pool: Pool | null,
+    private exp: GemmExports,
+    private memory: WasmMemory,
+    private pool: Pool | null,
+    /** A fresh single-threaded instance over its own memory, for when the pool is retired. */
+    private readonly renew: (() => { exp: GemmExports; memory: WasmMemory }) | null = null,
   ) {
     this.floats = new Float32Array(memory.buffer);
+  }
+
+  /**
+   * A worker missed its deadline: it may still write the shared memory (its
+   * termination is asynchronous), so that memory is never read or written
+   * again. Later products run on one thread over a new instance and memory.
+   */
+  private abandonSharedMemory(): void {
+    this.missedDeadlines++;
+    this.pool?.retire();
+    this.pool = null;
+    if (!this.renew) return;
+    const fresh = this.renew();
+    this.exp = fresh.exp;
+    this.memory = fresh.memory;
+    this.floats = new Float32Array(fresh.memory.buffer);
   }
 
   /** Worker threads ready to share a product now (0 without a pool). */
@@ -167,14 +206,16 @@ export class WasmGemm {
 
   /**
    * One packed product: A panels [0, mp) against every B panel, split by
-   * ranges of A panels over the ready workers and this thread when it is large.
+   * ranges of A panels over the ready workers and this thread when it is
+   * large. False when a worker missed its deadline: the memory is abandoned
+   * (`abandonSharedMemory`) and the caller computes the product elsewhere.
    */
-  private product(pa: number, pb: number, pc: number, mp: number, np: number, k: number, flops: number): void {
+  private product(pa: number, pb: number, pc: number, mp: number, np: number, k: number, flops: number): boolean {
     const pool = this.pool;
     const workers = pool && flops >= PARALLEL_FLOPS && mp >= 2 ? pool.ready() : [];
     if (!pool || workers.length === 0) {
       this.exp.gemm(pa, pb, pc, 0, mp, np, k);
-      return;
+      return true;
     }
     const parts = Math.min(workers.length + 1, mp);
     const edge = (t: number): number => Math.round((t * mp) / parts);
@@ -185,18 +226,24 @@ export class WasmGemm {
     }
     this.exp.gemm(pa, pb, pc, 0, edge(1), np, k);
     for (const [slot, seq, t] of jobs) {
-      // a worker that missed its deadline: its rows are computed here
-      if (!pool.wait(slot, seq)) this.exp.gemm(pa, pb, pc, edge(t), edge(t + 1), np, k);
+      const share = (flops * (edge(t + 1) - edge(t))) / mp;
+      if (!pool.wait(slot, seq, (this.deadlineMs ?? workerDeadlineMs)(share))) {
+        this.abandonSharedMemory();
+        return false;
+      }
     }
     this.parallelRuns++;
+    return true;
   }
 
   /**
    * out[batch..., m, n] = a[batch..., m, k] · b[batch..., k, n], reading a and b
    * through the spec's offsets and strides (broadcast batch dims have stride 0;
    * transposed and sliced views need no copy). `out` is contiguous; every
-   * element is written. Returns false, writing nothing, when the operands do not fit in a
-   * wasm32 memory (the caller then runs its own loop).
+   * element is written. Returns false when the operands do not fit in a
+   * wasm32 memory (writing nothing) or a worker thread missed its deadline
+   * (`out` partly written); the caller then runs its own loop, which writes
+   * all of `out`.
    */
   run(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec): boolean {
     const { m, k, n, batch } = s;
@@ -236,7 +283,9 @@ export class WasmGemm {
       if (bOff !== lastB) packB(f, pb, b, bOff, sbk, sbn, k, n, np);
       lastA = aOff;
       lastB = bOff;
-      this.product(pa * 4, pb * 4, pc * 4, mp, np, k, 2 * m * n * k);
+      // a missed worker deadline: the shared memory is abandoned mid-product; the caller's loop
+      // computes every element of out (what was written so far is overwritten)
+      if (!this.product(pa * 4, pb * 4, pc * 4, mp, np, k, 2 * m * n * k)) return false;
       const o = t * m * n;
       if (n === ldc) out.set(f.subarray(pc, pc + m * n), o);
       else for (let i = 0; i < m; i++) out.set(f.subarray(pc + i * ldc, pc + i * ldc + n), o + i * n);
@@ -325,7 +374,7 @@ export function wasmGemm(): WasmGemm | null {
     const plain = decodeBase64(gemmWasm);
     // NOTE: validate first: an engine without 128-bit SIMD rejects the module here, not mid-run
     if (!api.validate(plain)) throw new Error('this WebAssembly engine lacks 128-bit SIMD');
-    loaded = threaded(api) ?? single(api, plain);
+    loaded = threaded(api, plain) ?? single(api, plain);
   } catch (e) {
     reason = e instanceof Error ? e.message : String(e);
     loaded = null;
@@ -335,13 +384,23 @@ export function wasmGemm(): WasmGemm | null {
 
 /** One thread, a plain memory. NOTE: synchronous compile; the module is under 1 KiB, within what browsers allow on the main thread. */
 function single(api: WasmApi, bytes: Uint8Array): WasmGemm {
-  const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES });
-  const inst = new api.Instance(new api.Module(bytes), { env: { memory } });
-  return new WasmGemm(inst.exports as GemmExports, memory, null);
+  const { exp, memory } = instantiate(api, bytes);
+  return new WasmGemm(exp, memory, null);
 }
 
-/** A shared memory and workers, where the platform starts threads; null (one thread) otherwise. */
-function threaded(api: WasmApi): WasmGemm | null {
+/** The plain module over a new plain memory. */
+function instantiate(api: WasmApi, bytes: Uint8Array): { exp: GemmExports; memory: WasmMemory } {
+  const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES });
+  const inst = new api.Instance(new api.Module(bytes), { env: { memory } });
+  return { exp: inst.exports as GemmExports, memory };
+}
+
+/**
+ * A shared memory and workers, where the platform starts threads; null (one
+ * thread) otherwise. `plain` is the single-threaded module it falls back to
+ * after a missed worker deadline.
+ */
+function threaded(api: WasmApi, plain: Uint8Array): WasmGemm | null {
   const p = platform();
   const want = Number(p.env('GPUGRAD_WASM_THREADS') ?? Math.min(p.hardwareThreads(), 4));
   if (!p.startThread || typeof SharedArrayBuffer !== 'function' || !(want > 1)) return null;
@@ -350,10 +409,20 @@ function threaded(api: WasmApi): WasmGemm | null {
     if (!api.validate(bytes)) return null;
     const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     const inst = new api.Instance(new api.Module(bytes), { env: { memory } });
-    return new WasmGemm(inst.exports as GemmExports, memory, new Pool(bytes, memory, Math.floor(want) - 1, p.startThread.bind(p)));
+    const pool = new Pool(bytes, memory, Math.floor(want) - 1, p.startThread.bind(p));
+    return new WasmGemm(inst.exports as GemmExports, memory, pool, () => instantiate(api, plain));
   } catch {
     return null; // no shared memory or no threads here: one thread
   }
+}
+
+/**
+ * @internal tests: a threaded engine of its own (not the shared one), or
+ * null where this runtime runs the gemm on one thread.
+ */
+export function openThreadedGemm(): WasmGemm | null {
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  return api && wasmGemm() ? threaded(api, decodeBase64(gemmWasm)) : null;
 }
 
 /**
