@@ -27,7 +27,7 @@ export interface TraceStep {
   readonly hooks: number;
   /** Whether it freed its saved tensors (a backward without `retainGraph`). */
   readonly released: boolean;
-  /** What it did: `backward` (its rule ran), `accumulate` (into `leaf.grad`) or `capture` (`autograd.grad` kept the gradient). */
+  /** What it did: `backward` (its rule ran), `accumulate` (into `leaf.grad`) or `capture` (the gradient was kept and the rule did not run: `autograd.grad`'s inputs, a non-leaf named in `backward(inputs)`). */
   readonly action: 'backward' | 'accumulate' | 'capture';
 }
 
