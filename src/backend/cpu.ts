@@ -25,10 +25,12 @@ export function compileLoop(kernel: Kernel): Compiled {
   let src: string;
   if (kernel.grid) {
     // nested loops over the grid: the same statements, indices counted instead of divided out
+    // statements that depend only on outer indices run once per outer iteration (hoisted)
     const { shape, prefix, body } = kernel.grid;
-    let inner = `${body.join(' ')} out[gid] = ${kernel.result}; gid++;`;
+    const levels = hoistLevels(body, prefix, shape.length);
+    let inner = `${(levels[shape.length] as string[]).join(' ')} out[gid] = ${kernel.result}; gid++;`;
     for (let d = shape.length - 1; d >= 0; d--) {
-      inner = `for (let ${prefix}${d} = 0; ${prefix}${d} < ${int(shape[d] ?? 1)}; ${prefix}${d}++) { ${inner} }`;
+      inner = `${(levels[d] as string[]).join(' ')} for (let ${prefix}${d} = 0; ${prefix}${d} < ${int(shape[d] ?? 1)}; ${prefix}${d}++) { ${inner} }`;
     }
     src = `let gid = 0; ${inner}`;
   } else {
@@ -117,6 +119,44 @@ const POOL_MIN = 4096;
 const POOL_BYTES = 64 * 2 ** 20;
 /** Rough number of arrays the pool indexes before its order list is compacted. */
 const POOL_ENTRIES = 256;
+
+/**
+ * The loop level each statement of a grid body runs at: level 0 before every
+ * loop, level d + 1 inside the loop over `${prefix}d` (`dims`: innermost,
+ * once per element). A `const NAME = EXPR;` whose identifiers are only grid
+ * indices, inputs (`inK`), `Math` and earlier hoisted constants runs at the
+ * deepest level among them; anything else (a `let`, a loop, an unknown name,
+ * `gid`) stays innermost, in order.
+ * Why: V8 does not move typed-array loads out of a loop whose body stores to
+ * another typed array (they could alias), so a per-channel operand read in
+ * the innermost loop costs a load per element (docs/notes/bench.md,
+ * "Where the time goes"). Inputs are never written while a kernel runs and
+ * the statements are pure expressions, so computing them once per outer
+ * iteration gives the same values.
+ */
+export function hoistLevels(body: readonly string[], prefix: string, dims: number): string[][] {
+  const levels: string[][] = Array.from({ length: dims + 1 }, () => []);
+  const known = new Map<string, number>();
+  const index = new RegExp(`^${prefix}(\\d+)$`);
+  for (const stmt of body) {
+    const m = /^const ([A-Za-z_$][\w$]*) = (.*);$/.exec(stmt);
+    let level = dims;
+    if (m) {
+      level = 0;
+      // identifiers not after a '.', numbers skipped (1e-5 is one token)
+      for (const t of (m[2] as string).matchAll(/\d[\d.]*(?:[eE][+-]?\d+)?|(\.?)([A-Za-z_$][\w$]*)/g)) {
+        const name = t[2];
+        if (name === undefined || t[1] === '.') continue;
+        const ix = index.exec(name);
+        const at = ix ? Number(ix[1]) + 1 : /^in\d+$/.test(name) || name === 'Math' ? 0 : known.get(name) ?? dims;
+        level = Math.max(level, Math.min(at, dims));
+      }
+      known.set(m[1] as string, level);
+    }
+    (levels[level] as string[]).push(stmt);
+  }
+  return levels;
+}
 
 /** Options of a cpu device (tests open one without the fast path to check the loop). */
 export interface CpuDeviceOptions {
