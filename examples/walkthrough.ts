@@ -130,20 +130,22 @@ export async function main(opts: WalkthroughOptions = {}): Promise<string> {
   p(
     '## 2. BatchNorm2d',
     fence('ts', 'const bn = new gg.nn.BatchNorm2d(2);\nconst input = gg.randn([2, 2, 2, 2], { requiresGrad: true });\nconst out = bn.call(input);\nconst loss = out.pow(2).mean();'),
-    'PyTorch runs BatchNorm as one fused node, `NativeBatchNormBackward0`. In gpugrad the layer is composed of primitives ' +
-      '(src/nn/norm/functional.ts), so its backward is a small graph you can read: the batch mean, the biased variance, ' +
-      'the normalisation and the affine `weight`/`bias` (named from `bn.namedParameters()`). The passes over the whole ' +
-      'input are fused chains, one kernel each (`CentredSumBackward0` is Σ(x - s)/k, `CentredSquareSumBackward0` its squares, ' +
-      '`NormalizeBackward0` the normalised and affine output; docs/notes/architecture.md, "Fused kernels"): their ' +
-      'gradients are the composed formulas\' ones, without the full-size intermediates.',
+    'PyTorch runs BatchNorm as one fused node, `NativeBatchNormBackward0`, and so does gpugrad: the layer takes the batch ' +
+      'statistics in fused reductions (`moments` in src/nn/norm/functional.ts) and computes its output with the `normalize` ' +
+      'primitive, whose backward differentiates through those statistics itself, in three passes over the input ' +
+      '(src/tensor/normalize.ts; docs/notes/architecture.md, "The normalize primitive"). Its gradients are those of the ' +
+      'composed formula (mean, biased variance, normalisation, affine `weight`/`bias`, named from `bn.namedParameters()`), ' +
+      'up to rounding.',
     '![graph of BatchNorm2d](img/graph-batchnorm2d.png)',
     `The engine visited ${bnTrace.steps.length} nodes:`,
     fence('text', [...names].map(([n, c]) => `${String(c).padStart(3)} × ${n}`).join('\n')),
     'in this order:',
     fence('text', bnTrace.format()),
     'Read it against the graph: a node appears only after every node that sends it a gradient (the `waited` column counts them). ' +
-      `The busiest is step ${busiest.step}, \`${busiest.name}\`, which waited for ${busiest.waitedFor} consumers: ` +
-      'its output is used in several places of the formula, and their gradients add up in its buffer before it runs. ' +
+      (busiest.waitedFor > 1
+        ? `The busiest is step ${busiest.step}, \`${busiest.name}\`, which waited for ${busiest.waitedFor} consumers: ` +
+          'its output is used in several places of the formula, and their gradients add up in its buffer before it runs. '
+        : 'Every node here waits for one consumer: the statistics are inside the normalize node, not separate nodes whose gradients meet. ') +
       `The leaves come when everything above them is done: ${leaves}.`,
   );
   await draw(bnLoss, 'graph-batchnorm2d.png', { params: [...bn.namedParameters(), ['input', input]], rootNames: ['loss'] });

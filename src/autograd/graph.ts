@@ -356,6 +356,7 @@ function opNodeName<N extends OpName>(op: N, attrs: OpAttrs[N], meta: readonly I
     return dims.length === (meta[0]?.shape.length ?? 0) && !keepdim ? 'SumBackward0' : 'SumBackward1';
   }
   if (op === 'fused') return `${(attrs as OpAttrs['fused']).name}Backward0`;
+  if (op === 'normalize') return `${(attrs as OpAttrs['normalize']).name}Backward0`;
   if (op === 'matmul') return meta.every((m) => m.shape.length === 2) ? 'MmBackward0' : 'BmmBackward0';
   if (op === 'pow') return numel(meta[1]?.shape ?? []) === 1 && !next[1] ? 'PowBackward0' : 'PowBackward1';
   return `${op[0]?.toUpperCase() ?? ''}${op.slice(1)}Backward0`;

@@ -21,6 +21,7 @@ import { integerResult, type Kernel, type Operand } from '../backend/kernel.js';
 import { isFloatingDtype, isIntegralDtype, type DType } from '../backend/types.js';
 import { fusedMap, fusedReduce, type Expr } from '../backend/fusion.js';
 import { adjoints, fx, tangentOf } from './fuse.js';
+import { normalizeBackward, normalizeForward, normalizeJvp, type NormalizeAttrs } from './normalize.js';
 import { getDevice } from '../backend/registry.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, isContiguousLayout, numel, type Shape } from './shape.js';
 import { Storage } from './storage.js';
@@ -61,6 +62,8 @@ export interface OpAttrs {
    * `name` names its kernel and node (`${name}Backward0`).
    */
   fused: FusedAttrs;
+  /** Batch, instance, layer and group norm's output from the moments' sums, with its own backward (tensor/normalize.ts). */
+  normalize: NormalizeAttrs;
 }
 
 /** A non-overlapping strided region of a dense tensor, as its own flat indices. */
@@ -466,6 +469,8 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   },
   // a chain of the formulas above as one kernel; its rules are theirs, composed (tensor/fuse.ts)
   fused: { forward: fusedForward, saveInputs: true, backward: fusedBackward, jvp: fusedJvp },
+  // the normalised output of the norm layers: one pass forward, three backward (the formulas in tensor/normalize.ts)
+  normalize: { forward: normalizeForward, saveInputs: true, backward: normalizeBackward, jvp: normalizeJvp },
 };
 
 /** A 2-D view with column-major strides (the transpose of a dense matrix), of more than one column. */

@@ -1335,6 +1335,13 @@ export class Tensor {
     if (ins.length > MAX_FUSED_INPUTS) return tidy(() => composedFused(attrs.expr, all, shape, attrs.dims, attrs.kind));
     return apply('fused', ins, { ...attrs, expr, shape });
   }
+  /**
+   * @internal the norm layers' normalised output from the moments of this tensor
+   * (the op table's `normalize`; tensor/normalize.ts names the inputs).
+   */
+  normalizeGroups(others: readonly Tensor[], attrs: OpAttrs['normalize']): Tensor {
+    return apply('normalize', [this, ...others], attrs);
+  }
   /** @internal the adjoint of `im2col`: windows summed back into place. */
   col2im(attrs: OpAttrs['col2im']): Tensor {
     return apply('col2im', [this], attrs);

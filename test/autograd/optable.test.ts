@@ -10,6 +10,7 @@ import * as gg from '../../src/index.js';
 import { ops, type OpName } from '../../src/tensor/ops.js';
 import { apply } from '../../src/tensor/tensor.js';
 import { fx } from '../../src/tensor/fuse.js';
+import { moments, normalizeOver } from '../../src/nn/norm/functional.js';
 import type { Node } from '../../src/autograd/graph.js';
 import { availableDevices, syncReadable } from '../helpers/devices.js';
 import { leaf } from '../helpers/random.js';
@@ -125,6 +126,11 @@ const recipes: Record<string, Recipe> = {
   fused: {
     inputs: () => [leaf([2, 3], 'any', 74), leaf([3], 'pos', 75)],
     fn: (a, b) => a.fused([b], { expr: fx.mul(fx.f('exp', fx.in(0)), fx.div(fx.in(0), fx.add(fx.in(1), fx.c(1)))), dims: [0], kind: 'sum', name: 'Chain' }),
+  },
+  // batch norm's output from its moments (test/nn/normalize.test.ts checks it against the composed chain)
+  normalize: {
+    inputs: () => [leaf([3, 2, 4], 'any', 76), leaf([1, 2, 1], 'pos', 77), leaf([1, 2, 1], 'any', 78)],
+    fn: (x, w, b) => normalizeOver(x, gg.noGrad(() => moments(x.detach(), [0, 2], { eps: 1e-5 })), w, b, true, 'NativeBatchNorm', [0, 2]),
   },
 };
 

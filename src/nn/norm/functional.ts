@@ -1,7 +1,9 @@
 /**
- * Functional normalisation: batch, instance, layer and group norm as
- * composites of tensor ops, so autograd supplies the backward (and the
- * double backward). See docs/notes/normalization.md.
+ * Functional normalisation: batch, instance, layer and group norm. The
+ * statistics are fused reductions (`moments`); the output is the `normalize`
+ * primitive, whose backward goes through the statistics as the composed
+ * formula's would (tensor/normalize.ts). SwitchableNorm2d composes
+ * `moments` and `normalized` instead. See docs/notes/normalization.md.
  *
  * Statistics come from one pass over the data: the sum and the sum of
  * squares of `x - s`, where `s` is one detached sample per group (the
@@ -33,16 +35,19 @@ export interface Moments {
   readonly centred: Tensor;
   /** The input the moments are of. */
   x: Tensor;
-  /** Mean of `centred` (keepdim shape): mean = shift + centredMean·scale. */
-  centredMean: Tensor;
+  /** Σ centred and Σ centred² over the group (keepdim shape): what `centredMean` and `var` are made of. */
+  sum1: Tensor;
+  sum2: Tensor;
+  /** Mean of `centred` (keepdim shape), computed on first read: mean = shift + centredMean·scale. */
+  readonly centredMean: Tensor;
   /**
    * Mean in the input's units (keepdim shape), computed on first read.
    * NOTE: read it under noGrad when no gradient is wanted (running statistics):
    * a recorded node that backward never reaches keeps its saved tensors.
    */
   readonly mean: Tensor;
-  /** Biased variance of `centred`, clamped at 0 (keepdim shape): the input's variance is var·scale². */
-  var: Tensor;
+  /** Biased variance of `centred`, clamped at 0 (keepdim shape), computed on first read: the input's variance is var·scale². */
+  readonly var: Tensor;
   /** eps / scale², what `eps` becomes in the units of `var`. */
   epsScaled: Tensor;
   /** Number of values per statistic. */
@@ -94,27 +99,36 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
   const sum2 = x.fused([shift, inv], { expr: fx.mul(c, c), dims: ds, kind: 'sum', name: 'CentredSquareSum' });
   // the small per-group chains are fused too (one kernel each, constants in the text, no uploads)
   const cm = fx.div(X, fx.c(count));
-  const centredMean = sum1.fused([], { expr: cm, dims: [], kind: 'sum', name: 'Mean' });
   // E[c²] - E[c]², clamped at 0, keeping NaN (a NaN input must give a NaN variance, as in PyTorch)
   const d = fx.sub(fx.div(S, fx.c(count)), fx.mul(cm, cm));
-  const v = sum1.fused([sum2], { expr: fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0)), dims: [], kind: 'sum', name: 'Variance' });
   const epsScaled = noGrad(() => inv.fused([], { expr: fx.mul(fx.mul(X, X), fx.c(eps)), dims: [], kind: 'sum', name: 'EpsScaled' }));
+  // NOTE: the mean and variance kernels run on first read: the `normalize` primitive takes the sums
   let mean: Tensor | null = null;
   let centred: Tensor | null = null;
+  let centredMean: Tensor | null = null;
+  let v: Tensor | null = null;
   return {
     shift,
     scale,
     inv,
+    sum1,
+    sum2,
     get centred(): Tensor {
       centred ??= x.fused([shift, inv], { expr: c, dims: [], kind: 'sum', name: 'Centred' });
       return centred;
     },
-    centredMean,
+    get centredMean(): Tensor {
+      centredMean ??= sum1.fused([], { expr: cm, dims: [], kind: 'sum', name: 'Mean' });
+      return centredMean;
+    },
     get mean(): Tensor {
-      mean ??= centredMean.fused([scale, shift], { expr: fx.add(fx.mul(X, S), INV), dims: [], kind: 'sum', name: 'MeanOfInput' });
+      mean ??= this.centredMean.fused([scale, shift], { expr: fx.add(fx.mul(X, S), INV), dims: [], kind: 'sum', name: 'MeanOfInput' });
       return mean;
     },
-    var: v,
+    get var(): Tensor {
+      v ??= sum1.fused([sum2], { expr: fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0)), dims: [], kind: 'sum', name: 'Variance' });
+      return v;
+    },
     epsScaled,
     count,
     x,
@@ -134,6 +148,22 @@ export function normalized(m: Moments, sub: Tensor, factors: readonly Tensor[], 
   factors.forEach((_, i) => (e = fx.mul(e, fx.in(4 + i))));
   if (bias) e = fx.add(e, fx.in(4 + factors.length));
   return m.x.fused([m.shift, m.inv, sub, ...factors, ...(bias ? [bias] : [])], { expr: e, dims: [], kind: 'sum', name: 'Normalize' });
+}
+
+/**
+ * The normalised output of batch, instance, layer and group norm,
+ * ((x - mean)/sqrt(var + eps))·weight + bias over the groups of `dims`, as
+ * the `normalize` primitive: one pass over x after the moments' passes, and
+ * a backward of three passes (tensor/normalize.ts; the gradients are the
+ * composed chain's, up to rounding). The moments are taken of a detached x
+ * (the primitive differentiates through them itself); `weight` and `bias`
+ * broadcast against x. `safe`: a zero denominator gives 0 (batch and
+ * instance norm) instead of inf (layer and group norm, as PyTorch).
+ * @example const y = normalizeOver(x, [0, 2, 3], 1e-5, w.reshape(1, -1, 1, 1), null, true, 'NativeBatchNorm');
+ */
+export function normalizeOver(x: Tensor, m: Moments, weight: Tensor | null, bias: Tensor | null, safe: boolean, name: string, dims: readonly number[]): Tensor {
+  const ins = [m.shift, m.inv, m.sum1, m.sum2, m.epsScaled, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return x.normalizeGroups(ins, { dims: dims.map((d) => normDim(d, x.ndim)), safe, weight: !!weight, bias: !!bias, name });
 }
 
 /** The variance in the input's units (var·scale²; overflows to inf where it is not representable). */
@@ -264,14 +294,13 @@ export function batchNorm(
     const cs = channelShape(c, input.ndim);
     if (training) {
       const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
-      const m = moments(input, dims, { eps });
+      // the moments of a detached x: the `normalize` primitive differentiates through them
+      const m = noGrad(() => moments(input.detach(), dims, { eps }));
       // each buffer given is updated, as PyTorch (one may be missing)
       // NOTE: statistics for the buffers are computed unrecorded (nothing would free their nodes)
       if (runningMean) updateRunning(runningMean, noGrad(() => m.mean), momentum);
       if (runningVar) updateRunning(runningVar, noGrad(() => (m.count > 1 ? realVar(m, m.count / (m.count - 1)) : m.var.mul(NaN))), momentum);
-      let scale = invStd(m.var, m.epsScaled, true, eps > 0);
-      if (weight) scale = scale.mul(weight.reshape(cs));
-      return normalized(m, m.centredMean, [scale], bias ? bias.reshape(cs) : null);
+      return normalizeOver(input, m, weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null, true, 'NativeBatchNorm', dims);
     }
     // no zero guard in eval: PyTorch's eval kernels divide by sqrt(running_var + eps) as it is (docs/notes/normalization.md)
     return affineNormalized(input, (runningMean as Tensor).reshape(cs), invStd((runningVar as Tensor).reshape(cs), eps, false), weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null);
@@ -308,12 +337,10 @@ export function instanceNorm(
     const cs = channelShape(c, input.ndim);
     if (useInputStats) {
       const dims = input.shape.map((_, i) => i).filter((i) => i >= 2);
-      const m = moments(input, dims, { eps });
+      const m = noGrad(() => moments(input.detach(), dims, { eps }));
       if (runningMean) updateRunning(runningMean, noGrad(() => m.mean.mean(0)), momentum);
       if (runningVar) updateRunning(runningVar, noGrad(() => (m.count > 1 ? realVar(m, m.count / (m.count - 1)) : m.var.mul(NaN)).mean(0)), momentum);
-      let scale = invStd(m.var, m.epsScaled, true, eps > 0);
-      if (weight) scale = scale.mul(weight.reshape(cs));
-      return normalized(m, m.centredMean, [scale], bias ? bias.reshape(cs) : null);
+      return normalizeOver(input, m, weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null, true, 'NativeBatchNorm', dims);
     }
     if (!runningMean || !runningVar) throw new Error('Expected running_mean and running_var to be defined when use_input_stats is false');
     return affineNormalized(input, runningMean.reshape(cs), invStd(runningVar.reshape(cs), eps, false), weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null);
@@ -348,8 +375,8 @@ export function layerNorm(
     }
     if (input.numel() === 0) return emptyOutput(input, weight, bias);
     const dims = ns.map((_, i) => input.ndim - k + i);
-    const m = moments(input, dims, { eps });
-    return normalized(m, m.centredMean, [invStd(m.var, m.epsScaled, false), ...(weight ? [weight] : [])], bias);
+    const m = noGrad(() => moments(input.detach(), dims, { eps }));
+    return normalizeOver(input, m, weight, bias, false, 'NativeLayerNorm', dims);
   });
 }
 
@@ -378,9 +405,8 @@ export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | nul
     if (input.numel() === 0) return emptyOutput(input, weight, bias);
     // (N, G, C/G, rest): a group's statistics over dims 2 and 3, its channels' weight and bias over dim 2
     const grouped = input.reshape(n, numGroups, c / numGroups, -1);
-    const m = moments(grouped, [2, 3], { eps });
+    const m = noGrad(() => moments(grouped.detach(), [2, 3], { eps }));
     const gs = [1, numGroups, c / numGroups, 1];
-    const factors = [invStd(m.var, m.epsScaled, false), ...(weight ? [weight.reshape(gs)] : [])];
-    return normalized(m, m.centredMean, factors, bias ? bias.reshape(gs) : null).reshape(input.shape);
+    return normalizeOver(grouped, m, weight ? weight.reshape(gs) : null, bias ? bias.reshape(gs) : null, false, 'NativeGroupNorm', [2, 3]).reshape(input.shape);
   });
 }

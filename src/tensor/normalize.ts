@@ -1,0 +1,245 @@
+/**
+ * The `normalize` primitive: batch, instance, layer and group norm's output
+ * from the moments of nn/norm/functional.ts, with a backward of its own
+ * (docs/notes/architecture.md, "The normalize primitive").
+ *
+ * Inputs: x, then five detached tensors in the group shape (x's shape with
+ * the reduced `dims` of size 1) that `moments` computed: s (the shift),
+ * k⁻¹ (1 / the scale), S₁ = Σc and S₂ = Σc² with c = (x - s)·k⁻¹, and
+ * e = eps·k⁻²; then the optional weight w and bias b (broadcast against x).
+ * With n values per group:
+ *
+ *   m = S₁/n,  d = S₂/n - m·m,  v = d clamped at 0 (NaN kept),
+ *   istd = 1/sqrt(v + e)  (0 where v + e = 0 when `safe`: batch and instance norm),
+ *   y = (c - m)·istd·w + b.
+ *
+ * These are the composed chain's formulas, the ones the layers built from
+ * fused ops before (moments, invStd, normalized): m and v are functions of
+ * x, and the backward differentiates through them as that chain's backward
+ * did, the clamp and the zero guard included. Per group, with g the output's
+ * gradient, R₁ = Σ g·w and R₂ = Σ g·w·(c - m):
+ *
+ *   dVe = -R₂·istd³/2 (0 where guarded),  dd = dVe where d >= 0 (or NaN), else 0,
+ *   dS₂ = dd/n,  dm = -istd·R₁ - 2·m·dd,  dS₁ = dm/n,
+ *   dx = (g·w·istd + dS₁ + 2·dS₂·c)·k⁻¹,  dw = Σ g·(c - m)·istd,  db = Σ g
+ *
+ * (dw and db summed over the dims where w and b are broadcast). So the
+ * backward reads the full-size tensors in three passes (Σg, Σg·(c - m), dx)
+ * where the composed chain's took about ten. With `createGraph` the sums are
+ * recomputed from x with recorded fused ops, so the gradient is again a
+ * function of x and double backward differentiates it exactly. The values
+ * differ from the composed chain's in rounding only (test/nn/normalize.test.ts).
+ */
+import type { Expr } from '../backend/fusion.js';
+import { fusedMap } from '../backend/fusion.js';
+import { getDevice } from '../backend/registry.js';
+import { isGradEnabled } from '../autograd/grad-mode.js';
+import { fx } from './fuse.js';
+import { broadcastShapes, broadcastStrides, contiguousStrides, type Shape } from './shape.js';
+import { Storage } from './storage.js';
+import type { Tensor } from './tensor.js';
+import type { BackwardCtx, JvpCtx, Produced } from './ops.js';
+
+/** Attributes of the `normalize` primitive. */
+export interface NormalizeAttrs {
+  /** The reduced dims of x: each index of the other dims is one group. */
+  readonly dims: readonly number[];
+  /** 1/sqrt(0) gives 0 (PyTorch's batch norm kernels), not inf (its layer and group norm). */
+  readonly safe: boolean;
+  /** Whether a weight (input 6) and a bias (after it) are given. */
+  readonly weight: boolean;
+  readonly bias: boolean;
+  /** PyTorch's name of the op (`NativeBatchNorm`): the node is `${name}Backward0`, its kernels are named after it. */
+  readonly name: string;
+}
+
+const { add, sub, mul, div, neg, where, c: k } = fx;
+const f = fx.f;
+
+/** Values per group. */
+function groupSize(shape: Shape, dims: readonly number[]): number {
+  return dims.reduce((a, d) => a * (shape[d] ?? 1), 1);
+}
+
+/** Whether `t` is constant within each group (size 1, or absent, along every reduced dim of x). */
+function perGroup(t: Tensor, x: Tensor, dims: readonly number[]): boolean {
+  const lead = x.ndim - t.ndim;
+  return dims.every((d) => d < lead || (t.shape[d - lead] ?? 1) === 1);
+}
+
+/** `t` summed over the dims where `target` (broadcast against it) has size 1, in `target`'s shape. */
+function reduceTo(t: Tensor, target: Shape): Tensor {
+  const padded = [...Array<number>(t.ndim - target.length).fill(1), ...target];
+  const dims = t.shape.map((_, d) => d).filter((d) => padded[d] === 1 && t.shape[d] !== 1);
+  const r = dims.length ? t.sum(dims, true) : t;
+  return r.shape.join() === target.join() ? r : r.reshape(...target);
+}
+
+/** The per-group formulas over inputs in(0) = S₁, in(1) = S₂, in(2) = e. */
+function statistics(n: number, safe: boolean): { m: Expr; d: Expr; nz: Expr; q: Expr; rs: Expr; istd: Expr } {
+  const m = div(fx.in(0), k(n));
+  // E[c²] - E[c]², clamped at 0 keeping NaN (as moments' Variance kernel)
+  const d = sub(div(fx.in(1), k(n)), mul(m, m));
+  const v = where(f('eq', f('lt', d, k(0)), k(0)), d, k(0));
+  const ve = add(v, fx.in(2));
+  const nz = f('ne', ve, k(0));
+  // rsqrt(t) = 1/sqrt(t), as invStd; with `safe` the zero denominator gives 0
+  const q = f('sqrt', safe ? where(nz, ve, k(1)) : ve);
+  const rs = div(k(1), q);
+  return { m, d, nz, q, rs, istd: safe ? mul(rs, nz) : rs };
+}
+
+/** A per-group tensor from the sums (and `extra` per-group inputs in(3)...). */
+function perGroupOf(s1: Tensor, rest: readonly Tensor[], expr: Expr, name: string): Tensor {
+  return s1.fused(rest, { expr, dims: [], kind: 'sum', name });
+}
+
+/** c = (x - s)·k⁻¹ over inputs x, s, k⁻¹ at `at`. */
+const centred = (at: number): Expr => mul(sub(fx.in(at), fx.in(at + 1)), fx.in(at + 2));
+
+/** The inputs by role. */
+function roles(inputs: readonly Tensor[], a: NormalizeAttrs): { x: Tensor; s: Tensor; inv: Tensor; s1: Tensor; s2: Tensor; e: Tensor; w: Tensor | null; b: Tensor | null } {
+  const [x, s, inv, s1, s2, e] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+  const w = a.weight ? (inputs[6] as Tensor) : null;
+  const b = a.bias ? (inputs[a.weight ? 7 : 6] as Tensor) : null;
+  return { x, s, inv, s1, s2, e, w, b };
+}
+
+/**
+ * The sums S₁, S₂: the saved ones, or, when this backward (or tangent) is
+ * itself recorded and x requires grad, the same sums recomputed from x as
+ * recorded fused ops, so that what is built from them depends on x.
+ */
+function sums(x: Tensor, s: Tensor, inv: Tensor, s1: Tensor, s2: Tensor, dims: readonly number[]): [Tensor, Tensor] {
+  if (!(isGradEnabled() && x.requiresGrad)) return [s1, s2];
+  const c = centred(0);
+  return [
+    x.fused([s, inv], { expr: c, dims, kind: 'sum', name: 'CentredSum' }),
+    x.fused([s, inv], { expr: mul(c, c), dims, kind: 'sum', name: 'CentredSquareSum' }),
+  ];
+}
+
+/** Forward: two per-group kernels (m, istd·w) and one pass over x. */
+export function normalizeForward(inputs: readonly Tensor[], a: NormalizeAttrs): Produced {
+  const { x, s, inv, s1, s2, e, w, b } = roles(inputs, a);
+  const st = statistics(groupSize(x.shape, a.dims), a.safe);
+  const m = perGroupOf(s1, [], st.m, `${a.name}Mean`);
+  // a per-group weight joins istd (batch norm's order, scale = istd·w); an elementwise one multiplies last
+  const joined = !w || perGroup(w, x, a.dims);
+  const scale = perGroupOf(s1, [s2, e, ...(w && joined ? [w] : [])], w && joined ? mul(st.istd, fx.in(3)) : st.istd, `${a.name}Scale`);
+  let y = mul(sub(centred(0), fx.in(3)), fx.in(4));
+  const ins = [x, s, inv, m, scale];
+  if (w && !joined) y = mul(y, fx.in(ins.push(w) - 1));
+  if (b) y = add(y, fx.in(ins.push(b) - 1));
+  const shape = [...x.shape];
+  const kernel = fusedMap(a.name, y, ins.map((t) => ({ offset: t.offset, strides: broadcastStrides(t.shape, t.strides, shape) })), shape);
+  const buffer = getDevice(x.device).run(kernel, ins.map((t) => t.storage.buffer), x.dtype);
+  m.dispose();
+  scale.dispose();
+  return { storage: new Storage(buffer), shape, strides: contiguousStrides(shape), offset: 0, dtype: x.dtype };
+}
+
+/** Backward: Σg and Σg·(c - m) per group, small per-group kernels, one pass for dx. */
+export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: BackwardCtx<NormalizeAttrs>): (Tensor | null)[] {
+  const { x, s, inv, e, w, b, ...saved } = roles(inputs, a);
+  const out: (Tensor | null)[] = inputs.map(() => null);
+  const needX = needs[0] === true;
+  const needW = !!w && needs[6] === true;
+  const bi = a.weight ? 7 : 6;
+  const needB = !!b && needs[bi] === true;
+  const n = groupSize(x.shape, a.dims);
+  const [s1, s2] = needX || needW ? sums(x, s, inv, saved.s1, saved.s2, a.dims) : [saved.s1, saved.s2];
+  const st = statistics(n, a.safe);
+  const m = perGroupOf(s1, [], st.m, `${a.name}Mean`);
+  const istd = perGroupOf(s1, [s2, e], st.istd, `${a.name}InvStd`);
+  // c - m over inputs x, s, k⁻¹, m
+  const xc = sub(centred(0), fx.in(3));
+  const dims = [...a.dims];
+  const joined = !w || perGroup(w, x, a.dims);
+  let r1: Tensor | null = null;
+  let r2: Tensor | null = null;
+  if (joined) {
+    // w is constant per group: R₁ = w·Σg, R₂ = w·Σg·(c - m), and dw, db come from the same sums
+    const sg = needX || needB ? g.sum(dims, true) : null;
+    const sgc = needX || needW ? x.fused([s, inv, m, g], { expr: mul(fx.in(4), xc), dims, kind: 'sum', name: `${a.name}GradCentredSum` }) : null;
+    if (needW && sgc) out[6] = reduceTo(sgc.mul(istd), (w as Tensor).shape);
+    if (needB && sg) out[bi] = perGroup(b as Tensor, x, a.dims) ? reduceTo(sg, (b as Tensor).shape) : reduceTo(g, (b as Tensor).shape);
+    if (needX) {
+      r1 = w ? (sg as Tensor).mul(w) : sg;
+      r2 = w ? (sgc as Tensor).mul(w) : sgc;
+    }
+  } else {
+    const ww = w as Tensor;
+    if (needX) {
+      r1 = g.fused([ww], { expr: mul(fx.in(0), fx.in(1)), dims, kind: 'sum', name: `${a.name}GradSum` });
+      r2 = x.fused([s, inv, m, g, ww], { expr: mul(mul(fx.in(4), fx.in(5)), xc), dims, kind: 'sum', name: `${a.name}GradCentredSum` });
+    }
+    if (needW) {
+      // Σ g·(c - m)·istd over the dims where w is broadcast, one fused reduction
+      const padded = [...Array<number>(x.ndim - ww.ndim).fill(1), ...ww.shape];
+      const wDims = x.shape.map((_, d) => d).filter((d) => padded[d] === 1 && x.shape[d] !== 1);
+      const dw = x.fused([s, inv, m, g, istd], { expr: mul(mul(fx.in(4), xc), fx.in(5)), dims: wDims, kind: 'sum', name: `${a.name}GradWeight` });
+      out[6] = dw.reshape(...ww.shape);
+    }
+    if (needB) out[bi] = reduceTo(g, (b as Tensor).shape);
+  }
+  if (needX) {
+    // inputs S₁, S₂, e, R₁, R₂: the chain's backward through istd, the clamp and the mean
+    const [R1, R2] = [fx.in(3), fx.in(4)];
+    const gq = neg(mul(a.safe ? mul(R2, st.nz) : R2, div(st.rs, st.q)));
+    const dve = a.safe ? where(st.nz, div(gq, mul(st.q, k(2))), k(0)) : div(gq, mul(st.q, k(2)));
+    const dd = where(f('eq', f('lt', st.d, k(0)), k(0)), dve, k(0));
+    const p = div(sub(neg(mul(st.istd, R1)), add(mul(dd, st.m), mul(dd, st.m))), k(n));
+    const q = mul(div(dd, k(n)), k(2));
+    const sides = [s2, e, r1 as Tensor, r2 as Tensor];
+    const P = perGroupOf(s1, sides, p, `${a.name}GradMean`);
+    const Q = perGroupOf(s1, sides, q, `${a.name}GradSquare`);
+    // g·w·istd: a per-group weight joins istd; an elementwise one multiplies g first (8 inputs would not fit one kernel)
+    const wi = w && joined ? istd.mul(w) : istd;
+    const gw = w && !joined ? g.mul(w) : g;
+    const expr = mul(add(add(mul(fx.in(3), fx.in(4)), fx.in(5)), mul(fx.in(6), centred(0))), fx.in(2));
+    out[0] = x.fused([s, inv, gw, wi, P, Q], { expr, dims: [], kind: 'sum', name: `${a.name}GradInput` });
+  }
+  return out;
+}
+
+/** Forward mode: the tangent of y from those of x, w and b (the composed chain's jvp rules). */
+export function normalizeJvp({ tangents, inputs, attrs: a }: JvpCtx<NormalizeAttrs>): Tensor | null {
+  const { x, s, inv, e, w, ...saved } = roles(inputs, a);
+  const tx = tangents[0] ?? null;
+  const tw = a.weight ? tangents[6] ?? null : null;
+  const tb = a.bias ? tangents[a.weight ? 7 : 6] ?? null : null;
+  const n = groupSize(x.shape, a.dims);
+  const dims = [...a.dims];
+  const [s1, s2] = sums(x, s, inv, saved.s1, saved.s2, a.dims);
+  const st = statistics(n, a.safe);
+  const m = perGroupOf(s1, [], st.m, `${a.name}Mean`);
+  const istd = perGroupOf(s1, [s2, e], st.istd, `${a.name}InvStd`);
+  const terms: Tensor[] = [];
+  if (tx) {
+    // tangents of S₁ = Σc and S₂ = Σc² (c's tangent is tx·k⁻¹; c² gives tc·c + tc·c)
+    const t1 = tx.fused([inv], { expr: mul(fx.in(0), fx.in(1)), dims, kind: 'sum', name: `${a.name}TangentSum` });
+    const t2 = x.fused([s, inv, tx], { expr: mul(centred(0), mul(fx.in(3), fx.in(2))), dims, kind: 'sum', name: `${a.name}TangentCentredSum` });
+    const [T1, T2] = [fx.in(3), fx.in(4)];
+    const tm = div(T1, k(n));
+    const td = sub(div(add(T2, T2), k(n)), add(mul(tm, st.m), mul(tm, st.m)));
+    const tv = where(f('eq', f('lt', st.d, k(0)), k(0)), td, k(0));
+    // d(1/q) = -(dq·(1/q))/q with dq = dve/(2q); times nz when guarded
+    const trs = neg(div(mul(div(tv, mul(st.q, k(2))), st.rs), st.q));
+    const tistd = a.safe ? mul(trs, st.nz) : trs;
+    const sides = [s2, e, t1, t2];
+    const TM = perGroupOf(s1, sides, tm, `${a.name}TangentMean`);
+    const TI = perGroupOf(s1, sides, tistd, `${a.name}TangentInvStd`);
+    // ((tc - tm)·istd + (c - m)·tistd)·w
+    const part = tx.fused([inv, TM, istd], { expr: mul(sub(mul(fx.in(0), fx.in(1)), fx.in(2)), fx.in(3)), dims: [], kind: 'sum', name: `${a.name}TangentInput` });
+    const expr = add(fx.in(0), mul(sub(centred(1), fx.in(4)), fx.in(5)));
+    const ty = part.fused([x, s, inv, m, TI], { expr, dims: [], kind: 'sum', name: `${a.name}TangentInput` });
+    terms.push(w ? ty.mul(w) : ty);
+  }
+  if (tw) terms.push(x.fused([s, inv, m, istd, tw], { expr: mul(mul(sub(centred(0), fx.in(3)), fx.in(4)), fx.in(5)), dims: [], kind: 'sum', name: `${a.name}TangentWeight` }));
+  if (tb) terms.push(tb);
+  let r = terms[0] ?? null;
+  for (const t of terms.slice(1)) r = (r as Tensor).add(t);
+  if (r && r.shape.join() !== x.shape.join()) r = r.expand(...broadcastShapes(r.shape, x.shape));
+  return r;
+}
