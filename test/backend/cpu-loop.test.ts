@@ -4,7 +4,9 @@
  * values as the per-element form.
  */
 import { expect } from 'chai';
-import { compileLoop, hoistLevels } from '../../src/backend/cpu.js';
+import * as gg from '../../src/index.js';
+import { CpuDevice, compileLoop, hoistLevels } from '../../src/backend/cpu.js';
+import * as K from '../../src/backend/kernels.js';
 import { fusedMap } from '../../src/backend/fusion.js';
 import { fx } from '../../src/tensor/fuse.js';
 
@@ -51,6 +53,28 @@ describe('cpu device loops: hoisted statements', () => {
     for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let h = 0; h < H; h++) {
       const i = (n * C + c) * H + h;
       expect(out[i]).to.equal(((x[i] as number) - Math.exp(s[c] as number)) * ((k[n] as number) + (s[c] as number)));
+    }
+  });
+
+  it('reuses freed large outputs: every element is written again, an empty matmul gives zeros', async () => {
+    const n = 300;
+    for (let round = 0; round < 3; round++) {
+      // a large array freed with non-zero values, then outputs of the same size
+      const junk = gg.full([n, n], 7 + round);
+      junk.dispose();
+      const a = gg.arange(n * n).reshape(n, n);
+      const y = a.mul(2).add(round);
+      const v = await y.data();
+      expect(v[0]).to.equal(round);
+      expect(v[n * n - 1]).to.equal(2 * (n * n - 1) + round);
+      y.dispose();
+      // the gemm path itself with k = 0 writes nothing: the device zeroes a reused output
+      const dev = new CpuDevice();
+      dev.free(dev.upload(new Float32Array(n * n).fill(5), 'float32'));
+      const none = dev.upload(new Float32Array(1), 'float32');
+      const mm = K.matmul({ offset: 0, strides: [0, 1] }, { offset: 0, strides: [1, 0] }, [], n, 0, n);
+      const e = dev.readSync(dev.run(mm, [none, none], 'float32'));
+      expect(Array.from(e).every((x) => x === 0)).to.equal(true);
     }
   });
 });
