@@ -85,13 +85,13 @@ describe('playground [device=chromium]', function () {
     const nodes = await p.$$eval('#graph svg g.node', (gs) => gs.map((g) => g.textContent ?? ''));
     expect(nodes.length, 'graph nodes').to.be.greaterThan(3);
     const text = nodes.join(' ');
-    // toDot's boxes: PyTorch's node names (the norm layer's fused passes: CentredSumBackward0, ...), and leaves named from the setup (module parameters too)
-    for (const want of ['SumBackward0', 'MulBackward0', 'CentredSumBackward0', 'bn.weight', 'bn.bias']) expect(text, want).to.include(want);
+    // toDot's boxes: PyTorch's node names (the norm layer's one node, as PyTorch's), and leaves named from the setup (module parameters too)
+    for (const want of ['SumBackward0', 'MulBackward0', 'NativeBatchNormBackward0', 'bn.weight', 'bn.bias']) expect(text, want).to.include(want);
     expect(await p.textContent('#dot')).to.match(/^digraph autograd \{/);
     expect(await p.textContent('#expr-out')).to.match(/x\.grad = shape \[3, 2, 2, 2\]/);
     // gg.autograd.trace's steps: as many as the engine visits, the library's table shown
     const total = Number(/^step 1 of (\d+)/.exec((await p.textContent('#trace-pos')) ?? '')?.[1]);
-    expect(total, 'trace steps').to.be.greaterThan(10);
+    expect(total, 'trace steps').to.be.greaterThan(5);
     expect(await p.textContent('#trace')).to.match(/step\s+node\s+waited\s+grad in\s+grad out/);
     // step the trace twice: the third step's node is highlighted, the edges it sends gradients along too
     await p.click('#trace-next');
