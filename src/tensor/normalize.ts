@@ -3,10 +3,11 @@
  * from the moments of nn/norm/functional.ts, with a backward of its own
  * (docs/notes/architecture.md, "The normalize primitive").
  *
- * Inputs: x, then five detached tensors in the group shape (x's shape with
+ * Inputs: x, then four detached tensors in the group shape (x's shape with
  * the reduced `dims` of size 1) that `moments` computed: s (the shift),
- * k⁻¹ (1 / the scale), S₁ = Σc and S₂ = Σc² with c = (x - s)·k⁻¹, and
- * e = eps·k⁻²; then the optional weight w and bias b (broadcast against x).
+ * k⁻¹ (1 / the scale), S₁ = Σc and S₂ = Σc² with c = (x - s)·k⁻¹; then the
+ * optional weight w and bias b (broadcast against x). e = eps·k⁻² (eps an
+ * attribute, a checked number written into the kernels).
  * With n values per group:
  *
  *   m = S₁/n,  d = S₂/n - m·m,  v = d clamped at 0 (NaN kept),
@@ -46,9 +47,11 @@ export interface NormalizeAttrs {
   readonly dims: readonly number[];
   /** 1/sqrt(0) gives 0 (PyTorch's batch norm kernels), not inf (its layer and group norm). */
   readonly safe: boolean;
-  /** Whether a weight (input 6) and a bias (after it) are given. */
+  /** Whether a weight (input 5) and a bias (after it) are given. */
   readonly weight: boolean;
   readonly bias: boolean;
+  /** The eps added to the variance (a JS number, checked before it becomes kernel text). */
+  readonly eps: number;
   /** PyTorch's name of the op (`NativeBatchNorm`): the node is `${name}Backward0`, its kernels are named after it. */
   readonly name: string;
 }
@@ -75,13 +78,13 @@ function reduceTo(t: Tensor, target: Shape): Tensor {
   return r.shape.join() === target.join() ? r : r.reshape(...target);
 }
 
-/** The per-group formulas over inputs in(0) = S₁, in(1) = S₂, in(2) = e. */
-function statistics(n: number, safe: boolean): { m: Expr; d: Expr; nz: Expr; q: Expr; rs: Expr; istd: Expr } {
+/** The per-group formulas over inputs in(0) = S₁, in(1) = S₂, in(2) = k⁻¹ (e = eps·k⁻², as moments' EpsScaled). */
+function statistics(n: number, safe: boolean, eps: number): { m: Expr; d: Expr; nz: Expr; q: Expr; rs: Expr; istd: Expr } {
   const m = div(fx.in(0), k(n));
   // E[c²] - E[c]², clamped at 0 keeping NaN (as moments' Variance kernel)
   const d = sub(div(fx.in(1), k(n)), mul(m, m));
   const v = where(f('eq', f('lt', d, k(0)), k(0)), d, k(0));
-  const ve = add(v, fx.in(2));
+  const ve = add(v, mul(mul(fx.in(2), fx.in(2)), k(eps)));
   const nz = f('ne', ve, k(0));
   // rsqrt(t) = 1/sqrt(t), as invStd; with `safe` the zero denominator gives 0
   const q = f('sqrt', safe ? where(nz, ve, k(1)) : ve);
@@ -89,20 +92,25 @@ function statistics(n: number, safe: boolean): { m: Expr; d: Expr; nz: Expr; q: 
   return { m, d, nz, q, rs, istd: safe ? mul(rs, nz) : rs };
 }
 
-/** A per-group tensor from the sums (and `extra` per-group inputs in(3)...). */
-function perGroupOf(s1: Tensor, rest: readonly Tensor[], expr: Expr, name: string): Tensor {
-  return s1.fused(rest, { expr, dims: [], kind: 'sum', name });
+/** A per-group tensor from the sums and k⁻¹ (and `rest`, inputs in(3)...). */
+function perGroupOf(s1: Tensor, s2: Tensor, inv: Tensor, rest: readonly Tensor[], expr: Expr, name: string): Tensor {
+  return s1.fused([s2, inv, ...rest], { expr, dims: [], kind: 'sum', name });
+}
+
+/** m = S₁/n, named as moments' own kernel so both are one compiled kernel. */
+function meanOf(s1: Tensor, n: number): Tensor {
+  return s1.fused([], { expr: div(fx.in(0), k(n)), dims: [], kind: 'sum', name: 'Mean' });
 }
 
 /** c = (x - s)·k⁻¹ over inputs x, s, k⁻¹ at `at`. */
 const centred = (at: number): Expr => mul(sub(fx.in(at), fx.in(at + 1)), fx.in(at + 2));
 
 /** The inputs by role. */
-function roles(inputs: readonly Tensor[], a: NormalizeAttrs): { x: Tensor; s: Tensor; inv: Tensor; s1: Tensor; s2: Tensor; e: Tensor; w: Tensor | null; b: Tensor | null } {
-  const [x, s, inv, s1, s2, e] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
-  const w = a.weight ? (inputs[6] as Tensor) : null;
-  const b = a.bias ? (inputs[a.weight ? 7 : 6] as Tensor) : null;
-  return { x, s, inv, s1, s2, e, w, b };
+function roles(inputs: readonly Tensor[], a: NormalizeAttrs): { x: Tensor; s: Tensor; inv: Tensor; s1: Tensor; s2: Tensor; w: Tensor | null; b: Tensor | null } {
+  const [x, s, inv, s1, s2] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  const w = a.weight ? (inputs[5] as Tensor) : null;
+  const b = a.bias ? (inputs[a.weight ? 6 : 5] as Tensor) : null;
+  return { x, s, inv, s1, s2, w, b };
 }
 
 /**
@@ -121,12 +129,13 @@ function sums(x: Tensor, s: Tensor, inv: Tensor, s1: Tensor, s2: Tensor, dims: r
 
 /** Forward: two per-group kernels (m, istd·w) and one pass over x. */
 export function normalizeForward(inputs: readonly Tensor[], a: NormalizeAttrs): Produced {
-  const { x, s, inv, s1, s2, e, w, b } = roles(inputs, a);
-  const st = statistics(groupSize(x.shape, a.dims), a.safe);
-  const m = perGroupOf(s1, [], st.m, `${a.name}Mean`);
+  const { x, s, inv, s1, s2, w, b } = roles(inputs, a);
+  const n = groupSize(x.shape, a.dims);
+  const st = statistics(n, a.safe, a.eps);
+  const m = meanOf(s1, n);
   // a per-group weight joins istd (batch norm's order, scale = istd·w); an elementwise one multiplies last
   const joined = !w || perGroup(w, x, a.dims);
-  const scale = perGroupOf(s1, [s2, e, ...(w && joined ? [w] : [])], w && joined ? mul(st.istd, fx.in(3)) : st.istd, `${a.name}Scale`);
+  const scale = perGroupOf(s1, s2, inv, w && joined ? [w] : [], w && joined ? mul(st.istd, fx.in(3)) : st.istd, `${a.name}Scale`);
   let y = mul(sub(centred(0), fx.in(3)), fx.in(4));
   const ins = [x, s, inv, m, scale];
   if (w && !joined) y = mul(y, fx.in(ins.push(w) - 1));
@@ -141,33 +150,31 @@ export function normalizeForward(inputs: readonly Tensor[], a: NormalizeAttrs): 
 
 /** Backward: Σg and Σg·(c - m) per group, small per-group kernels, one pass for dx. */
 export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: BackwardCtx<NormalizeAttrs>): (Tensor | null)[] {
-  const { x, s, inv, e, w, b, ...saved } = roles(inputs, a);
+  const { x, s, inv, w, b, ...saved } = roles(inputs, a);
   const out: (Tensor | null)[] = inputs.map(() => null);
   const needX = needs[0] === true;
-  const needW = !!w && needs[6] === true;
-  const bi = a.weight ? 7 : 6;
+  const needW = !!w && needs[5] === true;
+  const bi = a.weight ? 6 : 5;
   const needB = !!b && needs[bi] === true;
   const n = groupSize(x.shape, a.dims);
   const [s1, s2] = needX || needW ? sums(x, s, inv, saved.s1, saved.s2, a.dims) : [saved.s1, saved.s2];
-  const st = statistics(n, a.safe);
-  const m = perGroupOf(s1, [], st.m, `${a.name}Mean`);
-  const istd = perGroupOf(s1, [s2, e], st.istd, `${a.name}InvStd`);
+  const st = statistics(n, a.safe, a.eps);
+  const m = meanOf(s1, n);
   // c - m over inputs x, s, k⁻¹, m
   const xc = sub(centred(0), fx.in(3));
   const dims = [...a.dims];
   const joined = !w || perGroup(w, x, a.dims);
+  // the per-group sums R₁ = Σ g·w, R₂ = Σ g·w·(c - m): with a per-group w, w times Σg and Σg·(c - m)
   let r1: Tensor | null = null;
   let r2: Tensor | null = null;
+  let wr = false;
   if (joined) {
-    // w is constant per group: R₁ = w·Σg, R₂ = w·Σg·(c - m), and dw, db come from the same sums
     const sg = needX || needB ? g.sum(dims, true) : null;
     const sgc = needX || needW ? x.fused([s, inv, m, g], { expr: mul(fx.in(4), xc), dims, kind: 'sum', name: `${a.name}GradCentredSum` }) : null;
-    if (needW && sgc) out[6] = reduceTo(sgc.mul(istd), (w as Tensor).shape);
+    // dw = Σ g·(c - m)·istd, db = Σ g
+    if (needW && sgc) out[5] = reduceTo(perGroupOf(s1, s2, inv, [sgc], mul(fx.in(3), st.istd), `${a.name}GradWeight`), (w as Tensor).shape);
     if (needB && sg) out[bi] = perGroup(b as Tensor, x, a.dims) ? reduceTo(sg, (b as Tensor).shape) : reduceTo(g, (b as Tensor).shape);
-    if (needX) {
-      r1 = w ? (sg as Tensor).mul(w) : sg;
-      r2 = w ? (sgc as Tensor).mul(w) : sgc;
-    }
+    [r1, r2, wr] = [sg, sgc, !!w];
   } else {
     const ww = w as Tensor;
     if (needX) {
@@ -176,26 +183,27 @@ export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: Backward
     }
     if (needW) {
       // Σ g·(c - m)·istd over the dims where w is broadcast, one fused reduction
+      const istd = perGroupOf(s1, s2, inv, [], st.istd, `${a.name}InvStd`);
       const padded = [...Array<number>(x.ndim - ww.ndim).fill(1), ...ww.shape];
       const wDims = x.shape.map((_, d) => d).filter((d) => padded[d] === 1 && x.shape[d] !== 1);
       const dw = x.fused([s, inv, m, g, istd], { expr: mul(mul(fx.in(4), xc), fx.in(5)), dims: wDims, kind: 'sum', name: `${a.name}GradWeight` });
-      out[6] = dw.reshape(...ww.shape);
+      out[5] = dw.reshape(...ww.shape);
     }
     if (needB) out[bi] = reduceTo(g, (b as Tensor).shape);
   }
   if (needX) {
-    // inputs S₁, S₂, e, R₁, R₂: the chain's backward through istd, the clamp and the mean
-    const [R1, R2] = [fx.in(3), fx.in(4)];
+    // inputs S₁, S₂, k⁻¹, then Σg and Σg·(c - m) (times w, input 5, when wr): the chain's backward through istd, the clamp and the mean
+    const [R1, R2] = wr ? [mul(fx.in(3), fx.in(5)), mul(fx.in(4), fx.in(5))] : [fx.in(3), fx.in(4)];
     const gq = neg(mul(a.safe ? mul(R2, st.nz) : R2, div(st.rs, st.q)));
     const dve = a.safe ? where(st.nz, div(gq, mul(st.q, k(2))), k(0)) : div(gq, mul(st.q, k(2)));
     const dd = where(f('eq', f('lt', st.d, k(0)), k(0)), dve, k(0));
     const p = div(sub(neg(mul(st.istd, R1)), add(mul(dd, st.m), mul(dd, st.m))), k(n));
     const q = mul(div(dd, k(n)), k(2));
-    const sides = [s2, e, r1 as Tensor, r2 as Tensor];
-    const P = perGroupOf(s1, sides, p, `${a.name}GradMean`);
-    const Q = perGroupOf(s1, sides, q, `${a.name}GradSquare`);
+    const sides = [r1 as Tensor, r2 as Tensor, ...(wr ? [w as Tensor] : [])];
+    const P = perGroupOf(s1, s2, inv, sides, p, `${a.name}GradMean`);
+    const Q = perGroupOf(s1, s2, inv, sides, q, `${a.name}GradSquare`);
     // g·w·istd: a per-group weight joins istd; an elementwise one multiplies g first (8 inputs would not fit one kernel)
-    const wi = w && joined ? istd.mul(w) : istd;
+    const wi = perGroupOf(s1, s2, inv, w && joined ? [w] : [], w && joined ? mul(st.istd, fx.in(3)) : st.istd, `${a.name}Scale`);
     const gw = w && !joined ? g.mul(w) : g;
     const expr = mul(add(add(mul(fx.in(3), fx.in(4)), fx.in(5)), mul(fx.in(6), centred(0))), fx.in(2));
     out[0] = x.fused([s, inv, gw, wi, P, Q], { expr, dims: [], kind: 'sum', name: `${a.name}GradInput` });
@@ -205,16 +213,16 @@ export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: Backward
 
 /** Forward mode: the tangent of y from those of x, w and b (the composed chain's jvp rules). */
 export function normalizeJvp({ tangents, inputs, attrs: a }: JvpCtx<NormalizeAttrs>): Tensor | null {
-  const { x, s, inv, e, w, ...saved } = roles(inputs, a);
+  const { x, s, inv, w, ...saved } = roles(inputs, a);
   const tx = tangents[0] ?? null;
-  const tw = a.weight ? tangents[6] ?? null : null;
-  const tb = a.bias ? tangents[a.weight ? 7 : 6] ?? null : null;
+  const tw = a.weight ? tangents[5] ?? null : null;
+  const tb = a.bias ? tangents[a.weight ? 6 : 5] ?? null : null;
   const n = groupSize(x.shape, a.dims);
   const dims = [...a.dims];
   const [s1, s2] = sums(x, s, inv, saved.s1, saved.s2, a.dims);
-  const st = statistics(n, a.safe);
-  const m = perGroupOf(s1, [], st.m, `${a.name}Mean`);
-  const istd = perGroupOf(s1, [s2, e], st.istd, `${a.name}InvStd`);
+  const st = statistics(n, a.safe, a.eps);
+  const m = meanOf(s1, n);
+  const istd = perGroupOf(s1, s2, inv, [], st.istd, `${a.name}InvStd`);
   const terms: Tensor[] = [];
   if (tx) {
     // tangents of S₁ = Σc and S₂ = Σc² (c's tangent is tx·k⁻¹; c² gives tc·c + tc·c)
@@ -227,9 +235,8 @@ export function normalizeJvp({ tangents, inputs, attrs: a }: JvpCtx<NormalizeAtt
     // d(1/q) = -(dq·(1/q))/q with dq = dve/(2q); times nz when guarded
     const trs = neg(div(mul(div(tv, mul(st.q, k(2))), st.rs), st.q));
     const tistd = a.safe ? mul(trs, st.nz) : trs;
-    const sides = [s2, e, t1, t2];
-    const TM = perGroupOf(s1, sides, tm, `${a.name}TangentMean`);
-    const TI = perGroupOf(s1, sides, tistd, `${a.name}TangentInvStd`);
+    const TM = perGroupOf(s1, s2, inv, [t1, t2], tm, `${a.name}TangentMean`);
+    const TI = perGroupOf(s1, s2, inv, [t1, t2], tistd, `${a.name}TangentInvStd`);
     // ((tc - tm)·istd + (c - m)·tistd)·w
     const part = tx.fused([inv, TM, istd], { expr: mul(sub(mul(fx.in(0), fx.in(1)), fx.in(2)), fx.in(3)), dims: [], kind: 'sum', name: `${a.name}TangentInput` });
     const expr = add(fx.in(0), mul(sub(centred(1), fx.in(4)), fx.in(5)));

@@ -48,8 +48,10 @@ export interface Moments {
   readonly mean: Tensor;
   /** Biased variance of `centred`, clamped at 0 (keepdim shape), computed on first read: the input's variance is var·scale². */
   readonly var: Tensor;
-  /** eps / scale², what `eps` becomes in the units of `var`. */
-  epsScaled: Tensor;
+  /** eps / scale², what `eps` becomes in the units of `var` (computed on first read). */
+  readonly epsScaled: Tensor;
+  /** The eps the moments were taken for. */
+  eps: number;
   /** Number of values per statistic. */
   count: number;
 }
@@ -101,12 +103,13 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
   const cm = fx.div(X, fx.c(count));
   // E[c²] - E[c]², clamped at 0, keeping NaN (a NaN input must give a NaN variance, as in PyTorch)
   const d = fx.sub(fx.div(S, fx.c(count)), fx.mul(cm, cm));
-  const epsScaled = noGrad(() => inv.fused([], { expr: fx.mul(fx.mul(X, X), fx.c(eps)), dims: [], kind: 'sum', name: 'EpsScaled' }));
+
   // NOTE: the mean and variance kernels run on first read: the `normalize` primitive takes the sums
   let mean: Tensor | null = null;
   let centred: Tensor | null = null;
   let centredMean: Tensor | null = null;
   let v: Tensor | null = null;
+  let epsScaled: Tensor | null = null;
   return {
     shift,
     scale,
@@ -129,7 +132,11 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
       v ??= sum1.fused([sum2], { expr: fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0)), dims: [], kind: 'sum', name: 'Variance' });
       return v;
     },
-    epsScaled,
+    get epsScaled(): Tensor {
+      epsScaled ??= noGrad(() => inv.fused([], { expr: fx.mul(fx.mul(X, X), fx.c(eps)), dims: [], kind: 'sum', name: 'EpsScaled' }));
+      return epsScaled;
+    },
+    eps,
     count,
     x,
   };
@@ -162,8 +169,8 @@ export function normalized(m: Moments, sub: Tensor, factors: readonly Tensor[], 
  * @example const y = normalizeOver(x, [0, 2, 3], 1e-5, w.reshape(1, -1, 1, 1), null, true, 'NativeBatchNorm');
  */
 export function normalizeOver(x: Tensor, m: Moments, weight: Tensor | null, bias: Tensor | null, safe: boolean, name: string, dims: readonly number[]): Tensor {
-  const ins = [m.shift, m.inv, m.sum1, m.sum2, m.epsScaled, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  return x.normalizeGroups(ins, { dims: dims.map((d) => normDim(d, x.ndim)), safe, weight: !!weight, bias: !!bias, name });
+  const ins = [m.shift, m.inv, m.sum1, m.sum2, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return x.normalizeGroups(ins, { dims: dims.map((d) => normDim(d, x.ndim)), safe, eps: m.eps, weight: !!weight, bias: !!bias, name });
 }
 
 /** The variance in the input's units (var·scale²; overflows to inf where it is not representable). */
