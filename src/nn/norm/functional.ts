@@ -260,6 +260,41 @@ export function updateRunning(running: Tensor, stat: Tensor, factor: number | Te
   });
 }
 
+/**
+ * @internal running = (1 - f)·running + f·stat as ONE fused kernel, `stat` an
+ * expression over `inputs` (read as in(1), in(2), ...; each reshaped to
+ * running's shape), in place and unrecorded.
+ */
+function updateRunningWith(running: Tensor, stat: Expr, inputs: readonly Tensor[], factor: number | Tensor): void {
+  noGrad(() => {
+    const ins = inputs.map((t) => t.detach().reshape(running.shape));
+    const R = fx.in(0);
+    const F = fx.in(ins.length + 1);
+    const expr = typeof factor === 'number' ? fx.add(fx.mul(R, fx.c(1 - factor)), fx.mul(stat, fx.c(factor))) : fx.add(fx.mul(R, fx.add(fx.neg(F), fx.c(1))), fx.mul(stat, F));
+    running.assign(running.fused([...ins, ...(typeof factor === 'number' ? [] : [factor.reshape([])])], { expr, dims: [], kind: 'sum', name: 'RunningUpdate' }));
+  });
+}
+
+/**
+ * The running statistics of batch norm from the moments' sums, one kernel each:
+ * mean = (Σc/n)·k + s and the unbiased variance var·k²·n/(n - 1) (the formulas of
+ * `mean` and `realVar`, without their intermediate tensors).
+ */
+function updateRunningStats(m: Moments, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number | Tensor): void {
+  const n = m.count;
+  const [S1, S2, K] = [fx.in(1), fx.in(2), fx.in(3)];
+  const cm = fx.div(S1, fx.c(n));
+  if (runningMean) updateRunningWith(runningMean, fx.add(fx.mul(cm, fx.in(2)), fx.in(3)), [m.sum1, m.scale, m.shift], momentum);
+  if (!runningVar) return;
+  if (n > 1) {
+    const d = fx.sub(fx.div(S2, fx.c(n)), fx.mul(cm, cm));
+    const v = fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0));
+    updateRunningWith(runningVar, fx.mul(fx.mul(v, fx.mul(K, K)), fx.c(n / (n - 1))), [m.sum1, m.sum2, m.scale], momentum);
+  } else {
+    updateRunning(runningVar, noGrad(() => m.var.mul(NaN)), momentum);
+  }
+}
+
 /** The argument types of a functional normalisation, checked before anything runs (docs/notes/validation.md). */
 function checkNormArgs(fn: string, input: unknown, tensors: [string, unknown][], eps: unknown, flags: [string, unknown][] = [], momentum?: unknown): void {
   checkTensor(fn, 'input', input);
@@ -305,8 +340,7 @@ export function batchNorm(
       const m = noGrad(() => moments(input.detach(), dims, { eps }));
       // each buffer given is updated, as PyTorch (one may be missing)
       // NOTE: statistics for the buffers are computed unrecorded (nothing would free their nodes)
-      if (runningMean) updateRunning(runningMean, noGrad(() => m.mean), momentum);
-      if (runningVar) updateRunning(runningVar, noGrad(() => (m.count > 1 ? realVar(m, m.count / (m.count - 1)) : m.var.mul(NaN))), momentum);
+      updateRunningStats(m, runningMean, runningVar, momentum);
       return normalizeOver(input, m, weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null, true, 'NativeBatchNorm', dims);
     }
     // no zero guard in eval: PyTorch's eval kernels divide by sqrt(running_var + eps) as it is (docs/notes/normalization.md)
