@@ -262,16 +262,18 @@ export function updateRunning(running: Tensor, stat: Tensor, factor: number | Te
 
 /**
  * @internal running = (1 - f)·running + f·stat as ONE fused kernel, `stat` an
- * expression over `inputs` (read as in(1), in(2), ...; each reshaped to
- * running's shape), in place and unrecorded.
+ * expression over `inputs` (read as in(1), in(2), ...; all of one shape with
+ * running's elements), in place and unrecorded.
  */
 function updateRunningWith(running: Tensor, stat: Expr, inputs: readonly Tensor[], factor: number | Tensor): void {
   noGrad(() => {
-    const ins = inputs.map((t) => t.detach().reshape(running.shape));
+    // computed in the inputs' shape (a view of running), so strided inputs such as the shift need no copy
+    const r = running.reshape((inputs[0] as Tensor).shape);
     const R = fx.in(0);
-    const F = fx.in(ins.length + 1);
+    const F = fx.in(inputs.length + 1);
     const expr = typeof factor === 'number' ? fx.add(fx.mul(R, fx.c(1 - factor)), fx.mul(stat, fx.c(factor))) : fx.add(fx.mul(R, fx.add(fx.neg(F), fx.c(1))), fx.mul(stat, F));
-    running.assign(running.fused([...ins, ...(typeof factor === 'number' ? [] : [factor.reshape([])])], { expr, dims: [], kind: 'sum', name: 'RunningUpdate' }));
+    const next = r.fused([...inputs.map((t) => t.detach()), ...(typeof factor === 'number' ? [] : [factor.reshape([])])], { expr, dims: [], kind: 'sum', name: 'RunningUpdate' });
+    running.assign(next.reshape(running.shape));
   });
 }
 
