@@ -90,7 +90,7 @@ export function normDim(dim: number, rank: number, fn = ''): number {
   // NOTE: the type first, so an object's valueOf never runs (docs/notes/validation.md)
   if (typeof dim !== 'number' || !Number.isSafeInteger(dim)) throw argError(fn, 'dim', 'int', dim);
   if (dim < -r || dim >= r) {
-    throw new Error(`Dimension out of range (expected to be in range of [${-r}, ${r - 1}] but got ${dim})`);
+    throw new Error(`Dimension out of range (expected to be in range of [${-r}, ${r - 1}], but got ${dim})`);
   }
   return dim < 0 ? dim + r : dim;
 }

@@ -443,8 +443,8 @@ describe('nn.utils spectral norm', () => {
     it("PyTorch's messages", () => {
       const lin = new Linear(4, 3, f64);
       expect(errorOf(() => spectralNorm(lin, { nPowerIterations: 0 }))).to.equal('Expected n_power_iterations to be positive, but got n_power_iterations=0');
-      expect(errorOf(() => spectralNorm(lin, { dim: 2 }))).to.equal('Dimension out of range (expected to be in range of [-2, 1] but got 2)');
-      expect(errorOf(() => spectralNorm(lin, { dim: -3 }))).to.equal('Dimension out of range (expected to be in range of [-2, 1] but got -3)');
+      expect(errorOf(() => spectralNorm(lin, { dim: 2 }))).to.equal('Dimension out of range (expected to be in range of [-2, 1], but got 2)');
+      expect(errorOf(() => spectralNorm(lin, { dim: -3 }))).to.equal('Dimension out of range (expected to be in range of [-2, 1], but got -3)');
       expect(errorOf(() => spectralNorm(lin, { name: 'foo' }))).to.equal(`Module '${String(lin)}' has no parameter or buffer with name 'foo'`);
       expect(errorOf(() => spectralNorm(new Linear(4, 3, { bias: false, ...f64 }), { name: 'bias' }))).to.match(/has no parameter or buffer with name 'bias'$/);
       expect(isParametrized(lin)).to.equal(false);

@@ -16,13 +16,13 @@ describe('errors: messages', () => {
 
   it('dimension out of range', () => {
     const x = gg.ones([2, 3]);
-    const msg = 'Dimension out of range (expected to be in range of [-2, 1] but got 2)';
+    const msg = 'Dimension out of range (expected to be in range of [-2, 1], but got 2)';
     expect(() => x.sum(2)).to.throw(msg);
     expect(() => x.softmax(2)).to.throw(msg);
     expect(() => x.transpose(0, 2)).to.throw(msg);
     expect(() => x.narrow(2, 0, 1)).to.throw(msg);
-    expect(() => x.max(-3)).to.throw('Dimension out of range (expected to be in range of [-2, 1] but got -3)');
-    expect(() => x.unsqueeze(4)).to.throw('Dimension out of range (expected to be in range of [-3, 2] but got 4)');
+    expect(() => x.max(-3)).to.throw('Dimension out of range (expected to be in range of [-2, 1], but got -3)');
+    expect(() => x.unsqueeze(4)).to.throw('Dimension out of range (expected to be in range of [-3, 2], but got 4)');
   });
 
   it('reshape to a wrong size', () => {

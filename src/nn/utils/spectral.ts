@@ -82,7 +82,7 @@ export class SpectralNorm extends Module {
     checkNumber('spectral_norm', 'eps', eps);
     const ndim = weight.ndim;
     if (dim >= ndim || dim < -ndim) {
-      throw new Error(`Dimension out of range (expected to be in range of [-${ndim}, ${ndim - 1}] but got ${dim})`);
+      throw new Error(`Dimension out of range (expected to be in range of [-${ndim}, ${ndim - 1}], but got ${dim})`);
     }
     if (!(nPowerIterations > 0)) {
       throw new Error(`Expected n_power_iterations to be positive, but got n_power_iterations=${nPowerIterations}`);
