@@ -172,12 +172,22 @@ export abstract class LRScheduler {
     this.loadOwnState(sd);
   }
 
-  /** The subclass's own entries of the state dict, PyTorch's keys. */
-  protected ownState(): SchedulerStateDict {
+  /** The subclass's number-valued hyperparameters: PyTorch's state dict key -> the field holding it. */
+  protected numberFields(): Record<string, string> {
     return {};
   }
-  /** Read the subclass's own entries back. */
-  protected loadOwnState(_sd: SchedulerStateDict): void {}
+  /** The subclass's own entries of the state dict, PyTorch's keys (by default its `numberFields`). */
+  protected ownState(): SchedulerStateDict {
+    const fields = this as unknown as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(this.numberFields()).map(([key, field]) => [key, fields[field]]));
+  }
+  /** Read the subclass's own entries back (a number-valued entry that is not a number is left as it is). */
+  protected loadOwnState(sd: SchedulerStateDict): void {
+    for (const [key, field] of Object.entries(this.numberFields())) {
+      const v = sd[key];
+      if (typeof v === 'number') (this as unknown as Record<string, unknown>)[field] = v;
+    }
+  }
 
   /** The groups' current lrs. */
   protected groupLrs(): number[] {
@@ -211,12 +221,8 @@ export class StepLR extends LRScheduler {
     if (this.lastEpoch === 0 || this.lastEpoch % this.stepSize !== 0) return lrs;
     return lrs.map((lr) => lr * this.gamma);
   }
-  protected override ownState(): SchedulerStateDict {
-    return { step_size: this.stepSize, gamma: this.gamma };
-  }
-  protected override loadOwnState(sd: SchedulerStateDict): void {
-    if (typeof sd['step_size'] === 'number') this.stepSize = sd['step_size'];
-    if (typeof sd['gamma'] === 'number') this.gamma = sd['gamma'];
+  protected override numberFields(): Record<string, string> {
+    return { step_size: 'stepSize', gamma: 'gamma' };
   }
 }
 
@@ -249,13 +255,16 @@ export class MultiStepLR extends LRScheduler {
     if (times === undefined) return lrs;
     return lrs.map((lr) => lr * this.gamma ** times);
   }
+  protected override numberFields(): Record<string, string> {
+    return { gamma: 'gamma' };
+  }
   protected override ownState(): SchedulerStateDict {
-    return { milestones: Object.fromEntries([...this.milestones].map(([k, v]) => [String(k), v])), gamma: this.gamma };
+    return { milestones: Object.fromEntries([...this.milestones].map(([k, v]) => [String(k), v])), ...super.ownState() };
   }
   protected override loadOwnState(sd: SchedulerStateDict): void {
     const m = sd['milestones'];
     if (typeof m === 'object' && m !== null) this.milestones = new Map(Object.entries(m as Record<string, number>).map(([k, v]) => [Number(k), Number(v)]));
-    if (typeof sd['gamma'] === 'number') this.gamma = sd['gamma'];
+    super.loadOwnState(sd);
   }
 }
 
@@ -280,11 +289,8 @@ export class ExponentialLR extends LRScheduler {
     const lrs = this.groupLrs();
     return this.lastEpoch === 0 ? lrs : lrs.map((lr) => lr * this.gamma);
   }
-  protected override ownState(): SchedulerStateDict {
-    return { gamma: this.gamma };
-  }
-  protected override loadOwnState(sd: SchedulerStateDict): void {
-    if (typeof sd['gamma'] === 'number') this.gamma = sd['gamma'];
+  protected override numberFields(): Record<string, string> {
+    return { gamma: 'gamma' };
   }
 }
 
@@ -326,12 +332,8 @@ export class CosineAnnealingLR extends LRScheduler {
     }
     return lrs.map((lr) => ((1 + Math.cos((Math.PI * e) / T)) / (1 + Math.cos((Math.PI * (e - 1)) / T))) * (lr - lo) + lo);
   }
-  protected override ownState(): SchedulerStateDict {
-    return { T_max: this.tMax, eta_min: this.etaMin };
-  }
-  protected override loadOwnState(sd: SchedulerStateDict): void {
-    if (typeof sd['T_max'] === 'number') this.tMax = sd['T_max'];
-    if (typeof sd['eta_min'] === 'number') this.etaMin = sd['eta_min'];
+  protected override numberFields(): Record<string, string> {
+    return { T_max: 'tMax', eta_min: 'etaMin' };
   }
 }
 

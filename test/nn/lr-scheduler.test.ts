@@ -142,4 +142,19 @@ describe('optim.lrScheduler (PyTorch 1.13 goldens)', () => {
       'Adjusting learning rate of group 1 to 5.0000e-03.',
     ]);
   });
+
+  it("loadStateDict restores each scheduler's own hyperparameters (PyTorch's __dict__ update)", () => {
+    const pairs: [gg.optim.lrScheduler.LRScheduler, gg.optim.lrScheduler.LRScheduler, Record<string, unknown>][] = [
+      [new S.StepLR(twoGroups(), { stepSize: 3, gamma: 0.5 }), new S.StepLR(twoGroups(), { stepSize: 7 }), { stepSize: 3, gamma: 0.5 }],
+      [new S.ExponentialLR(twoGroups(), { gamma: 0.25 }), new S.ExponentialLR(twoGroups(), { gamma: 0.9 }), { gamma: 0.25 }],
+      [new S.CosineAnnealingLR(twoGroups(), { tMax: 4, etaMin: 0.001 }), new S.CosineAnnealingLR(twoGroups(), { tMax: 9 }), { tMax: 4, etaMin: 0.001 }],
+      [new S.MultiStepLR(twoGroups(), { milestones: [2, 2, 5], gamma: 0.3 }), new S.MultiStepLR(twoGroups(), { milestones: [1] }), { gamma: 0.3 }],
+    ];
+    for (const [src, dst, want] of pairs) {
+      dst.loadStateDict(JSON.parse(JSON.stringify(src.stateDict())) as gg.optim.lrScheduler.SchedulerStateDict);
+      for (const [k, v] of Object.entries(want)) expect((dst as unknown as Record<string, unknown>)[k], `${src.constructor.name}.${k}`).to.equal(v);
+    }
+    const ms = pairs[3]?.[1] as gg.optim.lrScheduler.MultiStepLR;
+    expect([...ms.milestones]).to.deep.equal([[2, 2], [5, 1]]);
+  });
 });

@@ -15,7 +15,7 @@
  */
 import type { GemmSpec } from '../kernel.js';
 import { platform } from '../platform/platform.js';
-import { gemmSharedWasm, gemmWasm } from './gemm-wasm.js';
+import { gemmSharedFlagAt, gemmWasm } from './gemm-wasm.js';
 
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -140,6 +140,17 @@ function decodeBase64(text: string): Uint8Array {
   const bin = atob(text);
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * The module with its imported memory shared (threads proposal): the same
+ * bytes but the memory import's limits flag, 0x01 (has a maximum) -> 0x03
+ * (has a maximum, shared); scripts/build-wasm.mjs checks that nothing else differs.
+ */
+function sharedForm(plain: Uint8Array): Uint8Array {
+  const bytes = plain.slice();
+  bytes[gemmSharedFlagAt] = 0x03;
   return bytes;
 }
 
@@ -405,7 +416,7 @@ function threaded(api: WasmApi, plain: Uint8Array): WasmGemm | null {
   const want = Number(p.env('GPUGRAD_WASM_THREADS') ?? Math.min(p.hardwareThreads(), 4));
   if (!p.startThread || typeof SharedArrayBuffer !== 'function' || !(want > 1)) return null;
   try {
-    const bytes = decodeBase64(gemmSharedWasm);
+    const bytes = sharedForm(plain);
     if (!api.validate(bytes)) return null;
     const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     const inst = new api.Instance(new api.Module(bytes), { env: { memory } });

@@ -18,8 +18,9 @@
 ;; 4×8 tile of C is kept in eight v128 registers for the whole block.
 (module
   ;; The caller makes the memory (up to 2 GiB) and may share it between
-  ;; threads: scripts/build-wasm.mjs also emits this module with the import
-  ;; marked `shared` (gemmSharedWasm), which gemm.ts runs on several threads.
+  ;; threads: scripts/build-wasm.mjs also compiles this module with the import
+  ;; marked `shared` and emits where its bytes differ (gemmSharedFlagAt, one
+  ;; byte), which gemm.ts sets to run it on several threads.
   (import "env" "memory" (memory 1 32768))
 
   ;; One 4×8 tile: acc = Σ_k A[.., k] ⊗ B[k, ..] over kc steps, then

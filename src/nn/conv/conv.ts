@@ -294,73 +294,44 @@ export class ConvTranspose3d extends ConvNd {
   }
 }
 
+/** A lazy convolution class: built by `lazyForm` from the eager class it becomes. */
+type LazyConvClass<O> = new (outChannels: number, kernelSize: IntOrList, opts?: O) => ConvNd & LazyModuleMixin;
+
+/**
+ * The lazy form of an eager convolution class (PyTorch's `LazyConvNd` with
+ * `cls_to_become`): in_channels is 0 until the first input (or a state dict)
+ * gives it, then the module becomes `Eager`. One body serves the six lazy classes.
+ */
+function lazyForm<O>(Eager: new (inChannels: number, outChannels: number, kernelSize: IntOrList, opts?: O) => ConvNd): LazyConvClass<O> {
+  return class extends Eager implements LazyModuleMixin {
+    get clsToBecome(): ModuleClass {
+      return Eager;
+    }
+    constructor(outChannels: number, kernelSize: IntOrList, opts?: O) {
+      super(0, outChannels, kernelSize, opts);
+    }
+  };
+}
+
 /**
  * Conv1d whose in_channels is taken from the first input; it then becomes a Conv1d.
  * @example const c = new gg.nn.LazyConv1d(8, 3); c.call(x); // weight (8, x.shape[1], 3)
  */
-export class LazyConv1d extends Conv1d implements LazyModuleMixin {
-  /** A materialised LazyConv1d is a Conv1d. */
-  get clsToBecome(): ModuleClass {
-    return Conv1d;
-  }
-  constructor(outChannels: number, kernelSize: IntOrList, opts: ConvModuleOptions = {}) {
-    super(0, outChannels, kernelSize, opts);
-  }
-}
+export class LazyConv1d extends lazyForm(Conv1d) {}
 /**
  * Conv2d whose in_channels is taken from the first input (or a loaded state dict);
  * it then becomes a Conv2d.
  * @example const c = new gg.nn.LazyConv2d(8, 3, { padding: 1 });
  */
-export class LazyConv2d extends Conv2d implements LazyModuleMixin {
-  /** A materialised LazyConv2d is a Conv2d. */
-  get clsToBecome(): ModuleClass {
-    return Conv2d;
-  }
-  constructor(outChannels: number, kernelSize: IntOrList, opts: ConvModuleOptions = {}) {
-    super(0, outChannels, kernelSize, opts);
-  }
-}
+export class LazyConv2d extends lazyForm(Conv2d) {}
 /** Conv3d whose in_channels is taken from the first input; it then becomes a Conv3d. @example const c = new gg.nn.LazyConv3d(8, 3); */
-export class LazyConv3d extends Conv3d implements LazyModuleMixin {
-  /** A materialised LazyConv3d is a Conv3d. */
-  get clsToBecome(): ModuleClass {
-    return Conv3d;
-  }
-  constructor(outChannels: number, kernelSize: IntOrList, opts: ConvModuleOptions = {}) {
-    super(0, outChannels, kernelSize, opts);
-  }
-}
+export class LazyConv3d extends lazyForm(Conv3d) {}
 /** ConvTranspose1d whose in_channels is taken from the first input. @example const c = new gg.nn.LazyConvTranspose1d(8, 3, { stride: 2 }); */
-export class LazyConvTranspose1d extends ConvTranspose1d implements LazyModuleMixin {
-  /** A materialised LazyConvTranspose1d is a ConvTranspose1d. */
-  get clsToBecome(): ModuleClass {
-    return ConvTranspose1d;
-  }
-  constructor(outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
-    super(0, outChannels, kernelSize, opts);
-  }
-}
+export class LazyConvTranspose1d extends lazyForm(ConvTranspose1d) {}
 /**
  * ConvTranspose2d whose in_channels is taken from the first input.
  * @example const c = new gg.nn.LazyConvTranspose2d(1, 4, { stride: 2, padding: 1 });
  */
-export class LazyConvTranspose2d extends ConvTranspose2d implements LazyModuleMixin {
-  /** A materialised LazyConvTranspose2d is a ConvTranspose2d. */
-  get clsToBecome(): ModuleClass {
-    return ConvTranspose2d;
-  }
-  constructor(outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
-    super(0, outChannels, kernelSize, opts);
-  }
-}
+export class LazyConvTranspose2d extends lazyForm(ConvTranspose2d) {}
 /** ConvTranspose3d whose in_channels is taken from the first input. @example const c = new gg.nn.LazyConvTranspose3d(4, 2, { stride: 2 }); */
-export class LazyConvTranspose3d extends ConvTranspose3d implements LazyModuleMixin {
-  /** A materialised LazyConvTranspose3d is a ConvTranspose3d. */
-  get clsToBecome(): ModuleClass {
-    return ConvTranspose3d;
-  }
-  constructor(outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
-    super(0, outChannels, kernelSize, opts);
-  }
-}
+export class LazyConvTranspose3d extends lazyForm(ConvTranspose3d) {}

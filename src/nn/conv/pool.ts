@@ -14,19 +14,24 @@ const pyArg = (v: IntOrList): string => (typeof v === 'number' ? String(v) : pyT
 /** Options of MaxPool1d/2d/3d. */
 export type MaxPoolModuleOptions = MaxPoolOptions;
 
-/** What MaxPoolNd and AvgPoolNd share: the window's options as given. */
+/**
+ * What MaxPoolNd and AvgPoolNd share: the window's options as given. The
+ * rank is the concrete class's static `rank`, so one constructor serves
+ * MaxPool1d … AvgPool3d.
+ */
 abstract class PoolNd extends Module {
+  /** @internal the number of spatial dims, set by each concrete class. */
+  static readonly rank: Rank;
+  /** @internal */
+  protected readonly r: Rank;
   readonly kernelSize: IntOrList;
   readonly stride: IntOrList;
   readonly padding: IntOrList;
   readonly ceilMode: boolean;
-  protected constructor(
-    /** @internal */
-    protected readonly r: Rank,
-    kernelSize: IntOrList,
-    opts: { stride?: IntOrList | null; padding?: IntOrList; ceilMode?: boolean },
-  ) {
+  protected constructor(kernelSize: IntOrList, opts: { stride?: IntOrList | null; padding?: IntOrList; ceilMode?: boolean }) {
     super();
+    const r = (new.target as unknown as typeof PoolNd).rank;
+    this.r = r;
     // NOTE: PyTorch checks these when the layer runs; checked here too, so a bad option fails at its source
     checkPoolArgs(r, this.constructor.name, kernelSize, opts, this instanceof AvgPoolNd);
     this.kernelSize = kernelSize;
@@ -38,8 +43,8 @@ abstract class PoolNd extends Module {
 
 abstract class MaxPoolNd extends PoolNd {
   readonly dilation: IntOrList;
-  protected constructor(r: Rank, kernelSize: IntOrList, opts: MaxPoolModuleOptions) {
-    super(r, kernelSize, opts);
+  constructor(kernelSize: IntOrList, opts: MaxPoolModuleOptions = {}) {
+    super(kernelSize, opts);
     this.dilation = opts.dilation ?? 1;
   }
   forward(input: Tensor): Tensor {
@@ -52,24 +57,18 @@ abstract class MaxPoolNd extends PoolNd {
 
 /** Max pooling layer over (N, C, L). @example new gg.nn.MaxPool1d(2) */
 export class MaxPool1d extends MaxPoolNd {
-  constructor(kernelSize: IntOrList, opts: MaxPoolModuleOptions = {}) {
-    super(1, kernelSize, opts);
-  }
+  static override readonly rank = 1;
 }
 /**
  * Max pooling layer over (N, C, H, W); ties share the gradient evenly.
  * @example new gg.nn.MaxPool2d(2) // kernel 2, stride 2
  */
 export class MaxPool2d extends MaxPoolNd {
-  constructor(kernelSize: IntOrList, opts: MaxPoolModuleOptions = {}) {
-    super(2, kernelSize, opts);
-  }
+  static override readonly rank = 2;
 }
 /** Max pooling layer over (N, C, D, H, W). @example new gg.nn.MaxPool3d(2) */
 export class MaxPool3d extends MaxPoolNd {
-  constructor(kernelSize: IntOrList, opts: MaxPoolModuleOptions = {}) {
-    super(3, kernelSize, opts);
-  }
+  static override readonly rank = 3;
 }
 
 /** Options of AvgPool1d/2d/3d. */
@@ -78,8 +77,8 @@ export type AvgPoolModuleOptions = AvgPoolOptions;
 abstract class AvgPoolNd extends PoolNd {
   readonly countIncludePad: boolean;
   readonly divisorOverride: number | null;
-  protected constructor(r: Rank, kernelSize: IntOrList, opts: AvgPoolModuleOptions) {
-    super(r, kernelSize, opts);
+  constructor(kernelSize: IntOrList, opts: AvgPoolModuleOptions = {}) {
+    super(kernelSize, opts);
     this.countIncludePad = opts.countIncludePad ?? true;
     this.divisorOverride = opts.divisorOverride ?? null;
   }
@@ -99,22 +98,16 @@ abstract class AvgPoolNd extends PoolNd {
 
 /** Average pooling layer over (N, C, L). @example new gg.nn.AvgPool1d(2) */
 export class AvgPool1d extends AvgPoolNd {
-  constructor(kernelSize: IntOrList, opts: AvgPoolModuleOptions = {}) {
-    super(1, kernelSize, opts);
-  }
+  static override readonly rank = 1;
 }
 /**
  * Average pooling layer over (N, C, H, W).
  * @example new gg.nn.AvgPool2d(2)
  */
 export class AvgPool2d extends AvgPoolNd {
-  constructor(kernelSize: IntOrList, opts: AvgPoolModuleOptions = {}) {
-    super(2, kernelSize, opts);
-  }
+  static override readonly rank = 2;
 }
 /** Average pooling layer over (N, C, D, H, W). @example new gg.nn.AvgPool3d(2) */
 export class AvgPool3d extends AvgPoolNd {
-  constructor(kernelSize: IntOrList, opts: AvgPoolModuleOptions = {}) {
-    super(3, kernelSize, opts);
-  }
+  static override readonly rank = 3;
 }
