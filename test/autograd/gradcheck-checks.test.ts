@@ -30,20 +30,45 @@ async function warningsOf(f: () => Promise<unknown>): Promise<string[]> {
   return seen;
 }
 
+/**
+ * A custom autograd Function made of plain functions, so each check below
+ * states only what differs: `forward(...inputs)`, `backward(grad, ...saved)`
+ * and, when given, `jvp(...tangents, ...saved)`, where `saved` are the
+ * inputs when `saves` is set (ctx.saveForBackward) and none otherwise. Each
+ * runs anew on every call, so a backward may count its calls or drift.
+ * Subclass the result to name it: `class Wrong extends customFunction({ ... }) {}`.
+ */
+function customFunction(spec: {
+  forward: (a: gg.Tensor, ...more: gg.Tensor[]) => gg.Tensor;
+  backward: (g: gg.Tensor, ...saved: gg.Tensor[]) => gg.Tensor | gg.Tensor[];
+  jvp?: (...tangentsThenSaved: gg.Tensor[]) => gg.Tensor;
+  saves?: boolean;
+}) {
+  const saved = (ctx: gg.autograd.FunctionCtx): gg.Tensor[] => (spec.saves ? ctx.savedTensors : []);
+  class Custom extends gg.autograd.Function {
+    static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, ...more: gg.Tensor[]): gg.Tensor {
+      if (spec.saves) ctx.saveForBackward(a, ...more);
+      return spec.forward(a, ...more);
+    }
+    static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor | gg.Tensor[] {
+      return spec.backward(g, ...saved(ctx));
+    }
+  }
+  const jvp = spec.jvp;
+  if (jvp) Custom.jvp = (ctx, ...tangents) => jvp(...(tangents as gg.Tensor[]), ...saved(ctx));
+  return Custom;
+}
+
 /** 2x, with a backward that drifts by 1e-9 each call (PyTorch's fixture does the same). */
 function noisy(): typeof gg.autograd.Function {
   let calls = 0;
-  return class Noisy extends gg.autograd.Function {
-    static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-      void ctx;
-      return a.mul(2);
-    }
-    static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-      void ctx;
+  return class Noisy extends customFunction({
+    forward: (a) => a.mul(2),
+    backward: (g) => {
       calls++;
       return g.mul(2 + calls * 1e-9);
-    }
-  };
+    },
+  }) {};
 }
 
 describe('gradcheck: PyTorch 1.13 checks (torch_gradcheck.json)', () => {
@@ -134,21 +159,15 @@ describe('gradcheck: PyTorch 1.13 checks (torch_gradcheck.json)', () => {
   it('checkForwardAd with checkUndefinedGrad: a zero tangent and no tangent must give the same output tangents', async () => {
     let calls = 0;
     // a jvp that changes with every call: a zero tangent and an absent one give different tangents
-    class Drifting extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
-        ctx.saveForBackward(a, b);
-        return a.mul(b);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor[] {
-        const [a, b] = ctx.savedTensors as [gg.Tensor, gg.Tensor];
-        return [g.mul(b), g.mul(a)];
-      }
-      static override jvp(ctx: gg.autograd.FunctionCtx, ta: gg.Tensor, tb: gg.Tensor): gg.Tensor {
-        const [a, b] = ctx.savedTensors as [gg.Tensor, gg.Tensor];
+    class Drifting extends customFunction({
+      saves: true,
+      forward: (a, b) => a.mul(b),
+      backward: (g, a, b) => [g.mul(b), g.mul(a)],
+      jvp: (ta, tb, a, b) => {
         const t = ta.mul(b).add(a.mul(tb));
         return calls++ >= 4 ? t.add(calls) : t;
-      }
-    }
+      },
+    }) {}
     const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     const b = gg.tensor([3, 4], { ...f64, requiresGrad: true });
     const ours = await rejection(gradcheck((x, y) => Drifting.apply(x, y), [a, b], { checkForwardAd: true, checkBackwardAd: false }));
@@ -162,20 +181,12 @@ describe('gradcheck: PyTorch 1.13 checks (torch_gradcheck.json)', () => {
 
 describe('gradcheck: failures of forward mode, the options object and the messages (mutation-testing kills)', () => {
   /** x³ with a jvp that is off by a factor of 2. */
-  class WrongJvp extends gg.autograd.Function {
-    static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-      ctx.saveForBackward(a);
-      return a.mul(a).mul(a);
-    }
-    static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-      const [a] = ctx.savedTensors as [gg.Tensor];
-      return g.mul(a.mul(a)).mul(3);
-    }
-    static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor): gg.Tensor {
-      const [a] = ctx.savedTensors as [gg.Tensor];
-      return t.mul(a.mul(a)).mul(6);
-    }
-  }
+  class WrongJvp extends customFunction({
+    saves: true,
+    forward: (a) => a.mul(a).mul(a),
+    backward: (g, a) => g.mul(a.mul(a)).mul(3),
+    jvp: (t, a) => t.mul(a.mul(a)).mul(6),
+  }) {}
 
   for (const fastMode of [false, true]) {
     it(`a wrong jvp fails "Jacobian computed with forward mode mismatch"${fastMode ? ' (fast mode)' : ''}; the backward checks alone pass`, async () => {
@@ -192,16 +203,7 @@ describe('gradcheck: failures of forward mode, the options object and the messag
   }
 
   it('the Jacobian mismatch message names the output and input among the differentiable ones, with both matrices', async () => {
-    class WrongSecond extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
-        ctx.saveForBackward(a, b);
-        return a.mul(b);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor[] {
-        const [a, b] = ctx.savedTensors as [gg.Tensor, gg.Tensor];
-        return [g.mul(b), g.mul(a).mul(2)];
-      }
-    }
+    class WrongSecond extends customFunction({ saves: true, forward: (a, b) => a.mul(b), backward: (g, a, b) => [g.mul(b), g.mul(a).mul(2)] }) {}
     const skip = gg.tensor([9], f64); // not differentiable: not counted in "input 1"
     const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     const b = gg.tensor([3, 4], { ...f64, requiresGrad: true });
@@ -225,16 +227,7 @@ describe('gradcheck: failures of forward mode, the options object and the messag
   it('atol and rtol: |a − n| ≤ atol + rtol·|n| decides, at the edge', async () => {
     // d/dx 2x·(1 + δ) against the numerical 2: off by 2δ
     const off = (delta: number) =>
-      class Off extends gg.autograd.Function {
-        static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-          void ctx;
-          return a.mul(2);
-        }
-        static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-          void ctx;
-          return g.mul(2 * (1 + delta));
-        }
-      };
+      class Off extends customFunction({ forward: (a) => a.mul(2), backward: (g) => g.mul(2 * (1 + delta)) }) {};
     const x = gg.tensor([1], { ...f64, requiresGrad: true });
     const run = (delta: number, atol: number, rtol: number): Promise<boolean> => {
       const C = off(delta);
@@ -279,16 +272,7 @@ describe('gradcheck: failures of forward mode, the options object and the messag
     const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     const go = gg.tensor([0.5, -1], { ...f64, requiresGrad: true });
     expect(await gradgradcheck((a) => a.mul(a).mul(a), [x], { gradOutputs: [go] })).to.equal(true);
-    class FirstOrderOnly extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        ctx.saveForBackward(a);
-        return a.mul(a).mul(a);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        const [a] = ctx.savedTensors as [gg.Tensor];
-        return g.mul(a.detach().mul(a.detach()).mul(3));
-      }
-    }
+    class FirstOrderOnly extends customFunction({ saves: true, forward: (a) => a.mul(a).mul(a), backward: (g, a) => g.mul(a.detach().mul(a.detach()).mul(3)) }) {}
     const ours = await rejection(gradgradcheck((a) => FirstOrderOnly.apply(a), [x], { gradOutputs: [go] }));
     // the function checked is (x, grad_output) -> dx: input 0 is x
     expect(ours).to.match(/^Jacobian mismatch for output 0 with respect to input 0,/);
@@ -310,16 +294,10 @@ describe('gradcheck: edges of the input and grad_output checks (mutation-testing
 
   it('a backward that ignores grad_output for one element only still fails', async () => {
     // d/da sum(a·w) = w; the backward returns g·w + [1, 0]: right at g = 1, wrong at g = 0 for the first element only
-    class PartlyIgnores extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        void ctx;
-        return a.mul(gg.tensor([3, 2], f64)).sum();
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        void ctx;
-        return g.mul(gg.tensor([2, 2], f64)).add(gg.tensor([1, 0], f64));
-      }
-    }
+    class PartlyIgnores extends customFunction({
+      forward: (a) => a.mul(gg.tensor([3, 2], f64)).sum(),
+      backward: (g) => g.mul(gg.tensor([2, 2], f64)).add(gg.tensor([1, 0], f64)),
+    }) {}
     const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     for (const fastMode of [false, true]) {
       expect(await rejection(gradcheck((t) => PartlyIgnores.apply(t), [a], { fastMode }))).to.equal('backward not multiplied by grad_output');
@@ -329,21 +307,15 @@ describe('gradcheck: edges of the input and grad_output checks (mutation-testing
 
   it('fast mode with forward mode only runs no backward, and checks undefined tangents', async () => {
     let backwards = 0;
-    class Counted extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        ctx.saveForBackward(a);
-        return a.mul(a);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+    class Counted extends customFunction({
+      saves: true,
+      forward: (a) => a.mul(a),
+      backward: (g, a) => {
         backwards++;
-        const [a] = ctx.savedTensors as [gg.Tensor];
         return g.mul(a).mul(2);
-      }
-      static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor): gg.Tensor {
-        const [a] = ctx.savedTensors as [gg.Tensor];
-        return t.mul(a).mul(2);
-      }
-    }
+      },
+      jvp: (t, a) => t.mul(a).mul(2),
+    }) {}
     const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     for (const fastMode of [false, true]) {
       backwards = 0;
@@ -359,17 +331,13 @@ describe('gradcheck: edges of the input and grad_output checks (mutation-testing
 describe('gradcheck: one element is enough to fail (mutation-testing kills)', () => {
   it('non-reentrant in one element only fails, in slow and fast mode', async () => {
     let calls = 0;
-    class NoisyFirst extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        void ctx;
-        return a.mul(2);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        void ctx;
+    class NoisyFirst extends customFunction({
+      forward: (a) => a.mul(2),
+      backward: (g) => {
         calls++;
         return g.mul(gg.tensor([2 + calls * 1e-9, 2], f64));
-      }
-    }
+      },
+    }) {}
     const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     for (const fastMode of [false, true]) {
       expect(await rejection(gradcheck((a) => NoisyFirst.apply(a), [x], { fastMode }))).to.match(/^Backward is not reentrant/);
@@ -423,16 +391,7 @@ describe('gradcheck: order of the checks, tolerances and the undefined-gradient 
 
   it('|a − n| ≤ atol + rtol·|n| holds at equality (exact in binary)', async () => {
     // numerical 0 exactly (the output is a·0); the backward claims 0.25, so |a − n| = 0.25
-    class Claims extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        void ctx;
-        return a.mul(0);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        void ctx;
-        return g.mul(0.25);
-      }
-    }
+    class Claims extends customFunction({ forward: (a) => a.mul(0), backward: (g) => g.mul(0.25) }) {}
     const x = gg.tensor([1], { ...f64, requiresGrad: true });
     const f = (a: gg.Tensor): gg.Tensor => Claims.apply(a);
     expect(await gradcheck(f, [x], { atol: 0.25, rtol: 0 })).to.equal(true);
@@ -450,17 +409,13 @@ describe('gradcheck: order of the checks, tolerances and the undefined-gradient 
   it('reentrancy is checked for every input before any Jacobian is compared (slow and fast mode)', async () => {
     // input 0's gradient is wrong (5 for 2), input 1's backward drifts by 1e-9 a call
     let calls = 0;
-    class WrongAndNoisy extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
-        void ctx;
-        return a.mul(2).add(b.mul(3));
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor[] {
-        void ctx;
+    class WrongAndNoisy extends customFunction({
+      forward: (a, b) => a.mul(2).add(b.mul(3)),
+      backward: (g) => {
         calls++;
         return [g.mul(5), g.mul(3 + calls * 1e-9)];
-      }
-    }
+      },
+    }) {}
     const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     const b = gg.tensor([3, 4], { ...f64, requiresGrad: true });
     for (const [fastMode, key] of [[false, 'reentrant_before_mismatch'], [true, 'reentrant_before_mismatch_fast']] as const) {
@@ -473,17 +428,13 @@ describe('gradcheck: order of the checks, tolerances and the undefined-gradient 
 
   it('slow mode: one backward per output element for all inputs at once, twice (PyTorch), then one with zero grad_outputs', async () => {
     let backwards = 0;
-    class Counted extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
-        void ctx;
-        return a.mul(b);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor[] {
-        void ctx;
+    class Counted extends customFunction({
+      forward: (a, b) => a.mul(b),
+      backward: (g) => {
         backwards++;
         return [g.mul(gg.tensor([3, 4, 5], f64)), g.mul(gg.tensor([1, 2, 3], f64))];
-      }
-    }
+      },
+    }) {}
     const a = gg.tensor([1, 2, 3], { ...f64, requiresGrad: true });
     const b = gg.tensor([3, 4, 5], { ...f64, requiresGrad: true });
     expect(await gradcheck((x, y) => Counted.apply(x!, y!), [a, b], { checkUndefinedGrad: false })).to.equal(true);
@@ -492,15 +443,7 @@ describe('gradcheck: order of the checks, tolerances and the undefined-gradient 
   });
 
   it('a function that must not run in forward mode is not, unless checkForwardAd', async () => {
-    class NoForward extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        void ctx;
-        return a.mul(2);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        void ctx;
-        return g.mul(2);
-      }
+    class NoForward extends customFunction({ forward: (a) => a.mul(2), backward: (g) => g.mul(2) }) {
       static override jvp(): gg.Tensor {
         throw new Error('no forward mode here');
       }
@@ -519,21 +462,15 @@ describe('gradcheck: order of the checks, tolerances and the undefined-gradient 
       // mode), then drifts in element 0 only: a zero and an absent tangent then give different tangents
       let calls = 0;
       const firstDrift = fastMode ? 2 : 4;
-      class DriftsFirst extends gg.autograd.Function {
-        static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
-          ctx.saveForBackward(a, b);
-          return a.mul(b);
-        }
-        static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor[] {
-          const [a, b] = ctx.savedTensors as [gg.Tensor, gg.Tensor];
-          return [g.mul(b), g.mul(a)];
-        }
-        static override jvp(ctx: gg.autograd.FunctionCtx, ta: gg.Tensor, tb: gg.Tensor): gg.Tensor {
-          const [a, b] = ctx.savedTensors as [gg.Tensor, gg.Tensor];
+      class DriftsFirst extends customFunction({
+        saves: true,
+        forward: (a, b) => a.mul(b),
+        backward: (g, a, b) => [g.mul(b), g.mul(a)],
+        jvp: (ta, tb, a, b) => {
           const t = ta.mul(b).add(a.mul(tb));
           return calls++ >= firstDrift ? t.add(gg.tensor([calls, 0], f64)) : t;
-        }
-      }
+        },
+      }) {}
       const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
       const b = gg.tensor([3, 4], { ...f64, requiresGrad: true });
       const ours = await rejection(gradcheck((x, y) => DriftsFirst.apply(x!, y!), [a, b], { checkForwardAd: true, fastMode }));
@@ -576,21 +513,17 @@ describe('gradcheck: order of the checks, tolerances and the undefined-gradient 
   /** 2x, whose backward misbehaves on the second all-zero grad_output it gets (the undefined-gradient check's: the first is the zero grad_output check's). */
   function badOnSecondZero(how: 'nonzero' | 'throws'): typeof gg.autograd.Function {
     let zeros = 0;
-    return class BadOnSecondZero extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        void ctx;
-        return a.mul(2);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        void ctx;
+    return class BadOnSecondZero extends customFunction({
+      forward: (a) => a.mul(2),
+      backward: (g) => {
         if (g.dataSync().every((v) => v === 0) && ++zeros === 2) {
           if (how === 'throws') throw new Error('undefined gradient');
           // non-zero in one element only
           return g.add(gg.tensor([0, 1], f64));
         }
         return g.mul(2);
-      }
-    };
+      },
+    }) {};
   }
 
   it('the undefined-gradient checks fail with PyTorch words, after its warning', async () => {
@@ -642,16 +575,7 @@ describe('gradcheck: order of the checks, tolerances and the undefined-gradient 
 
   it('fast mode with one input and one output element: u = v = [1], so the message holds J itself', async () => {
     // f = 3a, whose backward says 2
-    class Wrong extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        void ctx;
-        return a.mul(3);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        void ctx;
-        return g.mul(2);
-      }
-    }
+    class Wrong extends customFunction({ forward: (a) => a.mul(3), backward: (g) => g.mul(2) }) {}
     const x = gg.tensor([1], { ...f64, requiresGrad: true });
     const ours = await rejection(gradcheck((a) => Wrong.apply(a), [x], { fastMode: true }));
     const m = /^Jacobian mismatch for output 0 with respect to input 0,\nnumerical:(\S+)\nanalytical:(\S+)\n/.exec(ours);
@@ -662,20 +586,12 @@ describe('gradcheck: order of the checks, tolerances and the undefined-gradient 
 
   it("fast mode: forward mode's message holds the numerical and analytical J·u", async () => {
     // x³ at 2 with a jvp off by 2: J·u = 12 numerically, 24 by the jvp (u = [1])
-    class WrongJvp extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        ctx.saveForBackward(a);
-        return a.mul(a).mul(a);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        const [a] = ctx.savedTensors as [gg.Tensor];
-        return g.mul(a.mul(a)).mul(3);
-      }
-      static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor): gg.Tensor {
-        const [a] = ctx.savedTensors as [gg.Tensor];
-        return t.mul(a.mul(a)).mul(6);
-      }
-    }
+    class WrongJvp extends customFunction({
+      saves: true,
+      forward: (a) => a.mul(a).mul(a),
+      backward: (g, a) => g.mul(a.mul(a)).mul(3),
+      jvp: (t, a) => t.mul(a.mul(a)).mul(6),
+    }) {}
     const x = gg.tensor([2], { ...f64, requiresGrad: true });
     const ours = await rejection(gradcheck((a) => WrongJvp.apply(a), [x], { fastMode: true, checkForwardAd: true }));
     expect(ours.startsWith('Jacobian computed with forward mode mismatch for output 0 with respect to input 0,\nnumerical:tensor([[12.0000]])\nanalytical:tensor([[24.0000]])\n'), ours).to.equal(true);
@@ -685,20 +601,11 @@ describe('gradcheck: order of the checks, tolerances and the undefined-gradient 
     // out = [Σa, Σa] (J all ones), derivatives claimed (1 + δ) times too large: vᵀJu = ΣvΣu, so the
     // backward check is off by δ·ΣuΣv against atol·ΣuΣv, and each entry of J·u by δ·Σu against atol·Σu
     const delta = 1e-3;
-    class Scaled extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        void ctx;
-        return gg.ones([2], f64).mul(a.sum());
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        void ctx;
-        return gg.ones([3], f64).mul(g.sum()).mul(1 + delta);
-      }
-      static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor): gg.Tensor {
-        void ctx;
-        return gg.ones([2], f64).mul(t.sum()).mul(1 + delta);
-      }
-    }
+    class Scaled extends customFunction({
+      forward: (a) => gg.ones([2], f64).mul(a.sum()),
+      backward: (g) => gg.ones([3], f64).mul(g.sum()).mul(1 + delta),
+      jvp: (t) => gg.ones([2], f64).mul(t.sum()).mul(1 + delta),
+    }) {}
     const x = gg.tensor([1, 2, 3], { ...f64, requiresGrad: true });
     const f = (a: gg.Tensor): gg.Tensor => Scaled.apply(a);
     for (const modes of [{ checkForwardAd: false }, { checkForwardAd: true, checkBackwardAd: false }]) {
@@ -715,17 +622,14 @@ describe('gradgradcheck: grad_outputs and inputs (mutation-testing kills)', () =
 
   /** x³ with a first derivative that is not differentiable again (its x is detached), and one whose grad_output is. */
   function cube(detach: 'x' | 'grad'): typeof gg.autograd.Function {
-    return class Cube extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        ctx.saveForBackward(a);
-        return a.mul(a).mul(a);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        const [a] = ctx.savedTensors as [gg.Tensor];
+    return class Cube extends customFunction({
+      saves: true,
+      forward: (a) => a.mul(a).mul(a),
+      backward: (g, a) => {
         if (detach === 'x') return g.mul(a.detach().mul(a.detach()).mul(3));
         return g.detach().mul(a.mul(a).mul(3));
-      }
-    };
+      },
+    }) {};
   }
 
   it('default grad_outputs are uniform in [-1, 1), contiguous or not, and differentiable', async () => {
@@ -756,17 +660,14 @@ describe('gradgradcheck: grad_outputs and inputs (mutation-testing kills)', () =
 
   it('genNonContigGradOutputs hands the backward non-contiguous grad_outputs, the default contiguous ones', async () => {
     const seen: boolean[] = [];
-    class Cube extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        ctx.saveForBackward(a);
-        return a.mul(a).mul(a);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+    class Cube extends customFunction({
+      saves: true,
+      forward: (a) => a.mul(a).mul(a),
+      backward: (g, a) => {
         seen.push(g.isContiguous());
-        const [a] = ctx.savedTensors as [gg.Tensor];
         return g.mul(a.mul(a).mul(3));
-      }
-    }
+      },
+    }) {}
     const y = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     expect(await gradgradcheck((a) => Cube.apply(a), [y], { genNonContigGradOutputs: true, checkUndefinedGrad: false })).to.equal(true);
     expect(seen.includes(false)).to.equal(true);
