@@ -244,23 +244,52 @@ function inferNestedShape(data: unknown): number[] {
 }
 
 /** `fn`'s fill: size and value checked (the value becomes a kernel literal), then one fill kernel. */
-function filled(fn: string, shape: unknown, value: unknown, opts: TensorOptions): Tensor {
-  const { dtype, device } = resolve(opts, fn);
+function filled(fn: string, shape: unknown, value: unknown, opts: TensorOptions, inferred?: DType): Tensor {
+  const { dtype, device } = resolve(opts, fn, inferred);
   const s = checkSize(fn, 'size', shape);
   const v = checkFits(dtype, checkNumber(fn, 'fill_value', value));
   return finish(Tensor.filled(s, v, dtype, device), opts);
 }
 
 /**
- * A tensor filled with `value`, computed on the device (no upload).
+ * The dtype `full` and `arange` infer from their numbers when none is given,
+ * as PyTorch does from Python ints (torch.full([2], 3) and torch.arange(5)
+ * are int64): int64 when every number is whole and within ±2^53 (the
+ * integers a JS number holds exactly), else the default float dtype. Why
+ * the bound: a larger whole number (1e30, 3.4e38) is a float literal in
+ * practice, and gpugrad's int64 would refuse it; and -0 is a float (no
+ * integer has a negative zero: `full([1], -0)` is PyTorch's `-0.`). As `tensor()`: with
+ * `requiresGrad: true` whole numbers give the default float dtype, the only
+ * tensor that can require gradients (docs/spec/dtypes.md#inference).
+ */
+function inferFromNumbers(values: readonly unknown[], opts: TensorOptions): DType | undefined {
+  if (opts.requiresGrad === true) return undefined;
+  return values.every((v) => typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= 2 ** 53 && !Object.is(v, -0)) ? 'int64' : undefined;
+}
+
+/**
+ * A tensor of `shape` filled with `value`, computed on the device (no
+ * upload); PyTorch's `torch.full`.
+ *
+ * dtype, when not given, as PyTorch infers it: a whole `value` gives int64
+ * (`gg.full([2], 3)`, PyTorch's `torch.full([2], 3)`), a fractional or
+ * non-finite one the default float dtype. JavaScript has no float literal
+ * for a whole number (PyTorch's `torch.full([2], 3.)`), so ask for a float
+ * with `gg.full([2], 3, { dtype: 'float32' })` (or `.float()`); with
+ * `requiresGrad: true` a whole value gives the default float dtype, as
+ * `gg.tensor` (docs/spec/dtypes.md#inference). PyTorch's bool fill
+ * (`torch.full([2], True)`) has no gpugrad dtype and is refused.
  * @throws TypeError when `shape` is not whole numbers or `value` is not a JS
- *   number, or for an option key other than dtype, device, requiresGrad
- *   (`full() got an unexpected keyword argument 'k'`, as every creation
- *   function); RangeError for a negative size or a finite value beyond float32
- * @example gg.full([2, 2], 7)
+ *   number (a boolean included), or for an option key other than dtype,
+ *   device, requiresGrad (`full() got an unexpected keyword argument 'k'`, as
+ *   every creation function); RangeError for a negative size, a finite value
+ *   beyond float32 in a float32 tensor or a value the integer dtype cannot hold
+ * @example gg.full([2, 2], 7) // int64 [[7, 7], [7, 7]]
+ * @example gg.full([2, 2], 0.5) // float32
+ * @example gg.full([2, 2], 7, { dtype: 'float32' }) // float32 [[7, 7], [7, 7]]
  */
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
-  return filled('full', shape, value, opts);
+  return filled('full', shape, value, opts, inferFromNumbers([value], opts));
 }
 /** Zeros. @example gg.zeros([2, 3]) */
 export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
@@ -295,12 +324,17 @@ export type ArangeOptions = TensorOptions & { start?: number; step?: number };
  * `arange(start, end)`, `arange(start, end, step)`, each optionally followed
  * by the options (`dtype`, `device`, `requiresGrad`).
  *
+ * dtype, when not given, as PyTorch infers it: int64 when start, end and
+ * step are all whole numbers (`gg.arange(5)`, `gg.arange(0, 10, 2)`, as
+ * `torch.arange(5)`), else the default float dtype (`gg.arange(0, 1, 0.5)`).
+ * JavaScript has no float literal for a whole number (PyTorch's
+ * `torch.arange(5.)`): ask for floats with `gg.arange(5, { dtype: 'float32' })`
+ * (or `.float()`); with `requiresGrad: true` whole numbers give the default
+ * float dtype, as `gg.tensor` (docs/spec/dtypes.md#inference).
+ *
  * Shape: [ceil((end - start) / step)] (PyTorch's length rule, computed in
  * float64, so `arange(0, 1, 0.1)` has 10 values). Element i is
- * `start + i·step` computed in float64, then stored in the dtype (default
- * float32; PyTorch's int64 for whole-number arguments is not followed:
- * JavaScript cannot tell `arange(5.)` from `arange(5)`, and the default float
- * keeps every existing call's dtype; docs/spec/dtypes.md#inference).
+ * `start + i·step` computed in float64, then stored in the dtype.
  * With an integer dtype, start, end and step are first truncated toward
  * zero, as PyTorch computes integer ranges in int64:
  * `arange(0.5, 3, { dtype: 'int64' })` is [0, 1, 2] and a step of 0.5 is
@@ -314,7 +348,8 @@ export type ArangeOptions = TensorOptions & { start?: number; step?: number };
  *   non-finite start or end), `upper bound and larger bound inconsistent
  *   with step sign`, and for more than 2^31 elements; RangeError for an
  *   integer range the dtype cannot hold exactly (int64 beyond 2^53)
- * @example gg.arange(4) // [0, 1, 2, 3]
+ * @example gg.arange(4) // int64 [0, 1, 2, 3]
+ * @example gg.arange(4, { dtype: 'float32' }) // float32 [0, 1, 2, 3]
  * @example gg.arange(2, 5) // [2, 3, 4]
  * @example gg.arange(1, 2.5, 0.5, { dtype: 'float64' }) // [1, 1.5, 2]
  * @example gg.arange(10, 0, -3) // [10, 7, 4, 1]
@@ -333,7 +368,8 @@ export function arange(...args: unknown[]): Tensor {
   while (nums.length > 0 && nums[nums.length - 1] === undefined) nums.pop();
   if (nums.length === 0 || nums.length > 3) throw new TypeError(`arange() takes 1 to 3 numbers (end; start, end; or start, end, step) and options, got ${args.length} arguments`);
   const opts = (hasOpts ? last : {}) as ArangeOptions;
-  const { dtype, device } = resolve(opts, 'arange', undefined, ['start', 'step']);
+  const inferred = inferFromNumbers(nums.length === 1 ? [nums[0], opts.start ?? 0, opts.step ?? 1] : [nums[0], nums[1], nums[2] ?? 1], opts);
+  const { dtype, device } = resolve(opts, 'arange', inferred, ['start', 'step']);
   let start: number;
   let end: number;
   let step: number;

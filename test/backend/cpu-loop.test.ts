@@ -60,9 +60,9 @@ describe('cpu device loops: hoisted statements', () => {
     const n = 300;
     for (let round = 0; round < 3; round++) {
       // a large array freed with non-zero values, then outputs of the same size
-      const junk = gg.full([n, n], 7 + round);
+      const junk = gg.full([n, n], 7 + round, { dtype: 'float32' });
       junk.dispose();
-      const a = gg.arange(n * n).reshape(n, n);
+      const a = gg.arange(n * n, { dtype: 'float32' }).reshape(n, n);
       const y = a.mul(2).add(round);
       const v = await y.data();
       expect(v[0]).to.equal(round);

@@ -57,6 +57,7 @@ export interface ToolsFixture {
     alpha: { op: 'add' | 'sub'; alpha: number; a: ToolTensor; b: ToolTensor | number; out: ToolTensor; inplace: ToolTensor; gout: ToolTensor; gradA: ToolTensor; gradB: ToolTensor | null }[];
     intAlpha: number[];
     dtypes: Record<string, string>;
+    values: Record<string, ToolTensor>;
   };
 }
 

@@ -102,7 +102,7 @@ describe('safety: creation functions check their arguments', () => {
     expect(() => gg.arange('3' as unknown as number)).to.throw("arange(): argument 'end' must be Number, not str");
     expect(() => gg.arange(3, { step: 0 })).to.throw('step must be nonzero');
     expect(() => gg.arange(3, { start: 5 })).to.throw('upper bound and larger bound inconsistent with step sign');
-    expect(gg.arange(5, { start: 1, step: 2 }).dataSync()).to.deep.equal(new Float32Array([1, 3]));
+    expect(gg.arange(5, { start: 1, step: 2, dtype: 'float32' }).dataSync()).to.deep.equal(new Float32Array([1, 3]));
   });
 
   it('cat() promotes float32 and float64 to float64 (PyTorch type promotion)', () => {

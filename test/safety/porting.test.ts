@@ -204,13 +204,65 @@ describe('porting: dtype of the creation functions (PyTorch 1.13 against docs/sp
     expect(gg.full([2], 3.5).dtype).to.equal(D()['full_float']);
     expect(gg.arange(0, 1, 0.5).dtype).to.equal(D()['arange_float_step']);
   });
-  it('full and arange with whole numbers: PyTorch infers int64; gpugrad keeps the default float dtype (documented), and { dtype } gives PyTorch\'s', () => {
-    // JavaScript cannot tell torch.arange(5.) from torch.arange(5): the default float keeps every existing call's dtype
-    expect([D()['full_int'], D()['arange_int'], D()['arange_int2'], D()['arange_int3']]).to.deep.equal(['int64', 'int64', 'int64', 'int64']);
-    expect(gg.full([2], 3).dtype).to.equal(gg.getDefaultDtype());
-    expect(gg.arange(5).dtype).to.equal(gg.getDefaultDtype());
-    expect(gg.full([2], 3, { dtype: 'int64' }).dtype).to.equal(D()['full_int']);
-    expect(gg.arange(1, 7, 2, { dtype: 'int64' }).dtype).to.equal(D()['arange_int3']);
-    expect(Array.from(gg.arange(1, 7, 2, { dtype: 'int64' }).dataSync())).to.deep.equal([1, 3, 5]);
+  it('full and arange with whole numbers: int64, as PyTorch infers; any fractional or non-finite argument, or -0: the default float dtype', () => {
+    const made: Record<string, () => gg.Tensor> = {
+      full_int: () => gg.full([2], 3),
+      full_float: () => gg.full([2], 3.5),
+      full_neg_int: () => gg.full([2], -3),
+      full_inf: () => gg.full([2], Infinity),
+      full_neg_zero: () => gg.full([2], -0),
+      arange_int: () => gg.arange(5),
+      arange_int2: () => gg.arange(1, 5),
+      arange_int3: () => gg.arange(1, 7, 2),
+      arange_float_step: () => gg.arange(0, 1, 0.5),
+      arange_float_start: () => gg.arange(0.5, 3),
+      arange_float_end: () => gg.arange(0, 2.5),
+      arange_int_neg_step: () => gg.arange(5, 0, -2),
+      full_like_float_int_value: () => gg.fullLike(gg.ones([2]), 3),
+      full_like_int_float_value: () => gg.fullLike(gg.ones([2], { dtype: 'int64' }), 3.7),
+    };
+    for (const [key, make] of Object.entries(made)) expect(make().dtype, key).to.equal(D()[key]);
+    expect(Object.keys(made).filter((k) => D()[k] === 'int64')).to.have.length(7);
+    // the options form infers from start and step too
+    expect(gg.arange(5, { start: 1, step: 2 }).dtype).to.equal('int64');
+    expect(gg.arange(5, { start: 0.5 }).dtype).to.equal('float32');
+    // the values, as PyTorch's
+    for (const [key, make] of [['full_int', () => gg.full([2], 3)], ['arange_int3', () => gg.arange(1, 7, 2)], ['arange_int_neg_step', () => gg.arange(5, 0, -2)], ['arange_float_start', () => gg.arange(0.5, 3)]] as const) {
+      expect(Array.from(make().dataSync()), key).to.deep.equal(nums(P().values[key] as ToolTensor));
+    }
+  });
+  it('a float of whole numbers is asked for with { dtype } (JavaScript has no 3. literal); an explicit dtype always wins', () => {
+    // PyTorch: torch.full([2], 3.) and torch.arange(5.)
+    expect(D()['arange_float']).to.equal('float32');
+    expect(gg.full([2], 3, { dtype: 'float32' }).dtype).to.equal('float32');
+    expect(gg.arange(5, { dtype: 'float32' }).dtype).to.equal(D()['arange_float']);
+    expect(gg.arange(0.5, 3, { dtype: 'int64' }).dtype).to.equal('int64');
+    expect(gg.full([2], 2.5, { dtype: 'int32' }).dtype).to.equal('int32');
+    // requiresGrad: only a float can require gradients, so whole numbers give the default float (as gg.tensor)
+    expect(gg.full([2], 3, { requiresGrad: true }).dtype).to.equal(gg.getDefaultDtype());
+    expect(gg.arange(3, { requiresGrad: true }).dtype).to.equal(gg.getDefaultDtype());
+    expect(() => gg.full([2], 3, { dtype: 'int64', requiresGrad: true })).to.throw('Only Tensors of floating point and complex dtype can require gradients');
+    // beyond ±2^53 a whole JS number is a float literal (1e30, float32's largest)
+    expect(gg.full([1], 1e30).dtype).to.equal('float32');
+    // PyTorch's bool fill (torch.full([2], True)) has no gpugrad dtype: refused, naming the argument
+    expect(D()['full_bool']).to.equal('bool');
+    expect(() => gg.full([2], true as unknown as number)).to.throw(TypeError, "argument 'fill_value' must be Number, not bool");
+  });
+  it('what a port computes with an int64 range promotes as PyTorch (torch.result_type)', () => {
+    const r = (): gg.Tensor => gg.arange(3);
+    const made: Record<string, () => gg.Tensor> = {
+      arange_int_mul_int: () => r().mul(2),
+      arange_int_mul_float: () => r().mul(0.5),
+      arange_int_div_int: () => gg.arange(1, 4).div(2),
+      arange_int_div_tensor: () => gg.arange(1, 4).div(gg.arange(1, 4)),
+      arange_int_add_float_tensor: () => r().add(gg.ones([3])),
+      arange_int_pow_float: () => r().pow(0.5),
+      arange_int_sum: () => r().sum(),
+      full_int_exp: () => gg.full([2], 3).exp(),
+    };
+    for (const [key, make] of Object.entries(made)) expect(make().dtype, key).to.equal(D()[key]);
+    expect(Array.from(r().mul(0.5).dataSync())).to.deep.equal(nums(P().values['arange_int_mul_float'] as ToolTensor));
+    expect(Array.from(gg.arange(1, 4).div(2).dataSync())).to.deep.equal(nums(P().values['arange_int_div_int'] as ToolTensor));
+    expect(errorOf(() => r().mean())).to.equal(msg('meanOfIntRange'));
   });
 });

@@ -19,7 +19,7 @@ describe('safety: Module.loadStateDict validates every value before writing any'
     const m = model();
     const before = snapshot(m);
     const sd: Record<string, unknown> = { ...m.stateDict() };
-    for (const k of Object.keys(sd)) sd[k] = gg.full((sd[k] as gg.Tensor).shape, 5);
+    for (const k of Object.keys(sd)) sd[k] = gg.fullLike(sd[k] as gg.Tensor, 5);
     sd['1.running_var'] = [1, 1];
     expect(() => m.loadStateDict(sd as Record<string, gg.Tensor>)).to.throw(
       'While copying the buffer named "1.running_var", expected a Tensor from checkpoint but received list',
@@ -31,7 +31,7 @@ describe('safety: Module.loadStateDict validates every value before writing any'
     const m = model();
     const before = snapshot(m);
     const sd: Record<string, gg.Tensor> = {};
-    for (const [k, t] of Object.entries(m.stateDict())) sd[k] = gg.full(t.shape, 5);
+    for (const [k, t] of Object.entries(m.stateDict())) sd[k] = gg.fullLike(t, 5);
     (sd['1.running_mean'] as gg.Tensor).dispose();
     expect(() => m.loadStateDict(sd)).to.throw('While copying the buffer named "1.running_mean", the Tensor from checkpoint was disposed');
     expect(snapshot(m)).to.deep.equal(before);
@@ -44,7 +44,7 @@ describe('safety: Module.loadStateDict validates every value before writing any'
   it('a good load still works and copies values', () => {
     const m = model();
     const sd: Record<string, gg.Tensor> = {};
-    for (const [k, t] of Object.entries(m.stateDict())) sd[k] = gg.full(t.shape, 3);
+    for (const [k, t] of Object.entries(m.stateDict())) sd[k] = gg.fullLike(t, 3);
     m.loadStateDict(sd);
     expect(Array.from((m.stateDict()['0.weight'] as gg.Tensor).dataSync())).to.deep.equal([3, 3, 3, 3]);
   });

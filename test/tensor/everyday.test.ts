@@ -162,7 +162,7 @@ describe('everyday tools (PyTorch 1.13 goldens, float64 on the cpu)', () => {
       expect(() => gg.arange(1, 7, { step: 2 } as gg.TensorOptions)).to.throw(TypeError, 'leave them out of the options');
       const t = gg.arange(1, 3, 0.5, { dtype: 'float64', requiresGrad: true });
       expect([t.dtype, t.requiresGrad, Array.from(t.dataSync())]).to.deep.equal(['float64', true, [1, 1.5, 2, 2.5]]);
-      expect(gg.arange(3).dtype).to.equal('float32');
+      expect([gg.arange(3).dtype, gg.arange(7, { start: 1, step: 2 }).dtype, gg.arange(3, { step: 0.5 }).dtype]).to.deep.equal(['int64', 'int64', 'float32']);
     });
   });
 
@@ -255,7 +255,8 @@ describe("the README's everyday-tools snippet says what it shows", () => {
     expect(await arr(gg.rsub(gg.tensor([1, 2]), 10, { alpha: 2 }))).to.deep.equal([8, 6]);
     expect(await arr(gg.tensor([1, 1]).add(gg.tensor([1, 2]), { alpha: 2 }))).to.deep.equal([3, 5]);
     expect(JSON.stringify(gg.tensor([[1, 2]]))).to.equal('{"dtype":"int64","shape":[1,2],"device":"cpu","data":[[1,2]]}');
-    expect([gg.arange(5).dtype, gg.full([2], 3).dtype]).to.deep.equal(['float32', 'float32']);
+    expect([gg.arange(5).dtype, gg.arange(2, 7).dtype, gg.arange(0, 1, 0.25, { dtype: 'float64' }).dtype, gg.full([2], 3).dtype]).to.deep.equal(['int64', 'int64', 'float64', 'int64']);
+    expect([gg.full([2], 3, { dtype: 'float32' }).dtype, gg.arange(5, { dtype: 'float32' }).dtype]).to.deep.equal(['float32', 'float32']);
     const grid = ndarray(new Float64Array([0, 1, 2, 3, 4, 5]), [2, 3]);
     expect(await gg.tensor(grid.transpose(1, 0).step(-1, 1)).array()).to.deep.equal([[2, 5], [1, 4], [0, 3]]);
     const t = gg.randn([2, 3]);

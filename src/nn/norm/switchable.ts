@@ -12,7 +12,7 @@
  * values) by the law of total variance, never by another pass over x.
  */
 import { Tensor } from '../../tensor/tensor.js';
-import { full, ones, zeros } from '../../tensor/creation.js';
+import { ones, zeros } from '../../tensor/creation.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { Module, type FactoryOptions, type NormLayer } from '../module.js';
 import { NormBase, type BatchNormOptions } from './batchnorm.js';
@@ -189,7 +189,7 @@ export class SwitchNorm2d extends Module implements NormLayer {
     this.usingBn = checkOptionalBool(name, 'using_bn', opts.usingBn, true);
     this.lastGamma = checkOptionalBool(name, 'last_gamma', opts.lastGamma, false);
     const f = { dtype: opts.dtype, device: opts.device };
-    this.registerParameter('weight', full([1, numFeatures, 1, 1], this.lastGamma ? 0 : 1, f));
+    this.registerParameter('weight', (this.lastGamma ? zeros : ones)([1, numFeatures, 1, 1], f));
     this.registerParameter('bias', zeros([1, numFeatures, 1, 1], f));
     const k = this.usingBn ? 3 : 2;
     this.registerParameter('mean_weight', ones([k], f));
