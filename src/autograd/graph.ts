@@ -19,7 +19,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { BackwardCtx, OpAttrs, OpName, OpSpec } from '../tensor/ops.js';
 import { numel } from '../tensor/shape.js';
 import { trackNode } from '../tensor/storage.js';
-import { isAnomalyEnabled } from './grad-mode.js';
+import { isAnomalyEnabled, isGradEnabled } from './grad-mode.js';
 
 /** Where a gradient goes: input slot `index` of `node`. */
 export interface Edge {
@@ -234,8 +234,25 @@ export class WriteNode extends Node {
   }
 }
 
+/**
+ * @internal A faster backward for one recorded node, for when no graph is
+ * being created (docs/notes/architecture.md, "Backward shortcuts"): it gives
+ * the same gradients as the table's rule over the node and the nodes behind
+ * it, computed in fewer passes. It runs with grad mode off and may answer
+ * null (the table's rule runs instead). With `createGraph` the table's rule
+ * always runs, so double backward sees the recorded graph.
+ */
+export interface BackwardShortcut {
+  /** The inputs' gradients from the output's (`inputs`: the node's saved inputs, version-checked), or null. */
+  backward(grad: Tensor, inputs: readonly Tensor[], needs: readonly boolean[]): (Tensor | null)[] | null;
+  /** Free what the shortcut holds (with the node's saved tensors). */
+  release(): void;
+}
+
 /** @internal The node an op application records: the table's backward rule over what the entry saved. */
 export class OpNode<N extends OpName> extends Node {
+  /** @internal a faster backward when no graph is created (`BackwardShortcut`); set right after the node is made. */
+  shortcut: BackwardShortcut | null = null;
   private saved: Tensor[] | null;
   private savedResult: Tensor | null = null;
   /** Version of each saved input when saved, the inputs themselves (for the message), and which the backward reads. */
@@ -293,11 +310,17 @@ export class OpNode<N extends OpName> extends Node {
         return self.savedResult;
       },
     };
+    if (this.shortcut && !isGradEnabled()) {
+      const fast = this.shortcut.backward(grad, ctx.inputs, ctx.needs);
+      if (fast) return fast;
+    }
     return this.spec.backward(ctx);
   }
 
   release(): void {
     this.released = true;
+    this.shortcut?.release();
+    this.shortcut = null;
     if (this.saved) for (const t of this.saved) t.dispose();
     this.savedResult?.dispose();
     this.saved = null;

@@ -289,6 +289,19 @@ describe('nn.utils spectral norm', () => {
             composedOut.backward(G);
             const composedGrad = W.grad as unknown as gg.Tensor;
             const label = `${device} ${dtype} ${shape.join('x')}`;
+            if (dim === 0) {
+              // dim 0: the one-pass backward (spectral.ts `SpectralShortcut`): one reduction, one pass,
+              // nothing else (sigma's chain receives no gradient); the composed rule's gradient to 1e-12
+              expect(kernels.kernels.map((k) => k.kernel), label).to.deep.equal(['SpectralNormDot', 'SpectralNormBackward']);
+              if (dtype === 'float64') {
+                expect(await fusedOut.data(), `${label} values`).to.deep.equal(await composedOut.data());
+                expectClose(await fusedGrad.data(), await composedGrad.data(), { rtol: 1e-12, atol: 1e-14 }, `${label} gradient`);
+              } else {
+                expectClose(await fusedOut.data(), await composedOut.data(), { rtol: 1e-5, atol: 1e-6 }, `${label} values`);
+                expectClose(await fusedGrad.data(), await composedGrad.data(), { rtol: 1e-4, atol: 1e-5 }, `${label} gradient`);
+              }
+              continue;
+            }
             // the backward of the division: g/sigma and one sum for sigma (the composed rule: 6 passes)
             expect(kernels.kernels.filter((k) => k.kernel.startsWith('SpectralDivide')).length, label).to.equal(2);
             if (dtype === 'float64') {
@@ -334,6 +347,71 @@ describe('nn.utils spectral norm', () => {
         };
         expect(await gg.autograd.gradcheck(fn, [x, w]), m.constructor.name).to.equal(true);
       }
+    });
+  });
+
+  // the one-pass backward of W/sigma (spectral.ts `SpectralShortcut`) runs only when no graph is
+  // created; the recorded graph is the same either way
+  describe('the one-pass backward of W/sigma', () => {
+    const setup = (seed: number): { W: gg.Tensor; G: gg.Tensor; sn: SpectralNorm } => {
+      const r = rng(seed);
+      const W = gg.tensor(Array.from({ length: 4 * 2 * 3 * 3 }, () => r() * 2 - 1), { shape: [4, 2, 3, 3], ...f64, requiresGrad: true });
+      const G = gg.tensor(Array.from({ length: 4 * 2 * 3 * 3 }, () => r() * 2 - 1), { shape: [4, 2, 3, 3], ...f64 });
+      const sn = new SpectralNorm(W, 1, 0);
+      sn.eval();
+      return { W, G, sn };
+    };
+
+    it('records the same graph: SpectralDivideBackward0 over W and sigma = SumBackward0(MulBackward0(...))', () => {
+      const { W, sn } = setup(5);
+      const y = sn.forward(W);
+      expect(y.gradFn?.name).to.equal('SpectralDivideBackward0');
+      const next = y.gradFn!.nextFunctions;
+      expect(next.map(([n]) => n?.name)).to.deep.equal(['AccumulateGrad', 'SumBackward0']);
+      const mul = next[1]![0]!.nextFunctions[0]![0]!;
+      expect(mul.name).to.equal('MulBackward0');
+      expect(mul.nextFunctions.map(([n]) => n?.name)).to.deep.equal([undefined, 'ViewBackward0']);
+    });
+
+    it('with createGraph the recorded rule runs (second derivatives as the composed W.div(sigma)), and retainGraph keeps the shortcut', () => {
+      const { W, G, sn } = setup(6);
+      const y = sn.forward(W);
+      const [gFast] = gg.autograd.grad(y, [W], { gradOutputs: G, retainGraph: true });
+      const [gGraph] = gg.autograd.grad(y, [W], { gradOutputs: G, createGraph: true });
+      const composed = W.div(sn.sigma(W));
+      const [gComposed] = gg.autograd.grad(composed, [W], { gradOutputs: G, createGraph: true });
+      expect(gGraph!.requiresGrad).to.equal(true);
+      expectClose(valuesSync(gFast!), valuesSync(gComposed!), { rtol: 1e-12, atol: 1e-14 }, 'first derivative');
+      expect(valuesSync(gGraph!)).to.deep.equal(valuesSync(gComposed!));
+      // a second derivative through the recorded graph: d/dW sum(grad · G)
+      const [hh] = gg.autograd.grad(gGraph!.mul(G).sum(), [W]);
+      const [hc] = gg.autograd.grad(gComposed!.mul(G).sum(), [W]);
+      expect(valuesSync(hh!)).to.deep.equal(valuesSync(hc!));
+    });
+
+    it('gradgradcheck (float64) of a spectral-normed Conv2d weight', async function () {
+      this.timeout(60000);
+      const { W, sn } = setup(7);
+      expect(await gg.autograd.gradgradcheck((w: gg.Tensor) => sn.forward(w), [W])).to.equal(true);
+    });
+
+    it('a weight written in place after the forward is refused (the saved-tensor check runs first)', () => {
+      const { W, G, sn } = setup(8);
+      const w2 = W.mul(1);
+      const y = sn.forward(w2);
+      gg.noGrad(() => w2.mul_(2));
+      expect(() => y.backward(G)).to.throw(/modified by an inplace operation/);
+    });
+
+    it('frees its copies of u and v with the graph: no tensor left after backward and dispose', () => {
+      const { W, G, sn } = setup(9);
+      const before = gg.memory().liveBuffers;
+      gg.tidy(() => {
+        sn.forward(W).backward(G);
+      });
+      (W.grad as gg.Tensor).dispose();
+      W.grad = null;
+      expect(gg.memory().liveBuffers).to.equal(before);
     });
   });
 

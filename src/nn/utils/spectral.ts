@@ -20,6 +20,7 @@ import { argError, checkInt, checkNumber, checkOptions } from '../../tensor/chec
 import { Tensor } from '../../tensor/tensor.js';
 import { fx } from '../../tensor/fuse.js';
 import { noGrad } from '../../autograd/grad-mode.js';
+import { OpNode, type BackwardShortcut, type Node } from '../../autograd/graph.js';
 import { randn } from '../../tensor/creation.js';
 import { Module, isNormLayer } from '../module.js';
 import { isLazyModule, onMaterialize, type ModuleClass } from '../lazy.js';
@@ -52,6 +53,55 @@ export interface SpectralNormOptions {
 function divideBySigma(weight: Tensor, sigma: Tensor): Tensor {
   if (weight.dtype !== 'float32' && weight.dtype !== 'float64') return weight.div(sigma);
   return weight.fused([sigma], { expr: fx.div(fx.in(0), fx.in(1)), dims: [], kind: 'sum', name: 'SpectralDivide' });
+}
+
+/**
+ * The backward of `W / σ` with σ = uᵀ W v folded in (a `BackwardShortcut`,
+ * docs/notes/architecture.md, "Backward shortcuts"): the recorded graph
+ * sends g/σ to W through the division and dσ·u vᵀ through σ's chain (sum, mul,
+ * matmul), with dσ = -Σ g·W/σ²; that is a division pass, a reduction, an
+ * outer product and the engine's addition over every weight. Here the same
+ * gradient is one reduction c = Σ g·W and one pass dW = (g - (c/σ)·u vᵀ)/σ,
+ * and σ's chain receives nothing (the whole gradient of W arrives through the
+ * division's edge; the sum at W is the same). Used only when no graph is
+ * created, σ's chain is the one `sigmaOf` recorded for this division, and
+ * nothing observes σ's gradient (no hook, no retained grad on its node).
+ * `u` and `v` are the copies σ was computed with (never written).
+ */
+class SpectralShortcut implements BackwardShortcut {
+  constructor(
+    private u: Tensor | null,
+    private v: Tensor | null,
+    private readonly sigmaNode: Node,
+  ) {}
+
+  backward(grad: Tensor, inputs: readonly Tensor[], needs: readonly boolean[]): (Tensor | null)[] | null {
+    const [w, sigma] = inputs as [Tensor, Tensor];
+    const { u, v, sigmaNode: node } = this;
+    if (!u || !v || !needs[0] || !needs[1] || node.preHooks.size || node.postHooks.length || node.retained.size) return null;
+    const h = u.numel();
+    const cols = v.numel();
+    const g = grad.reshape(h, cols);
+    const c = w.reshape(h, cols).fused([g], { expr: fx.mul(fx.in(0), fx.in(1)), dims: [0, 1], kind: 'sum', name: 'SpectralNormDot' });
+    const { in: x, c: k, sub, mul, div } = fx;
+    // (g - (c/σ)·u_i·v_j)/σ = g·(1/σ) - ((c/σ²)·u_i)·v_j, the weight as its (h, cols) matrix: the
+    // scalars are computed once and (c/σ²)·u_i once per row (the cpu loop hoists them), leaving
+    // two products and a difference per weight (a division per weight costs as much as the pass)
+    const dw = g.fused([c, sigma, u.reshape(h, 1), v.reshape(1, cols)], {
+      expr: sub(mul(x(0), div(k(1), x(2))), mul(mul(div(div(x(1), x(2)), x(2)), x(3)), x(4))),
+      dims: [],
+      kind: 'sum',
+      name: 'SpectralNormBackward',
+    });
+    return [dw.reshape(...w.shape), null];
+  }
+
+  release(): void {
+    this.u?.dispose();
+    this.v?.dispose();
+    this.u = null;
+    this.v = null;
+  }
 }
 
 /** `t / max(‖t‖₂, eps)` over all of `t` (a vector). */
@@ -138,10 +188,15 @@ export class SpectralNorm extends Module {
    * @example sn.sigma(w).itemSync() // ≈ the largest singular value of w
    */
   sigma(weight: Tensor): Tensor {
+    return this.sigmaOf(weight).sigma;
+  }
+
+  /** σ with the copies of u and v it was computed from. */
+  private sigmaOf(weight: Tensor): { sigma: Tensor; u: Tensor; v: Tensor } {
     const wm = this.toMatrix(weight);
     const u = this._u.clone();
     const v = this._v.clone();
-    return u.mul(wm.matmul(v)).sum();
+    return { sigma: u.mul(wm.matmul(v)).sum(), u, v };
   }
 
   /**
@@ -151,7 +206,15 @@ export class SpectralNorm extends Module {
   forward(weight: Tensor): Tensor {
     if (weight.ndim === 1) return normalize(weight, this.eps);
     if (this.training || this.powerIterOnEval) this.powerMethod(this.toMatrix(weight), this.nPowerIterations);
-    return divideBySigma(weight, this.sigma(weight));
+    const { sigma, u, v } = this.sigmaOf(weight);
+    const out = divideBySigma(weight, sigma);
+    // the one-pass backward (SpectralShortcut), for dim 0 (the weight's own layout is the matrix's)
+    const node = out.gradFn;
+    const sigmaNode = sigma.gradFn;
+    if (this.dim === 0 && node instanceof OpNode && node.op === 'fused' && sigmaNode && !u.requiresGrad && !v.requiresGrad && node.next[1]?.node === sigmaNode) {
+      node.shortcut = new SpectralShortcut(u.alias(), v.alias(), sigmaNode);
+    }
+    return out;
   }
 
   /** The identity: assigning a weight stores it unnormalised, as PyTorch. @example lin.weight = w0; // stored as given, via rightInverse */
