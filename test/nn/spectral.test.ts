@@ -226,6 +226,38 @@ describe('nn.utils spectral norm', () => {
       expect(valuesSync(snOf(lin2)._u)).to.not.deep.equal(before);
     });
 
+    // the power iteration normalises with two fused kernels (spectral.ts `normalizeNoGrad`):
+    // the composed t / clamp(sqrt(sum(t*t)), eps), bit for bit in float64, eps clamp included
+    forEachDevice((device) => {
+      it('power iteration: the fused normalisation is the composed one (float64 bit for bit on the cpu; a zero weight gives zeros)', async () => {
+        const dtypes: gg.DType[] = device === 'cpu' ? ['float64', 'float32'] : ['float32'];
+        const r = rng(31);
+        for (const dtype of dtypes) {
+          for (const scale of [1, 0]) {
+            const W = gg.tensor(Array.from({ length: 5 * 7 }, () => (r() * 2 - 1) * scale), { shape: [5, 7], dtype, device });
+            const sn = new SpectralNorm(W, 1, 0);
+            const v0 = sn._v.clone();
+            sn.powerMethod(W, 1);
+            const eps = sn.eps;
+            const norm = (t: gg.Tensor): gg.Tensor => t.div(t.mul(t).sum().sqrt().clamp(eps));
+            const u = norm(W.matmul(v0));
+            const v = norm(W.t().matmul(u));
+            const label = `${device} ${dtype} scale ${scale}`;
+            const values = async (t: gg.Tensor): Promise<number[]> => Array.from(await t.data());
+            const [gu, gv, eu, ev] = await Promise.all([values(sn._u), values(sn._v), values(u), values(v)]);
+            if (dtype === 'float64') {
+              expect(gu, label).to.deep.equal(eu);
+              expect(gv, label).to.deep.equal(ev);
+            } else {
+              expectClose(gu, eu, { rtol: 1e-5, atol: 1e-6 }, label);
+              expectClose(gv, ev, { rtol: 1e-5, atol: 1e-6 }, label);
+            }
+            if (scale === 0) expect(gu.every((x) => x === 0), label).to.equal(true);
+          }
+        }
+      });
+    });
+
     it('W/sigma has largest singular value 1 after many iterations', function () {
       this.timeout(30000);
       const lin = spectralNorm(new Linear(6, 5, f64));

@@ -110,6 +110,28 @@ function normalize(t: Tensor, eps: number): Tensor {
 }
 
 /**
+ * `normalize` without a graph, as two fused kernels (Σt², then the division)
+ * instead of seven (mul, sum, sqrt, clamp's three, div): the power iteration's
+ * normalisations. The formulas are `normalize`'s (clamp's values: x where
+ * x ≥ eps, else max(x, eps), which keeps a NaN), so float64 values are the
+ * same bit for bit (the sum runs in the same order); float32 differs in
+ * rounding only (t² is not rounded to float32 before the sum).
+ */
+function normalizeNoGrad(t: Tensor, eps: number): Tensor {
+  if (t.dtype !== 'float32' && t.dtype !== 'float64') return normalize(t, eps);
+  const { in: x, c: k, f, div, mul, where } = fx;
+  const ss = t.fused([], { expr: mul(x(0), x(0)), dims: t.shape.map((_, d) => d), kind: 'sum', name: 'SquaredNorm' });
+  const norm = f('sqrt', x(1));
+  const clamped = where(f('ge', norm, k(eps)), norm, f('maximum', norm, k(eps)));
+  return t.fused([ss], { expr: div(x(0), clamped), dims: [], kind: 'sum', name: 'Normalize' });
+}
+
+/** A copy of u or v to compute σ with: without a copy (a new storage over the same never-written buffer) unless it records a graph. */
+function snapshot(t: Tensor): Tensor {
+  return t.requiresGrad ? t.clone() : t.fork(false);
+}
+
+/**
  * The parametrization `W ↦ W / σ(W)` (PyTorch's `_SpectralNorm`), registered
  * as `parametrizations.<name>.0` with buffers `_u` and `_v`.
  * @example gg.nn.utils.parametrize.registerParametrization(lin, 'weight', new gg.nn.utils.SpectralNorm(lin.weight));
@@ -173,10 +195,10 @@ export class SpectralNorm extends Module {
     tidy(() => noGrad(() => {
       const wm = weightMat.detach();
       for (let i = 0; i < n; i++) {
-        const u = normalize(wm.matmul(this._v), this.eps);
+        const u = normalizeNoGrad(wm.matmul(this._v), this.eps);
         this._u.assign(u);
         u.dispose();
-        const v = normalize(wm.t().matmul(this._u), this.eps);
+        const v = normalizeNoGrad(wm.t().matmul(this._u), this.eps);
         this._v.assign(v);
         v.dispose();
       }
@@ -194,8 +216,8 @@ export class SpectralNorm extends Module {
   /** σ with the copies of u and v it was computed from. */
   private sigmaOf(weight: Tensor): { sigma: Tensor; u: Tensor; v: Tensor } {
     const wm = this.toMatrix(weight);
-    const u = this._u.clone();
-    const v = this._v.clone();
+    const u = snapshot(this._u);
+    const v = snapshot(this._v);
     return { sigma: u.mul(wm.matmul(v)).sum(), u, v };
   }
 
