@@ -11,7 +11,7 @@
 import type { Tensor } from './tensor.js';
 import { normDim, normDims, type Dims } from './shape.js';
 import { withGradMode } from '../autograd/grad-mode.js';
-import { relabel } from '../autograd/graph.js';
+import { OpNode, relabel, type BackwardShortcut, type Node } from '../autograd/graph.js';
 import { argError, checkBool, checkInt, checkNumber, checkOptions, checkTensor, checkTensorList, isTensor } from './check.js';
 import { tidy } from './storage.js';
 import { isFloatingDtype, isIntegralDtype, promoteTypes, type DType } from '../backend/types.js';
@@ -240,9 +240,69 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
   // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
   return tidy(() => {
     const d = normDim(dim, x.ndim);
+    if (isFloatingDtype(x.dtype) && getDevice(x.device).fusesNanExactly && (x.shape[d] ?? 0) > 0) return fusedLogSoftmax(x, d);
     const shifted = withDetachedMax(x, d, (m) => x.sub(m));
     return shifted.sub(shifted.exp().sum(d, true).log());
   });
+}
+
+/**
+ * The composed log-softmax below in fewer kernels (docs/notes/architecture.md,
+ * "Fused kernels"): s = Σ e^(x - m) over `d` (one fused reduction, m the
+ * detached max), l = log s, then (x - m) - l (one fused pass). The top node
+ * is PyTorch's `LogSoftmaxBackward0` over x, m and l (l's node LogBackward0,
+ * s's SumExpBackward0). The recorded rules are the composed chain's formulas
+ * in its order (Σ(-g) over `d`, divided by s, times e^(x - m), added to g),
+ * so float64 gives the same numbers; without createGraph the backward is
+ * `LogSoftmaxShortcut`, two kernels.
+ */
+function fusedLogSoftmax(x: Tensor, d: number): Tensor {
+  const { in: v, f, sub } = fx;
+  return withDetachedMax(x, d, (m) => {
+    const s = x.fused([m], { expr: f('exp', sub(v(0), v(1))), dims: [d], kind: 'sum', name: 'SumExp' });
+    const l = s.log();
+    const out = x.fused([m, l], { expr: sub(sub(v(0), v(1)), v(2)), dims: [], kind: 'sum', name: 'LogSoftmax' });
+    const node = out.gradFn;
+    const lNode = l.gradFn;
+    const sNode = s.gradFn;
+    if (node instanceof OpNode && node.op === 'fused' && lNode && sNode && node.next.length === 3 && node.next[2]?.node === lNode) {
+      node.shortcut = new LogSoftmaxShortcut(s.alias(), [lNode, sNode], d);
+    }
+    return out;
+  });
+}
+
+/**
+ * The backward of `fusedLogSoftmax` without createGraph (a `BackwardShortcut`,
+ * docs/notes/architecture.md, "Backward shortcuts"): the recorded rules send g
+ * to x through the top node and Σ(-g) to l, whose node divides it by s, and
+ * s's node multiplies it by e^(x - m) on its way to x, where the engine adds
+ * it to g (four kernels and three nodes). Here: t = Σ(-g) over the dim, then
+ * dx = g + (t/s)·e^(x - m): the same formulas in the same order (float64:
+ * the same numbers), two kernels; l's chain gets nothing (it leads only to x).
+ */
+class LogSoftmaxShortcut implements BackwardShortcut {
+  constructor(
+    private s: Tensor | null,
+    private readonly chain: readonly Node[],
+    private readonly d: number,
+  ) {}
+
+  backward(grad: Tensor, inputs: readonly Tensor[], needs: readonly boolean[]): (Tensor | null)[] | null {
+    const [x, m] = inputs as [Tensor, Tensor];
+    const s = this.s;
+    const observed = this.chain.some((n) => n.preHooks.size || n.postHooks.length || n.retained.size);
+    if (!s || !needs[0] || !needs[2] || needs[1] || observed) return null;
+    const { in: v, f, add, mul, div, neg, sub } = fx;
+    const t = grad.fused([], { expr: neg(v(0)), dims: [this.d], kind: 'sum', name: 'LogSoftmaxBackwardSum' });
+    const dx = grad.fused([t, s, x, m], { expr: add(v(0), mul(div(v(1), v(2)), f('exp', sub(v(3), v(4))))), dims: [], kind: 'sum', name: 'LogSoftmaxBackward' });
+    return [dx, null, null];
+  }
+
+  release(): void {
+    this.s?.dispose();
+    this.s = null;
+  }
 }
 
 /** log(Σ e^x) along `dim`, stably. */
