@@ -12,6 +12,7 @@ import { int, type Kernel } from './kernel.js';
 import { hostArray, type DType, type HostArray } from './types.js';
 import { platform } from './platform/platform.js';
 import { wasmGemm, wasmGemmUnavailable, worthPacking, type WasmGemm } from './wasm/gemm.js';
+import { profiling, recordKernel } from './profile.js';
 
 interface CpuBuffer extends DeviceBuffer {
   readonly data: HostArray;
@@ -162,6 +163,12 @@ export function hoistLevels(body: readonly string[], prefix: string, dims: numbe
 export interface CpuDeviceOptions {
   /** Run float32 matmul on the WebAssembly gemm when the runtime has it (default: true unless `GPUGRAD_WASM=0`). */
   readonly wasm?: boolean;
+  /**
+   * Run the normalize primitive's float32 passes as fused host loops
+   * (group-passes.ts; default: true unless `GPUGRAD_FAST_NORM=0`). Off, every
+   * pass is its IR kernel, as on the other devices.
+   */
+  readonly fastNorm?: boolean;
 }
 
 export class CpuDevice extends Device {
@@ -182,8 +189,15 @@ export class CpuDevice extends Device {
   /** Why `gemm` is null, for `info().notes`. */
   private readonly gemmNote: string;
 
+  /**
+   * Whether the normalize primitive's float32 passes run as fused host loops
+   * (group-passes.ts). Writable: tests turn it off to compare with the IR kernels.
+   */
+  fastNorm: boolean;
+
   constructor(options: CpuDeviceOptions = {}) {
     super();
+    this.fastNorm = options.fastNorm ?? platform().env('GPUGRAD_FAST_NORM') !== '0';
     const on = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
     this.gemm = on ? wasmGemm() : null;
     this.gemmNote = !on ? 'float32 matmul: JavaScript loop (WebAssembly gemm turned off)' : this.gemm ? 'float32 matmul: WebAssembly SIMD gemm' : `float32 matmul: JavaScript loop (${wasmGemmUnavailable()})`;
@@ -228,6 +242,40 @@ export class CpuDevice extends Device {
       this.profile.set(kernel.name, entry);
     }
     return this.wrap(out, dtype);
+  }
+
+  /**
+   * A host loop run as one kernel named `name` (the fast paths of
+   * group-passes.ts): `fill` gets a `size`-element array of `dtype` (a pooled
+   * one: old values may be in it) and must write every element, or return
+   * false to give up (nothing is kept; the caller runs its IR kernels). It
+   * is counted and profiled as a kernel run.
+   */
+  runHost(name: string, size: number, dtype: DType, fill: (out: HostArray) => boolean): DeviceBuffer | null {
+    this.checkDtype(dtype);
+    const out = this.pool.take(dtype, size);
+    const t0 = performance.now();
+    if (!fill(out)) {
+      this.pool.give(dtype, out);
+      return null;
+    }
+    this.stats.kernelRuns++;
+    if (profiling()) recordKernel(this.name, { name, inputs: 0, size, body: [], result: '0.0 /* a host loop: backend/group-passes.ts */', key: name }, dtype, t0, null);
+    if (this.profile) {
+      const entry = this.profile.get(name) ?? { calls: 0, ms: 0, elements: 0 };
+      entry.calls++;
+      entry.ms += performance.now() - t0;
+      entry.elements += size;
+      this.profile.set(name, entry);
+    }
+    return this.track(this.wrap(out, dtype));
+  }
+
+  /** The array behind a live buffer of this device, for the fast paths to read (never to write). */
+  hostData(buf: DeviceBuffer): HostArray {
+    this.checkOwner(buf);
+    if (buf.freed) throw new Error('internal: a fast path reads a freed buffer');
+    return (buf as CpuBuffer).data;
   }
 
   protected readImpl(buf: DeviceBuffer): Promise<HostArray> {

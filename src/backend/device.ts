@@ -170,7 +170,7 @@ export abstract class Device {
     if (buf.size > 0) this.freeImpl(buf);
   }
 
-  private track(buf: DeviceBuffer): DeviceBuffer {
+  protected track(buf: DeviceBuffer): DeviceBuffer {
     this.stats.liveBuffers++;
     this.stats.liveBytes += buf.size * bytesOf(buf.dtype);
     return buf;

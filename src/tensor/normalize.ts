@@ -36,6 +36,7 @@ import { fusedMap } from '../backend/fusion.js';
 import { getDevice } from '../backend/registry.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { fx } from './fuse.js';
+import { fastGradSums } from './normalize-fast.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, type Shape } from './shape.js';
 import { Storage } from './storage.js';
 import type { Tensor } from './tensor.js';
@@ -169,8 +170,10 @@ export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: Backward
   let r2: Tensor | null = null;
   let wr = false;
   if (joined) {
-    const sg = needX || needB ? g.sum(dims, true) : null;
-    const sgc = needX || needW ? x.fused([s, inv, m, g], { expr: mul(fx.in(4), xc), dims, kind: 'sum', name: `${a.name}GradCentredSum` }) : null;
+    // the cpu device's float32 fast path: both sums in one pass (tensor/normalize-fast.ts)
+    const both = needX || (needB && needW) ? fastGradSums(x, g, s, inv, m, dims) : null;
+    const sg = both ? both[0] : needX || needB ? g.sum(dims, true) : null;
+    const sgc = both ? both[1] : needX || needW ? x.fused([s, inv, m, g], { expr: mul(fx.in(4), xc), dims, kind: 'sum', name: `${a.name}GradCentredSum` }) : null;
     // dw = Σ g·(c - m)·istd, db = Σ g
     if (needW && sgc) out[5] = reduceTo(perGroupOf(s1, s2, inv, [sgc], mul(fx.in(3), st.istd), `${a.name}GradWeight`), (w as Tensor).shape);
     if (needB && sg) out[bi] = perGroup(b as Tensor, x, a.dims) ? reduceTo(sg, (b as Tensor).shape) : reduceTo(g, (b as Tensor).shape);

@@ -17,6 +17,7 @@
  * each with its TSDoc; their bodies are one or two lines.
  */
 import type { DType, HostArray } from '../backend/types.js';
+import type { DeviceBuffer } from '../backend/device.js';
 import { DTYPES, hostArray, isFloatingDtype, isIntegralDtype, resultType } from '../backend/types.js';
 import { defaults } from './defaults.js';
 import { fill, scatter } from '../backend/kernels.js';
@@ -1334,6 +1335,17 @@ export class Tensor {
     const ins = used.length ? used.map((k) => all[k] as Tensor) : [this];
     if (ins.length > MAX_FUSED_INPUTS) return tidy(() => composedFused(attrs.expr, all, shape, attrs.dims, attrs.kind));
     return apply('fused', ins, { ...attrs, expr, shape });
+  }
+  /**
+   * @internal `count` contiguous float32 tensors of `shape`, views of consecutive
+   * blocks of `buffer`, a new buffer of this tensor's device that nothing else
+   * holds (a fast path's results: tensor/normalize-fast.ts). Not recorded.
+   */
+  blocksOf(buffer: DeviceBuffer, shape: readonly number[], count: number): Tensor[] {
+    const storage = new Storage(buffer);
+    const strides = contiguousStrides(shape);
+    const size = numel(shape);
+    return Array.from({ length: count }, (_, i) => new Tensor(storage, shape, strides, i * size, buffer.dtype));
   }
   /**
    * @internal the norm layers' normalised output from the moments of this tensor

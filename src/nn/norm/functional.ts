@@ -18,6 +18,7 @@ import { noGrad } from '../../autograd/grad-mode.js';
 import { fmt, normDim } from '../../tensor/shape.js';
 import { fx } from '../../tensor/fuse.js';
 import type { Expr } from '../../backend/fusion.js';
+import { fastMoments } from '../../tensor/normalize-fast.js';
 
 /** Biased moments of one reduction, with everything the callers reuse. */
 export interface Moments {
@@ -84,7 +85,9 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
   // NOTE: every pass over x below is one fused kernel (docs/notes/architecture.md, "Fused kernels"):
   // the same formulas as the composed ops (x - s, |.|, ·, Σ), without their full-size intermediates
   const [X, S, INV] = [fx.in(0), fx.in(1), fx.in(2)];
-  const scale = noGrad(() => {
+  // the cpu device's float32 fast path: scale, 1/scale, Σc and Σc² in one pass (tensor/normalize-fast.ts)
+  const fast = opts.commonScale ? null : fastMoments(x, ds, eps);
+  const scale = fast ? fast.scale : noGrad(() => {
     const all = x.shape.map((_, i) => i);
     // max |x - s| per group (over everything with commonScale): detached, so no gradient flows through it
     const m = x.detach().fused([shift], { expr: fx.f('abs', fx.sub(X, S)), dims: opts.commonScale ? all : ds, kind: 'max', name: 'AbsMax' });
@@ -94,11 +97,11 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
     const k = floor > 0 ? fx.f('maximum', X, fx.c(floor)) : fx.where(fx.f('gt', X, fx.c(0)), X, fx.c(1));
     return m.fused([], { expr: fx.where(fx.f('eq', fx.sub(k, k), fx.c(0)), k, fx.c(1)), dims: [], kind: 'sum', name: 'Scale' });
   });
-  const inv = noGrad(() => scale.reciprocal());
+  const inv = fast ? fast.inv : noGrad(() => scale.reciprocal());
   const c = fx.mul(fx.sub(X, S), INV);
   // Σ(x - s)/k and Σ((x - s)/k)², each one pass
-  const sum1 = x.fused([shift, inv], { expr: c, dims: ds, kind: 'sum', name: 'CentredSum' });
-  const sum2 = x.fused([shift, inv], { expr: fx.mul(c, c), dims: ds, kind: 'sum', name: 'CentredSquareSum' });
+  const sum1 = fast ? fast.sum1 : x.fused([shift, inv], { expr: c, dims: ds, kind: 'sum', name: 'CentredSum' });
+  const sum2 = fast ? fast.sum2 : x.fused([shift, inv], { expr: fx.mul(c, c), dims: ds, kind: 'sum', name: 'CentredSquareSum' });
   // the small per-group chains are fused too (one kernel each, constants in the text, no uploads)
   const cm = fx.div(X, fx.c(count));
   // E[c²] - E[c]², clamped at 0, keeping NaN (a NaN input must give a NaN variance, as in PyTorch)

@@ -1,0 +1,225 @@
+/**
+ * The cpu device's float32 fast passes of the normalize primitive
+ * (backend/group-passes.ts, tensor/normalize-fast.ts): the one-pass moments
+ * and the one-pass backward sums against the IR kernels they replace, on
+ * the same inputs (the device's `fastNorm` turned off), for batch,
+ * instance, layer and group norm, at extreme magnitudes, with NaN and inf,
+ * and where the fast path must step aside (strided x, subnormal data with
+ * eps = 0, a recorded double backward). The layers' PyTorch goldens
+ * (normalization.test.ts, norm-extremes.test.ts) run with the fast path on.
+ */
+import { expect } from 'chai';
+import * as gg from '../../src/index.js';
+import { getDevice } from '../../src/backend/registry.js';
+import { CpuDevice } from '../../src/backend/cpu.js';
+import { groupLayout, momentsPass } from '../../src/backend/group-passes.js';
+import { moments } from '../../src/nn/norm/functional.js';
+import { expectClose, type Tol } from '../helpers/compare.js';
+
+type T = gg.Tensor;
+
+const cpu = getDevice('cpu') as CpuDevice;
+const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+const wave = (n: number, seed: number, scale = 2, shift = 0.3): number[] => Array.from({ length: n }, (_, i) => Math.sin(seed * 12.9898 + i * 78.233) * scale + shift);
+
+/** `fn` with the fast path on and with it off (the IR kernels), restoring the setting. */
+async function both<R>(fn: () => Promise<R>): Promise<[R, R]> {
+  const was = cpu.fastNorm;
+  try {
+    cpu.fastNorm = true;
+    const fast = await fn();
+    cpu.fastNorm = false;
+    const ir = await fn();
+    return [fast, ir];
+  } finally {
+    cpu.fastNorm = was;
+  }
+}
+
+/** Names of the kernels `fn` runs. */
+async function kernels(fn: () => unknown): Promise<string[]> {
+  const p = await gg.profile(fn);
+  return p.kernels.map((k) => k.kernel);
+}
+
+describe('the normalize primitive\'s float32 fast passes on the cpu device', function () {
+  this.timeout(60_000);
+
+  describe('groupLayout', () => {
+    const dense = (s: number[]): number[] => s.map((_, d) => size(s.slice(d + 1)));
+    it('batch, instance, layer and group norm layouts', () => {
+      expect(groupLayout([4, 3, 5, 6], dense([4, 3, 5, 6]), 7, [0, 2, 3])).to.deep.equal({ offset: 7, outer: 4, groups: 3, inner: 30 });
+      expect(groupLayout([4, 3, 5, 6], dense([4, 3, 5, 6]), 0, [2, 3])).to.deep.equal({ offset: 0, outer: 1, groups: 12, inner: 30 });
+      expect(groupLayout([4, 3, 5], dense([4, 3, 5]), 0, [1, 2])).to.deep.equal({ offset: 0, outer: 1, groups: 4, inner: 15 });
+      expect(groupLayout([4, 3], dense([4, 3]), 0, [0])).to.deep.equal({ offset: 0, outer: 4, groups: 3, inner: 1 });
+      // size-1 dims anywhere are ignored
+      expect(groupLayout([4, 1, 3, 1, 5], dense([4, 1, 3, 1, 5]), 0, [0, 1, 4])).to.deep.equal({ offset: 0, outer: 4, groups: 3, inner: 5 });
+      expect(groupLayout([4, 3, 5], dense([4, 3, 5]), 0, [0, 1, 2])).to.deep.equal({ offset: 0, outer: 60, groups: 1, inner: 1 });
+    });
+    it('null where the reduced dims are not a leading and a trailing block, or x is not dense', () => {
+      expect(groupLayout([4, 3, 5, 6], dense([4, 3, 5, 6]), 0, [1, 3])).to.equal(null);
+      expect(groupLayout([4, 3], [1, 4], 0, [0])).to.equal(null);
+      expect(groupLayout([4, 3], [6, 2], 0, [0])).to.equal(null);
+    });
+  });
+
+  describe('momentsPass against the AbsMax, Scale, reciprocal and sum kernels', () => {
+    const cases: [string, number[], number[], number, (i: number) => number][] = [
+      ['batch norm', [5, 4, 3, 7], [0, 2, 3], 1e-5, (i) => Math.sin(i * 0.7) * 3 + 10],
+      ['instance norm, eps = 0', [3, 4, 6], [2], 0, (i) => Math.cos(i * 1.3) * 0.01 - 2],
+      ['layer norm, 1e30', [6, 2, 9], [1, 2], 1e-5, (i) => Math.sin(i * 0.37) * 1e30 + 2e30],
+      ['group norm, 1e-30', [2, 6, 8], [2], 1e-5, (i) => Math.sin(i * 0.37) * 1e-30],
+      ['a constant group and eps = 0', [4, 3, 5], [0, 2], 0, (i) => (Math.floor(i / 5) % 3 === 1 ? 0.75 : Math.sin(i))],
+    ];
+    for (const [name, shape, dims, eps, f] of cases) {
+      it(name, async () => {
+        const x = gg.tensor(Float32Array.from({ length: size(shape) }, (_, i) => f(i)), { shape });
+        const [fast, ir] = await both(async () => {
+          const m = moments(x, dims, { eps });
+          return Promise.all([m.scale, m.inv, m.sum1, m.sum2].map(async (t) => Array.from(await t.data())));
+        });
+        // scale and 1/scale are the IR's exactly; the sums differ by the rounding of one product in double
+        expect(fast[0]).to.deep.equal(ir[0]);
+        expect(fast[1]).to.deep.equal(ir[1]);
+        const tol: Tol = { rtol: 1e-6, atol: 1e-6 * Math.sqrt(size(shape)) };
+        expectClose(fast[2] as number[], ir[2] as number[], tol, `${name}: S1`);
+        expectClose(fast[3] as number[], ir[3] as number[], tol, `${name}: S2`);
+      });
+    }
+
+    it('runs one kernel where the IR runs five', async () => {
+      const x = gg.tensor(wave(4 * 3 * 10, 1), { shape: [4, 3, 10], dtype: 'float32' });
+      const [fast, ir] = await both(() => kernels(() => {
+        const m = moments(x, [0, 2], { eps: 1e-5 });
+        return [m.sum1, m.sum2];
+      }));
+      expect(fast).to.deep.equal(['Moments']);
+      expect(ir).to.include.members(['AbsMax', 'CentredSum', 'CentredSquareSum']);
+    });
+
+    it('declines (false) where 1/scale is not finite, and the IR kernels run', async () => {
+      // subnormal float32 data and eps = 0: the scale is the largest |x - s|, 1/scale overflows
+      const tiny = Float32Array.from({ length: 12 }, (_, i) => (Math.floor(i / 3) % 3) * 1e-45);
+      const L = groupLayout([4, 3], [3, 1], 0, [0]);
+      expect(momentsPass(tiny, L as NonNullable<typeof L>, 0, new Float32Array(12))).to.equal(false);
+      const x = gg.tensor(tiny, { shape: [4, 3] });
+      const [fast, ir] = await both(async () => {
+        const names = await kernels(() => moments(x, [0]).sum2);
+        return { names, s2: Array.from(await moments(x, [0]).sum2.data()) };
+      });
+      expect(fast.names).to.include('AbsMax');
+      expect(fast.s2).to.deep.equal(ir.s2);
+    });
+
+    it('a dual x (forward mode) runs the IR kernels: the variance\'s tangent is the IR\'s', async () => {
+      const fw = gg.autograd.forwardAd;
+      const x0 = gg.tensor(wave(4 * 3 * 5, 3), { shape: [4, 3, 5], dtype: 'float32' });
+      const [fast, ir] = await both(async () => {
+        const t = fw.dualLevel(() => {
+          const x = fw.makeDual(x0, gg.tensor(wave(60, 4), { shape: [4, 3, 5] }));
+          return fw.unpackDual(moments(x, [0, 2], { eps: 1e-5 }).var).tangent as T;
+        });
+        return Array.from(await t.data());
+      });
+      expect(fast).to.deep.equal(ir);
+      expect(fast.some((v) => v !== 0)).to.equal(true);
+    });
+
+    it('float64 and strided x run the IR kernels', async () => {
+      const x64 = gg.tensor(wave(24, 2), { shape: [4, 6], dtype: 'float64' });
+      expect(await kernels(() => moments(x64, [0]).sum1)).to.not.include('Moments');
+      const xt = gg.tensor(wave(24, 2), { shape: [6, 4], dtype: 'float32' }).t();
+      expect(await kernels(() => moments(xt, [0]).sum1)).to.not.include('Moments');
+    });
+  });
+
+  describe('the layers with the fast path against the IR kernels', () => {
+    interface Layer {
+      name: string;
+      shape: number[];
+      run: (x: T) => T;
+      params: () => T[];
+    }
+    const bn = new gg.nn.BatchNorm2d(6);
+    const inorm = new gg.nn.InstanceNorm2d(6, { affine: true });
+    const ln = new gg.nn.LayerNorm([5, 7]);
+    const gn = new gg.nn.GroupNorm(3, 6);
+    const layers: Layer[] = [
+      { name: 'BatchNorm2d', shape: [4, 6, 5, 7], run: (x) => bn.forward(x) as T, params: () => bn.parameters() },
+      { name: 'InstanceNorm2d', shape: [4, 6, 5, 7], run: (x) => inorm.forward(x) as T, params: () => inorm.parameters() },
+      { name: 'LayerNorm', shape: [4, 6, 5, 7], run: (x) => ln.forward(x) as T, params: () => ln.parameters() },
+      { name: 'GroupNorm', shape: [4, 6, 5, 7], run: (x) => gn.forward(x) as T, params: () => gn.parameters() },
+    ];
+    const magnitudes: [string, number, number][] = [
+      ['moderate', 3, 0.3],
+      ['1e20', 1e20, 5e19],
+      ['1e-20', 1e-20, 0],
+      ['1e30', 1e30, 1e30],
+      ['1e-30', 1e-30, 3e-31],
+    ];
+    for (const l of layers) {
+      for (const [mag, scale, shift] of magnitudes) {
+        it(`${l.name} at ${mag}: output and the gradients of x, weight and bias`, async () => {
+          const [fast, ir] = await both(async () => {
+            const x = gg.tensor(wave(size(l.shape), 1, scale, shift), { shape: l.shape, dtype: 'float32', requiresGrad: true });
+            for (const p of l.params()) p.grad = null;
+            const y = l.run(x);
+            y.mul(gg.tensor(wave(size(l.shape), 9), { shape: l.shape })).sum().backward();
+            const out = [Array.from(await y.data()), Array.from(await (x.grad as T).data())];
+            for (const p of l.params()) out.push(Array.from(await (p.grad as T).data()));
+            return out;
+          });
+          const gx = Math.max(...(ir[1] as number[]).map(Math.abs));
+          ir.forEach((want, i) => {
+            const tol: Tol = i === 1 ? { rtol: 1e-4, atol: 1e-5 * gx } : { rtol: 1e-4, atol: 1e-4 };
+            expectClose(fast[i] as number[], want, tol, `${l.name} at ${mag}: ${['output', 'grad of x', 'grad of weight', 'grad of bias'][i] ?? i}`);
+            for (const v of fast[i] as number[]) expect(Number.isFinite(v), `${l.name} at ${mag}: finite`).to.equal(true);
+          });
+        });
+      }
+    }
+
+    it('BatchNorm2d: Σg and Σg·(c - m) are the IR\'s values (the same arithmetic and order)', async () => {
+      const shape = [3, 4, 6, 5];
+      const [fast, ir] = await both(async () => {
+        const x = gg.tensor(wave(size(shape), 3, 2, 1), { shape, dtype: 'float32', requiresGrad: true });
+        const w = gg.tensor(wave(4, 5).map((v) => v + 2), { requiresGrad: true });
+        const b = gg.tensor(wave(4, 6), { requiresGrad: true });
+        const y = gg.nn.functional.batchNorm(x, null, null, w, b, true);
+        const names = await kernels(() => y.backward(gg.tensor(wave(size(shape), 4), { shape })));
+        return { names, gw: Array.from(await (w.grad as T).data()), gb: Array.from(await (b.grad as T).data()) };
+      });
+      expect(fast.names).to.include('NormGradSums');
+      expect(ir.names).to.not.include('NormGradSums');
+      expect(fast.gb).to.deep.equal(ir.gb);
+      expectClose(fast.gw, ir.gw, { rtol: 1e-5, atol: 1e-6 }, 'grad of weight');
+    });
+
+    it('NaN and inf in x give what the IR kernels give', async () => {
+      const shape = [4, 3, 5];
+      const data = wave(size(shape), 7);
+      data[7] = NaN;
+      data[21] = Infinity;
+      const [fast, ir] = await both(async () => {
+        const x = gg.tensor(data, { shape, dtype: 'float32', requiresGrad: true });
+        const y = gg.nn.functional.batchNorm(x, null, null, null, null, true);
+        y.sum().backward();
+        return [Array.from(await y.data()), Array.from(await (x.grad as T).data())].map((a) => a.map((v) => (Number.isNaN(v) ? 'NaN' : v)));
+      });
+      expect(fast).to.deep.equal(ir);
+    });
+
+    it('a recorded double backward (createGraph) gives the IR\'s second derivatives', async () => {
+      const shape = [4, 3, 5];
+      const [fast, ir] = await both(async () => {
+        const x = gg.tensor(wave(size(shape), 8), { shape, dtype: 'float32', requiresGrad: true });
+        const w = gg.tensor([1.5, 0.5, 2], { requiresGrad: true });
+        const y = gg.nn.functional.batchNorm(x, null, null, w, null, true);
+        const [gx] = gg.autograd.grad([y.mul(gg.tensor(wave(size(shape), 2), { shape })).sum()], [x], { createGraph: true }) as T[];
+        (gx as T).pow(2).sum().backward();
+        return [Array.from(await (x.grad as T).data()), Array.from(await (w.grad as T).data())];
+      });
+      fast.forEach((v, i) => expectClose(v, ir[i] as number[], { rtol: 1e-4, atol: 1e-4 }, `second derivative ${i}`));
+    });
+  });
+});
