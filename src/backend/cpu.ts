@@ -3,7 +3,10 @@
  * Float32Array or Float64Array. float64 here is what gradcheck relies on.
  * One exception, float32 matmul: it runs on the WebAssembly SIMD gemm
  * (wasm/gemm.ts; docs/notes/architecture.md, "The float32 matmul fast path")
- * where the runtime has it; float64 always runs the loop.
+ * where the runtime has it; float64 always runs the loop. Another, float32
+ * normalization: the normalize primitive's passes run as fused loops
+ * (group-passes.ts, wasm/norm.ts; docs/notes/architecture.md, "The
+ * normalization fast path") through `runHost`.
  * int32 tensors live in an Int32Array (a stored result wraps as C's int32
  * does), int64 in a Float64Array (exact for |v| <= 2^53; docs/notes/dtypes.md).
  */
@@ -13,6 +16,8 @@ import { hostArray, type DType, type HostArray } from './types.js';
 import { platform } from './platform/platform.js';
 import { wasmGemm, wasmGemmUnavailable, worthPacking, type WasmGemm } from './wasm/gemm.js';
 import { profiling, recordKernel } from './profile.js';
+import { jsPasses, type GroupPasses } from './group-passes.js';
+import { openWasmNorm, wasmNormUnavailable } from './wasm/norm.js';
 
 interface CpuBuffer extends DeviceBuffer {
   readonly data: HostArray;
@@ -165,8 +170,9 @@ export interface CpuDeviceOptions {
   readonly wasm?: boolean;
   /**
    * Run the normalize primitive's float32 passes as fused host loops
-   * (group-passes.ts; default: true unless `GPUGRAD_FAST_NORM=0`). Off, every
-   * pass is its IR kernel, as on the other devices.
+   * (group-passes.ts; WebAssembly SIMD when `wasm` is on and the runtime has
+   * it; default: true unless `GPUGRAD_FAST_NORM=0`). Off, every pass is its
+   * IR kernel, as on the other devices.
    */
   readonly fastNorm?: boolean;
 }
@@ -194,10 +200,22 @@ export class CpuDevice extends Device {
    * (group-passes.ts). Writable: tests turn it off to compare with the IR kernels.
    */
   fastNorm: boolean;
+  /**
+   * The loops of those passes: WebAssembly SIMD (wasm/norm.ts) where the
+   * runtime has it and `wasm` is on, else JavaScript (group-passes.ts).
+   * Writable: tests run both on the same inputs.
+   */
+  groupPasses: GroupPasses;
+  /** What runs the normalize passes, for `info().notes`. */
+  private readonly normNote: string;
 
   constructor(options: CpuDeviceOptions = {}) {
     super();
     this.fastNorm = options.fastNorm ?? platform().env('GPUGRAD_FAST_NORM') !== '0';
+    const wasmOn = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
+    const norm = wasmOn && this.fastNorm ? openWasmNorm() : null;
+    this.groupPasses = norm ?? jsPasses;
+    this.normNote = !this.fastNorm ? 'float32 normalization: IR kernels (fast passes turned off)' : norm ? 'float32 normalization: WebAssembly SIMD passes' : `float32 normalization: JavaScript passes${wasmOn ? ` (${wasmNormUnavailable()})` : ''}`;
     const on = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
     this.gemm = on ? wasmGemm() : null;
     this.gemmNote = !on ? 'float32 matmul: JavaScript loop (WebAssembly gemm turned off)' : this.gemm ? 'float32 matmul: WebAssembly SIMD gemm' : `float32 matmul: JavaScript loop (${wasmGemmUnavailable()})`;
@@ -298,7 +316,7 @@ export class CpuDevice extends Device {
   }
 
   info(): DeviceInfo {
-    return { name: this.name, backend: 'javascript (reference)', adapter: 'host CPU', software: true, dtypes: this.dtypes, syncRead: true, notes: [this.gemmNote] };
+    return { name: this.name, backend: 'javascript (reference)', adapter: 'host CPU', software: true, dtypes: this.dtypes, syncRead: true, notes: [this.gemmNote, this.normNote] };
   }
 
   private wrap(data: HostArray, dtype: DType): CpuBuffer {

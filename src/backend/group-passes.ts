@@ -1,10 +1,12 @@
 /**
  * The float32 fast passes of the normalize primitive on the `cpu` device
- * (docs/notes/architecture.md, "The normalization fast path"): plain
- * JavaScript loops over typed arrays that do in one pass over x what the
- * kernel IR does in several (the IR has one output per kernel). The kernel
- * IR stays the definition every other device compiles; these loops compute
- * the same formulas (tests compare them with the IR kernels on the same
+ * (docs/notes/architecture.md, "The normalization fast path"): loops over
+ * typed arrays that do in one pass over x what the kernel IR does in
+ * several (the IR has one output per kernel), in WebAssembly SIMD
+ * (wasm/norm.wat) or, where that is unavailable, as the JavaScript loops
+ * here. The kernel IR stays the definition every other device compiles;
+ * these loops compute its formulas, every value widened to double as the
+ * cpu device's loops do (tests compare them with the IR kernels on the same
  * inputs: test/nn/normalize-fast.test.ts).
  *
  * Layout: x is dense row-major from `offset` and the reduced dims are a
@@ -54,43 +56,49 @@ export function groupLayout(shape: readonly number[], strides: readonly number[]
   return { offset, outer: size[0] ?? 1, groups: size[1] ?? 1, inner: size[2] ?? 1 };
 }
 
+/** A float32 input: its array, where the tensor starts in it, and the device buffer it belongs to (wasm/norm.ts keeps copies by it). */
+export interface GroupInput {
+  readonly data: Float32Array;
+  readonly offset: number;
+  readonly key: { readonly freed: boolean };
+}
+
 /**
- * `moments`' statistics in one pass (nn/norm/functional.ts): per group, with
- * s its first value and d = x - s (exact in double for float32 data),
- * max |d| (NaN winning, as the AbsMax kernel), Σd and Σd² accumulated in
- * double; then, as the Scale and reciprocal kernels, scale = max |d| kept
- * at least sqrt(eps) (1 where it is 0 or not finite) and inv = 1/scale; and
- * S₁ = inv·Σd, S₂ = inv²·Σd², which are the IR's Σ(d·inv) and Σ(d·inv)² up
- * to the rounding of one double product (a float32 d·inv neither overflows
- * nor underflows in double, so no scaling is needed inside the loop).
- * Writes out = [scale | inv | S₁ | S₂] (4·groups float32 values), each
- * value stored as float32 as the IR kernels store theirs.
+ * The passes, over x (and g) in `L`'s layout. Per-group parameters are
+ * doubles, `k` consecutive ones per group. A pass answers null (or false)
+ * when it cannot run (wasm32's memory is full); the caller then runs the IR.
+ */
+export interface GroupPasses {
+  /** Per group, d = x - s with s the group's first value: [max |d|, Σd, Σd²] (3 per group; the max may skip NaN: `finishMoments`). */
+  moments(x: GroupInput, L: GroupLayout): Float64Array | null;
+  /** With par = [s, inv, m] per group: [Σg, Σ g·((x - s)·inv - m)] per group (2 per group). */
+  gradSums(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array): Float64Array | null;
+  /** With par = [s, inv, m, a, b] per group: out = ((x - s)·inv - m)·a + b, dense in x's shape. */
+  output(x: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array): boolean;
+  /** With par = [s, inv, wi, P, Q] per group: out = ((g·wi + P) + Q·((x - s)·inv))·inv, dense in x's shape. */
+  gradInput(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array): boolean;
+}
+
+/**
+ * `moments`' scale, 1/scale, S₁ and S₂ from a moments pass (nn/norm/functional.ts),
+ * as the Scale and reciprocal kernels compute them: scale = max |d| kept at
+ * least sqrt(eps) (1 where it is 0 without eps, or not finite), inv = 1/scale,
+ * and S₁ = inv·Σd, S₂ = inv²·Σd², the IR's Σ(d·inv) and Σ(d·inv)² up to the
+ * rounding of a double product (a float32 d·inv neither overflows nor
+ * underflows in double, so no scaling is needed inside the loop). Each value
+ * is stored as float32, as the IR kernels store theirs: out = [scale | inv |
+ * S₁ | S₂]. A NaN d makes Σd² NaN (and only a NaN does): max |d| is then
+ * NaN, as the IR's NaN-winning max, whatever the pass's max skipped.
  * Returns false, with `out` partly written, where inv is not finite
  * (subnormal data and eps = 0): there the IR's d·inv gives NaN for d = 0,
  * which the factored form would not, so the caller runs the IR kernels.
  */
-export function momentsPass(x: Float32Array, L: GroupLayout, eps: number, out: Float32Array): boolean {
-  const { offset, outer, groups: G, inner } = L;
+export function finishMoments(raw: Float64Array, G: number, eps: number, out: Float32Array): boolean {
   const floor = eps > 0 ? Math.sqrt(eps) : 0;
-  const stride = G * inner;
   for (let gi = 0; gi < G; gi++) {
-    const base = offset + gi * inner;
-    const s = x[base] as number;
-    let m = -Infinity;
-    let s1 = 0;
-    let s2 = 0;
-    for (let o = 0; o < outer; o++) {
-      const start = base + o * stride;
-      const end = start + inner;
-      for (let j = start; j < end; j++) {
-        const d = (x[j] as number) - s;
-        const a = Math.abs(d);
-        m = a > m || a !== a ? a : m;
-        s1 += d;
-        s2 += d * d;
-      }
-    }
-    const am = Math.fround(m);
+    const s1 = raw[3 * gi + 1] as number;
+    const s2 = raw[3 * gi + 2] as number;
+    const am = Number.isNaN(s2) ? NaN : Math.fround(raw[3 * gi] as number);
     const k = floor > 0 ? Math.max(am, floor) : am > 0 ? am : 1;
     const scale = Math.fround(k - k === 0 ? k : 1);
     const inv = Math.fround(1 / scale);
@@ -103,34 +111,87 @@ export function momentsPass(x: Float32Array, L: GroupLayout, eps: number, out: F
   return true;
 }
 
-/**
- * The backward's two sums in one pass (tensor/normalize.ts): per group,
- * Σg and Σ g·((x - s)·inv - m), with the IR kernels' arithmetic and order
- * (`sum` and `GradCentredSum`), so each value is the IR's. `s`, `inv`, `m`
- * hold one value per group; g is dense with x's layout from `gOffset`.
- * Writes out = [Σg | Σg·(c - m)] (2·groups values).
- */
-export function gradSumsPass(x: Float32Array, L: GroupLayout, g: Float32Array, gOffset: number, s: Float64Array, inv: Float64Array, m: Float64Array, out: Float32Array): void {
-  const { offset, outer, groups: G, inner } = L;
-  const stride = G * inner;
-  const dg = gOffset - offset;
-  for (let gi = 0; gi < G; gi++) {
-    const base = offset + gi * inner;
-    const sv = s[gi] as number;
-    const iv = inv[gi] as number;
-    const mv = m[gi] as number;
-    let r1 = 0;
-    let r2 = 0;
-    for (let o = 0; o < outer; o++) {
-      const start = base + o * stride;
-      const end = start + inner;
-      for (let j = start; j < end; j++) {
-        const gv = g[j + dg] as number;
-        r1 = r1 + gv;
-        r2 = r2 + gv * (((x[j] as number) - sv) * iv - mv);
+/** The passes as JavaScript loops (one accumulator per sum: the IR's order). */
+export const jsPasses: GroupPasses = {
+  moments(x, L) {
+    const { outer, groups: G, inner } = L;
+    const data = x.data;
+    const stride = G * inner;
+    const raw = new Float64Array(3 * G);
+    for (let gi = 0; gi < G; gi++) {
+      const base = x.offset + gi * inner;
+      const s = data[base] as number;
+      let m = -Infinity;
+      let s1 = 0;
+      let s2 = 0;
+      for (let o = 0; o < outer; o++) {
+        const start = base + o * stride;
+        const end = start + inner;
+        for (let j = start; j < end; j++) {
+          const d = (data[j] as number) - s;
+          const a = Math.abs(d);
+          m = a > m || a !== a ? a : m;
+          s1 += d;
+          s2 += d * d;
+        }
+      }
+      raw[3 * gi] = m;
+      raw[3 * gi + 1] = s1;
+      raw[3 * gi + 2] = s2;
+    }
+    return raw;
+  },
+
+  gradSums(x, g, L, par) {
+    const { outer, groups: G, inner } = L;
+    const [xd, gd] = [x.data, g.data];
+    const stride = G * inner;
+    const dg = g.offset - x.offset;
+    const out = new Float64Array(2 * G);
+    for (let gi = 0; gi < G; gi++) {
+      const base = x.offset + gi * inner;
+      const [sv, iv, mv] = [par[3 * gi] as number, par[3 * gi + 1] as number, par[3 * gi + 2] as number];
+      let r1 = 0;
+      let r2 = 0;
+      for (let o = 0; o < outer; o++) {
+        const start = base + o * stride;
+        const end = start + inner;
+        for (let j = start; j < end; j++) {
+          const gv = gd[j + dg] as number;
+          r1 = r1 + gv;
+          r2 = r2 + gv * (((xd[j] as number) - sv) * iv - mv);
+        }
+      }
+      out[2 * gi] = r1;
+      out[2 * gi + 1] = r2;
+    }
+    return out;
+  },
+
+  output(x, L, par, out) {
+    const { outer, groups: G, inner } = L;
+    const xd = x.data;
+    for (let o = 0, k = 0; o < outer; o++) {
+      for (let gi = 0; gi < G; gi++) {
+        const [s, iv, m, a, b] = [0, 1, 2, 3, 4].map((i) => par[5 * gi + i] as number) as [number, number, number, number, number];
+        for (let j = x.offset + (o * G + gi) * inner, end = j + inner; j < end; j++, k++) out[k] = (((xd[j] as number) - s) * iv - m) * a + b;
       }
     }
-    out[gi] = r1;
-    out[G + gi] = r2;
-  }
-}
+    return true;
+  },
+
+  gradInput(x, g, L, par, out) {
+    const { outer, groups: G, inner } = L;
+    const [xd, gd] = [x.data, g.data];
+    const dg = g.offset - x.offset;
+    for (let o = 0, k = 0; o < outer; o++) {
+      for (let gi = 0; gi < G; gi++) {
+        const [s, iv, wi, P, Q] = [0, 1, 2, 3, 4].map((i) => par[5 * gi + i] as number) as [number, number, number, number, number];
+        for (let j = x.offset + (o * G + gi) * inner, end = j + inner; j < end; j++, k++) {
+          out[k] = ((gd[j + dg] as number) * wi + P + Q * (((xd[j] as number) - s) * iv)) * iv;
+        }
+      }
+    }
+    return true;
+  },
+};

@@ -1,13 +1,15 @@
 /**
  * Where the normalize primitive and `moments` take the `cpu` device's
- * float32 fast passes (backend/group-passes.ts; docs/notes/architecture.md,
- * "The normalization fast path"). Each function answers null when the fast
- * path does not apply (another device or dtype, the fast path turned off, a
- * layout the loops do not cover, a recorded graph that needs the IR's ops),
- * and the caller then runs its IR kernels, which stay the definition.
+ * float32 fast passes (backend/group-passes.ts, backend/wasm/norm.ts;
+ * docs/notes/architecture.md, "The normalization fast path"). Each function
+ * answers null when the fast path does not apply (another device or dtype,
+ * the fast path turned off, a layout the loops do not cover, a recorded
+ * graph or a forward-mode tangent that needs the IR's ops), and the caller
+ * then runs its IR kernels, which stay the definition.
  */
 import { CpuDevice } from '../backend/cpu.js';
-import { gradSumsPass, groupLayout, momentsPass, type GroupLayout } from '../backend/group-passes.js';
+import type { DeviceBuffer } from '../backend/device.js';
+import { finishMoments, groupLayout, type GroupInput, type GroupLayout } from '../backend/group-passes.js';
 import { getDevice } from '../backend/registry.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { forwardActive, tangentOf } from './dual.js';
@@ -30,80 +32,142 @@ function groupShape(shape: readonly number[], dims: readonly number[]): number[]
   return shape.map((n, d) => (dims.includes(d) ? 1 : n));
 }
 
-/**
- * One value per group of a tensor `t` in the group shape (any strides), as
- * doubles in group order (row-major over the kept dims); null when `t` is
- * not a float32 tensor of that shape on `dev`.
- */
-function groupValues(dev: CpuDevice, t: Tensor, shape: readonly number[], groups: number): Float64Array | null {
-  if (t.dtype !== 'float32' || t.device !== dev.name || t.shape.join() !== shape.join()) return null;
+/** A float32 tensor of `dev` as a pass input (its whole array, where it starts, its buffer). */
+function input(dev: CpuDevice, t: Tensor): GroupInput | null {
   const data = dev.hostData(t.storage.buffer);
-  const out = new Float64Array(groups);
-  const idx = shape.map(() => 0);
-  let at = t.offset;
-  for (let gi = 0; gi < groups; gi++) {
-    out[gi] = data[at] as number;
-    // the next index, row-major (size-1 dims never move)
-    for (let d = shape.length - 1; d >= 0; d--) {
-      const n = shape[d] ?? 1;
-      const s = t.strides[d] ?? 0;
-      if ((idx[d] ?? 0) + 1 < n) {
-        idx[d] = (idx[d] ?? 0) + 1;
-        at += s;
-        break;
+  return data instanceof Float32Array ? { data, offset: t.offset, key: t.storage.buffer } : null;
+}
+
+/** x's layout over `dims`, and g's when given (dense, x's shape, the same groups); null when either does not fit. */
+function layouts(x: Tensor, g: Tensor | null, dims: readonly number[]): GroupLayout | null {
+  const L = groupLayout(x.shape, x.strides, x.offset, dims);
+  if (!L || x.numel() === 0 || !g) return L && x.numel() > 0 ? L : null;
+  if (g.dtype !== 'float32' || g.device !== x.device || g.shape.join() !== x.shape.join()) return null;
+  const Lg = groupLayout(g.shape, g.strides, g.offset, dims);
+  return Lg && Lg.outer === L.outer && Lg.groups === L.groups && Lg.inner === L.inner ? L : null;
+}
+
+/**
+ * Per-group values of tensors in the group shape (any strides), interleaved
+ * as the passes take them: par[k·i + j] is tensor j's value for group i
+ * (row-major over the kept dims); a number is the same for every group.
+ * Null when a tensor is not a float32 tensor of that shape on `dev`.
+ */
+function groupParams(dev: CpuDevice, ts: readonly (Tensor | number)[], shape: readonly number[], groups: number): Float64Array | null {
+  const k = ts.length;
+  const par = new Float64Array(k * groups);
+  for (const [j, t] of ts.entries()) {
+    if (typeof t === 'number') {
+      for (let i = 0; i < groups; i++) par[k * i + j] = t;
+      continue;
+    }
+    if (t.dtype !== 'float32' || t.device !== dev.name || t.shape.join() !== shape.join()) return null;
+    const data = dev.hostData(t.storage.buffer);
+    const idx = shape.map(() => 0);
+    let at = t.offset;
+    for (let i = 0; i < groups; i++) {
+      par[k * i + j] = data[at] as number;
+      // the next index, row-major (size-1 dims never move)
+      for (let d = shape.length - 1; d >= 0; d--) {
+        const st = t.strides[d] ?? 0;
+        if ((idx[d] ?? 0) + 1 < (shape[d] ?? 1)) {
+          idx[d] = (idx[d] ?? 0) + 1;
+          at += st;
+          break;
+        }
+        at -= (idx[d] ?? 0) * st;
+        idx[d] = 0;
       }
-      at -= (idx[d] ?? 0) * s;
-      idx[d] = 0;
     }
   }
-  return out;
+  return par;
 }
 
 /**
  * `moments`' scale, 1/scale, S₁ and S₂ of x over `dims` (normalised) in one
- * pass (`momentsPass`), as views of one new buffer in the group shape; null
- * where the fast path does not apply, or where x requires grad while grad
- * mode is on or carries a forward-mode tangent (S₁ and S₂ must then be
- * recorded ops of x).
+ * pass (`GroupPasses.moments`, `finishMoments`), as views of one new buffer
+ * in the group shape; null where the fast path does not apply, or where x
+ * requires grad while grad mode is on or carries a forward-mode tangent
+ * (S₁ and S₂ must then be recorded ops of x).
  */
 export function fastMoments(x: Tensor, dims: readonly number[], eps: number): { scale: Tensor; inv: Tensor; sum1: Tensor; sum2: Tensor } | null {
   const dev = fastDevice(x);
-  if (!dev || x.numel() === 0 || (isGradEnabled() && x.requiresGrad) || dual([x])) return null;
-  const L = groupLayout(x.shape, x.strides, x.offset, dims);
-  if (!L) return null;
-  const data = dev.hostData(x.storage.buffer);
-  if (!(data instanceof Float32Array)) return null;
-  const buffer = dev.runHost('Moments', 4 * L.groups, 'float32', (out) => momentsPass(data, L, eps, out as Float32Array));
+  if (!dev || (isGradEnabled() && x.requiresGrad) || dual([x])) return null;
+  const L = layouts(x, null, dims);
+  const xi = input(dev, x);
+  if (!L || !xi) return null;
+  const buffer = dev.runHost('Moments', 4 * L.groups, 'float32', (out) => {
+    const raw = dev.groupPasses.moments(xi, L);
+    return raw !== null && finishMoments(raw, L.groups, eps, out as Float32Array);
+  });
   if (!buffer) return null;
   const [scale, inv, sum1, sum2] = x.blocksOf(buffer, groupShape(x.shape, dims), 4) as [Tensor, Tensor, Tensor, Tensor];
   return { scale, inv, sum1, sum2 };
 }
 
-/**
- * The normalize backward's Σg and Σg·((x - s)·inv - m) per group in one pass
- * (`gradSumsPass`), in the group shape; null where the fast path does not
- * apply, grad mode is on (double backward records the IR's ops) or an
- * input carries a forward-mode tangent.
- */
-export function fastGradSums(x: Tensor, g: Tensor, s: Tensor, inv: Tensor, m: Tensor, dims: readonly number[]): [Tensor, Tensor] | null {
-  const dev = fastDevice(x);
-  if (!dev || isGradEnabled() || dual([x, g, s, inv, m]) || x.numel() === 0 || g.dtype !== 'float32' || g.device !== x.device || g.shape.join() !== x.shape.join()) return null;
-  const L = groupLayout(x.shape, x.strides, x.offset, dims);
-  const Lg = groupLayout(g.shape, g.strides, g.offset, dims);
-  if (!L || !Lg || !sameGroups(L, Lg)) return null;
-  const shape = groupShape(x.shape, dims);
-  const [sv, iv, mv] = [s, inv, m].map((t) => groupValues(dev, t, shape, L.groups));
-  const xd = dev.hostData(x.storage.buffer);
-  const gd = dev.hostData(g.storage.buffer);
-  if (!sv || !iv || !mv || !(xd instanceof Float32Array) || !(gd instanceof Float32Array)) return null;
-  const buffer = dev.runHost('NormGradSums', 2 * L.groups, 'float32', (out) => {
-    gradSumsPass(xd, L, gd, g.offset, sv, iv, mv, out as Float32Array);
-    return true;
-  });
-  if (!buffer) return null;
-  return x.blocksOf(buffer, shape, 2) as [Tensor, Tensor];
+/** Whether the backward may take a fast pass: the cpu device, grad mode off (double backward records the IR's ops), no tangents. */
+function backwardDevice(ts: readonly Tensor[]): CpuDevice | null {
+  const dev = fastDevice(ts[0] as Tensor);
+  return dev && !isGradEnabled() && !dual(ts) ? dev : null;
 }
 
-function sameGroups(a: GroupLayout, b: GroupLayout): boolean {
-  return a.outer === b.outer && a.groups === b.groups && a.inner === b.inner;
+/**
+ * The normalize backward's Σg and Σg·((x - s)·inv - m) per group in one pass
+ * (`GroupPasses.gradSums`), in the group shape; null where the fast path
+ * does not apply.
+ */
+export function fastGradSums(x: Tensor, g: Tensor, s: Tensor, inv: Tensor, m: Tensor, dims: readonly number[]): [Tensor, Tensor] | null {
+  const dev = backwardDevice([x, g, s, inv, m]);
+  const L = dev ? layouts(x, g, dims) : null;
+  if (!dev || !L) return null;
+  const shape = groupShape(x.shape, dims);
+  const par = groupParams(dev, [s, inv, m], shape, L.groups);
+  const [xi, gi] = [input(dev, x), input(dev, g)];
+  if (!par || !xi || !gi) return null;
+  const G = L.groups;
+  const buffer = dev.runHost('NormGradSums', 2 * G, 'float32', (out) => {
+    const r = dev.groupPasses.gradSums(xi, gi, L, par);
+    if (!r) return false;
+    for (let i = 0; i < G; i++) {
+      out[i] = r[2 * i] as number;
+      out[G + i] = r[2 * i + 1] as number;
+    }
+    return true;
+  });
+  return buffer ? (x.blocksOf(buffer, shape, 2) as [Tensor, Tensor]) : null;
+}
+
+/**
+ * The forward output ((x - s)·inv - m)·a + b (b optional) as a kernel named
+ * `name` (`GroupPasses.output`), with s, inv, m, a and b one value per
+ * group; the new buffer (x's shape, dense), or null where the fast path
+ * does not apply. Grad mode does not matter: the output's node is the
+ * primitive's, whichever loop computed the values.
+ */
+export function fastOutput(name: string, x: Tensor, s: Tensor, inv: Tensor, m: Tensor, a: Tensor, b: Tensor | null, dims: readonly number[]): DeviceBuffer | null {
+  const dev = fastDevice(x);
+  const ts = [x, s, inv, m, a, ...(b ? [b] : [])];
+  const L = dev && !dual(ts) ? layouts(x, null, dims) : null;
+  if (!dev || !L) return null;
+  // NOTE: without a bias, adding -0 changes nothing (not even a -0), so one loop serves both
+  const par = groupParams(dev, [s, inv, m, a, b ?? -0], groupShape(x.shape, dims), L.groups);
+  const xi = input(dev, x);
+  if (!par || !xi) return null;
+  return dev.runHost(name, x.numel(), 'float32', (out) => dev.groupPasses.output(xi, L, par, out as Float32Array));
+}
+
+/**
+ * x's gradient ((g·wi + P) + Q·((x - s)·inv))·inv as a kernel named `name`
+ * (`GroupPasses.gradInput`), with s, inv, wi, P and Q one value per group;
+ * a new tensor of x's shape, or null where the fast path does not apply.
+ */
+export function fastGradInput(name: string, x: Tensor, g: Tensor, s: Tensor, inv: Tensor, wi: Tensor, P: Tensor, Q: Tensor, dims: readonly number[]): Tensor | null {
+  const dev = backwardDevice([x, g, s, inv, wi, P, Q]);
+  const L = dev ? layouts(x, g, dims) : null;
+  if (!dev || !L) return null;
+  const par = groupParams(dev, [s, inv, wi, P, Q], groupShape(x.shape, dims), L.groups);
+  const [xi, gi] = [input(dev, x), input(dev, g)];
+  if (!par || !xi || !gi) return null;
+  const buffer = dev.runHost(name, x.numel(), 'float32', (out) => dev.groupPasses.gradInput(xi, gi, L, par, out as Float32Array));
+  return buffer ? (x.blocksOf(buffer, x.shape, 1)[0] as Tensor) : null;
 }

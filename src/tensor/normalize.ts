@@ -36,7 +36,7 @@ import { fusedMap } from '../backend/fusion.js';
 import { getDevice } from '../backend/registry.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { fx } from './fuse.js';
-import { fastGradSums } from './normalize-fast.js';
+import { fastGradInput, fastGradSums, fastOutput } from './normalize-fast.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, type Shape } from './shape.js';
 import { Storage } from './storage.js';
 import type { Tensor } from './tensor.js';
@@ -142,8 +142,10 @@ export function normalizeForward(inputs: readonly Tensor[], a: NormalizeAttrs): 
   if (w && !joined) y = mul(y, fx.in(ins.push(w) - 1));
   if (b) y = add(y, fx.in(ins.push(b) - 1));
   const shape = [...x.shape];
-  const kernel = fusedMap(a.name, y, ins.map((t) => ({ offset: t.offset, strides: broadcastStrides(t.shape, t.strides, shape) })), shape);
-  const buffer = getDevice(x.device).run(kernel, ins.map((t) => t.storage.buffer), x.dtype);
+  // the cpu device's float32 fast path runs the same formula as one SIMD loop (tensor/normalize-fast.ts)
+  const fast = joined && (!b || perGroup(b, x, a.dims)) ? fastOutput(a.name, x, s, inv, m, scale, b, a.dims) : null;
+  const kernel = fast ? null : fusedMap(a.name, y, ins.map((t) => ({ offset: t.offset, strides: broadcastStrides(t.shape, t.strides, shape) })), shape);
+  const buffer = fast ?? getDevice(x.device).run(kernel as NonNullable<typeof kernel>, ins.map((t) => t.storage.buffer), x.dtype);
   m.dispose();
   scale.dispose();
   return { storage: new Storage(buffer), shape, strides: contiguousStrides(shape), offset: 0, dtype: x.dtype };
@@ -209,7 +211,9 @@ export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: Backward
     const wi = perGroupOf(s1, s2, inv, w && joined ? [w] : [], w && joined ? mul(st.istd, fx.in(3)) : st.istd, `${a.name}Scale`);
     const gw = w && !joined ? g.mul(w) : g;
     const expr = mul(add(add(mul(fx.in(3), fx.in(4)), fx.in(5)), mul(fx.in(6), centred(0))), fx.in(2));
-    out[0] = x.fused([s, inv, gw, wi, P, Q], { expr, dims: [], kind: 'sum', name: `${a.name}GradInput` });
+    // the cpu device's float32 fast path: the same formula as one SIMD loop (tensor/normalize-fast.ts)
+    const fast = gw === g ? fastGradInput(`${a.name}GradInput`, x, g, s, inv, wi, P, Q, dims) : null;
+    out[0] = fast ?? x.fused([s, inv, gw, wi, P, Q], { expr, dims: [], kind: 'sum', name: `${a.name}GradInput` });
   }
   return out;
 }

@@ -1,0 +1,274 @@
+;; float32 passes of the normalize primitive over groups, with 128-bit SIMD.
+;; docs/notes/architecture.md ("The normalization fast path") says where this
+;; runs and why; scripts/build-wasm.mjs compiles this text with wabt into
+;; norm-wasm.ts (the bytes as base64), which norm.ts instantiates.
+;;
+;; x (and g, and the outputs) are float32 arrays laid out as
+;; [outer][groups][inner]: group gi's values are `outer` runs of `inner`
+;; contiguous floats starting at byte x + 4·(o·groups·inner + gi·inner).
+;; Every value is widened to double before any arithmetic and the formulas
+;; are the kernel IR's, in its order, so a map's results are the IR kernel's
+;; (rounded to float32 once, at the store); the sums add in double too, two
+;; lanes at a time (a different order than the IR's single accumulator).
+;; Per-group parameters are doubles at `par`, `k` per group.
+(module
+  (import "env" "memory" (memory 1 32768))
+
+  ;; the high two floats of v widened to doubles
+  (func $hi (param $v v128) (result v128)
+    (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+
+  ;; two double pairs rounded to four floats
+  (func $narrow (param $a v128) (param $b v128) (result v128)
+    (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+      (f32x4.demote_f64x2_zero (local.get $a)) (f32x4.demote_f64x2_zero (local.get $b))))
+
+  ;; Per group, with s its first value and d = x - s: max |d|, Σd, Σd²,
+  ;; written as three doubles at out + 24·gi. NOTE: the max is f64x2.pmax (one
+  ;; instruction; f64x2.max's NaN and -0 rules cost several), which skips NaN:
+  ;; a NaN d makes Σd² NaN (and only a NaN does: squares are never -inf),
+  ;; so the caller takes max |d| as NaN where Σd² is NaN, as the IR's max.
+  (func (export "moments") (param $x i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $out i32)
+    (local $gi i32) (local $o i32) (local $p i32) (local $vend i32) (local $end i32) (local $stride i32) (local $base i32)
+    (local $s f64) (local $sv v128) (local $v v128) (local $dl v128) (local $dh v128)
+    (local $a1 v128) (local $b1 v128) (local $a2 v128) (local $b2 v128) (local $mx v128)
+    (local $d f64) (local $t1 f64) (local $t2 f64) (local $tm f64)
+    (local.set $stride (i32.shl (i32.mul (local.get $groups) (local.get $inner)) (i32.const 2)))
+    (block $gdone
+      (loop $groups
+        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $groups)))
+        (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (local.get $gi) (local.get $inner)) (i32.const 2))))
+        (local.set $s (f64.promote_f32 (f32.load (local.get $base))))
+        (local.set $sv (f64x2.splat (local.get $s)))
+        (local.set $a1 (v128.const f64x2 0 0))
+        (local.set $b1 (v128.const f64x2 0 0))
+        (local.set $a2 (v128.const f64x2 0 0))
+        (local.set $b2 (v128.const f64x2 0 0))
+        (local.set $mx (v128.const f64x2 -inf -inf))
+        (local.set $t1 (f64.const 0))
+        (local.set $t2 (f64.const 0))
+        (local.set $tm (f64.const -inf))
+        (local.set $o (i32.const 0))
+        (block $odone
+          (loop $runs
+            (br_if $odone (i32.ge_u (local.get $o) (local.get $outer)))
+            (local.set $p (i32.add (local.get $base) (i32.mul (local.get $o) (local.get $stride))))
+            (local.set $end (i32.add (local.get $p) (i32.shl (local.get $inner) (i32.const 2))))
+            (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $inner) (i32.const -4)) (i32.const 2))))
+            (block $vdone
+              (loop $vec
+                (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
+                (local.set $v (v128.load (local.get $p)))
+                (local.set $dl (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)))
+                (local.set $dh (f64x2.sub (call $hi (local.get $v)) (local.get $sv)))
+                (local.set $a1 (f64x2.add (local.get $a1) (local.get $dl)))
+                (local.set $b1 (f64x2.add (local.get $b1) (local.get $dh)))
+                (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $dl) (local.get $dl))))
+                (local.set $b2 (f64x2.add (local.get $b2) (f64x2.mul (local.get $dh) (local.get $dh))))
+                (local.set $mx (f64x2.pmax (local.get $mx) (f64x2.pmax (f64x2.abs (local.get $dl)) (f64x2.abs (local.get $dh)))))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                (br $vec)))
+            (block $sdone
+              (loop $scalar
+                (br_if $sdone (i32.ge_u (local.get $p) (local.get $end)))
+                (local.set $d (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $s)))
+                (local.set $t1 (f64.add (local.get $t1) (local.get $d)))
+                (local.set $t2 (f64.add (local.get $t2) (f64.mul (local.get $d) (local.get $d))))
+                (local.set $tm (f64.max (local.get $tm) (f64.abs (local.get $d))))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $scalar)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $runs)))
+        (local.set $a1 (f64x2.add (local.get $a1) (local.get $b1)))
+        (local.set $a2 (f64x2.add (local.get $a2) (local.get $b2)))
+        (local.set $p (i32.add (local.get $out) (i32.mul (local.get $gi) (i32.const 24))))
+        (f64.store (local.get $p)
+          (f64.max (local.get $tm) (f64.max (f64x2.extract_lane 0 (local.get $mx)) (f64x2.extract_lane 1 (local.get $mx)))))
+        (f64.store offset=8 (local.get $p)
+          (f64.add (local.get $t1) (f64.add (f64x2.extract_lane 0 (local.get $a1)) (f64x2.extract_lane 1 (local.get $a1)))))
+        (f64.store offset=16 (local.get $p)
+          (f64.add (local.get $t2) (f64.add (f64x2.extract_lane 0 (local.get $a2)) (f64x2.extract_lane 1 (local.get $a2)))))
+        (local.set $gi (i32.add (local.get $gi) (i32.const 1)))
+        (br $groups))))
+
+  ;; The backward's sums: per group, with (s, inv, m) the three doubles at
+  ;; par + 24·gi, Σg and Σ g·((x - s)·inv - m), two doubles at out + 16·gi.
+  ;; g has x's layout at g.
+  (func (export "gradSums") (param $x i32) (param $g i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32) (param $out i32)
+    (local $gi i32) (local $o i32) (local $p i32) (local $vend i32) (local $end i32) (local $stride i32) (local $base i32) (local $dg i32)
+    (local $s f64) (local $inv f64) (local $m f64) (local $sv v128) (local $iv v128) (local $mv v128)
+    (local $v v128) (local $w v128) (local $gl v128) (local $gh v128)
+    (local $a1 v128) (local $b1 v128) (local $a2 v128) (local $b2 v128)
+    (local $gs f64) (local $t1 f64) (local $t2 f64)
+    (local.set $stride (i32.shl (i32.mul (local.get $groups) (local.get $inner)) (i32.const 2)))
+    (local.set $dg (i32.sub (local.get $g) (local.get $x)))
+    (block $gdone
+      (loop $groups
+        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $groups)))
+        (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (local.get $gi) (local.get $inner)) (i32.const 2))))
+        (local.set $p (i32.add (local.get $par) (i32.mul (local.get $gi) (i32.const 24))))
+        (local.set $s (f64.load (local.get $p)))
+        (local.set $inv (f64.load offset=8 (local.get $p)))
+        (local.set $m (f64.load offset=16 (local.get $p)))
+        (local.set $sv (f64x2.splat (local.get $s)))
+        (local.set $iv (f64x2.splat (local.get $inv)))
+        (local.set $mv (f64x2.splat (local.get $m)))
+        (local.set $a1 (v128.const f64x2 0 0))
+        (local.set $b1 (v128.const f64x2 0 0))
+        (local.set $a2 (v128.const f64x2 0 0))
+        (local.set $b2 (v128.const f64x2 0 0))
+        (local.set $t1 (f64.const 0))
+        (local.set $t2 (f64.const 0))
+        (local.set $o (i32.const 0))
+        (block $odone
+          (loop $runs
+            (br_if $odone (i32.ge_u (local.get $o) (local.get $outer)))
+            (local.set $p (i32.add (local.get $base) (i32.mul (local.get $o) (local.get $stride))))
+            (local.set $end (i32.add (local.get $p) (i32.shl (local.get $inner) (i32.const 2))))
+            (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $inner) (i32.const -4)) (i32.const 2))))
+            (block $vdone
+              (loop $vec
+                (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
+                (local.set $v (v128.load (local.get $p)))
+                (local.set $w (v128.load (i32.add (local.get $p) (local.get $dg))))
+                (local.set $gl (f64x2.promote_low_f32x4 (local.get $w)))
+                (local.set $gh (call $hi (local.get $w)))
+                (local.set $a1 (f64x2.add (local.get $a1) (local.get $gl)))
+                (local.set $b1 (f64x2.add (local.get $b1) (local.get $gh)))
+                (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $gl)
+                  (f64x2.sub (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)) (local.get $iv)) (local.get $mv)))))
+                (local.set $b2 (f64x2.add (local.get $b2) (f64x2.mul (local.get $gh)
+                  (f64x2.sub (f64x2.mul (f64x2.sub (call $hi (local.get $v)) (local.get $sv)) (local.get $iv)) (local.get $mv)))))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                (br $vec)))
+            (block $sdone
+              (loop $scalar
+                (br_if $sdone (i32.ge_u (local.get $p) (local.get $end)))
+                (local.set $gs (f64.promote_f32 (f32.load (i32.add (local.get $p) (local.get $dg)))))
+                (local.set $t1 (f64.add (local.get $t1) (local.get $gs)))
+                (local.set $t2 (f64.add (local.get $t2) (f64.mul (local.get $gs)
+                  (f64.sub (f64.mul (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $s)) (local.get $inv)) (local.get $m)))))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $scalar)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $runs)))
+        (local.set $a1 (f64x2.add (local.get $a1) (local.get $b1)))
+        (local.set $a2 (f64x2.add (local.get $a2) (local.get $b2)))
+        (local.set $p (i32.add (local.get $out) (i32.shl (local.get $gi) (i32.const 4))))
+        (f64.store (local.get $p)
+          (f64.add (local.get $t1) (f64.add (f64x2.extract_lane 0 (local.get $a1)) (f64x2.extract_lane 1 (local.get $a1)))))
+        (f64.store offset=8 (local.get $p)
+          (f64.add (local.get $t2) (f64.add (f64x2.extract_lane 0 (local.get $a2)) (f64x2.extract_lane 1 (local.get $a2)))))
+        (local.set $gi (i32.add (local.get $gi) (i32.const 1)))
+        (br $groups))))
+
+  ;; The forward output: y = ((x - s)·inv - m)·a + b, with (s, inv, m, a, b)
+  ;; the five doubles at par + 40·gi (b = -0 when there is no bias: adding
+  ;; -0 changes nothing, not even a -0). y has x's layout at y.
+  (func (export "output") (param $x i32) (param $y i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32)
+    (local $gi i32) (local $o i32) (local $p i32) (local $vend i32) (local $end i32) (local $stride i32) (local $base i32) (local $dy i32)
+    (local $s f64) (local $inv f64) (local $m f64) (local $a f64) (local $b f64)
+    (local $sv v128) (local $iv v128) (local $mv v128) (local $av v128) (local $bv v128) (local $v v128)
+    (local.set $stride (i32.shl (i32.mul (local.get $groups) (local.get $inner)) (i32.const 2)))
+    (local.set $dy (i32.sub (local.get $y) (local.get $x)))
+    (block $gdone
+      (loop $groups
+        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $groups)))
+        (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (local.get $gi) (local.get $inner)) (i32.const 2))))
+        (local.set $p (i32.add (local.get $par) (i32.mul (local.get $gi) (i32.const 40))))
+        (local.set $s (f64.load (local.get $p)))
+        (local.set $inv (f64.load offset=8 (local.get $p)))
+        (local.set $m (f64.load offset=16 (local.get $p)))
+        (local.set $a (f64.load offset=24 (local.get $p)))
+        (local.set $b (f64.load offset=32 (local.get $p)))
+        (local.set $sv (f64x2.splat (local.get $s)))
+        (local.set $iv (f64x2.splat (local.get $inv)))
+        (local.set $mv (f64x2.splat (local.get $m)))
+        (local.set $av (f64x2.splat (local.get $a)))
+        (local.set $bv (f64x2.splat (local.get $b)))
+        (local.set $o (i32.const 0))
+        (block $odone
+          (loop $runs
+            (br_if $odone (i32.ge_u (local.get $o) (local.get $outer)))
+            (local.set $p (i32.add (local.get $base) (i32.mul (local.get $o) (local.get $stride))))
+            (local.set $end (i32.add (local.get $p) (i32.shl (local.get $inner) (i32.const 2))))
+            (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $inner) (i32.const -4)) (i32.const 2))))
+            (block $vdone
+              (loop $vec
+                (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
+                (local.set $v (v128.load (local.get $p)))
+                (v128.store (i32.add (local.get $p) (local.get $dy))
+                  (call $narrow
+                    (f64x2.add (f64x2.mul (f64x2.sub (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)) (local.get $iv)) (local.get $mv)) (local.get $av)) (local.get $bv))
+                    (f64x2.add (f64x2.mul (f64x2.sub (f64x2.mul (f64x2.sub (call $hi (local.get $v)) (local.get $sv)) (local.get $iv)) (local.get $mv)) (local.get $av)) (local.get $bv))))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                (br $vec)))
+            (block $sdone
+              (loop $scalar
+                (br_if $sdone (i32.ge_u (local.get $p) (local.get $end)))
+                (f32.store (i32.add (local.get $p) (local.get $dy))
+                  (f32.demote_f64 (f64.add (f64.mul (f64.sub (f64.mul (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $s)) (local.get $inv)) (local.get $m)) (local.get $a)) (local.get $b))))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $scalar)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $runs)))
+        (local.set $gi (i32.add (local.get $gi) (i32.const 1)))
+        (br $groups))))
+
+  ;; x's gradient: dx = ((g·wi + P) + Q·((x - s)·inv))·inv, with
+  ;; (s, inv, wi, P, Q) the five doubles at par + 40·gi. g and dx have x's layout.
+  (func (export "gradInput") (param $x i32) (param $g i32) (param $dx i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32)
+    (local $gi i32) (local $o i32) (local $p i32) (local $vend i32) (local $end i32) (local $stride i32) (local $base i32) (local $dg i32) (local $dd i32)
+    (local $s f64) (local $inv f64) (local $wi f64) (local $pp f64) (local $q f64)
+    (local $sv v128) (local $iv v128) (local $wv v128) (local $pv v128) (local $qv v128) (local $v v128) (local $w v128)
+    (local.set $stride (i32.shl (i32.mul (local.get $groups) (local.get $inner)) (i32.const 2)))
+    (local.set $dg (i32.sub (local.get $g) (local.get $x)))
+    (local.set $dd (i32.sub (local.get $dx) (local.get $x)))
+    (block $gdone
+      (loop $groups
+        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $groups)))
+        (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (local.get $gi) (local.get $inner)) (i32.const 2))))
+        (local.set $p (i32.add (local.get $par) (i32.mul (local.get $gi) (i32.const 40))))
+        (local.set $s (f64.load (local.get $p)))
+        (local.set $inv (f64.load offset=8 (local.get $p)))
+        (local.set $wi (f64.load offset=16 (local.get $p)))
+        (local.set $pp (f64.load offset=24 (local.get $p)))
+        (local.set $q (f64.load offset=32 (local.get $p)))
+        (local.set $sv (f64x2.splat (local.get $s)))
+        (local.set $iv (f64x2.splat (local.get $inv)))
+        (local.set $wv (f64x2.splat (local.get $wi)))
+        (local.set $pv (f64x2.splat (local.get $pp)))
+        (local.set $qv (f64x2.splat (local.get $q)))
+        (local.set $o (i32.const 0))
+        (block $odone
+          (loop $runs
+            (br_if $odone (i32.ge_u (local.get $o) (local.get $outer)))
+            (local.set $p (i32.add (local.get $base) (i32.mul (local.get $o) (local.get $stride))))
+            (local.set $end (i32.add (local.get $p) (i32.shl (local.get $inner) (i32.const 2))))
+            (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $inner) (i32.const -4)) (i32.const 2))))
+            (block $vdone
+              (loop $vec
+                (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
+                (local.set $v (v128.load (local.get $p)))
+                (local.set $w (v128.load (i32.add (local.get $p) (local.get $dg))))
+                (v128.store (i32.add (local.get $p) (local.get $dd))
+                  (call $narrow
+                    (f64x2.mul (f64x2.add (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4 (local.get $w)) (local.get $wv)) (local.get $pv))
+                      (f64x2.mul (local.get $qv) (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)) (local.get $iv)))) (local.get $iv))
+                    (f64x2.mul (f64x2.add (f64x2.add (f64x2.mul (call $hi (local.get $w)) (local.get $wv)) (local.get $pv))
+                      (f64x2.mul (local.get $qv) (f64x2.mul (f64x2.sub (call $hi (local.get $v)) (local.get $sv)) (local.get $iv)))) (local.get $iv))))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                (br $vec)))
+            (block $sdone
+              (loop $scalar
+                (br_if $sdone (i32.ge_u (local.get $p) (local.get $end)))
+                (f32.store (i32.add (local.get $p) (local.get $dd))
+                  (f32.demote_f64
+                    (f64.mul (f64.add (f64.add (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $p) (local.get $dg)))) (local.get $wi)) (local.get $pp))
+                      (f64.mul (local.get $q) (f64.mul (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $s)) (local.get $inv)))) (local.get $inv))))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $scalar)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $runs)))
+        (local.set $gi (i32.add (local.get $gi) (i32.const 1)))
+        (br $groups)))))
