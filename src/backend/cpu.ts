@@ -264,19 +264,21 @@ export class CpuDevice extends Device {
 
   /**
    * A host loop run as one kernel named `name` (the fast paths of
-   * group-passes.ts): `fill` gets a `size`-element array of `dtype` (a pooled
-   * one: old values may be in it) and must write every element, or return
-   * false to give up (nothing is kept; the caller runs its IR kernels). It
-   * is counted and profiled as a kernel run.
+   * group-passes.ts) with one output per entry of `sizes`: `fill` gets
+   * arrays of `dtype` of those sizes (pooled ones: old values may be in
+   * them) and must write every element, or return false to give up
+   * (nothing is kept; the caller runs its IR kernels). It is counted and
+   * profiled as one kernel run.
    */
-  runHost(name: string, size: number, dtype: DType, fill: (out: HostArray) => boolean): DeviceBuffer | null {
+  runHost(name: string, sizes: readonly number[], dtype: DType, fill: (outs: HostArray[]) => boolean): DeviceBuffer[] | null {
     this.checkDtype(dtype);
-    const out = this.pool.take(dtype, size);
+    const outs = sizes.map((n) => this.pool.take(dtype, n));
     const t0 = performance.now();
-    if (!fill(out)) {
-      this.pool.give(dtype, out);
+    if (!fill(outs)) {
+      for (const o of outs) this.pool.give(dtype, o);
       return null;
     }
+    const size = sizes.reduce((a, b) => a + b, 0);
     this.stats.kernelRuns++;
     if (profiling()) recordKernel(this.name, { name, inputs: 0, size, body: [], result: '0.0 /* a host loop: backend/group-passes.ts */', key: name }, dtype, t0, null);
     if (this.profile) {
@@ -286,7 +288,7 @@ export class CpuDevice extends Device {
       entry.elements += size;
       this.profile.set(name, entry);
     }
-    return this.track(this.wrap(out, dtype));
+    return outs.map((o) => this.track(this.wrap(o, dtype)));
   }
 
   /** The array behind a live buffer of this device, for the fast paths to read (never to write). */

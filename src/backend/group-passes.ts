@@ -86,14 +86,15 @@ export interface GroupPasses {
  * and S₁ = inv·Σd, S₂ = inv²·Σd², the IR's Σ(d·inv) and Σ(d·inv)² up to the
  * rounding of a double product (a float32 d·inv neither overflows nor
  * underflows in double, so no scaling is needed inside the loop). Each value
- * is stored as float32, as the IR kernels store theirs: out = [scale | inv |
- * S₁ | S₂]. A NaN d makes Σd² NaN (and only a NaN does): max |d| is then
+ * is stored as float32, as the IR kernels store theirs, into the four
+ * arrays (scale, inv, S₁, S₂) of `G` values. A NaN d makes Σd² NaN (and only a NaN does): max |d| is then
  * NaN, as the IR's NaN-winning max, whatever the pass's max skipped.
  * Returns false, with `out` partly written, where inv is not finite
  * (subnormal data and eps = 0): there the IR's d·inv gives NaN for d = 0,
  * which the factored form would not, so the caller runs the IR kernels.
  */
-export function finishMoments(raw: Float64Array, G: number, eps: number, out: Float32Array): boolean {
+export function finishMoments(raw: Float64Array, G: number, eps: number, [scales, invs, sums1, sums2]: readonly Float32Array[]): boolean {
+  if (!scales || !invs || !sums1 || !sums2) return false;
   const floor = eps > 0 ? Math.sqrt(eps) : 0;
   for (let gi = 0; gi < G; gi++) {
     const s1 = raw[3 * gi + 1] as number;
@@ -103,10 +104,10 @@ export function finishMoments(raw: Float64Array, G: number, eps: number, out: Fl
     const scale = Math.fround(k - k === 0 ? k : 1);
     const inv = Math.fround(1 / scale);
     if (!Number.isFinite(inv)) return false;
-    out[gi] = scale;
-    out[G + gi] = inv;
-    out[2 * G + gi] = inv * s1;
-    out[3 * G + gi] = inv * inv * s2;
+    scales[gi] = scale;
+    invs[gi] = inv;
+    sums1[gi] = inv * s1;
+    sums2[gi] = inv * inv * s2;
   }
   return true;
 }

@@ -85,8 +85,7 @@ function groupParams(dev: CpuDevice, ts: readonly (Tensor | number)[], shape: re
 
 /**
  * `moments`' scale, 1/scale, S₁ and S₂ of x over `dims` (normalised) in one
- * pass (`GroupPasses.moments`, `finishMoments`), as views of one new buffer
- * in the group shape; null where the fast path does not apply, or where x
+ * pass (`GroupPasses.moments`, `finishMoments`), in the group shape; null where the fast path does not apply, or where x
  * requires grad while grad mode is on or carries a forward-mode tangent
  * (S₁ and S₂ must then be recorded ops of x).
  */
@@ -96,12 +95,14 @@ export function fastMoments(x: Tensor, dims: readonly number[], eps: number): { 
   const L = layouts(x, null, dims);
   const xi = input(dev, x);
   if (!L || !xi) return null;
-  const buffer = dev.runHost('Moments', 4 * L.groups, 'float32', (out) => {
+  const G = L.groups;
+  const buffers = dev.runHost('Moments', [G, G, G, G], 'float32', (outs) => {
     const raw = dev.groupPasses.moments(xi, L);
-    return raw !== null && finishMoments(raw, L.groups, eps, out as Float32Array);
+    return raw !== null && finishMoments(raw, G, eps, outs as Float32Array[]);
   });
-  if (!buffer) return null;
-  const [scale, inv, sum1, sum2] = x.blocksOf(buffer, groupShape(x.shape, dims), 4) as [Tensor, Tensor, Tensor, Tensor];
+  if (!buffers) return null;
+  const shape = groupShape(x.shape, dims);
+  const [scale, inv, sum1, sum2] = buffers.map((b) => x.ownerOf(b, shape)) as [Tensor, Tensor, Tensor, Tensor];
   return { scale, inv, sum1, sum2 };
 }
 
@@ -125,16 +126,16 @@ export function fastGradSums(x: Tensor, g: Tensor, s: Tensor, inv: Tensor, m: Te
   const [xi, gi] = [input(dev, x), input(dev, g)];
   if (!par || !xi || !gi) return null;
   const G = L.groups;
-  const buffer = dev.runHost('NormGradSums', 2 * G, 'float32', (out) => {
+  const buffers = dev.runHost('NormGradSums', [G, G], 'float32', ([r1, r2]) => {
     const r = dev.groupPasses.gradSums(xi, gi, L, par);
-    if (!r) return false;
+    if (!r || !r1 || !r2) return false;
     for (let i = 0; i < G; i++) {
-      out[i] = r[2 * i] as number;
-      out[G + i] = r[2 * i + 1] as number;
+      r1[i] = r[2 * i] as number;
+      r2[i] = r[2 * i + 1] as number;
     }
     return true;
   });
-  return buffer ? (x.blocksOf(buffer, shape, 2) as [Tensor, Tensor]) : null;
+  return buffers ? [x.ownerOf(buffers[0] as DeviceBuffer, shape), x.ownerOf(buffers[1] as DeviceBuffer, shape)] : null;
 }
 
 /**
@@ -153,7 +154,7 @@ export function fastOutput(name: string, x: Tensor, s: Tensor, inv: Tensor, m: T
   const par = groupParams(dev, [s, inv, m, a, b ?? -0], groupShape(x.shape, dims), L.groups);
   const xi = input(dev, x);
   if (!par || !xi) return null;
-  return dev.runHost(name, x.numel(), 'float32', (out) => dev.groupPasses.output(xi, L, par, out as Float32Array));
+  return dev.runHost(name, [x.numel()], 'float32', ([out]) => dev.groupPasses.output(xi, L, par, out as Float32Array))?.[0] ?? null;
 }
 
 /**
@@ -168,6 +169,6 @@ export function fastGradInput(name: string, x: Tensor, g: Tensor, s: Tensor, inv
   const par = groupParams(dev, [s, inv, wi, P, Q], groupShape(x.shape, dims), L.groups);
   const [xi, gi] = [input(dev, x), input(dev, g)];
   if (!par || !xi || !gi) return null;
-  const buffer = dev.runHost(name, x.numel(), 'float32', (out) => dev.groupPasses.gradInput(xi, gi, L, par, out as Float32Array));
-  return buffer ? (x.blocksOf(buffer, x.shape, 1)[0] as Tensor) : null;
+  const buffer = dev.runHost(name, [x.numel()], 'float32', ([out]) => dev.groupPasses.gradInput(xi, gi, L, par, out as Float32Array))?.[0];
+  return buffer ? x.ownerOf(buffer, x.shape) : null;
 }

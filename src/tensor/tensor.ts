@@ -1337,15 +1337,12 @@ export class Tensor {
     return apply('fused', ins, { ...attrs, expr, shape });
   }
   /**
-   * @internal `count` contiguous float32 tensors of `shape`, views of consecutive
-   * blocks of `buffer`, a new buffer of this tensor's device that nothing else
-   * holds (a fast path's results: tensor/normalize-fast.ts). Not recorded.
+   * @internal a contiguous tensor of `shape` over `buffer`, a new buffer of
+   * this tensor's device that nothing else holds (a fast path's result:
+   * tensor/normalize-fast.ts). Not recorded.
    */
-  blocksOf(buffer: DeviceBuffer, shape: readonly number[], count: number): Tensor[] {
-    const storage = new Storage(buffer);
-    const strides = contiguousStrides(shape);
-    const size = numel(shape);
-    return Array.from({ length: count }, (_, i) => new Tensor(storage, shape, strides, i * size, buffer.dtype));
+  ownerOf(buffer: DeviceBuffer, shape: readonly number[]): Tensor {
+    return new Tensor(new Storage(buffer), shape, contiguousStrides(shape), 0, buffer.dtype);
   }
   /**
    * @internal the norm layers' normalised output from the moments of this tensor

@@ -107,7 +107,7 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
       const tiny = Float32Array.from({ length: 12 }, (_, i) => (Math.floor(i / 3) % 3) * 1e-45);
       const L = groupLayout([4, 3], [3, 1], 0, [0]);
       const raw = jsPasses.moments({ data: tiny, offset: 0, key: { freed: false } }, L as NonNullable<typeof L>) as Float64Array;
-      expect(finishMoments(raw, 3, 0, new Float32Array(12))).to.equal(false);
+      expect(finishMoments(raw, 3, 0, [0, 1, 2, 3].map(() => new Float32Array(3)))).to.equal(false);
       const x = gg.tensor(tiny, { shape: [4, 3] });
       const [fast, ir] = await both(async () => {
         const names = await kernels(() => moments(x, [0]).sum2);
