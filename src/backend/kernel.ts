@@ -45,7 +45,9 @@ export interface Kernel {
 
 /**
  * A batched matrix product as data: out[batch..., m, n] = Σ_k a[batch..., m, k]·b[batch..., k, n],
- * with `a` strided over (batch..., m, k) and `b` over (batch..., k, n).
+ * with `a` strided over (batch..., m, k) and `b` over (batch..., k, n). With
+ * `sum` (default 0) the last `sum` batch dims are summed over too and are not
+ * in `out` (a broadcast operand's gradient, `matmul`'s `sum` attribute).
  */
 export interface GemmSpec {
   readonly a: Operand;
@@ -54,6 +56,7 @@ export interface GemmSpec {
   readonly m: number;
   readonly k: number;
   readonly n: number;
+  readonly sum?: number;
 }
 
 /** Build a kernel; the key is derived from everything that defines it. */

@@ -154,35 +154,51 @@ export function reduce(
 /**
  * Batched matrix product: a is (batch..., M, K), b is (batch..., K, N), both
  * already broadcast to the same batch shape (strides 0 where broadcast).
+ * With `sum` > 0 the last `sum` batch dims are summed over as well (nested
+ * loops around the k loop) and the output is (batch without them..., M, N):
+ * the gradient of an operand broadcast over those dims in one kernel.
  * The kernel also carries the product as data (`Kernel.gemm`) for the cpu
  * device's float32 WebAssembly path; every other device compiles the text.
  */
-export function matmul(a: Operand, b: Operand, batch: readonly number[], m: number, kk: number, n: number): Kernel {
-  ints(batch, m, kk, n, a.offset, a.strides, b.offset, b.strides);
-  const shape = [...batch, m, n];
+export function matmul(a: Operand, b: Operand, batch: readonly number[], m: number, kk: number, n: number, sum = 0): Kernel {
+  ints(batch, m, kk, n, sum, a.offset, a.strides, b.offset, b.strides);
   const r = batch.length;
-  // a's index dims: batch..., row, (k); b's: batch..., (k), col
-  const aOuter: Operand = { offset: a.offset, strides: [...a.strides.slice(0, r + 1), 0] };
-  const bOuter: Operand = { offset: b.offset, strides: [...b.strides.slice(0, r), 0, b.strides[r + 1] ?? 0] };
+  if (sum < 0 || sum > r) throw new Error(`internal: matmul sums ${sum} of ${r} batch dims`);
+  const kept = r - sum;
+  const shape = [...batch.slice(0, kept), m, n];
+  // a's index dims: kept batch..., row, (k); b's: kept batch..., (k), col
+  const aOuter: Operand = { offset: a.offset, strides: [...a.strides.slice(0, kept), a.strides[r] ?? 0, 0] };
+  const bOuter: Operand = { offset: b.offset, strides: [...b.strides.slice(0, kept), 0, b.strides[r + 1] ?? 0] };
   const aK = a.strides[r + 1] ?? 0;
   const bK = b.strides[r] ?? 0;
   const body = [`const abase = ${offsetExpr(aOuter, 'i')};`, `const bbase = ${offsetExpr(bOuter, 'i')};`];
+  // the summed dims' offsets, added inside their loops
+  const [as, bs] = sum ? ['sa', 'sb'] : ['abase', 'bbase'];
   // NOTE: the k loop is unrolled by 4 into independent accumulators: JS engines
   // and SIMD backends pipeline them; GPUs don't mind.
   const k4 = kk - (kk % 4);
   const step = (acc: string, d: number) => `${acc} = ${acc} + in0[pa + ${int(d * aK)}] * in1[pb + ${int(d * bK)}];`;
   body.push('let acc0 = 0.0;', 'let acc1 = 0.0;', 'let acc2 = 0.0;', 'let acc3 = 0.0;');
+  const kLoops: string[] = [];
   if (k4 > 0) {
-    body.push(
-      `for (let k = 0.0; k < ${int(k4)}; k += 4.0) { const pa = abase + k * ${int(aK)}; const pb = bbase + k * ${int(bK)}; ` +
+    kLoops.push(
+      `for (let k = 0.0; k < ${int(k4)}; k += 4.0) { const pa = ${as} + k * ${int(aK)}; const pb = ${bs} + k * ${int(bK)}; ` +
         `${step('acc0', 0)} ${step('acc1', 1)} ${step('acc2', 2)} ${step('acc3', 3)} }`,
     );
   }
   if (k4 < kk) {
-    body.push(`for (let k = ${int(k4)}; k < ${int(kk)}; k += 1.0) { const pa = abase + k * ${int(aK)}; const pb = bbase + k * ${int(bK)}; ${step('acc0', 0)} }`);
+    kLoops.push(`for (let k = ${int(k4)}; k < ${int(kk)}; k += 1.0) { const pa = ${as} + k * ${int(aK)}; const pb = ${bs} + k * ${int(bK)}; ${step('acc0', 0)} }`);
+  }
+  if (sum) {
+    const dims = batch.slice(kept).map((_, d) => d);
+    const off = (o: Operand) => dims.map((d) => ` + s${d} * ${int(o.strides[kept + d] ?? 0)}`).join('');
+    const inner = `const sa = abase${off(a)}; const sb = bbase${off(b)}; ${kLoops.join(' ')}`;
+    body.push(loops(batch.slice(kept), 's', inner));
+  } else {
+    body.push(...kLoops);
   }
   body.push('const acc = (acc0 + acc1) + (acc2 + acc3);');
-  const gemm = { a: { offset: a.offset, strides: [...a.strides] }, b: { offset: b.offset, strides: [...b.strides] }, batch: [...batch], m, k: kk, n };
+  const gemm = { a: { offset: a.offset, strides: [...a.strides] }, b: { offset: b.offset, strides: [...b.strides] }, batch: [...batch], m, k: kk, n, ...(sum ? { sum } : {}) };
   return { ...makeGridKernel('matmul', 2, shape, 'i', body, 'acc'), gemm };
 }
 

@@ -40,7 +40,11 @@ export interface OpAttrs {
   sum: { dims: number[]; keepdim: boolean };
   /** `nanWins`: the gradient of a NaN result goes to the NaNs (torch.max(x) without a dim); without it, NaN (torch.amax). */
   amax: { dims: number[]; keepdim: boolean; nanWins?: boolean };
-  matmul: None;
+  /**
+   * `sum` (default 0): the last `sum` dims of the broadcast batch are summed over too (not in
+   * the output): a broadcast operand's gradient in one product (see `productTo`).
+   */
+  matmul: { sum?: number };
   reshape: { shape: number[] };
   permute: { dims: number[] };
   expand: { shape: number[] };
@@ -303,12 +307,13 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     },
   },
   matmul: {
-    forward: (inputs) => {
+    forward: (inputs, { sum = 0 }) => {
       const [a, b] = inputs as [Tensor, Tensor];
       const m = a.shape[a.ndim - 2] ?? 1;
       const k = a.shape[a.ndim - 1] ?? 1;
       const n = b.shape[b.ndim - 1] ?? 1;
       const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
+      if (!(Number.isInteger(sum) && sum >= 0 && sum <= batch.length)) throw new Error(`internal: matmul cannot sum ${sum} of ${batch.length} batch dims`);
       // NOTE: both operands are read along k with stride 1 (B through a copy of Bᵀ when
       // needed): the copy costs K·N, the contiguous inner loop saves far more on every device
       // but one that packs the operands itself (the cpu device's float32 gemm)
@@ -317,8 +322,8 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       const bt = b.transpose(-1, -2);
       const bb = packs || bt.strides[bt.ndim - 1] === 1 || k === 1 ? bt : bt.contiguous();
       const bv = bb === bt ? b : bb.transpose(-1, -2);
-      const kernel = K.matmul(operand(aa, [...batch, m, k]), operand(bv, [...batch, k, n]), batch, m, k, n);
-      const out = runKernel(kernel, [aa, bv], [...batch, m, n], a.dtype);
+      const kernel = K.matmul(operand(aa, [...batch, m, k]), operand(bv, [...batch, k, n]), batch, m, k, n, sum);
+      const out = runKernel(kernel, [aa, bv], [...batch.slice(0, batch.length - sum), m, n], a.dtype);
       if (aa !== a) aa.dispose();
       if (bv !== b) bv.dispose();
       if (bb !== bt) bb.dispose();
@@ -327,15 +332,19 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     },
     saveInputs: true,
     saves: ([na, nb]) => [!!nb, !!na],
-    // d(AB) = dA B + A dB  ⇒  ∂A = G Bᵀ, ∂B = Aᵀ G
+    // d(AB) = dA B + A dB  ⇒  ∂A = G Bᵀ, ∂B = Aᵀ G (G with the summed dims back as size 1)
     // NOTE: for a 2-D operand that is a transposed view (Linear's Wᵀ), its gradient is computed
     // transposed, (Bᵀ... )ᵀ, so it arrives in the operand's layout and W's gradient is dense
     // (no contiguous copy when it becomes W.grad); the same sums over k in the same order
-    backward: ({ grad, inputs: [a, b], needs }) => [
-      needs[0] ? (a!.ndim === 2 && b!.ndim === 2 && isTransposed(a!) ? b!.matmul(grad.transpose(-1, -2)).transpose(-1, -2) : grad.matmul(b!.transpose(-1, -2))) : null,
-      needs[1] ? (a!.ndim === 2 && b!.ndim === 2 && isTransposed(b!) ? grad.transpose(-1, -2).matmul(a!).transpose(-1, -2) : a!.transpose(-1, -2).matmul(grad)) : null,
-    ],
-    jvp: ({ tangents: [ta, tb], inputs: [a, b] }) => plus(ta?.matmul(b!), tb && a!.matmul(tb)),
+    backward: ({ grad, inputs: [a, b], needs, attrs: { sum = 0 } }) => {
+      const g = sum ? grad.reshape(...grad.shape.slice(0, -2), ...new Array<number>(sum).fill(1), ...grad.shape.slice(-2)) : grad;
+      return [
+        needs[0] ? (a!.ndim === 2 && b!.ndim === 2 && isTransposed(a!) ? b!.matmul(g.transpose(-1, -2)).transpose(-1, -2) : productTo(g, b!.transpose(-1, -2), a!.shape)) : null,
+        needs[1] ? (a!.ndim === 2 && b!.ndim === 2 && isTransposed(b!) ? g.transpose(-1, -2).matmul(a!).transpose(-1, -2) : productTo(a!.transpose(-1, -2), g, b!.shape)) : null,
+      ];
+    },
+    jvp: ({ tangents: [ta, tb], inputs: [a, b], attrs: { sum = 0 } }) =>
+      plus(ta && (sum ? ta.matmulSum(b!, sum) : ta.matmul(b!)), tb && (sum ? a!.matmulSum(tb, sum) : a!.matmul(tb))),
   },
   reshape: {
     forward: ([a], { shape }) => {
@@ -474,6 +483,29 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
 };
 
 /** A 2-D view with column-major strides (the transpose of a dense matrix), of more than one column. */
+/**
+ * x·y (batched, broadcast) as the gradient of an operand of shape `shape`:
+ * where that operand was broadcast over batch dims (a convolution's weight over
+ * the batch) and the device packs its matmul operands (the cpu device's float32
+ * gemm), the product also sums over those dims, one `matmul` with `sum`
+ * instead of one product per batch entry and a sum; elsewhere (float64, every
+ * gpu.js mode) the plain product, which the engine sums down to `shape`, so
+ * float64 results are unchanged. Either way the same sums of the same products.
+ */
+function productTo(x: Tensor, y: Tensor, shape: Shape): Tensor {
+  const r = Math.max(x.ndim, y.ndim) - 2;
+  if (r <= 0 || !getDevice(x.device).readsStridedMatmul(x.dtype)) return x.matmul(y);
+  const batch = broadcastShapes(x.shape.slice(0, -2), y.shape.slice(0, -2));
+  const lead = batch.length - (shape.length - 2);
+  const summed = batch.flatMap((s, d) => (s !== 1 && (d < lead || shape[d - lead] === 1) ? [d] : []));
+  if (!summed.length) return x.matmul(y);
+  const kept = batch.flatMap((_, d) => (summed.includes(d) ? [] : [d]));
+  const order = [...kept, ...summed, batch.length, batch.length + 1];
+  const xe = x.expand(...batch, ...x.shape.slice(-2)).permute(...order);
+  const ye = y.expand(...batch, ...y.shape.slice(-2)).permute(...order);
+  return xe.matmulSum(ye, summed.length).reshape(...shape);
+}
+
 function isTransposed(t: Tensor): boolean {
   const [r = 1, c = 1] = t.shape;
   return r > 1 && c > 1 && t.strides[0] === 1 && t.strides[1] === r;

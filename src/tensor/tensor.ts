@@ -1355,6 +1355,15 @@ export class Tensor {
   col2im(attrs: OpAttrs['col2im']): Tensor {
     return apply('col2im', [this], attrs);
   }
+  /**
+   * @internal this·o (batched, broadcast) summed over the last `sum` batch dims as
+   * well: the op table's `matmul` with its `sum` attribute (a broadcast operand's
+   * gradient in one product; ops.ts `productTo`). No 1-D promotion: both operands
+   * are at least 2-D.
+   */
+  matmulSum(o: Tensor, sum: number): Tensor {
+    return apply('matmul', [this, o], { sum });
+  }
 }
 
 /** Whether a string names a dtype (`to()` takes a dtype or a device). */

@@ -207,6 +207,74 @@ describe('float32 matmul fast path (WebAssembly gemm)', function () {
       expect(workerDeadlineMs(2e12)).to.be.greaterThan(60_000);
     });
 
+    /** `expected` summed over the last `sum` batch dims (float64). */
+    function summedExpected(a: Float32Array, ao: Operand, b: Float32Array, bo: Operand, batch: number[], m: number, k: number, n: number, sum: number): Float64Array {
+      const full = expected(a, ao, b, bo, batch, m, k, n);
+      const entries = batch.slice(batch.length - sum).reduce((x, y) => x * y, 1) * m * n;
+      const out = new Float64Array(full.length / Math.max(1, entries / (m * n)));
+      for (let i = 0; i < full.length; i++) {
+        const t = Math.floor(i / entries);
+        out[t * m * n + (i % (m * n))] = (out[t * m * n + (i % (m * n))] as number) + (full[i] as number);
+      }
+      return out;
+    }
+
+    // a broadcast operand's gradient in one product (matmul's `sum`): the kernel text (loop
+    // device) and the gemm (packed panels over the summed dims and k) against float64
+    for (let trial = 0; trial < 16; trial++) {
+      const m = pick([1, 3, 4, 9, 33]);
+      const k = pick([1, 2, 5, 17, 130]);
+      const n = pick([1, 5, 8, 20]);
+      const batch = trial % 4 === 0 ? [4] : trial % 4 === 1 ? [2, 3] : trial % 4 === 2 ? [3, 2, 2] : [1, 5];
+      const sum = trial % 3 === 0 ? batch.length : 1 + (trial % Math.max(1, batch.length - 1));
+      const ta = r() < 0.5;
+      const tb = r() < 0.5;
+      const bcastA = batch.map((_, d) => d < batch.length - sum && r() < 0.3);
+      it(`summed over ${sum} of batch ${batch.join('×')}: ${m}×${k}·${k}×${n}${ta ? ' Aᵀ' : ''}${tb ? ' Bᵀ' : ''}`, () => {
+        const A = layout([...batch, m, k], ta, r, [...bcastA, false, false]);
+        const B = layout([...batch, k, n], tb, r, batch.map(() => false).concat([false, false]));
+        const kernel = K.matmul(A.op, B.op, batch, m, k, n, sum);
+        expect(kernel.gemm!.sum).to.equal(sum);
+        const want = summedExpected(A.data, A.op, B.data, B.op, batch, m, k, n, sum);
+        const tol = { rtol: 1e-5, atol: 1e-3 };
+        for (const dev of [fast, loop]) {
+          const out = dev.run(kernel, [dev.upload(A.data, 'float32'), dev.upload(B.data, 'float32')], 'float32');
+          expect(dev.readSync(out).length).to.equal(want.length);
+          expectClose(dev.readSync(out), want, tol, dev === fast ? 'cpu device' : 'loop');
+        }
+        const direct = new Float32Array(want.length);
+        expect(wasmGemm()!.run(direct, A.data, B.data, kernel.gemm!)).to.equal(true);
+        expectClose(direct, want, tol, 'gemm');
+      });
+    }
+
+    it('a shared operand over the batch: products side by side in groups, each element as one product per entry', () => {
+      const g = wasmGemm()!;
+      const r4 = rng(21);
+      try {
+        for (const [shared, batch, m, k, n] of [['a', [7], 9, 13, 21], ['b', [2, 5], 13, 6, 10], ['a', [11], 4, 300, 8], ['b', [6], 70, 3, 9]] as const) {
+          const A = layout([...batch, m, k], r4() < 0.5, r4, [...batch.map(() => shared === 'a'), false, false]);
+          const B = layout([...batch, k, n], r4() < 0.5, r4, [...batch.map(() => shared === 'b'), false, false]);
+          const kernel = K.matmul(A.op, B.op, [...batch], m, k, n);
+          const want = expected(A.data, A.op, B.data, B.op, [...batch], m, k, n);
+          const outs: Float32Array[] = [];
+          // one group for the whole batch, groups of a few entries (uneven last group), one entry per product
+          for (const floats of [2 ** 23, 3 * (m + 8) * (k + 8) + 1, 1]) {
+            g.groupFloats = floats;
+            const out = new Float32Array(want.length);
+            expect(g.run(out, A.data, B.data, kernel.gemm!)).to.equal(true);
+            expectClose(out, want, { rtol: 1e-5, atol: 1e-4 }, `shared ${shared}, ${floats} floats`);
+            outs.push(out);
+          }
+          // the same sums in the same order whatever the grouping: bit for bit
+          expect(Array.from(outs[0]!)).to.deep.equal(Array.from(outs[2]!));
+          expect(Array.from(outs[1]!)).to.deep.equal(Array.from(outs[2]!));
+        }
+      } finally {
+        g.groupFloats = 2 ** 23;
+      }
+    });
+
     it('leaves matrix–vector products to the loop, packs the rest', () => {
       const spec = (m: number, k: number, n: number) => ({ a: { offset: 0, strides: [k, 1] }, b: { offset: 0, strides: [1, k] }, batch: [], m, k, n });
       expect(worthPacking(spec(256, 2304, 1))).to.equal(false);
@@ -214,6 +282,9 @@ describe('float32 matmul fast path (WebAssembly gemm)', function () {
       expect(worthPacking(spec(256, 1, 2304))).to.equal(true);
       expect(worthPacking(spec(3, 64, 3))).to.equal(true);
       expect(worthPacking(spec(512, 512, 512))).to.equal(true);
+      // summed batch dims lengthen k: 2×8 over 4×8 summed entries is a matrix–vector product
+      expect(worthPacking({ ...spec(2, 8, 30), batch: [4, 8], sum: 1 })).to.equal(false);
+      expect(worthPacking({ ...spec(2, 8, 30), batch: [4, 1], sum: 1 })).to.equal(true);
     });
 
     it('declines (writes nothing) a product past wasm32 memory, so the device runs its loop', () => {

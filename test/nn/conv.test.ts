@@ -176,6 +176,33 @@ describe('nn/conv', function () {
     }
   });
 
+  // the cpu device's float32 path: the WebAssembly gemm (a broadcast weight packed once, its
+  // gradient summed over the batch in one product), pooling on tiling windows as a view
+  describe('PyTorch goldens (float32, cpu: the WebAssembly gemm path)', function () {
+    const f32 = { dtype: 'float32' as const };
+    /** float32 sums of up to a few hundred O(1) products. */
+    const tol = { rtol: 2e-4, atol: 2e-4 };
+    for (const c of cases) {
+      it(c.name, async function () {
+        const m = build(c, f32);
+        const sd: Record<string, gg.Tensor> = {};
+        for (const [k, v] of Object.entries(c.state)) sd[k] = goldenTensor(v, f32);
+        m.loadStateDict(sd);
+        m.train(c.train);
+        for (const s of c.steps) {
+          const x = goldenTensor(s.input, { ...f32, requiresGrad: true });
+          const out = m.call(x);
+          expect(out.dtype).to.equal('float32');
+          expectClose(await values(out), s.output.data, tol, `${c.name} output`);
+          out.backward(goldenTensor(s.gout, f32));
+          expectClose(await values(x.grad!), s.input_grad.data, tol, `${c.name} input grad`);
+          for (const [n, p] of m.namedParameters()) expectClose(await values(p.grad!), s.param_grads[n]!.data, tol, `${c.name} grad ${n}`);
+          m.zeroGrad();
+        }
+      });
+    }
+  });
+
   describe('gradcheck of the functional forms (float64)', function () {
     const ranks = [1, 2, 3] as const;
     const conv = [F.conv1d, F.conv2d, F.conv3d];

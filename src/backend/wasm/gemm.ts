@@ -46,6 +46,8 @@ const MAX_PAGES = 32768;
 const PARALLEL_FLOPS = 2 ** 22;
 /** Slots of the control array per worker: ready, job number, done number, the 7 gemm arguments. */
 const SLOT = 16;
+/** Floats of packed panels and results one batched product may use for products side by side (`run`): 32 MiB. */
+const GROUP_FLOATS = 2 ** 23;
 
 /**
  * A worker: instantiates the shared module, says it is ready, then runs one
@@ -166,6 +168,8 @@ export class WasmGemm {
   missedDeadlines = 0;
   /** @internal tests: the deadline for a worker's share, in ms (default `workerDeadlineMs`). */
   deadlineMs: ((flops: number) => number) | null = null;
+  /** @internal tests: floats the products side by side of one `run` may use (default `GROUP_FLOATS`). */
+  groupFloats = GROUP_FLOATS;
 
   constructor(
     private exp: GemmExports,
@@ -250,60 +254,109 @@ export class WasmGemm {
   /**
    * out[batch..., m, n] = a[batch..., m, k] · b[batch..., k, n], reading a and b
    * through the spec's offsets and strides (broadcast batch dims have stride 0;
-   * transposed and sliced views need no copy). `out` is contiguous; every
-   * element is written. Returns false when the operands do not fit in a
-   * wasm32 memory (writing nothing) or a worker thread missed its deadline
-   * (`out` partly written); the caller then runs its own loop, which writes
-   * all of `out`.
+   * transposed and sliced views need no copy). With `s.sum` the last `sum`
+   * batch dims are summed over as well (they join k: the packed panels run
+   * over (summed dims..., k) in row-major order) and are not in `out`. `out` is
+   * contiguous; every element is written. Returns false when the operands do
+   * not fit in a wasm32 memory (writing nothing) or a worker thread missed its
+   * deadline (`out` partly written); the caller then runs its own loop, which
+   * writes all of `out`.
+   *
+   * A batch whose A (or B) is the same matrix for every product (a broadcast
+   * weight: a convolution's forward and input gradient) packs that operand
+   * once and runs the products side by side as one product over B's panels
+   * of several batch entries (A's, stacked), so the threads share it; each
+   * element is the same sum in the same order as one product per entry.
    */
   run(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec): boolean {
     const { m, k, n, batch } = s;
+    const r = batch.length;
+    const kept = r - (s.sum ?? 0);
     if (m === 0 || n === 0) return true;
-    if (k === 0) {
+    const summed = batch.slice(kept);
+    const kt = k * summed.reduce((x, y) => x * y, 1);
+    if (kt === 0) {
       // an empty sum (out may be a reused buffer: the cpu device pools them)
       out.fill(0);
       return true;
     }
     const mp = Math.ceil(m / MR);
     const np = Math.ceil(n / NR);
-    const aLen = mp * MR * k;
-    const bLen = np * NR * k;
-    const cLen = mp * MR * np * NR;
-    if (!this.reserve(aLen + bLen + cLen)) return false;
-    const f = this.floats;
-    const pa = 0;
-    const pb = aLen;
-    const pc = aLen + bLen;
-    const r = batch.length;
+    // offsets of the summed dims' entries (row-major), added to a row's or a column's start;
+    // step j of the packed panels is entry ⌊j / k⌋, step j mod k
     const [sam, sak] = [s.a.strides[r] ?? 0, s.a.strides[r + 1] ?? 0];
     const [sbk, sbn] = [s.b.strides[r] ?? 0, s.b.strides[r + 1] ?? 0];
-    const ldc = np * NR;
-    const count = batch.reduce((x, y) => x * y, 1);
-    const idx = batch.map(() => 0);
+    const entries = kt / k;
+    const sA = new Float64Array(entries);
+    const sB = new Float64Array(entries);
+    for (let e = 0; e < entries; e++) {
+      let rest = e;
+      for (let d = r - 1; d >= kept; d--) {
+        const size = batch[d] ?? 1;
+        const i = rest % size;
+        rest = Math.floor(rest / size);
+        sA[e] = (sA[e] as number) + i * (s.a.strides[d] ?? 0);
+        sB[e] = (sB[e] as number) + i * (s.b.strides[d] ?? 0);
+      }
+    }
+    // the offsets of each product's operands over the kept batch dims
+    const count = batch.slice(0, kept).reduce((x, y) => x * y, 1);
+    const aOff = new Float64Array(count);
+    const bOff = new Float64Array(count);
+    for (let t = 0; t < count; t++) {
+      let rest = t;
+      let oa = s.a.offset;
+      let ob = s.b.offset;
+      for (let d = kept - 1; d >= 0; d--) {
+        const size = batch[d] ?? 1;
+        const i = rest % size;
+        rest = Math.floor(rest / size);
+        oa += i * (s.a.strides[d] ?? 0);
+        ob += i * (s.b.strides[d] ?? 0);
+      }
+      aOff[t] = oa;
+      bOff[t] = ob;
+    }
+    const aLen = mp * MR * kt;
+    const bLen = np * NR * kt;
+    const cLen = mp * MR * np * NR;
+    const sharedA = count > 1 && aOff.every((o) => o === aOff[0]);
+    const sharedB = !sharedA && count > 1 && bOff.every((o) => o === bOff[0]);
+    // products side by side per group: as many as fit in GROUP_FLOATS (at least one)
+    const per = sharedA ? bLen + cLen : sharedB ? aLen + cLen : 0;
+    const once = sharedA ? aLen : bLen;
+    const group = per ? Math.max(1, Math.min(count, Math.floor((this.groupFloats - once) / per))) : 1;
+    const pa = 0;
+    const pb = sharedB ? aLen * group : aLen;
+    const pc = pb + (sharedA ? bLen * group : bLen);
+    if (!this.reserve(pc + cLen * group)) return false;
+    const f = this.floats;
     let lastA = -1;
     let lastB = -1;
-    for (let t = 0; t < count; t++) {
-      let aOff = s.a.offset;
-      let bOff = s.b.offset;
-      for (let d = 0; d < r; d++) {
-        aOff += (idx[d] ?? 0) * (s.a.strides[d] ?? 0);
-        bOff += (idx[d] ?? 0) * (s.b.strides[d] ?? 0);
+    for (let t0 = 0; t0 < count; t0 += group) {
+      const g = Math.min(group, count - t0);
+      for (let t = 0; t < g; t++) {
+        const ao = aOff[t0 + t] as number;
+        const bo = bOff[t0 + t] as number;
+        // a broadcast operand (stride 0 over the batch) is packed once
+        if (sharedB) packA(f, pa + t * aLen, a, ao, sam, sak, k, sA, m, mp);
+        else if (ao !== lastA) packA(f, pa, a, ao, sam, sak, k, sA, m, mp);
+        if (sharedA) packB(f, pb + t * bLen, b, bo, sbn, sbk, k, sB, n, np);
+        else if (bo !== lastB) packB(f, pb, b, bo, sbn, sbk, k, sB, n, np);
+        lastA = ao;
+        lastB = bo;
       }
-      // a broadcast operand (stride 0 over the batch) is packed once
-      if (aOff !== lastA) packA(f, pa, a, aOff, sam, sak, m, k, mp);
-      if (bOff !== lastB) packB(f, pb, b, bOff, sbk, sbn, k, n, np);
-      lastA = aOff;
-      lastB = bOff;
+      const [mpg, npg] = sharedA ? [mp, np * g] : sharedB ? [mp * g, np] : [mp, np];
       // a missed worker deadline: the shared memory is abandoned mid-product; the caller's loop
       // computes every element of out (what was written so far is overwritten)
-      if (!this.product(pa * 4, pb * 4, pc * 4, mp, np, k, 2 * m * n * k)) return false;
-      const o = t * m * n;
-      if (n === ldc) out.set(f.subarray(pc, pc + m * n), o);
-      else for (let i = 0; i < m; i++) out.set(f.subarray(pc + i * ldc, pc + i * ldc + n), o + i * n);
-      for (let d = r - 1; d >= 0; d--) {
-        idx[d] = (idx[d] ?? 0) + 1;
-        if ((idx[d] ?? 0) < (batch[d] ?? 1)) break;
-        idx[d] = 0;
+      if (!this.product(pa * 4, pb * 4, pc * 4, mpg, npg, kt, 2 * m * n * kt * g)) return false;
+      const ldc = npg * NR;
+      for (let t = 0; t < g; t++) {
+        const o = (t0 + t) * m * n;
+        // product t's tile: columns from t·np·NR (side by side) or rows from t·mp·MR (stacked)
+        const c0 = pc + (sharedA ? t * np * NR : sharedB ? t * mp * MR * ldc : 0);
+        if (n === ldc) out.set(f.subarray(c0, c0 + m * n), o);
+        else for (let i = 0; i < m; i++) out.set(f.subarray(c0 + i * ldc, c0 + i * ldc + n), o + i * n);
       }
     }
     return true;
@@ -311,51 +364,64 @@ export class WasmGemm {
 }
 
 /**
- * A (m×k, strides sm, sk from off) into panels of MR rows: f[pa + (p·k + kk)·MR + r];
- * rows past m are zeros. The inner loop follows the smaller stride, so a
- * row-major and a transposed A both read their memory in order.
+ * A into panels of MR rows: f[pa + (p·kt + j)·MR + r] holds A[p·MR + r, step j],
+ * rows past m are zeros. Row i starts at off + i·sm; step j = e·k + kk reads
+ * entry e of the summed dims (offset sOff[e]) at kk·sk from there, kt = k·entries.
+ * The inner loop follows the smaller stride, so a row-major and a transposed
+ * A both read their memory in order.
  */
-function packA(f: Float32Array, pa: number, a: Float32Array, off: number, sm: number, sk: number, m: number, k: number, mp: number): void {
+function packA(f: Float32Array, pa: number, a: Float32Array, off: number, sm: number, sk: number, k: number, sOff: Float64Array, m: number, mp: number): void {
   const full = Math.floor(m / MR);
+  const kt = k * sOff.length;
   for (let p = 0; p < mp; p++) {
-    const base = pa + p * k * MR;
+    const base = pa + p * kt * MR;
     const rows = p < full ? MR : m - p * MR;
-    if (Math.abs(sk) <= Math.abs(sm)) {
-      for (let rr = 0; rr < rows; rr++) {
-        let src = off + (p * MR + rr) * sm;
-        for (let kk = 0, dst = base + rr; kk < k; kk++, src += sk, dst += MR) f[dst] = a[src] as number;
-      }
-    } else {
-      for (let kk = 0; kk < k; kk++) {
-        let src = off + p * MR * sm + kk * sk;
-        for (let rr = 0, dst = base + kk * MR; rr < rows; rr++, src += sm, dst++) f[dst] = a[src] as number;
+    for (let e = 0; e < sOff.length; e++) {
+      const start = off + p * MR * sm + (sOff[e] as number);
+      const first = base + e * k * MR;
+      if (Math.abs(sk) <= Math.abs(sm)) {
+        for (let rr = 0; rr < rows; rr++) {
+          let src = start + rr * sm;
+          for (let kk = 0, dst = first + rr; kk < k; kk++, src += sk, dst += MR) f[dst] = a[src] as number;
+        }
+      } else {
+        for (let kk = 0; kk < k; kk++) {
+          let src = start + kk * sk;
+          for (let rr = 0, dst = first + kk * MR; rr < rows; rr++, src += sm, dst++) f[dst] = a[src] as number;
+        }
       }
     }
-    for (let rr = rows; rr < MR; rr++) for (let kk = 0; kk < k; kk++) f[base + kk * MR + rr] = 0;
+    for (let rr = rows; rr < MR; rr++) for (let j = 0; j < kt; j++) f[base + j * MR + rr] = 0;
   }
 }
 
 /**
- * B (k×n, strides sk, sn from off) into panels of NR columns: f[pb + (q·k + kk)·NR + c];
- * columns past n are zeros. The inner loop follows the smaller stride.
+ * B into panels of NR columns: f[pb + (q·kt + j)·NR + c] holds B[step j, q·NR + c],
+ * columns past n are zeros. Column c starts at off + c·sn; steps as in `packA`.
+ * The inner loop follows the smaller stride.
  */
-function packB(f: Float32Array, pb: number, b: Float32Array, off: number, sk: number, sn: number, k: number, n: number, np: number): void {
+function packB(f: Float32Array, pb: number, b: Float32Array, off: number, sn: number, sk: number, k: number, sOff: Float64Array, n: number, np: number): void {
   const full = Math.floor(n / NR);
+  const kt = k * sOff.length;
   for (let q = 0; q < np; q++) {
-    const base = pb + q * k * NR;
+    const base = pb + q * kt * NR;
     const cols = q < full ? NR : n - q * NR;
-    if (Math.abs(sk) <= Math.abs(sn)) {
-      for (let c = 0; c < cols; c++) {
-        let src = off + (q * NR + c) * sn;
-        for (let kk = 0, dst = base + c; kk < k; kk++, src += sk, dst += NR) f[dst] = b[src] as number;
-      }
-    } else {
-      for (let kk = 0; kk < k; kk++) {
-        let src = off + q * NR * sn + kk * sk;
-        for (let c = 0, dst = base + kk * NR; c < cols; c++, src += sn, dst++) f[dst] = b[src] as number;
+    for (let e = 0; e < sOff.length; e++) {
+      const start = off + q * NR * sn + (sOff[e] as number);
+      const first = base + e * k * NR;
+      if (Math.abs(sk) <= Math.abs(sn)) {
+        for (let c = 0; c < cols; c++) {
+          let src = start + c * sn;
+          for (let kk = 0, dst = first + c; kk < k; kk++, src += sk, dst += NR) f[dst] = b[src] as number;
+        }
+      } else {
+        for (let kk = 0; kk < k; kk++) {
+          let src = start + kk * sk;
+          for (let c = 0, dst = first + kk * NR; c < cols; c++, src += sn, dst++) f[dst] = b[src] as number;
+        }
       }
     }
-    for (let c = cols; c < NR; c++) for (let kk = 0; kk < k; kk++) f[base + kk * NR + c] = 0;
+    for (let c = cols; c < NR; c++) for (let j = 0; j < kt; j++) f[base + j * NR + c] = 0;
   }
 }
 
@@ -367,7 +433,9 @@ function packB(f: Float32Array, pb: number, b: Float32Array, off: number, sk: nu
  * streams the matrix instead (measured on 256×2304·2304×1: loop 2 ms, gemm 11 ms).
  */
 export function worthPacking(s: GemmSpec): boolean {
-  return !((s.m <= 2 || s.n <= 2) && s.k >= 16);
+  // summed batch dims lengthen k
+  const k = s.batch.slice(s.batch.length - (s.sum ?? 0)).reduce((x, y) => x * y, s.k);
+  return !((s.m <= 2 || s.n <= 2) && k >= 16);
 }
 
 let loaded: WasmGemm | null | undefined;

@@ -53,6 +53,25 @@ function windows(x: Tensor, kernel: number[], stride: number[], padding: number[
   return apply('im2col', [x], { kernel, stride, padding, dilation, inSize: x.shape.slice(x.ndim - r), outSize, value });
 }
 
+/**
+ * A pooling's windows and the dims to reduce over them. Windows that tile the
+ * image exactly (stride = kernel, no padding, no dilation, size = out·kernel:
+ * MaxPool2d(2) on an even image) are a view, (N, C, out₀, k₀, out₁, k₁, ...),
+ * reduced over the k dims: no im2col pass forward, and the gradient of the view
+ * is the image's own layout, so no col2im pass backward. The same elements
+ * reduced in the same order as over im2col's columns (docs/notes/conv.md).
+ * Otherwise im2col's columns (N, C, *kernel, *out), reduced over dims 2..r+1.
+ */
+function poolWindows(x: Tensor, kernel: number[], stride: number[], padding: number[], dilation: number[], outSize: number[], value: number): [Tensor, number[]] {
+  const inSize = x.shape.slice(2);
+  const tiles = kernel.every((k, d) => stride[d] === k && padding[d] === 0 && dilation[d] === 1 && (outSize[d] ?? 0) * k === inSize[d]);
+  if (tiles && x.isContiguous()) {
+    const split = kernel.flatMap((k, d) => [outSize[d] ?? 1, k]);
+    return [x.reshape(...x.shape.slice(0, 2), ...split), kernel.map((_, d) => 3 + 2 * d)];
+  }
+  return [windows(x, kernel, stride, padding, dilation, outSize, value), kernel.map((_, d) => 2 + d)];
+}
+
 function checkPositive(op: string, stride: number[], dilation: number[], padding: number[]): void {
   if (stride.some((s) => s <= 0)) throw new Error(`${op}: non-positive stride is not supported`);
   if (dilation.some((d) => d <= 0)) throw new Error(`${op}: dilation should be greater than zero`);
@@ -423,8 +442,8 @@ export function maxPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: M
     const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, dilation[d] ?? 1, opts.ceilMode ?? false));
     checkOutSize(x, outSize);
     // padding reads -∞, which never wins; max's backward splits ties evenly
-    const cols = windows(x, kernel, stride, padding, dilation, outSize, -Infinity);
-    const y = cols.max(kernel.map((_, d) => 2 + d));
+    const [cols, dims] = poolWindows(x, kernel, stride, padding, dilation, outSize, -Infinity);
+    const y = cols.max(dims);
     return batched ? y : y.squeeze(0);
   });
 }
@@ -489,7 +508,8 @@ export function avgPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: A
     const ceil = opts.ceilMode ?? false;
     const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, 1, ceil));
     checkOutSize(x, outSize);
-    const sums = windows(x, kernel, stride, padding, ones, outSize, 0).sum(kernel.map((_, d) => 2 + d));
+    const [cols, dims] = poolWindows(x, kernel, stride, padding, ones, outSize, 0);
+    const sums = cols.sum(dims);
     let y: Tensor;
     if (opts.divisorOverride) {
       y = sums.div(opts.divisorOverride);
