@@ -23,8 +23,23 @@ interface WasmMemory {
 }
 
 interface GemmExports {
-  gemm(pa: number, pb: number, pc: number, p0: number, p1: number, np: number, k: number): void;
+  /** gemm.wat's `gemm`: the arguments of `GemmArgs`, in its order, with A panels [p0, p1). */
+  gemm(...args: number[]): void;
 }
+
+/**
+ * Where one product's operands are in the memory (byte addresses and strides;
+ * gemm.wat's `gemm` says what each means). `run` fills it; `product` splits it.
+ */
+interface GemmArgs {
+  pa: number; pb: number; pc: number; mp: number; np: number; k: number;
+  ap: number; ar: number; ak: number; mpe: number; ae: number;
+  bq: number; bk: number; npe: number; be: number; ldc: number;
+}
+
+/** The argument list of gemm.wat's `gemm` for A panels [p0, p1). */
+const argList = (g: GemmArgs, p0: number, p1: number): number[] =>
+  [g.pa, g.pb, g.pc, p0, p1, g.np, g.k, g.ap, g.ar, g.ak, g.mpe, g.ae, g.bq, g.bk, g.npe, g.be, g.ldc];
 
 /** The parts of the WebAssembly namespace used here (lib ES2022 does not declare it). */
 interface WasmApi {
@@ -44,8 +59,10 @@ const PAGE = 65536;
 const MAX_PAGES = 32768;
 /** Products below this many flops stay on one thread (a hand-off costs tens of microseconds). */
 const PARALLEL_FLOPS = 2 ** 22;
-/** Slots of the control array per worker: ready, job number, done number, the 7 gemm arguments. */
-const SLOT = 16;
+/** Slots of the control array per worker: ready, job number, done number, the 17 gemm arguments. */
+const SLOT = 32;
+/** gemm.wat's `gemm` takes this many arguments. */
+const ARGS = 17;
 /** Floats of packed panels and results one batched product may use for products side by side (`run`): 32 MiB. */
 const GROUP_FLOATS = 2 ** 23;
 
@@ -65,7 +82,7 @@ let seen = 0;
 for (;;) {
   Atomics.wait(c, b + 1, seen);
   seen = Atomics.load(c, b + 1);
-  gemm(c[b + 3], c[b + 4], c[b + 5], c[b + 6], c[b + 7], c[b + 8], c[b + 9]);
+  gemm(...c.subarray(b + 3, b + 3 + ${ARGS}));
   Atomics.store(c, b + 2, seen);
   Atomics.notify(c, b + 2);
 }
@@ -220,16 +237,17 @@ export class WasmGemm {
   }
 
   /**
-   * One packed product: A panels [0, mp) against every B panel, split by
-   * ranges of A panels over the ready workers and this thread when it is
-   * large. False when a worker missed its deadline: the memory is abandoned
+   * One product: A panels [0, mp) against every B panel, split by ranges of A
+   * panels over the ready workers and this thread when it is large. False
+   * when a worker missed its deadline: the memory is abandoned
    * (`abandonSharedMemory`) and the caller computes the product elsewhere.
    */
-  private product(pa: number, pb: number, pc: number, mp: number, np: number, k: number, flops: number): boolean {
+  private product(g: GemmArgs, flops: number): boolean {
     const pool = this.pool;
+    const mp = g.mp;
     const workers = pool && flops >= PARALLEL_FLOPS && mp >= 2 ? pool.ready() : [];
     if (!pool || workers.length === 0) {
-      this.exp.gemm(pa, pb, pc, 0, mp, np, k);
+      this.exp.gemm(...argList(g, 0, mp));
       return true;
     }
     const parts = Math.min(workers.length + 1, mp);
@@ -237,9 +255,9 @@ export class WasmGemm {
     const jobs: [number, number, number][] = [];
     for (let t = 1; t < parts; t++) {
       const slot = workers[t - 1] as number;
-      jobs.push([slot, pool.post(slot, [pa, pb, pc, edge(t), edge(t + 1), np, k]), t]);
+      jobs.push([slot, pool.post(slot, argList(g, edge(t), edge(t + 1))), t]);
     }
-    this.exp.gemm(pa, pb, pc, 0, edge(1), np, k);
+    this.exp.gemm(...argList(g, 0, edge(1)));
     for (const [slot, seq, t] of jobs) {
       const share = (flops * (edge(t + 1) - edge(t))) / mp;
       if (!pool.wait(slot, seq, (this.deadlineMs ?? workerDeadlineMs)(share))) {
@@ -317,8 +335,17 @@ export class WasmGemm {
       aOff[t] = oa;
       bOff[t] = ob;
     }
-    const aLen = mp * MR * kt;
-    const bLen = np * NR * kt;
+    // an operand whose rows (A) or whose k steps (B) are in memory order, densely enough, is
+    // copied as it is (one block copy) and read in place; any other is packed into panels
+    const rowsA = kt === k && sak === 1 && sam >= k && (m - 1) * sam + k <= 2 * m * k + 64;
+    const rowsB = kt === k && sbn === 1 && sbk >= n && (k - 1) * sbk + n <= 2 * k * n + 64;
+    // floats of one entry in the memory: a row-major A has rows up to 4·mp - 1 (zeros past m),
+    // a row-major B's last row is read up to column 8·np; 4-float aligned
+    const align = (x: number): number => Math.ceil(x / 4) * 4;
+    const aSpan = (m - 1) * sam + k;
+    const bSpan = (k - 1) * sbk + n;
+    const aLen = rowsA ? align((MR * mp - 1) * sam + k) : mp * MR * kt;
+    const bLen = rowsB ? align((k - 1) * sbk + NR * np) : np * NR * kt;
     const cLen = mp * MR * np * NR;
     const sharedA = count > 1 && aOff.every((o) => o === aOff[0]);
     const sharedB = !sharedA && count > 1 && bOff.every((o) => o === bOff[0]);
@@ -331,6 +358,23 @@ export class WasmGemm {
     const pc = pb + (sharedA ? bLen * group : bLen);
     if (!this.reserve(pc + cLen * group)) return false;
     const f = this.floats;
+    const putA = (dst: number, src: number): void => {
+      if (!rowsA) return packA(f, dst, a, src, sam, sak, k, sA, m, mp);
+      f.set(a.subarray(src, src + aSpan), dst);
+      f.fill(0, dst + aSpan, dst + aLen);
+    };
+    const putB = (dst: number, src: number): void => {
+      if (!rowsB) return packB(f, dst, b, src, sbn, sbk, k, sB, n, np);
+      f.set(b.subarray(src, src + bSpan), dst);
+      f.fill(0, dst + bSpan, dst + bLen);
+    };
+    const layout = {
+      pa: pa * 4, pb: pb * 4, pc: pc * 4, k: kt,
+      // A panel p of entry e at pa + e·ae + p·ap; row r, step j at + r·ar + j·ak
+      ap: rowsA ? MR * sam * 4 : kt * MR * 4, ar: rowsA ? sam * 4 : 4, ak: rowsA ? 4 : MR * 4, mpe: mp, ae: aLen * 4,
+      // B panel q of entry e at pb + e·be + q·bq; step j at + j·bk
+      bq: rowsB ? NR * 4 : kt * NR * 4, bk: rowsB ? sbk * 4 : NR * 4, npe: np, be: bLen * 4,
+    };
     let lastA = -1;
     let lastB = -1;
     for (let t0 = 0; t0 < count; t0 += group) {
@@ -338,19 +382,19 @@ export class WasmGemm {
       for (let t = 0; t < g; t++) {
         const ao = aOff[t0 + t] as number;
         const bo = bOff[t0 + t] as number;
-        // a broadcast operand (stride 0 over the batch) is packed once
-        if (sharedB) packA(f, pa + t * aLen, a, ao, sam, sak, k, sA, m, mp);
-        else if (ao !== lastA) packA(f, pa, a, ao, sam, sak, k, sA, m, mp);
-        if (sharedA) packB(f, pb + t * bLen, b, bo, sbn, sbk, k, sB, n, np);
-        else if (bo !== lastB) packB(f, pb, b, bo, sbn, sbk, k, sB, n, np);
+        // a broadcast operand (stride 0 over the batch) is put in once
+        if (sharedB) putA(pa + t * aLen, ao);
+        else if (ao !== lastA) putA(pa, ao);
+        if (sharedA) putB(pb + t * bLen, bo);
+        else if (bo !== lastB) putB(pb, bo);
         lastA = ao;
         lastB = bo;
       }
       const [mpg, npg] = sharedA ? [mp, np * g] : sharedB ? [mp * g, np] : [mp, np];
+      const ldc = npg * NR;
       // a missed worker deadline: the shared memory is abandoned mid-product; the caller's loop
       // computes every element of out (what was written so far is overwritten)
-      if (!this.product(pa * 4, pb * 4, pc * 4, mpg, npg, kt, 2 * m * n * kt * g)) return false;
-      const ldc = npg * NR;
+      if (!this.product({ ...layout, mp: mpg, np: npg, ldc: ldc * 4 }, 2 * m * n * kt * g)) return false;
       for (let t = 0; t < g; t++) {
         const o = (t0 + t) * m * n;
         // product t's tile: columns from t·np·NR (side by side) or rows from t·mp·MR (stacked)
@@ -384,6 +428,14 @@ function packA(f: Float32Array, pa: number, a: Float32Array, off: number, sm: nu
           let src = start + rr * sm;
           for (let kk = 0, dst = first + rr; kk < k; kk++, src += sk, dst += MR) f[dst] = a[src] as number;
         }
+      } else if (rows === MR) {
+        // a whole panel: the MR rows of each step, unrolled (V8 keeps them in registers)
+        for (let kk = 0, src = start, dst = first; kk < k; kk++, src += sk, dst += MR) {
+          f[dst] = a[src] as number;
+          f[dst + 1] = a[src + sm] as number;
+          f[dst + 2] = a[src + 2 * sm] as number;
+          f[dst + 3] = a[src + 3 * sm] as number;
+        }
       } else {
         for (let kk = 0; kk < k; kk++) {
           let src = start + kk * sk;
@@ -413,6 +465,18 @@ function packB(f: Float32Array, pb: number, b: Float32Array, off: number, sn: nu
         for (let c = 0; c < cols; c++) {
           let src = start + c * sn;
           for (let kk = 0, dst = first + c; kk < k; kk++, src += sk, dst += NR) f[dst] = b[src] as number;
+        }
+      } else if (cols === NR) {
+        // a whole panel: the NR columns of each step, unrolled
+        for (let kk = 0, src = start, dst = first; kk < k; kk++, src += sk, dst += NR) {
+          f[dst] = b[src] as number;
+          f[dst + 1] = b[src + sn] as number;
+          f[dst + 2] = b[src + 2 * sn] as number;
+          f[dst + 3] = b[src + 3 * sn] as number;
+          f[dst + 4] = b[src + 4 * sn] as number;
+          f[dst + 5] = b[src + 5 * sn] as number;
+          f[dst + 6] = b[src + 6 * sn] as number;
+          f[dst + 7] = b[src + 7 * sn] as number;
         }
       } else {
         for (let kk = 0; kk < k; kk++) {
