@@ -10,18 +10,12 @@
 ;; are the kernel IR's, in its order, so a map's results are the IR kernel's
 ;; (rounded to float32 once, at the store); the sums add in double too, two
 ;; lanes at a time (a different order than the IR's single accumulator).
-;; Per-group parameters are doubles at `par`, `k` per group.
+;; Per-group parameters are doubles at `par`, `k` per group. The high two
+;; floats of a vector are widened by a shuffle then promote_low, and two
+;; double pairs are narrowed by two demotes and a shuffle, written out in
+;; each loop: a call per vector would not be inlined.
 (module
   (import "env" "memory" (memory 1 32768))
-
-  ;; the high two floats of v widened to doubles
-  (func $hi (param $v v128) (result v128)
-    (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
-
-  ;; two double pairs rounded to four floats
-  (func $narrow (param $a v128) (param $b v128) (result v128)
-    (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-      (f32x4.demote_f64x2_zero (local.get $a)) (f32x4.demote_f64x2_zero (local.get $b))))
 
   ;; Per group, with s its first value and d = x - s: max |d|, Σd, Σd²,
   ;; written as three doubles at out + 24·gi. NOTE: the max is f64x2.pmax (one
@@ -60,7 +54,7 @@
                 (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
                 (local.set $v (v128.load (local.get $p)))
                 (local.set $dl (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)))
-                (local.set $dh (f64x2.sub (call $hi (local.get $v)) (local.get $sv)))
+                (local.set $dh (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $sv)))
                 (local.set $a1 (f64x2.add (local.get $a1) (local.get $dl)))
                 (local.set $b1 (f64x2.add (local.get $b1) (local.get $dh)))
                 (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $dl) (local.get $dl))))
@@ -132,13 +126,13 @@
                 (local.set $v (v128.load (local.get $p)))
                 (local.set $w (v128.load (i32.add (local.get $p) (local.get $dg))))
                 (local.set $gl (f64x2.promote_low_f32x4 (local.get $w)))
-                (local.set $gh (call $hi (local.get $w)))
+                (local.set $gh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))
                 (local.set $a1 (f64x2.add (local.get $a1) (local.get $gl)))
                 (local.set $b1 (f64x2.add (local.get $b1) (local.get $gh)))
                 (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $gl)
                   (f64x2.sub (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)) (local.get $iv)) (local.get $mv)))))
                 (local.set $b2 (f64x2.add (local.get $b2) (f64x2.mul (local.get $gh)
-                  (f64x2.sub (f64x2.mul (f64x2.sub (call $hi (local.get $v)) (local.get $sv)) (local.get $iv)) (local.get $mv)))))
+                  (f64x2.sub (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $sv)) (local.get $iv)) (local.get $mv)))))
                 (local.set $p (i32.add (local.get $p) (i32.const 16)))
                 (br $vec)))
             (block $sdone
@@ -198,9 +192,7 @@
                 (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
                 (local.set $v (v128.load (local.get $p)))
                 (v128.store (i32.add (local.get $p) (local.get $dy))
-                  (call $narrow
-                    (f64x2.add (f64x2.mul (f64x2.sub (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)) (local.get $iv)) (local.get $mv)) (local.get $av)) (local.get $bv))
-                    (f64x2.add (f64x2.mul (f64x2.sub (f64x2.mul (f64x2.sub (call $hi (local.get $v)) (local.get $sv)) (local.get $iv)) (local.get $mv)) (local.get $av)) (local.get $bv))))
+                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero (f64x2.add (f64x2.mul (f64x2.sub (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)) (local.get $iv)) (local.get $mv)) (local.get $av)) (local.get $bv))) (f32x4.demote_f64x2_zero (f64x2.add (f64x2.mul (f64x2.sub (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $sv)) (local.get $iv)) (local.get $mv)) (local.get $av)) (local.get $bv)))))
                 (local.set $p (i32.add (local.get $p) (i32.const 16)))
                 (br $vec)))
             (block $sdone
@@ -252,11 +244,9 @@
                 (local.set $v (v128.load (local.get $p)))
                 (local.set $w (v128.load (i32.add (local.get $p) (local.get $dg))))
                 (v128.store (i32.add (local.get $p) (local.get $dd))
-                  (call $narrow
-                    (f64x2.mul (f64x2.add (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4 (local.get $w)) (local.get $wv)) (local.get $pv))
-                      (f64x2.mul (local.get $qv) (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)) (local.get $iv)))) (local.get $iv))
-                    (f64x2.mul (f64x2.add (f64x2.add (f64x2.mul (call $hi (local.get $w)) (local.get $wv)) (local.get $pv))
-                      (f64x2.mul (local.get $qv) (f64x2.mul (f64x2.sub (call $hi (local.get $v)) (local.get $sv)) (local.get $iv)))) (local.get $iv))))
+                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.add (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4 (local.get $w)) (local.get $wv)) (local.get $pv))
+                      (f64x2.mul (local.get $qv) (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)) (local.get $iv)))) (local.get $iv))) (f32x4.demote_f64x2_zero (f64x2.mul (f64x2.add (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))) (local.get $wv)) (local.get $pv))
+                      (f64x2.mul (local.get $qv) (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $sv)) (local.get $iv)))) (local.get $iv)))))
                 (local.set $p (i32.add (local.get $p) (i32.const 16)))
                 (br $vec)))
             (block $sdone
