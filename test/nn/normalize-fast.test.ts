@@ -14,6 +14,7 @@ import { getDevice } from '../../src/backend/registry.js';
 import { CpuDevice } from '../../src/backend/cpu.js';
 import { finishMoments, groupLayout, jsPasses, type GroupPasses } from '../../src/backend/group-passes.js';
 import { moments } from '../../src/nn/norm/functional.js';
+import { openWasmNorm } from '../../src/backend/wasm/norm.js';
 import { expectClose, type Tol } from '../helpers/compare.js';
 
 type T = gg.Tensor;
@@ -174,6 +175,18 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
         }
       });
     }
+
+    it('declines arrays past its memory limit (the IR runs), and still runs smaller ones after', function () {
+      const engine = openWasmNorm(2 ** 20);
+      if (!engine) this.skip(); // no WebAssembly SIMD here
+      const e = engine as NonNullable<typeof engine>;
+      const big = { data: new Float32Array(100_000).fill(1), offset: 0, key: { freed: false } };
+      expect(e.moments(big, { offset: 0, outer: 10, groups: 10, inner: 1000 })).to.equal(null);
+      expect(e.output(big, { offset: 0, outer: 10, groups: 10, inner: 1000 }, new Float64Array(50), new Float32Array(100_000))).to.equal(false);
+      const small = { data: Float32Array.from(wave(60, 2)), offset: 0, key: { freed: false } };
+      const L = { offset: 0, outer: 3, groups: 4, inner: 5 };
+      expectClose(e.moments(small, L) as Float64Array, jsPasses.moments(small, L) as Float64Array, { rtol: 1e-12, atol: 1e-12 }, 'moments after a refusal');
+    });
 
     it('keeps the copy of an input while its buffer lives: one copy of x and one of g for a whole training step', async function () {
       if (wasmPasses === jsPasses) this.skip(); // no WebAssembly SIMD here

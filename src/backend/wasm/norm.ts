@@ -37,8 +37,13 @@ interface WasmApi {
 }
 
 const PAGE = 65536;
-/** wasm32 addresses: keep the memory under 2 GiB (byte offsets stay positive i32s). */
-const MAX_BYTES = 2 ** 31 - 2 ** 16;
+/**
+ * The most memory the engine takes: 512 MiB (three slots of up to ~44M
+ * floats). The memory never shrinks while the device lives, so larger
+ * tensors run the IR kernels instead of keeping gigabytes; wasm32 itself
+ * would allow 2 GiB.
+ */
+const MAX_BYTES = 2 ** 29;
 /** Regions of the memory that hold float32 arrays: two inputs kept by key, one output. */
 const SLOTS = 3;
 
@@ -63,23 +68,22 @@ export class WasmNorm implements GroupPasses {
   constructor(
     private readonly exp: NormExports,
     private readonly memory: WasmMemory,
+    /** The most bytes of memory to take (tests set a small one). */
+    private readonly maxBytes = MAX_BYTES,
   ) {
     this.f32 = new Float32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
   }
 
   /**
-   * Room for arrays of `floats` and `doubles` per-group values; false when
-   * wasm32 cannot hold them. A larger array size drops the kept copies.
+   * Room for arrays of `floats` and `doubles` per-group values; false past
+   * `MAX_BYTES` (the caller runs the IR). A larger array size drops the kept copies.
    */
   private reserve(floats: number, doubles: number): boolean {
-    if (floats > this.cap) {
-      // NOTE: rounded up so that the doubles after the slots stay 8-byte aligned
-      this.cap = Math.ceil(floats / 16) * 16;
-      for (const s of this.slots) s.key = null;
-    }
-    const bytes = SLOTS * this.cap * 4 + doubles * 8;
-    if (bytes > MAX_BYTES) return false;
+    // NOTE: rounded up so that the doubles after the slots stay 8-byte aligned
+    const cap = floats > this.cap ? Math.ceil(floats / 16) * 16 : this.cap;
+    const bytes = SLOTS * cap * 4 + doubles * 8;
+    if (bytes > this.maxBytes) return false;
     const have = this.memory.buffer.byteLength;
     if (bytes > have) {
       try {
@@ -87,6 +91,10 @@ export class WasmNorm implements GroupPasses {
       } catch {
         return false;
       }
+    }
+    if (cap !== this.cap) {
+      this.cap = cap;
+      for (const s of this.slots) s.key = null;
     }
     // NOTE: growing detaches the old ArrayBuffer; views are made again
     if (this.f32.buffer !== this.memory.buffer) {
@@ -174,10 +182,11 @@ export class WasmNorm implements GroupPasses {
 let reason = '';
 
 /**
- * A new engine over its own memory, or null (with `wasmNormUnavailable()`
- * saying why) where this runtime lacks WebAssembly or its 128-bit SIMD.
+ * A new engine over its own memory (at most `maxBytes` of it), or null (with
+ * `wasmNormUnavailable()` saying why) where this runtime lacks WebAssembly
+ * or its 128-bit SIMD.
  */
-export function openWasmNorm(): WasmNorm | null {
+export function openWasmNorm(maxBytes = MAX_BYTES): WasmNorm | null {
   const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   try {
     if (!api) throw new Error('no WebAssembly in this runtime');
@@ -188,7 +197,7 @@ export function openWasmNorm(): WasmNorm | null {
     if (!api.validate(bytes)) throw new Error('this WebAssembly engine lacks 128-bit SIMD');
     const memory = new api.Memory({ initial: 1, maximum: 32768 });
     const inst = new api.Instance(new api.Module(bytes), { env: { memory } });
-    return new WasmNorm(inst.exports as NormExports, memory);
+    return new WasmNorm(inst.exports as NormExports, memory, maxBytes);
   } catch (e) {
     reason = e instanceof Error ? e.message : String(e);
     return null;
