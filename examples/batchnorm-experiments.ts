@@ -39,7 +39,7 @@ import { histogram, sharedEdges, type ActivationStats, type Histogram, type Land
 import { mlp, mnistSubset, trainMlp, trainVsEval, type BnRun, type MonitorStats } from './bn/mnist-bn.js';
 import { miniResNet } from './bn/resnet.js';
 import { compareWithBuiltin, type Comparison } from './bn/scratch.js';
-import { describeDevice, fmtSeconds, isMain, logger, parseFlags, pickDevice, runCli, SMOKE_TEST_NOTE, table } from './lib/cli.js';
+import { fmtSeconds, isMain, openExample, parseFlags, runCli, table } from './lib/cli.js';
 import { mulberry32, permutation } from './lib/rng.js';
 import { gatherMnist } from './lib/mnist.js';
 import { bandChart, barChart, histogramChart, lineChart, writePng } from './lib/plot.js';
@@ -90,10 +90,7 @@ export async function main(opts: BnExperimentsOptions = {}): Promise<BnExperimen
   const quick = opts.quick ?? false;
   const out = opts.out ?? 'out';
   const verbose = opts.verbose ?? true;
-  const log = logger(verbose);
-  if (quick) log(SMOKE_TEST_NOTE);
-  const device = await pickDevice(opts.device);
-  log(`device ${describeDevice(device)}`);
+  const { log, device } = await openExample({ quick, verbose, device: opts.device });
   mkdirSync(out, { recursive: true });
   const plots: string[] = [];
   const save = (name: string, png: Uint8Array) => {

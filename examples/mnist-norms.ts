@@ -20,7 +20,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as gg from '../src/index.js';
-import { describeDevice, fmtSeconds, isMain, logger, numberFlag, parseFlags, pickDevice, since, runCli, SMOKE_TEST_NOTE, table, UsageError } from './lib/cli.js';
+import { fmtSeconds, isMain, numberFlag, openExample, parseFlags, since, runCli, table, UsageError } from './lib/cli.js';
 import { mulberry32, permutation } from './lib/rng.js';
 import { gatherMnist, loadMnist, type MnistSplit } from './lib/mnist.js';
 import { barChart, lineChart, writePng } from './lib/plot.js';
@@ -297,11 +297,8 @@ export async function main(opts: MnistNormsOptions = {}): Promise<MnistNormsResu
     verbose: opts.verbose ?? true,
     norms: opts.norms ?? NORMS,
   };
-  const device = await pickDevice(opts.device);
+  const { log, device } = await openExample({ quick, verbose: o.verbose, device: opts.device });
   const info = gg.deviceInfo(device);
-  const log = logger(o.verbose);
-  if (quick) log(SMOKE_TEST_NOTE);
-  log(`device ${describeDevice(device)}`);
   log(`MNIST: ${o.train} train / ${o.test} test digits, batch ${o.batch}, ${o.epochs} epoch${o.epochs === 1 ? '' : 's'}, SGD lr ${o.lr} momentum 0.9, seed ${o.seed}`);
   const data = loadMnist({ train: o.train, test: o.test, seed: o.seed });
 

@@ -21,7 +21,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as gg from '../src/index.js';
-import { describeDevice, fmtSeconds, isMain, logger, numberFlag, parseFlags, pickDevice, runCli, since, SMOKE_TEST_NOTE, table } from './lib/cli.js';
+import { fmtSeconds, isMain, numberFlag, openExample, parseFlags, runCli, since, table } from './lib/cli.js';
 import { gaussian, mulberry32 } from './lib/rng.js';
 import { lineChart, scatterChart, writePng, type ScatterChartOptions } from './lib/plot.js';
 import { progressBar } from './lib/progress.js';
@@ -185,10 +185,7 @@ export async function main(opts: SnGanOptions = {}): Promise<SnGanResult> {
   const seed = opts.seed ?? 0;
   const out = opts.out ?? 'out';
   const verbose = opts.verbose ?? true;
-  const log = logger(verbose);
-  if (quick) log(SMOKE_TEST_NOTE);
-  const device = await pickDevice(opts.device);
-  log(`device ${describeDevice(device)}`);
+  const { log, device } = await openExample({ quick, verbose, device: opts.device });
 
   gg.manualSeed(seed);
   const D = discriminator(hidden, blocks, device);

@@ -160,6 +160,18 @@ export function table(header: string[], rows: string[][]): string {
   return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
 }
 
+/**
+ * An example's opening: its logger, the quick-mode note, the device
+ * (`pickDevice(device)`) and a line naming it.
+ */
+export async function openExample(opts: { quick: boolean; verbose: boolean; device?: string }): Promise<{ log: (s: string) => void; device: string }> {
+  const log = logger(opts.verbose);
+  if (opts.quick) log(SMOKE_TEST_NOTE);
+  const device = await pickDevice(opts.device);
+  log(`device ${describeDevice(device)}`);
+  return { log, device };
+}
+
 /** A `console.log` that prints only when `verbose`. */
 export function logger(verbose: boolean): (s: string) => void {
   return (s) => {

@@ -8,6 +8,7 @@
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
+import { customFunction } from '../helpers/custom-function.js';
 
 const f64 = { dtype: 'float64' as const };
 const vals = (t: gg.Tensor | null | undefined): number[] => Array.from(t!.dataSync());
@@ -97,16 +98,7 @@ describe('engine: the graph walk, broadcast gradients, hooks and the trace (muta
 
   it("a custom Function's broadcast gradient is summed back to its input's shape", () => {
     // forward a + b with a [3] and b [2, 1] broadcast to [2, 3]; backward hands both the [2, 3] gradient
-    class AddBroadcast extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
-        void ctx;
-        return a.add(b);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor[] {
-        void ctx;
-        return [g, g];
-      }
-    }
+    class AddBroadcast extends customFunction({ forward: (a, b) => a.add(b), backward: (g) => [g, g] }) {}
     const a = gg.tensor([1, 2, 3], { ...f64, requiresGrad: true });
     const b = gg.tensor([[10], [20]], { ...f64, requiresGrad: true });
     const g = gg.tensor([[1, 2, 3], [4, 5, 6]], f64);
@@ -233,17 +225,13 @@ describe('engine: the graph walk, broadcast gradients, hooks and the trace (muta
 describe('engine: accumulation and the tensors it frees (mutation-testing kills)', () => {
   it("what a custom backward keeps is its own; the caller's gradient and an earlier createGraph .grad stay readable", () => {
     let keptInBackward: gg.Tensor | null = null;
-    class Keeps extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor): gg.Tensor {
-        void ctx;
-        return a.mul(2);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        void ctx;
+    class Keeps extends customFunction({
+      forward: (a) => a.mul(2),
+      backward: (g) => {
         keptInBackward = g.mul(7);
         return g.mul(2);
-      }
-    }
+      },
+    }) {}
     const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     const gradient = gg.tensor([1, 3], f64);
     Keeps.apply(x).backward(gradient);
@@ -261,16 +249,7 @@ describe('engine: accumulation and the tensors it frees (mutation-testing kills)
   });
 
   it('a leaf whose backward sends no gradient keeps .grad null; autograd.grad of a non-scalar needs grad_outputs', () => {
-    class FirstOnly extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
-        void ctx;
-        return a.mul(b);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): (gg.Tensor | null)[] {
-        void ctx;
-        return [g, null];
-      }
-    }
+    class FirstOnly extends customFunction({ forward: (a, b) => a.mul(b), backward: (g) => [g, null] }) {}
     const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     const b = gg.tensor([3, 4], { ...f64, requiresGrad: true });
     FirstOnly.apply(a, b).sum().backward();

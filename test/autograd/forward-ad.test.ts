@@ -7,6 +7,7 @@
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
+import { customFunction } from '../helpers/custom-function.js';
 import { expectClose, expectGolden, F32, F64, fixture, goldenTensor, type Golden, type Tol } from '../helpers/compare.js';
 import { forEachDevice } from '../helpers/devices.js';
 import { runOp } from '../helpers/run-op.js';
@@ -156,14 +157,10 @@ describe('autograd.forwardAd: PyTorch semantics', () => {
   });
 
   it('gradcheck checkForwardAd fails, with PyTorch\'s message, on a wrong tangent', async () => {
-    class Wrong extends gg.autograd.Function {
-      static override forward(_ctx: gg.autograd.FunctionCtx, t: gg.Tensor): gg.Tensor {
-        return t.detach().mul(2); // cut from the tangent too: its forward Jacobian is zero
-      }
-      static override backward(_ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        return g.mul(2);
-      }
-    }
+    class Wrong extends customFunction({
+      forward: (t) => t.detach().mul(2), // cut from the tangent too: its forward Jacobian is zero
+      backward: (g) => g.mul(2),
+    }) {}
     const t = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     let msg = '';
     try {
@@ -334,20 +331,12 @@ describe('autograd.forwardAd: memory', () => {
 });
 
 describe('autograd.forwardAd: custom Functions', () => {
-  class Cube extends gg.autograd.Function {
-    static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor): gg.Tensor {
-      ctx.saveForBackward(x);
-      return x.mul(x).mul(x);
-    }
-    static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-      const [x] = ctx.savedTensors as [gg.Tensor];
-      return g.mul(x.mul(x).mul(3));
-    }
-    static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor | null): gg.Tensor {
-      const [x] = ctx.savedTensors as [gg.Tensor];
-      return (t as gg.Tensor).mul(x.mul(x).mul(3)); // d x³ = 3x² dx
-    }
-  }
+  class Cube extends customFunction({
+    saves: true,
+    forward: (x) => x.mul(x).mul(x),
+    backward: (g, x) => g.mul(x.mul(x).mul(3)),
+    jvp: (t, x) => t.mul(x.mul(x).mul(3)), // d x³ = 3x² dx
+  }) {}
   class WrongJvp extends Cube {
     static override jvp(ctx: gg.autograd.FunctionCtx, t: gg.Tensor | null): gg.Tensor {
       const [x] = ctx.savedTensors as [gg.Tensor];

@@ -11,15 +11,17 @@ import { expect } from 'chai';
 import * as gg from '../../src/index.js';
 import { gradcheck, gradgradcheck } from '../../src/autograd/gradcheck.js';
 import { fixture, rejection } from '../helpers/compare.js';
+import { customFunction } from '../helpers/custom-function.js';
 
 const fx = fixture<Record<string, unknown>>('torch_gradcheck.json');
 const f64 = { dtype: 'float64' as const };
 /** PyTorch's message without its exception type. */
 const msg = (k: string): string => String(fx[k]).replace(/^[A-Za-z]+: /, '');
 
-async function warningsOf(f: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const on = (w: Error): void => void seen.push(w.message);
+/** Every warning emitted while f runs (f's own error ignored), as [category, message]. */
+async function warningsWithKind(f: () => Promise<unknown>): Promise<[string, string][]> {
+  const seen: [string, string][] = [];
+  const on = (w: Error): void => void seen.push([w.name, w.message]);
   process.on('warning', on);
   try {
     await f().catch(() => undefined);
@@ -30,33 +32,9 @@ async function warningsOf(f: () => Promise<unknown>): Promise<string[]> {
   return seen;
 }
 
-/**
- * A custom autograd Function made of plain functions, so each check below
- * states only what differs: `forward(...inputs)`, `backward(grad, ...saved)`
- * and, when given, `jvp(...tangents, ...saved)`, where `saved` are the
- * inputs when `saves` is set (ctx.saveForBackward) and none otherwise. Each
- * runs anew on every call, so a backward may count its calls or drift.
- * Subclass the result to name it: `class Wrong extends customFunction({ ... }) {}`.
- */
-function customFunction(spec: {
-  forward: (a: gg.Tensor, ...more: gg.Tensor[]) => gg.Tensor;
-  backward: (g: gg.Tensor, ...saved: gg.Tensor[]) => gg.Tensor | gg.Tensor[];
-  jvp?: (...tangentsThenSaved: gg.Tensor[]) => gg.Tensor;
-  saves?: boolean;
-}) {
-  const saved = (ctx: gg.autograd.FunctionCtx): gg.Tensor[] => (spec.saves ? ctx.savedTensors : []);
-  class Custom extends gg.autograd.Function {
-    static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, ...more: gg.Tensor[]): gg.Tensor {
-      if (spec.saves) ctx.saveForBackward(a, ...more);
-      return spec.forward(a, ...more);
-    }
-    static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor | gg.Tensor[] {
-      return spec.backward(g, ...saved(ctx));
-    }
-  }
-  const jvp = spec.jvp;
-  if (jvp) Custom.jvp = (ctx, ...tangents) => jvp(...(tangents as gg.Tensor[]), ...saved(ctx));
-  return Custom;
+/** The messages of the warnings emitted while f runs. */
+async function warningsOf(f: () => Promise<unknown>): Promise<string[]> {
+  return (await warningsWithKind(f)).map(([, message]) => message);
 }
 
 /** 2x, with a backward that drifts by 1e-9 each call (PyTorch's fixture does the same). */
@@ -356,20 +334,6 @@ describe('gradcheck: one element is enough to fail (mutation-testing kills)', ()
 });
 
 describe('gradcheck: order of the checks, tolerances and the undefined-gradient checks (mutation-testing kills, second round)', () => {
-  /** Every warning emitted while f runs, as [category, message]. */
-  async function warningsWithKind(f: () => Promise<unknown>): Promise<[string, string][]> {
-    const seen: [string, string][] = [];
-    const on = (w: Error): void => void seen.push([w.name, w.message]);
-    process.on('warning', on);
-    try {
-      await f().catch(() => undefined);
-      await new Promise((r) => setImmediate(r));
-    } finally {
-      process.off('warning', on);
-    }
-    return seen;
-  }
-
   it('outputs whose dtype or 2-d shape changes under perturbation are refused; an output only some runs give is not compared', async () => {
     const x = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     // PyTorch: a * 2 above 1, (a * 2).float() below (torch_gradcheck.json dtype_changes)

@@ -6,6 +6,7 @@
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
+import { customFunction } from '../helpers/custom-function.js';
 import { gradcheck, gradgradcheck } from '../../src/autograd/gradcheck.js';
 import { parametrizationList, registerParametrization, removeParametrizations, type ParametrizationList } from '../../src/nn/utils/parametrize.js';
 import { removeSpectralNorm, spectralNorm, type SpectralNorm } from '../../src/nn/utils/spectral.js';
@@ -28,17 +29,11 @@ describe('gradcheck: the checks of PyTorch 1.13', () => {
   });
 
   it("backward not multiplied by grad_output is found on every input, not only the first", async () => {
-    class IgnoresSecond extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, a: gg.Tensor, b: gg.Tensor): gg.Tensor {
-        void ctx;
-        return a.add(b).sum();
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor[] {
-        void ctx;
-        // right for a one-element output and grad_output 1, but ignores g for b
-        return [g.expand(2), gg.ones([2], f64)];
-      }
-    }
+    class IgnoresSecond extends customFunction({
+      forward: (a, b) => a.add(b).sum(),
+      // right for a one-element output and grad_output 1, but ignores g for b
+      backward: (g) => [g.expand(2), gg.ones([2], f64)],
+    }) {}
     const a = gg.tensor([1, 2], { ...f64, requiresGrad: true });
     const b = gg.tensor([3, 4], { ...f64, requiresGrad: true });
     expect(await rejection(gradcheck((x, y) => IgnoresSecond.apply(x, y), [a, b]))).to.equal('backward not multiplied by grad_output');

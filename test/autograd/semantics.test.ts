@@ -1,6 +1,7 @@
 /** Autograd's user model, PyTorch's way: accumulation, graph lifetime, hooks, grad(), custom functions. */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
+import { customFunction } from '../helpers/custom-function.js';
 import { expectClose, F64, values } from '../helpers/compare.js';
 import { leaf } from '../helpers/random.js';
 
@@ -187,50 +188,25 @@ describe('autograd.grad', () => {
 
 // ---- custom functions ---------------------------------------------------------------------------------
 
-class Cube extends gg.autograd.Function {
-  static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor): gg.Tensor {
-    ctx.saveForBackward(x);
-    return x.mul(x).mul(x);
-  }
-  static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-    const [x] = ctx.savedTensors as [gg.Tensor];
-    return g.mul(x.mul(x).mul(3));
-  }
-}
+class Cube extends customFunction({ saves: true, forward: (x) => x.mul(x).mul(x), backward: (g, x) => g.mul(x.mul(x).mul(3)) }) {}
 
-class WrongCube extends gg.autograd.Function {
-  static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor): gg.Tensor {
-    ctx.saveForBackward(x);
-    return x.mul(x).mul(x);
-  }
-  static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-    const [x] = ctx.savedTensors as [gg.Tensor];
-    return g.mul(x.mul(x).mul(2)); // should be 3x²
-  }
-}
+class WrongCube extends customFunction({
+  saves: true,
+  forward: (x) => x.mul(x).mul(x),
+  backward: (g, x) => g.mul(x.mul(x).mul(2)), // should be 3x²
+}) {}
 
 /** Σx², whose backward forgets to multiply by the incoming gradient. */
-class IgnoresGrad extends gg.autograd.Function {
-  static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor): gg.Tensor {
-    ctx.saveForBackward(x);
-    return x.mul(x).sum();
-  }
-  static override backward(ctx: gg.autograd.FunctionCtx, _g: gg.Tensor): gg.Tensor {
-    const [x] = ctx.savedTensors as [gg.Tensor];
-    return x.mul(2);
-  }
-}
+class IgnoresGrad extends customFunction({ saves: true, forward: (x) => x.mul(x).sum(), backward: (_g, x) => x.mul(2) }) {}
 
 /** 2x, whose backward's factor wobbles a little each call. */
-class Noisy extends gg.autograd.Function {
-  static override forward(_ctx: gg.autograd.FunctionCtx, x: gg.Tensor): gg.Tensor {
-    return x.mul(2);
-  }
-  static override backward(_ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
+class Noisy extends customFunction({
+  forward: (x) => x.mul(2),
+  backward: (g) => {
     const noise = gg.rand(g.shape, { dtype: g.dtype }).mul(1e-9);
     return g.mul(noise.add(2));
-  }
-}
+  },
+}) {}
 
 /** A two-input, two-output function: (a·b, a + b). */
 class MulAdd extends gg.autograd.Function {
@@ -322,16 +298,7 @@ describe('gradcheck: options and messages (docs/spec/gradcheck.md)', () => {
     const x = leaf([4], 'any', 21);
     // NOTE: a hook may not change the dtype (PyTorch: "hook has changed the type of value"); a custom
     // backward may, and the engine casts its gradient back to the input's dtype, as PyTorch does
-    class Cube32 extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, t: gg.Tensor): gg.Tensor {
-        ctx.saveForBackward(t);
-        return t.mul(t).mul(t);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        const [t] = ctx.savedTensors as [gg.Tensor];
-        return g.mul(t.mul(t)).mul(3).to('float32');
-      }
-    }
+    class Cube32 extends customFunction({ saves: true, forward: (t) => t.mul(t).mul(t), backward: (g, t) => g.mul(t.mul(t)).mul(3).to('float32') }) {}
     for (const fastMode of [false, true]) {
       expect(await gg.autograd.gradcheck((t) => Cube32.apply(t), [x], { checkGradDtypes: true, fastMode, atol: 1e-4, rtol: 1e-3 })).to.equal(true);
     }
@@ -375,16 +342,7 @@ describe('gradcheck: options and messages (docs/spec/gradcheck.md)', () => {
 
   it('gradgradcheck catches a wrong double backward', async () => {
     // a backward that is right to first order but built from detached values has no second derivative
-    class FirstOrderOnly extends gg.autograd.Function {
-      static override forward(ctx: gg.autograd.FunctionCtx, x: gg.Tensor): gg.Tensor {
-        ctx.saveForBackward(x);
-        return x.mul(x).mul(x);
-      }
-      static override backward(ctx: gg.autograd.FunctionCtx, g: gg.Tensor): gg.Tensor {
-        const [x] = ctx.savedTensors as [gg.Tensor];
-        return g.mul(x.detach().mul(x.detach()).mul(3));
-      }
-    }
+    class FirstOrderOnly extends customFunction({ saves: true, forward: (x) => x.mul(x).mul(x), backward: (g, x) => g.mul(x.detach().mul(x.detach()).mul(3)) }) {}
     const x = leaf([3], 'any', 16);
     expect(await gg.autograd.gradcheck((t) => FirstOrderOnly.apply(t), [x])).to.equal(true);
     expect(await gg.autograd.gradgradcheck((t) => FirstOrderOnly.apply(t), [x], { raiseException: false })).to.equal(false);
