@@ -243,55 +243,65 @@ export abstract class ConvNd extends Module {
 }
 
 /**
+ * Conv1d/2d/3d's constructor (PyTorch's `_ConvNd` for the forward
+ * convolutions): the spatial rank is the concrete class's static `rank`, so
+ * one constructor serves the three ranks (and their lazy forms).
+ */
+abstract class ForwardConvNd extends ConvNd {
+  /** @internal the number of spatial dims, set by each concrete class. */
+  static readonly rank: Rank;
+  constructor(inChannels: number, outChannels: number, kernelSize: IntOrList, opts: ConvModuleOptions = {}) {
+    super((new.target as unknown as typeof ForwardConvNd).rank, false, inChannels, outChannels, kernelSize, opts);
+  }
+}
+
+/** ConvTranspose1d/2d/3d's constructor (PyTorch's `_ConvTransposeNd`), the rank as for ForwardConvNd. */
+abstract class TransposedConvNd extends ConvNd {
+  /** @internal the number of spatial dims, set by each concrete class. */
+  static readonly rank: Rank;
+  constructor(inChannels: number, outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
+    super((new.target as unknown as typeof TransposedConvNd).rank, true, inChannels, outChannels, kernelSize, opts);
+  }
+}
+
+/**
  * 1-D convolution layer; weight (out, in/groups, k), bias (out).
  * @example new gg.nn.Conv1d(16, 33, 3, { stride: 2 })
  */
-export class Conv1d extends ConvNd {
-  constructor(inChannels: number, outChannels: number, kernelSize: IntOrList, opts: ConvModuleOptions = {}) {
-    super(1, false, inChannels, outChannels, kernelSize, opts);
-  }
+export class Conv1d extends ForwardConvNd {
+  static override readonly rank = 1;
 }
 /**
  * 2-D convolution layer; weight (out, in/groups, kh, kw), bias (out).
  * @example new gg.nn.Conv2d(1, 8, 3, { padding: 1 })
  */
-export class Conv2d extends ConvNd {
-  constructor(inChannels: number, outChannels: number, kernelSize: IntOrList, opts: ConvModuleOptions = {}) {
-    super(2, false, inChannels, outChannels, kernelSize, opts);
-  }
+export class Conv2d extends ForwardConvNd {
+  static override readonly rank = 2;
 }
 /** 3-D convolution layer; weight (out, in/groups, kd, kh, kw), bias (out). @example new gg.nn.Conv3d(4, 8, 3, { padding: 1 }) */
-export class Conv3d extends ConvNd {
-  constructor(inChannels: number, outChannels: number, kernelSize: IntOrList, opts: ConvModuleOptions = {}) {
-    super(3, false, inChannels, outChannels, kernelSize, opts);
-  }
+export class Conv3d extends ForwardConvNd {
+  static override readonly rank = 3;
 }
 /**
  * 1-D transposed convolution layer; weight (in, out/groups, k), bias (out).
  * @example new gg.nn.ConvTranspose1d(16, 8, 3, { stride: 2, outputPadding: 1 })
  */
-export class ConvTranspose1d extends ConvNd {
-  constructor(inChannels: number, outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
-    super(1, true, inChannels, outChannels, kernelSize, opts);
-  }
+export class ConvTranspose1d extends TransposedConvNd {
+  static override readonly rank = 1;
 }
 /**
  * 2-D transposed convolution layer; weight (in, out/groups, kh, kw), bias (out).
  * @example new gg.nn.ConvTranspose2d(8, 1, 4, { stride: 2, padding: 1 }) // doubles H and W
  */
-export class ConvTranspose2d extends ConvNd {
-  constructor(inChannels: number, outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
-    super(2, true, inChannels, outChannels, kernelSize, opts);
-  }
+export class ConvTranspose2d extends TransposedConvNd {
+  static override readonly rank = 2;
 }
 /**
  * 3-D transposed convolution layer; weight (in, out/groups, kd, kh, kw), bias (out).
  * @example new gg.nn.ConvTranspose3d(8, 4, 2, { stride: 2 }) // doubles D, H and W
  */
-export class ConvTranspose3d extends ConvNd {
-  constructor(inChannels: number, outChannels: number, kernelSize: IntOrList, opts: ConvTransposeModuleOptions = {}) {
-    super(3, true, inChannels, outChannels, kernelSize, opts);
-  }
+export class ConvTranspose3d extends TransposedConvNd {
+  static override readonly rank = 3;
 }
 
 /** A lazy convolution class: built by `lazyForm` from the eager class it becomes. */
