@@ -63,9 +63,10 @@ export interface OpAttrs {
   /**
    * A fused chain (tensor/fuse.ts): `expr` over the inputs broadcast together, summed (or, with
    * kind 'max', maximised: no gradient) over `dims` of that shape, which are kept as size 1.
-   * `name` names its kernel and node (`${name}Backward0`).
+   * `name` names its kernel and node (`${name}Backward0`). The primitive always carries its
+   * iteration `shape` (Tensor.fused computes it from the inputs).
    */
-  fused: FusedAttrs;
+  fused: FusedAttrs & { readonly shape: readonly number[] };
   /** Batch, instance, layer and group norm's output from the moments' sums, with its own backward (tensor/normalize.ts). */
   normalize: NormalizeAttrs;
 }
@@ -148,7 +149,8 @@ export function operand(t: Tensor, target: Shape): Operand {
   return { offset: t.offset, strides: broadcastStrides(t.shape, t.strides, target) };
 }
 
-function runKernel(kernel: Kernel, inputs: readonly Tensor[], shape: number[], dtype: DType, device = inputs[0]?.device ?? 'cpu'): Produced {
+// every caller passes at least one input, or the device (pad of an empty tensor)
+function runKernel(kernel: Kernel, inputs: readonly Tensor[], shape: number[], dtype: DType, device = (inputs[0] as Tensor).device): Produced {
   const dev = getDevice(device);
   const buffer = dev.run(isIntegralDtype(dtype) ? integerResult(kernel) : kernel, inputs.map((t) => t.storage.buffer), dtype);
   return { storage: new Storage(buffer), shape, strides: contiguousStrides(shape), offset: 0, dtype };
@@ -160,10 +162,9 @@ function view(t: Tensor, shape: number[], strides: number[], offset: number): Pr
 
 function elementwise(formula: K.Formula, expr: (v: string[]) => string = K.formulas[formula]): (inputs: readonly Tensor[]) => Produced {
   return (inputs) => {
-    let shape: number[] = [...(inputs[0]?.shape ?? [])];
-    for (const t of inputs.slice(1)) shape = broadcastShapes(shape, t.shape);
+    const shape = broadcastAll(inputs.map((t) => t.shape));
     const kernel = K.map(expr === K.formulas[formula] ? formula : `i${formula}`, inputs.map((t) => operand(t, shape)), shape, expr);
-    return runKernel(kernel, inputs, shape, inputs[0]?.dtype ?? 'float32');
+    return runKernel(kernel, inputs, shape, (inputs[0] as Tensor).dtype);
   };
 }
 
@@ -200,6 +201,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   sqrt: { forward: unary('sqrt'), saveResult: true, backward: ({ grad, result }) => [grad.div(result.mul(2))], jvp: ({ tangents: [ta], result }) => ta!.div(result.mul(2)) }, // d √a = da / 2√a
   abs: { forward: unary('abs'), saveInputs: true, backward: ({ grad, inputs: [a] }) => [grad.mul(a!.sign())], jvp: ({ tangents: [ta], inputs: [a] }) => ta!.mul(a!.sign()) }, // d|a| = sign(a) da
   // forward mode: a zero tangent, as PyTorch's (the output is piecewise constant)
+  // Stryker disable next-line ArrayDeclaration: never called, a nondifferentiable op records no node
   sign: { forward: unary('sign'), nondifferentiable: true, backward: () => [null], jvp: ({ result }) => result.eq(result).mul(0) }, // +0 everywhere, NaN included
   sigmoid: { forward: unary('sigmoid'), saveResult: true, backward: ({ grad, result: s }) => [grad.mul(s.mul(s.neg().add(1)))], jvp: ({ tangents: [ta], result: s }) => ta!.mul(s.mul(s.neg().add(1))) }, // dσ = σ(1-σ) da
   tanh: { forward: unary('tanh'), saveResult: true, backward: ({ grad, result: t }) => [grad.mul(t.mul(t).neg().add(1))], jvp: ({ tangents: [ta], result: t }) => ta!.mul(t.mul(t).neg().add(1)) }, // d tanh = (1-tanh²) da
@@ -214,7 +216,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   mul: {
     // int32 on the cpu wraps as C's int32 product (Math.imul): the float64 product is not exact beyond 2^53,
     // so its wrap would be wrong (2147483647² must give 1); the gpu.js devices hold int32 exactly only to 2^24
-    forward: (inputs) => (inputs[0]?.dtype === 'int32' && inputs[0].device === 'cpu' ? elementwise('mul', K.int32Mul)(inputs) : elementwise('mul')(inputs)),
+    forward: (inputs) => ((inputs[0] as Tensor).dtype === 'int32' && (inputs[0] as Tensor).device === 'cpu' ? elementwise('mul', K.int32Mul)(inputs) : elementwise('mul')(inputs)),
     saveInputs: true,
     saves: ([na, nb]) => [!!nb, !!na],
     backward: ({ grad, inputs: [a, b], needs }) => [needs[0] ? grad.mul(b!) : null, needs[1] ? grad.mul(a!) : null], // d(ab) = b da + a db
@@ -223,14 +225,14 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   div: {
     forward: elementwise('div'),
     saveInputs: true,
-    saves: ([na, nb]) => [!!nb, !!na || !!nb],
+    saves: ([, nb]) => [!!nb, true], // b is read by both gradients
     // d(a/b) = da/b - a/b² db, as PyTorch: -g·(a/b)/b (not a/(b·b), which is 0/0 for a tiny b)
     backward: ({ grad, inputs: [a, b], needs }) => [needs[0] ? grad.div(b!) : null, needs[1] ? grad.mul(a!.div(b!).div(b!)).neg() : null],
     jvp: ({ tangents: [ta, tb], inputs: [, b], result }) => plus(ta?.div(b!), tb?.mul(result).div(b!).neg()), // (da - (a/b) db) / b
   },
   pow: {
     // integers: PyTorch's integral pow (a whole result; Tensor.pow refuses a negative number exponent first)
-    forward: (inputs) => (isIntegralDtype(inputs[0]?.dtype ?? 'float32') ? elementwise('pow', K.intPow)(inputs) : elementwise('pow')(inputs)),
+    forward: (inputs) => (isIntegralDtype((inputs[0] as Tensor).dtype) ? elementwise('pow', K.intPow)(inputs) : elementwise('pow')(inputs)),
     saveInputs: true,
     saveResult: true,
     // d a^b = b a^(b-1) da + a^b ln(a) db; PyTorch's conventions: the da term is 0 where b = 0
@@ -256,12 +258,14 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     backward: ({ grad, inputs: [a, b], needs }) => toWinner(grad, a!, b!, a!.gt(b!), a!.lt(b!), needs), // the smaller input, likewise
     jvp: ({ tangents: [ta, tb], inputs: [a, b] }) => fromWinner(ta, tb, a!.lt(b!), a!, b!),
   },
+  // Stryker disable ArrayDeclaration: never called, a nondifferentiable op records no node
   eq: { forward: elementwise('eq'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
   ne: { forward: elementwise('ne'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
   lt: { forward: elementwise('lt'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
   le: { forward: elementwise('le'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
   gt: { forward: elementwise('gt'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
   ge: { forward: elementwise('ge'), nondifferentiable: true, backward: () => [null, null], jvp: () => null },
+  // Stryker restore ArrayDeclaration
   where: {
     forward: elementwise('where'),
     saveInputs: true,
@@ -321,11 +325,13 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       const aa = packs || a.strides[a.ndim - 1] === 1 || k === 1 ? a : a.contiguous();
       const bt = b.transpose(-1, -2);
       const bb = packs || bt.strides[bt.ndim - 1] === 1 || k === 1 ? bt : bt.contiguous();
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: Bᵀᵀ without a copy is a view with b's strides: the same reads
       const bv = bb === bt ? b : bb.transpose(-1, -2);
       const kernel = K.matmul(operand(aa, [...batch, m, k]), operand(bv, [...batch, k, n]), batch, m, k, n, sum);
       const out = runKernel(kernel, [aa, bv], [...batch.slice(0, batch.length - sum), m, n], a.dtype);
       if (aa !== a) aa.dispose();
       if (bv !== b) bv.dispose();
+      // Stryker disable next-line ConditionalExpression: disposing bt twice is a no-op
       if (bb !== bt) bb.dispose();
       bt.dispose();
       return out;
@@ -339,8 +345,8 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     backward: ({ grad, inputs: [a, b], needs, attrs: { sum = 0 } }) => {
       const g = sum ? grad.reshape(...grad.shape.slice(0, -2), ...new Array<number>(sum).fill(1), ...grad.shape.slice(-2)) : grad;
       return [
-        needs[0] ? (a!.ndim === 2 && b!.ndim === 2 && isTransposed(a!) ? b!.matmul(g.transpose(-1, -2)).transpose(-1, -2) : productTo(g, b!.transpose(-1, -2), a!.shape)) : null,
-        needs[1] ? (a!.ndim === 2 && b!.ndim === 2 && isTransposed(b!) ? g.transpose(-1, -2).matmul(a!).transpose(-1, -2) : productTo(a!.transpose(-1, -2), g, b!.shape)) : null,
+        needs[0] ? (a!.ndim === 2 && b!.ndim === 2 && isTransposed(a!) ? b!.matmul(g.transpose(0, 1)).transpose(0, 1) : productTo(g, b!.transpose(-1, -2), a!.shape)) : null,
+        needs[1] ? (a!.ndim === 2 && b!.ndim === 2 && isTransposed(b!) ? g.transpose(0, 1).matmul(a!).transpose(0, 1) : productTo(a!.transpose(-1, -2), g, b!.shape)) : null,
       ];
     },
     jvp: ({ tangents: [ta, tb], inputs: [a, b], attrs: { sum = 0 } }) =>
@@ -397,13 +403,15 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
       const kernel = K.pad(operand(x, x.shape), x.shape, shape, before, fill);
       return runKernel(kernel, [x], shape, x.dtype);
     },
-    // the gradient of the kept region
-    backward: ({ grad, attrs: { before }, shapes: [shape] }) => {
+    // the gradient of the kept region, PyTorch's constant_pad_nd with the pads negated: what
+    // padding added is cut off (a narrowed view), what a negative pad cut off gets zeros
+    backward: ({ grad, attrs: { before, after } }) => {
       let g = grad;
-      shape!.forEach((s, d) => {
-        if ((before[d] ?? 0) !== 0 || g.shape[d] !== s) g = g.narrow(d, before[d] ?? 0, s);
+      before.forEach((b, d) => {
+        const [lo, hi] = [Math.max(b, 0), Math.max(after[d] as number, 0)];
+        g = g.narrow(d, lo, (g.shape[d] as number) - lo - hi);
       });
-      return [g];
+      return [g.pad(before.map((b) => Math.max(-b, 0)), after.map((a) => Math.max(-a, 0)))];
     },
     jvp: ({ tangents: [ta], attrs: { before, after } }) => ta!.pad(before, after, 0), // the padding is constant: zero tangent
   },
@@ -508,25 +516,30 @@ function productTo(x: Tensor, y: Tensor, shape: Shape): Tensor {
 
 function isTransposed(t: Tensor): boolean {
   const [r = 1, c = 1] = t.shape;
-  return r > 1 && c > 1 && t.strides[0] === 1 && t.strides[1] === r;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: a vector (r or c = 1) is the same memory in either layout, and both rules run the same kernels for one
+  const matrix = r > 1 && c > 1;
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: strides[1] = r > 1 with strides[0] ≠ 1 is an overlapping or expanded view, for which both rules run the same kernels, as for a narrowed transpose (strides[1] ≠ r)
+  return matrix && t.strides[0] === 1 && t.strides[1] === r;
 }
 
-/** The dense form of `t` that a region's flat indices address (row-major from offset 0). */
+/**
+ * The dense form of `t` that a region's flat indices address (row-major from offset 0). A copy
+ * (recorded, as clone) also for a contiguous view at an offset, which `contiguous()` keeps as it is
+ * (the gradient pad's backward narrows, written back through a view, reached this).
+ */
 function denseFrom0(t: Tensor): Tensor {
-  return isContiguousLayout(t.shape, t.strides, t.offset) ? t : t.contiguous();
+  return isContiguousLayout(t.shape, t.strides, t.offset) ? t : t.clone();
 }
 
-/** The shape all inputs of a fused op broadcast to. */
-function fusedShape(shapes: readonly Shape[]): number[] {
-  let shape: number[] = [...(shapes[0] ?? [])];
-  for (const s of shapes.slice(1)) shape = broadcastShapes(shape, s);
-  return shape;
+/** The shape all `shapes` broadcast to (the inputs of an elementwise op). */
+function broadcastAll(shapes: readonly Shape[]): number[] {
+  return shapes.reduce<number[]>((out, s) => broadcastShapes(out, s), []);
 }
 
 /** Forward of a fused op: one fusedMap or fusedReduce kernel. */
-function fusedForward(inputs: readonly Tensor[], { expr, dims, kind, name, shape: at }: FusedAttrs): Produced {
-  const shape = fusedShape([...(at ? [at] : []), ...inputs.map((t) => t.shape)]);
-  const dtype = inputs[0]?.dtype ?? 'float32';
+function fusedForward(inputs: readonly Tensor[], { expr, dims, kind, name, shape: at }: OpAttrs['fused']): Produced {
+  const shape = [...at];
+  const dtype = (inputs[0] as Tensor).dtype;
   if (dims.length === 0) return runKernel(fusedMap(name, expr, inputs.map((t) => operand(t, shape)), shape), inputs, shape, dtype);
   const keptDims = shape.map((_, d) => d).filter((d) => !dims.includes(d));
   const order = [...keptDims, ...dims];
@@ -543,23 +556,27 @@ function fusedForward(inputs: readonly Tensor[], { expr, dims, kind, name, shape
  * adjoint (tensor/fuse.ts), summed over the dims where k was broadcast, so it
  * arrives in k's shape (the engine has nothing left to reduce).
  */
-function fusedBackward({ grad, inputs, attrs, shapes, needs }: BackwardCtx<FusedAttrs>): (Tensor | null)[] {
+function fusedBackward({ grad, inputs, attrs, shapes, needs }: BackwardCtx<OpAttrs['fused']>): (Tensor | null)[] {
   if (attrs.kind !== 'sum') throw new Error(`internal: the fused max ${attrs.name} has no gradient (use it on detached values)`);
   const n = inputs.length;
-  const shape = fusedShape([...(attrs.shape ? [attrs.shape] : []), ...shapes]);
+  const shape = [...attrs.shape];
+  // the adjoints of the inputs not needed are symbolic work only (no kernel), dropped below
+  // Stryker disable next-line ConditionalExpression: the predicate prunes expressions that are never run
   const adj = adjoints(attrs.expr, (k) => needs[k] === true, fx.in(n));
   return shapes.map((s, k) => {
     const e = adj.get(k);
     if (!needs[k] || !e) return null;
     const padded = [...Array<number>(shape.length - s.length).fill(1), ...s];
+    // a dim where both are 1 sums one term: leaving it out keeps the kernel a map
+    // Stryker disable next-line ConditionalExpression: summing a size-1 dim is the identity (same values, same kernel count)
     const dims = shape.map((_, d) => d).filter((d) => padded[d] === 1 && shape[d] !== 1);
     const g = (inputs[0] as Tensor).fused([...inputs.slice(1), grad], { expr: e, dims, kind: 'sum', name: `${attrs.name}Backward`, shape });
-    return g.shape.join() === s.join() ? g : g.reshape(...s);
+    return g.reshape(...s); // the tensor itself when the sum kept k's shape
   });
 }
 
 /** Forward mode of a fused op: the tangent expression (tensor/fuse.ts), fused again; a max has none (it is used detached). */
-function fusedJvp({ tangents, inputs, attrs }: JvpCtx<FusedAttrs>): Tensor | null {
+function fusedJvp({ tangents, inputs, attrs }: JvpCtx<OpAttrs['fused']>): Tensor | null {
   if (attrs.kind !== 'sum') return null;
   const extra: Tensor[] = [];
   const slot = new Map<number, number>();
@@ -570,13 +587,14 @@ function fusedJvp({ tangents, inputs, attrs }: JvpCtx<FusedAttrs>): Tensor | nul
   });
   const e = tangentOf(attrs.expr, (k) => (slot.has(k) ? fx.in(slot.get(k) as number) : null));
   if (!e) return null;
-  return (inputs[0] as Tensor).fused([...inputs.slice(1), ...extra], { expr: e, dims: attrs.dims, kind: 'sum', name: `${attrs.name}Jvp`, ...(attrs.shape ? { shape: attrs.shape } : {}) });
+  return (inputs[0] as Tensor).fused([...inputs.slice(1), ...extra], { expr: e, dims: attrs.dims, kind: 'sum', name: `${attrs.name}Jvp`, shape: attrs.shape });
 }
 
 /** Check the trailing dims of an im2col/col2im input; returns the leading dims. */
 function checkWindow(op: string, shape: Shape, trailing: readonly number[], g: K.WindowGeom): number[] {
   const r = g.kernel.length;
-  const ok = [g.stride, g.padding, g.dilation, g.inSize, g.outSize].every((v) => v.length === r) && shape.length >= trailing.length;
+  const ok = [g.stride, g.padding, g.dilation, g.inSize, g.outSize].every((v) => v.length === r);
+  // a shape shorter than `trailing` leaves a tail that cannot match it
   const lead = shape.slice(0, shape.length - trailing.length);
   if (!ok || fmt(shape.slice(lead.length)) !== fmt(trailing)) {
     throw new Error(`internal: ${op} of a ${fmt(shape)} tensor with kernel ${fmt(g.kernel)}, inSize ${fmt(g.inSize)}, outSize ${fmt(g.outSize)}`);
@@ -618,8 +636,7 @@ export function keepShape(shape: Shape, dims: readonly number[]): number[] {
   return shape.map((s, d) => (dims.includes(d) ? 1 : s));
 }
 
+/** The permutation that undoes `dims`: dim j of the result is where dims sent j. */
 function inversePermutation(dims: readonly number[]): number[] {
-  const inv = new Array<number>(dims.length);
-  dims.forEach((d, i) => (inv[d] = i));
-  return inv;
+  return dims.map((_, j) => dims.indexOf(j));
 }

@@ -28,7 +28,7 @@ import { backward, type BackwardOptions } from '../autograd/engine.js';
 import * as C from './composites.js';
 import { formatTensor, nest, type NestedArray } from './format.js';
 import { wrapNdArray, type NdArray } from './ndarray.js';
-import { ops, type OpAttrs, type OpName, type OpSpec } from './ops.js';
+import { ops, type FusedAttrs, type OpAttrs, type OpName, type OpSpec } from './ops.js';
 import { forwardActive, setTangent, suspendForward, tangentOf } from './dual.js';
 import {
   broadcastShapes, checkMatmul, contiguousStrides, expandedShape, fmt, inferShape, isContiguousLayout, narrowStart, normDim, normDims, numel, permutation, shapeOf, type Dims, type ShapeArgs,
@@ -1326,7 +1326,7 @@ export class Tensor {
    * @internal a fused chain over this tensor and `others` (inputs 1..) as one kernel:
    * the op table's `fused` entry (tensor/fuse.ts builds the expressions).
    */
-  fused(others: readonly Tensor[], attrs: OpAttrs['fused']): Tensor {
+  fused(others: readonly Tensor[], attrs: FusedAttrs): Tensor {
     const all = [this, ...others];
     let shape: number[] = [...(attrs.shape ?? this.shape)];
     for (const t of all) shape = broadcastShapes(shape, t.shape);
