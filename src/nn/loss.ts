@@ -10,6 +10,8 @@ import { Tensor } from '../tensor/tensor.js';
 import { arange } from '../tensor/creation.js';
 import { fmt } from '../tensor/shape.js';
 import { isFloatingDtype, scalarTypeName } from '../backend/types.js';
+import { getDevice } from '../backend/registry.js';
+import { fx } from '../tensor/fuse.js';
 import { Module } from './module.js';
 
 /** How per-element losses are combined. */
@@ -121,14 +123,32 @@ function checkClassWeight(weight: Tensor | null, c: number, spatial: boolean, pr
 
 /**
  * The negative log likelihood per element and the weight of its target
- * class (0 where ignored), both of shape (N, d1, ...).
+ * class (0 where ignored), both of shape (N, d1, ...), and a function giving
+ * which elements are not ignored (1/0; only label smoothing asks for it).
+ *
+ * Float tensors on devices that keep NaN through a fused chain take the same
+ * formulas in fewer kernels (docs/notes/architecture.md, "Fused kernels"): the
+ * target mask (t == class)·(t != ignoreIndex) as one kernel, Σ over classes of
+ * where(mask, logp, 0) as one fused reduction, -(that·w) as one fused pass;
+ * the values and the recorded gradients are the composed chain's, in its
+ * order (float64: the same numbers); the nodes are NllPickBackward0 and
+ * NllLossBackward0 (PyTorch's name for the per-element loss).
  */
-function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignoreIndex: number): { nll: Tensor; w: Tensor; valid: Tensor } {
+function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignoreIndex: number): { nll: Tensor; w: Tensor; valid: () => Tensor } {
   const c = logp.shape[1] ?? 0;
   const t = target.detach().to(logp.dtype);
   const classes = alongClassDim(arange(c, { dtype: logp.dtype, device: logp.device }), logp.ndim);
-  const valid = t.ne(ignoreIndex);
-  const onehot = t.unsqueeze(1).eq(classes).mul(valid.unsqueeze(1));
+  const valid = (): Tensor => t.ne(ignoreIndex);
+  if (isFloatingDtype(logp.dtype) && getDevice(logp.device).fusesNanExactly) {
+    const { in: v, f, c: k, mul, neg, where } = fx;
+    const onehot = t.unsqueeze(1).fused([classes], { expr: mul(f('eq', v(0), v(1)), f('ne', v(0), k(ignoreIndex))), dims: [], kind: 'sum', name: 'TargetMask' });
+    const w = weight ? onehot.mul(alongClassDim(weight, logp.ndim)).sum(1) : onehot.sum(1);
+    // where, not logp·onehot: a -inf log-probability of another class would give -inf·0 = NaN
+    const picked = logp.fused([onehot], { expr: where(v(1), v(0), k(0)), dims: [1], kind: 'sum', name: 'NllPick' }).squeeze(1);
+    const nll = picked.fused([w], { expr: neg(mul(v(0), v(1))), dims: [], kind: 'sum', name: 'NllLoss' });
+    return { nll, w, valid };
+  }
+  const onehot = t.unsqueeze(1).eq(classes).mul(valid().unsqueeze(1));
   const w = weight ? onehot.mul(alongClassDim(weight, logp.ndim)).sum(1) : onehot.sum(1);
   // where, not logp·onehot: a -inf log-probability of another class would give -inf·0 = NaN
   const nll = logp.where(onehot, 0).sum(1).mul(w).neg();
@@ -211,11 +231,11 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
     else main = nll.sum().div(w.sum());
     if (ls === 0) return main;
 
-    const smooth = (weight ? logp.mul(alongClassDim(weight, input.ndim)) : logp).sum(1).neg().mul(valid);
+    const smooth = (weight ? logp.mul(alongClassDim(weight, input.ndim)) : logp).sum(1).neg().mul(valid());
     let ret: Tensor;
     if (reduction === 'none') ret = smooth;
     else if (reduction === 'sum') ret = smooth.sum();
-    else ret = smooth.sum().div(weight ? w.sum() : valid.sum());
+    else ret = smooth.sum().div(weight ? w.sum() : valid().sum());
     return main.mul(1 - ls).add(ret.mul(ls / c));
   });
 }
