@@ -310,7 +310,8 @@ export class OpNode<N extends OpName> extends Node {
         return self.savedResult;
       },
     };
-    if (this.shortcut && !isGradEnabled()) {
+    // not when a post hook (a module backward hook) would see this node's gradients: the shortcut's differ
+    if (this.shortcut && !isGradEnabled() && this.postHooks.length === 0) {
       const fast = this.shortcut.backward(grad, ctx.inputs, ctx.needs);
       if (fast) return fast;
     }

@@ -421,6 +421,24 @@ describe('nn.utils spectral norm', () => {
       expect(valuesSync(hh!)).to.deep.equal(valuesSync(hc!));
     });
 
+    it("a post hook on the division's node sees the recorded rule's gradients (g/sigma and dsigma), not the shortcut's", () => {
+      const { W, G, sn } = setup(10);
+      const y = sn.forward(W);
+      const seen: (gg.Tensor | null)[][] = [];
+      y.gradFn!.postHooks.push((gradInputs) => {
+        seen.push(gradInputs.map((g) => g?.detach().clone() ?? null));
+      });
+      y.backward(G);
+      const sigma = sn.sigma(W).detach();
+      expect(seen.length).to.equal(1);
+      const [gw, gs] = seen[0]!;
+      expect(gs, 'sigma gets its gradient').to.not.equal(null);
+      expect(maxDiff(gw!, G.div(sigma))).to.be.below(1e-12);
+      const composed = W.div(sn.sigma(W));
+      const [gc] = gg.autograd.grad(composed, [W], { gradOutputs: G });
+      expect(maxDiff(W.grad as gg.Tensor, gc!)).to.be.below(1e-12);
+    });
+
     it('gradgradcheck (float64) of a spectral-normed Conv2d weight', async function () {
       this.timeout(60000);
       const { W, sn } = setup(7);
