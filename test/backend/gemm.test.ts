@@ -248,6 +248,34 @@ describe('float32 matmul fast path (WebAssembly gemm)', function () {
       });
     }
 
+    it("a convolution's weight gradient Σ_n G[n]·cols[n]ᵀ runs as its transpose, cols read in place; a product whose operands are in place does not", () => {
+      const g = wasmGemm()!;
+      const r5 = rng(31);
+      // G (N, Cout, L), cols (N, K, L): A = G summed over N (rows in place), B = colsᵀ (k-contiguous: packed straight)
+      const [N, co, kk, l] = [5, 6, 11, 37];
+      const G = Float32Array.from({ length: N * co * l }, () => Math.round((r5() * 4 - 2) * 256) / 256);
+      const cols = Float32Array.from({ length: N * kk * l }, () => Math.round((r5() * 4 - 2) * 256) / 256);
+      const aOp: Operand = { offset: 0, strides: [co * l, l, 1] };
+      const bOp: Operand = { offset: 0, strides: [kk * l, 1, l] };
+      const kernel = K.matmul(aOp, bOp, [N], co, l, kk, 1);
+      const want = summedExpected(G, aOp, cols, bOp, [N], co, l, kk, 1);
+      const before = g.turnedRuns;
+      const out = new Float32Array(co * kk);
+      expect(g.run(out, G, cols, kernel.gemm!)).to.equal(true);
+      expect(g.turnedRuns - before).to.equal(1);
+      expectClose(out, want, { rtol: 1e-5, atol: 1e-4 }, 'weight gradient');
+      // the loop device agrees (the kernel text's nested loops over the summed dim)
+      expectClose(loop.readSync(loop.run(kernel, [loop.upload(G, 'float32'), loop.upload(cols, 'float32')], 'float32')), want, { rtol: 1e-5, atol: 1e-4 }, 'loop');
+      // row-major A and B: both read in place, never turned
+      const x = layout([7, 19], false, r5, [false, false]);
+      const y = layout([19, 13], false, r5, [false, false]);
+      const k2 = K.matmul(x.op, y.op, [], 7, 19, 13);
+      const out2 = new Float32Array(7 * 13);
+      expect(g.run(out2, x.data, y.data, k2.gemm!)).to.equal(true);
+      expect(g.turnedRuns - before).to.equal(1);
+      expectClose(out2, expected(x.data, x.op, y.data, y.op, [], 7, 19, 13), { rtol: 1e-5, atol: 1e-4 }, 'in place');
+    });
+
     it('a shared operand over the batch: products side by side in groups, each element as one product per entry', () => {
       const g = wasmGemm()!;
       const r4 = rng(21);

@@ -35,11 +35,12 @@ interface GemmArgs {
   pa: number; pb: number; pc: number; mp: number; np: number; k: number;
   ap: number; ar: number; ak: number; mpe: number; ae: number;
   bq: number; bk: number; npe: number; be: number; ldc: number;
+  ke: number; ake: number; bke: number;
 }
 
 /** The argument list of gemm.wat's `gemm` for A panels [p0, p1). */
 const argList = (g: GemmArgs, p0: number, p1: number): number[] =>
-  [g.pa, g.pb, g.pc, p0, p1, g.np, g.k, g.ap, g.ar, g.ak, g.mpe, g.ae, g.bq, g.bk, g.npe, g.be, g.ldc];
+  [g.pa, g.pb, g.pc, p0, p1, g.np, g.k, g.ap, g.ar, g.ak, g.mpe, g.ae, g.bq, g.bk, g.npe, g.be, g.ldc, g.ke, g.ake, g.bke];
 
 /** The parts of the WebAssembly namespace used here (lib ES2022 does not declare it). */
 interface WasmApi {
@@ -59,10 +60,10 @@ const PAGE = 65536;
 const MAX_PAGES = 32768;
 /** Products below this many flops stay on one thread (a hand-off costs tens of microseconds). */
 const PARALLEL_FLOPS = 2 ** 22;
-/** Slots of the control array per worker: ready, job number, done number, the 17 gemm arguments. */
+/** Slots of the control array per worker: ready, job number, done number, the 20 gemm arguments. */
 const SLOT = 32;
 /** gemm.wat's `gemm` takes this many arguments. */
-const ARGS = 17;
+const ARGS = 20;
 /** Floats of packed panels and results one batched product may use for products side by side (`run`): 32 MiB. */
 const GROUP_FLOATS = 2 ** 23;
 
@@ -181,6 +182,8 @@ export class WasmGemm {
   private floats: Float32Array;
   /** Products split over threads so far (for tests and profiles). */
   parallelRuns = 0;
+  /** Products run as Cᵀ = Bᵀ·Aᵀ so far (for tests and profiles). */
+  turnedRuns = 0;
   /** Worker deadlines missed so far (each retires the pool and the shared memory; for tests and profiles). */
   missedDeadlines = 0;
   /** @internal tests: the deadline for a worker's share, in ms (default `workerDeadlineMs`). */
@@ -273,82 +276,67 @@ export class WasmGemm {
    * out[batch..., m, n] = a[batch..., m, k] · b[batch..., k, n], reading a and b
    * through the spec's offsets and strides (broadcast batch dims have stride 0;
    * transposed and sliced views need no copy). With `s.sum` the last `sum`
-   * batch dims are summed over as well (they join k: the packed panels run
-   * over (summed dims..., k) in row-major order) and are not in `out`. `out` is
-   * contiguous; every element is written. Returns false when the operands do
-   * not fit in a wasm32 memory (writing nothing) or a worker thread missed its
-   * deadline (`out` partly written); the caller then runs its own loop, which
-   * writes all of `out`.
+   * batch dims are summed over as well (they join k: step (summed index..., kk)
+   * in row-major order) and are not in `out`. `out` is contiguous; every
+   * element is written. Returns false when the operands do not fit in a
+   * wasm32 memory (writing nothing) or a worker thread missed its deadline
+   * (`out` partly written); the caller then runs its own loop, which writes
+   * all of `out`.
+   *
+   * An operand whose rows (A) or k steps (B) lie in memory order is copied
+   * as it is and read in place; any other is packed into panels (`plan`).
+   * When packing the transposed product Cᵀ = Bᵀ·Aᵀ costs fewer floats (a
+   * convolution's weight gradient, Σ_n G[n]·cols[n]ᵀ: cols is read in place
+   * as Bᵀ's rows), that product runs and is transposed into `out`.
    *
    * A batch whose A (or B) is the same matrix for every product (a broadcast
-   * weight: a convolution's forward and input gradient) packs that operand
+   * weight: a convolution's forward and input gradient) puts that operand in
    * once and runs the products side by side as one product over B's panels
    * of several batch entries (A's, stacked), so the threads share it; each
    * element is the same sum in the same order as one product per entry.
    */
   run(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec): boolean {
     const { m, k, n, batch } = s;
-    const r = batch.length;
-    const kept = r - (s.sum ?? 0);
     if (m === 0 || n === 0) return true;
-    const summed = batch.slice(kept);
-    const kt = k * summed.reduce((x, y) => x * y, 1);
+    const r = batch.length;
+    const kt = k * batch.slice(r - (s.sum ?? 0)).reduce((x, y) => x * y, 1);
     if (kt === 0) {
       // an empty sum (out may be a reused buffer: the cpu device pools them)
       out.fill(0);
       return true;
     }
-    const mp = Math.ceil(m / MR);
-    const np = Math.ceil(n / NR);
-    // offsets of the summed dims' entries (row-major), added to a row's or a column's start;
-    // step j of the packed panels is entry ⌊j / k⌋, step j mod k
+    const straight = plan(s);
+    // Cᵀ = Bᵀ·Aᵀ: B's strides over (n, k) as A', A's over (k, m) as B'
+    const swap = (o: GemmSpec['a'], x: number, y: number) => ({ offset: o.offset, strides: [...o.strides.slice(0, r), o.strides[y] ?? 0, o.strides[x] ?? 0] });
+    const ts: GemmSpec = { a: swap(s.b, r, r + 1), b: swap(s.a, r, r + 1), batch, m: n, k, n: m, sum: s.sum ?? 0 };
+    const turned = plan(ts);
+    // NOTE: the transposed write costs about two floats per element of C (a scatter in JS)
+    if (turned.cost + 2 * turned.count * m * n >= straight.cost) return this.oriented(out, a, b, s, straight);
+    const scratch = new Float32Array(turned.count * m * n);
+    if (!this.oriented(scratch, b, a, ts, turned)) return false;
+    this.turnedRuns++;
+    for (let t = 0, o = 0; t < turned.count; t++, o += m * n) {
+      for (let j = 0; j < n; j++) for (let i = 0, src = o + j * m; i < m; i++) out[o + i * n + j] = scratch[src + i] as number;
+    }
+    return true;
+  }
+
+  /** `run` for one orientation and its `plan`. */
+  private oriented(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec, p: Plan): boolean {
+    const { m, k, n } = s;
+    const { mp, np, kt, count, aOff, bOff, sA, sB, rowsA, rowsB, sharedA, sharedB } = p;
+    const r = s.batch.length;
     const [sam, sak] = [s.a.strides[r] ?? 0, s.a.strides[r + 1] ?? 0];
     const [sbk, sbn] = [s.b.strides[r] ?? 0, s.b.strides[r + 1] ?? 0];
-    const entries = kt / k;
-    const sA = new Float64Array(entries);
-    const sB = new Float64Array(entries);
-    for (let e = 0; e < entries; e++) {
-      let rest = e;
-      for (let d = r - 1; d >= kept; d--) {
-        const size = batch[d] ?? 1;
-        const i = rest % size;
-        rest = Math.floor(rest / size);
-        sA[e] = (sA[e] as number) + i * (s.a.strides[d] ?? 0);
-        sB[e] = (sB[e] as number) + i * (s.b.strides[d] ?? 0);
-      }
-    }
-    // the offsets of each product's operands over the kept batch dims
-    const count = batch.slice(0, kept).reduce((x, y) => x * y, 1);
-    const aOff = new Float64Array(count);
-    const bOff = new Float64Array(count);
-    for (let t = 0; t < count; t++) {
-      let rest = t;
-      let oa = s.a.offset;
-      let ob = s.b.offset;
-      for (let d = kept - 1; d >= 0; d--) {
-        const size = batch[d] ?? 1;
-        const i = rest % size;
-        rest = Math.floor(rest / size);
-        oa += i * (s.a.strides[d] ?? 0);
-        ob += i * (s.b.strides[d] ?? 0);
-      }
-      aOff[t] = oa;
-      bOff[t] = ob;
-    }
-    // an operand whose rows (A) or whose k steps (B) are in memory order, densely enough, is
-    // copied as it is (one block copy) and read in place; any other is packed into panels
-    const rowsA = kt === k && sak === 1 && sam >= k && (m - 1) * sam + k <= 2 * m * k + 64;
-    const rowsB = kt === k && sbn === 1 && sbk >= n && (k - 1) * sbk + n <= 2 * k * n + 64;
+    const last = sA.length - 1;
     // floats of one entry in the memory: a row-major A has rows up to 4·mp - 1 (zeros past m),
     // a row-major B's last row is read up to column 8·np; 4-float aligned
     const align = (x: number): number => Math.ceil(x / 4) * 4;
-    const aSpan = (m - 1) * sam + k;
-    const bSpan = (k - 1) * sbk + n;
-    const aLen = rowsA ? align((MR * mp - 1) * sam + k) : mp * MR * kt;
-    const bLen = rowsB ? align((k - 1) * sbk + NR * np) : np * NR * kt;
+    const aSpan = (sA[last] as number) + (m - 1) * sam + k;
+    const bSpan = (sB[last] as number) + (k - 1) * sbk + n;
+    const aLen = rowsA ? align((sA[last] as number) + (MR * mp - 1) * sam + k) : mp * MR * kt;
+    const bLen = rowsB ? align((sB[last] as number) + (k - 1) * sbk + NR * np) : np * NR * kt;
     const cLen = mp * MR * np * NR;
-    const sharedA = count > 1 && aOff.every((o) => o === aOff[0]);
-    const sharedB = !sharedA && count > 1 && bOff.every((o) => o === bOff[0]);
     // products side by side per group: as many as fit in GROUP_FLOATS (at least one)
     const per = sharedA ? bLen + cLen : sharedB ? aLen + cLen : 0;
     const once = sharedA ? aLen : bLen;
@@ -368,12 +356,18 @@ export class WasmGemm {
       f.set(b.subarray(src, src + bSpan), dst);
       f.fill(0, dst + bSpan, dst + bLen);
     };
+    // the k steps in runs of k when an operand read in place sums over entries (its entries
+    // are sA[1] (sB[1]) floats apart); a packed one holds run e at e·k steps
+    const runs = last > 0 && (rowsA || rowsB);
     const layout = {
       pa: pa * 4, pb: pb * 4, pc: pc * 4, k: kt,
       // A panel p of entry e at pa + e·ae + p·ap; row r, step j at + r·ar + j·ak
       ap: rowsA ? MR * sam * 4 : kt * MR * 4, ar: rowsA ? sam * 4 : 4, ak: rowsA ? 4 : MR * 4, mpe: mp, ae: aLen * 4,
       // B panel q of entry e at pb + e·be + q·bq; step j at + j·bk
       bq: rowsB ? NR * 4 : kt * NR * 4, bk: rowsB ? sbk * 4 : NR * 4, npe: np, be: bLen * 4,
+      ke: runs ? k : kt,
+      ake: runs ? (rowsA ? (sA[1] as number) * 4 : k * MR * 4) : 0,
+      bke: runs ? (rowsB ? (sB[1] as number) * 4 : k * NR * 4) : 0,
     };
     let lastA = -1;
     let lastB = -1;
@@ -405,6 +399,74 @@ export class WasmGemm {
     }
     return true;
   }
+}
+
+/** How `run` lays out one orientation of a product (see `plan`). */
+interface Plan {
+  mp: number;
+  np: number;
+  /** k times the summed entries. */
+  kt: number;
+  /** Products (kept batch entries). */
+  count: number;
+  /** Each product's operand offsets. */
+  aOff: Float64Array;
+  bOff: Float64Array;
+  /** Offsets of the summed dims' entries (row-major), from a row's (column's) start. */
+  sA: Float64Array;
+  sB: Float64Array;
+  /** A read in place (rows in memory order), B read in place (k steps in memory order). */
+  rowsA: boolean;
+  rowsB: boolean;
+  sharedA: boolean;
+  sharedB: boolean;
+  /** Floats to pack (what reading in place saves). */
+  cost: number;
+}
+
+/**
+ * Where a product's operands come from: the offsets of each product and of
+ * each summed entry, whether an operand can be read in place (its rows (A) or
+ * k steps (B) at unit stride, entries evenly spaced, dense enough to copy as
+ * one block) or must be packed, and whether one operand is the same for
+ * every product.
+ */
+function plan(s: GemmSpec): Plan {
+  const { m, k, n, batch } = s;
+  const r = batch.length;
+  const kept = r - (s.sum ?? 0);
+  const entries = batch.slice(kept).reduce((x, y) => x * y, 1);
+  const kt = k * entries;
+  const offsets = (from: number, to: number, count: number, start: number, strides: readonly number[]): Float64Array => {
+    const o = new Float64Array(count);
+    for (let t = 0; t < count; t++) {
+      let rest = t;
+      let v = start;
+      for (let d = to - 1; d >= from; d--) {
+        const size = batch[d] ?? 1;
+        v += (rest % size) * (strides[d] ?? 0);
+        rest = Math.floor(rest / size);
+      }
+      o[t] = v;
+    }
+    return o;
+  };
+  const count = batch.slice(0, kept).reduce((x, y) => x * y, 1);
+  const aOff = offsets(0, kept, count, s.a.offset, s.a.strides);
+  const bOff = offsets(0, kept, count, s.b.offset, s.b.strides);
+  const sA = offsets(kept, r, entries, 0, s.a.strides);
+  const sB = offsets(kept, r, entries, 0, s.b.strides);
+  const [sam, sak] = [s.a.strides[r] ?? 0, s.a.strides[r + 1] ?? 0];
+  const [sbk, sbn] = [s.b.strides[r] ?? 0, s.b.strides[r + 1] ?? 0];
+  // entries evenly spaced (one stride), not backwards
+  const even = (o: Float64Array): boolean => o.every((v, e) => v === e * (o[1] ?? 0)) && (o[1] ?? 0) >= 0;
+  const last = entries - 1;
+  const rowsA = sak === 1 && sam >= k && even(sA) && (sA[last] as number) + (m - 1) * sam + k <= 2 * m * kt + 64;
+  const rowsB = sbn === 1 && sbk >= n && even(sB) && (sB[last] as number) + (k - 1) * sbk + n <= 2 * n * kt + 64;
+  const sharedA = count > 1 && aOff.every((o) => o === aOff[0]);
+  const sharedB = !sharedA && count > 1 && bOff.every((o) => o === bOff[0]);
+  const cost = (rowsA ? 0 : m * kt * (sharedA ? 1 : count)) + (rowsB ? 0 : n * kt * (sharedB ? 1 : count));
+  return { mp: Math.ceil(m / MR), np: Math.ceil(n / NR), kt, count, aOff, bOff, sA, sB, rowsA, rowsB, sharedA, sharedB, cost };
 }
 
 /**

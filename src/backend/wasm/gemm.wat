@@ -83,21 +83,29 @@
     (v128.store (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 3))) (local.get $c30))
     (v128.store offset=16 (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 3))) (local.get $c31)))
 
-  ;; C = A·B over operands at any byte strides (see $tiles): A
-  ;; panel i (rows 4i..4i+3) starts at pa + floor(i/mpe)·ae + (i mod mpe)·ap and B
-  ;; panel j (columns 8j..8j+7) at pb + floor(j/npe)·be + (j mod npe)·bq: a batch of
+  ;; C = A·B over operands at any byte strides (see $tiles): A panel i (rows
+  ;; 4i..4i+3) starts at pa + floor(i/mpe)·ae + (i mod mpe)·ap and B panel j
+  ;; (columns 8j..8j+7) at pb + floor(j/npe)·be + (j mod npe)·bq: a batch of
   ;; entries of mpe (npe) panels each, ae (be) bytes apart, run as one product
-  ;; (gemm.ts puts entries side by side); C's rows are ldc bytes apart.
-  ;; Panels [p0, p1) of A.
+  ;; (gemm.ts puts them side by side); C's rows are ldc bytes apart. The k
+  ;; steps come in runs of ke (a sum over batch entries as well as k): step
+  ;; e·ke + s is at e·ake + s·ak in A and e·bke + s·bk in B, and no K block
+  ;; crosses a run. Panels [p0, p1) of A.
   (func (export "gemm") (param $pa i32) (param $pb i32) (param $pc i32) (param $p0 i32) (param $p1 i32) (param $np i32) (param $k i32)
     (param $ap i32) (param $ar i32) (param $ak i32) (param $mpe i32) (param $ae i32)
     (param $bq i32) (param $bk i32) (param $npe i32) (param $be i32) (param $ldc i32)
+    (param $ke i32) (param $ake i32) (param $bke i32)
     (local $kb i32) (local $kc i32) (local $ib i32) (local $iend i32) (local $j i32) (local $i i32) (local $bj i32)
+    (local $s i32) (local $ka i32) (local $kbb i32)
     (block $kdone
       (loop $kblocks
         (br_if $kdone (i32.ge_u (local.get $kb) (local.get $k)))
-        (local.set $kc (i32.sub (local.get $k) (local.get $kb)))
+        ;; the block: step s of run kb/ke, up to 256 steps, not past the run's end
+        (local.set $s (i32.rem_u (local.get $kb) (local.get $ke)))
+        (local.set $kc (i32.sub (local.get $ke) (local.get $s)))
         (if (i32.gt_u (local.get $kc) (i32.const 256)) (then (local.set $kc (i32.const 256))))
+        (local.set $ka (i32.add (i32.mul (i32.div_u (local.get $kb) (local.get $ke)) (local.get $ake)) (i32.mul (local.get $s) (local.get $ak))))
+        (local.set $kbb (i32.add (i32.mul (i32.div_u (local.get $kb) (local.get $ke)) (local.get $bke)) (i32.mul (local.get $s) (local.get $bk))))
         (local.set $ib (local.get $p0))
         (block $idone
           (loop $iblocks
@@ -108,20 +116,20 @@
             (block $jdone
               (loop $jpanels
                 (br_if $jdone (i32.ge_u (local.get $j) (local.get $np)))
-                ;; B panel j at step kb
+                ;; B panel j at the block's first step
                 (local.set $bj
                   (i32.add (i32.add (local.get $pb)
                     (i32.add (i32.mul (i32.div_u (local.get $j) (local.get $npe)) (local.get $be))
                              (i32.mul (i32.rem_u (local.get $j) (local.get $npe)) (local.get $bq))))
-                    (i32.mul (local.get $kb) (local.get $bk))))
+                    (local.get $kbb)))
                 (local.set $i (local.get $ib))
                 (loop $ipanels
                   (call $tiles
-                    ;; A panel i at step kb
+                    ;; A panel i at the block's first step
                     (i32.add (i32.add (local.get $pa)
                       (i32.add (i32.mul (i32.div_u (local.get $i) (local.get $mpe)) (local.get $ae))
                                (i32.mul (i32.rem_u (local.get $i) (local.get $mpe)) (local.get $ap))))
-                      (i32.mul (local.get $kb) (local.get $ak)))
+                      (local.get $ka))
                     (local.get $ar) (local.get $ak)
                     (local.get $bj) (local.get $bk)
                     (i32.add (local.get $pc) (i32.add (i32.mul (i32.shl (local.get $i) (i32.const 2)) (local.get $ldc)) (i32.shl (local.get $j) (i32.const 5))))
