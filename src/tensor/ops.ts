@@ -506,7 +506,10 @@ function productTo(x: Tensor, y: Tensor, shape: Shape): Tensor {
   const batch = broadcastShapes(x.shape.slice(0, -2), y.shape.slice(0, -2));
   const lead = batch.length - (shape.length - 2);
   const summed = batch.flatMap((s, d) => (s !== 1 && (d < lead || shape[d - lead] === 1) ? [d] : []));
-  if (!summed.length) return x.matmul(y);
+  // NOTE: the summed product holds both operands whole in the gemm's 32-bit memory (per-entry
+  // products hold one entry at a time): past 2^27 floats (512 MiB) keep those
+  const whole = numel([...batch, ...x.shape.slice(-2)]) + numel([...batch, ...y.shape.slice(-2)]);
+  if (!summed.length || whole > 2 ** 27) return x.matmul(y);
   const kept = batch.flatMap((_, d) => (summed.includes(d) ? [] : [d]));
   const order = [...kept, ...summed, batch.length, batch.length + 1];
   const xe = x.expand(...batch, ...x.shape.slice(-2)).permute(...order);
