@@ -1,9 +1,10 @@
 // Mutation testing of the core files (docs/notes/mutation-testing.md), outside CI: `npm run mutation`
-// (niced, one worker, cpu device only). Four sets, chosen with MUTATION_SET (default `core`):
+// (niced, one worker, cpu device unless a set adds one). Five sets, chosen with MUTATION_SET (default `core`):
 //   core: the op table, the engine, gradcheck, spectral norm and parametrize, against the autograd tests;
 //   engine: the engine alone, against the autograd tests that exercise it (each mutant runs fast);
 //   norm: the normalization layers (src/nn/norm/), against the normalization tests;
-//   ops: the op table (src/tensor/ops.ts) alone, against the tests of its rules.
+//   ops: the op table (src/tensor/ops.ts) alone, against the tests of its rules (and gpu:cpu for its gpu.js paths);
+//   normalize: the normalize primitive (src/tensor/normalize.ts), against its tests and the layers'.
 // Restrict further with `npm run mutation -- --mutate src/autograd/gradcheck.ts`.
 // Stryker instruments the TypeScript sources in a sandbox (.stryker-tmp/), builds them with
 // tsconfig.mutation.json and runs mocha over the compiled tests of the set; each mutant runs only
@@ -82,6 +83,13 @@ const sets = {
     // device does not take: cast's truncation, the int32 product, amax's composed backward)
     grep: '^(?!autograd.grad a 100,000-op chain)(?!(?!op table on a gpu\\.js device).*\\[device=gpu:)',
     devices: 'cpu,gpu:cpu',
+  },
+  // the normalize primitive (batch, instance, layer and group norm's output and backward) against
+  // its own tests (the composed chain's values and gradients on the cpu, gradcheck and gradgradcheck
+  // in float64) and the layers' (PyTorch's goldens, extremes, the mutation-run kills)
+  normalize: {
+    mutate: ['src/tensor/normalize.ts'],
+    tests: ['nn/normalize', 'nn/normalize-fast', 'nn/normalization', 'nn/norm-extremes', 'nn/norm-kills', 'nn/switchable'],
   },
 };
 const setName = process.env.MUTATION_SET ?? 'core';
