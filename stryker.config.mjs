@@ -89,7 +89,7 @@ const sets = {
   // in float64) and the layers' (PyTorch's goldens, extremes, the mutation-run kills)
   normalize: {
     mutate: ['src/tensor/normalize.ts'],
-    tests: ['nn/normalize', 'nn/normalize-fast', 'nn/normalization', 'nn/norm-extremes', 'nn/norm-kills', 'nn/switchable'],
+    tests: ['nn/normalize', 'nn/normalize-kills', 'nn/normalize-fast', 'nn/normalization', 'nn/norm-extremes', 'nn/norm-kills', 'nn/switchable'],
   },
 };
 const setName = process.env.MUTATION_SET ?? 'core';
