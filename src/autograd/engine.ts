@@ -24,7 +24,7 @@ import { AccumulateGrad, OpNode, WriteNode, type GradHook, type Node } from './g
 import { withGradMode } from './grad-mode.js';
 import { fmt, type Shape } from '../tensor/shape.js';
 import { keep, tidy } from '../tensor/storage.js';
-import { checkOptions, isTensor, typeName } from '../tensor/check.js';
+import { checkOptionalTensor, checkOptions, isTensor, typeName } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { isAnomalyEnabled } from './grad-mode.js';
 import { checkGradients } from './anomaly.js';
@@ -317,6 +317,8 @@ function rootOf(t: Tensor, i: number): { node: Node; index: number } {
  */
 export function backward(t: Tensor, gradient: Tensor | undefined, opts: BackwardOptions = {}): void {
   checkOptions('backward', opts, ['retainGraph', 'createGraph', 'inputs'] satisfies readonly (keyof BackwardOptions)[]);
+  // a gradient that is not a tensor (an array, a number) is refused by name, not read as one
+  checkOptionalTensor('backward', 'gradient', gradient);
   const createGraph = opts.createGraph ?? false;
   const retainGraph = opts.retainGraph ?? createGraph;
   const root = rootOf(t, 0);

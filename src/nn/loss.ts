@@ -231,7 +231,10 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
     else main = nll.sum().div(w.sum());
     if (ls === 0) return main;
 
-    const smooth = (weight ? logp.mul(alongClassDim(weight, input.ndim)) : logp).sum(1).neg().mul(valid());
+    // where, not mul(valid): with every target ignored, 'mean' divides by 0 and its infinite
+    // gradient would make inf·0 = NaN; where gives the ignored rows 0, as pickTargets' where does
+    // for the main term (PyTorch: loss NaN, gradient 0)
+    const smooth = (weight ? logp.mul(alongClassDim(weight, input.ndim)) : logp).sum(1).neg().where(valid(), 0);
     let ret: Tensor;
     if (reduction === 'none') ret = smooth;
     else if (reduction === 'sum') ret = smooth.sum();

@@ -38,8 +38,8 @@ export interface OpAttrs {
   eq: None; ne: None; lt: None; le: None; gt: None; ge: None;
   where: None;
   sum: { dims: number[]; keepdim: boolean };
-  /** `nanWins`: the gradient of a NaN result goes to the NaNs (torch.max(x) without a dim); without it, NaN (torch.amax). */
-  amax: { dims: number[]; keepdim: boolean; nanWins?: boolean };
+  /** A NaN result's gradient goes to the NaNs of its row (torch.max(x) and torch.max(x, dim)). */
+  amax: { dims: number[]; keepdim: boolean };
   /**
    * `sum` (default 0): the last `sum` dims of the broadcast batch are summed over too (not in
    * the output): a broadcast operand's gradient in one product (see `productTo`).
@@ -288,17 +288,17 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     backward: ({ grad, inputs: [a], result, attrs, shapes: [shape] }) => {
       const ks = keepShape(shape!, attrs.dims);
       const r = result.reshape(...ks);
-      // the mask of the maxima: a == r;
-      // PyTorch 1.13: torch.max(x) sends the gradient of a NaN maximum to the NaNs (evenly);
-      // torch.amax(x, dim) has no such rule, and 0/0 makes the row's gradient NaN
+      // the mask of the maxima: a == r, or both NaN. PyTorch 1.13: torch.max(x) and torch.max(x, dim)
+      // (so max pooling too) send the gradient of a NaN maximum to the NaN (torch.max(x): evenly
+      // between NaNs, gpugrad's tie rule); torch.amax(x, dim)'s 0/0 NaN row is not followed
+      // (a == r alone holds nowhere in a NaN row: docs/notes/special-values.md)
       // composed where a fused chain may lose NaN (Device.fusesNanExactly): NaN decides this mask
       if (!getDevice(a!.device).fusesNanExactly) {
-        let m = a!.eq(r);
-        if (attrs.nanWins) m = m.add(a!.ne(a!).mul(r.ne(r)));
+        const m = maxMask(a!, r);
         return [m.div(m.sum(attrs.dims, true)).mul(grad.reshape(...ks))];
       }
       const [A, R] = [fx.in(0), fx.in(1)];
-      const mask = attrs.nanWins ? fx.add(fx.f('eq', A, R), fx.mul(fx.f('ne', A, A), fx.f('ne', R, R))) : fx.f('eq', A, R);
+      const mask = fx.add(fx.f('eq', A, R), fx.mul(fx.f('ne', A, A), fx.f('ne', R, R)));
       // mask.div(mask.sum(dims, keepdim)).mul(grad) as two fused passes (one count, one map)
       // instead of four to five: the same formulas, so float64 is bit for bit the composed rule
       const count = a!.fused([r], { expr: mask, dims: attrs.dims, kind: 'sum', name: 'MaxCount' });
@@ -306,6 +306,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     },
     // the mean of the tangents at the maxima
     jvp: ({ tangents: [ta], inputs: [a], result, attrs: { dims, keepdim } }) => {
+      // a == r only: PyTorch 1.13's jvp of torch.max(x) (evenly_read_jvp) is NaN at a NaN maximum
       const mask = a!.eq(result.reshape(...keepShape(a!.shape, dims)));
       return ta!.mul(mask).sum(dims, keepdim).div(mask.sum(dims, keepdim));
     },
@@ -610,6 +611,11 @@ function checkWindow(op: string, shape: Shape, trailing: readonly number[], g: K
  * to 0 where the input loses. A NaN never loses (every comparison is false),
  * so with a NaN on either side both inputs get the whole gradient, as in PyTorch.
  */
+/** Where `a` is its row's maximum `r` (broadcast): a == r, or both NaN (a NaN maximum is the NaN's). */
+function maxMask(a: Tensor, r: Tensor): Tensor {
+  return a.eq(r).add(a.ne(a).mul(r.ne(r)));
+}
+
 function toWinner(grad: Tensor, a: Tensor, b: Tensor, aLoses: Tensor, bLoses: Tensor, needs: readonly boolean[]): (Tensor | null)[] {
   // where, not a product: a loser gets exactly 0 even where the gradient is infinite
   const half = a.eq(b).mul(-0.5).add(1);

@@ -700,14 +700,25 @@ export class Tensor {
   /**
    * Compute gradients of this tensor with respect to the graph's leaves and
    * accumulate them into their `.grad` (PyTorch's `Tensor.backward`).
+   * The options may also come first, without a gradient (as PyTorch's
+   * `loss.backward(retain_graph=True)` reads): a plain object that is neither
+   * a Tensor nor an array, with no second argument, is the options.
    * @throws TypeError `backward() got an unexpected keyword argument 'k'` for
    *   an option key other than retainGraph, createGraph, inputs
    * @example
    * const x = gg.tensor([1, 2, 3], { requiresGrad: true });
    * x.mul(x).sum().backward(); // x.grad = [2, 4, 6]
+   * @example
+   * const loss = x.mul(x).sum();
+   * loss.backward({ retainGraph: true }); // the same as loss.backward(undefined, { retainGraph: true })
    */
-  backward(gradient?: Tensor, opts: BackwardOptions = {}): void {
-    backward(this, gradient, opts);
+  backward(gradient?: Tensor | BackwardOptions, opts?: BackwardOptions): void {
+    // options first (no gradient): a plain object, not a Tensor, not an array
+    if (opts === undefined && gradient !== undefined && gradient !== null && typeof gradient === 'object' && !(gradient instanceof Tensor) && !Array.isArray(gradient)) {
+      backward(this, undefined, gradient as BackwardOptions);
+      return;
+    }
+    backward(this, gradient as Tensor | undefined, opts ?? {});
   }
 
   /**
@@ -1088,7 +1099,9 @@ export class Tensor {
     return C.std(this, dim, opts);
   }
   /**
-   * Largest value over `dim` (the values only; see `argmax`). Ties share the gradient.
+   * Largest value over `dim` (the values only; see `argmax`). Ties share the
+   * gradient; a NaN counts as the largest, so a row's NaN gets its gradient
+   * (several NaNs share it) and the other elements 0, as torch.max(x, dim).
    * @example gg.tensor([[1, 5], [7, 2]]).max(1) // [5, 7]
    */
   max(dim?: Dims, keepdim = false): Tensor {
@@ -1096,9 +1109,8 @@ export class Tensor {
     // PyTorch's two messages: no dim given on an empty tensor, or a given dim of size 0
     const empty = dims.find((d) => this.shape[d] === 0);
     if (empty !== undefined && dim !== undefined && dim !== null) throw new RangeError(`max(): Expected reduction dim ${empty} to have non-zero size.`);
-    // without a dim, torch.max(x): a NaN maximum passes its gradient to the NaNs
-    const all = dim === undefined || dim === null;
-    return apply('amax', [this], { dims, keepdim: checkBool('max', 'keepdim', keepdim), ...(all ? { nanWins: true } : {}) });
+    // a NaN maximum passes its gradient to the NaNs, as torch.max(x) and torch.max(x, dim)
+    return apply('amax', [this], { dims, keepdim: checkBool('max', 'keepdim', keepdim) });
   }
   /**
    * The vector p-norm over `dim` (all elements by default): (Σ|x|^p)^(1/p),
@@ -1122,7 +1134,11 @@ export class Tensor {
   min(dim?: Dims, keepdim = false): Tensor {
     return C.min(this, dim, keepdim);
   }
-  /** Same as `max` (PyTorch's amax). @example gg.tensor([[1, 5], [7, 2]]).amax(1) // [5, 7] */
+  /**
+   * Same as `max` (PyTorch's amax), also at NaN: a NaN row's gradient goes to
+   * its NaNs (torch.amax's is NaN for the whole row).
+   * @example gg.tensor([[1, 5], [7, 2]]).amax(1) // [5, 7]
+   */
   amax(dim?: Dims, keepdim = false): Tensor {
     return this.max(dim, keepdim);
   }

@@ -59,6 +59,16 @@ export interface ToolsFixture {
     dtypes: Record<string, string>;
     values: Record<string, ToolTensor>;
   };
+  /** The probe's defects (make_tools.py "probe fixes"). */
+  probe: {
+    /** max/min/amax/amin over a dim and max pooling with NaN rows/windows: the gradient of sum(output·gout). */
+    maxNan: { name: string; op: string; dim: number | null; dtype: 'float64' | 'float32'; input: ToolTensor; output: ToolTensor; gout: ToolTensor; grad: ToolTensor }[];
+    /** crossEntropy with labelSmoothing 0.1, ignoreIndex 2 and every target (or one, `target`) ignored: loss and the gradient of loss.sum(). */
+    ceIgnored: { weighted: boolean; reduction: 'mean' | 'sum' | 'none'; target?: number[]; input: ToolTensor; loss: ToolTensor; grad: ToolTensor }[];
+    /** `mode/dtype/given/ints` (W weight, B bias, M running_mean, V running_var): PyTorch's message, null when it runs. */
+    normDtypes: Record<string, string | null>;
+    backward: { retainTwice: ToolTensor; unknownKey: string };
+  };
 }
 
 let cached: ToolsFixture | undefined;

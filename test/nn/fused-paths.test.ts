@@ -78,10 +78,11 @@ forEachDevice((device) => {
         // halves: ties within rows; a NaN in one row
         const vals = Array.from({ length: 24 }, (_, i) => (i === 13 ? Number.NaN : Math.round(r() * 4) / 2));
         const gv = Array.from({ length: 24 }, () => r() * 2 - 1);
-        for (const [label, nanWins, run] of [
-          ['amax over dims 1, 2', false, (t: gg.Tensor) => t.amax([1, 2], true)],
-          ['amax over dim 0', false, (t: gg.Tensor) => t.amax(0)],
-          ['max of all (NaN wins)', true, (t: gg.Tensor) => t.max()],
+        // a NaN maximum takes the gradient, over dims as over all (torch.max(x) and torch.max(x, dim))
+        for (const [label, run] of [
+          ['amax over dims 1, 2', (t: gg.Tensor) => t.amax([1, 2], true)],
+          ['amax over dim 0', (t: gg.Tensor) => t.amax(0)],
+          ['max of all', (t: gg.Tensor) => t.max()],
         ] as const) {
           const x = gg.tensor(vals, { shape: [2, 3, 4], dtype, device, requiresGrad: true });
           const y = run(x);
@@ -96,8 +97,7 @@ forEachDevice((device) => {
             const ks = [2, 3, 4].map((n, d) => (dims.includes(d) ? 1 : n));
             const xd = x.detach();
             const rr = y.detach().reshape(...ks);
-            let mask = xd.eq(rr);
-            if (nanWins) mask = mask.add(xd.ne(xd).mul(rr.ne(rr)));
+            const mask = xd.eq(rr).add(xd.ne(xd).mul(rr.ne(rr)));
             return mask.div(mask.sum(dims, true)).mul(g.reshape(...ks));
           });
           const got = await x.grad!.data();

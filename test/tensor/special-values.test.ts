@@ -117,7 +117,7 @@ export const DEVICE_LIMITS: { device: RegExp; name: RegExp; what: RegExp; reason
   { device: /./, name: /^f(64|32)\/logsumexp\/(row10|dim1)$/, what: /^grad0$/, reason: 'logsumexp gradient 1/k at absorbed ties (PyTorch 1 each)' },
   // 3. composite BCE-with-logits differentiates log(e^-m + e^(-x-m)), which is NaN at x = -inf
   { device: /./, name: /^f(64|32)\/F\.bceWithLogits\/inf$/, what: /^grad0$/, reason: 'BCE-with-logits gradient at -inf is NaN (PyTorch σ(x) - t)' },
-  // 4. max pooling splits ties evenly (SEMANTICS) and a NaN window gets NaN gradients (torch.amax's rule)
+  // 4. max pooling splits ties evenly (SEMANTICS); a NaN window gives the NaN the gradient, as PyTorch
   { device: /./, name: /^f(64|32)\/F\.maxPool1d$/, what: /^grad0$/, reason: 'max pooling splits ties (PyTorch: first maximum)' },
   // 7. float32 squares of 1e30 overflow and of 1e-30 underflow inside var; PyTorch's CPU kernel accumulates in float64
   { device: /^gpu:/, name: /^f32\/(std|std_biased)\/(row1[0-2]|dim1)$/, what: /./, reason: 'float32 var squares overflow at 1e30 (PyTorch CPU accumulates in float64)' },

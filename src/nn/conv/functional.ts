@@ -441,7 +441,7 @@ export function maxPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: M
     const inSize = x.shape.slice(2);
     const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, dilation[d] ?? 1, opts.ceilMode ?? false));
     checkOutSize(x, outSize);
-    // padding reads -∞, which never wins; max's backward splits ties evenly
+    // padding reads -∞, which never wins; max's backward splits ties evenly and gives a NaN maximum's gradient to the NaN
     const [cols, dims] = poolWindows(x, kernel, stride, padding, dilation, outSize, -Infinity);
     const y = cols.max(dims);
     return batched ? y : y.squeeze(0);
@@ -450,7 +450,8 @@ export function maxPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: M
 
 /**
  * Max pooling over (N, C, L) or (C, L) (PyTorch's `F.max_pool1d`). Ties share
- * the gradient evenly (PyTorch gives it all to one index).
+ * the gradient evenly (PyTorch gives it all to one index); a NaN in a window
+ * is its maximum and takes its gradient, as PyTorch.
  * @throws TypeError for an unknown option or a non-int size; Error with
  *   PyTorch 1.13's messages for a bad input rank, `stride should not be zero`,
  *   `stride should be greater than zero, but got dH: -1 dW: -1`, too much
@@ -462,7 +463,8 @@ export function maxPool1d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOpt
 }
 /**
  * Max pooling over (N, C, H, W) or (C, H, W) (PyTorch's `F.max_pool2d`). Ties
- * share the gradient evenly (PyTorch gives it all to one index).
+ * share the gradient evenly (PyTorch gives it all to one index); a NaN in a
+ * window is its maximum and takes its gradient, as PyTorch.
  * @throws TypeError for an unknown option or a non-int size; Error with
  *   PyTorch 1.13's messages for a bad input rank, `stride should not be zero`,
  *   `stride should be greater than zero, but got dH: -1 dW: -1`, too much
@@ -474,6 +476,7 @@ export function maxPool2d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOpt
 }
 /**
  * Max pooling over (N, C, D, H, W) or (C, D, H, W) (PyTorch's `F.max_pool3d`).
+ * Ties share the gradient evenly; a NaN in a window takes its gradient.
  * @throws TypeError for an unknown option or a non-int size; Error with
  *   PyTorch 1.13's messages for a bad input rank, `stride should not be zero`,
  *   `stride should be greater than zero, but got dH: -1 dW: -1`, too much

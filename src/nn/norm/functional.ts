@@ -19,6 +19,7 @@ import { fmt, normDim } from '../../tensor/shape.js';
 import { fx } from '../../tensor/fuse.js';
 import type { Expr } from '../../backend/fusion.js';
 import { fastMoments } from '../../tensor/normalize-fast.js';
+import { isFloatingDtype, scalarTypeName } from '../../backend/types.js';
 
 /** Biased moments of one reduction, with everything the callers reuse. */
 export interface Moments {
@@ -307,6 +308,28 @@ function checkNormArgs(fn: string, input: unknown, tensors: [string, unknown][],
   for (const [name, b] of flags) checkBool(fn, name, b);
   if (momentum !== undefined && typeof momentum !== 'number' && !isTensor(momentum)) throw argError(fn, 'momentum', 'float', momentum);
   checkNumber(fn, 'eps', eps);
+  const order = ['weight', 'bias', 'running_mean', 'running_var'];
+  const params = [...tensors].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)).map(([, t]) => t as Tensor | null | undefined);
+  checkParamDtypes(input as Tensor, params, fn === 'batch_norm' || fn === 'instance_norm');
+}
+
+/**
+ * A parameter or running statistic that is not a float tensor is refused
+ * before anything runs, with PyTorch 1.13's CPU messages: batch_norm (and
+ * instance_norm, which runs it) checks the parameters in the order weight,
+ * bias, running_mean, running_var and says `mixed dtype (CPU): expect
+ * parameter to have scalar type of Float` when the first one given differs
+ * from the input's dtype, `expected scalar type Float but found Long` (the
+ * input's and the parameter's names) otherwise; layer_norm and group_norm
+ * always say the latter (docs/notes/validation.md). Float parameters of
+ * another float dtype are left to the ops' own rules.
+ */
+function checkParamDtypes(input: Tensor, params: (Tensor | null | undefined)[], batch: boolean): void {
+  if (params.every((p) => !p || isFloatingDtype(p.dtype))) return;
+  const given = params.filter((p): p is Tensor => !!p);
+  if (batch && given[0]?.dtype !== input.dtype) throw new Error('mixed dtype (CPU): expect parameter to have scalar type of Float');
+  const odd = given.find((p) => p.dtype !== input.dtype) as Tensor;
+  throw new Error(`expected scalar type ${scalarTypeName(input.dtype)} but found ${scalarTypeName(odd.dtype)}`);
 }
 
 /**
@@ -315,6 +338,10 @@ function checkNormArgs(fn: string, input: unknown, tensors: [string, unknown][],
  * variance and, when given, the running buffers are updated in place with
  * `momentum` and the unbiased variance. `momentum` may be a 0-d tensor
  * (modules pass 1/num_batches_tracked for the cumulative average).
+ * @throws Error for a weight, bias or running statistic that is not a float
+ *   tensor, before anything runs: PyTorch's `mixed dtype (CPU): expect
+ *   parameter to have scalar type of Float` or `expected scalar type Float but
+ *   found Long` (docs/spec/normalization.md, "Parameter dtypes")
  * @example const y = gg.nn.functional.batchNorm(x, rm, rv, w, b, true, 0.1, 1e-5);
  */
 export function batchNorm(
@@ -358,6 +385,10 @@ export function batchNorm(
  * (sample, channel) over the spatial dims. With `useInputStats` false the
  * running buffers normalise; with them given in training they are updated
  * with the batch means of the instance statistics (unbiased variance).
+ * @throws Error for a weight, bias or running statistic that is not a float
+ *   tensor, before anything runs: PyTorch's `mixed dtype (CPU): expect
+ *   parameter to have scalar type of Float` or `expected scalar type Float but
+ *   found Long` (docs/spec/normalization.md, "Parameter dtypes")
  * @example const y = gg.nn.functional.instanceNorm(x);
  */
 export function instanceNorm(
@@ -397,6 +428,9 @@ export function instanceNorm(
  * Layer normalisation (PyTorch's `F.layer_norm`) over the trailing
  * `normalizedShape` dims, with elementwise `weight` and `bias` of that shape.
  * As in PyTorch, eps = 0 on a constant slice gives NaN.
+ * @throws Error for a weight or bias that is not a float tensor, before
+ *   anything runs: PyTorch's `expected scalar type Float but found Long`
+ *   (docs/spec/normalization.md, "Parameter dtypes")
  * @example const y = gg.nn.functional.layerNorm(x, [5], w, b);
  */
 export function layerNorm(
@@ -430,6 +464,9 @@ export function layerNorm(
  * Group normalisation (PyTorch's `F.group_norm`): channels split into
  * `numGroups` groups, statistics per (sample, group) over the group's
  * channels and every spatial position; per-channel `weight` and `bias`.
+ * @throws Error for a weight or bias that is not a float tensor, before
+ *   anything runs: PyTorch's `expected scalar type Float but found Long`
+ *   (docs/spec/normalization.md, "Parameter dtypes")
  * @example const y = gg.nn.functional.groupNorm(x, 2, w, b);
  */
 export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
