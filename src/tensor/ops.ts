@@ -606,16 +606,16 @@ function checkWindow(op: string, shape: Shape, trailing: readonly number[], g: K
   return lead;
 }
 
-/**
- * Gradient of maximum/minimum, PyTorch's rule: `where(a == b, g/2, g)`, set
- * to 0 where the input loses. A NaN never loses (every comparison is false),
- * so with a NaN on either side both inputs get the whole gradient, as in PyTorch.
- */
 /** Where `a` is its row's maximum `r` (broadcast): a == r, or both NaN (a NaN maximum is the NaN's). */
 function maxMask(a: Tensor, r: Tensor): Tensor {
   return a.eq(r).add(a.ne(a).mul(r.ne(r)));
 }
 
+/**
+ * Gradient of maximum/minimum, PyTorch's rule: `where(a == b, g/2, g)`, set
+ * to 0 where the input loses. A NaN never loses (every comparison is false),
+ * so with a NaN on either side both inputs get the whole gradient, as in PyTorch.
+ */
 function toWinner(grad: Tensor, a: Tensor, b: Tensor, aLoses: Tensor, bLoses: Tensor, needs: readonly boolean[]): (Tensor | null)[] {
   // where, not a product: a loser gets exactly 0 even where the gradient is infinite
   const half = a.eq(b).mul(-0.5).add(1);

@@ -321,7 +321,7 @@ function checkNormArgs(fn: string, input: unknown, tensors: [string, unknown][],
  * parameter to have scalar type of Float` when the first one given differs
  * from the input's dtype, `expected scalar type Float but found Long` (the
  * input's and the parameter's names) otherwise; layer_norm and group_norm
- * always say the latter (docs/notes/validation.md). Float parameters of
+ * always say the latter (docs/spec/normalization.md, "Parameter dtypes"). Float parameters of
  * another float dtype are left to the ops' own rules.
  */
 function checkParamDtypes(input: Tensor, params: (Tensor | null | undefined)[], batch: boolean): void {
