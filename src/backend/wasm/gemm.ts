@@ -16,6 +16,7 @@
 import type { GemmSpec } from '../kernel.js';
 import { platform } from '../platform/platform.js';
 import { gemmSharedFlagAt, gemmWasm } from './gemm-wasm.js';
+import { growTo } from './memory.js';
 
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -55,7 +56,6 @@ const MR = 4;
 const NR = 8;
 /** wasm32 addresses: keep every region under 2 GiB (byte offsets stay positive i32s). */
 const MAX_BYTES = 2 ** 31 - 2 ** 16;
-const PAGE = 65536;
 /** The memory's maximum in pages (gemm.wat's import): 2 GiB. */
 const MAX_PAGES = 32768;
 /** Products below this many flops stay on one thread (a hand-off costs tens of microseconds). */
@@ -226,14 +226,7 @@ export class WasmGemm {
   private reserve(n: number): boolean {
     const bytes = n * 4;
     if (bytes > MAX_BYTES) return false;
-    const have = this.memory.buffer.byteLength;
-    if (bytes > have) {
-      try {
-        this.memory.grow(Math.ceil((bytes - have) / PAGE));
-      } catch {
-        return false;
-      }
-    }
+    if (!growTo(this.memory, bytes)) return false;
     // NOTE: a shared memory hands out a new SharedArrayBuffer after growing; compare lengths
     if (this.floats.byteLength !== this.memory.buffer.byteLength) this.floats = new Float32Array(this.memory.buffer);
     return true;

@@ -15,6 +15,7 @@
  */
 import type { GroupInput, GroupLayout, GroupPasses } from '../group-passes.js';
 import { normWasm } from './norm-wasm.js';
+import { growTo } from './memory.js';
 
 interface NormExports {
   moments(x: number, outer: number, groups: number, inner: number, out: number): void;
@@ -36,7 +37,6 @@ interface WasmApi {
   Memory: new (d: { initial: number; maximum: number }) => WasmMemory;
 }
 
-const PAGE = 65536;
 /**
  * The most memory the engine takes: 512 MiB (three slots of up to ~44M
  * floats). The memory never shrinks while the device lives, so larger
@@ -84,14 +84,7 @@ export class WasmNorm implements GroupPasses {
     const cap = floats > this.cap ? Math.ceil(floats / 16) * 16 : this.cap;
     const bytes = SLOTS * cap * 4 + doubles * 8;
     if (bytes > this.maxBytes) return false;
-    const have = this.memory.buffer.byteLength;
-    if (bytes > have) {
-      try {
-        this.memory.grow(Math.ceil((bytes - have) / PAGE));
-      } catch {
-        return false;
-      }
-    }
+    if (!growTo(this.memory, bytes)) return false;
     if (cap !== this.cap) {
       this.cap = cap;
       for (const s of this.slots) s.key = null;
