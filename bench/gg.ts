@@ -19,9 +19,19 @@ const has = (...names: string[]): boolean => !forceComposed && names.every((n) =
 const put = (data: Float32Array, shape: number[], device: string, requiresGrad = false): T =>
   gg.tensor(data, { shape, device, requiresGrad });
 
-/** Clear the gradients (tidy disposed them) so the next backward starts afresh. */
+/**
+ * Clear the gradients so the next backward starts afresh, freeing the old
+ * ones as `Module.zeroGrad()` and the optimizers' `zeroGrad()` do. Why:
+ * PyTorch frees a gradient set to None at once (reference counting) and the
+ * TensorFlow.js peers free theirs in `tf.tidy`; a gradient only set to null
+ * here waits for V8's garbage collector, so every step would take a fresh
+ * array (page faults, GC work; docs/notes/bench.md, "W3: two threads").
+ */
 function clearGrads(ts: Iterable<T>): void {
-  for (const t of ts) t.grad = null;
+  for (const t of ts) {
+    t.grad?.dispose();
+    t.grad = null;
+  }
 }
 
 /** Finish one iteration: wait for the device, then free the checksum. */

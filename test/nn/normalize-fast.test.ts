@@ -14,7 +14,7 @@ import { getDevice } from '../../src/backend/registry.js';
 import { CpuDevice } from '../../src/backend/cpu.js';
 import { finishMoments, groupLayout, jsPasses, type GroupPasses } from '../../src/backend/group-passes.js';
 import { moments } from '../../src/nn/norm/functional.js';
-import { openWasmNorm } from '../../src/backend/wasm/norm.js';
+import { normDeadlineMs, openWasmNorm } from '../../src/backend/wasm/norm.js';
 import { expectClose, type Tol } from '../helpers/compare.js';
 
 type T = gg.Tensor;
@@ -186,6 +186,66 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
       const small = { data: Float32Array.from(wave(60, 2)), offset: 0, key: { freed: false } };
       const L = { offset: 0, outer: 3, groups: 4, inner: 5 };
       expectClose(e.moments(small, L) as Float64Array, jsPasses.moments(small, L) as Float64Array, { rtol: 1e-12, atol: 1e-12 }, 'moments after a refusal');
+    });
+
+    /** The four passes of `e` over a layout past the threads' threshold (odd sizes, offsets): their results. */
+    function allPasses(e: GroupPasses, outer: number, groups: number, inner: number): Float64Array[] {
+      const n = outer * groups * inner;
+      const x = { data: Float32Array.from(wave(n + 3, 6, 2, 0.5)), offset: 3, key: { freed: false } };
+      const g = { data: Float32Array.from(wave(n + 1, 7, 2, 0.5)), offset: 1, key: { freed: false } };
+      const L = { offset: 3, outer, groups, inner };
+      const par = (k: number): Float64Array => Float64Array.from(wave(k * groups, 8 + k, 1, 1.5), (v) => Math.fround(v));
+      const [y, dx] = [new Float32Array(n), new Float32Array(n)];
+      const p3 = par(3);
+      const p5 = par(5);
+      const r = [e.moments(x, L), e.gradSums(x, g, L, p3), e.output(x, L, p5, y) ? y : null, e.gradInput(x, g, L, p5, dx) ? dx : null];
+      return r.map((a) => Float64Array.from(a ?? []));
+    }
+
+    it('splits large passes by groups over worker threads sharing the memory (Node): the one-thread values, bit for bit', async function () {
+      const threaded = openWasmNorm(undefined, 2);
+      const one = openWasmNorm(undefined, 1);
+      if (!threaded || !one || (await threaded.startThreads()) === 0) {
+        // the reason as helpers/devices.ts's setSkipReason records it (not imported: it probes every device)
+        Object.assign(this.test ?? {}, { gpugradSkipReason: threaded ? 'the normalize passes run on one thread here (a web page, or no worker threads)' : 'no WebAssembly SIMD here' });
+        this.skip();
+      }
+      const [t, o] = [threaded as NonNullable<typeof threaded>, one as NonNullable<typeof one>];
+      // 5 groups over 2 threads (an uneven split), and a BatchNorm2d-like layout
+      for (const [outer, groups, inner] of [[3, 5, 7001], [4, 16, 1031]] as const) {
+        const before = t.parallelRuns;
+        const [a, b] = [allPasses(t, outer, groups, inner), allPasses(o, outer, groups, inner)];
+        expect(t.parallelRuns - before, 'passes split').to.equal(4);
+        a.forEach((v, i) => {
+          expect(v.length, `pass ${i} ran`).to.be.greaterThan(0);
+          expect(Array.from(v), `pass ${i}, ${outer}×${groups}×${inner}`).to.deep.equal(Array.from(b[i] as Float64Array));
+        });
+      }
+      expect(o.parallelRuns).to.equal(0);
+    });
+
+    it('a worker that misses its deadline: the pass declines (the IR runs) and the shared memory is never used again', async function () {
+      const e = openWasmNorm(undefined, 2);
+      const one = openWasmNorm(undefined, 1);
+      if (!e || !one || (await e.startThreads()) === 0) {
+        Object.assign(this.test ?? {}, { gpugradSkipReason: e ? 'the normalize passes run on one thread here (a web page, or no worker threads)' : 'no WebAssembly SIMD here' });
+        this.skip();
+      }
+      const t = e as NonNullable<typeof e>;
+      const x = { data: Float32Array.from(wave(3 * 5 * 7001, 9)), offset: 0, key: { freed: false } };
+      const L = { offset: 0, outer: 3, groups: 5, inner: 7001 };
+      t.deadlineMs = () => -1;
+      expect(t.moments(x, L)).to.equal(null);
+      expect([t.missedDeadlines, t.readyThreads]).to.deep.equal([1, 0]);
+      // later passes run on one thread over a new memory, with the one-thread values
+      t.deadlineMs = null;
+      const before = t.parallelRuns;
+      const [a, b] = [allPasses(t, 3, 5, 7001), allPasses(one as NonNullable<typeof one>, 3, 5, 7001)];
+      a.forEach((v, i) => expect(Array.from(v), `pass ${i} after the missed deadline`).to.deep.equal(Array.from(b[i] as Float64Array)));
+      expect(t.parallelRuns).to.equal(before);
+      // the deadline grows with the work: a slow worker on a loaded machine is not taken for a dead one
+      expect(normDeadlineMs(0)).to.equal(10_000);
+      expect(normDeadlineMs(1e9)).to.be.greaterThan(60_000);
     });
 
     it('keeps the copy of an input while its buffer lives: one copy of x and one of g for a whole training step', async function () {

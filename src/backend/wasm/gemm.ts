@@ -10,13 +10,13 @@
  * Threads: where the platform can start threads that the main thread may
  * block on (Node; `Platform.startThread`), the memory is shared and large
  * products are split by rows of C between the main thread and workers, each
- * running the same module on its own range of A panels. Elsewhere (web pages,
+ * running the same module on its own range of A panels (threads.ts). Elsewhere (web pages,
  * `GPUGRAD_WASM_THREADS=1`) one thread runs everything.
  */
 import type { GemmSpec } from '../kernel.js';
-import { platform } from '../platform/platform.js';
 import { gemmSharedFlagAt, gemmWasm } from './gemm-wasm.js';
 import { growTo } from './memory.js';
+import { decodeBase64, sharedForm, startPool, wantedThreads, type ThreadPool } from './threads.js';
 
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -60,92 +60,8 @@ const MAX_BYTES = 2 ** 31 - 2 ** 16;
 const MAX_PAGES = 32768;
 /** Products below this many flops stay on one thread (a hand-off costs tens of microseconds). */
 const PARALLEL_FLOPS = 2 ** 22;
-/** Slots of the control array per worker: ready, job number, done number, the 20 gemm arguments. */
-const SLOT = 32;
-/** gemm.wat's `gemm` takes this many arguments. */
-const ARGS = 20;
 /** Floats of packed panels and results one batched product may use for products side by side (`run`): 32 MiB. */
 const GROUP_FLOATS = 2 ** 23;
-
-/**
- * A worker: instantiates the shared module, says it is ready, then runs one
- * gemm per job number the main thread posts, and posts the number back when
- * done. Atomics order the hand-off both ways (arguments and packed panels
- * before the job number; results before the done number).
- */
-const WORKER_SOURCE = `
-const { bytes, memory, ctl, slot } = data;
-const c = new Int32Array(ctl);
-const b = slot * ${SLOT};
-const { gemm } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-Atomics.store(c, b, 1);
-let seen = 0;
-for (;;) {
-  Atomics.wait(c, b + 1, seen);
-  seen = Atomics.load(c, b + 1);
-  gemm(...c.subarray(b + 3, b + 3 + ${ARGS}));
-  Atomics.store(c, b + 2, seen);
-  Atomics.notify(c, b + 2);
-}
-`;
-
-/** Worker threads sharing the gemm's memory (see the module comment). */
-class Pool {
-  private readonly ctl: Int32Array;
-  private readonly handles: ({ terminate(): void } | null)[] = [];
-  /** False once a worker stopped or missed a deadline: from then on one thread runs everything. */
-  healthy = true;
-
-  constructor(bytes: Uint8Array, memory: WasmMemory, workers: number, start: NonNullable<ReturnType<typeof platform>['startThread']>) {
-    const sab = new SharedArrayBuffer(workers * SLOT * 4);
-    this.ctl = new Int32Array(sab);
-    for (let slot = 0; slot < workers; slot++) {
-      this.handles.push(start(WORKER_SOURCE, { bytes, memory, ctl: sab, slot }, () => (this.healthy = false)));
-    }
-  }
-
-  /** Workers that have started and can take a job now. */
-  ready(): number[] {
-    if (!this.healthy) return [];
-    return this.handles.map((_, slot) => slot).filter((slot) => Atomics.load(this.ctl, slot * SLOT) === 1);
-  }
-
-  /** Post gemm arguments to a worker; returns the job number to wait for. */
-  post(slot: number, args: readonly number[]): number {
-    const b = slot * SLOT;
-    args.forEach((v, i) => (this.ctl[b + 3 + i] = v));
-    const seq = Atomics.add(this.ctl, b + 1, 1) + 1;
-    Atomics.notify(this.ctl, b + 1);
-    return seq;
-  }
-
-  /**
-   * Block until the worker reports job `seq`; false once `ms` have passed (a
-   * worker that died cannot say so while this thread blocks): the pool is
-   * then retired. NOTE: `terminate()` is asynchronous, so a retired worker
-   * may still write the shared memory: the caller never uses it again.
-   */
-  wait(slot: number, seq: number, ms: number): boolean {
-    const b = slot * SLOT;
-    const deadline = Date.now() + ms;
-    for (;;) {
-      // the deadline first: a negative `ms` (tests) always misses it
-      if (Date.now() > deadline) {
-        this.retire();
-        return false;
-      }
-      const done = Atomics.load(this.ctl, b + 2);
-      if (done === seq) return true;
-      Atomics.wait(this.ctl, b + 2, done, 100);
-    }
-  }
-
-  /** Stop every worker (asynchronously) and take no more jobs. */
-  retire(): void {
-    this.healthy = false;
-    for (const h of this.handles) h?.terminate();
-  }
-}
 
 /**
  * How long the main thread waits for a worker's share of a product: 10 s,
@@ -154,24 +70,6 @@ class Pool {
  */
 export function workerDeadlineMs(flops: number): number {
   return 10_000 + flops / 20e6 * 1000;
-}
-
-function decodeBase64(text: string): Uint8Array {
-  const bin = atob(text);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return bytes;
-}
-
-/**
- * The module with its imported memory shared (threads proposal): the same
- * bytes but the memory import's limits flag, 0x01 (has a maximum) -> 0x03
- * (has a maximum, shared); scripts/build-wasm.mjs checks that nothing else differs.
- */
-function sharedForm(plain: Uint8Array): Uint8Array {
-  const bytes = plain.slice();
-  bytes[gemmSharedFlagAt] = 0x03;
-  return bytes;
 }
 
 /**
@@ -194,7 +92,7 @@ export class WasmGemm {
   constructor(
     private exp: GemmExports,
     private memory: WasmMemory,
-    private pool: Pool | null,
+    private pool: ThreadPool | null,
     /** A fresh single-threaded instance over its own memory, for when the pool is retired. */
     private readonly renew: (() => { exp: GemmExports; memory: WasmMemory }) | null = null,
   ) {
@@ -251,7 +149,7 @@ export class WasmGemm {
     const jobs: [number, number, number][] = [];
     for (let t = 1; t < parts; t++) {
       const slot = workers[t - 1] as number;
-      jobs.push([slot, pool.post(slot, argList(g, edge(t), edge(t + 1))), t]);
+      jobs.push([slot, pool.post(slot, 'gemm', argList(g, edge(t), edge(t + 1))), t]);
     }
     this.exp.gemm(...argList(g, 0, edge(1)));
     for (const [slot, seq, t] of jobs) {
@@ -599,16 +497,15 @@ function instantiate(api: WasmApi, bytes: Uint8Array): { exp: GemmExports; memor
  * after a missed worker deadline.
  */
 function threaded(api: WasmApi, plain: Uint8Array): WasmGemm | null {
-  const p = platform();
-  const want = Number(p.env('GPUGRAD_WASM_THREADS') ?? Math.min(p.hardwareThreads(), 4));
-  if (!p.startThread || typeof SharedArrayBuffer !== 'function' || !(want > 1)) return null;
+  const want = wantedThreads();
+  if (want < 2) return null;
   try {
-    const bytes = sharedForm(plain);
+    const bytes = sharedForm(plain, gemmSharedFlagAt);
     if (!api.validate(bytes)) return null;
     const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     const inst = new api.Instance(new api.Module(bytes), { env: { memory } });
-    const pool = new Pool(bytes, memory, Math.floor(want) - 1, p.startThread.bind(p));
-    return new WasmGemm(inst.exports as GemmExports, memory, pool, () => instantiate(api, plain));
+    const pool = startPool(bytes, memory, want, ['gemm']);
+    return pool ? new WasmGemm(inst.exports as GemmExports, memory, pool, () => instantiate(api, plain)) : null;
   } catch {
     return null; // no shared memory or no threads here: one thread
   }
@@ -629,7 +526,7 @@ export function openThreadedGemm(): WasmGemm | null {
  */
 export async function gemmThreadsReady(ms = 5000): Promise<number> {
   const g = wasmGemm();
-  const want = g ? Number(platform().env('GPUGRAD_WASM_THREADS') ?? Math.min(platform().hardwareThreads(), 4)) - 1 : 0;
+  const want = g ? wantedThreads() - 1 : 0;
   const end = Date.now() + ms;
   while (g && g.readyThreads < want && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   return g?.readyThreads ?? 0;

@@ -10,19 +10,31 @@
  * kernel made it (tensor/storage.ts) and its array is reused only after it
  * is freed, so a live key means the copy is current. A training step thus
  * copies x once for the moments, the output, and the backward's two passes.
- * One thread: the passes are short, and a hand-off would need the shared memory
- * and workers of the gemm (gemm.ts).
+ *
+ * Threads: where the platform starts threads the main thread may block on
+ * (Node; threads.ts), the memory is shared and a large pass is split by
+ * ranges of groups between the main thread and workers running the same
+ * module (each group's values, sums and outputs are its own, so every value
+ * is the one-thread value, bit for bit). The workers start at the first
+ * large pass; until they are ready, and where threads are unavailable (a web
+ * page, `GPUGRAD_WASM_THREADS=1`), one thread runs every pass.
  */
 import type { GroupInput, GroupLayout, GroupPasses } from '../group-passes.js';
-import { normWasm } from './norm-wasm.js';
+import { normSharedFlagAt, normWasm } from './norm-wasm.js';
 import { growTo } from './memory.js';
+import { decodeBase64, sharedForm, startPool, wantedThreads, type ThreadPool } from './threads.js';
 
+/** norm.wat's exports; each runs groups [g0, g1) (its last two arguments). */
 interface NormExports {
-  moments(x: number, outer: number, groups: number, inner: number, out: number): void;
-  gradSums(x: number, g: number, outer: number, groups: number, inner: number, par: number, out: number): void;
-  output(x: number, y: number, outer: number, groups: number, inner: number, par: number): void;
-  gradInput(x: number, g: number, dx: number, outer: number, groups: number, inner: number, par: number): void;
+  moments(x: number, outer: number, groups: number, inner: number, out: number, g0: number, g1: number): void;
+  gradSums(x: number, g: number, outer: number, groups: number, inner: number, par: number, out: number, g0: number, g1: number): void;
+  output(x: number, y: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
+  gradInput(x: number, g: number, dx: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
 }
+
+/** The exports a worker may be asked to run (their names, as threads.ts posts them). */
+const PASSES = ['moments', 'gradSums', 'output', 'gradInput'] as const;
+type Pass = (typeof PASSES)[number];
 
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -34,7 +46,32 @@ interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (d: { initial: number; maximum: number }) => WasmMemory;
+  Memory: new (d: { initial: number; maximum: number; shared?: boolean }) => WasmMemory;
+}
+
+/** The memory's maximum in pages (norm.wat's import): 2 GiB. */
+const MAX_PAGES = 32768;
+/**
+ * Passes over fewer elements than this stay on one thread: a hand-off costs
+ * tens of microseconds, a pass runs several hundred million elements a second.
+ */
+const PARALLEL_ELEMENTS = 2 ** 16;
+
+/**
+ * How long the main thread waits for a worker's share of a pass: 10 s, plus
+ * the time the share would take at 2 M elements/s (a worker starved by a
+ * loaded machine is slow, not dead; a pass runs hundreds of M elements/s).
+ */
+export function normDeadlineMs(elements: number): number {
+  return 10_000 + elements / 2e6 * 1000;
+}
+
+/** What runs the passes on more threads: the shared module's bytes, for workers to instantiate, and how many threads to use. */
+interface Threading {
+  readonly bytes: Uint8Array;
+  readonly threads: number;
+  /** A single-threaded instance over a new plain memory, for when a worker missed its deadline. */
+  renew(): { exp: NormExports; memory: WasmMemory };
 }
 
 /**
@@ -64,15 +101,103 @@ export class WasmNorm implements GroupPasses {
   private clock = 0;
   /** Copies made into the memory so far (for tests: a kept copy is not made again). */
   copies = 0;
+  /** Passes split over threads so far (for tests and profiles). */
+  parallelRuns = 0;
+  /** Worker deadlines missed so far (each retires the pool and the shared memory; for tests). */
+  missedDeadlines = 0;
+  /** @internal tests: the deadline for a worker's share, in ms (default `normDeadlineMs`). */
+  deadlineMs: ((elements: number) => number) | null = null;
+  /** The workers, once a large pass started them (null before, and where there are none). */
+  private pool: ThreadPool | null = null;
 
   constructor(
-    private readonly exp: NormExports,
-    private readonly memory: WasmMemory,
+    private exp: NormExports,
+    private memory: WasmMemory,
     /** The most bytes of memory to take (tests set a small one). */
     private readonly maxBytes = MAX_BYTES,
+    /** How to run on more threads; null: one thread (a plain memory). */
+    private threading: Threading | null = null,
   ) {
     this.f32 = new Float32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
+  }
+
+  /** Worker threads ready to share a pass now (0 before the first large pass, and without threads). */
+  get readyThreads(): number {
+    return this.pool?.ready().length ?? 0;
+  }
+
+  /**
+   * Start the workers now (they start at the first large pass otherwise);
+   * resolves with how many are ready within `ms` (0 without threads).
+   */
+  async startThreads(ms = 5000): Promise<number> {
+    this.startPool();
+    const want = (this.threading?.threads ?? 1) - 1;
+    const end = Date.now() + ms;
+    while (this.pool && this.readyThreads < want && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    return this.readyThreads;
+  }
+
+  private startPool(): void {
+    if (this.pool || !this.threading) return;
+    this.pool = startPool(this.threading.bytes, this.memory, this.threading.threads, PASSES);
+    // NOTE: no pool (starting threads failed): one thread from now on
+    if (!this.pool) this.threading = null;
+  }
+
+  /**
+   * Run pass `name` with `args` (all but the group range) over every group:
+   * a large one split by ranges of groups over the ready workers and this
+   * thread. False when a worker missed its deadline: the shared memory is
+   * abandoned (`abandonSharedMemory`) and the caller runs the IR.
+   */
+  private run(name: Pass, args: readonly number[], groups: number, elements: number): boolean {
+    const fn = this.exp[name] as (...a: number[]) => void;
+    if (elements >= PARALLEL_ELEMENTS && groups >= 2) this.startPool();
+    const pool = this.pool;
+    const workers = pool && elements >= PARALLEL_ELEMENTS && groups >= 2 ? pool.ready() : [];
+    if (!pool || workers.length === 0) {
+      fn(...args, 0, groups);
+      return true;
+    }
+    const parts = Math.min(workers.length + 1, groups);
+    const edge = (t: number): number => Math.round((t * groups) / parts);
+    const jobs: [number, number, number][] = [];
+    for (let t = 1; t < parts; t++) {
+      const slot = workers[t - 1] as number;
+      jobs.push([slot, pool.post(slot, name, [...args, edge(t), edge(t + 1)]), t]);
+    }
+    fn(...args, 0, edge(1));
+    for (const [slot, seq, t] of jobs) {
+      const share = (elements * (edge(t + 1) - edge(t))) / groups;
+      if (!pool.wait(slot, seq, (this.deadlineMs ?? normDeadlineMs)(share))) {
+        this.abandonSharedMemory();
+        return false;
+      }
+    }
+    this.parallelRuns++;
+    return true;
+  }
+
+  /**
+   * A worker missed its deadline: it may still write the shared memory (its
+   * termination is asynchronous), so that memory is never read or written
+   * again. Later passes run on one thread over a new instance and memory.
+   */
+  private abandonSharedMemory(): void {
+    this.missedDeadlines++;
+    this.pool?.retire();
+    this.pool = null;
+    const fresh = this.threading?.renew();
+    this.threading = null;
+    if (!fresh) return;
+    this.exp = fresh.exp;
+    this.memory = fresh.memory;
+    this.f32 = new Float32Array(fresh.memory.buffer);
+    this.f64 = new Float64Array(fresh.memory.buffer);
+    this.cap = 0;
+    for (const s of this.slots) s.key = null;
   }
 
   /**
@@ -89,8 +214,9 @@ export class WasmNorm implements GroupPasses {
       this.cap = cap;
       for (const s of this.slots) s.key = null;
     }
-    // NOTE: growing detaches the old ArrayBuffer; views are made again
-    if (this.f32.buffer !== this.memory.buffer) {
+    // NOTE: growing detaches a plain memory's ArrayBuffer (a shared one hands out a longer
+    // SharedArrayBuffer); views are made again
+    if (this.f32.byteLength !== this.memory.buffer.byteLength) {
       this.f32 = new Float32Array(this.memory.buffer);
       this.f64 = new Float64Array(this.memory.buffer);
     }
@@ -134,7 +260,7 @@ export class WasmNorm implements GroupPasses {
   moments(x: GroupInput, L: GroupLayout): Float64Array | null {
     if (!this.reserve(x.data.length, 3 * L.groups)) return null;
     const a = this.place(x, []);
-    this.exp.moments(this.at(a, L.offset), L.outer, L.groups, L.inner, this.par);
+    if (!this.run('moments', [this.at(a, L.offset), L.outer, L.groups, L.inner, this.par], L.groups, L.outer * L.groups * L.inner)) return null;
     return this.f64.slice(this.par / 8, this.par / 8 + 3 * L.groups);
   }
 
@@ -143,8 +269,9 @@ export class WasmNorm implements GroupPasses {
     const a = this.place(x, []);
     const b = this.place(g, [a]);
     const p = this.par;
+    const n = L.outer * L.groups * L.inner;
     this.f64.set(par, p / 8);
-    this.exp.gradSums(this.at(a, x.offset), this.at(b, g.offset), L.outer, L.groups, L.inner, p, p + 24 * L.groups);
+    if (!this.run('gradSums', [this.at(a, x.offset), this.at(b, g.offset), L.outer, L.groups, L.inner, p, p + 24 * L.groups], L.groups, 2 * n)) return null;
     return this.f64.slice(p / 8 + 3 * L.groups, p / 8 + 5 * L.groups);
   }
 
@@ -154,7 +281,7 @@ export class WasmNorm implements GroupPasses {
     const a = this.place(x, []);
     const c = this.victim([a]);
     this.f64.set(par, this.par / 8);
-    this.exp.output(this.at(a, x.offset), this.at(c, 0), L.outer, L.groups, L.inner, this.par);
+    if (!this.run('output', [this.at(a, x.offset), this.at(c, 0), L.outer, L.groups, L.inner, this.par], L.groups, 2 * n)) return false;
     out.set(this.f32.subarray(c * this.cap, c * this.cap + n));
     return true;
   }
@@ -166,7 +293,7 @@ export class WasmNorm implements GroupPasses {
     const b = this.place(g, [a]);
     const c = this.victim([a, b]);
     this.f64.set(par, this.par / 8);
-    this.exp.gradInput(this.at(a, x.offset), this.at(b, g.offset), this.at(c, 0), L.outer, L.groups, L.inner, this.par);
+    if (!this.run('gradInput', [this.at(a, x.offset), this.at(b, g.offset), this.at(c, 0), L.outer, L.groups, L.inner, this.par], L.groups, 3 * n)) return false;
     out.set(this.f32.subarray(c * this.cap, c * this.cap + n));
     return true;
   }
@@ -177,23 +304,46 @@ let reason = '';
 /**
  * A new engine over its own memory (at most `maxBytes` of it), or null (with
  * `wasmNormUnavailable()` saying why) where this runtime lacks WebAssembly
- * or its 128-bit SIMD.
+ * or its 128-bit SIMD. With `threads` above 1 (default: threads.ts's
+ * `wantedThreads()`) the memory is shared and large passes are split over
+ * that many threads once the workers are up (one thread where the platform
+ * cannot start them).
  */
-export function openWasmNorm(maxBytes = MAX_BYTES): WasmNorm | null {
+export function openWasmNorm(maxBytes = MAX_BYTES, threads = wantedThreads()): WasmNorm | null {
   const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
   try {
     if (!api) throw new Error('no WebAssembly in this runtime');
-    const bin = atob(normWasm);
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const bytes = decodeBase64(normWasm);
     // NOTE: validate first: an engine without 128-bit SIMD rejects the module here, not mid-run
     if (!api.validate(bytes)) throw new Error('this WebAssembly engine lacks 128-bit SIMD');
-    const memory = new api.Memory({ initial: 1, maximum: 32768 });
-    const inst = new api.Instance(new api.Module(bytes), { env: { memory } });
-    return new WasmNorm(inst.exports as NormExports, memory, maxBytes);
+    const plain = (): { exp: NormExports; memory: WasmMemory } => {
+      const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES });
+      const inst = new api.Instance(new api.Module(bytes), { env: { memory } });
+      return { exp: inst.exports as NormExports, memory };
+    };
+    const shared = threads > 1 ? threadedForm(api, bytes, threads) : null;
+    if (shared) return new WasmNorm(shared.exp, shared.memory, maxBytes, { bytes: shared.bytes, threads: shared.threads, renew: plain });
+    const one = plain();
+    return new WasmNorm(one.exp, one.memory, maxBytes);
   } catch (e) {
     reason = e instanceof Error ? e.message : String(e);
     return null;
+  }
+}
+
+/**
+ * The module over a shared memory, for `threads` threads, where the engine
+ * takes the shared form; null (one thread, a plain memory) otherwise.
+ */
+function threadedForm(api: WasmApi, plain: Uint8Array, threads: number): { exp: NormExports; memory: WasmMemory; bytes: Uint8Array; threads: number } | null {
+  try {
+    const bytes = sharedForm(plain, normSharedFlagAt);
+    if (!api.validate(bytes)) return null;
+    const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    const inst = new api.Instance(new api.Module(bytes), { env: { memory } });
+    return { exp: inst.exports as NormExports, memory, bytes, threads };
+  } catch {
+    return null; // no shared memory here: one thread
   }
 }
 

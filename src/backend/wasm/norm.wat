@@ -10,7 +10,9 @@
 ;; are the kernel IR's, in its order, so a map's results are the IR kernel's
 ;; (rounded to float32 once, at the store); the sums add in double too, two
 ;; lanes at a time (a different order than the IR's single accumulator).
-;; Per-group parameters are doubles at `par`, `k` per group. The high two
+;; Per-group parameters are doubles at `par`, `k` per group. Each pass runs
+;; groups [g0, g1) only (every address still counts from group 0), so
+;; threads sharing the memory split a pass by ranges of groups (norm.ts). The high two
 ;; floats of a vector are widened by a shuffle then promote_low, and two
 ;; double pairs are narrowed by two demotes and a shuffle, written out in
 ;; each loop: a call per vector would not be inlined.
@@ -22,15 +24,16 @@
   ;; instruction; f64x2.max's NaN and -0 rules cost several), which skips NaN:
   ;; a NaN d makes Σd² NaN (and only a NaN does: squares are never -inf),
   ;; so the caller takes max |d| as NaN where Σd² is NaN, as the IR's max.
-  (func (export "moments") (param $x i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $out i32)
+  (func (export "moments") (param $x i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $out i32) (param $g0 i32) (param $g1 i32)
     (local $gi i32) (local $o i32) (local $p i32) (local $vend i32) (local $end i32) (local $stride i32) (local $base i32)
     (local $s f64) (local $sv v128) (local $v v128) (local $dl v128) (local $dh v128)
     (local $a1 v128) (local $b1 v128) (local $a2 v128) (local $b2 v128) (local $mx v128)
     (local $d f64) (local $t1 f64) (local $t2 f64) (local $tm f64)
     (local.set $stride (i32.shl (i32.mul (local.get $groups) (local.get $inner)) (i32.const 2)))
+    (local.set $gi (local.get $g0))
     (block $gdone
       (loop $groups
-        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $groups)))
+        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $g1)))
         (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (local.get $gi) (local.get $inner)) (i32.const 2))))
         (local.set $s (f64.promote_f32 (f32.load (local.get $base))))
         (local.set $sv (f64x2.splat (local.get $s)))
@@ -88,7 +91,7 @@
   ;; The backward's sums: per group, with (s, inv, m) the three doubles at
   ;; par + 24·gi, Σg and Σ g·((x - s)·inv - m), two doubles at out + 16·gi.
   ;; g has x's layout at g.
-  (func (export "gradSums") (param $x i32) (param $g i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32) (param $out i32)
+  (func (export "gradSums") (param $x i32) (param $g i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32) (param $out i32) (param $g0 i32) (param $g1 i32)
     (local $gi i32) (local $o i32) (local $p i32) (local $vend i32) (local $end i32) (local $stride i32) (local $base i32) (local $dg i32)
     (local $s f64) (local $inv f64) (local $m f64) (local $sv v128) (local $iv v128) (local $mv v128)
     (local $v v128) (local $w v128) (local $gl v128) (local $gh v128)
@@ -96,9 +99,10 @@
     (local $gs f64) (local $t1 f64) (local $t2 f64)
     (local.set $stride (i32.shl (i32.mul (local.get $groups) (local.get $inner)) (i32.const 2)))
     (local.set $dg (i32.sub (local.get $g) (local.get $x)))
+    (local.set $gi (local.get $g0))
     (block $gdone
       (loop $groups
-        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $groups)))
+        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $g1)))
         (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (local.get $gi) (local.get $inner)) (i32.const 2))))
         (local.set $p (i32.add (local.get $par) (i32.mul (local.get $gi) (i32.const 24))))
         (local.set $s (f64.load (local.get $p)))
@@ -159,15 +163,16 @@
   ;; The forward output: y = ((x - s)·inv - m)·a + b, with (s, inv, m, a, b)
   ;; the five doubles at par + 40·gi (b = -0 when there is no bias: adding
   ;; -0 changes nothing, not even a -0). y has x's layout at y.
-  (func (export "output") (param $x i32) (param $y i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32)
+  (func (export "output") (param $x i32) (param $y i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32) (param $g0 i32) (param $g1 i32)
     (local $gi i32) (local $o i32) (local $p i32) (local $vend i32) (local $end i32) (local $stride i32) (local $base i32) (local $dy i32)
     (local $s f64) (local $inv f64) (local $m f64) (local $a f64) (local $b f64)
     (local $sv v128) (local $iv v128) (local $mv v128) (local $av v128) (local $bv v128) (local $v v128)
     (local.set $stride (i32.shl (i32.mul (local.get $groups) (local.get $inner)) (i32.const 2)))
     (local.set $dy (i32.sub (local.get $y) (local.get $x)))
+    (local.set $gi (local.get $g0))
     (block $gdone
       (loop $groups
-        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $groups)))
+        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $g1)))
         (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (local.get $gi) (local.get $inner)) (i32.const 2))))
         (local.set $p (i32.add (local.get $par) (i32.mul (local.get $gi) (i32.const 40))))
         (local.set $s (f64.load (local.get $p)))
@@ -209,16 +214,17 @@
 
   ;; x's gradient: dx = ((g·wi + P) + Q·((x - s)·inv))·inv, with
   ;; (s, inv, wi, P, Q) the five doubles at par + 40·gi. g and dx have x's layout.
-  (func (export "gradInput") (param $x i32) (param $g i32) (param $dx i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32)
+  (func (export "gradInput") (param $x i32) (param $g i32) (param $dx i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32) (param $g0 i32) (param $g1 i32)
     (local $gi i32) (local $o i32) (local $p i32) (local $vend i32) (local $end i32) (local $stride i32) (local $base i32) (local $dg i32) (local $dd i32)
     (local $s f64) (local $inv f64) (local $wi f64) (local $pp f64) (local $q f64)
     (local $sv v128) (local $iv v128) (local $wv v128) (local $pv v128) (local $qv v128) (local $v v128) (local $w v128)
     (local.set $stride (i32.shl (i32.mul (local.get $groups) (local.get $inner)) (i32.const 2)))
     (local.set $dg (i32.sub (local.get $g) (local.get $x)))
     (local.set $dd (i32.sub (local.get $dx) (local.get $x)))
+    (local.set $gi (local.get $g0))
     (block $gdone
       (loop $groups
-        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $groups)))
+        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $g1)))
         (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (local.get $gi) (local.get $inner)) (i32.const 2))))
         (local.set $p (i32.add (local.get $par) (i32.mul (local.get $gi) (i32.const 40))))
         (local.set $s (f64.load (local.get $p)))

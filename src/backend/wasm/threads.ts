@@ -1,0 +1,158 @@
+/**
+ * Worker threads that run a WebAssembly module's exports over one shared
+ * memory, for the engines that split a large job by ranges (the gemm by
+ * panels of A, gemm.ts; the normalize passes by groups, norm.ts;
+ * docs/notes/architecture.md, "The float32 matmul fast path" and "The
+ * normalization fast path").
+ *
+ * Only where the platform can start threads that the main thread may block
+ * on (Node; `Platform.startThread`): a web page's main thread may not block
+ * on `Atomics.wait`, so there every engine runs on one thread.
+ */
+import { platform } from '../platform/platform.js';
+
+/** The part of `WebAssembly.Memory` a pool needs (a shared one). */
+export interface SharedMemory {
+  readonly buffer: ArrayBufferLike;
+}
+
+/** Slots of the control array per worker: ready, job number, done number, export index, then the arguments. */
+const SLOT = 32;
+/** The most arguments a job passes (the rest of a slot). */
+export const MAX_ARGS = SLOT - 4;
+
+/**
+ * A worker: instantiates the shared module, says it is ready, then runs one
+ * export per job number the main thread posts (its index in `names`, then
+ * the arguments; extra ones are ignored by WebAssembly), and posts the number
+ * back when done. Atomics order the hand-off both ways (arguments and inputs
+ * before the job number; results before the done number).
+ */
+const WORKER_SOURCE = `
+const { bytes, memory, ctl, slot, names } = data;
+const c = new Int32Array(ctl);
+const b = slot * ${SLOT};
+const exp = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+const fns = names.map((n) => exp[n]);
+Atomics.store(c, b, 1);
+let seen = 0;
+for (;;) {
+  Atomics.wait(c, b + 1, seen);
+  seen = Atomics.load(c, b + 1);
+  fns[c[b + 3]](...c.subarray(b + 4, b + ${SLOT}));
+  Atomics.store(c, b + 2, seen);
+  Atomics.notify(c, b + 2);
+}
+`;
+
+/** Worker threads sharing one module's memory (see the module comment). */
+export class ThreadPool {
+  private readonly ctl: Int32Array;
+  private readonly handles: ({ terminate(): void } | null)[] = [];
+  /** False once a worker stopped or missed a deadline: from then on one thread runs everything. */
+  healthy = true;
+
+  /**
+   * Starts `workers` threads, each instantiating `bytes` (the module with its
+   * memory import shared) over `memory`; jobs name exports by their index in `names`.
+   */
+  constructor(bytes: Uint8Array, memory: SharedMemory, workers: number, private readonly names: readonly string[], start: NonNullable<ReturnType<typeof platform>['startThread']>) {
+    const sab = new SharedArrayBuffer(workers * SLOT * 4);
+    this.ctl = new Int32Array(sab);
+    for (let slot = 0; slot < workers; slot++) {
+      this.handles.push(start(WORKER_SOURCE, { bytes, memory, ctl: sab, slot, names: [...names] }, () => (this.healthy = false)));
+    }
+  }
+
+  /** Workers that have started and can take a job now. */
+  ready(): number[] {
+    if (!this.healthy) return [];
+    return this.handles.map((_, slot) => slot).filter((slot) => Atomics.load(this.ctl, slot * SLOT) === 1);
+  }
+
+  /** Post a call of export `name` with `args` (at most `MAX_ARGS` int32s) to a worker; returns the job number to wait for. */
+  post(slot: number, name: string, args: readonly number[]): number {
+    const b = slot * SLOT;
+    const fn = this.names.indexOf(name);
+    if (fn < 0 || args.length > MAX_ARGS) throw new Error(`internal: no export '${name}' in the pool, or more than ${MAX_ARGS} arguments`);
+    this.ctl[b + 3] = fn;
+    args.forEach((v, i) => (this.ctl[b + 4 + i] = v));
+    const seq = Atomics.add(this.ctl, b + 1, 1) + 1;
+    Atomics.notify(this.ctl, b + 1);
+    return seq;
+  }
+
+  /**
+   * Block until the worker reports job `seq`; false once `ms` have passed (a
+   * worker that died cannot say so while this thread blocks): the pool is
+   * then retired. NOTE: `terminate()` is asynchronous, so a retired worker
+   * may still write the shared memory: the caller never uses it again.
+   */
+  wait(slot: number, seq: number, ms: number): boolean {
+    const b = slot * SLOT;
+    const deadline = Date.now() + ms;
+    for (;;) {
+      // the deadline first: a negative `ms` (tests) always misses it
+      if (Date.now() > deadline) {
+        this.retire();
+        return false;
+      }
+      const done = Atomics.load(this.ctl, b + 2);
+      if (done === seq) return true;
+      Atomics.wait(this.ctl, b + 2, done, 100);
+    }
+  }
+
+  /** Stop every worker (asynchronously) and take no more jobs. */
+  retire(): void {
+    this.healthy = false;
+    for (const h of this.handles) h?.terminate();
+  }
+}
+
+/**
+ * How many threads (the main one included) an engine may use: the
+ * `GPUGRAD_WASM_THREADS` setting, else the hardware threads up to 4; 1 where
+ * the platform cannot start threads the main thread may block on, or
+ * `SharedArrayBuffer` is missing.
+ */
+export function wantedThreads(): number {
+  const p = platform();
+  if (!p.startThread || typeof SharedArrayBuffer !== 'function') return 1;
+  const want = Number(p.env('GPUGRAD_WASM_THREADS') ?? Math.min(p.hardwareThreads(), 4));
+  return want > 1 ? Math.floor(want) : 1;
+}
+
+/**
+ * A pool of `threads - 1` workers over `memory`, or null where the platform
+ * starts no threads (`wantedThreads`) or starting them fails (one thread then).
+ */
+export function startPool(bytes: Uint8Array, memory: SharedMemory, threads: number, names: readonly string[]): ThreadPool | null {
+  const start = platform().startThread;
+  if (!start || threads < 2) return null;
+  try {
+    return new ThreadPool(bytes, memory, threads - 1, names, start.bind(platform()));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The module with its imported memory shared (threads proposal): the same
+ * bytes but the memory import's limits flag at `flagAt`, 0x01 (has a
+ * maximum) -> 0x03 (has a maximum, shared); scripts/build-wasm.mjs checks
+ * that nothing else differs and emits that offset.
+ */
+export function sharedForm(plain: Uint8Array, flagAt: number): Uint8Array {
+  const bytes = plain.slice();
+  bytes[flagAt] = 0x03;
+  return bytes;
+}
+
+/** A module's bytes from the base64 text the build writes (X-wasm.ts). */
+export function decodeBase64(text: string): Uint8Array {
+  const bin = atob(text);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
