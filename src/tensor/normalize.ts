@@ -37,7 +37,7 @@ import { getDevice } from '../backend/registry.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { fx } from './fuse.js';
 import { fastGradInput, fastGradSums, fastOutput } from './normalize-fast.js';
-import { broadcastShapes, broadcastStrides, contiguousStrides, type Shape } from './shape.js';
+import { broadcastStrides, contiguousStrides, type Shape } from './shape.js';
 import { Storage } from './storage.js';
 import type { Tensor } from './tensor.js';
 import type { BackwardCtx, JvpCtx, Produced } from './ops.js';
@@ -68,15 +68,27 @@ function groupSize(shape: Shape, dims: readonly number[]): number {
 /** Whether `t` is constant within each group (size 1, or absent, along every reduced dim of x). */
 function perGroup(t: Tensor, x: Tensor, dims: readonly number[]): boolean {
   const lead = x.ndim - t.ndim;
-  return dims.every((d) => d < lead || (t.shape[d - lead] ?? 1) === 1);
+  // a dim before t's first (d < lead) reads index d - lead < 0: undefined, so size 1
+  return dims.every((d) => (t.shape[d - lead] ?? 1) === 1);
+}
+
+/** The dims of `shape` where `target` (broadcast against it, aligned at the right) has size 1 and `shape` has not. */
+function broadcastDims(shape: Shape, target: Shape): number[] {
+  const lead = shape.length - target.length;
+  return shape.map((_, d) => d).filter((d) => (target[d - lead] ?? 1) === 1 && shape[d] !== 1);
 }
 
 /** `t` summed over the dims where `target` (broadcast against it) has size 1, in `target`'s shape. */
 function reduceTo(t: Tensor, target: Shape): Tensor {
-  const padded = [...Array<number>(t.ndim - target.length).fill(1), ...target];
-  const dims = t.shape.map((_, d) => d).filter((d) => padded[d] === 1 && t.shape[d] !== 1);
-  const r = dims.length ? t.sum(dims, true) : t;
-  return r.shape.join() === target.join() ? r : r.reshape(...target);
+  const dims = broadcastDims(t.shape, target);
+  // reshape to the shape a tensor has is the tensor itself
+  return (dims.length ? t.sum(dims) : t).reshape(...target);
+}
+
+/** A fused map (no reduced dim) over `t` and `rest`; its kind is what its backward reads when it is recorded. */
+function mapOf(t: Tensor, rest: readonly Tensor[], expr: Expr, name: string): Tensor {
+  // Stryker disable next-line ArrayDeclaration: a dim that is no index reduces nothing (docs/notes/mutation-testing.md)
+  return t.fused(rest, { expr, dims: [], kind: 'sum', name });
 }
 
 /** The per-group formulas over inputs in(0) = S₁, in(1) = S₂, in(2) = k⁻¹ (e = eps·k⁻², as moments' EpsScaled). */
@@ -95,12 +107,12 @@ function statistics(n: number, safe: boolean, eps: number): { m: Expr; d: Expr; 
 
 /** A per-group tensor from the sums and k⁻¹ (and `rest`, inputs in(3)...). */
 function perGroupOf(s1: Tensor, s2: Tensor, inv: Tensor, rest: readonly Tensor[], expr: Expr, name: string): Tensor {
-  return s1.fused([s2, inv, ...rest], { expr, dims: [], kind: 'sum', name });
+  return mapOf(s1, [s2, inv, ...rest], expr, name);
 }
 
 /** m = S₁/n, named as moments' own kernel so both are one compiled kernel. */
 function meanOf(s1: Tensor, n: number): Tensor {
-  return s1.fused([], { expr: div(fx.in(0), k(n)), dims: [], kind: 'sum', name: 'Mean' });
+  return mapOf(s1, [], div(fx.in(0), k(n)), 'Mean');
 }
 
 /** c = (x - s)·k⁻¹ over inputs x, s, k⁻¹ at `at`. */
@@ -143,7 +155,8 @@ export function normalizeForward(inputs: readonly Tensor[], a: NormalizeAttrs): 
   if (b) y = add(y, fx.in(ins.push(b) - 1));
   const shape = [...x.shape];
   // the cpu device's float32 fast path runs the same formula as one SIMD loop (tensor/normalize-fast.ts)
-  const fast = joined && (!b || perGroup(b, x, a.dims)) ? fastOutput(a.name, x, s, inv, m, scale, b, a.dims) : null;
+  // (it declines a bias that is not one value per group, as layer norm's)
+  const fast = joined ? fastOutput(a.name, x, s, inv, m, scale, b, a.dims) : null;
   const kernel = fast ? null : fusedMap(a.name, y, ins.map((t) => ({ offset: t.offset, strides: broadcastStrides(t.shape, t.strides, shape) })), shape);
   const buffer = fast ?? getDevice(x.device).run(kernel as NonNullable<typeof kernel>, ins.map((t) => t.storage.buffer), x.dtype);
   m.dispose();
@@ -154,13 +167,16 @@ export function normalizeForward(inputs: readonly Tensor[], a: NormalizeAttrs): 
 /** Backward: Σg and Σg·(c - m) per group, small per-group kernels, one pass for dx. */
 export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: BackwardCtx<NormalizeAttrs>): (Tensor | null)[] {
   const { x, s, inv, w, b, ...saved } = roles(inputs, a);
+  // Stryker disable next-line ArrowFunction: undefined and null both mean no gradient to the engine
   const out: (Tensor | null)[] = inputs.map(() => null);
   const needX = needs[0] === true;
   const needW = !!w && needs[5] === true;
   const bi = a.weight ? 6 : 5;
-  const needB = !!b && needs[bi] === true;
+  // input bi exists (and needs[bi] can be true) only when the bias is given
+  const needB = needs[bi] === true;
   const n = groupSize(x.shape, a.dims);
-  const [s1, s2] = needX || needW ? sums(x, s, inv, saved.s1, saved.s2, a.dims) : [saved.s1, saved.s2];
+  // recomputed only when x requires grad, that is when needX
+  const [s1, s2] = sums(x, s, inv, saved.s1, saved.s2, a.dims);
   const st = statistics(n, a.safe, a.eps);
   const m = meanOf(s1, n);
   // c - m over inputs x, s, k⁻¹, m
@@ -189,9 +205,7 @@ export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: Backward
     if (needW) {
       // Σ g·(c - m)·istd over the dims where w is broadcast, one fused reduction
       const istd = perGroupOf(s1, s2, inv, [], st.istd, `${a.name}InvStd`);
-      const padded = [...Array<number>(x.ndim - ww.ndim).fill(1), ...ww.shape];
-      const wDims = x.shape.map((_, d) => d).filter((d) => padded[d] === 1 && x.shape[d] !== 1);
-      const dw = x.fused([s, inv, m, g, istd], { expr: mul(mul(fx.in(4), xc), fx.in(5)), dims: wDims, kind: 'sum', name: `${a.name}GradWeight` });
+      const dw = x.fused([s, inv, m, g, istd], { expr: mul(mul(fx.in(4), xc), fx.in(5)), dims: broadcastDims(x.shape, ww.shape), kind: 'sum', name: `${a.name}GradWeight` });
       out[5] = dw.reshape(...ww.shape);
     }
     if (needB) out[bi] = reduceTo(g, (b as Tensor).shape);
@@ -213,7 +227,7 @@ export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: Backward
     const expr = mul(add(add(mul(fx.in(3), fx.in(4)), fx.in(5)), mul(fx.in(6), centred(0))), fx.in(2));
     // the cpu device's float32 fast path: the same formula as one SIMD loop (tensor/normalize-fast.ts)
     const fast = gw === g ? fastGradInput(`${a.name}GradInput`, x, g, s, inv, wi, P, Q, dims) : null;
-    out[0] = fast ?? x.fused([s, inv, gw, wi, P, Q], { expr, dims: [], kind: 'sum', name: `${a.name}GradInput` });
+    out[0] = fast ?? mapOf(x, [s, inv, gw, wi, P, Q], expr, `${a.name}GradInput`);
   }
   return out;
 }
@@ -245,15 +259,15 @@ export function normalizeJvp({ tangents, inputs, attrs: a }: JvpCtx<NormalizeAtt
     const TM = perGroupOf(s1, s2, inv, [t1, t2], tm, `${a.name}TangentMean`);
     const TI = perGroupOf(s1, s2, inv, [t1, t2], tistd, `${a.name}TangentInvStd`);
     // ((tc - tm)·istd + (c - m)·tistd)·w
-    const part = tx.fused([inv, TM, istd], { expr: mul(sub(mul(fx.in(0), fx.in(1)), fx.in(2)), fx.in(3)), dims: [], kind: 'sum', name: `${a.name}TangentInput` });
+    const part = mapOf(tx, [inv, TM, istd], mul(sub(mul(fx.in(0), fx.in(1)), fx.in(2)), fx.in(3)), `${a.name}TangentInput`);
     const expr = add(fx.in(0), mul(sub(centred(1), fx.in(4)), fx.in(5)));
-    const ty = part.fused([x, s, inv, m, TI], { expr, dims: [], kind: 'sum', name: `${a.name}TangentInput` });
+    const ty = mapOf(part, [x, s, inv, m, TI], expr, `${a.name}TangentInput`);
     terms.push(w ? ty.mul(w) : ty);
   }
-  if (tw) terms.push(x.fused([s, inv, m, istd, tw], { expr: mul(mul(sub(centred(0), fx.in(3)), fx.in(4)), fx.in(5)), dims: [], kind: 'sum', name: `${a.name}TangentWeight` }));
+  if (tw) terms.push(mapOf(x, [s, inv, m, istd, tw], mul(mul(sub(centred(0), fx.in(3)), fx.in(4)), fx.in(5)), `${a.name}TangentWeight`));
   if (tb) terms.push(tb);
   let r = terms[0] ?? null;
   for (const t of terms.slice(1)) r = (r as Tensor).add(t);
-  if (r && r.shape.join() !== x.shape.join()) r = r.expand(...broadcastShapes(r.shape, x.shape));
+  // a bias's tangent alone has the bias's shape: the op table broadcasts every tangent to the output's (Tensor's pushTangent)
   return r;
 }
