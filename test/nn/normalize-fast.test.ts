@@ -15,6 +15,7 @@ import { CpuDevice } from '../../src/backend/cpu.js';
 import { finishMoments, groupLayout, jsPasses, type GroupPasses } from '../../src/backend/group-passes.js';
 import { moments } from '../../src/nn/norm/functional.js';
 import { normDeadlineMs, openWasmNorm } from '../../src/backend/wasm/norm.js';
+import { platform } from '../../src/backend/platform/platform.js';
 import { expectClose, type Tol } from '../helpers/compare.js';
 
 type T = gg.Tensor;
@@ -222,6 +223,22 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
         });
       }
       expect(o.parallelRuns).to.equal(0);
+    });
+
+    it('starts its workers only after four large passes (a first forward and backward stays on one thread)', function () {
+      const e = openWasmNorm(undefined, 2);
+      if (!e) this.skip(); // no WebAssembly SIMD here
+      const t = e as NonNullable<typeof e>;
+      const L = { offset: 0, outer: 3, groups: 5, inner: 7001 };
+      const x = { data: Float32Array.from(wave(3 * 5 * 7001, 10)), offset: 0, key: { freed: false } };
+      const small = { data: Float32Array.from(wave(60, 2)), offset: 0, key: { freed: false } };
+      // small passes do not count
+      for (let i = 0; i < 6; i++) t.moments(small, { offset: 0, outer: 3, groups: 4, inner: 5 });
+      for (let i = 0; i < 4; i++) t.moments(x, L);
+      expect(t.threadsStarted, 'after four large passes').to.equal(false);
+      t.moments(x, L);
+      // where the platform starts no threads (a web page) the engine stays on one thread
+      expect(t.threadsStarted, 'after five').to.equal(typeof SharedArrayBuffer === 'function' && typeof platform().startThread === 'function');
     });
 
     it('a worker that misses its deadline: the pass declines (the IR runs) and the shared memory is never used again', async function () {

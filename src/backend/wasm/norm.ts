@@ -15,9 +15,9 @@
  * (Node; threads.ts), the memory is shared and a large pass is split by
  * ranges of groups between the main thread and workers running the same
  * module (each group's values, sums and outputs are its own, so every value
- * is the one-thread value, bit for bit). The workers start at the first
- * large pass; until they are ready, and where threads are unavailable (a web
- * page, `GPUGRAD_WASM_THREADS=1`), one thread runs every pass.
+ * is the one-thread value, bit for bit). The workers start after a few
+ * large passes (`START_AFTER`); until they are ready, and where threads are
+ * unavailable (a web page, `GPUGRAD_WASM_THREADS=1`), one thread runs every pass.
  */
 import type { GroupInput, GroupLayout, GroupPasses } from '../group-passes.js';
 import { normSharedFlagAt, normWasm } from './norm-wasm.js';
@@ -56,6 +56,13 @@ const MAX_PAGES = 32768;
  * tens of microseconds, a pass runs several hundred million elements a second.
  */
 const PARALLEL_ELEMENTS = 2 ** 16;
+/**
+ * Large passes run on one thread before the workers are started: a first
+ * call (one forward and backward is four passes) does not pay for starting
+ * a thread (a few ms here, and ~100 ms of the other core until the worker is
+ * ready; W7, docs/notes/bench.md); a training loop starts them at its second step.
+ */
+const START_AFTER = 4;
 
 /**
  * How long the main thread waits for a worker's share of a pass: 10 s, plus
@@ -107,8 +114,10 @@ export class WasmNorm implements GroupPasses {
   missedDeadlines = 0;
   /** @internal tests: the deadline for a worker's share, in ms (default `normDeadlineMs`). */
   deadlineMs: ((elements: number) => number) | null = null;
-  /** The workers, once a large pass started them (null before, and where there are none). */
+  /** The workers, once `START_AFTER` large passes have run (null before, and where there are none). */
   private pool: ThreadPool | null = null;
+  /** Large passes run so far (the workers start after `START_AFTER`). */
+  private largePasses = 0;
 
   constructor(
     private exp: NormExports,
@@ -122,13 +131,18 @@ export class WasmNorm implements GroupPasses {
     this.f64 = new Float64Array(memory.buffer);
   }
 
-  /** Worker threads ready to share a pass now (0 before the first large pass, and without threads). */
+  /** Whether the workers have been started (by `START_AFTER` large passes, or `startThreads`). */
+  get threadsStarted(): boolean {
+    return this.pool !== null;
+  }
+
+  /** Worker threads ready to share a pass now (0 before they start, and without threads). */
   get readyThreads(): number {
     return this.pool?.ready().length ?? 0;
   }
 
   /**
-   * Start the workers now (they start at the first large pass otherwise);
+   * Start the workers now (they start after `START_AFTER` large passes otherwise);
    * resolves with how many are ready within `ms` (0 without threads).
    */
   async startThreads(ms = 5000): Promise<number> {
@@ -154,9 +168,10 @@ export class WasmNorm implements GroupPasses {
    */
   private run(name: Pass, args: readonly number[], groups: number, elements: number): boolean {
     const fn = this.exp[name] as (...a: number[]) => void;
-    if (elements >= PARALLEL_ELEMENTS && groups >= 2) this.startPool();
+    const large = elements >= PARALLEL_ELEMENTS && groups >= 2;
+    if (large && ++this.largePasses > START_AFTER) this.startPool();
     const pool = this.pool;
-    const workers = pool && elements >= PARALLEL_ELEMENTS && groups >= 2 ? pool.ready() : [];
+    const workers = pool && large ? pool.ready() : [];
     if (!pool || workers.length === 0) {
       fn(...args, 0, groups);
       return true;
