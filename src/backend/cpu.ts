@@ -11,7 +11,8 @@
  * does), int64 in a Float64Array (exact for |v| <= 2^53; docs/notes/dtypes.md).
  */
 import { Device, KernelCache, type DeviceBuffer, type DeviceInfo } from './device.js';
-import { int, type Kernel } from './kernel.js';
+import { int, type Kernel, type WindowSpec } from './kernel.js';
+import { col2imPass } from './window-passes.js';
 import { hostArray, type DType, type HostArray } from './types.js';
 import { platform } from './platform/platform.js';
 import { wasmGemm, wasmGemmUnavailable, worthPacking, type WasmGemm } from './wasm/gemm.js';
@@ -119,6 +120,8 @@ export class BufferPool {
   }
 }
 
+/** col2im's accumulators are kept between calls up to this many doubles (32 MiB). */
+const SCRATCH_KEPT = 2 ** 22;
 /** Arrays shorter than this are not pooled (allocating them is cheap). */
 const POOL_MIN = 4096;
 /** The most bytes the pool keeps. */
@@ -175,6 +178,12 @@ export interface CpuDeviceOptions {
    * IR kernel, as on the other devices.
    */
   readonly fastNorm?: boolean;
+  /**
+   * Run float32 col2im and max reductions over small windows (max
+   * pooling's) and their backward as the window passes of window-passes.ts (default: true
+   * unless `GPUGRAD_FAST_WINDOWS=0`). Off, they run their IR kernels.
+   */
+  readonly fastWindows?: boolean;
 }
 
 export class CpuDevice extends Device {
@@ -208,10 +217,18 @@ export class CpuDevice extends Device {
   groupPasses: GroupPasses;
   /** What runs the normalize passes, for `info().notes`. */
   private readonly normNote: string;
+  /**
+   * Whether float32 col2im and small-window max (forward and backward) run
+   * as the window passes (window-passes.ts). Writable: tests compare them with the IR kernels.
+   */
+  fastWindows: boolean;
+  /** col2im's double accumulators, grown to the largest image seen. */
+  private scratch = new Float64Array(0);
 
   constructor(options: CpuDeviceOptions = {}) {
     super();
     this.fastNorm = options.fastNorm ?? platform().env('GPUGRAD_FAST_NORM') !== '0';
+    this.fastWindows = options.fastWindows ?? platform().env('GPUGRAD_FAST_WINDOWS') !== '0';
     const wasmOn = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
     const norm = wasmOn && this.fastNorm ? openWasmNorm() : null;
     this.groupPasses = norm ?? jsPasses;
@@ -251,7 +268,10 @@ export class CpuDevice extends Device {
     // those faster); the gemm declines (false) only past wasm32's memory, then the loop runs
     const g = kernel.gemm;
     const fast = g && this.gemm && worthPacking(g) && out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array && this.gemm.run(out, a, b, g);
-    if (!fast) fn(out, ...data);
+    // float32 col2im as row loops (window-passes.ts): the IR kernel's values, bit for bit
+    const w = kernel.window;
+    const windowed = !fast && w && this.fastWindows && out instanceof Float32Array && a instanceof Float32Array && this.col2im(w, a, out);
+    if (!fast && !windowed) fn(out, ...data);
     if (this.profile) {
       const entry = this.profile.get(kernel.name) ?? { calls: 0, ms: 0, elements: 0 };
       entry.calls++;
@@ -260,6 +280,19 @@ export class CpuDevice extends Device {
       this.profile.set(kernel.name, entry);
     }
     return this.wrap(out, dtype);
+  }
+
+  /** Run col2im's pass (window-passes.ts); true when done. */
+  private col2im(w: WindowSpec, src: Float32Array, out: Float32Array): boolean {
+    // kept for the next call up to 32 MiB; a larger image gets accumulators of its own
+    if (this.scratch.length < out.length) {
+      const acc = new Float64Array(out.length);
+      if (out.length <= SCRATCH_KEPT) this.scratch = acc;
+      col2imPass(w, src, out, acc);
+      return true;
+    }
+    col2imPass(w, src, out, this.scratch);
+    return true;
   }
 
   /**

@@ -41,6 +41,39 @@ export interface Kernel {
    * without such a path ignore this.
    */
   readonly gemm?: GemmSpec;
+  /**
+   * Set on col2im kernels: the same sum as data, for a device with a faster
+   * path than the text (the cpu device's float32 window pass,
+   * backend/window-passes.ts). The text stays the definition.
+   */
+  readonly window?: WindowSpec;
+}
+
+/**
+ * A sliding window over the trailing `kernel.length` (spatial) dims, shared by
+ * `im2col` and its adjoint `col2im`. Window position o, tap k of spatial dim d
+ * reads image index `o·stride - padding + k·dilation` (outside = padding).
+ */
+export interface WindowGeom {
+  readonly kernel: readonly number[];
+  readonly stride: readonly number[];
+  /** Padding before each spatial dim; the far side follows from inSize and outSize. */
+  readonly padding: readonly number[];
+  readonly dilation: readonly number[];
+  /** Spatial size of the image (im2col's input, col2im's output). */
+  readonly inSize: readonly number[];
+  /** Window positions per spatial dim (im2col's output, col2im's input). */
+  readonly outSize: readonly number[];
+}
+
+/**
+ * A col2im kernel as data: `op` is the layout of its input, the columns
+ * (lead..., *kernel, *outSize); the output, the image (lead..., *inSize), is dense.
+ */
+export interface WindowSpec {
+  readonly op: Operand;
+  readonly lead: readonly number[];
+  readonly geom: WindowGeom;
 }
 
 /**

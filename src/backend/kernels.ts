@@ -2,7 +2,7 @@
  * Kernel builders: every primitive's forward computation, written once in the
  * kernel IR (see kernel.ts) and run unchanged by every device.
  */
-import { coalesce, float, int, isContiguous, makeGridKernel, makeKernel, offsetExpr, type Kernel, type Operand } from './kernel.js';
+import { coalesce, float, int, isContiguous, makeGridKernel, makeKernel, offsetExpr, type Kernel, type Operand, type WindowGeom, type WindowSpec } from './kernel.js';
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -262,22 +262,7 @@ export function fill(n: number, value: number): Kernel {
   return makeKernel('fill', 0, n, [], float(value));
 }
 
-/**
- * A sliding window over the trailing `kernel.length` (spatial) dims, shared by
- * `im2col` and its adjoint `col2im`. Window position o, tap k of spatial dim d
- * reads image index `o·stride - padding + k·dilation` (outside = padding).
- */
-export interface WindowGeom {
-  readonly kernel: readonly number[];
-  readonly stride: readonly number[];
-  /** Padding before each spatial dim; the far side follows from inSize and outSize. */
-  readonly padding: readonly number[];
-  readonly dilation: readonly number[];
-  /** Spatial size of the image (im2col's input, col2im's output). */
-  readonly inSize: readonly number[];
-  /** Window positions per spatial dim (im2col's output, col2im's input). */
-  readonly outSize: readonly number[];
-}
+export type { WindowGeom } from './kernel.js';
 
 /** Check every number of a window geometry and an operand (see `ints`). */
 function checkGeom(op: Operand, lead: readonly number[], g: WindowGeom): void {
@@ -340,6 +325,12 @@ export function im2col(op: Operand, lead: readonly number[], g: WindowGeom, valu
   return makeGridKernel('im2col', 1, shape, 'i', body, `(${inside}) ? v : ${float(value)}`);
 }
 
+/** col2im as data (kernel.ts `WindowSpec`), copied so that no caller's array is shared. */
+function windowSpec(op: Operand, lead: readonly number[], g: WindowGeom): WindowSpec {
+  const geom = { kernel: [...g.kernel], stride: [...g.stride], padding: [...g.padding], dilation: [...g.dilation], inSize: [...g.inSize], outSize: [...g.outSize] };
+  return { op: { offset: op.offset, strides: [...op.strides] }, lead: [...lead], geom };
+}
+
 /**
  * col2im, the adjoint of im2col: columns (lead..., *kernel, *outSize) →
  * image (lead..., *inSize), each pixel gathering the sum over the taps that
@@ -349,7 +340,8 @@ export function im2col(op: Operand, lead: readonly number[], g: WindowGeom, valu
  */
 export function col2im(op: Operand, lead: readonly number[], g: WindowGeom): Kernel {
   checkGeom(op, lead, g);
-  return g.kernel.every((_, d) => disjointWindows(geomAt(g, d))) ? col2imDisjoint(op, lead, g) : col2imGeneral(op, lead, g);
+  const kernel = g.kernel.every((_, d) => disjointWindows(geomAt(g, d))) ? col2imDisjoint(op, lead, g) : col2imGeneral(op, lead, g);
+  return { ...kernel, window: windowSpec(op, lead, g) };
 }
 
 /** @internal col2im's loop over taps, for any geometry (`col2im` picks it where windows overlap; tests compare). */

@@ -22,6 +22,7 @@ import { isFloatingDtype, isIntegralDtype, type DType } from '../backend/types.j
 import { fusedMap, fusedReduce, type Expr } from '../backend/fusion.js';
 import { adjoints, fx, tangentOf } from './fuse.js';
 import { normalizeBackward, normalizeForward, normalizeJvp, type NormalizeAttrs } from './normalize.js';
+import { fastMax, fastMaxBackward } from './window-fast.js';
 import { getDevice } from '../backend/registry.js';
 import { broadcastShapes, broadcastStrides, contiguousStrides, fmt, isContiguousLayout, numel, type Shape } from './shape.js';
 import { Storage } from './storage.js';
@@ -281,7 +282,14 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     jvp: ({ tangents: [ta], attrs: { dims, keepdim } }) => ta!.sum(dims, keepdim), // linear: d Σa = Σ da
   },
   amax: {
-    forward: reduction('max'),
+    forward: (inputs, attrs) => {
+      // the cpu device's float32 pass (tensor/window-fast.ts): the same values in one loop per window
+      const x = inputs[0] as Tensor;
+      const fast = fastMax(x, attrs.dims);
+      if (!fast) return reduction('max')(inputs, attrs);
+      const shape = attrs.keepdim ? x.shape.map((s, d) => (attrs.dims.includes(d) ? 1 : s)) : x.shape.filter((_, d) => !attrs.dims.includes(d));
+      return { storage: new Storage(fast), shape, strides: contiguousStrides(shape), offset: 0, dtype: x.dtype };
+    },
     saveInputs: true,
     saveResult: true,
     // the gradient goes to the maxima, split evenly between ties
@@ -297,6 +305,9 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
         const m = maxMask(a!, r);
         return [m.div(m.sum(attrs.dims, true)).mul(grad.reshape(...ks))];
       }
+      // the cpu device's float32 pass: the same formula in one pass per window (tensor/window-fast.ts)
+      const fast = fastMaxBackward(a!, r, grad.reshape(...ks), attrs.dims);
+      if (fast) return [fast];
       const [A, R] = [fx.in(0), fx.in(1)];
       const mask = fx.add(fx.f('eq', A, R), fx.mul(fx.f('ne', A, A), fx.f('ne', R, R)));
       // mask.div(mask.sum(dims, keepdim)).mul(grad) as two fused passes (one count, one map)

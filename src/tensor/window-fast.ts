@@ -1,0 +1,81 @@
+/**
+ * Where a max reduction over small windows (max pooling's) and its backward
+ * take the `cpu` device's float32 window passes (backend/window-passes.ts
+ * `maxPass`, `maxBackwardPass`; docs/notes/architecture.md, "The window
+ * fast path"): one loop per window forward, and one pass per window
+ * backward instead of the MaxCount and MaxBackward kernels. Each answers
+ * null where it does not apply (another device or dtype, the path turned
+ * off, a window over `MAX_WINDOW` elements; backward: a recorded double
+ * backward or a forward-mode tangent, which need the IR's ops), and the
+ * caller then runs the IR kernels, which stay the definition. im2col and
+ * col2im take their passes inside the cpu device (the kernels carry their
+ * geometry as data, backend/kernel.ts `WindowSpec`).
+ */
+import { CpuDevice } from '../backend/cpu.js';
+import { getDevice } from '../backend/registry.js';
+import { maxBackwardPass, maxPass } from '../backend/window-passes.js';
+import type { DeviceBuffer } from '../backend/device.js';
+import { isGradEnabled } from '../autograd/grad-mode.js';
+import { forwardActive, tangentOf } from './dual.js';
+import type { Tensor } from './tensor.js';
+
+/**
+ * Windows up to this many elements take the passes (pooling's: 4 for
+ * MaxPool2d(2), 9 for 3×3). Why a bound: the passes read a window through a
+ * table of offsets, slower than the IR kernel's loops over a long
+ * reduction, and the table would be as long as the window.
+ */
+const MAX_WINDOW = 32;
+
+/** The cpu device of float32 tensors `ts` reduced over `dims`, when its window passes are on and the window is small. */
+function windowDevice(ts: readonly Tensor[], dims: readonly number[]): CpuDevice | null {
+  const t = ts[0] as Tensor;
+  if (ts.some((u) => u.dtype !== 'float32' || u.device !== t.device) || t.numel() === 0) return null;
+  if (dims.reduce((m, d) => m * (t.shape[d] ?? 1), 1) > MAX_WINDOW) return null;
+  const dev = getDevice(t.device);
+  return dev instanceof CpuDevice && dev.fastWindows ? dev : null;
+}
+
+/**
+ * `a.amax(dims)`'s values (the kept dims, dense) as one pass
+ * (`maxPass`): each window in `dims`' order, the IR reduction's comparisons,
+ * so the same float32 values; the new buffer, or null (the IR kernel runs).
+ * Grad mode does not matter: the result's node is amax's, whichever loop
+ * computed the values.
+ */
+export function fastMax(a: Tensor, dims: readonly number[]): DeviceBuffer | null {
+  const dev = windowDevice([a], dims);
+  if (!dev || dims.some((d) => (a.shape[d] ?? 0) === 0)) return null;
+  const A = dev.hostData(a.storage.buffer);
+  if (!(A instanceof Float32Array)) return null;
+  const size = a.shape.reduce((m, n, d) => (dims.includes(d) ? m : m * n), 1);
+  return dev.runHost('max', [size], 'float32', ([out]) => {
+    maxPass(a.shape, dims, { data: A, offset: a.offset, strides: a.strides }, out as Float32Array);
+    return true;
+  })?.[0] ?? null;
+}
+
+/**
+ * The gradient of `a.amax(dims, keepdim)` for the output gradient `g`, with
+ * `r` its result; `r` and `g` in the keepdim shape (a's shape, the reduced
+ * dims of size 1). mask / Σmask · g with mask = (a == r) + (a ≠ a)·(r ≠ r),
+ * the formula of the op table's rule (tensor/ops.ts, amax), bit for bit; a
+ * new tensor of a's shape, or null.
+ */
+export function fastMaxBackward(a: Tensor, r: Tensor, g: Tensor, dims: readonly number[]): Tensor | null {
+  const reduced = new Set(dims.map((d) => (d < 0 ? d + a.ndim : d)));
+  const dev = windowDevice([a, r, g], [...reduced]);
+  if (!dev || isGradEnabled()) return null;
+  if (forwardActive() && [a, r, g].some((t) => tangentOf(t) !== null)) return null;
+  const ks = a.shape.map((n, d) => (reduced.has(d) ? 1 : n));
+  if (r.shape.join() !== ks.join() || g.shape.join() !== ks.join()) return null;
+  const [A, R, G] = [a, r, g].map((t) => dev.hostData(t.storage.buffer));
+  if (!(A instanceof Float32Array && R instanceof Float32Array && G instanceof Float32Array)) return null;
+  // size-1 dims never move, so their strides do not matter
+  const flat = (t: Tensor): number[] => t.strides.map((s, d) => ((t.shape[d] ?? 1) === 1 ? 0 : s));
+  const buffers = dev.runHost('MaxBackward', [a.numel()], 'float32', ([out]) => {
+    maxBackwardPass(a.shape, [...reduced], { data: A, offset: a.offset, strides: flat(a) }, { data: R, offset: r.offset, strides: flat(r) }, { data: G, offset: g.offset, strides: flat(g) }, out as Float32Array);
+    return true;
+  });
+  return buffers ? a.ownerOf(buffers[0]!, a.shape) : null;
+}
