@@ -213,13 +213,16 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
       }
       const [t, o] = [threaded as NonNullable<typeof threaded>, one as NonNullable<typeof one>];
       // 5 groups over 2 threads (an uneven split), and a BatchNorm2d-like layout
-      for (const [outer, groups, inner] of [[3, 5, 7001], [4, 16, 1031]] as const) {
+      // ranges claimed by both threads, then by the worker alone (this thread claims none)
+      for (const [outer, groups, inner, workersOnly] of [[3, 5, 7001, false], [4, 16, 1031, false], [4, 16, 1031, true], [2, 3, 20011, true]] as const) {
         const before = t.parallelRuns;
+        t.workersOnly = workersOnly;
         const [a, b] = [allPasses(t, outer, groups, inner), allPasses(o, outer, groups, inner)];
+        t.workersOnly = false;
         expect(t.parallelRuns - before, 'passes split').to.equal(4);
         a.forEach((v, i) => {
           expect(v.length, `pass ${i} ran`).to.be.greaterThan(0);
-          expect(Array.from(v), `pass ${i}, ${outer}×${groups}×${inner}`).to.deep.equal(Array.from(b[i] as Float64Array));
+          expect(Array.from(v), `pass ${i}, ${outer}×${groups}×${inner}${workersOnly ? ', the worker alone' : ''}`).to.deep.equal(Array.from(b[i] as Float64Array));
         });
       }
       expect(o.parallelRuns).to.equal(0);

@@ -56,6 +56,8 @@ const MAX_PAGES = 32768;
  * tens of microseconds, a pass runs several hundred million elements a second.
  */
 const PARALLEL_ELEMENTS = 2 ** 16;
+/** Ranges of groups per thread a split pass is cut into (`WasmNorm.run`). */
+const CHUNKS = 8;
 /**
  * Large passes run on one thread before the workers are started: a first
  * call (one forward and backward is four passes) does not pay for starting
@@ -65,9 +67,10 @@ const PARALLEL_ELEMENTS = 2 ** 16;
 const START_AFTER = 4;
 
 /**
- * How long the main thread waits for a worker's share of a pass: 10 s, plus
- * the time the share would take at 2 M elements/s (a worker starved by a
- * loaded machine is slow, not dead; a pass runs hundreds of M elements/s).
+ * How long the main thread waits for a worker once it has no range left to
+ * claim: 10 s, plus the time the whole pass would take at 2 M elements/s (a
+ * worker starved by a loaded machine is slow, not dead; a pass runs hundreds
+ * of M elements/s).
  */
 export function normDeadlineMs(elements: number): number {
   return 10_000 + elements / 2e6 * 1000;
@@ -112,7 +115,9 @@ export class WasmNorm implements GroupPasses {
   parallelRuns = 0;
   /** Worker deadlines missed so far (each retires the pool and the shared memory; for tests). */
   missedDeadlines = 0;
-  /** @internal tests: the deadline for a worker's share, in ms (default `normDeadlineMs`). */
+  /** @internal tests: this thread claims no range, so the workers run every group of a split pass. */
+  workersOnly = false;
+  /** @internal tests: the deadline for a worker, in ms (default `normDeadlineMs`). */
   deadlineMs: ((elements: number) => number) | null = null;
   /** The workers, once `START_AFTER` large passes have run (null before, and where there are none). */
   private pool: ThreadPool | null = null;
@@ -162,9 +167,9 @@ export class WasmNorm implements GroupPasses {
 
   /**
    * Run pass `name` with `args` (all but the group range) over every group:
-   * a large one split by ranges of groups over the ready workers and this
-   * thread. False when a worker missed its deadline: the shared memory is
-   * abandoned (`abandonSharedMemory`) and the caller runs the IR.
+   * a large one split by ranges of groups, claimed in turn by the ready
+   * workers and this thread. False when a worker missed its deadline: the
+   * shared memory is abandoned (`abandonSharedMemory`) and the caller runs the IR.
    */
   private run(name: Pass, args: readonly number[], groups: number, elements: number): boolean {
     const fn = this.exp[name] as (...a: number[]) => void;
@@ -176,17 +181,14 @@ export class WasmNorm implements GroupPasses {
       fn(...args, 0, groups);
       return true;
     }
-    const parts = Math.min(workers.length + 1, groups);
-    const edge = (t: number): number => Math.round((t * groups) / parts);
-    const jobs: [number, number, number][] = [];
-    for (let t = 1; t < parts; t++) {
-      const slot = workers[t - 1] as number;
-      jobs.push([slot, pool.post(slot, name, [...args, edge(t), edge(t + 1)]), t]);
-    }
-    fn(...args, 0, edge(1));
-    for (const [slot, seq, t] of jobs) {
-      const share = (elements * (edge(t + 1) - edge(t))) / groups;
-      if (!pool.wait(slot, seq, (this.deadlineMs ?? normDeadlineMs)(share))) {
+    // ranges of groups claimed by whichever thread is free (threads.ts, `share`): about
+    // CHUNKS ranges per thread, so a worker without a core leaves little for this thread to wait on
+    const used = workers.slice(0, groups - 1);
+    const chunk = Math.ceil(groups / ((used.length + 1) * CHUNKS));
+    const jobs = pool.share(used, name, args, groups, chunk);
+    if (!this.workersOnly) for (let g = pool.claim(chunk); g < groups; g = pool.claim(chunk)) fn(...args, g, Math.min(g + chunk, groups));
+    for (const [t, seq] of jobs.entries()) {
+      if (!pool.wait(used[t] as number, seq, (this.deadlineMs ?? normDeadlineMs)(elements))) {
         this.abandonSharedMemory();
         return false;
       }

@@ -16,20 +16,29 @@ export interface SharedMemory {
   readonly buffer: ArrayBufferLike;
 }
 
-/** Slots of the control array per worker: ready, job number, done number, export index, then the arguments. */
+/**
+ * Slots of the control array per worker: ready, job number, done number,
+ * export index, chunk (0: one call), total, argument count, then the
+ * arguments. After the workers' slots, one more holds the shared counter
+ * of claimed ranges (`claim`).
+ */
 const SLOT = 32;
+/** Where a job's arguments start in its slot. */
+const ARGS_AT = 7;
 /** The most arguments a job passes (the rest of a slot). */
-export const MAX_ARGS = SLOT - 4;
+export const MAX_ARGS = SLOT - ARGS_AT;
 
 /**
- * A worker: instantiates the shared module, says it is ready, then runs one
- * export per job number the main thread posts (its index in `names`, then
- * the arguments; extra ones are ignored by WebAssembly), and posts the number
- * back when done. Atomics order the hand-off both ways (arguments and inputs
+ * A worker: instantiates the shared module, says it is ready, then for each
+ * job number the main thread posts runs an export (its index in `names`):
+ * once with the arguments, or, for a job with a chunk size, on ranges
+ * [i, i + chunk) of [0, total) claimed from the shared counter (the
+ * arguments then the range) until none is left. It posts the number back
+ * when done. Atomics order the hand-off both ways (arguments and inputs
  * before the job number; results before the done number).
  */
 const WORKER_SOURCE = `
-const { bytes, memory, ctl, slot, names } = data;
+const { bytes, memory, ctl, slot, names, counter } = data;
 const c = new Int32Array(ctl);
 const b = slot * ${SLOT};
 const exp = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
@@ -39,7 +48,16 @@ let seen = 0;
 for (;;) {
   Atomics.wait(c, b + 1, seen);
   seen = Atomics.load(c, b + 1);
-  fns[c[b + 3]](...c.subarray(b + 4, b + ${SLOT}));
+  const fn = fns[c[b + 3]];
+  const chunk = c[b + 4];
+  const total = c[b + 5];
+  const args = Array.from(c.subarray(b + ${ARGS_AT}, b + ${ARGS_AT} + c[b + 6]));
+  if (chunk === 0) fn(...args);
+  else for (;;) {
+    const i = Atomics.add(c, counter, chunk);
+    if (i >= total) break;
+    fn(...args, i, Math.min(i + chunk, total));
+  }
   Atomics.store(c, b + 2, seen);
   Atomics.notify(c, b + 2);
 }
@@ -56,11 +74,15 @@ export class ThreadPool {
    * Starts `workers` threads, each instantiating `bytes` (the module with its
    * memory import shared) over `memory`; jobs name exports by their index in `names`.
    */
+  /** Index of the shared counter of claimed ranges in the control array. */
+  private readonly counter: number;
+
   constructor(bytes: Uint8Array, memory: SharedMemory, workers: number, private readonly names: readonly string[], start: NonNullable<ReturnType<typeof platform>['startThread']>) {
-    const sab = new SharedArrayBuffer(workers * SLOT * 4);
+    const sab = new SharedArrayBuffer((workers + 1) * SLOT * 4);
     this.ctl = new Int32Array(sab);
+    this.counter = workers * SLOT;
     for (let slot = 0; slot < workers; slot++) {
-      this.handles.push(start(WORKER_SOURCE, { bytes, memory, ctl: sab, slot, names: [...names] }, () => (this.healthy = false)));
+      this.handles.push(start(WORKER_SOURCE, { bytes, memory, ctl: sab, slot, names: [...names], counter: this.counter }, () => (this.healthy = false)));
     }
   }
 
@@ -72,11 +94,36 @@ export class ThreadPool {
 
   /** Post a call of export `name` with `args` (at most `MAX_ARGS` int32s) to a worker; returns the job number to wait for. */
   post(slot: number, name: string, args: readonly number[]): number {
+    return this.postJob(slot, name, args, 0, 0);
+  }
+
+  /**
+   * Start sharing ranges of [0, total): the counter is reset, then each
+   * worker in `slots` calls export `name` with `args` and a claimed range
+   * [i, i + chunk) until none is left. The caller claims ranges too
+   * (`claim`) and then waits for every worker: whichever thread is free
+   * takes the next range, so a worker that gets no core (a loaded machine)
+   * leaves its share to the others. Returns each worker's job number.
+   */
+  share(slots: readonly number[], name: string, args: readonly number[], total: number, chunk: number): number[] {
+    Atomics.store(this.ctl, this.counter, 0);
+    return slots.map((slot) => this.postJob(slot, name, args, Math.max(1, chunk), total));
+  }
+
+  /** The next unclaimed range's start, from the counter `share` reset (at or past `total` when none is left). */
+  claim(chunk: number): number {
+    return Atomics.add(this.ctl, this.counter, Math.max(1, chunk));
+  }
+
+  private postJob(slot: number, name: string, args: readonly number[], chunk: number, total: number): number {
     const b = slot * SLOT;
     const fn = this.names.indexOf(name);
     if (fn < 0 || args.length > MAX_ARGS) throw new Error(`internal: no export '${name}' in the pool, or more than ${MAX_ARGS} arguments`);
     this.ctl[b + 3] = fn;
-    args.forEach((v, i) => (this.ctl[b + 4 + i] = v));
+    this.ctl[b + 4] = chunk;
+    this.ctl[b + 5] = total;
+    this.ctl[b + 6] = args.length;
+    args.forEach((v, i) => (this.ctl[b + ARGS_AT + i] = v));
     const seq = Atomics.add(this.ctl, b + 1, 1) + 1;
     Atomics.notify(this.ctl, b + 1);
     return seq;
