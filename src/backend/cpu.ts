@@ -19,12 +19,19 @@ import { wasmGemm, wasmGemmUnavailable, worthPacking, type WasmGemm } from './wa
 import { profiling, recordKernel } from './profile.js';
 import { jsPasses, type GroupPasses } from './group-passes.js';
 import { openWasmNorm, wasmNormUnavailable } from './wasm/norm.js';
+import { elementwiseKind, openWasmElementwise, wasmElementwiseUnavailable, type ElementwiseKind, type WasmElementwise } from './wasm/elementwise.js';
 
 interface CpuBuffer extends DeviceBuffer {
   readonly data: HostArray;
 }
 
 type Compiled = (out: HostArray, ...inputs: HostArray[]) => void;
+
+/** A compiled kernel: its loop, and the elementwise.wat pass that computes the same values in float32 (or null). */
+interface CompiledKernel {
+  readonly fn: Compiled;
+  readonly pass: ElementwiseKind | null;
+}
 
 /** Turn kernel text into a loop: the same source gpu.js compiles, one thread per iteration. */
 export function compileLoop(kernel: Kernel): Compiled {
@@ -169,7 +176,7 @@ export function hoistLevels(body: readonly string[], prefix: string, dims: numbe
 
 /** Options of a cpu device (tests open one without the fast path to check the loop). */
 export interface CpuDeviceOptions {
-  /** Run float32 matmul on the WebAssembly gemm when the runtime has it (default: true unless `GPUGRAD_WASM=0`). */
+  /** Run float32 matmul on the WebAssembly gemm, and ReLU and SGD passes on elementwise.wat, when the runtime has WebAssembly SIMD (default: true unless `GPUGRAD_WASM=0`). */
   readonly wasm?: boolean;
   /**
    * Run the normalize primitive's float32 passes as fused host loops
@@ -194,7 +201,7 @@ export class CpuDevice extends Device {
   readonly exactIntegers = 2 ** 53;
   /** Kernels are JavaScript: IEEE comparisons, NaN included. */
   override readonly fusesNanExactly = true;
-  private readonly cache = new KernelCache<Compiled>(4096);
+  private readonly cache = new KernelCache<CompiledKernel>(4096);
   /** Freed arrays, reused for results of the same dtype and size (see `BufferPool`). */
   private readonly pool = new BufferPool();
   /** Time per kernel name, when profiling is on (`GPUGRAD_PROFILE=1` or `startProfile()`). */
@@ -224,6 +231,14 @@ export class CpuDevice extends Device {
   fastWindows: boolean;
   /** col2im's double accumulators, grown to the largest image seen. */
   private scratch = new Float64Array(0);
+  /**
+   * The float32 ReLU, ReLU-backward and SGD-update passes in WebAssembly SIMD
+   * (wasm/elementwise.ts), or null (turned off, or the runtime lacks it): those
+   * kernels then run their loops. Writable: tests run both on the same inputs.
+   */
+  elementwise: WasmElementwise | null;
+  /** What runs those passes, for `info().notes`. */
+  private readonly elementwiseNote: string;
 
   constructor(options: CpuDeviceOptions = {}) {
     super();
@@ -233,6 +248,8 @@ export class CpuDevice extends Device {
     const norm = wasmOn && this.fastNorm ? openWasmNorm() : null;
     this.groupPasses = norm ?? jsPasses;
     this.normNote = !this.fastNorm ? 'float32 normalization: IR kernels (fast passes turned off)' : norm ? 'float32 normalization: WebAssembly SIMD passes' : `float32 normalization: JavaScript passes${wasmOn ? ` (${wasmNormUnavailable()})` : ''}`;
+    this.elementwise = wasmOn ? openWasmElementwise() : null;
+    this.elementwiseNote = this.elementwise ? 'float32 ReLU and SGD passes: WebAssembly SIMD' : `float32 ReLU and SGD passes: JavaScript loops${wasmOn ? ` (${wasmElementwiseUnavailable()})` : ''}`;
     const on = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
     this.gemm = on ? wasmGemm() : null;
     this.gemmNote = !on ? 'float32 matmul: JavaScript loop (WebAssembly gemm turned off)' : this.gemm ? 'float32 matmul: WebAssembly SIMD gemm' : `float32 matmul: JavaScript loop (${wasmGemmUnavailable()})`;
@@ -254,9 +271,9 @@ export class CpuDevice extends Device {
   }
 
   protected runImpl(kernel: Kernel, inputs: readonly DeviceBuffer[], dtype: DType): DeviceBuffer {
-    const fn = this.cache.get(kernel.key, () => {
+    const { fn, pass } = this.cache.get(kernel.key, () => {
       this.stats.kernelsCompiled++;
-      return compileLoop(kernel);
+      return { fn: compileLoop(kernel), pass: elementwiseKind(kernel) };
     });
     // every kernel writes each of its outputs (the loop, and the gemm, which says so), so a
     // pooled buffer's old values never show
@@ -271,7 +288,10 @@ export class CpuDevice extends Device {
     // float32 col2im as row loops (window-passes.ts): the IR kernel's values, bit for bit
     const w = kernel.window;
     const windowed = !fast && w && this.fastWindows && out instanceof Float32Array && a instanceof Float32Array && this.col2im(w, a, out);
-    if (!fast && !windowed) fn(out, ...data);
+    // ReLU, its backward and SGD's update in float32: the SIMD pass gives the loop's values
+    // (wasm/elementwise.ts); it declines (false) only past its memory cap, then the loop runs
+    const simd = !fast && !windowed && pass !== null && this.elementwise && out instanceof Float32Array && data.every((d) => d instanceof Float32Array) && this.elementwise.run(pass, out, data as Float32Array[]);
+    if (!fast && !windowed && !simd) fn(out, ...data);
     if (this.profile) {
       const entry = this.profile.get(kernel.name) ?? { calls: 0, ms: 0, elements: 0 };
       entry.calls++;
@@ -351,7 +371,7 @@ export class CpuDevice extends Device {
   }
 
   info(): DeviceInfo {
-    return { name: this.name, backend: 'javascript (reference)', adapter: 'host CPU', software: true, dtypes: this.dtypes, syncRead: true, notes: [this.gemmNote, this.normNote] };
+    return { name: this.name, backend: 'javascript (reference)', adapter: 'host CPU', software: true, dtypes: this.dtypes, syncRead: true, notes: [this.gemmNote, this.normNote, this.elementwiseNote] };
   }
 
   private wrap(data: HostArray, dtype: DType): CpuBuffer {
