@@ -276,6 +276,33 @@ describe('float32 matmul fast path (WebAssembly gemm)', function () {
       expectClose(out2, expected(x.data, x.op, y.data, y.op, [], 7, 19, 13), { rtol: 1e-5, atol: 1e-4 }, 'in place');
     });
 
+    it("Linear's products pack in gemm.wat: x·Wᵀ straight (Wᵀ along k, packK), Gᵀ·X (Gᵀ along its rows, packM); partial panels, k tails", () => {
+      const g = wasmGemm()!;
+      const r6 = rng(77);
+      const grid = (len: number): Float32Array => Float32Array.from({ length: len }, () => Math.round((r6() * 4 - 2) * 256) / 256);
+      const tol = { rtol: 1e-5, atol: 1e-4 };
+      // m, k, n not multiples of the 4×8 tile or of 4 steps; k past one 256-step block
+      for (const [m, k, n] of [[130, 785, 257], [5, 7, 9], [8, 260, 4]] as const) {
+        const x = grid(m * k);
+        const w = grid(n * k);
+        const xOp: Operand = { offset: 0, strides: [k, 1] };
+        const wtOp: Operand = { offset: 0, strides: [1, k] };
+        const before = [g.wasmPacks, g.turnedRuns];
+        const out = new Float32Array(m * n).fill(NaN);
+        expect(g.run(out, x, w, K.matmul(xOp, wtOp, [], m, k, n).gemm!)).to.equal(true);
+        expect([g.wasmPacks - (before[0] as number), g.turnedRuns - (before[1] as number)], `${m}×${k}·${k}×${n}: packs, turned`).to.deep.equal([1, 0]);
+        expectClose(out, expected(x, xOp, w, wtOp, [], m, k, n), tol, `x·Wᵀ ${m}×${k}·${k}×${n}`);
+        // W's gradient Gᵀ·X: G (m, n) read transposed as A (n, m), X (m, k) in place
+        const gOp: Operand = { offset: 0, strides: [1, n] };
+        const gd = grid(m * n);
+        const out2 = new Float32Array(n * k).fill(NaN);
+        const packs = g.wasmPacks;
+        expect(g.run(out2, gd, x, K.matmul(gOp, xOp, [], n, m, k).gemm!)).to.equal(true);
+        expect(g.wasmPacks - packs, `Gᵀ·X ${n}×${m}·${m}×${k}: packs`).to.equal(1);
+        expectClose(out2, expected(gd, gOp, x, xOp, [], n, m, k), tol, `Gᵀ·X ${n}×${m}·${m}×${k}`);
+      }
+    });
+
     it('a shared operand over the batch: products side by side in groups, each element as one product per entry', () => {
       const g = wasmGemm()!;
       const r4 = rng(21);

@@ -26,6 +26,10 @@ interface WasmMemory {
 interface GemmExports {
   /** gemm.wat's `gemm`: the arguments of `GemmArgs`, in its order, with A panels [p0, p1). */
   gemm(...args: number[]): void;
+  /** gemm.wat's `packK`: panels of w lines contiguous along k (line c of panel q at src + (q·w + c)·ld bytes). */
+  packK(src: number, ld: number, dst: number, k: number, w: number, panels: number): void;
+  /** gemm.wat's `packM`: panels of 4 lines contiguous along the panel (step j at src + j·ld bytes). */
+  packM(src: number, ld: number, dst: number, k: number, panels: number): void;
 }
 
 /**
@@ -82,6 +86,8 @@ export class WasmGemm {
   parallelRuns = 0;
   /** Products run as Cᵀ = Bᵀ·Aᵀ so far (for tests and profiles). */
   turnedRuns = 0;
+  /** Operands packed by gemm.wat's SIMD code so far (`packWasm`; for tests and profiles). */
+  wasmPacks = 0;
   /** Worker deadlines missed so far (each retires the pool and the shared memory; for tests and profiles). */
   missedDeadlines = 0;
   /** @internal tests: the deadline for a worker's share, in ms (default `workerDeadlineMs`). */
@@ -212,10 +218,28 @@ export class WasmGemm {
     return true;
   }
 
+  /**
+   * Pack `lines` lines × k steps of `x` from `src` into `panels` panels of
+   * `width` at float `dst` with gemm.wat: the operand is copied as it is to
+   * float `scratch`, packed there by SIMD code, and the slots of lines past
+   * its edge are zeroed (the SIMD code read whatever followed the copy).
+   */
+  private packWasm(w: WasmPack, x: Float32Array, src: number, dst: number, scratch: number, k: number, lines: number, width: number, panels: number): void {
+    const f = this.floats;
+    this.wasmPacks++;
+    f.set(x.subarray(src, src + w.span), scratch);
+    if (w.along === 'k') this.exp.packK(scratch * 4, w.ld * 4, dst * 4, k, width, panels);
+    else this.exp.packM(scratch * 4, w.ld * 4, dst * 4, k, panels);
+    const used = lines - (panels - 1) * width;
+    if (used === width) return;
+    const last = dst + (panels - 1) * k * width;
+    for (let j = 0; j < k; j++) f.fill(0, last + j * width + used, last + (j + 1) * width);
+  }
+
   /** `run` for one orientation and its `plan`. */
   private oriented(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec, p: Plan): boolean {
     const { m, k, n } = s;
-    const { mp, np, kt, count, aOff, bOff, sA, sB, rowsA, rowsB, sharedA, sharedB } = p;
+    const { mp, np, kt, count, aOff, bOff, sA, sB, rowsA, rowsB, sharedA, sharedB, wasmA, wasmB } = p;
     const r = s.batch.length;
     const [sam, sak] = [s.a.strides[r] ?? 0, s.a.strides[r + 1] ?? 0];
     const [sbk, sbn] = [s.b.strides[r] ?? 0, s.b.strides[r + 1] ?? 0];
@@ -235,14 +259,20 @@ export class WasmGemm {
     const pa = 0;
     const pb = sharedB ? aLen * group : aLen;
     const pc = pb + (sharedA ? bLen * group : bLen);
-    if (!this.reserve(pc + cLen * group)) return false;
+    // the copy of an operand that gemm.wat packs: its span, then slack for the lines past its
+    // edge that a partial last panel reads (zeroed in the panel after)
+    const ps = pc + cLen * group;
+    const slack = (w: WasmPack | null, width: number): number => (w ? align(w.span + width * w.ld + width) : 0);
+    if (!this.reserve(ps + Math.max(slack(wasmA, MR), slack(wasmB, NR)))) return false;
     const f = this.floats;
     const putA = (dst: number, src: number): void => {
+      if (wasmA) return this.packWasm(wasmA, a, src, dst, ps, k, m, MR, mp);
       if (!rowsA) return packA(f, dst, a, src, sam, sak, k, sA, m, mp);
       f.set(a.subarray(src, src + aSpan), dst);
       f.fill(0, dst + aSpan, dst + aLen);
     };
     const putB = (dst: number, src: number): void => {
+      if (wasmB) return this.packWasm(wasmB, b, src, dst, ps, k, n, NR, np);
       if (!rowsB) return packB(f, dst, b, src, sbn, sbk, k, sB, n, np);
       f.set(b.subarray(src, src + bSpan), dst);
       f.fill(0, dst + bSpan, dst + bLen);
@@ -311,8 +341,40 @@ interface Plan {
   rowsB: boolean;
   sharedA: boolean;
   sharedB: boolean;
-  /** Floats to pack (what reading in place saves). */
+  /**
+   * How a packed A (B) is packed: in gemm.wat (`packK`, `packM`: the operand
+   * copied as it is, then packed by SIMD code) or, null, by `packA` (`packB`).
+   */
+  wasmA: WasmPack | null;
+  wasmB: WasmPack | null;
+  /** Floats to pack (what reading in place saves), those packed in gemm.wat at a quarter. */
   cost: number;
+}
+
+/**
+ * An operand packed by gemm.wat: its lines contiguous along k (`packK`) or
+ * along the panel (`packM`), lines (steps) `ld` floats apart, `span` floats
+ * from its offset to its last element.
+ */
+interface WasmPack {
+  along: 'k' | 'panel';
+  ld: number;
+  span: number;
+}
+
+/**
+ * Whether gemm.wat packs an operand of `lines` lines (A's rows, B's
+ * columns) over k steps, `sl` and `sk` floats apart (null: `packA`/`packB`):
+ * one summed entry, dense enough that copying it as it is costs no more
+ * than twice its elements, and a packed A with unit stride along its rows
+ * (Gᵀ: `packM`) or a packed B with unit stride along k (Wᵀ: `packK`). The
+ * other two layouts (A along k, B along its columns) are read in place
+ * whenever they are dense (`plan`'s rowsA, rowsB), so they never come here.
+ */
+function wasmPack(operand: 'A' | 'B', lines: number, k: number, sl: number, sk: number, entries: number): WasmPack | null {
+  if (entries !== 1 || lines === 0 || k === 0) return null;
+  const pick = operand === 'B' && sk === 1 && sl >= 1 ? { along: 'k' as const, ld: sl, span: (lines - 1) * sl + k } : operand === 'A' && sl === 1 && sk >= 1 ? { along: 'panel' as const, ld: sk, span: (k - 1) * sk + lines } : null;
+  return pick && pick.span <= 2 * lines * k + 64 ? pick : null;
 }
 
 /**
@@ -356,8 +418,11 @@ function plan(s: GemmSpec): Plan {
   const rowsB = sbn === 1 && sbk >= n && even(sB) && (sB[last] as number) + (k - 1) * sbk + n <= 2 * n * kt + 64;
   const sharedA = count > 1 && aOff.every((o) => o === aOff[0]);
   const sharedB = !sharedA && count > 1 && bOff.every((o) => o === bOff[0]);
-  const cost = (rowsA ? 0 : m * kt * (sharedA ? 1 : count)) + (rowsB ? 0 : n * kt * (sharedB ? 1 : count));
-  return { mp: Math.ceil(m / MR), np: Math.ceil(n / NR), kt, count, aOff, bOff, sA, sB, rowsA, rowsB, sharedA, sharedB, cost };
+  const wasmA = rowsA ? null : wasmPack('A', m, k, sam, sak, entries);
+  const wasmB = rowsB ? null : wasmPack('B', n, k, sbn, sbk, entries);
+  // NOTE: a copy and a SIMD pass cost about a quarter of packA's scalar loop per float (docs/notes/bench.md, W2)
+  const cost = (rowsA ? 0 : (wasmA ? 0.25 : 1) * m * kt * (sharedA ? 1 : count)) + (rowsB ? 0 : (wasmB ? 0.25 : 1) * n * kt * (sharedB ? 1 : count));
+  return { mp: Math.ceil(m / MR), np: Math.ceil(n / NR), kt, count, aOff, bOff, sA, sB, rowsA, rowsB, sharedA, sharedB, wasmA, wasmB, cost };
 }
 
 /**

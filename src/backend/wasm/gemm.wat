@@ -142,4 +142,98 @@
             (br $iblocks)))
         (local.set $kb (i32.add (local.get $kb) (local.get $kc)))
         (br $kblocks))))
+
+  ;; Packing for gemm.ts, where an operand is not read in place: panels of w
+  ;; lines (w = 4: A's rows; w = 8: B's columns), `panels` of them, panel q's
+  ;; k steps at dst + q·k·w·4, step j holding its w lines' values in order.
+  ;; The source was copied as it is into this memory; lines past the operand's
+  ;; edge in a last, partial panel read whatever follows it (gemm.ts zeroes
+  ;; those slots after).
+
+  ;; Lines contiguous along k (B = Wᵀ of a row-major W, as in Linear's
+  ;; forward; w = 8, or 4): line c of panel q at src + (q·w + c)·ld, step j
+  ;; at + 4j.
+  ;; Four steps of four lines at a time: a 4×4 transpose in registers.
+  (func (export "packK") (param $src i32) (param $ld i32) (param $dst i32) (param $k i32) (param $w i32) (param $panels i32)
+    (local $q i32) (local $h i32) (local $j i32) (local $c i32) (local $l0 i32) (local $d i32) (local $k4 i32) (local $step i32)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128) (local $x v128) (local $y v128)
+    (local.set $k4 (i32.and (local.get $k) (i32.const -4)))
+    ;; bytes between steps in dst
+    (local.set $step (i32.shl (local.get $w) (i32.const 2)))
+    (block $qdone
+      (loop $qloop
+        (br_if $qdone (i32.ge_u (local.get $q) (local.get $panels)))
+        ;; the panel's lines in groups of four (h = 0, or 0 and 1 for w = 8)
+        (local.set $h (i32.const 0))
+        (block $hdone
+          (loop $hloop
+            (br_if $hdone (i32.ge_u (i32.shl (local.get $h) (i32.const 2)) (local.get $w)))
+            (local.set $l0 (i32.add (local.get $src)
+              (i32.mul (i32.add (i32.mul (local.get $q) (local.get $w)) (i32.shl (local.get $h) (i32.const 2))) (local.get $ld))))
+            (local.set $d (i32.add (i32.add (local.get $dst) (i32.mul (i32.mul (local.get $q) (local.get $k)) (local.get $step)))
+              (i32.shl (local.get $h) (i32.const 4))))
+            (local.set $j (i32.const 0))
+            (block $jdone
+              (loop $jloop
+                (br_if $jdone (i32.ge_u (local.get $j) (local.get $k4)))
+                (local.set $r0 (v128.load (local.get $l0)))
+                (local.set $r1 (v128.load (i32.add (local.get $l0) (local.get $ld))))
+                (local.set $r2 (v128.load (i32.add (local.get $l0) (i32.shl (local.get $ld) (i32.const 1)))))
+                (local.set $r3 (v128.load (i32.add (local.get $l0) (i32.mul (local.get $ld) (i32.const 3)))))
+                ;; x = r0[0] r1[0] r0[1] r1[1], y = r2[0] r3[0] r2[1] r3[1]
+                (local.set $x (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+                (local.set $y (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+                (v128.store (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $x) (local.get $y)))
+                (v128.store (i32.add (local.get $d) (local.get $step))
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $x) (local.get $y)))
+                ;; steps 2 and 3
+                (local.set $x (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+                (local.set $y (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+                (v128.store (i32.add (local.get $d) (i32.shl (local.get $step) (i32.const 1)))
+                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $x) (local.get $y)))
+                (v128.store (i32.add (local.get $d) (i32.mul (local.get $step) (i32.const 3)))
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $x) (local.get $y)))
+                (local.set $l0 (i32.add (local.get $l0) (i32.const 16)))
+                (local.set $d (i32.add (local.get $d) (i32.shl (local.get $step) (i32.const 2))))
+                (local.set $j (i32.add (local.get $j) (i32.const 4)))
+                (br $jloop)))
+            ;; the last k mod 4 steps, one value at a time
+            (block $tdone
+              (loop $tloop
+                (br_if $tdone (i32.ge_u (local.get $j) (local.get $k)))
+                (local.set $c (i32.const 0))
+                (loop $cloop
+                  (f32.store (i32.add (local.get $d) (i32.shl (local.get $c) (i32.const 2)))
+                    (f32.load (i32.add (local.get $l0) (i32.mul (local.get $c) (local.get $ld)))))
+                  (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                  (br_if $cloop (i32.lt_u (local.get $c) (i32.const 4))))
+                (local.set $l0 (i32.add (local.get $l0) (i32.const 4)))
+                (local.set $d (i32.add (local.get $d) (local.get $step)))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $tloop)))
+            (local.set $h (i32.add (local.get $h) (i32.const 1)))
+            (br $hloop)))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (br $qloop))))
+
+  ;; Lines contiguous along the panel (A stored transposed, as Gᵀ in a weight
+  ;; gradient; w = 4): step j of panel q's four values at src + j·ld + q·16,
+  ;; one v128 copy per step.
+  (func (export "packM") (param $src i32) (param $ld i32) (param $dst i32) (param $k i32) (param $panels i32)
+    (local $q i32) (local $s i32) (local $d i32) (local $end i32)
+    (local.set $d (local.get $dst))
+    (block $qdone
+      (loop $qloop
+        (br_if $qdone (i32.ge_u (local.get $q) (local.get $panels)))
+        (local.set $s (i32.add (local.get $src) (i32.shl (local.get $q) (i32.const 4))))
+        (local.set $end (i32.add (local.get $d) (i32.shl (local.get $k) (i32.const 4))))
+        (block $jdone
+          (loop $jloop
+            (br_if $jdone (i32.ge_u (local.get $d) (local.get $end)))
+            (v128.store (local.get $d) (v128.load (local.get $s)))
+            (local.set $s (i32.add (local.get $s) (local.get $ld)))
+            (local.set $d (i32.add (local.get $d) (i32.const 16)))
+            (br $jloop)))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (br $qloop))))
 )
