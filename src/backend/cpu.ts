@@ -288,10 +288,14 @@ export class CpuDevice extends Device {
     // float32 col2im as row loops (window-passes.ts): the IR kernel's values, bit for bit
     const w = kernel.window;
     const windowed = !fast && w && this.fastWindows && out instanceof Float32Array && a instanceof Float32Array && this.col2im(w, a, out);
-    // ReLU, its backward and SGD's update in float32: the SIMD pass gives the loop's values
-    // (wasm/elementwise.ts); it declines (false) only past its memory cap, then the loop runs
-    const simd = !fast && !windowed && pass !== null && this.elementwise && out instanceof Float32Array && data.every((d) => d instanceof Float32Array) && this.elementwise.run(pass, out, data as Float32Array[]);
-    if (!fast && !windowed && !simd) fn(out, ...data);
+    // float32 passes of elementwise.wat (wasm/elementwise.ts): a matrix–vector product (left to
+    // the loop by the gemm) where its matrix is dense, and the kernels elementwiseKind recognises
+    // (ReLU, SGD's update, spectral norm's passes); they decline (false) past their memory cap or
+    // for a layout they do not take, then the loop runs
+    const f32 = this.elementwise && out instanceof Float32Array && data.every((d) => d instanceof Float32Array);
+    const gemv = !fast && !windowed && f32 && g && !worthPacking(g) && this.elementwise?.gemv(out, a as Float32Array, b as Float32Array, g);
+    const simd = !fast && !windowed && !gemv && pass !== null && f32 && this.elementwise?.runKernel(pass, kernel, out, data as Float32Array[]);
+    if (!fast && !windowed && !gemv && !simd) fn(out, ...data);
     if (this.profile) {
       const entry = this.profile.get(kernel.name) ?? { calls: 0, ms: 0, elements: 0 };
       entry.calls++;

@@ -9,6 +9,12 @@
  *   test/fixtures/torch_special.json (make_special.py), values and gradient,
  *   and SGD_plain of torch_nn.json (make_fixtures.py; float64 goldens, float32
  *   to rounding);
+ * - spectral norm's passes (W5): W/σ and the backward bit for bit against the
+ *   loops, Σ g·W and the matrix–vector products (float64 sums in another
+ *   order) equal to the loops on values whose sums are exact, and a spectral
+ *   Conv2d step in float32 against the same step in float64 (the reference
+ *   loop); the products also run torch_matmul.json's vector cases in
+ *   gemm.test.ts;
  * - only the exact generated kernels are taken (`elementwiseKind`), float64
  *   never is, and a pass that does not fit its memory declines (the loop runs).
  */
@@ -17,6 +23,7 @@ import * as gg from '../../src/index.js';
 import { CpuDevice } from '../../src/backend/cpu.js';
 import { getDevice } from '../../src/backend/registry.js';
 import * as K from '../../src/backend/kernels.js';
+import type { Operand } from '../../src/backend/kernel.js';
 import { elementwiseKind, openWasmElementwise } from '../../src/backend/wasm/elementwise.js';
 import { expectClose, fixture } from '../helpers/compare.js';
 import { decodeAll, type SpecialGolden } from '../helpers/special.js';
@@ -49,7 +56,7 @@ async function both(fn: () => Promise<number[][]>): Promise<{ fast: number[][]; 
   }
 }
 
-describe('float32 elementwise fast path (WebAssembly SIMD ReLU and SGD)', function () {
+describe('float32 elementwise fast path (WebAssembly SIMD: ReLU, SGD, spectral norm)', function () {
   before(function () {
     if (!engine) this.skip(); // the runtime lacks WebAssembly SIMD: the loops run (info().notes says why)
   });
@@ -134,6 +141,94 @@ describe('float32 elementwise fast path (WebAssembly SIMD ReLU and SGD)', functi
       for (let i = 0; i < ps.length; i++) expectClose(await (ps[i] as gg.Tensor).data(), (c.params_after[s]?.[i] as Step).data, { rtol: 1e-6, atol: 1e-6 }, `step ${s} param ${i}`);
     }
     expect(engine!.runs - before, 'passes').to.equal(c.grads.length * ps.length);
+  });
+
+  it('matrix–vector products (rows and columns of the matrix, either side, strided vector, tails): the loop\'s values', () => {
+    const r = rng(21);
+    // values on a 1/64 grid: every float64 sum is exact, so any order gives the loop's float32
+    const grid = (len: number): Float32Array => Float32Array.from({ length: len }, () => Math.round((r() * 4 - 2) * 64) / 64);
+    const loop = new CpuDevice({ wasm: false });
+    const check = (a: Float32Array, ao: Operand, b: Float32Array, bo: Operand, m: number, k: number, n: number, label: string): void => {
+      const kernel = K.matmul(ao, bo, [], m, k, n);
+      const want = loop.readSync(loop.run(kernel, [loop.upload(a, 'float32'), loop.upload(b, 'float32')], 'float32'));
+      const out = new Float32Array(m * n).fill(NaN);
+      const before = engine!.runs;
+      expect(engine!.gemv(out, a, b, kernel.gemm!), `${label}: taken`).to.equal(true);
+      expect(engine!.runs - before).to.equal(1);
+      expect([...out], label).to.deep.equal([...want]);
+    };
+    for (const [rows, k] of [[256, 2304], [5, 7], [9, 1], [1, 13], [33, 6]] as const) {
+      const w = grid(rows * k);
+      const x = grid(2 * k + 1);
+      // W·v (rows along k), Wᵀ·u (columns), vᵀ·Wᵀ and uᵀ·W (m = 1), a vector read at stride 2
+      check(w, { offset: 0, strides: [k, 1] }, x, { offset: 0, strides: [1, 1] }, rows, k, 1, `W·v ${rows}×${k}`);
+      check(w, { offset: 0, strides: [1, k] }, x, { offset: 1, strides: [2, 1] }, k, rows, 1, `Wᵀ·u ${k}×${rows}`);
+      check(x, { offset: 0, strides: [1, 1] }, w, { offset: 0, strides: [1, k] }, 1, k, rows, `vᵀ·Wᵀ ${k}×${rows}`);
+      check(x, { offset: 1, strides: [1, 2] }, w, { offset: 0, strides: [rows, 1] }, 1, k, rows, `uᵀ·W ${k}×${rows}`);
+    }
+    // declined: a batch, a matrix that is a small slice of a large buffer, not a vector product
+    const big = grid(100 * 100);
+    const v = grid(100);
+    const out = new Float32Array(4);
+    expect(engine!.gemv(out, big, v, K.matmul({ offset: 0, strides: [5000, 1] }, { offset: 0, strides: [1, 1] }, [], 2, 4, 1).gemm!)).to.equal(false);
+    expect(engine!.gemv(out, big, v, K.matmul({ offset: 0, strides: [8, 4, 1] }, { offset: 0, strides: [0, 1, 1] }, [2], 2, 4, 1).gemm!)).to.equal(false);
+    expect(engine!.gemv(new Float32Array(4), big, v, K.matmul({ offset: 0, strides: [4, 1] }, { offset: 0, strides: [2, 1] }, [], 2, 4, 2).gemm!)).to.equal(false);
+  });
+
+  it('spectral norm (W5): W/σ and the backward as the loop computes them, bit for bit (odd sizes); Σ g·W exact on grid values', () => {
+    const r = rng(19);
+    for (const [rows, cols] of [[7, 9], [3, 1], [4, 8], [1, 5]] as const) {
+      const n = rows * cols;
+      const w = Float32Array.from({ length: n }, () => r() * 4 - 2);
+      const g = Float32Array.from({ length: n }, () => r() * 4 - 2);
+      const u = Float32Array.from({ length: rows }, () => r() * 2 - 1);
+      const v = Float32Array.from({ length: cols }, () => r() * 2 - 1);
+      const sigma = Math.fround(1.37);
+      const c = Math.fround(-0.61);
+      const out = new Float32Array(n);
+      expect(engine!.run('divScalar', out, [w, Float32Array.of(sigma)])).to.equal(true);
+      // the loop: the float64 quotient, rounded once on the float32 store
+      expect(bits(out), `W/σ ${rows}×${cols}`).to.deep.equal(bits(w.map((x) => x / sigma)));
+      expect(engine!.run('spectralBackward', out, [g, Float32Array.of(c), Float32Array.of(sigma), u, v], [rows, cols])).to.equal(true);
+      const f0 = 1 / sigma;
+      const f3 = c / sigma / sigma;
+      const want = g.map((x, i) => x * f0 - f3 * (u[Math.floor(i / cols)] as number) * (v[i % cols] as number));
+      expect(bits(out), `backward ${rows}×${cols}`).to.deep.equal(bits(want));
+      // Σ g·W on a 1/64 grid: exact in float64 whatever the order
+      const a = w.map((x) => Math.round(x * 64) / 64);
+      const b = g.map((x) => Math.round(x * 64) / 64);
+      const dot = new Float32Array(1);
+      const kernel = { grid: { shape: [], prefix: 'i', body: ['const b0 = 0.0;', 'const b1 = 0.0;', 'let acc = 0.0;', `for (let j0 = 0.0; j0 < ${n}.0; j0 += 1.0) { const v0 = in0[b0 + j0]; const v1 = in1[b1 + j0]; const f0 = v0 * v1; acc = acc + f0; }`] } };
+      const k = { name: 'SpectralNormDot', inputs: 2, size: 1, body: [], result: 'acc', key: '', ...kernel };
+      expect(elementwiseKind(k)).to.equal('dot');
+      expect(engine!.runKernel('dot', k, dot, [a, b])).to.equal(true);
+      expect(dot[0], `Σ g·W ${n}`).to.equal(Math.fround(a.reduce((acc, x, i) => acc + x * (b[i] as number), 0)));
+    }
+  });
+
+  it('a spectral-norm Conv2d step in float32 with the passes: close to the loops and to float64', async () => {
+    const r = rng(9);
+    const [out, cin, k] = [12, 5, 3];
+    const w0 = Array.from({ length: out * cin * k * k }, () => r() * 0.4 - 0.2);
+    const gOut = Array.from({ length: out * cin * k * k }, () => r() * 2 - 1);
+    const step = async (dtype: gg.DType): Promise<number[][]> => {
+      gg.manualSeed(5);
+      const conv = new gg.nn.Conv2d(cin, out, k, { dtype });
+      gg.noGrad(() => (conv.weight as gg.Tensor).copy_(gg.tensor(w0, { shape: [out, cin, k, k], dtype })));
+      gg.nn.utils.parametrizations.spectralNorm(conv);
+      const w = conv.weight as gg.Tensor;
+      w.backward(gg.tensor(gOut, { shape: [out, cin, k, k], dtype }));
+      const orig = conv.parameters().find((p) => p.shape.length === 4);
+      return [[...(await w.data())], [...(await orig!.grad!.data())]];
+    };
+    const { fast, loop, passes } = await both(() => step('float32'));
+    // W·v, Wᵀ·u, σ's W·v, W/σ, Σ g·W, the backward (and the first call's power iterations)
+    expect(passes, 'passes').to.be.at.least(6);
+    const ref = await step('float64');
+    for (const [label, i] of [['W/σ', 0], ['gradient', 1]] as const) {
+      expectClose(fast[i] as number[], loop[i] as number[], { rtol: 1e-5, atol: 1e-6 }, `${label} against the loops`);
+      expectClose(fast[i] as number[], ref[i] as number[], { rtol: 1e-4, atol: 1e-5 }, `${label} against float64`);
+    }
   });
 
   it('takes only the exact generated kernels; float64 runs the loop; a pass past its memory declines', async () => {

@@ -83,4 +83,171 @@
           (f32.demote_f64
             (f64.add (f64.promote_f32 (f32.load (local.get $p)))
                      (f64.mul (f64.promote_f32 (f32.load (local.get $g))) (f64.promote_f32 (local.get $s)))))))))
+
+  ;; W5's passes (spectral norm over a large weight; docs/notes/architecture.md,
+  ;; "The elementwise fast path"). Products and sums of float32 values are
+  ;; accumulated in float64, as the JavaScript loops do; only the order of the
+  ;; additions differs from theirs (two or four running sums instead of one).
+
+  ;; Σ a[i]·b[i] over n floats, in float64 (two lanes, added at the end).
+  (func $dot (param $a i32) (param $b i32) (param $n i32) (result f64)
+    (local $end i32) (local $acc v128) (local $acc2 v128) (local $x v128) (local $y v128) (local $s f64)
+    (local.set $end (i32.add (local.get $a) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $v
+        (br_if $done (i32.ge_u (local.get $a) (local.get $end)))
+        (local.set $x (v128.load (local.get $a)))
+        (local.set $y (v128.load (local.get $b)))
+        (local.set $acc (f64x2.add (local.get $acc)
+          (f64x2.mul (f64x2.promote_low_f32x4 (local.get $x)) (f64x2.promote_low_f32x4 (local.get $y)))))
+        (local.set $acc2 (f64x2.add (local.get $acc2)
+          (f64x2.mul
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x)))
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $y) (local.get $y))))))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $b (i32.add (local.get $b) (i32.const 16)))
+        (br $v)))
+    (local.set $acc (f64x2.add (local.get $acc) (local.get $acc2)))
+    (local.set $s (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $tdone
+      (loop $t
+        (br_if $tdone (i32.ge_u (local.get $a) (local.get $end)))
+        (local.set $s (f64.add (local.get $s)
+          (f64.mul (f64.promote_f32 (f32.load (local.get $a))) (f64.promote_f32 (f32.load (local.get $b))))))
+        (local.set $a (i32.add (local.get $a) (i32.const 4)))
+        (local.set $b (i32.add (local.get $b) (i32.const 4)))
+        (br $t)))
+    (local.get $s))
+
+  (func (export "dot") (param $a i32) (param $b i32) (param $n i32) (result f64)
+    (call $dot (local.get $a) (local.get $b) (local.get $n)))
+
+  ;; out[i] = float32(Σ_k a[i·lda + k]·x[k]), i < m, k < k: a matrix-vector
+  ;; product over rows (lda bytes apart) contiguous along k.
+  (func (export "gemvRows") (param $a i32) (param $lda i32) (param $x i32) (param $out i32) (param $m i32) (param $k i32)
+    (local $i i32)
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $i) (local.get $m)))
+        (f32.store (local.get $out) (f32.demote_f64 (call $dot (local.get $a) (local.get $x) (local.get $k))))
+        (local.set $a (i32.add (local.get $a) (local.get $lda)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
+
+  ;; out[j] = float32(Σ_i x[i]·a[i·lda + j]), j < n, i < m: a matrix-vector
+  ;; product along columns (Wᵀ·u of a row-major W), summed row by row into
+  ;; float64 sums at acc (n doubles, 16-byte aligned), then rounded.
+  (func (export "gemvCols") (param $a i32) (param $lda i32) (param $x i32) (param $acc i32) (param $out i32) (param $m i32) (param $n i32)
+    (local $i i32) (local $j i32) (local $p i32) (local $q i32) (local $n4 i32) (local $xi v128) (local $v v128)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    ;; zero the sums
+    (local.set $j (i32.const 0))
+    (block $zdone
+      (loop $z
+        (br_if $zdone (i32.ge_u (local.get $j) (local.get $n)))
+        (f64.store (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 3))) (f64.const 0))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $z)))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $i) (local.get $m)))
+        (local.set $xi (f64x2.splat (f64.promote_f32 (f32.load (local.get $x)))))
+        (local.set $p (local.get $a))
+        (local.set $q (local.get $acc))
+        (local.set $j (i32.const 0))
+        (block $vdone
+          (loop $v
+            (br_if $vdone (i32.ge_u (local.get $j) (local.get $n4)))
+            (local.set $v (v128.load (local.get $p)))
+            (v128.store (local.get $q) (f64x2.add (v128.load (local.get $q))
+              (f64x2.mul (local.get $xi) (f64x2.promote_low_f32x4 (local.get $v)))))
+            (v128.store offset=16 (local.get $q) (f64x2.add (v128.load offset=16 (local.get $q))
+              (f64x2.mul (local.get $xi) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (local.set $q (i32.add (local.get $q) (i32.const 32)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $v)))
+        (block $tdone
+          (loop $t
+            (br_if $tdone (i32.ge_u (local.get $j) (local.get $n)))
+            (f64.store (local.get $q) (f64.add (f64.load (local.get $q))
+              (f64.mul (f64x2.extract_lane 0 (local.get $xi)) (f64.promote_f32 (f32.load (local.get $p))))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (local.set $q (i32.add (local.get $q) (i32.const 8)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $t)))
+        (local.set $a (i32.add (local.get $a) (local.get $lda)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows)))
+    (local.set $j (i32.const 0))
+    (block $odone
+      (loop $o
+        (br_if $odone (i32.ge_u (local.get $j) (local.get $n)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $j) (i32.const 2)))
+          (f32.demote_f64 (f64.load (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 3))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $o))))
+
+  ;; out = x / s: float32 division is correctly rounded, as the loop's float64
+  ;; quotient rounded to float32 is (53 bits ≥ 2·24 + 2: no double rounding).
+  (func (export "divScalar") (param $x i32) (param $s f32) (param $out i32) (param $n i32)
+    (local $end i32) (local $sv v128)
+    (local.set $sv (f32x4.splat (local.get $s)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $v
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (v128.store (local.get $out) (f32x4.div (v128.load (local.get $x)) (local.get $sv)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $v)))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $tdone
+      (loop $t
+        (br_if $tdone (i32.ge_u (local.get $x) (local.get $end)))
+        (f32.store (local.get $out) (f32.div (f32.load (local.get $x)) (local.get $s)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br $t))))
+
+  ;; Spectral norm's backward (nn/utils/spectral.ts): out[i, j] =
+  ;; float32(g[i, j]·f0 - (f3·u[i])·v[j]) over rows × cols, in float64 as the
+  ;; loop (f0 = 1/σ and f3 = c/σ/σ computed by the caller as the loop does).
+  (func (export "spectralBackward") (param $g i32) (param $u i32) (param $v i32) (param $out i32) (param $rows i32) (param $cols i32) (param $f0 f64) (param $f3 f64)
+    (local $i i32) (local $j i32) (local $c2 i32) (local $vp i32) (local $f4 v128) (local $f0v v128) (local $x v128)
+    (local.set $f0v (f64x2.splat (local.get $f0)))
+    (local.set $c2 (i32.and (local.get $cols) (i32.const -2)))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $f4 (f64x2.splat (f64.mul (local.get $f3) (f64.promote_f32 (f32.load (local.get $u))))))
+        (local.set $vp (local.get $v))
+        (local.set $j (i32.const 0))
+        (block $vdone
+          (loop $vl
+            (br_if $vdone (i32.ge_u (local.get $j) (local.get $c2)))
+            (v128.store64_lane 0 (local.get $out)
+              (f32x4.demote_f64x2_zero
+                (f64x2.sub
+                  (f64x2.mul (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $g))) (local.get $f0v))
+                  (f64x2.mul (local.get $f4) (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $vp)))))))
+            (local.set $g (i32.add (local.get $g) (i32.const 8)))
+            (local.set $vp (i32.add (local.get $vp) (i32.const 8)))
+            (local.set $out (i32.add (local.get $out) (i32.const 8)))
+            (local.set $j (i32.add (local.get $j) (i32.const 2)))
+            (br $vl)))
+        (if (i32.lt_u (local.get $j) (local.get $cols))
+          (then
+            (f32.store (local.get $out)
+              (f32.demote_f64 (f64.sub
+                (f64.mul (f64.promote_f32 (f32.load (local.get $g))) (local.get $f0))
+                (f64.mul (f64x2.extract_lane 0 (local.get $f4)) (f64.promote_f32 (f32.load (local.get $vp)))))))
+            (local.set $g (i32.add (local.get $g) (i32.const 4)))
+            (local.set $out (i32.add (local.get $out) (i32.const 4)))))
+        (local.set $u (i32.add (local.get $u) (i32.const 4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
 )
