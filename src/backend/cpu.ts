@@ -293,8 +293,8 @@ export class CpuDevice extends Device {
     // (ReLU, SGD's update, spectral norm's passes); they decline (false) past their memory cap or
     // for a layout they do not take, then the loop runs
     const f32 = this.elementwise && out instanceof Float32Array && data.every((d) => d instanceof Float32Array);
-    const gemv = !fast && !windowed && f32 && g && !worthPacking(g) && this.elementwise?.gemv(out, a as Float32Array, b as Float32Array, g);
-    const simd = !fast && !windowed && !gemv && pass !== null && f32 && this.elementwise?.runKernel(pass, kernel, out, data as Float32Array[]);
+    const gemv = !fast && !windowed && f32 && g && !worthPacking(g) && this.elementwise?.gemv(out, a as Float32Array, b as Float32Array, g, inputs);
+    const simd = !fast && !windowed && !gemv && pass !== null && f32 && this.elementwise?.runKernel(pass, kernel, out, data as Float32Array[], inputs);
     if (!fast && !windowed && !gemv && !simd) fn(out, ...data);
     if (this.profile) {
       const entry = this.profile.get(kernel.name) ?? { calls: 0, ms: 0, elements: 0 };

@@ -231,6 +231,48 @@ describe('float32 elementwise fast path (WebAssembly SIMD: ReLU, SGD, spectral n
     }
   });
 
+  it('keeps copies of large inputs per device buffer: a second W5-like step copies nothing; a freed key is copied again', async () => {
+    const r = rng(4);
+    const [out, cin, k] = [16, 128, 3];
+    const gv = Array.from({ length: out * cin * k * k }, () => r() * 2 - 1);
+    // two steps of one spectral-norm Conv2d (its u and v move each step); the copies counted in the second
+    const twoSteps = async (): Promise<{ grad: number[]; copies: number; passes: number }> => {
+      gg.manualSeed(6);
+      const conv = new gg.nn.Conv2d(cin, out, k);
+      gg.nn.utils.parametrizations.spectralNorm(conv);
+      const g = gg.tensor(gv, { shape: [out, cin, k, k] });
+      const orig = conv.parameters().find((p) => p.shape.length === 4)!;
+      (conv.weight as gg.Tensor).backward(g);
+      orig.grad = null;
+      const [runs, copies] = [engine!.runs, engine!.copies];
+      (conv.weight as gg.Tensor).backward(g);
+      return { grad: [...(await orig.grad!.data())], copies: engine!.copies - copies, passes: engine!.runs - runs };
+    };
+    const kept = await twoSteps();
+    expect(kept.passes, 'passes').to.be.at.least(6);
+    expect(kept.copies, 'copies of W and g').to.equal(0);
+    cpu.elementwise = null;
+    try {
+      expectClose(kept.grad, (await twoSteps()).grad, { rtol: 1e-5, atol: 1e-6 }, 'against the loops');
+    } finally {
+      cpu.elementwise = engine;
+    }
+    // a key is a buffer: live, its copy is reused (even if the array were changed: buffers are never written);
+    // freed, the array may hold another tensor's values, so it is copied again
+    const x = Float32Array.from({ length: 20000 }, (_, i) => (i % 3) - 1);
+    const key = { freed: false };
+    const o = new Float32Array(x.length);
+    const before = engine!.copies;
+    expect(engine!.run('relu', o, [x], [x.length], 0, [key])).to.equal(true);
+    expect(engine!.run('relu', o, [x], [x.length], 0, [key])).to.equal(true);
+    expect(engine!.copies - before, 'one copy while the key lives').to.equal(1);
+    x.fill(5);
+    const freed = { freed: true };
+    expect(engine!.run('relu', o, [x], [x.length], 0, [freed])).to.equal(true);
+    expect(engine!.copies - before, 'copied again for a freed key').to.equal(2);
+    expect(o.every((v) => v === 5)).to.equal(true);
+  });
+
   it('takes only the exact generated kernels; float64 runs the loop; a pass past its memory declines', async () => {
     // float64: the same kernel text, the loop runs (the pass is float32 only)
     const before = engine!.runs;

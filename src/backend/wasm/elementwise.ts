@@ -50,6 +50,23 @@ interface WasmApi {
 
 /** The most memory the engine takes: 256 MiB (three arrays of up to ~22M floats); larger ones run the loop. */
 const MAX_BYTES = 2 ** 28;
+/** Inputs of at least this many floats are kept in a slot between passes (`place`); smaller ones are copied each time. */
+const KEEP_MIN = 2 ** 14;
+/** Slots of kept copies: two, so that a pass over two large inputs (Σ g·W) keeps both. */
+const SLOTS = 2;
+
+/** Who an input array belongs to: a device buffer (never written once made; `freed` once its array may be reused). */
+export interface CopyKey {
+  readonly freed: boolean;
+}
+
+/** A slot of the memory and the array range it holds a copy of (key null: none). */
+interface Slot {
+  key: CopyKey | null;
+  start: number;
+  length: number;
+  used: number;
+}
 
 // The statements fusion.ts generates for each pass, in order (`Kernel.body` of a flat
 // kernel; `Kernel.grid.body` of a one-dimensional grid kernel).
@@ -69,6 +86,9 @@ const SPECTRAL_BACKWARD = [
   'const v0 = in0[gid];', 'const v1 = in1[0.0];', 'const v2 = in2[0.0];', 'const v3 = in3[i0];', 'const v4 = in4[i1];',
   'const f0 = 1.0 / v2;', 'const f1 = v0 * f0;', 'const f2 = v1 / v2;', 'const f3 = f2 / v2;', 'const f4 = f3 * v3;', 'const f5 = f4 * v4;', 'const f6 = f1 - f5;',
 ];
+
+/** `n` rounded up to a multiple of 4 floats (16 bytes: v128 and float64 alignment). */
+const align = (n: number): number => Math.ceil(n / 4) * 4;
 
 const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((s, i) => s === b[i]);
 
@@ -98,11 +118,30 @@ export function elementwiseKind(kernel: Kernel): ElementwiseKind | null {
   return null;
 }
 
-/** The passes over one WebAssembly instance and memory (one thread). */
+/**
+ * The passes over one WebAssembly instance and memory (one thread). The
+ * memory holds `SLOTS` slots of kept copies, then scratch space for the
+ * rest of a pass (outputs, small vectors, inputs without a key).
+ *
+ * A large input with a key (its device buffer) is copied into a slot and the
+ * copy kept while the buffer lives: a cpu buffer is never written once a
+ * kernel made it (tensor/storage.ts) and its array is reused only after it
+ * is freed, so a live key means the copy is current (norm.ts does the same
+ * for x). W5 reads its weight in five passes a step and the same gradient
+ * every step: kept, neither is copied again.
+ */
 export class WasmElementwise {
   private f32: Float32Array;
   /** Passes run so far (for tests and profiles). */
   runs = 0;
+  /** Copies of inputs into slots so far (for tests: a kept copy is not made again). */
+  copies = 0;
+  /** Floats per slot; scratch space starts after the slots. */
+  private cap = 0;
+  private readonly slots: Slot[] = Array.from({ length: SLOTS }, () => ({ key: null, start: 0, length: 0, used: 0 }));
+  private clock = 0;
+  /** The next free float of the scratch space while a pass lays out its arrays (`scratch`). */
+  private top = 0;
 
   constructor(
     private readonly exp: ElementwiseExports,
@@ -114,73 +153,120 @@ export class WasmElementwise {
   }
 
   /**
-   * Room for `floats` floats from address 0; false past `maxBytes` (the
-   * caller runs its loop).
+   * Room for slots of `keep` floats (the largest input to keep; slots never
+   * shrink, a larger size drops the kept copies) and `scratch` floats after
+   * them; false past `maxBytes` (the caller runs its loop). Resets the
+   * scratch space.
    */
-  private reserve(floats: number): boolean {
-    const bytes = floats * 4;
+  private reserve(keep: number, scratch: number): boolean {
+    const cap = keep > this.cap ? align(keep) : this.cap;
+    const bytes = (SLOTS * cap + scratch) * 4;
     if (bytes > this.maxBytes || !growTo(this.memory, bytes)) return false;
+    if (cap !== this.cap) {
+      this.cap = cap;
+      for (const s of this.slots) s.key = null;
+    }
     // NOTE: growing detaches the old ArrayBuffer; the view is made again
     if (this.f32.buffer !== this.memory.buffer) this.f32 = new Float32Array(this.memory.buffer);
+    this.top = SLOTS * cap;
     return true;
+  }
+
+  /** `length` floats of scratch space (16-byte aligned), after `reserve`. */
+  private scratch(length: number): number {
+    const at = this.top;
+    this.top += align(length);
+    return at;
+  }
+
+  /**
+   * Float address of a copy of x[start, start + length): a kept copy in a
+   * slot when `key` is given and the range is large (copied unless a live
+   * copy of the same range is there; slots in `busy` are not taken), else a
+   * fresh copy in scratch space. Call after `reserve` (whose `keep` covers
+   * `length` when kept, whose `scratch` covers it when not).
+   */
+  private place(x: Float32Array, start: number, length: number, key: CopyKey | null | undefined, busy: number[]): number {
+    if (!key || length < KEEP_MIN) {
+      const at = this.scratch(length);
+      this.f32.set(x.subarray(start, start + length), at);
+      return at;
+    }
+    const tick = ++this.clock;
+    let i = this.slots.findIndex((s) => s.key === key && !key.freed && s.start === start && s.length === length);
+    if (i < 0) {
+      // the least recently used slot not in busy
+      i = this.slots.reduce((best, s, j) => (busy.includes(j) || (best >= 0 && (this.slots[best] as Slot).used <= s.used) ? best : j), -1);
+      this.f32.set(x.subarray(start, start + length), i * this.cap);
+      this.copies++;
+      this.slots[i] = { key, start, length, used: tick };
+    } else (this.slots[i] as Slot).used = tick;
+    busy.push(i);
+    return i * this.cap;
+  }
+
+  /** Floats of slot space and of scratch space that `place` needs for an input of `length` floats. */
+  private static room(length: number, key: CopyKey | null | undefined): [number, number] {
+    return key && length >= KEEP_MIN ? [length, 0] : [0, align(length)];
   }
 
   /**
    * Run pass `kind` for a kernel of `out.length` elements: `inputs` as the
    * kernel takes them (full-size arrays, 0-d tensors as one-element arrays),
    * `shape` the kernel's grid (spectralBackward's rows × cols), `count` the
-   * dot product's number of terms (its arrays hold at least that many).
+   * dot product's number of terms (its arrays hold at least that many),
+   * `keys` the inputs' device buffers (their copies are kept: `place`).
    * Writes every element of `out` and returns true, or false (writing
    * nothing) when the arrays do not fit in `maxBytes`; the caller then runs
    * its loop.
    */
-  run(kind: ElementwiseKind, out: Float32Array, inputs: readonly Float32Array[], shape: readonly number[] = [out.length], count = 0): boolean {
+  run(kind: ElementwiseKind, out: Float32Array, inputs: readonly Float32Array[], shape: readonly number[] = [out.length], count = 0, keys: readonly (CopyKey | null)[] = []): boolean {
     const n = out.length;
-    // regions 16-byte aligned: the copied inputs, then the output
-    const cap = Math.ceil((kind === 'dot' ? count : n) / 4) * 4;
-    const arrays = kind === 'relu' || kind === 'divScalar' ? 1 : 2;
-    const small = kind === 'spectralBackward' ? Math.ceil((shape[0] as number) / 4) * 4 + Math.ceil((shape[1] as number) / 4) * 4 : 0;
-    if (!this.reserve((arrays + 1) * cap + small)) return false;
-    const f = this.f32;
-    const o = arrays * cap;
+    // the large inputs (kept when keyed), then scratch: the output and spectralBackward's u and v
+    const len = kind === 'dot' ? count : n;
+    const arrays = kind === 'relu' || kind === 'divScalar' || kind === 'spectralBackward' ? 1 : 2;
+    const rooms = Array.from({ length: arrays }, (_, i) => WasmElementwise.room(len, keys[i]));
+    const small = kind === 'spectralBackward' ? align(shape[0] as number) + align(shape[1] as number) : 0;
+    const keep = Math.max(0, ...rooms.map((r) => r[0]));
+    if (!this.reserve(keep, rooms.reduce((t, r) => t + r[1], 0) + align(n) + small)) return false;
+    const busy: number[] = [];
+    const at = Array.from({ length: arrays }, (_, i) => 4 * this.place(inputs[i] as Float32Array, 0, len, keys[i], busy));
+    const [x0 = 0, x1 = 0] = at;
     if (kind === 'dot') {
-      f.set((inputs[0] as Float32Array).subarray(0, count), 0);
-      f.set((inputs[1] as Float32Array).subarray(0, count), cap);
-      out[0] = this.exp.dot(0, cap * 4, count);
+      out[0] = this.exp.dot(x0, x1, count);
       this.runs++;
       return true;
     }
-    for (let i = 0; i < arrays; i++) f.set((inputs[i] as Float32Array).subarray(0, n), i * cap);
-    if (kind === 'relu') this.exp.relu(0, o * 4, n);
-    else if (kind === 'reluBackward') this.exp.reluBackward(0, cap * 4, o * 4, n);
-    else if (kind === 'axpy') this.exp.axpy(0, cap * 4, (inputs[2] as Float32Array)[0] as number, o * 4, n);
-    else if (kind === 'divScalar') this.exp.divScalar(0, (inputs[1] as Float32Array)[0] as number, o * 4, n);
+    const o = this.scratch(n);
+    if (kind === 'relu') this.exp.relu(x0, o * 4, n);
+    else if (kind === 'reluBackward') this.exp.reluBackward(x0, x1, o * 4, n);
+    else if (kind === 'axpy') this.exp.axpy(x0, x1, (inputs[2] as Float32Array)[0] as number, o * 4, n);
+    else if (kind === 'divScalar') this.exp.divScalar(x0, (inputs[1] as Float32Array)[0] as number, o * 4, n);
     else {
-      // spectralBackward: g (in0) copied; u (in3, per row) and v (in4, per column) after the output
+      // spectralBackward: g (in0) placed; u (in3, per row) and v (in4, per column) in scratch
       const [rows, cols] = [shape[0] as number, shape[1] as number];
-      const uAt = o + cap;
-      const vAt = uAt + Math.ceil(rows / 4) * 4;
-      f.set((inputs[3] as Float32Array).subarray(0, rows), uAt);
-      f.set((inputs[4] as Float32Array).subarray(0, cols), vAt);
+      const uAt = this.place(inputs[3] as Float32Array, 0, rows, null, busy);
+      const vAt = this.place(inputs[4] as Float32Array, 0, cols, null, busy);
       const c = (inputs[1] as Float32Array)[0] as number;
       const sigma = (inputs[2] as Float32Array)[0] as number;
       // the loop's scalars, in its order: f0 = 1/σ, f3 = (c/σ)/σ
-      this.exp.spectralBackward(0, uAt * 4, vAt * 4, o * 4, rows, cols, 1 / sigma, c / sigma / sigma);
+      this.exp.spectralBackward(x0, uAt * 4, vAt * 4, o * 4, rows, cols, 1 / sigma, c / sigma / sigma);
     }
-    out.set(f.subarray(o, o + n));
+    out.set(this.f32.subarray(o, o + n));
     this.runs++;
     return true;
   }
 
   /**
    * Run `kernel` (whose `elementwiseKind` is `kind`) on these arrays: `run`
-   * with the shape and count its text gives. False: the loop runs.
+   * with the shape and count its text gives (`keys`: the inputs' device
+   * buffers). False: the loop runs.
    */
-  runKernel(kind: ElementwiseKind, kernel: Kernel, out: Float32Array, inputs: readonly Float32Array[]): boolean {
+  runKernel(kind: ElementwiseKind, kernel: Kernel, out: Float32Array, inputs: readonly Float32Array[], keys: readonly (CopyKey | null)[] = []): boolean {
     // the dot product's count is in its loop's text (both inputs hold at least that many)
     const count = kind === 'dot' ? Number(DOT.exec(kernel.grid?.body[3] ?? '')?.[1] ?? NaN) : 0;
     if (kind === 'dot' && (!(count >= 0) || inputs.some((x) => x.length < count))) return false;
-    return this.run(kind, out, inputs, kernel.grid?.shape ?? [out.length], count);
+    return this.run(kind, out, inputs, kernel.grid?.shape ?? [out.length], count, keys);
   }
 
   /**
@@ -190,15 +276,16 @@ export class WasmElementwise {
    * rows, summed in float64): out = a·b, every element written, true; false
    * (nothing written) for any other product or past `maxBytes`.
    */
-  gemv(out: Float32Array, a: Float32Array, b: Float32Array, spec: GemmSpec): boolean {
+  gemv(out: Float32Array, a: Float32Array, b: Float32Array, spec: GemmSpec, keys: readonly (CopyKey | null)[] = []): boolean {
     const { m, k, n } = spec;
     if (spec.batch.length !== 0 || (spec.sum ?? 0) !== 0 || k === 0) return false;
     // the matrix and the vector: M (outputs × k) at strides (so, sk), x at stride sx
     let mat: Float32Array, vec: Float32Array, mo: number, so: number, sk: number, xo: number, sx: number, outs: number;
+    let key: CopyKey | null | undefined;
     const [sam, sak] = [spec.a.strides[0] ?? 0, spec.a.strides[1] ?? 0];
     const [sbk, sbn] = [spec.b.strides[0] ?? 0, spec.b.strides[1] ?? 0];
-    if (n === 1) [mat, vec, mo, so, sk, xo, sx, outs] = [a, b, spec.a.offset, sam, sak, spec.b.offset, sbk, m];
-    else if (m === 1) [mat, vec, mo, so, sk, xo, sx, outs] = [b, a, spec.b.offset, sbn, sbk, spec.a.offset, sak, n];
+    if (n === 1) [mat, vec, mo, so, sk, xo, sx, outs, key] = [a, b, spec.a.offset, sam, sak, spec.b.offset, sbk, m, keys[0]];
+    else if (m === 1) [mat, vec, mo, so, sk, xo, sx, outs, key] = [b, a, spec.b.offset, sbn, sbk, spec.a.offset, sak, n, keys[1]];
     else return false;
     // rows: each output's k values contiguous (so = row length); columns: each step's outputs contiguous
     const rows = sk === 1 && so >= k;
@@ -207,18 +294,17 @@ export class WasmElementwise {
     const span = rows ? (outs - 1) * so + k : (k - 1) * sk + outs;
     // dense enough to copy as it is (a sliced view of a much larger matrix runs the loop)
     if (span > 2 * outs * k + 64) return false;
-    const capM = Math.ceil(span / 4) * 4;
-    const capX = Math.ceil(k / 4) * 4;
-    const capO = Math.ceil(outs / 4) * 4;
-    // matrix, vector, output, then (columns) float64 sums: 2 floats each
-    if (!this.reserve(capM + capX + capO + (cols ? 2 * capO : 0))) return false;
+    // the matrix (kept when keyed), then scratch: the vector, the output, (columns) float64 sums of 2 floats each
+    const [keep, rest] = WasmElementwise.room(span, key);
+    if (!this.reserve(keep, rest + align(k) + align(outs) + (cols ? 2 * align(outs) : 0))) return false;
+    const at = this.place(mat, mo, span, key, []);
+    const x = this.scratch(k);
     const f = this.f32;
-    f.set(mat.subarray(mo, mo + span), 0);
-    if (sx === 1) f.set(vec.subarray(xo, xo + k), capM);
-    else for (let i = 0; i < k; i++) f[capM + i] = vec[xo + i * sx] as number;
-    const o = capM + capX;
-    if (rows) this.exp.gemvRows(0, so * 4, capM * 4, o * 4, outs, k);
-    else this.exp.gemvCols(0, sk * 4, capM * 4, (o + capO) * 4, o * 4, k, outs);
+    if (sx === 1) f.set(vec.subarray(xo, xo + k), x);
+    else for (let i = 0; i < k; i++) f[x + i] = vec[xo + i * sx] as number;
+    const o = this.scratch(outs);
+    if (rows) this.exp.gemvRows(at * 4, so * 4, x * 4, o * 4, outs, k);
+    else this.exp.gemvCols(at * 4, sk * 4, x * 4, this.scratch(2 * outs) * 4, o * 4, k, outs);
     out.set(f.subarray(o, o + outs));
     this.runs++;
     return true;
