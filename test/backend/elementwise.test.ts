@@ -107,9 +107,33 @@ describe('float32 elementwise fast path (WebAssembly SIMD: ReLU, SGD, spectral n
       }
       return Promise.all(model.parameters().map(async (p) => [...(await p.data())]));
     });
-    // per step: relu, its backward, four parameter updates
-    expect(passes).to.equal(3 * 6);
+    // per step: relu, its backward, four parameter updates, two bias adds, two bias-gradient column sums
+    expect(passes).to.equal(3 * 10);
     fast.forEach((p, i) => expect(bits(p), `parameter ${i}`).to.deep.equal(bits(loop[i] as number[])));
+  });
+
+  it('a bias added to every row and the column sums of its gradient: the loop\'s bits, odd sizes; strided views run the loop', async () => {
+    const r = rng(8);
+    for (const [rows, cols] of [[3, 5], [7, 4], [128, 10], [5, 257], [2, 3]] as const) {
+      const xs = Array.from({ length: rows * cols }, () => r() * 8 - 4);
+      const bs = Array.from({ length: cols }, () => r() * 2 - 1);
+      const gs = Array.from({ length: rows * cols }, () => r() * 2 - 1);
+      const { fast, loop, passes } = await both(async () => {
+        const x = gg.tensor(xs, { shape: [rows, cols], dtype: 'float32' });
+        const b = gg.tensor(bs, { shape: [cols], dtype: 'float32', requiresGrad: true });
+        const y = x.add(b);
+        y.backward(gg.tensor(gs, { shape: [rows, cols], dtype: 'float32' }));
+        return [[...(await y.data())], [...(await b.grad!.data())]];
+      });
+      expect(passes, `${rows}×${cols}: passes`).to.equal(2);
+      expect(bits(fast[0] as number[]), `${rows}×${cols}: x + b`).to.deep.equal(bits(loop[0] as number[]));
+      expect(bits(fast[1] as number[]), `${rows}×${cols}: Σ rows`).to.deep.equal(bits(loop[1] as number[]));
+    }
+    // a transposed x: strided reads, the loop runs
+    const before = engine!.runs;
+    const xt = gg.tensor(Array.from({ length: 12 }, (_, i) => i), { shape: [4, 3], dtype: 'float32' }).t();
+    expect([...(await xt.add(gg.tensor([1, 2, 3, 4], { dtype: 'float32' })).data())]).to.deep.equal([1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15]);
+    expect(engine!.runs - before, 'strided add passes').to.equal(0);
   });
 
   it('PyTorch: f32/relu on special values (torch_special.json), values and gradient', async () => {

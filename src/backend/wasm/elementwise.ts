@@ -1,7 +1,8 @@
 /**
  * Float32 passes of the training-step workloads in WebAssembly SIMD
  * (elementwise.wat), for the `cpu` device (docs/notes/architecture.md, "The
- * elementwise fast path"): ReLU, ReLU's backward and SGD's update (W2), and
+ * elementwise fast path"): ReLU, ReLU's backward, SGD's update, the bias add
+ * and the bias gradient's column sums (W2), and
  * spectral norm's passes over its weight (W5): matrix-vector products, the
  * division by σ, Σ g·W and the backward. The JavaScript loops run these at
  * 1–9 ns per element (a data-dependent branch per element for ReLU; float32
@@ -22,7 +23,7 @@ import { elementwiseWasm } from './elementwise-wasm.js';
 import { growTo } from './memory.js';
 
 /** The passes elementwise.wat has. */
-export type ElementwiseKind = 'relu' | 'reluBackward' | 'axpy' | 'divScalar' | 'dot' | 'spectralBackward';
+export type ElementwiseKind = 'relu' | 'reluBackward' | 'axpy' | 'divScalar' | 'dot' | 'spectralBackward' | 'addRows' | 'colSum';
 
 interface ElementwiseExports {
   relu(x: number, out: number, n: number): void;
@@ -33,6 +34,7 @@ interface ElementwiseExports {
   gemvRows(a: number, lda: number, x: number, out: number, m: number, k: number): void;
   gemvCols(a: number, lda: number, x: number, acc: number, out: number, m: number, n: number): void;
   spectralBackward(g: number, u: number, v: number, out: number, rows: number, cols: number, f0: number, f3: number): void;
+  addRows(x: number, b: number, out: number, rows: number, cols: number): void;
 }
 
 interface WasmMemory {
@@ -90,6 +92,14 @@ const SPECTRAL_BACKWARD = [
 /** `n` rounded up to a multiple of 4 floats (16 bytes: v128 and float64 alignment). */
 const align = (n: number): number => Math.ceil(n / 4) * 4;
 
+/** x[i, j] + b[j] over a 2-D grid (Linear's bias; x in0, b in1). */
+const ADD_ROWS = ['const v0 = in0[gid];', 'const v1 = in1[i1];'];
+/** Σ over the rows of x[rows, n] per column (the bias's gradient): the sum's statements after `const base = i0;`. */
+const COL_SUM = /^for \(let j0 = 0\.0; j0 < (\d+)\.0; j0 \+= 1\.0\) \{ const v = in0\[base \+ j0 \* (\d+)\.0\]; acc = acc \+ v; \}$/;
+
+/** The rows of a column sum `kernel` (whose kind is 'colSum'), from its loop's text. */
+const colSumRows = (kernel: Kernel): number => Number(COL_SUM.exec(kernel.grid?.body[2] ?? '')?.[1] ?? NaN);
+
 const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((s, i) => s === b[i]);
 
 /**
@@ -107,7 +117,15 @@ export function elementwiseKind(kernel: Kernel): ElementwiseKind | null {
     const n = b.length === 4 && b[0] === 'const b0 = 0.0;' && b[1] === 'const b1 = 0.0;' && b[2] === 'let acc = 0.0;' ? DOT.exec(b[3] as string) : null;
     return kernel.inputs === 2 && kernel.result === 'acc' && n ? 'dot' : null;
   }
-  if (grid?.shape.length === 2) return kernel.inputs === 5 && kernel.result === 'f6' && same(grid.body, SPECTRAL_BACKWARD) ? 'spectralBackward' : null;
+  if (grid?.shape.length === 2) {
+    if (kernel.inputs === 5 && kernel.result === 'f6' && same(grid.body, SPECTRAL_BACKWARD)) return 'spectralBackward';
+    return kernel.inputs === 2 && kernel.result === 'v0 + v1' && same(grid.body, ADD_ROWS) ? 'addRows' : null;
+  }
+  if (grid?.shape.length === 1 && kernel.inputs === 1 && kernel.result === 'acc' && grid.body.length === 3 && grid.body[0] === 'const base = i0;' && grid.body[1] === 'let acc = 0.0;') {
+    // a column sum: rows of n = shape[0] floats, summed down each column (the stride is the row length)
+    const m = COL_SUM.exec(grid.body[2] as string);
+    return m && Number(m[2]) === grid.shape[0] ? 'colSum' : null;
+  }
   // a one-dimensional grid kernel's statements are its grid body (the flat body adds `const i0 = gid;`)
   if (grid && grid.shape.length !== 1) return null;
   const body = grid ? grid.body : kernel.body;
@@ -213,8 +231,9 @@ export class WasmElementwise {
   /**
    * Run pass `kind` for a kernel of `out.length` elements: `inputs` as the
    * kernel takes them (full-size arrays, 0-d tensors as one-element arrays),
-   * `shape` the kernel's grid (spectralBackward's rows × cols), `count` the
-   * dot product's number of terms (its arrays hold at least that many),
+   * `shape` the kernel's grid (spectralBackward's and addRows' rows × cols),
+   * `count` the dot product's number of terms or the column sum's rows (its
+   * arrays hold at least that many),
    * `keys` the inputs' device buffers (their copies are kept: `place`).
    * Writes every element of `out` and returns true, or false (writing
    * nothing) when the arrays do not fit in `maxBytes`; the caller then runs
@@ -223,10 +242,10 @@ export class WasmElementwise {
   run(kind: ElementwiseKind, out: Float32Array, inputs: readonly Float32Array[], shape: readonly number[] = [out.length], count = 0, keys: readonly (CopyKey | null)[] = []): boolean {
     const n = out.length;
     // the large inputs (kept when keyed), then scratch: the output and spectralBackward's u and v
-    const len = kind === 'dot' ? count : n;
-    const arrays = kind === 'relu' || kind === 'divScalar' || kind === 'spectralBackward' ? 1 : 2;
+    const len = kind === 'dot' ? count : kind === 'colSum' ? count * n : n;
+    const arrays = kind === 'relu' || kind === 'divScalar' || kind === 'spectralBackward' || kind === 'addRows' || kind === 'colSum' ? 1 : 2;
     const rooms = Array.from({ length: arrays }, (_, i) => WasmElementwise.room(len, keys[i]));
-    const small = kind === 'spectralBackward' ? align(shape[0] as number) + align(shape[1] as number) : 0;
+    const small = kind === 'spectralBackward' ? align(shape[0] as number) + align(shape[1] as number) : kind === 'addRows' ? align(shape[1] as number) : kind === 'colSum' ? align(count) + 2 * align(n) : 0;
     const keep = Math.max(0, ...rooms.map((r) => r[0]));
     if (!this.reserve(keep, rooms.reduce((t, r) => t + r[1], 0) + align(n) + small)) return false;
     const busy: number[] = [];
@@ -242,6 +261,15 @@ export class WasmElementwise {
     else if (kind === 'reluBackward') this.exp.reluBackward(x0, x1, o * 4, n);
     else if (kind === 'axpy') this.exp.axpy(x0, x1, (inputs[2] as Float32Array)[0] as number, o * 4, n);
     else if (kind === 'divScalar') this.exp.divScalar(x0, (inputs[1] as Float32Array)[0] as number, o * 4, n);
+    else if (kind === 'addRows') {
+      const [rows, cols] = [shape[0] as number, shape[1] as number];
+      this.exp.addRows(x0, this.place(inputs[1] as Float32Array, 0, cols, null, busy) * 4, o * 4, rows, cols);
+    } else if (kind === 'colSum') {
+      // Σ_i 1·x[i, j] row after row in float64: the loop's sums in its order (gemvCols with ones)
+      const ones = this.scratch(count);
+      this.f32.fill(1, ones, ones + count);
+      this.exp.gemvCols(x0, n * 4, ones * 4, this.scratch(2 * n) * 4, o * 4, count, n);
+    }
     else {
       // spectralBackward: g (in0) placed; u (in3, per row) and v (in4, per column) in scratch
       const [rows, cols] = [shape[0] as number, shape[1] as number];
@@ -263,9 +291,10 @@ export class WasmElementwise {
    * buffers). False: the loop runs.
    */
   runKernel(kind: ElementwiseKind, kernel: Kernel, out: Float32Array, inputs: readonly Float32Array[], keys: readonly (CopyKey | null)[] = []): boolean {
-    // the dot product's count is in its loop's text (both inputs hold at least that many)
-    const count = kind === 'dot' ? Number(DOT.exec(kernel.grid?.body[3] ?? '')?.[1] ?? NaN) : 0;
+    // the dot product's count and the column sum's rows are in their loops' text (the inputs hold that many)
+    const count = kind === 'dot' ? Number(DOT.exec(kernel.grid?.body[3] ?? '')?.[1] ?? NaN) : kind === 'colSum' ? colSumRows(kernel) : 0;
     if (kind === 'dot' && (!(count >= 0) || inputs.some((x) => x.length < count))) return false;
+    if (kind === 'colSum' && (!(count >= 1) || (inputs[0] as Float32Array).length < count * out.length)) return false;
     return this.run(kind, out, inputs, kernel.grid?.shape ?? [out.length], count, keys);
   }
 

@@ -250,4 +250,36 @@
         (local.set $u (i32.add (local.get $u) (i32.const 4)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $rows))))
+
+  ;; out[i, j] = x[i, j] + b[j] over rows × cols (a bias added to every row):
+  ;; float32 addition is correctly rounded, as the loop's float64 sum rounded
+  ;; to float32 is (no double rounding), so bit for bit the loop.
+  (func (export "addRows") (param $x i32) (param $b i32) (param $out i32) (param $rows i32) (param $cols i32)
+    (local $i i32) (local $j i32) (local $c4 i32) (local $bp i32)
+    (local.set $c4 (i32.and (local.get $cols) (i32.const -4)))
+    (block $done
+      (loop $r
+        (br_if $done (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $bp (local.get $b))
+        (local.set $j (i32.const 0))
+        (block $vdone
+          (loop $v
+            (br_if $vdone (i32.ge_u (local.get $j) (local.get $c4)))
+            (v128.store (local.get $out) (f32x4.add (v128.load (local.get $x)) (v128.load (local.get $bp))))
+            (local.set $x (i32.add (local.get $x) (i32.const 16)))
+            (local.set $bp (i32.add (local.get $bp) (i32.const 16)))
+            (local.set $out (i32.add (local.get $out) (i32.const 16)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $v)))
+        (block $tdone
+          (loop $t
+            (br_if $tdone (i32.ge_u (local.get $j) (local.get $cols)))
+            (f32.store (local.get $out) (f32.add (f32.load (local.get $x)) (f32.load (local.get $bp))))
+            (local.set $x (i32.add (local.get $x) (i32.const 4)))
+            (local.set $bp (i32.add (local.get $bp) (i32.const 4)))
+            (local.set $out (i32.add (local.get $out) (i32.const 4)))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $t)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $r))))
 )
