@@ -20,7 +20,7 @@
  */
 import type { GemmSpec, Kernel } from '../kernel.js';
 import { elementwiseWasm } from './elementwise-wasm.js';
-import { growTo } from './memory.js';
+import { growTo, wasmApi, type WasmMemory } from './memory.js';
 
 /** The passes elementwise.wat has. */
 export type ElementwiseKind = 'relu' | 'reluBackward' | 'axpy' | 'divScalar' | 'dot' | 'spectralBackward' | 'addRows' | 'colSum';
@@ -35,19 +35,6 @@ interface ElementwiseExports {
   gemvCols(a: number, lda: number, x: number, acc: number, out: number, m: number, n: number): void;
   spectralBackward(g: number, u: number, v: number, out: number, rows: number, cols: number, f0: number, f3: number): void;
   addRows(x: number, b: number, out: number, rows: number, cols: number): void;
-}
-
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-
-/** The parts of the WebAssembly namespace used here (lib ES2022 does not declare it). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (d: { initial: number; maximum: number }) => WasmMemory;
 }
 
 /** The most memory the engine takes: 256 MiB (three arrays of up to ~22M floats); larger ones run the loop. */
@@ -348,7 +335,7 @@ let reason = '';
  * WebAssembly or its 128-bit SIMD.
  */
 export function openWasmElementwise(maxBytes = MAX_BYTES): WasmElementwise | null {
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  const api = wasmApi();
   try {
     if (!api) throw new Error('no WebAssembly in this runtime');
     const bin = atob(elementwiseWasm);

@@ -15,13 +15,8 @@
  */
 import type { GemmSpec } from '../kernel.js';
 import { gemmSharedFlagAt, gemmWasm } from './gemm-wasm.js';
-import { growTo } from './memory.js';
+import { growTo, wasmApi, type WasmApi, type WasmMemory } from './memory.js';
 import { decodeBase64, sharedForm, startPool, wantedThreads, type ThreadPool } from './threads.js';
-
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
 
 interface GemmExports {
   /** gemm.wat's `gemm`: the arguments of `GemmArgs`, in its order, with A panels [p0, p1). */
@@ -46,14 +41,6 @@ interface GemmArgs {
 /** The argument list of gemm.wat's `gemm` for A panels [p0, p1). */
 const argList = (g: GemmArgs, p0: number, p1: number): number[] =>
   [g.pa, g.pb, g.pc, p0, p1, g.np, g.k, g.ap, g.ar, g.ak, g.mpe, g.ae, g.bq, g.bk, g.npe, g.be, g.ldc, g.ke, g.ake, g.bke];
-
-/** The parts of the WebAssembly namespace used here (lib ES2022 does not declare it). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (d: { initial: number; maximum: number; shared?: boolean }) => WasmMemory;
-}
 
 /** Rows of A per panel and columns of B per panel (gemm.wat's MR and NR). */
 const MR = 4;
@@ -529,7 +516,7 @@ let reason = '';
  */
 export function wasmGemm(): WasmGemm | null {
   if (loaded !== undefined) return loaded;
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  const api = wasmApi();
   try {
     if (!api) throw new Error('no WebAssembly in this runtime');
     const plain = decodeBase64(gemmWasm);
@@ -581,7 +568,7 @@ function threaded(api: WasmApi, plain: Uint8Array): WasmGemm | null {
  * null where this runtime runs the gemm on one thread.
  */
 export function openThreadedGemm(): WasmGemm | null {
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  const api = wasmApi();
   return api && wasmGemm() ? threaded(api, decodeBase64(gemmWasm)) : null;
 }
 

@@ -1,7 +1,32 @@
 /**
- * What the WebAssembly engines (gemm.ts, norm.ts) share about their linear
- * memory: growing it to hold a working set.
+ * What the WebAssembly engines (gemm.ts, norm.ts, elementwise.ts) share: the
+ * typed view of the `WebAssembly` namespace they use, and growing their linear
+ * memory to hold a working set.
  */
+
+/** The part of `WebAssembly.Memory` an engine holds (plain or shared). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** The parts of the WebAssembly namespace the engines use (lib ES2022 does not declare it). */
+export interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (d: { initial: number; maximum: number; shared?: boolean }) => WasmMemory;
+}
+
+/**
+ * The host's `WebAssembly` namespace, or undefined where there is none (the
+ * engines then decline and the IR kernels run).
+ *
+ * @example const api = wasmApi(); if (api === undefined) return null;
+ */
+export function wasmApi(): WasmApi | undefined {
+  return (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+}
 
 /** A WebAssembly page: 64 KiB. */
 export const PAGE = 65536;

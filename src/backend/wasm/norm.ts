@@ -21,7 +21,7 @@
  */
 import type { GroupInput, GroupLayout, GroupPasses } from '../group-passes.js';
 import { normSharedFlagAt, normWasm } from './norm-wasm.js';
-import { growTo } from './memory.js';
+import { growTo, wasmApi, type WasmApi, type WasmMemory } from './memory.js';
 import { decodeBase64, sharedForm, startPool, wantedThreads, type ThreadPool } from './threads.js';
 
 /** norm.wat's exports; each runs groups [g0, g1) (its last two arguments). */
@@ -35,19 +35,6 @@ interface NormExports {
 /** The exports a worker may be asked to run (their names, as threads.ts posts them). */
 const PASSES = ['moments', 'gradSums', 'output', 'gradInput'] as const;
 type Pass = (typeof PASSES)[number];
-
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-
-/** The parts of the WebAssembly namespace used here (lib ES2022 does not declare it). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (d: { initial: number; maximum: number; shared?: boolean }) => WasmMemory;
-}
 
 /** The memory's maximum in pages (norm.wat's import): 2 GiB. */
 const MAX_PAGES = 32768;
@@ -327,7 +314,7 @@ let reason = '';
  * cannot start them).
  */
 export function openWasmNorm(maxBytes = MAX_BYTES, threads = wantedThreads()): WasmNorm | null {
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  const api = wasmApi();
   try {
     if (!api) throw new Error('no WebAssembly in this runtime');
     const bytes = decodeBase64(normWasm);
