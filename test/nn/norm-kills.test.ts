@@ -11,6 +11,7 @@
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
 import { batchNorm, groupNorm, instanceNorm, layerNorm, moments } from '../../src/nn/normalization.js';
+import { realVar } from '../../src/nn/norm/functional.js';
 import { expectClose, fixture, values, F64 } from '../helpers/compare.js';
 
 const nn = gg.nn;
@@ -481,5 +482,43 @@ describe('SwitchableNorm2d: BatchNorm2d\'s buffer rules', () => {
   it('SwitchNorm2d with eps 0 on a constant input: NaN, its authors\' plain 1/sqrt(var + eps) (0·inf)', async () => {
     const y = new nn.SwitchNorm2d(2, { ...f64, eps: 0 }).call(gg.full([2, 2, 2, 2], 3, f64));
     expect((await values(y)).every((v) => Number.isNaN(v))).to.equal(true);
+  });
+});
+
+describe('the layers\' named kernels (float64 on the cpu), in order', () => {
+  // the fused kernels each pass is (docs/notes/architecture.md, "Fused kernels"); their names are
+  // what gg.profile shows. Plain ops (add, div, sum, ...) are left out: only the named ones are pinned.
+  const named = async (fn: () => unknown): Promise<string> =>
+    (await gg.profile(fn)).kernels
+      .map((k) => `${k.kernel} ${k.elements}`)
+      .filter((k) => /^[A-Z]/.test(k))
+      .join(', ');
+  const wave = (n: number): number[] => Array.from({ length: n }, (_, i) => Math.sin(12.9898 + i * 78.233) * 2 + 0.3);
+  const x = (shape: number[]): gg.Tensor => gg.tensor(wave(shape.reduce((a, b) => a * b, 1)), { ...f64, shape });
+
+  it('BatchNorm1d in training and in evaluation, InstanceNorm1d tracking its statistics', async () => {
+    const bn = new nn.BatchNorm1d(3, f64);
+    // the moments (max |x - s|, the scale, Σc, Σc²), both running buffers, the primitive
+    expect(await named(() => bn.forward(x([4, 3, 5])))).to.equal('AbsMax 3, Scale 3, CentredSum 3, CentredSquareSum 3, RunningUpdate 3, RunningUpdate 3, Mean 3, NativeBatchNormScale 3, NativeBatchNorm 60');
+    bn.eval();
+    expect(await named(() => bn.forward(x([4, 3, 5])))).to.equal('InvStd 3, Normalize 60');
+    const inorm = new nn.InstanceNorm1d(3, { ...f64, trackRunningStats: true });
+    // per (sample, channel): the running mean from the groups' means, the running variance from their unbiased variances
+    expect(await named(() => inorm.forward(x([4, 3, 5])))).to.equal(
+      'AbsMax 12, Scale 12, CentredSum 12, CentredSquareSum 12, Mean 12, MeanOfInput 12, RunningUpdate 3, Variance 12, RealVar 12, RunningUpdate 3, Mean 12, NativeBatchNormScale 12, NativeBatchNorm 60',
+    );
+  });
+
+  it('the moments\' lazy fields, and realVar', async () => {
+    const m = moments(x([4, 3, 5]), [0, 2], { eps: 1e-5 });
+    expect(await named(() => [m.centred, m.mean, m.var, m.epsScaled, realVar(m)])).to.equal('Centred 60, Mean 3, MeanOfInput 3, Variance 3, EpsScaled 3, RealVar 3');
+  });
+
+  it('SwitchableNorm2d in training, SwitchNorm2d in evaluation', async () => {
+    const sw = new nn.SwitchableNorm2d(3, f64);
+    expect(await named(() => sw.forward(x([2, 3, 2, 2])))).to.equal('AbsMax 1, Scale 1, CentredSum 6, CentredSquareSum 6, Mean 6, Variance 6, RunningUpdate 3, RunningUpdate 3, EpsScaled 1, InvStd 6, Normalize 24');
+    const sn = new nn.SwitchNorm2d(3, f64);
+    sn.eval();
+    expect(await named(() => sn.forward(x([2, 3, 2, 2])))).to.equal('AbsMax 1, Scale 1, CentredSum 6, CentredSquareSum 6, Mean 6, Variance 6, EpsScaled 1, InvStd 6, Normalize 24');
   });
 });

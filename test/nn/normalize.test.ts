@@ -79,7 +79,7 @@ function primitive(k: Case, ts: T[]): T {
 function composed(k: Case, ts: T[]): T {
   const { x, w, b } = split(k, ts);
   const m = moments(x, k.dims, { eps: k.eps });
-  const is = invStd(m.var, m.epsScaled, k.safe, k.safe && k.eps > 0);
+  const is = invStd(m.var, m.epsScaled, k.safe);
   return normalized(m, m.centredMean, [is, ...(w ? [w] : [])], b);
 }
 

@@ -94,9 +94,10 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
     const m = x.detach().fused([shift], { expr: fx.f('abs', fx.sub(X, S)), dims: opts.commonScale ? all : ds, kind: 'max', name: 'AbsMax' });
     // NOTE: at least sqrt(eps) (eps/scale² stays <= 1); where the data is all equal, 1;
     // a NaN or inf max would turn every value of the group into NaN: those groups keep scale 1
-    const floor = eps > 0 ? Math.sqrt(eps) : 0;
+    // (a negative eps gives NaN, no floor, as 0 does)
+    const floor = Math.sqrt(eps);
     const k = floor > 0 ? fx.f('maximum', X, fx.c(floor)) : fx.where(fx.f('gt', X, fx.c(0)), X, fx.c(1));
-    return m.fused([], { expr: fx.where(fx.f('eq', fx.sub(k, k), fx.c(0)), k, fx.c(1)), dims: [], kind: 'sum', name: 'Scale' });
+    return mapOf(m, [], fx.where(fx.f('eq', fx.sub(k, k), fx.c(0)), k, fx.c(1)), 'Scale');
   });
   const inv = fast ? fast.inv : noGrad(() => scale.reciprocal());
   const c = fx.mul(fx.sub(X, S), INV);
@@ -121,23 +122,23 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
     sum1,
     sum2,
     get centred(): Tensor {
-      centred ??= x.fused([shift, inv], { expr: c, dims: [], kind: 'sum', name: 'Centred' });
+      centred ??= mapOf(x, [shift, inv], c, 'Centred');
       return centred;
     },
     get centredMean(): Tensor {
-      centredMean ??= sum1.fused([], { expr: cm, dims: [], kind: 'sum', name: 'Mean' });
+      centredMean ??= mapOf(sum1, [], cm, 'Mean');
       return centredMean;
     },
     get mean(): Tensor {
-      mean ??= this.centredMean.fused([scale, shift], { expr: fx.add(fx.mul(X, S), INV), dims: [], kind: 'sum', name: 'MeanOfInput' });
+      mean ??= mapOf(this.centredMean, [scale, shift], fx.add(fx.mul(X, S), INV), 'MeanOfInput');
       return mean;
     },
     get var(): Tensor {
-      v ??= sum1.fused([sum2], { expr: fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0)), dims: [], kind: 'sum', name: 'Variance' });
+      v ??= mapOf(sum1, [sum2], fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0)), 'Variance');
       return v;
     },
     get epsScaled(): Tensor {
-      epsScaled ??= noGrad(() => inv.fused([], { expr: fx.mul(fx.mul(X, X), fx.c(eps)), dims: [], kind: 'sum', name: 'EpsScaled' }));
+      epsScaled ??= noGrad(() => mapOf(inv, [], fx.mul(fx.mul(X, X), fx.c(eps)), 'EpsScaled'));
       return epsScaled;
     },
     eps,
@@ -158,7 +159,7 @@ export function normalized(m: Moments, sub: Tensor, factors: readonly Tensor[], 
   let e = fx.sub(fx.mul(fx.sub(fx.in(0), fx.in(1)), fx.in(2)), fx.in(3));
   factors.forEach((_, i) => (e = fx.mul(e, fx.in(4 + i))));
   if (bias) e = fx.add(e, fx.in(4 + factors.length));
-  return m.x.fused([m.shift, m.inv, sub, ...factors, ...(bias ? [bias] : [])], { expr: e, dims: [], kind: 'sum', name: 'Normalize' });
+  return mapOf(m.x, [m.shift, m.inv, sub, ...factors, ...(bias ? [bias] : [])], e, 'Normalize');
 }
 
 /**
@@ -181,7 +182,8 @@ export function normalizeOver(x: Tensor, m: Moments, weight: Tensor | null, bias
 export function realVar(m: Moments, factor = 1): Tensor {
   const [V, K] = [fx.in(0), fx.in(1)];
   const e = fx.mul(V, fx.mul(K, K));
-  return m.var.fused([m.scale], { expr: factor === 1 ? e : fx.mul(e, fx.c(factor)), dims: [], kind: 'sum', name: 'RealVar' });
+  // ×1 is exact: one formula for every factor
+  return mapOf(m.var, [m.scale], fx.mul(e, fx.c(factor)), 'RealVar');
 }
 
 /**
@@ -190,16 +192,16 @@ export function realVar(m: Moments, factor = 1): Tensor {
  * inf (PyTorch's batch norm training kernels do the same), so a constant
  * channel normalises to 0 and the output is β, with finite gradients.
  * `safe` false is the plain formula (layer and group norm, evaluation).
- * `eps` may be a tensor (eps in the units of scaled moments); `epsIsPositive`
- * tells whether the eps it stands for is > 0 (then no guard is needed).
+ * `eps` may be a tensor (eps in the units of scaled moments). With eps > 0
+ * the guard never applies (v + eps > 0), so it changes no value.
  */
-export function invStd(v: Tensor, eps: number | Tensor, safe: boolean, epsIsPositive = false): Tensor {
+export function invStd(v: Tensor, eps: number | Tensor, safe: boolean): Tensor {
   // one fused kernel: rsqrt(v + eps) = 1/sqrt(v + eps), the composites' formulas
   const ve = fx.add(fx.in(0), typeof eps === 'number' ? fx.c(eps) : fx.in(1));
   const rsqrt = (t: Expr): Expr => fx.div(fx.c(1), fx.f('sqrt', t));
   const nz = fx.f('ne', ve, fx.c(0));
-  const expr = epsIsPositive || !safe ? rsqrt(ve) : fx.mul(rsqrt(fx.where(nz, ve, fx.c(1))), nz);
-  return v.fused(typeof eps === 'number' ? [] : [eps], { expr, dims: [], kind: 'sum', name: 'InvStd' });
+  const expr = safe ? fx.mul(rsqrt(fx.where(nz, ve, fx.c(1))), nz) : rsqrt(ve);
+  return mapOf(v, typeof eps === 'number' ? [] : [eps], expr, 'InvStd');
 }
 
 /**
@@ -213,7 +215,13 @@ function affineNormalized(x: Tensor, mean: Tensor, is: Tensor, weight: Tensor | 
   const normal = bias ? fx.add(fx.mul(fx.sub(X, M), A), fx.in(3)) : fx.mul(fx.sub(X, M), A);
   const pytorch = fx.add(fx.mul(X, A), fx.sub(bias ? fx.in(3) : fx.c(0), fx.mul(M, A)));
   const e = fx.where(fx.f('eq', fx.sub(A, A), fx.c(0)), normal, pytorch);
-  return x.fused([mean, scale, ...(bias ? [bias] : [])], { expr: e, dims: [], kind: 'sum', name: 'Normalize' });
+  return mapOf(x, [mean, scale, ...(bias ? [bias] : [])], e, 'Normalize');
+}
+
+/** A fused map (no reduced dim) over `t` and `rest`; its kind is what its backward reads when it is recorded. */
+function mapOf(t: Tensor, rest: readonly Tensor[], expr: Expr, name: string): Tensor {
+  // Stryker disable next-line ArrayDeclaration: a dim that is no index reduces nothing (docs/notes/mutation-testing.md)
+  return t.fused(rest, { expr, dims: [], kind: 'sum', name });
 }
 
 /** [1, C, 1, ...] for a per-channel vector against an input of `rank` dims. */
@@ -223,16 +231,14 @@ function channelShape(c: number, rank: number): number[] {
 
 /** @internal PyTorch's `_verify_batch_size`. */
 export function verifyBatchSize(shape: readonly number[]): void {
-  let size = shape[0] ?? 1;
-  for (let i = 2; i < shape.length; i++) size *= shape[i] ?? 1;
-  if (size === 1) throw new Error(`Expected more than 1 value per channel when training, got input size ${fmt(shape)}`);
+  // one value per channel: every dim but the channels' (dim 1) of size 1
+  if (shape.every((n, i) => i === 1 || n === 1)) throw new Error(`Expected more than 1 value per channel when training, got input size ${fmt(shape)}`);
 }
 
 /** PyTorch's `_verify_spatial_size`. */
 function verifySpatialSize(shape: readonly number[]): void {
-  let size = 1;
-  for (let i = 2; i < shape.length; i++) size *= shape[i] ?? 1;
-  if (size === 1) throw new Error(`Expected more than 1 spatial element when training, got input size ${fmt(shape)}`);
+  // one spatial element: every dim after the channels' of size 1
+  if (shape.every((n, i) => i < 2 || n === 1)) throw new Error(`Expected more than 1 spatial element when training, got input size ${fmt(shape)}`);
 }
 
 /** @internal The per-channel element checks of `torch.batch_norm`, in its order. */
@@ -258,8 +264,8 @@ export function updateRunning(running: Tensor, stat: Tensor, factor: number | Te
     // one fused kernel: running·(1 - f) + stat·f
     const next =
       typeof factor === 'number'
-        ? running.fused([s], { expr: fx.add(fx.mul(R, fx.c(1 - factor)), fx.mul(S, fx.c(factor))), dims: [], kind: 'sum', name: 'RunningUpdate' })
-        : running.fused([s, factor.reshape([])], { expr: fx.add(fx.mul(R, fx.add(fx.neg(F), fx.c(1))), fx.mul(S, F)), dims: [], kind: 'sum', name: 'RunningUpdate' });
+        ? mapOf(running, [s], fx.add(fx.mul(R, fx.c(1 - factor)), fx.mul(S, fx.c(factor))), 'RunningUpdate')
+        : mapOf(running, [s, factor.reshape([])], fx.add(fx.mul(R, fx.add(fx.neg(F), fx.c(1))), fx.mul(S, F)), 'RunningUpdate');
     running.assign(next);
   });
 }
@@ -276,7 +282,7 @@ function updateRunningWith(running: Tensor, stat: Expr, inputs: readonly Tensor[
     const R = fx.in(0);
     const F = fx.in(inputs.length + 1);
     const expr = typeof factor === 'number' ? fx.add(fx.mul(R, fx.c(1 - factor)), fx.mul(stat, fx.c(factor))) : fx.add(fx.mul(R, fx.add(fx.neg(F), fx.c(1))), fx.mul(stat, F));
-    const next = r.fused([...inputs.map((t) => t.detach()), ...(typeof factor === 'number' ? [] : [factor.reshape([])])], { expr, dims: [], kind: 'sum', name: 'RunningUpdate' });
+    const next = mapOf(r, [...inputs.map((t) => t.detach()), ...(typeof factor === 'number' ? [] : [factor.reshape([])])], expr, 'RunningUpdate');
     running.assign(next.reshape(running.shape));
   });
 }
@@ -292,13 +298,10 @@ function updateRunningStats(m: Moments, runningMean: Tensor | null, runningVar: 
   const cm = fx.div(S1, fx.c(n));
   if (runningMean) updateRunningWith(runningMean, fx.add(fx.mul(cm, fx.in(2)), fx.in(3)), [m.sum1, m.scale, m.shift], momentum);
   if (!runningVar) return;
-  if (n > 1) {
-    const d = fx.sub(fx.div(S2, fx.c(n)), fx.mul(cm, cm));
-    const v = fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0));
-    updateRunningWith(runningVar, fx.mul(fx.mul(v, fx.mul(K, K)), fx.c(n / (n - 1))), [m.sum1, m.sum2, m.scale], momentum);
-  } else {
-    updateRunning(runningVar, noGrad(() => m.var.mul(NaN)), momentum);
-  }
+  // n > 1: training refuses one value per channel before (verifyBatchSize)
+  const d = fx.sub(fx.div(S2, fx.c(n)), fx.mul(cm, cm));
+  const v = fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0));
+  updateRunningWith(runningVar, fx.mul(fx.mul(v, fx.mul(K, K)), fx.c(n / (n - 1))), [m.sum1, m.sum2, m.scale], momentum);
 }
 
 /** The argument types of a functional normalisation, checked before anything runs (docs/notes/validation.md). */
@@ -416,7 +419,8 @@ export function instanceNorm(
       const dims = input.shape.map((_, i) => i).filter((i) => i >= 2);
       const m = noGrad(() => moments(input.detach(), dims, { eps }));
       if (runningMean) updateRunning(runningMean, noGrad(() => m.mean.mean(0)), momentum);
-      if (runningVar) updateRunning(runningVar, noGrad(() => (m.count > 1 ? realVar(m, m.count / (m.count - 1)) : m.var.mul(NaN)).mean(0)), momentum);
+      // count > 1: training refuses one spatial element before (verifySpatialSize)
+      if (runningVar) updateRunning(runningVar, noGrad(() => realVar(m, m.count / (m.count - 1)).mean(0)), momentum);
       return normalizeOver(input, m, weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null, true, 'NativeBatchNorm', dims);
     }
     if (!runningMean || !runningVar) throw new Error('Expected running_mean and running_var to be defined when use_input_stats is false');

@@ -132,7 +132,7 @@ export class SwitchableNorm2d extends NormBase {
     }
     const mean = mix(this.mean_weight, [meanK, layer.mean, bnMean]);
     const variance = mix(this.var_weight, [inst.var, layer.var, bnVar]);
-    let scale = invStd(variance, inst.epsScaled, true, this.eps > 0);
+    let scale = invStd(variance, inst.epsScaled, true);
     if (this.weight) scale = scale.mul(this.weight.reshape(1, c, 1, 1));
     // (x - mean)/k = centred - (mean/k - shift/k), one fused pass with the affine part
     return normalized(inst, mean.sub(shiftK), [scale], this.bias ? this.bias.reshape(1, c, 1, 1) : null);
