@@ -509,6 +509,11 @@ describe('the layers\' named kernels (float64 on the cpu), in order', () => {
     );
   });
 
+  it('LayerNorm and GroupNorm: the primitive under their PyTorch names', async () => {
+    expect(await named(() => new nn.LayerNorm([5], f64).forward(x([4, 3, 5])))).to.equal('AbsMax 12, Scale 12, CentredSum 12, CentredSquareSum 12, Mean 12, NativeLayerNormScale 12, NativeLayerNorm 60');
+    expect(await named(() => new nn.GroupNorm(3, 6, f64).forward(x([2, 6, 5])))).to.equal('AbsMax 6, Scale 6, CentredSum 6, CentredSquareSum 6, Mean 6, NativeGroupNormScale 6, NativeGroupNorm 60');
+  });
+
   it('the moments\' lazy fields, and realVar', async () => {
     const m = moments(x([4, 3, 5]), [0, 2], { eps: 1e-5 });
     expect(await named(() => [m.centred, m.mean, m.var, m.epsScaled, realVar(m)])).to.equal('Centred 60, Mean 3, MeanOfInput 3, Variance 3, EpsScaled 3, RealVar 3');
@@ -520,5 +525,12 @@ describe('the layers\' named kernels (float64 on the cpu), in order', () => {
     const sn = new nn.SwitchNorm2d(3, f64);
     sn.eval();
     expect(await named(() => sn.forward(x([2, 3, 2, 2])))).to.equal('AbsMax 1, Scale 1, CentredSum 6, CentredSquareSum 6, Mean 6, Variance 6, EpsScaled 1, InvStd 6, Normalize 24');
+  });
+});
+
+describe('an empty batch with zero channels', () => {
+  it('batch norm returns the empty input as it is (no weight[0] or bias[0] to tie it to; PyTorch raises an IndexError, docs/notes/mutation-testing.md)', async () => {
+    const y = batchNorm(gg.zeros([2, 0, 3], f64), null, null, gg.zeros([0], f64), gg.zeros([0], f64), true);
+    expect(y.shape).to.deep.equal([2, 0, 3]);
   });
 });

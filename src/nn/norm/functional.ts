@@ -91,7 +91,13 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
   const scale = fast ? fast.scale : noGrad(() => {
     const all = x.shape.map((_, i) => i);
     // max |x - s| per group (over everything with commonScale): detached, so no gradient flows through it
-    const m = x.detach().fused([shift], { expr: fx.f('abs', fx.sub(X, S)), dims: opts.commonScale ? all : ds, kind: 'max', name: 'AbsMax' });
+    const m = x.detach().fused([shift], {
+      expr: fx.f('abs', fx.sub(X, S)),
+      dims: opts.commonScale ? all : ds,
+      // Stryker disable next-line StringLiteral: any kind but 'sum' reduces by max (backend/fusion.ts); only an empty group would differ, and moments never runs on one
+      kind: 'max',
+      name: 'AbsMax',
+    });
     // NOTE: at least sqrt(eps) (eps/scale² stays <= 1); where the data is all equal, 1;
     // a NaN or inf max would turn every value of the group into NaN: those groups keep scale 1
     // (a negative eps gives NaN, no floor, as 0 does)
