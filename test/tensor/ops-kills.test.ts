@@ -496,3 +496,83 @@ describe('op table on a gpu.js device', () => {
     { skipCpu: true },
   );
 });
+
+describe('op table: the summed product of a broadcast operand\'s gradient (productTo, matmul\'s `sum`)', () => {
+  // quarter-integers in [-2, 2]: every product and sum below is exact in float32 and float64
+  const wave = (n: number, seed: number): number[] => Array.from({ length: n }, (_, i) => Math.round(Math.sin(seed * 12.9898 + i * 78.233) * 8) / 4);
+  /** Σ over `batch` of the [m, k]·[k, n] products read through the index functions, as an [m, n] row-major array. */
+  const summed = (batch: number, m: number, k: number, n: number, a: (b: number, i: number, l: number) => number, b: (b: number, l: number, j: number) => number): number[] =>
+    Array.from({ length: m * n }, (_, e) => {
+      let s = 0;
+      for (let t = 0; t < batch; t++) for (let l = 0; l < k; l++) s += a(t, Math.floor(e / n), l) * b(t, l, e % n);
+      return s + 0;
+    });
+  /** The values, -0 read as 0 (a sum of products may end in either). */
+  const vals = async (t: gg.Tensor | null): Promise<number[]> => Array.from(await (t as gg.Tensor).data(), (v) => v + 0);
+  const kernels = async (fn: () => unknown): Promise<string> => (await gg.profile(fn)).kernels.map((r) => `${r.kernel} ${r.elements}`).join(', ');
+
+  it('float32 on the cpu (its gemm packs the operands): a weight broadcast over the batch gets one summed product', async () => {
+    const [xs, ws, gs] = [wave(60, 1), wave(10, 2), wave(24, 3)];
+    const x = gg.tensor(xs, { shape: [4, 3, 5], requiresGrad: true });
+    const w = gg.tensor(ws, { shape: [5, 2], requiresGrad: true });
+    const y = x.matmul(w);
+    // x's gradient: one product per batch entry (60 values); w's: Σ_b x_bᵀ g_b as one product (10 values, no sum kernel)
+    expect(await kernels(() => y.backward(gg.tensor(gs, { shape: [4, 3, 2] })))).to.equal('matmul 60, matmul 10');
+    const X = (b: number, i: number, l: number): number => xs[b * 15 + i * 5 + l] as number;
+    const G = (b: number, i: number, j: number): number => gs[b * 6 + i * 2 + j] as number;
+    expect(await vals(w.grad)).to.deep.equal(summed(4, 5, 3, 2, (b, k, m) => X(b, m, k), G));
+    const wantX = Array.from({ length: 60 }, (_, e) => {
+      const [b, m, k] = [Math.floor(e / 15), Math.floor(e / 5) % 3, e % 5];
+      return G(b, m, 0) * (ws[k * 2] as number) + G(b, m, 1) * (ws[k * 2 + 1] as number);
+    });
+    expect(await vals(x.grad)).to.deep.equal(wantX.map((v) => v + 0));
+  });
+
+  it('float32 on the cpu: both operands broadcast, over a leading dim and over a size-1 dim', async () => {
+    // p [2, 1, 3, 5] · q [4, 5, 2] → [2, 4, 3, 2]: p's gradient sums over dim 1 (its size 1), q's over dim 0 (absent)
+    const [ps, qs, gs] = [wave(30, 6), wave(40, 7), wave(48, 8)];
+    const p = gg.tensor(ps, { shape: [2, 1, 3, 5], requiresGrad: true });
+    const q = gg.tensor(qs, { shape: [4, 5, 2], requiresGrad: true });
+    const y = p.matmul(q);
+    expect(await kernels(() => y.backward(gg.tensor(gs, { shape: [2, 4, 3, 2] })))).to.equal('matmul 30, matmul 40');
+    const P = (i: number, m: number, k: number): number => ps[i * 15 + m * 5 + k] as number;
+    const Q = (j: number, k: number, n: number): number => qs[j * 10 + k * 2 + n] as number;
+    const G = (i: number, j: number, m: number, n: number): number => gs[i * 24 + j * 6 + m * 2 + n] as number;
+    // p.grad[i] = Σ_j g[i, j]·q[j]ᵀ; q.grad[j] = Σ_i p[i]ᵀ·g[i, j]
+    const wantP = [0, 1].flatMap((i) => summed(4, 3, 2, 5, (j, m, n) => G(i, j, m, n), (j, n, k) => Q(j, k, n)));
+    const wantQ = [0, 1, 2, 3].flatMap((j) => summed(2, 5, 3, 2, (i, k, m) => P(i, m, k), (i, m, n) => G(i, j, m, n)));
+    expect(await vals(p.grad)).to.deep.equal(wantP.map((v) => v + 0));
+    expect(await vals(q.grad)).to.deep.equal(wantQ.map((v) => v + 0));
+  });
+
+  it('matmul with `sum` (float64): its backward gives each batch entry its own gradient', async () => {
+    const [xs, ys, gs] = [wave(60, 1), wave(40, 2), wave(6, 3)];
+    const x = gg.tensor(xs, { ...f64, shape: [4, 3, 5], requiresGrad: true });
+    const y = gg.tensor(ys, { ...f64, shape: [4, 5, 2], requiresGrad: true });
+    const s = (x as Tensor).matmulSum(y as Tensor, 1);
+    expect(s.shape).to.deep.equal([3, 2]);
+    const X = (b: number, i: number, l: number): number => xs[b * 15 + i * 5 + l] as number;
+    const Y = (b: number, l: number, j: number): number => ys[b * 10 + l * 2 + j] as number;
+    expect(await vals(s)).to.deep.equal(summed(4, 3, 5, 2, X, Y));
+    s.backward(gg.tensor(gs, { ...f64, shape: [3, 2] }));
+    const G = (i: number, j: number): number => gs[i * 2 + j] as number;
+    // x.grad[b] = G·y[b]ᵀ, y.grad[b] = x[b]ᵀ·G
+    const wantX = Array.from({ length: 60 }, (_, e) => {
+      const [b, m, k] = [Math.floor(e / 15), Math.floor(e / 5) % 3, e % 5];
+      return G(m, 0) * Y(b, k, 0) + G(m, 1) * Y(b, k, 1);
+    });
+    const wantY = Array.from({ length: 40 }, (_, e) => {
+      const [b, k, n] = [Math.floor(e / 10), Math.floor(e / 2) % 5, e % 2];
+      return [0, 1, 2].reduce((a, m) => a + X(b, m, k) * G(m, n), 0);
+    });
+    expect(await vals(x.grad)).to.deep.equal(wantX.map((v) => v + 0));
+    expect(await vals(y.grad)).to.deep.equal(wantY.map((v) => v + 0));
+  });
+
+  it('matmul refuses a `sum` that is not a count of its batch dims', () => {
+    const a = gg.ones([4, 3, 5], f64) as Tensor;
+    const b = gg.ones([4, 5, 2], f64) as Tensor;
+    for (const sum of [2, -1, 0.5]) expect(() => ops.matmul.forward([a, b], { sum }), String(sum)).to.throw(`internal: matmul cannot sum ${sum} of 1 batch dims`);
+    expect(ops.matmul.forward([a, b], { sum: 1 }).shape).to.deep.equal([3, 2]);
+  });
+});
