@@ -439,6 +439,34 @@ describe('nn.utils spectral norm', () => {
       expect(maxDiff(W.grad as gg.Tensor, gc!)).to.be.below(1e-12);
     });
 
+    it("a hook or a retained gradient on sigma's node declines the shortcut: it sees sigma's gradient, -sum(g·W)/sigma²", () => {
+      for (const kind of ['pre hook', 'post hook', 'retained'] as const) {
+        const { W, G, sn } = setup(11);
+        const y = sn.forward(W);
+        const sigmaNode = y.gradFn!.nextFunctions[1]![0]!;
+        const seen: number[] = [];
+        const holder = gg.zeros([], f64);
+        if (kind === 'pre hook') sigmaNode.preHooks.set(0, [(g) => void seen.push(valuesSync(g)[0]!)]);
+        if (kind === 'post hook') sigmaNode.postHooks.push((_, gradOutputs) => void seen.push(valuesSync(gradOutputs[0]!)[0]!));
+        if (kind === 'retained') sigmaNode.retained.set(0, new WeakRef(holder));
+        y.backward(G);
+        if (kind === 'retained') seen.push(valuesSync(holder.grad as gg.Tensor)[0]!);
+        const sigma = valuesSync(sn.sigma(W))[0]!;
+        const [ws, gs] = [valuesSync(W), valuesSync(G)];
+        const want = -ws.reduce((a, w, i) => a + w * gs[i]!, 0) / sigma ** 2;
+        expect(seen.length, kind).to.equal(1);
+        expect(Math.abs(seen[0]! - want), kind).to.be.below(1e-12);
+      }
+    });
+
+    it('the power iteration in training: two fused kernels per normalisation (sum of squares, division)', async () => {
+      const { W, sn } = setup(12);
+      sn.train();
+      const names = (await gg.profile(() => sn.forward(W))).kernels.map((k) => `${k.kernel} ${k.elements}`).filter((k) => /^[A-Z]/.test(k));
+      // v = normalize(Wᵀu) (18 values), u = normalize(W v) (4), then W/sigma
+      expect(names).to.deep.equal(['SquaredNorm 1', 'Normalize 4', 'SquaredNorm 1', 'Normalize 18', 'SpectralDivide 72']);
+    });
+
     it('gradgradcheck (float64) of a spectral-normed Conv2d weight', async function () {
       this.timeout(60000);
       const { W, sn } = setup(7);

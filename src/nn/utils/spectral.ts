@@ -75,10 +75,11 @@ class SpectralShortcut implements BackwardShortcut {
     private readonly sigmaNode: Node,
   ) {}
 
-  backward(grad: Tensor, inputs: readonly Tensor[], needs: readonly boolean[]): (Tensor | null)[] | null {
+  backward(grad: Tensor, inputs: readonly Tensor[]): (Tensor | null)[] | null {
     const [w, sigma] = inputs as [Tensor, Tensor];
     const { u, v, sigmaNode: node } = this;
-    if (!u || !v || !needs[0] || !needs[1] || node.preHooks.size || node.postHooks.length || node.retained.size) return null;
+    // (W and sigma always need their gradient here: sigma = uᵀWv requires grad exactly when W does)
+    if (!u || !v || node.preHooks.size || node.postHooks.length || node.retained.size) return null;
     const h = u.numel();
     const cols = v.numel();
     const g = grad.reshape(h, cols);
