@@ -119,7 +119,7 @@ function normalize(t: Tensor, eps: number): Tensor {
  * rounding only (t² is not rounded to float32 before the sum).
  */
 function normalizeNoGrad(t: Tensor, eps: number): Tensor {
-  if (t.dtype !== 'float32' && t.dtype !== 'float64') return normalize(t, eps);
+  // (t is u or v, float: randn refuses integer dtypes, so the constructor refuses an integer weight)
   const { in: x, c: k, f, div, mul, where } = fx;
   const ss = t.fused([], { expr: mul(x(0), x(0)), dims: t.shape.map((_, d) => d), kind: 'sum', name: 'SquaredNorm' });
   const norm = f('sqrt', x(1));
