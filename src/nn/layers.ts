@@ -31,7 +31,7 @@ export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Ten
     return bias ? y.add(bias) : y;
   });
 }
-/** max(x, 0) (+0 for negative inputs, as PyTorch; the gradient at 0 is 0). @example gg.nn.functional.relu(gg.tensor([-1, 2])) // [0, 2] */
+/** max(x, 0) (+0 for negative inputs, -0 and NaN kept, as PyTorch; the gradient at ±0 is 0). @example gg.nn.functional.relu(gg.tensor([-1, 2])) // [0, 2] */
 export function relu(input: Tensor): Tensor {
   return input.relu();
 }

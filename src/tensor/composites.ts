@@ -16,24 +16,37 @@ import { argError, checkBool, checkInt, checkNumber, checkOptions, checkTensor, 
 import { tidy } from './storage.js';
 import { isFloatingDtype, isIntegralDtype, promoteTypes, type DType } from '../backend/types.js';
 import { fx } from './fuse.js';
+import { suspendForward } from './dual.js';
 import { getDevice } from '../backend/registry.js';
 
-/** relu's formula as a fused expression: where(x <= 0 is false, x, 0), the composed form below. */
-const RELU = fx.where(fx.f('eq', fx.f('le', fx.in(0), fx.c(0)), fx.c(0)), fx.in(0), fx.c(0));
+/**
+ * relu's value as a fused expression: where(x < 0, 0, x), which keeps -0 and NaN as PyTorch
+ * (relu(-0) is -0: docs/notes/special-values.md).
+ */
+const RELU = fx.where(fx.f('lt', fx.in(0), fx.c(0)), fx.c(0), fx.in(0));
+/**
+ * relu's derivatives (the fused op's `diffExpr`): where(x <= 0 is false, x, 0) has RELU's values
+ * but for the sign of zero, and where's rule gives PyTorch's threshold_backward: g where x > 0
+ * or x is NaN, 0 at ±0 and below (RELU's own where would pass g at ±0).
+ */
+const RELU_DIFF = fx.where(fx.f('eq', fx.f('le', fx.in(0), fx.c(0)), fx.c(0)), fx.in(0), fx.c(0));
 
-/** max(x, 0); the gradient at 0 is 0, as in PyTorch. */
+/** max(x, 0), keeping -0 and NaN; the gradient at ±0 is 0, as in PyTorch. */
 export function relu(x: Tensor): Tensor {
-  // float tensors: the composed formula below as one fused kernel (docs/notes/architecture.md,
-  // "Fused kernels"): one pass and no scalar uploads instead of three of each; the same values,
-  // and the same gradient (where's rule: g where the condition holds, else 0)
+  // float tensors: one fused kernel (docs/notes/architecture.md, "Fused kernels"): one pass and
+  // no scalar uploads instead of three of each; the composed form's values and gradient
   // (where the device keeps NaN through a fused chain: Device.fusesNanExactly)
   // (its node is ReluBackward0, PyTorch's name; the composed form is relabelled to match)
-  if (isFloatingDtype(x.dtype) && getDevice(x.device).fusesNanExactly) return x.fused([], { expr: RELU, dims: [], kind: 'sum', name: 'Relu' });
+  if (isFloatingDtype(x.dtype) && getDevice(x.device).fusesNanExactly) return x.fused([], { expr: RELU, diffExpr: RELU_DIFF, dims: [], kind: 'sum', name: 'Relu' });
   // NOTE: intermediate results are freed when it returns (README "Memory"): only the result survives
   return tidy(() => {
     // NOTE: where, not x·(x>0): that gives -0 for negative x where PyTorch gives +0;
-    // and x <= 0 (false for NaN), not x > 0: relu(NaN) is NaN with the gradient passed, as in PyTorch
-    const out = x.where(x.le(0).eq(0), 0);
+    // the value where(x < 0, 0, x) keeps -0 and NaN (PyTorch's relu(-0) is -0), computed without
+    // recording (no gradient, no tangent); the recorded where passes g (and the tangent) only where
+    // x <= 0 is false (x > 0 or NaN), as PyTorch's threshold_backward (0 at ±0), which
+    // where(x < 0, 0, x) itself would not
+    const fill = withGradMode(false, () => suspendForward(() => x.where(x.lt(0).eq(0), 0)));
+    const out = x.where(x.le(0).eq(0), fill);
     if (out.gradFn) relabel(out.gradFn, 'ReluBackward0');
     return out;
   });

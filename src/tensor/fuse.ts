@@ -209,16 +209,24 @@ function forwardRule(n: Exclude<Expr, { op: 'in' | 'const' }>, t: (Expr | null)[
  */
 export const MAX_FUSED_INPUTS = 7;
 
-/** `e` with only the inputs it reads, renumbered from 0; `used[i]` is the old index of new input i. */
-export function compact(e: Expr, inputs: number): { expr: Expr; used: number[] } {
+/**
+ * `e` with only the inputs it reads, renumbered from 0; `used[i]` is the old index of new input i.
+ * With `given`, the inputs are renumbered as `given` lists them (another expression's `used`: a
+ * fused op's `diffExpr` follows its `expr`); an input `given` lacks is an internal error.
+ */
+export function compact(e: Expr, inputs: number, given?: readonly number[]): { expr: Expr; used: number[] } {
   checkExpr(e, inputs);
   const order = topo(e);
-  const used = [...new Set(order.flatMap((n) => (n.op === 'in' ? [n.k] : [])))].sort((a, b) => a - b);
+  const used = given ? [...given] : [...new Set(order.flatMap((n) => (n.op === 'in' ? [n.k] : [])))].sort((a, b) => a - b);
   const slot = new Map(used.map((k, i) => [k, i]));
   const memo = new Map<Expr, Expr>();
   for (let i = order.length - 1; i >= 0; i--) {
     const n = order[i] as Expr;
-    if (n.op === 'in') memo.set(n, fx.in(slot.get(n.k) as number));
+    if (n.op === 'in') {
+      const at = slot.get(n.k);
+      if (at === undefined) throw new Error(`internal: a fused diffExpr reads input ${n.k}, which its expr does not`);
+      memo.set(n, fx.in(at));
+    }
     else if (n.op === 'const') memo.set(n, n);
     else memo.set(n, { op: n.op, args: n.args.map((a) => memo.get(a) as Expr) });
   }

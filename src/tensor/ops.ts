@@ -85,6 +85,14 @@ export interface FusedAttrs {
   readonly dims: readonly number[];
   readonly kind: 'sum' | 'max';
   readonly name: string;
+  /**
+   * The expression whose derivatives the backward and forward mode take (default: `expr`): one
+   * with `expr`'s values except at points where the reference's derivative is not the op table's
+   * derivative of `expr` (relu: `expr` is where(x < 0, 0, x), keeping -0; this one is
+   * where(x <= 0 is false, x, 0), whose where passes no gradient at ±0, as PyTorch's
+   * threshold_backward). It reads only inputs `expr` reads.
+   */
+  readonly diffExpr?: Expr;
   /** The shape the inputs broadcast to (default: their broadcast shape alone). */
   readonly shape?: readonly number[];
 }
@@ -577,7 +585,7 @@ function fusedBackward({ grad, inputs, attrs, shapes, needs }: BackwardCtx<OpAtt
   const shape = [...attrs.shape];
   // the adjoints of the inputs not needed are symbolic work only (no kernel), dropped below
   // Stryker disable next-line ConditionalExpression: the predicate prunes expressions that are never run
-  const adj = adjoints(attrs.expr, (k) => needs[k] === true, fx.in(n));
+  const adj = adjoints(attrs.diffExpr ?? attrs.expr, (k) => needs[k] === true, fx.in(n));
   return shapes.map((s, k) => {
     const e = adj.get(k);
     if (!needs[k] || !e) return null;
@@ -600,7 +608,7 @@ function fusedJvp({ tangents, inputs, attrs }: JvpCtx<OpAttrs['fused']>): Tensor
     slot.set(k, inputs.length + extra.length);
     extra.push(t);
   });
-  const e = tangentOf(attrs.expr, (k) => (slot.has(k) ? fx.in(slot.get(k) as number) : null));
+  const e = tangentOf(attrs.diffExpr ?? attrs.expr, (k) => (slot.has(k) ? fx.in(slot.get(k) as number) : null));
   if (!e) return null;
   return (inputs[0] as Tensor).fused([...inputs.slice(1), ...extra], { expr: e, dims: attrs.dims, kind: 'sum', name: `${attrs.name}Jvp`, shape: attrs.shape });
 }

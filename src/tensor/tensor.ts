@@ -1007,7 +1007,7 @@ export class Tensor {
     if (decimals === 0) return apply('round', [this], {});
     return C.roundDecimals(this, decimals);
   }
-  /** max(x, 0); the gradient at 0 is 0, as in PyTorch. @example gg.tensor([-1, 2]).relu() // [0, 2] */
+  /** max(x, 0): +0 for negative x, -0 and NaN kept; the gradient at ±0 is 0, as in PyTorch (torch.relu). @example gg.tensor([-1, 2]).relu() // [0, 2] */
   relu(): Tensor {
     return C.relu(this);
   }
@@ -1349,8 +1349,13 @@ export class Tensor {
     // only the inputs the chain reads become kernel inputs (a gradient's chain reads few)
     const { expr, used } = compactFused(attrs.expr, all.length);
     const ins = used.length ? used.map((k) => all[k] as Tensor) : [this];
-    if (ins.length > MAX_FUSED_INPUTS) return tidy(() => composedFused(attrs.expr, all, shape, attrs.dims, attrs.kind));
-    return apply('fused', ins, { ...attrs, expr, shape });
+    if (ins.length > MAX_FUSED_INPUTS) {
+      // the composed ops have the derivatives of `expr` itself: a diffExpr needs the fused op
+      if (attrs.diffExpr) throw new Error(`internal: the fused ${attrs.name} has a diffExpr and more than ${MAX_FUSED_INPUTS} inputs`);
+      return tidy(() => composedFused(attrs.expr, all, shape, attrs.dims, attrs.kind));
+    }
+    const diffExpr = attrs.diffExpr && compactFused(attrs.diffExpr, all.length, used).expr;
+    return apply('fused', ins, diffExpr ? { ...attrs, expr, diffExpr, shape } : { ...attrs, expr, shape });
   }
   /**
    * @internal a contiguous tensor of `shape` over `buffer`, a new buffer of

@@ -77,6 +77,17 @@ describe('float32 elementwise fast path (WebAssembly SIMD: ReLU, SGD, spectral n
     }
   });
 
+  it('relu keeps -0 and NaN in the vectors and in the scalar tail (pmax, as where(x < 0, 0, x) and PyTorch)', () => {
+    // 7 floats: one 4-float vector, then a 3-float tail, each with -0, +0, NaN and a negative
+    const x = new Float32Array([-0, 0, Number.NaN, -1, -0, Number.NaN, -2]);
+    const out = new Float32Array(7).fill(5);
+    expect(engine!.run('relu', out, [x])).to.equal(true);
+    expect(bits(out)).to.deep.equal(['-0', '0', 'NaN', '0', '-0', 'NaN', '0']);
+    const g = new Float32Array([1, 2, 3, 4, 5, 6, 7]);
+    expect(engine!.run('reluBackward', out, [x, g])).to.equal(true);
+    expect(bits(out)).to.deep.equal(['0', '0', '3', '0', '0', '6', '0']);
+  });
+
   it('SGD: p + g·(-lr) rounded once to float32, the loop\'s bits; one pass per parameter', async () => {
     for (const n of [2, 3, 5, 1001, 4099]) {
       const ps = values(n, 7 * n).map((v) => (Number.isFinite(v) ? v : 0.5));
@@ -147,9 +158,10 @@ describe('float32 elementwise fast path (WebAssembly SIMD: ReLU, SGD, spectral n
     expect(engine!.runs - before, 'passes').to.equal(2);
     const want = decodeAll(c.output);
     const got = await y.data();
-    // PyTorch's relu(-0) is -0; ours is +0 (where(x <= 0, 0, x), docs/notes/special-values.md): compare as numbers
-    expectClose(got, want, { rtol: 0, atol: 0 }, 'relu');
-    expectClose(await x.grad!.data(), decodeAll(c.grads[0] as SpecialGolden), { rtol: 0, atol: 0 }, 'gradient');
+    // PyTorch's relu(-0) is -0 (its value is where(x < 0, 0, x)): bit for bit, the sign of zero included
+    expect(want.some((v) => Object.is(v, -0)), 'the golden holds a -0').to.equal(true);
+    expect(bits(got), 'relu').to.deep.equal(bits(want.map(Math.fround)));
+    expect(bits(await x.grad!.data()), 'gradient').to.deep.equal(bits(decodeAll(c.grads[0] as SpecialGolden).map(Math.fround)));
   });
 
   it('PyTorch: SGD_plain (torch_nn.json), three steps in float32', async () => {

@@ -2,9 +2,10 @@
  * Fast paths that run a composed formula as one fused kernel
  * (docs/notes/architecture.md, "Fused kernels"; docs/notes/bench.md, W2),
  * against the composed formula they replace, on every device:
- * - relu (tensor/composites.ts): x.where(x.le(0).eq(0), 0), values and
- *   gradients bit for bit (it only selects), one kernel and no upload where
- *   the device keeps NaN through a fused chain (the cpu), composed elsewhere;
+ * - relu (tensor/composites.ts): values as x.where(x.lt(0).eq(0), 0) (-0, NaN
+ *   kept, as PyTorch), gradients as x.where(x.le(0).eq(0), 0)'s (0 at ±0),
+ *   bit for bit (it only selects), one kernel and no upload where the device
+ *   keeps NaN through a fused chain (the cpu), composed elsewhere;
  * - max/amax's backward (tensor/ops.ts): the mask of the maxima over its
  *   count, times the gradient, as two fused passes;
  * - matmul's gradient of a transposed 2-D operand, computed in its layout
@@ -29,7 +30,7 @@ forEachDevice((device) => {
     const dtypes: gg.DType[] = device === 'cpu' ? ['float64', 'float32'] : ['float32'];
     const fusesNan = getDevice(device).fusesNanExactly;
 
-    it('relu: values and gradients as x.where(x.le(0).eq(0), 0), with 0, -0, NaN and ±Infinity; one kernel, no upload', async () => {
+    it('relu: values as x.where(x.lt(0).eq(0), 0), gradients as x.where(x.le(0).eq(0), 0), with 0, -0, NaN and ±Infinity; one kernel, no upload', async () => {
       const r = rng(5);
       for (const dtype of dtypes) {
         const vals = [0, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, ...Array.from({ length: 25 }, () => r() * 4 - 2)];
@@ -50,13 +51,39 @@ forEachDevice((device) => {
         x.grad = null;
         const z = x.where(x.le(0).eq(0), 0);
         z.backward(g);
-        // relu only selects: the same bits on every device and dtype (NaN as NaN)
-        expect([...(await y.data())].map(String), `${dtype}: values`).to.deep.equal([...(await z.data())].map(String));
-        expect([...gFused].map(String), `${dtype}: gradient`).to.deep.equal([...(await x.grad!.data())].map(String));
-        // PyTorch: relu(NaN) = NaN, relu(-0) = 0
+        // relu only selects: the same bits on every device and dtype (NaN as NaN, -0 as -0)
+        const show = (v: number): string => (Object.is(v, -0) ? '-0' : String(v));
+        const value = await x.detach().where(x.detach().lt(0).eq(0), 0).data();
+        expect([...(await y.data())].map(show), `${dtype}: values`).to.deep.equal([...value].map(show));
+        expect([...gFused].map(show), `${dtype}: gradient`).to.deep.equal([...(await x.grad!.data())].map(show));
+        // PyTorch 1.13: relu(+0) = +0, relu(-0) = -0 (1/torch.relu(torch.tensor([-0.])) is -inf),
+        // relu(NaN) = NaN, relu(-inf) = +0; the gradient (threshold_backward) is 0 at ±0, g at NaN
         const out = await y.data();
-        expect(Number.isNaN(out[2])).to.equal(true);
-        expect(Object.is(out[1], 0)).to.equal(true);
+        expect(Object.is(out[0], 0), `${dtype}: relu(+0) is +0`).to.equal(true);
+        expect(Object.is(out[1], -0), `${dtype}: relu(-0) is -0`).to.equal(true);
+        expect(Number.isNaN(out[2]), `${dtype}: relu(NaN) is NaN`).to.equal(true);
+        expect(Object.is(out[4], 0), `${dtype}: relu(-inf) is +0`).to.equal(true);
+        const gAtNan = dtype === 'float64' ? (gv[2] as number) : Math.fround(gv[2] as number);
+        expect([...gFused.slice(0, 3)].map(show), `${dtype}: gradient at +0, -0, NaN`).to.deep.equal(['0', '0', String(gAtNan)]);
+      }
+    });
+
+    it('relu at ±0, NaN, ±inf: the tangent (forward mode) and the double backward are 0 at ±0, as PyTorch 1.13', async () => {
+      for (const dtype of dtypes) {
+        const fwAD = gg.autograd.forwardAd;
+        const xs = [0, -0, Number.NaN, -1, 2, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
+        const x = gg.tensor(xs, { dtype, device });
+        const t = gg.tensor([3, 4, 5, 6, 7, 8, 9], { dtype, device });
+        // PyTorch 1.13: relu's tangent is threshold_backward(t, result, 0): 0 where the result is <= 0
+        const tangent = fwAD.dualLevel(() => fwAD.unpackDual(fwAD.makeDual(x, t).relu()).tangent);
+        expect([...(await tangent!.data())], `${dtype}: tangent`).to.deep.equal([0, 0, 5, 0, 7, 0, 9]);
+        // d/dg of relu's backward is the same mask; d/dx of it is 0
+        const xg = gg.tensor(xs, { dtype, device, requiresGrad: true });
+        const g = gg.tensor([3, 4, 5, 6, 7, 8, 9], { dtype, device, requiresGrad: true });
+        const [gx] = gg.autograd.grad([xg.relu()], [xg], { gradOutputs: [g], createGraph: true });
+        expect([...(await gx!.data())], `${dtype}: gradient`).to.deep.equal([0, 0, 5, 0, 7, 0, 9]);
+        const [gg2] = gg.autograd.grad([gx!.sum()], [g]);
+        expect([...(await gg2!.data())], `${dtype}: d(gradient)/dg`).to.deep.equal([0, 0, 1, 0, 1, 0, 1]);
       }
     });
 

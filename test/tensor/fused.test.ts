@@ -177,6 +177,25 @@ describe('fused kernels: the composed formula, one kernel', () => {
     expect(() => y.sum().backward()).to.throw('pow has no fused derivative rule');
   });
 
+  it('a diffExpr gives the derivatives (reverse, forward), expr the values; its inputs follow expr\'s renumbering', async () => {
+    // inputs 0 (unread), 1 and 2: the kernel reads two, renumbered 0 and 1, and diffExpr with them
+    const unread = gg.tensor([9, 9], { dtype: 'float64' });
+    const b = gg.tensor([1, 2], { dtype: 'float64', requiresGrad: true });
+    const cc = gg.tensor([3, 5], { dtype: 'float64', requiresGrad: true });
+    // value b·c + 1, derivatives those of 2·b·c (so the gradient shows which expression was used)
+    const attrs = { expr: add(mul(B, C), c(1)), diffExpr: mul(mul(B, C), c(2)), dims: [], kind: 'sum' as const, name: 'Test' };
+    const y = unread.fused([b, cc], attrs);
+    expect([...(await y.data())]).to.deep.equal([4, 11]);
+    y.sum().backward();
+    expect([...(await b.grad!.data())], 'd/db').to.deep.equal([6, 10]);
+    expect([...(await cc.grad!.data())], 'd/dc').to.deep.equal([2, 4]);
+    const fw = gg.autograd.forwardAd;
+    const t = fw.dualLevel(() => fw.unpackDual(unread.fused([fw.makeDual(b.detach(), gg.onesLike(b)), cc.detach()], attrs)).tangent);
+    expect([...(await t!.data())], 'tangent').to.deep.equal([6, 10]);
+    // a diffExpr reading an input expr does not read is refused
+    expect(() => unread.fused([b, cc], { ...attrs, diffExpr: mul(A, B) })).to.throw('diffExpr reads input 0');
+  });
+
   it('an expression reading a missing input never becomes a kernel', () => {
     const a = gg.tensor([1, 2]);
     expect(() => a.fused([], { expr: add(A, B), dims: [], kind: 'sum', name: 'Test' })).to.throw('reads input 1 of 1');

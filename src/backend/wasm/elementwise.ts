@@ -59,9 +59,9 @@ interface Slot {
 
 // The statements fusion.ts generates for each pass, in order (`Kernel.body` of a flat
 // kernel; `Kernel.grid.body` of a one-dimensional grid kernel).
-/** composites.ts's RELU: where(x <= 0 is false, x, 0). */
-const RELU = ['const v0 = in0[gid];', 'const f0 = (v0 <= 0.0 ? 1.0 : 0.0);', 'const f1 = (f0 == 0.0 ? 1.0 : 0.0);', 'const f2 = (f1 != 0.0 ? v0 : 0.0);'];
-/** Its gradient: where(x <= 0 is false, g, 0) (x in0, g in1). */
+/** composites.ts's RELU: where(x < 0, 0, x) (keeps -0 and NaN). */
+const RELU = ['const v0 = in0[gid];', 'const f0 = (v0 < 0.0 ? 1.0 : 0.0);', 'const f1 = (f0 != 0.0 ? 0.0 : v0);'];
+/** Its gradient (RELU_DIFF's adjoint): where(x <= 0 is false, g, 0) (x in0, g in1). */
 const RELU_BACKWARD = ['const v0 = in0[gid];', 'const v1 = in1[gid];', 'const f0 = (v0 <= 0.0 ? 1.0 : 0.0);', 'const f1 = (f0 == 0.0 ? 1.0 : 0.0);', 'const f2 = (f1 != 0.0 ? v1 : 0.0);'];
 /** optim.ts's SGD_UPDATE: p + g·s with s a 0-d tensor (p in0, g in1, s in2). */
 const AXPY = ['const v0 = in0[gid];', 'const v1 = in1[gid];', 'const v2 = in2[0.0];', 'const f0 = v1 * v2;', 'const f1 = v0 + f0;'];
@@ -116,7 +116,7 @@ export function elementwiseKind(kernel: Kernel): ElementwiseKind | null {
   // a one-dimensional grid kernel's statements are its grid body (the flat body adds `const i0 = gid;`)
   if (grid && grid.shape.length !== 1) return null;
   const body = grid ? grid.body : kernel.body;
-  if (kernel.inputs === 1 && kernel.result === 'f2' && same(body, RELU)) return 'relu';
+  if (kernel.inputs === 1 && kernel.result === 'f1' && same(body, RELU)) return 'relu';
   if (kernel.inputs === 2 && kernel.result === 'f2' && same(body, RELU_BACKWARD)) return 'reluBackward';
   if (kernel.inputs === 3 && kernel.result === 'f1' && same(body, AXPY)) return 'axpy';
   if (kernel.inputs === 2 && kernel.result === 'f0' && same(body, DIV_SCALAR)) return 'divScalar';

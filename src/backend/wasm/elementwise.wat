@@ -11,16 +11,17 @@
 (module
   (import "env" "memory" (memory 1 32768))
 
-  ;; out = relu(x): where(x <= 0, +0, x). f32x4.max gives exactly that:
-  ;; max(x, +0) is +0 for negative x and for -0, x for positive x, and NaN
-  ;; for NaN x (NaN passes, as where(x <= 0 is false, x, 0) does).
+  ;; out = relu(x): where(x < 0, +0, x). f32x4.pmax gives exactly that:
+  ;; pmax(x, +0) is (x < +0 ? +0 : x), so +0 for negative x, x itself for
+  ;; -0, +0, positive x and NaN (f32x4.max would give +0 for -0, where
+  ;; PyTorch's relu(-0) is -0). The scalar tail selects the same way.
   (func (export "relu") (param $x i32) (param $out i32) (param $n i32)
     (local $end i32) (local $zero v128)
     (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
     (block $done
       (loop $v
         (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-        (v128.store (local.get $out) (f32x4.max (v128.load (local.get $x)) (local.get $zero)))
+        (v128.store (local.get $out) (f32x4.pmax (v128.load (local.get $x)) (local.get $zero)))
         (local.set $x (i32.add (local.get $x) (i32.const 16)))
         (local.set $out (i32.add (local.get $out) (i32.const 16)))
         (br $v)))
@@ -28,7 +29,8 @@
     (block $tdone
       (loop $t
         (br_if $tdone (i32.ge_u (local.get $x) (local.get $end)))
-        (f32.store (local.get $out) (f32.max (f32.load (local.get $x)) (f32.const 0)))
+        (f32.store (local.get $out)
+          (select (f32.const 0) (f32.load (local.get $x)) (f32.lt (f32.load (local.get $x)) (f32.const 0))))
         (local.set $x (i32.add (local.get $x) (i32.const 4)))
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (br $t))))
