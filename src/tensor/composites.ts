@@ -363,13 +363,17 @@ export function cat(list: readonly Tensor[], dim = 0): Tensor {
       });
     });
     const total = list.reduce((a, t) => a + (t.shape[d] ?? 0), 0);
+    // NOTE: float pieces are padded with -0, the identity of addition (x + -0 is x for every x,
+    // -0 included), so the sum copies each value exactly: with +0 padding a -0 input came out +0,
+    // where PyTorch copies it (docs/notes/special-values.md, "The sign of zero")
+    const fill = isFloatingDtype(first.dtype) ? -0 : 0;
     let at = 0;
     let out: Tensor | null = null;
     for (const t of list) {
       const n = t.shape[d] ?? 0;
       const before = t.shape.map((_, k) => (k === d ? at : 0));
       const after = t.shape.map((_, k) => (k === d ? total - at - n : 0));
-      const placed = t.pad(before, after);
+      const placed = t.pad(before, after, fill);
       out = out ? out.add(placed) : placed;
       at += n;
     }

@@ -175,11 +175,11 @@ export function allDifferences(got: ArrayLike<number>, want: readonly number[], 
  * Where the sign of zero is compared: on the `cpu` device (its typed arrays keep -0), for every
  * op of the table but these, whose zeros still differ in sign from PyTorch's
  * (docs/notes/special-values.md, "The sign of zero"): maximum/minimum of ±0 and ∓0, var/std's
- * gradient at a zero deviation, cat/stack of a -0 (the pads' sum gives +0). The gpu.js devices
+ * gradient at a zero deviation. The gpu.js devices
  * compare zeros as numbers but for relu (SIGNED_ZERO_GPU_OPS: its -0 is a selected input, kept
  * on every device measured).
  */
-const UNSIGNED_ZERO_OPS = /^(maximum|minimum|var|var_biased|std|std_biased|cat|stack)$/;
+const UNSIGNED_ZERO_OPS = /^(maximum|minimum|var|var_biased|std|std_biased)$/;
 const SIGNED_ZERO_GPU_OPS = /^(relu|F\.relu)$/;
 
 // the shape primitives' table (make_special_shapes.py) runs with the elementwise one
