@@ -250,9 +250,8 @@ export class CpuDevice extends Device {
     this.normNote = !this.fastNorm ? 'float32 normalization: IR kernels (fast passes turned off)' : norm ? 'float32 normalization: WebAssembly SIMD passes' : `float32 normalization: JavaScript passes${wasmOn ? ` (${wasmNormUnavailable()})` : ''}`;
     this.elementwise = wasmOn ? openWasmElementwise() : null;
     this.elementwiseNote = this.elementwise ? 'float32 ReLU and SGD passes: WebAssembly SIMD' : `float32 ReLU and SGD passes: JavaScript loops${wasmOn ? ` (${wasmElementwiseUnavailable()})` : ''}`;
-    const on = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
-    this.gemm = on ? wasmGemm() : null;
-    this.gemmNote = !on ? 'float32 matmul: JavaScript loop (WebAssembly gemm turned off)' : this.gemm ? 'float32 matmul: WebAssembly SIMD gemm' : `float32 matmul: JavaScript loop (${wasmGemmUnavailable()})`;
+    this.gemm = wasmOn ? wasmGemm() : null;
+    this.gemmNote = !wasmOn ? 'float32 matmul: JavaScript loop (WebAssembly gemm turned off)' : this.gemm ? 'float32 matmul: WebAssembly SIMD gemm' : `float32 matmul: JavaScript loop (${wasmGemmUnavailable()})`;
   }
 
   /** Whether float32 matmul runs on the WebAssembly gemm. */
