@@ -278,8 +278,9 @@ export class SGD extends Optimizer<SGDOptions> {
     checkNumber('SGD', 'weight_decay', g.weightDecay);
     checkBool('SGD', 'nesterov', g.nesterov);
     checkBool('SGD', 'maximize', g.maximize);
-    if (g.lr === undefined || g.lr === null || Number.isNaN(g.lr)) throw new Error('SGD: a learning rate (lr) is required');
-    if (g.lr < 0) throw new Error(`Invalid learning rate: ${g.lr}`);
+    if (g.lr === undefined || g.lr === null) throw new Error('SGD: a learning rate (lr) is required');
+    // NaN is refused as PyTorch's message names it (PyTorch 1.13 itself lets NaN through, then every step writes NaN)
+    if (Number.isNaN(g.lr) || g.lr < 0) throw new Error(`Invalid learning rate: ${g.lr}`);
     if (g.momentum < 0) throw new Error(`Invalid momentum value: ${g.momentum}`);
     if (g.weightDecay < 0) throw new Error(`Invalid weight_decay value: ${g.weightDecay}`);
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new Error('Nesterov momentum requires a momentum and zero dampening');

@@ -176,6 +176,7 @@ describe('optim: behaviour', () => {
   it('throws PyTorch\'s errors', () => {
     const p = [gg.zeros([1], { requiresGrad: true })];
     expect(() => new gg.optim.SGD(p, { lr: -1 })).to.throw('Invalid learning rate: -1');
+    expect(() => new gg.optim.SGD(p, { lr: NaN })).to.throw('Invalid learning rate: NaN');
     expect(() => new gg.optim.SGD(p, { lr: 0.1, momentum: -0.5 })).to.throw('Invalid momentum value: -0.5');
     expect(() => new gg.optim.SGD(p, { lr: 0.1, weightDecay: -1 })).to.throw('Invalid weight_decay value: -1');
     expect(() => new gg.optim.SGD(p, { lr: 0.1, nesterov: true })).to.throw('Nesterov momentum requires a momentum and zero dampening');
