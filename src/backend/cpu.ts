@@ -186,6 +186,14 @@ export interface CpuDeviceOptions {
    */
   readonly fastNorm?: boolean;
   /**
+   * Let those passes map the output and x's gradient in float32 lanes, with
+   * per-group coefficients computed in double (PyTorch's CPU batch norm does
+   * the same; docs/notes/normalization.md, "float32 lanes"; default: true
+   * unless `GPUGRAD_FAST_NORM_F32=0`). Off, the maps compute the IR kernel's
+   * double formula and give its float32 results bit for bit.
+   */
+  readonly normLanes?: boolean;
+  /**
    * Run float32 col2im and max reductions over small windows (max
    * pooling's) and their backward as the window passes of window-passes.ts (default: true
    * unless `GPUGRAD_FAST_WINDOWS=0`). Off, they run their IR kernels.
@@ -222,6 +230,11 @@ export class CpuDevice extends Device {
    * Writable: tests run both on the same inputs.
    */
   groupPasses: GroupPasses;
+  /**
+   * Whether those passes map the output and x's gradient in float32 lanes
+   * (`CpuDeviceOptions.normLanes`). Writable: tests compare both.
+   */
+  normLanes: boolean;
   /** What runs the normalize passes, for `info().notes`. */
   private readonly normNote: string;
   /**
@@ -243,6 +256,7 @@ export class CpuDevice extends Device {
   constructor(options: CpuDeviceOptions = {}) {
     super();
     this.fastNorm = options.fastNorm ?? platform().env('GPUGRAD_FAST_NORM') !== '0';
+    this.normLanes = options.normLanes ?? platform().env('GPUGRAD_FAST_NORM_F32') !== '0';
     this.fastWindows = options.fastWindows ?? platform().env('GPUGRAD_FAST_WINDOWS') !== '0';
     const wasmOn = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
     const norm = wasmOn && this.fastNorm ? openWasmNorm() : null;

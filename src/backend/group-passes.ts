@@ -73,10 +73,81 @@ export interface GroupPasses {
   moments(x: GroupInput, L: GroupLayout): Float64Array | null;
   /** With par = [s, inv, m] per group: [Σg, Σ g·((x - s)·inv - m)] per group (2 per group). */
   gradSums(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array): Float64Array | null;
-  /** With par = [s, inv, m, a, b] per group: out = ((x - s)·inv - m)·a + b, dense in x's shape. */
-  output(x: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array): boolean;
-  /** With par = [s, inv, wi, P, Q] per group: out = ((g·wi + P) + Q·((x - s)·inv))·inv, dense in x's shape. */
-  gradInput(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array): boolean;
+  /**
+   * With par = [s, inv, m, a, b] per group: out = ((x - s)·inv - m)·a + b, dense in x's shape.
+   * With `lanes` (and `outputLanes` accepting par) in float32 lanes: out = (x - s)·α + β.
+   */
+  output(x: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array, lanes: boolean): boolean;
+  /**
+   * With par = [s, inv, wi, P, Q] per group: out = ((g·wi + P) + Q·((x - s)·inv))·inv, dense in x's shape.
+   * With `lanes` (and `gradInputLanes` accepting par) in float32 lanes: out = g·A + ((x - s)·B + C).
+   */
+  gradInput(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array, lanes: boolean): boolean;
+}
+
+/** The smallest normal float32, 2^-126. */
+const F32_MIN_NORMAL = 2 ** -126;
+
+/**
+ * Whether the double `v` can be a float32 lane coefficient: finite as a
+ * float32 and either normal there or exactly 0 (a subnormal float32 would
+ * lose the digits the double map keeps), and, for a coefficient of x - s
+ * (`ofD`), not 0: x - s overflows to ±inf in float32 only where the
+ * statistics give 0 (or NaN) there, and inf·0 is NaN where the double map
+ * gives 0 (docs/notes/normalization.md, "float32 lanes").
+ */
+function laneCoefficient(v: number, ofD: boolean): boolean {
+  const f = Math.fround(v);
+  if (!Number.isFinite(f)) return false;
+  return v === 0 ? !ofD : Math.abs(f) >= F32_MIN_NORMAL;
+}
+
+/**
+ * The output map's float32 lane coefficients from its double parameters
+ * `par` ([s, inv, m, a, b] per group): [s, α, β] per group with α = inv·a
+ * and β = b - m·a computed in double and rounded once to float32, so that
+ * (x - s)·α + β, every operation in float32, is the map
+ * ((x - s)·inv - m)·a + b up to a few float32 roundings (PyTorch's CPU
+ * batch norm also maps x·α + β in float with coefficients from double
+ * statistics; here x - s comes first, s being a value of the group, so a
+ * large mean does not cancel). Null where a coefficient is not a normal
+ * float32 (`laneCoefficient`) or s is not finite: the double map then runs.
+ */
+export function outputLanes(par: Float64Array, G: number): Float32Array | null {
+  const lanes = new Float32Array(3 * G);
+  for (let gi = 0; gi < G; gi++) {
+    const [s, inv, m, a, b] = [0, 1, 2, 3, 4].map((i) => par[5 * gi + i] as number) as [number, number, number, number, number];
+    const alpha = inv * a;
+    const beta = b - m * a;
+    if (!Number.isFinite(s) || !laneCoefficient(alpha, true) || !laneCoefficient(beta, false)) return null;
+    lanes[3 * gi] = s;
+    lanes[3 * gi + 1] = alpha;
+    lanes[3 * gi + 2] = beta;
+  }
+  return lanes;
+}
+
+/**
+ * x's gradient map's float32 lane coefficients from `par` ([s, inv, wi, P,
+ * Q] per group): [s, A, B, C] per group with A = wi·inv, B = Q·inv·inv and
+ * C = P·inv in double, rounded once, so that g·A + ((x - s)·B + C) in
+ * float32 is ((g·wi + P) + Q·((x - s)·inv))·inv up to a few float32
+ * roundings. Null where one is not a normal float32 or s is not finite.
+ */
+export function gradInputLanes(par: Float64Array, G: number): Float32Array | null {
+  const lanes = new Float32Array(4 * G);
+  for (let gi = 0; gi < G; gi++) {
+    const [s, inv, wi, P, Q] = [0, 1, 2, 3, 4].map((i) => par[5 * gi + i] as number) as [number, number, number, number, number];
+    const A = wi * inv;
+    const B = Q * inv * inv;
+    const C = P * inv;
+    if (!Number.isFinite(s) || !laneCoefficient(A, false) || !laneCoefficient(B, true) || !laneCoefficient(C, false)) return null;
+    lanes[4 * gi] = s;
+    lanes[4 * gi + 1] = A;
+    lanes[4 * gi + 2] = B;
+    lanes[4 * gi + 3] = C;
+  }
+  return lanes;
 }
 
 /**
@@ -169,26 +240,42 @@ export const jsPasses: GroupPasses = {
     return out;
   },
 
-  output(x, L, par, out) {
+  output(x, L, par, out, lanes) {
     const { outer, groups: G, inner } = L;
     const xd = x.data;
+    const f = lanes ? outputLanes(par, G) : null;
+    const fr = Math.fround;
     for (let o = 0, k = 0; o < outer; o++) {
       for (let gi = 0; gi < G; gi++) {
+        const start = x.offset + (o * G + gi) * inner;
+        if (f) {
+          // float32 lanes: each operation rounded to float32, as f32x4 in norm.wat
+          const [s, a, b] = [f[3 * gi] as number, f[3 * gi + 1] as number, f[3 * gi + 2] as number];
+          for (let j = start, end = j + inner; j < end; j++, k++) out[k] = fr(fr(fr((xd[j] as number) - s) * a) + b);
+          continue;
+        }
         const [s, iv, m, a, b] = [0, 1, 2, 3, 4].map((i) => par[5 * gi + i] as number) as [number, number, number, number, number];
-        for (let j = x.offset + (o * G + gi) * inner, end = j + inner; j < end; j++, k++) out[k] = (((xd[j] as number) - s) * iv - m) * a + b;
+        for (let j = start, end = j + inner; j < end; j++, k++) out[k] = (((xd[j] as number) - s) * iv - m) * a + b;
       }
     }
     return true;
   },
-
-  gradInput(x, g, L, par, out) {
+  gradInput(x, g, L, par, out, lanes) {
     const { outer, groups: G, inner } = L;
     const [xd, gd] = [x.data, g.data];
     const dg = g.offset - x.offset;
+    const f = lanes ? gradInputLanes(par, G) : null;
+    const fr = Math.fround;
     for (let o = 0, k = 0; o < outer; o++) {
       for (let gi = 0; gi < G; gi++) {
+        const start = x.offset + (o * G + gi) * inner;
+        if (f) {
+          const [s, A, B, C] = [f[4 * gi] as number, f[4 * gi + 1] as number, f[4 * gi + 2] as number, f[4 * gi + 3] as number];
+          for (let j = start, end = j + inner; j < end; j++, k++) out[k] = fr(fr((gd[j + dg] as number) * A) + fr(fr(fr((xd[j] as number) - s) * B) + C));
+          continue;
+        }
         const [s, iv, wi, P, Q] = [0, 1, 2, 3, 4].map((i) => par[5 * gi + i] as number) as [number, number, number, number, number];
-        for (let j = x.offset + (o * G + gi) * inner, end = j + inner; j < end; j++, k++) {
+        for (let j = start, end = j + inner; j < end; j++, k++) {
           out[k] = ((gd[j + dg] as number) * wi + P + Q * (((xd[j] as number) - s) * iv)) * iv;
         }
       }

@@ -12,11 +12,11 @@ import { expect } from 'chai';
 import * as gg from '../../src/index.js';
 import { getDevice } from '../../src/backend/registry.js';
 import { CpuDevice } from '../../src/backend/cpu.js';
-import { finishMoments, groupLayout, jsPasses, type GroupPasses } from '../../src/backend/group-passes.js';
+import { finishMoments, gradInputLanes, groupLayout, jsPasses, outputLanes, type GroupPasses } from '../../src/backend/group-passes.js';
 import { moments } from '../../src/nn/norm/functional.js';
 import { normDeadlineMs, openWasmNorm } from '../../src/backend/wasm/norm.js';
 import { platform } from '../../src/backend/platform/platform.js';
-import { expectClose, type Tol } from '../helpers/compare.js';
+import { expectClose, fixture, type Golden, type Tol } from '../helpers/compare.js';
 
 type T = gg.Tensor;
 
@@ -161,18 +161,18 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
         expectClose(wasmPasses.moments(x, L) as Float64Array, jsPasses.moments(x, L) as Float64Array, close, 'moments');
         const p3 = par(3);
         expectClose(wasmPasses.gradSums(x, g, L, p3) as Float64Array, jsPasses.gradSums(x, g, L, p3) as Float64Array, close, 'gradSums');
-        // the maps compute the same double formula: the float32 results are identical
+        // the maps compute the same formula (the double one, or float32 lanes): the float32 results are identical
         const p5 = par(5);
-        for (const k of ['output', 'gradInput'] as const) {
+        for (const lanes of [false, true]) for (const k of ['output', 'gradInput'] as const) {
           const [a, b] = [new Float32Array(n), new Float32Array(n)];
           if (k === 'output') {
-            wasmPasses.output(x, L, p5, a);
-            jsPasses.output(x, L, p5, b);
+            wasmPasses.output(x, L, p5, a, lanes);
+            jsPasses.output(x, L, p5, b, lanes);
           } else {
-            wasmPasses.gradInput(x, g, L, p5, a);
-            jsPasses.gradInput(x, g, L, p5, b);
+            wasmPasses.gradInput(x, g, L, p5, a, lanes);
+            jsPasses.gradInput(x, g, L, p5, b, lanes);
           }
-          expect(Array.from(a), k).to.deep.equal(Array.from(b));
+          expect(Array.from(a), `${k}${lanes ? ' in float32 lanes' : ''}`).to.deep.equal(Array.from(b));
         }
       });
     }
@@ -183,7 +183,7 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
       const e = engine as NonNullable<typeof engine>;
       const big = { data: new Float32Array(100_000).fill(1), offset: 0, key: { freed: false } };
       expect(e.moments(big, { offset: 0, outer: 10, groups: 10, inner: 1000 })).to.equal(null);
-      expect(e.output(big, { offset: 0, outer: 10, groups: 10, inner: 1000 }, new Float64Array(50), new Float32Array(100_000))).to.equal(false);
+      expect(e.output(big, { offset: 0, outer: 10, groups: 10, inner: 1000 }, new Float64Array(50), new Float32Array(100_000), true)).to.equal(false);
       const small = { data: Float32Array.from(wave(60, 2)), offset: 0, key: { freed: false } };
       const L = { offset: 0, outer: 3, groups: 4, inner: 5 };
       expectClose(e.moments(small, L) as Float64Array, jsPasses.moments(small, L) as Float64Array, { rtol: 1e-12, atol: 1e-12 }, 'moments after a refusal');
@@ -196,10 +196,14 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
       const g = { data: Float32Array.from(wave(n + 1, 7, 2, 0.5)), offset: 1, key: { freed: false } };
       const L = { offset: 3, outer, groups, inner };
       const par = (k: number): Float64Array => Float64Array.from(wave(k * groups, 8 + k, 1, 1.5), (v) => Math.fround(v));
-      const [y, dx] = [new Float32Array(n), new Float32Array(n)];
+      const [y, dx, y32, dx32] = [new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n)];
       const p3 = par(3);
       const p5 = par(5);
-      const r = [e.moments(x, L), e.gradSums(x, g, L, p3), e.output(x, L, p5, y) ? y : null, e.gradInput(x, g, L, p5, dx) ? dx : null];
+      const r = [
+        e.moments(x, L), e.gradSums(x, g, L, p3),
+        e.output(x, L, p5, y, false) ? y : null, e.gradInput(x, g, L, p5, dx, false) ? dx : null,
+        e.output(x, L, p5, y32, true) ? y32 : null, e.gradInput(x, g, L, p5, dx32, true) ? dx32 : null,
+      ];
       return r.map((a) => Float64Array.from(a ?? []));
     }
 
@@ -219,7 +223,7 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
         t.workersOnly = workersOnly;
         const [a, b] = [allPasses(t, outer, groups, inner), allPasses(o, outer, groups, inner)];
         t.workersOnly = false;
-        expect(t.parallelRuns - before, 'passes split').to.equal(4);
+        expect(t.parallelRuns - before, 'passes split').to.equal(6);
         a.forEach((v, i) => {
           expect(v.length, `pass ${i} ran`).to.be.greaterThan(0);
           expect(Array.from(v), `pass ${i}, ${outer}×${groups}×${inner}${workersOnly ? ', the worker alone' : ''}`).to.deep.equal(Array.from(b[i] as Float64Array));
@@ -279,6 +283,150 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
       expect(engine.copies - before).to.equal(2);
       (bn.forward(x) as T).backward(g);
       expect(engine.copies - before).to.equal(2);
+    });
+  });
+
+  describe('float32 lanes for the output and x\'s gradient (docs/notes/normalization.md, "float32 lanes")', () => {
+    const fr = Math.fround;
+    const u = 2 ** -24;
+
+    it('coefficients: α = inv·a, β = b - m·a (A = wi·inv, B = Q·inv², C = P·inv) in double, rounded once', () => {
+      const p = Float64Array.from([fr(0.3), fr(1.7), fr(0.1), fr(2.3), fr(-0.4), fr(-1.1), fr(0.6), fr(-0.2), fr(1.9), fr(0.05)]);
+      const o = outputLanes(p, 2) as Float32Array;
+      const [s, inv, m, a, b] = Array.from(p.subarray(5));
+      expect(Array.from(o.subarray(3))).to.deep.equal([s, fr((inv as number) * (a as number)), fr((b as number) - (m as number) * (a as number))]);
+      const gIn = gradInputLanes(p, 2) as Float32Array;
+      const [, , wi, P, Q] = Array.from(p.subarray(5)) as number[];
+      expect(Array.from(gIn.subarray(4))).to.deep.equal([s, fr((wi as number) * (inv as number)), fr((Q as number) * (inv as number) * (inv as number)), fr((P as number) * (inv as number))]);
+    });
+
+    it('declined (the double map runs) where a coefficient is not a normal float32, a coefficient of x - s is 0, or s is not finite', () => {
+      const base = [0.3, 1.7, 0.1, 2.3, -0.4];
+      const with_ = (i: number, v: number): Float64Array => Float64Array.from(base.map((w, j) => (j === i ? v : w)));
+      expect(outputLanes(with_(3, 0), 1), 'α = 0').to.equal(null);
+      expect(outputLanes(with_(3, 1e-40), 1), 'α subnormal').to.equal(null);
+      expect(outputLanes(with_(1, 1e30), 1)?.length, 'α = 2.3e30 is a normal float32').to.equal(3);
+      expect(outputLanes(with_(3, 1e39), 1), 'α past float32').to.equal(null);
+      expect(outputLanes(with_(0, NaN), 1), 's NaN').to.equal(null);
+      expect(outputLanes(with_(0, Infinity), 1), 's inf').to.equal(null);
+      expect(outputLanes(Float64Array.from([0.3, 1, 0, 1, 0]), 1)?.length, 'β = 0 is fine').to.equal(3);
+      expect(gradInputLanes(with_(4, 0), 1), 'B = 0').to.equal(null);
+      expect(gradInputLanes(with_(2, 0), 1)?.length, 'A = 0 is fine (it multiplies g, as the IR does)').to.equal(4);
+      expect(gradInputLanes(with_(3, 0), 1)?.length, 'C = 0 is fine').to.equal(4);
+      expect(gradInputLanes(with_(4, 1e-300), 1), 'B underflows float32').to.equal(null);
+      expect(gradInputLanes(with_(3, NaN), 1), 'C NaN').to.equal(null);
+      // one group declined: the whole pass runs the double map, the IR kernel's values bit for bit
+      for (const [impl, passes] of implementations) {
+        const x = { data: Float32Array.from(wave(2 * 9, 4)), offset: 0, key: { freed: false } };
+        const L = { offset: 0, outer: 1, groups: 2, inner: 9 };
+        const par = Float64Array.from([...base, 0.1, 0.9, 0.2, 0, 0.5]);
+        const [a, b] = [new Float32Array(18), new Float32Array(18)];
+        passes.output(x, L, par, a, true);
+        jsPasses.output(x, L, par, b, false);
+        expect(Array.from(a), impl).to.deep.equal(Array.from(b));
+      }
+    });
+
+    // magnitudes where the mean dominates the spread (x - s first keeps it from cancelling), and extremes
+    const data: [string, number, number][] = [['moderate', 2, 0.5], ['mean 1e4, spread 1', 1, 1e4], ['1e30', 1e30, 3e29], ['1e-30', 1e-30, 5e-31]];
+    for (const [impl, passes] of implementations) for (const [mag, scale, shift] of data) {
+      it(`${impl}, ${mag}: each value is the float32 formula's, within a few float32 roundings of the double map`, () => {
+        const [outer, groups, inner] = [3, 4, 37];
+        const n = outer * groups * inner;
+        const x = { data: Float32Array.from(wave(n + 2, 11, scale, shift)), offset: 2, key: { freed: false } };
+        const g = { data: Float32Array.from(wave(n, 12, 1.5, 0.2)), offset: 0, key: { freed: false } };
+        const L = { offset: 2, outer, groups, inner };
+        // per-group parameters as the statistics give them: s a value of the group, inv ~ 1/spread, m small
+        const par = (k: number, f: (gi: number, j: number) => number): Float64Array => Float64Array.from({ length: k * groups }, (_, i) => fr(f(Math.floor(i / k), i % k)));
+        const pOut = par(5, (gi, j) => [x.data[2 + gi * inner] as number, 1 / scale, 0.01 * (gi - 1.5), 1 + 0.3 * gi, 0.2 * gi - 0.3][j] as number);
+        const pGrad = par(5, (gi, j) => [x.data[2 + gi * inner] as number, 1 / scale, (1 + 0.3 * gi) * 0.9, -0.05 * (gi + 1), 0.003 * (gi - 1.5)][j] as number);
+        const [y, dx] = [new Float32Array(n), new Float32Array(n)];
+        expect(passes.output(x, L, pOut, y, true)).to.equal(true);
+        expect(passes.gradInput(x, g, L, pGrad, dx, true)).to.equal(true);
+        const fo = outputLanes(pOut, groups) as Float32Array;
+        const fg = gradInputLanes(pGrad, groups);
+        // B = Q·inv² leaves float32's normal range for a spread past ~1e16 or under ~1e-22: the double map runs there
+        expect(fg === null, 'gradient lanes declined').to.equal(mag === '1e30' || mag === '1e-30');
+        const exact = new Float32Array(n);
+        jsPasses.gradInput(x, g, L, pGrad, exact, false);
+        let worst = 0;
+        for (let o = 0, k = 0; o < outer; o++) for (let gi = 0; gi < groups; gi++) for (let j = 0; j < inner; j++, k++) {
+          const xv = x.data[2 + k] as number;
+          const gv = g.data[k] as number;
+          const [s, inv, m, a, b] = Array.from(pOut.subarray(5 * gi, 5 * gi + 5)) as [number, number, number, number, number];
+          // the float32 formula, written here from its coefficients
+          const [fs, fa, fb] = [fo[3 * gi], fo[3 * gi + 1], fo[3 * gi + 2]] as [number, number, number];
+          expect(y[k]).to.equal(fr(fr(fr(xv - fs) * fa) + fb));
+          // the double map and the bound of five float32 roundings of its terms
+          const da = (xv - s) * inv * a;
+          const want = ((xv - s) * inv - m) * a + b;
+          const err = Math.abs((y[k] as number) - want);
+          const bound = u * (4 * Math.abs(da) + 2 * Math.abs(b - m * a) + 2 * Math.abs(want));
+          expect(err, `y[${k}]`).to.be.at.most(bound);
+          worst = Math.max(worst, err / (Math.abs(da) + Math.abs(b - m * a)));
+          const [gs, giv, wi, P, Q] = Array.from(pGrad.subarray(5 * gi, 5 * gi + 5)) as [number, number, number, number, number];
+          if (!fg) {
+            expect(dx[k]).to.equal(exact[k]);
+            continue;
+          }
+          const [cs, A, B, C] = [fg[4 * gi], fg[4 * gi + 1], fg[4 * gi + 2], fg[4 * gi + 3]] as [number, number, number, number];
+          expect(dx[k]).to.equal(fr(fr(gv * A) + fr(fr(fr(xv - cs) * B) + C)));
+          const dB = (xv - gs) * Q * giv * giv;
+          const dwant = (gv * wi + P + Q * ((xv - gs) * giv)) * giv;
+          const dbound = u * (3 * Math.abs(gv * wi * giv) + 4 * Math.abs(dB) + 3 * Math.abs(P * giv) + 2 * Math.abs(dB + P * giv) + 2 * Math.abs(dwant));
+          expect(Math.abs((dx[k] as number) - dwant), `dx[${k}]`).to.be.at.most(dbound);
+        }
+        // and the rounding did happen in float32, not in double (the double map is more accurate than this)
+        if (mag === 'moderate') expect(worst).to.be.greaterThan(2 ** -30);
+      });
+    }
+
+    interface LanesCase { name: string; x: Golden; gy: Golden; weight: Golden; bias: Golden; y32: Golden; dx32: Golden; y64: Golden; dx64: Golden }
+    const goldens = fixture<{ cases: LanesCase[] }>('torch_norm_lanes.json').cases;
+    for (const c of goldens) it(`BatchNorm2d, ${c.name}: within PyTorch's float32 error of float64, or a few float32 roundings (test/fixtures/make_norm_lanes.py)`, async () => {
+      const was = cpu.normLanes;
+      try {
+        cpu.normLanes = true;
+        const x = gg.tensor(Float32Array.from(c.x.data), { shape: c.x.shape, requiresGrad: true });
+        const y = gg.nn.functional.batchNorm(x, null, null, gg.tensor(Float32Array.from(c.weight.data)), gg.tensor(Float32Array.from(c.bias.data)), true);
+        const names = await kernels(() => y.backward(gg.tensor(Float32Array.from(c.gy.data), { shape: c.gy.shape })));
+        expect(names).to.include('NativeBatchNormGradInput');
+        const worst = (a: ArrayLike<number>, want: number[]): number => want.reduce((m, w, i) => Math.max(m, Math.abs((a[i] as number) - w)), 0);
+        const big = (a: number[]): number => Math.max(...a.map(Math.abs));
+        const [y32, dx32] = [await y.data(), await (x.grad as T).data()];
+        // PyTorch's own float32 error, or a few float32 roundings of the largest value where PyTorch's is smaller
+        expect(worst(y32, c.y64.data), 'output').to.be.at.most(Math.max(1.5 * worst(c.y32.data, c.y64.data), 2 ** -21 * big(c.y64.data)));
+        expect(worst(dx32, c.dx64.data), 'grad of x').to.be.at.most(Math.max(1.5 * worst(c.dx32.data, c.dx64.data), 2 ** -20 * big(c.dx64.data)));
+      } finally {
+        cpu.normLanes = was;
+      }
+    });
+
+    it('BatchNorm2d: lanes within 2^-21 of the largest |y| and 2^-20 of the largest |dx| of the IR\'s values; off, the IR\'s values bit for bit', async () => {
+      const shape = [4, 6, 9, 11];
+      const run = async (): Promise<number[][]> => {
+        const x = gg.tensor(wave(size(shape), 13, 1.5, 40), { shape, dtype: 'float32', requiresGrad: true });
+        const w = gg.tensor(wave(6, 14).map((v) => v + 2));
+        const b = gg.tensor(wave(6, 15));
+        const y = gg.nn.functional.batchNorm(x, null, null, w, b, true);
+        y.backward(gg.tensor(wave(size(shape), 16), { shape }));
+        return [Array.from(await y.data()), Array.from(await (x.grad as T).data())];
+      };
+      const was = cpu.normLanes;
+      try {
+        cpu.normLanes = true;
+        const [lanes, ir] = await both(run);
+        cpu.normLanes = false;
+        const [exact, ir2] = await both(run);
+        expect(exact).to.deep.equal(ir2);
+        expect(ir).to.deep.equal(ir2);
+        const big = (a: number[]): number => Math.max(...a.map(Math.abs));
+        expectClose(lanes[0] as number[], ir[0] as number[], { rtol: 0, atol: 2 ** -21 * big(ir[0] as number[]) }, 'output');
+        expectClose(lanes[1] as number[], ir[1] as number[], { rtol: 0, atol: 2 ** -20 * big(ir[1] as number[]) }, 'grad of x');
+        expect(lanes[0], 'lanes round differently somewhere').to.not.deep.equal(ir[0]);
+      } finally {
+        cpu.normLanes = was;
+      }
     });
   });
 

@@ -19,7 +19,7 @@
  * large passes (`START_AFTER`); until they are ready, and where threads are
  * unavailable (a web page, `GPUGRAD_WASM_THREADS=1`), one thread runs every pass.
  */
-import type { GroupInput, GroupLayout, GroupPasses } from '../group-passes.js';
+import { gradInputLanes, outputLanes, type GroupInput, type GroupLayout, type GroupPasses } from '../group-passes.js';
 import { normSharedFlagAt, normWasm } from './norm-wasm.js';
 import { growTo, wasmApi, type WasmApi, type WasmMemory } from './memory.js';
 import { decodeBase64, sharedForm, startPool, wantedThreads, type ThreadPool } from './threads.js';
@@ -30,10 +30,12 @@ interface NormExports {
   gradSums(x: number, g: number, outer: number, groups: number, inner: number, par: number, out: number, g0: number, g1: number): void;
   output(x: number, y: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
   gradInput(x: number, g: number, dx: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
+  output32(x: number, y: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
+  gradInput32(x: number, g: number, dx: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
 }
 
 /** The exports a worker may be asked to run (their names, as threads.ts posts them). */
-const PASSES = ['moments', 'gradSums', 'output', 'gradInput'] as const;
+const PASSES = ['moments', 'gradSums', 'output', 'gradInput', 'output32', 'gradInput32'] as const;
 type Pass = (typeof PASSES)[number];
 
 /** The memory's maximum in pages (norm.wat's import): 2 GiB. */
@@ -279,25 +281,30 @@ export class WasmNorm implements GroupPasses {
     return this.f64.slice(p / 8 + 3 * L.groups, p / 8 + 5 * L.groups);
   }
 
-  output(x: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array): boolean {
+  output(x: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array, lanes: boolean): boolean {
     const n = L.outer * L.groups * L.inner;
     if (!this.reserve(Math.max(x.data.length, n), 5 * L.groups)) return false;
     const a = this.place(x, []);
     const c = this.victim([a]);
-    this.f64.set(par, this.par / 8);
-    if (!this.run('output', [this.at(a, x.offset), this.at(c, 0), L.outer, L.groups, L.inner, this.par], L.groups, 2 * n)) return false;
+    // float32 lanes where the coefficients allow (group-passes.ts, `outputLanes`), else the double map
+    const f = lanes ? outputLanes(par, L.groups) : null;
+    if (f) this.f32.set(f, this.par / 4);
+    else this.f64.set(par, this.par / 8);
+    if (!this.run(f ? 'output32' : 'output', [this.at(a, x.offset), this.at(c, 0), L.outer, L.groups, L.inner, this.par], L.groups, 2 * n)) return false;
     out.set(this.f32.subarray(c * this.cap, c * this.cap + n));
     return true;
   }
 
-  gradInput(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array): boolean {
+  gradInput(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array, lanes: boolean): boolean {
     const n = L.outer * L.groups * L.inner;
     if (!this.reserve(Math.max(x.data.length, g.data.length, n), 5 * L.groups)) return false;
     const a = this.place(x, []);
     const b = this.place(g, [a]);
     const c = this.victim([a, b]);
-    this.f64.set(par, this.par / 8);
-    if (!this.run('gradInput', [this.at(a, x.offset), this.at(b, g.offset), this.at(c, 0), L.outer, L.groups, L.inner, this.par], L.groups, 3 * n)) return false;
+    const f = lanes ? gradInputLanes(par, L.groups) : null;
+    if (f) this.f32.set(f, this.par / 4);
+    else this.f64.set(par, this.par / 8);
+    if (!this.run(f ? 'gradInput32' : 'gradInput', [this.at(a, x.offset), this.at(b, g.offset), this.at(c, 0), L.outer, L.groups, L.inner, this.par], L.groups, 3 * n)) return false;
     out.set(this.f32.subarray(c * this.cap, c * this.cap + n));
     return true;
   }

@@ -267,4 +267,102 @@
             (local.set $o (i32.add (local.get $o) (i32.const 1)))
             (br $runs)))
         (local.set $gi (i32.add (local.get $gi) (i32.const 1)))
-        (br $groups)))))
+        (br $groups))))
+  ;; The forward output in float32 lanes (wasm/norm.ts, `output32`; docs/notes/normalization.md,
+  ;; "float32 lanes"): y = (x - s)·α + β, each operation a float32 one (f32x4: four
+  ;; lanes, where the double map above has two), with (s, α, β) three floats at
+  ;; par + 12·gi. α = inv·a and β = b - m·a are computed in double by the caller.
+  (func (export "output32") (param $x i32) (param $y i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32) (param $g0 i32) (param $g1 i32)
+    (local $gi i32) (local $o i32) (local $p i32) (local $vend i32) (local $end i32) (local $stride i32) (local $base i32) (local $dy i32)
+    (local $s f32) (local $a f32) (local $b f32) (local $sv v128) (local $av v128) (local $bv v128)
+    (local.set $stride (i32.shl (i32.mul (local.get $groups) (local.get $inner)) (i32.const 2)))
+    (local.set $dy (i32.sub (local.get $y) (local.get $x)))
+    (local.set $gi (local.get $g0))
+    (block $gdone
+      (loop $groups
+        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $g1)))
+        (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (local.get $gi) (local.get $inner)) (i32.const 2))))
+        (local.set $p (i32.add (local.get $par) (i32.mul (local.get $gi) (i32.const 12))))
+        (local.set $s (f32.load (local.get $p)))
+        (local.set $a (f32.load offset=4 (local.get $p)))
+        (local.set $b (f32.load offset=8 (local.get $p)))
+        (local.set $sv (f32x4.splat (local.get $s)))
+        (local.set $av (f32x4.splat (local.get $a)))
+        (local.set $bv (f32x4.splat (local.get $b)))
+        (local.set $o (i32.const 0))
+        (block $odone
+          (loop $runs
+            (br_if $odone (i32.ge_u (local.get $o) (local.get $outer)))
+            (local.set $p (i32.add (local.get $base) (i32.mul (local.get $o) (local.get $stride))))
+            (local.set $end (i32.add (local.get $p) (i32.shl (local.get $inner) (i32.const 2))))
+            (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $inner) (i32.const -4)) (i32.const 2))))
+            (block $vdone
+              (loop $vec
+                (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
+                (v128.store (i32.add (local.get $p) (local.get $dy))
+                  (f32x4.add (f32x4.mul (f32x4.sub (v128.load (local.get $p)) (local.get $sv)) (local.get $av)) (local.get $bv)))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                (br $vec)))
+            (block $sdone
+              (loop $scalar
+                (br_if $sdone (i32.ge_u (local.get $p) (local.get $end)))
+                (f32.store (i32.add (local.get $p) (local.get $dy))
+                  (f32.add (f32.mul (f32.sub (f32.load (local.get $p)) (local.get $s)) (local.get $a)) (local.get $b)))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $scalar)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $runs)))
+        (local.set $gi (i32.add (local.get $gi) (i32.const 1)))
+        (br $groups))))
+
+  ;; x's gradient in float32 lanes (wasm/norm.ts, `gradInput32`): dx = g·A + ((x - s)·B + C),
+  ;; each operation a float32 one, with (s, A, B, C) four floats at par + 16·gi
+  ;; (A = wi·inv, B = Q·inv·inv, C = P·inv, computed in double by the caller).
+  (func (export "gradInput32") (param $x i32) (param $g i32) (param $dx i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32) (param $g0 i32) (param $g1 i32)
+    (local $gi i32) (local $o i32) (local $p i32) (local $vend i32) (local $end i32) (local $stride i32) (local $base i32) (local $dg i32) (local $dd i32)
+    (local $s f32) (local $a f32) (local $b f32) (local $c f32) (local $sv v128) (local $av v128) (local $bv v128) (local $cv v128)
+    (local.set $stride (i32.shl (i32.mul (local.get $groups) (local.get $inner)) (i32.const 2)))
+    (local.set $dg (i32.sub (local.get $g) (local.get $x)))
+    (local.set $dd (i32.sub (local.get $dx) (local.get $x)))
+    (local.set $gi (local.get $g0))
+    (block $gdone
+      (loop $groups
+        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $g1)))
+        (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (local.get $gi) (local.get $inner)) (i32.const 2))))
+        (local.set $p (i32.add (local.get $par) (i32.shl (local.get $gi) (i32.const 4))))
+        (local.set $s (f32.load (local.get $p)))
+        (local.set $a (f32.load offset=4 (local.get $p)))
+        (local.set $b (f32.load offset=8 (local.get $p)))
+        (local.set $c (f32.load offset=12 (local.get $p)))
+        (local.set $sv (f32x4.splat (local.get $s)))
+        (local.set $av (f32x4.splat (local.get $a)))
+        (local.set $bv (f32x4.splat (local.get $b)))
+        (local.set $cv (f32x4.splat (local.get $c)))
+        (local.set $o (i32.const 0))
+        (block $odone
+          (loop $runs
+            (br_if $odone (i32.ge_u (local.get $o) (local.get $outer)))
+            (local.set $p (i32.add (local.get $base) (i32.mul (local.get $o) (local.get $stride))))
+            (local.set $end (i32.add (local.get $p) (i32.shl (local.get $inner) (i32.const 2))))
+            (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $inner) (i32.const -4)) (i32.const 2))))
+            (block $vdone
+              (loop $vec
+                (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
+                (v128.store (i32.add (local.get $p) (local.get $dd))
+                  (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $dg))) (local.get $av))
+                    (f32x4.add (f32x4.mul (f32x4.sub (v128.load (local.get $p)) (local.get $sv)) (local.get $bv)) (local.get $cv))))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                (br $vec)))
+            (block $sdone
+              (loop $scalar
+                (br_if $sdone (i32.ge_u (local.get $p) (local.get $end)))
+                (f32.store (i32.add (local.get $p) (local.get $dd))
+                  (f32.add (f32.mul (f32.load (i32.add (local.get $p) (local.get $dg))) (local.get $a))
+                    (f32.add (f32.mul (f32.sub (f32.load (local.get $p)) (local.get $s)) (local.get $b)) (local.get $c))))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $scalar)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $runs)))
+        (local.set $gi (i32.add (local.get $gi) (i32.const 1)))
+        (br $groups))))
+)
