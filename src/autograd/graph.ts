@@ -331,7 +331,7 @@ export class OpNode<N extends OpName> extends Node {
   /** @internal saved inputs as PyTorch names them (`self`, `other`; `condition` for where), then `result`. */
   override savedEntries(): SavedEntry[] | null {
     if (this.released && (this.spec.saveInputs || this.spec.saveResult)) return null;
-    const names = this.inputs.length === 3 ? ['condition', 'self', 'other'] : ['self', 'other'];
+    const names = this.op === 'addmm' ? ['self', 'mat1', 'mat2'] : this.inputs.length === 3 ? ['condition', 'self', 'other'] : ['self', 'other'];
     const out: SavedEntry[] = (this.saved ?? []).map((tensor, i) => ({ name: names[i] ?? `input${i}`, tensor }));
     if (this.savedResult) out.push({ name: 'result', tensor: this.savedResult });
     return out;
@@ -364,6 +364,7 @@ const torchNames: Partial<Record<OpName, string>> = {
   im2col: 'Im2ColBackward0',
   col2im: 'Col2ImBackward0',
   asStrided: 'AsStridedBackward0',
+  addmm: 'AddmmBackward0',
   scatter: 'CopySlices',
 };
 

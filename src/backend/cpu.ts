@@ -11,11 +11,11 @@
  * does), int64 in a Float64Array (exact for |v| <= 2^53; docs/notes/dtypes.md).
  */
 import { Device, KernelCache, type DeviceBuffer, type DeviceInfo } from './device.js';
-import { int, type Kernel, type WindowSpec } from './kernel.js';
+import { int, type GemmSpec, type Kernel, type WindowSpec } from './kernel.js';
 import { col2imPass } from './window-passes.js';
 import { hostArray, type DType, type HostArray } from './types.js';
 import { platform } from './platform/platform.js';
-import { wasmGemm, wasmGemmUnavailable, worthPacking, type WasmGemm } from './wasm/gemm.js';
+import { biasLayout, wasmGemm, wasmGemmUnavailable, worthPacking, type WasmGemm } from './wasm/gemm.js';
 import { profiling, recordKernel } from './profile.js';
 import { jsPasses, type GroupPasses } from './group-passes.js';
 import { openWasmNorm, wasmNormUnavailable } from './wasm/norm.js';
@@ -199,6 +199,13 @@ export interface CpuDeviceOptions {
    * unless `GPUGRAD_FAST_WINDOWS=0`). Off, they run their IR kernels.
    */
   readonly fastWindows?: boolean;
+  /**
+   * Run the `addmm` primitive (Linear's x·Wᵀ + b) as one kernel, the gemm
+   * with its bias epilogue (float32 on the WebAssembly gemm) or the fused
+   * loop (float64), with the two kernels' values (default: true unless
+   * `GPUGRAD_GEMM_BIAS=0`). Off, it runs the matmul kernel, then the add's.
+   */
+  readonly gemmBias?: boolean;
 }
 
 export class CpuDevice extends Device {
@@ -242,6 +249,11 @@ export class CpuDevice extends Device {
    * as the window passes (window-passes.ts). Writable: tests compare them with the IR kernels.
    */
   fastWindows: boolean;
+  /**
+   * Whether addmm runs as one kernel (`fusesBias`). Writable: tests compare
+   * it with the two kernels.
+   */
+  gemmBias: boolean;
   /** col2im's double accumulators, grown to the largest image seen. */
   private scratch = new Float64Array(0);
   /**
@@ -258,6 +270,7 @@ export class CpuDevice extends Device {
     this.fastNorm = options.fastNorm ?? platform().env('GPUGRAD_FAST_NORM') !== '0';
     this.normLanes = options.normLanes ?? platform().env('GPUGRAD_FAST_NORM_F32') !== '0';
     this.fastWindows = options.fastWindows ?? platform().env('GPUGRAD_FAST_WINDOWS') !== '0';
+    this.gemmBias = options.gemmBias ?? platform().env('GPUGRAD_GEMM_BIAS') !== '0';
     const wasmOn = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
     const norm = wasmOn && this.fastNorm ? openWasmNorm() : null;
     this.groupPasses = norm ?? jsPasses;
@@ -277,6 +290,20 @@ export class CpuDevice extends Device {
     return dtype === 'float32' && this.gemm !== null;
   }
 
+  /**
+   * float64: the loop's sum is a float64 either way, and `sum + bias` is the
+   * add kernel's float64 sum; float32: where the gemm takes the product (its
+   * tile's float32 values, then gemm.wat's `biasAdd`, one float32 addition
+   * each, the add kernel's values). A product the gemm leaves to the loop (a
+   * matrix–vector one) runs the two kernels: the loop sums in float64, and
+   * adding the bias before the float32 store would round once instead of twice.
+   */
+  override fusesBias(dtype: DType, spec: GemmSpec): boolean {
+    if (!this.gemmBias) return false;
+    if (dtype === 'float64') return true;
+    return dtype === 'float32' && this.gemm !== null && worthPacking(spec) && biasLayout(spec) !== null;
+  }
+
   protected uploadImpl(data: HostArray, dtype: DType): DeviceBuffer {
     const copy = this.pool.take(dtype, data.length);
     copy.set(data);
@@ -293,11 +320,11 @@ export class CpuDevice extends Device {
     const out = this.pool.take(dtype, kernel.size);
     const t0 = this.profile ? performance.now() : 0;
     const data = inputs.map((b) => (b as CpuBuffer).data);
-    const [a, b] = data;
+    const [a, b, c] = data;
     // float32 matmul on the SIMD gemm, unless it is a matrix–vector product (the loop streams
     // those faster); the gemm declines (false) only past wasm32's memory, then the loop runs
     const g = kernel.gemm;
-    const fast = g && this.gemm && worthPacking(g) && out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array && this.gemm.run(out, a, b, g);
+    const fast = g && this.gemm && worthPacking(g) && out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array && (!g.bias || c instanceof Float32Array) && this.gemm.run(out, a, b, g, c as Float32Array | undefined);
     // float32 col2im as row loops (window-passes.ts): the IR kernel's values, bit for bit
     const w = kernel.window;
     const windowed = !fast && w && this.fastWindows && out instanceof Float32Array && a instanceof Float32Array && this.col2im(w, a, out);
@@ -306,7 +333,7 @@ export class CpuDevice extends Device {
     // (ReLU, SGD's update, spectral norm's passes); they decline (false) past their memory cap or
     // for a layout they do not take, then the loop runs
     const f32 = this.elementwise && out instanceof Float32Array && data.every((d) => d instanceof Float32Array);
-    const gemv = !fast && !windowed && f32 && g && !worthPacking(g) && this.elementwise?.gemv(out, a as Float32Array, b as Float32Array, g, inputs);
+    const gemv = !fast && !windowed && f32 && g && !g.bias && !worthPacking(g) && this.elementwise?.gemv(out, a as Float32Array, b as Float32Array, g, inputs);
     const simd = !fast && !windowed && !gemv && pass !== null && f32 && this.elementwise?.runKernel(pass, kernel, out, data as Float32Array[], inputs);
     if (!fast && !windowed && !gemv && !simd) fn(out, ...data);
     if (this.profile) {

@@ -2,7 +2,7 @@
  * The device interface: allocate, upload, download, free, run a kernel.
  * Nothing here knows about tensors or gradients.
  */
-import type { Kernel } from './kernel.js';
+import type { GemmSpec, Kernel } from './kernel.js';
 import { profiling, recordKernel } from './profile.js';
 import { bytesOf, hostArray, isIntegralDtype, type DType, type HostArray } from './types.js';
 
@@ -87,6 +87,22 @@ export abstract class Device {
    */
   readsStridedMatmul(dtype: DType): boolean {
     void dtype;
+    return false;
+  }
+
+  /**
+   * Whether the `addmm` primitive (a matrix product plus a bias, Linear's
+   * x·Wᵀ + b) runs as ONE kernel here, the matmul kernel with its bias
+   * epilogue (`kernels.matmul`'s `bias`), with the same values as the
+   * product's kernel followed by the add's. Otherwise addmm runs those two
+   * kernels. Default: never (a gpu.js mode may keep the sum in float64 and
+   * round once, where the two kernels round twice); the cpu device says yes
+   * for float64 (its loop sums in float64 either way) and for float32 products
+   * its WebAssembly gemm takes (its float32 tile plus one float32 add).
+   */
+  fusesBias(dtype: DType, spec: GemmSpec): boolean {
+    void dtype;
+    void spec;
     return false;
   }
 

@@ -90,6 +90,13 @@ export interface GemmSpec {
   readonly k: number;
   readonly n: number;
   readonly sum?: number;
+  /**
+   * The output epilogue: a third input added to every element, read over
+   * the output's dims (kept batch..., m, n) through these strides (a bias: Linear's, stride 0 over
+   * the rows; a convolution's, stride 0 over the columns). `out = a·b + bias`
+   * (`kernels.matmul`'s `bias`, the `addmm` primitive).
+   */
+  readonly bias?: Operand;
 }
 
 /** Build a kernel; the key is derived from everything that defines it. */

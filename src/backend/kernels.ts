@@ -159,9 +159,13 @@ export function reduce(
  * the gradient of an operand broadcast over those dims in one kernel.
  * The kernel also carries the product as data (`Kernel.gemm`) for the cpu
  * device's float32 WebAssembly path; every other device compiles the text.
+ * With `bias` (an operand over the output's dims) the kernel, named `addmm`,
+ * adds its input 2 to each element: `acc + bias`, the sum rounded once in
+ * the device's precision (the `addmm` primitive, tensor/ops.ts).
  */
-export function matmul(a: Operand, b: Operand, batch: readonly number[], m: number, kk: number, n: number, sum = 0): Kernel {
+export function matmul(a: Operand, b: Operand, batch: readonly number[], m: number, kk: number, n: number, sum = 0, bias?: Operand): Kernel {
   ints(batch, m, kk, n, sum, a.offset, a.strides, b.offset, b.strides);
+  if (bias) ints(bias.offset, bias.strides);
   const r = batch.length;
   if (sum < 0 || sum > r) throw new Error(`internal: matmul sums ${sum} of ${r} batch dims`);
   const kept = r - sum;
@@ -199,7 +203,10 @@ export function matmul(a: Operand, b: Operand, batch: readonly number[], m: numb
   }
   body.push('const acc = (acc0 + acc1) + (acc2 + acc3);');
   const gemm = { a: { offset: a.offset, strides: [...a.strides] }, b: { offset: b.offset, strides: [...b.strides] }, batch: [...batch], m, k: kk, n, ...(sum ? { sum } : {}) };
-  return { ...makeGridKernel('matmul', 2, shape, 'i', body, 'acc'), gemm };
+  if (!bias) return { ...makeGridKernel('matmul', 2, shape, 'i', body, 'acc'), gemm };
+  // the bias epilogue (the addmm primitive): in2 read over the output's dims (kept batch..., m, n)
+  if (bias.strides.length !== shape.length) throw new Error('internal: a matmul bias is read over the output\'s dims');
+  return { ...makeGridKernel('addmm', 3, shape, 'i', body, `acc + in2[${offsetExpr(bias, 'i')}]`), gemm: { ...gemm, bias: { offset: bias.offset, strides: [...bias.strides] } } };
 }
 
 /**

@@ -8,6 +8,7 @@ import { tidy } from '../tensor/storage.js';
 import { checkBool, checkInt, checkNonNegInt, checkNumber, checkOptionalBool, checkOptionalTensor, checkOptions, checkTensor } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { fmt } from '../tensor/shape.js';
+import { isFloatingDtype } from '../backend/types.js';
 import { rand, zeros } from '../tensor/creation.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Module, keepsNothing, parameter, type FactoryOptions } from './module.js';
@@ -27,9 +28,22 @@ export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Ten
   checkOptionalTensor('linear', 'bias', bias);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
-    const y = input.matmul(weight.t());
+    const wt = weight.t();
+    // 2-D input with a bias: one op, PyTorch's addmm (AddmmBackward0), whose product and bias add
+    // may run as one kernel (docs/notes/architecture.md, "The gemm's bias epilogue"); anything
+    // else (other ranks, mismatched shapes or dtypes: their errors) composes matmul and add
+    if (bias && fitsAddmm(input, weight, bias)) return bias.addmm(input, wt);
+    const y = input.matmul(wt);
     return bias ? y.add(bias) : y;
   });
+}
+
+/** x (m, k), W (n, k), b (n), one floating dtype and one device: Linear as addmm. */
+function fitsAddmm(x: Tensor, w: Tensor, b: Tensor): boolean {
+  return (
+    x.ndim === 2 && w.ndim === 2 && b.ndim === 1 && x.shape[1] === w.shape[1] && b.shape[0] === w.shape[0] &&
+    isFloatingDtype(x.dtype) && w.dtype === x.dtype && b.dtype === x.dtype && w.device === x.device && b.device === x.device
+  );
 }
 /** max(x, 0) (+0 for negative inputs, -0 and NaN kept, as PyTorch; the gradient at ±0 is 0). @example gg.nn.functional.relu(gg.tensor([-1, 2])) // [0, 2] */
 export function relu(input: Tensor): Tensor {

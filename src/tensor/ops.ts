@@ -17,7 +17,7 @@
  * This file knows Tensor only as a type: rules call its methods.
  */
 import * as K from '../backend/kernels.js';
-import { integerResult, type Kernel, type Operand } from '../backend/kernel.js';
+import { integerResult, type GemmSpec, type Kernel, type Operand } from '../backend/kernel.js';
 import { isFloatingDtype, isIntegralDtype, type DType } from '../backend/types.js';
 import { fusedMap, fusedReduce, type Expr } from '../backend/fusion.js';
 import { adjoints, fx, tangentOf } from './fuse.js';
@@ -46,6 +46,12 @@ export interface OpAttrs {
    * the output): a broadcast operand's gradient in one product (see `productTo`).
    */
   matmul: { sum?: number };
+  /**
+   * PyTorch's addmm with beta = alpha = 1: inputs (bias, a, b), a 2-D (m, k),
+   * b 2-D (k, n), bias broadcastable to (m, n); out = a·b + bias. Linear's
+   * x·Wᵀ + b on 2-D input (nn/layers.ts), node AddmmBackward0.
+   */
+  addmm: None;
   reshape: { shape: number[] };
   permute: { dims: number[] };
   expand: { shape: number[] };
@@ -163,6 +169,37 @@ function runKernel(kernel: Kernel, inputs: readonly Tensor[], shape: number[], d
   const dev = getDevice(device);
   const buffer = dev.run(isIntegralDtype(dtype) ? integerResult(kernel) : kernel, inputs.map((t) => t.storage.buffer), dtype);
   return { storage: new Storage(buffer), shape, strides: contiguousStrides(shape), offset: 0, dtype };
+}
+
+/**
+ * matmul's forward (a·b, batched and broadcast, summed over the last `sum`
+ * batch dims), plus `bias` (read over the output's dims) in the same kernel
+ * when given: the `addmm` primitive where the device fuses it.
+ */
+function product(a: Tensor, b: Tensor, sum: number, bias: Tensor | null): Produced {
+  const m = a.shape[a.ndim - 2] ?? 1;
+  const k = a.shape[a.ndim - 1] ?? 1;
+  const n = b.shape[b.ndim - 1] ?? 1;
+  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  if (!(Number.isInteger(sum) && sum >= 0 && sum <= batch.length)) throw new Error(`internal: matmul cannot sum ${sum} of ${batch.length} batch dims`);
+  // NOTE: both operands are read along k with stride 1 (B through a copy of Bᵀ when
+  // needed): the copy costs K·N, the contiguous inner loop saves far more on every device
+  // but one that packs the operands itself (the cpu device's float32 gemm)
+  const packs = getDevice(a.device).readsStridedMatmul(a.dtype);
+  const aa = packs || a.strides[a.ndim - 1] === 1 || k === 1 ? a : a.contiguous();
+  const bt = b.transpose(-1, -2);
+  const bb = packs || bt.strides[bt.ndim - 1] === 1 || k === 1 ? bt : bt.contiguous();
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: Bᵀᵀ without a copy is a view with b's strides: the same reads
+  const bv = bb === bt ? b : bb.transpose(-1, -2);
+  const shape = [...batch.slice(0, batch.length - sum), m, n];
+  const kernel = K.matmul(operand(aa, [...batch, m, k]), operand(bv, [...batch, k, n]), batch, m, k, n, sum, bias ? operand(bias, shape) : undefined);
+  const out = runKernel(kernel, bias ? [aa, bv, bias] : [aa, bv], shape, a.dtype);
+  if (aa !== a) aa.dispose();
+  if (bv !== b) bv.dispose();
+  // Stryker disable next-line ConditionalExpression: disposing bt twice is a no-op
+  if (bb !== bt) bb.dispose();
+  bt.dispose();
+  return out;
 }
 
 function view(t: Tensor, shape: number[], strides: number[], offset: number): Produced {
@@ -331,31 +368,7 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     },
   },
   matmul: {
-    forward: (inputs, { sum = 0 }) => {
-      const [a, b] = inputs as [Tensor, Tensor];
-      const m = a.shape[a.ndim - 2] ?? 1;
-      const k = a.shape[a.ndim - 1] ?? 1;
-      const n = b.shape[b.ndim - 1] ?? 1;
-      const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
-      if (!(Number.isInteger(sum) && sum >= 0 && sum <= batch.length)) throw new Error(`internal: matmul cannot sum ${sum} of ${batch.length} batch dims`);
-      // NOTE: both operands are read along k with stride 1 (B through a copy of Bᵀ when
-      // needed): the copy costs K·N, the contiguous inner loop saves far more on every device
-      // but one that packs the operands itself (the cpu device's float32 gemm)
-      const packs = getDevice(a.device).readsStridedMatmul(a.dtype);
-      const aa = packs || a.strides[a.ndim - 1] === 1 || k === 1 ? a : a.contiguous();
-      const bt = b.transpose(-1, -2);
-      const bb = packs || bt.strides[bt.ndim - 1] === 1 || k === 1 ? bt : bt.contiguous();
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: Bᵀᵀ without a copy is a view with b's strides: the same reads
-      const bv = bb === bt ? b : bb.transpose(-1, -2);
-      const kernel = K.matmul(operand(aa, [...batch, m, k]), operand(bv, [...batch, k, n]), batch, m, k, n, sum);
-      const out = runKernel(kernel, [aa, bv], [...batch.slice(0, batch.length - sum), m, n], a.dtype);
-      if (aa !== a) aa.dispose();
-      if (bv !== b) bv.dispose();
-      // Stryker disable next-line ConditionalExpression: disposing bt twice is a no-op
-      if (bb !== bt) bb.dispose();
-      bt.dispose();
-      return out;
-    },
+    forward: (inputs, { sum = 0 }) => product(inputs[0] as Tensor, inputs[1] as Tensor, sum, null),
     saveInputs: true,
     saves: ([na, nb]) => [!!nb, !!na],
     // d(AB) = dA B + A dB  ⇒  ∂A = G Bᵀ, ∂B = Aᵀ G (G with the summed dims back as size 1)
@@ -371,6 +384,42 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     },
     jvp: ({ tangents: [ta, tb], inputs: [a, b], attrs: { sum = 0 } }) =>
       plus(ta && (sum ? ta.matmulSum(b!, sum) : ta.matmul(b!)), tb && (sum ? a!.matmulSum(tb, sum) : a!.matmul(tb))),
+  },
+  addmm: {
+    forward: (inputs) => {
+      const [c, a, b] = inputs as [Tensor, Tensor, Tensor];
+      const [m, k, n] = [a.shape[0] ?? 1, a.shape[1] ?? 1, b.shape[1] ?? 1];
+      const dev = getDevice(a.device);
+      const spec: GemmSpec = { a: operand(a, [m, k]), b: operand(b, [k, n]), batch: [], m, k, n, bias: operand(c, [m, n]) };
+      // one kernel where the device gives it the two kernels' values (Device.fusesBias)
+      if (dev.fusesBias(a.dtype, spec)) return product(a, b, 0, c);
+      // the product's kernel, then the add's: the same kernels as a.matmul(b).add(c)
+      const p = product(a, b, 0, null);
+      const add = K.map('add', [{ offset: 0, strides: p.strides }, operand(c, p.shape)], p.shape, K.formulas.add);
+      const buffer = dev.run(add, [p.storage.buffer, c.storage.buffer], a.dtype);
+      // the product's buffer is freed (a storage frees at its last reference)
+      p.storage.retain();
+      p.storage.release();
+      return { storage: new Storage(buffer), shape: p.shape, strides: p.strides, offset: 0, dtype: a.dtype };
+    },
+    saveInputs: true,
+    saves: ([, na, nb]) => [false, !!nb, !!na],
+    // d(c + AB) = dc + dA B + A dB: the gradient to c (the engine sums it to c's shape), matmul's to A and B
+    backward: ({ grad, inputs: [, a, b], needs, shapes }) => {
+      const [ga, gb] = ops.matmul.backward({
+        grad,
+        inputs: [a!, b!],
+        needs: [!!needs[1], !!needs[2]],
+        attrs: {},
+        shapes: shapes.slice(1),
+        get result(): Tensor {
+          throw new Error('internal: matmul\'s backward reads no result');
+        },
+      });
+      return [needs[0] ? grad : null, ga ?? null, gb ?? null];
+    },
+    // the tangents in the composed order: (dA·B + A·dB) + dc
+    jvp: ({ tangents: [tc, ta, tb], inputs: [, a, b] }) => plus(plus(ta && ta.matmul(b!), tb && a!.matmul(tb)), tc),
   },
   reshape: {
     forward: ([a], { shape }) => {

@@ -1385,6 +1385,16 @@ export class Tensor {
   matmulSum(o: Tensor, sum: number): Tensor {
     return apply('matmul', [this, o], { sum });
   }
+  /**
+   * @internal this + mat1·mat2 (PyTorch's `addmm` with beta = alpha = 1): mat1
+   * (m, k) and mat2 (k, n) 2-D, this broadcastable to (m, n), one floating
+   * dtype and device (the caller checks; nn.functional.linear). One op,
+   * node AddmmBackward0, one kernel where the device fuses the bias
+   * (`Device.fusesBias`), else the product's and the add's.
+   */
+  addmm(mat1: Tensor, mat2: Tensor): Tensor {
+    return apply('addmm', [this, mat1, mat2], {});
+  }
 }
 
 /** Whether a string names a dtype (`to()` takes a dtype or a device). */

@@ -95,6 +95,7 @@ const recipes: Record<string, Recipe> = {
   sum: { inputs: () => [leaf([2, 3, 2], 'any', 61)], fn: (x) => x.sum([0, 2]) },
   amax: { inputs: () => [leaf([3, 4], 'distinct', 62)], fn: (x) => x.max(1, true) },
   matmul: { inputs: () => [leaf([2, 2, 3], 'any', 63), leaf([3, 2], 'any', 64)], fn: (a, b) => a.matmul(b) },
+  addmm: { inputs: () => [leaf([2], 'any', 180), leaf([3, 4], 'any', 181), leaf([4, 2], 'any', 182)], fn: (c, a, b) => c.addmm(a, b) },
   reshape: { inputs: () => [leaf([2, 3], 'any', 65)], fn: (x) => x.reshape(3, 2) },
   permute: { inputs: () => [leaf([2, 3, 2], 'any', 66)], fn: (x) => x.permute(2, 0, 1) },
   expand: { inputs: () => [leaf([3, 1], 'any', 67)], fn: (x) => x.expand(2, 3, 4) },

@@ -25,6 +25,34 @@ interface GemmExports {
   packK(src: number, ld: number, dst: number, k: number, w: number, panels: number): void;
   /** gemm.wat's `packM`: panels of 4 lines contiguous along the panel (step j at src + j·ld bytes). */
   packM(src: number, ld: number, dst: number, k: number, panels: number): void;
+  /** gemm.wat's `biasAdd`: C[i, j] += bias[j] (perRow 0) or bias[i] (perRow 1) for i < m, j < n4. */
+  biasAdd(c: number, ldc: number, m: number, n4: number, bias: number, perRow: number): void;
+}
+
+/**
+ * A product's bias epilogue in C's orientation: value `data[offset + i·stride]`
+ * for row i of C (perRow) or column i (otherwise).
+ */
+interface BiasIn {
+  data: Float32Array;
+  offset: number;
+  stride: number;
+  perRow: boolean;
+}
+
+/**
+ * How the gemm adds a `GemmSpec.bias` (one value per row or per column of C,
+ * the same for every batch entry), or null when it does not take that
+ * layout (then the caller computes the product and the bias elsewhere).
+ */
+export function biasLayout(s: GemmSpec): { offset: number; stride: number; perRow: boolean } | null {
+  const c = s.bias;
+  if (!c) return null;
+  const kept = s.batch.length - (s.sum ?? 0);
+  if (c.strides.length !== kept + 2 || c.strides.slice(0, kept).some((x) => x !== 0)) return null;
+  const [sm, sn] = [c.strides[kept] ?? 0, c.strides[kept + 1] ?? 0];
+  if (sm !== 0 && sn !== 0) return null;
+  return sm !== 0 ? { offset: c.offset, stride: sm, perRow: true } : { offset: c.offset, stride: sn, perRow: false };
 }
 
 /**
@@ -179,14 +207,19 @@ export class WasmGemm {
    * of several batch entries (A's, stacked), so the threads share it; each
    * element is the same sum in the same order as one product per entry.
    */
-  run(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec): boolean {
+  run(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec, c?: Float32Array): boolean {
     const { m, k, n, batch } = s;
     if (m === 0 || n === 0) return true;
+    // the output epilogue (`GemmSpec.bias`, its values in `c`): declined for a layout it does not take
+    const layout = s.bias ? biasLayout(s) : null;
+    if (s.bias && (!layout || !c)) return false;
+    const bias: BiasIn | null = layout && c ? { data: c, ...layout } : null;
     const r = batch.length;
     const kt = k * batch.slice(r - (s.sum ?? 0)).reduce((x, y) => x * y, 1);
     if (kt === 0) {
-      // an empty sum (out may be a reused buffer: the cpu device pools them)
+      // an empty sum (out may be a reused buffer: the cpu device pools them), plus the bias
       out.fill(0);
+      if (bias) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] = 0 + (bias.data[bias.offset + (bias.perRow ? i : j) * bias.stride] as number); // 0 + b, as the add after an empty product (-0 becomes +0)
       return true;
     }
     const straight = plan(s);
@@ -195,9 +228,10 @@ export class WasmGemm {
     const ts: GemmSpec = { a: swap(s.b, r, r + 1), b: swap(s.a, r, r + 1), batch, m: n, k, n: m, sum: s.sum ?? 0 };
     const turned = plan(ts);
     // NOTE: the transposed write costs about two floats per element of C (a scatter in JS)
-    if (turned.cost + 2 * turned.count * m * n >= straight.cost) return this.oriented(out, a, b, s, straight);
+    if (turned.cost + 2 * turned.count * m * n >= straight.cost) return this.oriented(out, a, b, s, straight, bias);
     const scratch = new Float32Array(turned.count * m * n);
-    if (!this.oriented(scratch, b, a, ts, turned)) return false;
+    // Cᵀ's rows are C's columns: a bias per column of C is one per row of Cᵀ
+    if (!this.oriented(scratch, b, a, ts, turned, bias && { ...bias, perRow: !bias.perRow })) return false;
     this.turnedRuns++;
     for (let t = 0, o = 0; t < turned.count; t++, o += m * n) {
       for (let j = 0; j < n; j++) for (let i = 0, src = o + j * m; i < m; i++) out[o + i * n + j] = scratch[src + i] as number;
@@ -224,7 +258,7 @@ export class WasmGemm {
   }
 
   /** `run` for one orientation and its `plan`. */
-  private oriented(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec, p: Plan): boolean {
+  private oriented(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec, p: Plan, bias: BiasIn | null): boolean {
     const { m, k, n } = s;
     const { mp, np, kt, count, aOff, bOff, sA, sB, rowsA, rowsB, sharedA, sharedB, wasmA, wasmB } = p;
     const r = s.batch.length;
@@ -250,8 +284,17 @@ export class WasmGemm {
     // edge that a partial last panel reads (zeroed in the panel after)
     const ps = pc + cLen * group;
     const slack = (w: WasmPack | null, width: number): number => (w ? align(w.span + width * w.ld + width) : 0);
-    if (!this.reserve(ps + Math.max(slack(wasmA, MR), slack(wasmB, NR)))) return false;
+    // the bias's values after that (one per row of C, or one per column padded to a multiple of 4)
+    const pz = ps + Math.max(slack(wasmA, MR), slack(wasmB, NR));
+    const n4 = align(n);
+    const zLen = bias ? align(bias.perRow ? m : n4) : 0;
+    if (!this.reserve(pz + zLen)) return false;
     const f = this.floats;
+    if (bias) {
+      const lines = bias.perRow ? m : n;
+      for (let i = 0; i < lines; i++) f[pz + i] = bias.data[bias.offset + i * bias.stride] as number;
+      f.fill(0, pz + lines, pz + zLen);
+    }
     const putA = (dst: number, src: number): void => {
       if (wasmA) return this.packWasm(wasmA, a, src, dst, ps, k, m, MR, mp);
       if (!rowsA) return packA(f, dst, a, src, sam, sak, k, sA, m, mp);
@@ -301,6 +344,7 @@ export class WasmGemm {
         const o = (t0 + t) * m * n;
         // product t's tile: columns from t·np·NR (side by side) or rows from t·mp·MR (stacked)
         const c0 = pc + (sharedA ? t * np * NR : sharedB ? t * mp * MR * ldc : 0);
+        if (bias) this.exp.biasAdd(c0 * 4, ldc * 4, m, n4, pz * 4, bias.perRow ? 1 : 0);
         if (n === ldc) out.set(f.subarray(c0, c0 + m * n), o);
         else for (let i = 0; i < m; i++) out.set(f.subarray(c0 + i * ldc, c0 + i * ldc + n), o + i * n);
       }

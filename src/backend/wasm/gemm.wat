@@ -236,4 +236,39 @@
             (br $jloop)))
         (local.set $q (i32.add (local.get $q) (i32.const 1)))
         (br $qloop))))
+
+  ;; The output epilogue (a bias): C[i, j] += bias[j] for every row i < m
+  ;; (perRow = 0: Linear's bias, one value per column) or C[i, j] += bias[i]
+  ;; (perRow = 1: one value per row, a convolution's output channels), over
+  ;; columns j < n4 (n rounded up to 4; columns past n are dropped by the
+  ;; caller). C's rows are ldc bytes apart from c; the bias is at `bias`
+  ;; (perRow = 0: n4 floats). f32x4.add rounds each sum once to float32, as
+  ;; the separate add kernel's loop stores it: the same values bit for bit.
+  (func (export "biasAdd") (param $c i32) (param $ldc i32) (param $m i32) (param $n4 i32) (param $bias i32) (param $perRow i32)
+    (local $i i32) (local $p i32) (local $q i32) (local $end i32) (local $v v128)
+    (block $idone
+      (loop $iloop
+        (br_if $idone (i32.ge_u (local.get $i) (local.get $m)))
+        (local.set $p (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc))))
+        (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n4) (i32.const 2))))
+        (if (local.get $perRow)
+          (then
+            (local.set $v (f32x4.splat (f32.load (i32.add (local.get $bias) (i32.shl (local.get $i) (i32.const 2))))))
+            (block $rdone
+              (loop $rloop
+                (br_if $rdone (i32.ge_u (local.get $p) (local.get $end)))
+                (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (local.get $v)))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                (br $rloop))))
+          (else
+            (local.set $q (local.get $bias))
+            (block $cdone
+              (loop $cloop
+                (br_if $cdone (i32.ge_u (local.get $p) (local.get $end)))
+                (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p)) (v128.load (local.get $q))))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                (local.set $q (i32.add (local.get $q) (i32.const 16)))
+                (br $cloop)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $iloop))))
 )
