@@ -80,8 +80,12 @@ export const formulas = {
   // NOTE: 0^b for b < 0 is 1 / 0^-b (inf, -inf for -0 and an odd b, as C's pow): WGSL's pow is undefined there (gave finite values)
   pow: ([a, b]: string[]) =>
     `((${a} == 0.0 && ${b} < 0.0) ? 1.0 / Math.pow(${a}, -(${b})) : (${a} == 1.0 || (Math.abs(${a}) == 1.0 && ${b} == ${b} && ${b} - ${b} != 0.0) ? 1.0 : (${a} < 0.0 && Math.floor(${b}) == ${b} ? (Math.floor(${b} * 0.5) * 2.0 == ${b} ? Math.pow(-${a}, ${b}) : -Math.pow(-${a}, ${b})) : Math.pow(${a}, ${b}))))`,
-  maximum: ([a, b]: string[]) => `Math.max(${a}, ${b})`,
-  minimum: ([a, b]: string[]) => `Math.min(${a}, ${b})`,
+  // NOTE: a select, not Math.max/Math.min: on a tie of +0 and -0 the first operand is returned, as
+  // PyTorch 1.13's scalar CPU kernel (`maximum(-0, +0)` is -0, `maximum(+0, -0)` +0; Math.max gives +0
+  // and Math.min -0 whatever the order), so clamp and relu6-like chains keep x; NaN in either operand
+  // wins (docs/notes/special-values.md, "The sign of zero")
+  maximum: ([a, b]: string[]) => `((${b} > ${a} || ${b} != ${b}) ? ${b} : ${a})`,
+  minimum: ([a, b]: string[]) => `((${b} < ${a} || ${b} != ${b}) ? ${b} : ${a})`,
   eq: ([a, b]: string[]) => `(${a} == ${b} ? 1.0 : 0.0)`,
   ne: ([a, b]: string[]) => `(${a} != ${b} ? 1.0 : 0.0)`,
   lt: ([a, b]: string[]) => `(${a} < ${b} ? 1.0 : 0.0)`,

@@ -146,7 +146,15 @@ export function variance(x: Tensor, dim?: Dims, opts: VarOptions = {}, fn = 'var
   return tidy(() => {
     const dims = normDims(dim, x.ndim);
     const n = count(x, dims);
-    const centred = x.sub(x.mean(dims, true));
+    // x + (-mean), the same values as x - mean (IEEE defines a - b as a + (-b)), so that the mean's
+    // path sends back -(Σ g_c)/n. The hook makes that sum +0 where it is zero (a tie of zeros), so the
+    // path adds -0, the identity of addition: x's gradient is then 2(x - mean)·g/(n - correction) with
+    // PyTorch's var_backward sign at a zero deviation (-0 at x = -0, at a negative g, ...; its nonzero
+    // values are unchanged). `g.add(0)` is recorded, so double backward is unchanged too.
+    // (docs/notes/special-values.md, "The sign of zero")
+    const negMean = x.mean(dims, true).neg();
+    if (negMean.requiresGrad) negMean.registerHook((g) => g.add(0));
+    const centred = x.add(negMean);
     return centred.mul(centred).sum(dims, opts.keepdim ?? false).div(Math.max(n - correction, 0));
   });
 }

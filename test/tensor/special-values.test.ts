@@ -3,12 +3,13 @@
  * primitive, composite Tensor method and nn.functional function on ±0,
  * ±tiny, ±1, ±huge, ±inf, NaN, ties, all-equal rows, empty and size-1 dims,
  * against PyTorch 1.13 (test/fixtures/torch_special.json, written by
- * make_special.py): float64 on the cpu, float32 on every gpu.js device.
+ * make_special.py): float64 and float32 on the cpu, float32 on every gpu.js
+ * device.
  *
  * NaN must match NaN, an infinity the same-signed infinity, finite values
- * within the dtype's tolerance, and on the cpu a zero the same-signed zero
- * (but for UNSIGNED_ZERO_OPS). Where a device cannot give PyTorch's value
- * the difference is listed in DEVICE_LIMITS with its reason (and
+ * within the dtype's tolerance, and a zero the same-signed zero (on the
+ * devices of IEEE_ZERO_DEVICES, and for SELECTING_OPS everywhere). Where a
+ * device cannot give PyTorch's value the difference is listed in DEVICE_LIMITS with its reason (and
  * docs/notes/special-values.md), and the test checks that the listed
  * difference is still the only one.
  */
@@ -70,6 +71,7 @@ const CALL: Record<string, (xs: gg.Tensor[], kw: SpecialCase['kwargs']) => gg.Te
   var_biased: ([x], kw) => x!.var(kw['dim'] as number | null, { unbiased: false }),
   std: ([x], kw) => x!.std(kw['dim'] as number | null),
   std_biased: ([x], kw) => x!.std(kw['dim'] as number | null, { unbiased: false }),
+  var_neg: ([x], kw) => x!.var(kw['dim'] as number, { correction: kw['correction'] as number }).neg(), // a negative output gradient
   max: ([x], kw) => (kw['dim'] === null ? x!.max() : x!.max(kw['dim'] as number)),
   min: ([x], kw) => (kw['dim'] === null ? x!.min() : x!.min(kw['dim'] as number)),
   logsumexp: ([x], kw) => x!.logsumexp(kw['dim'] as number),
@@ -119,11 +121,11 @@ export const DEVICE_LIMITS: { device: RegExp; name: RegExp; what: RegExp; reason
   // 3. composite BCE-with-logits differentiates log(e^-m + e^(-x-m)), which is NaN at x = -inf
   { device: /./, name: /^f(64|32)\/F\.bceWithLogits\/inf$/, what: /^grad0$/, reason: 'BCE-with-logits gradient at -inf is NaN (PyTorch σ(x) - t)' },
   // 4. max pooling splits ties evenly (SEMANTICS); a NaN window gives the NaN the gradient, as PyTorch
-  { device: /./, name: /^f(64|32)\/F\.maxPool1d$/, what: /^grad0$/, reason: 'max pooling splits ties (PyTorch: first maximum)' },
-  // 7. float32 squares of 1e30 overflow and of 1e-30 underflow inside var; PyTorch's CPU kernel accumulates in float64
-  { device: /^gpu:/, name: /^f32\/(std|std_biased)\/(row1[0-2]|dim1)$/, what: /./, reason: 'float32 var squares overflow at 1e30 (PyTorch CPU accumulates in float64)' },
-  // 8. a constant channel normalises to exactly 0 (shifted moments); PyTorch's float32 mean leaves 3e-5
-  { device: /^gpu:/, name: /^f32\/F\.batchNorm\/constant$/, what: /^output$/, reason: 'exact 0 for a constant channel (PyTorch float32 leaves 3e-5)' },
+  { device: /./, name: /^f(64|32)\/F\.maxPool1d(\/zeros)?$/, what: /^grad0$/, reason: 'max pooling splits ties (PyTorch: first maximum)' },
+  // 7. (float32, the cpu too) float32 squares of 1e30 overflow and of 1e-30 underflow inside var; PyTorch's CPU kernel accumulates in float64
+  { device: /./, name: /^f32\/(std|std_biased)\/(row1[0-2]|dim1)$/, what: /./, reason: 'float32 var squares overflow at 1e30 (PyTorch CPU accumulates in float64)' },
+  // 8. (float32, the cpu too) a constant channel normalises to exactly 0 (shifted moments); PyTorch's float32 mean leaves 3e-5
+  { device: /./, name: /^f32\/F\.batchNorm\/constant$/, what: /^output$/, reason: 'exact 0 for a constant channel (PyTorch float32 leaves 3e-5)' },
   // 10. gpu.js's cpu mode runs the kernel as JavaScript, so a sum's intermediates are float64: 1e60 - 1e60 is 0, not inf - inf
   { device: /^gpu:cpu$/, name: /^f32\/matmul\/2$/, what: /^output$/, reason: "gpu.js's cpu mode accumulates in float64 (no float32 overflow inside a sum)" },
   // 9. WGSL's and GLSL's max, min and pow are not IEEE at NaN, ±inf and 0 (their specs leave those undefined)
@@ -172,15 +174,16 @@ export function allDifferences(got: ArrayLike<number>, want: readonly number[], 
 }
 
 /**
- * Where the sign of zero is compared: on the `cpu` device (its typed arrays keep -0), for every
- * op of the table but these, whose zeros still differ in sign from PyTorch's
- * (docs/notes/special-values.md, "The sign of zero"): maximum/minimum of ±0 and ∓0, var/std's
- * gradient at a zero deviation. The gpu.js devices
- * compare zeros as numbers but for relu (SIGNED_ZERO_GPU_OPS: its -0 is a selected input, kept
- * on every device measured).
+ * Where the sign of zero is compared (docs/notes/special-values.md, "The sign of zero"): for
+ * every op of the table on the devices whose arithmetic is IEEE's, signed zeros included: the
+ * `cpu` device (float64 and float32, WebAssembly passes included) and gpu.js's JavaScript and
+ * WebAssembly modes. The shader devices (WebGL, WebGPU) may drop the sign of a zero in
+ * arithmetic (their compilers fold `x + 0.0` to x, and GLSL/WGSL do not promise signed zeros),
+ * so there only the ops whose zeros are inputs selected unchanged are compared signed
+ * (SELECTING_OPS: relu, and max/min reductions and max pooling, which pick the first tied zero).
  */
-const UNSIGNED_ZERO_OPS = /^(maximum|minimum|var|var_biased|std|std_biased)$/;
-const SIGNED_ZERO_GPU_OPS = /^(relu|F\.relu)$/;
+const IEEE_ZERO_DEVICES = /^(cpu|gpu:cpu|gpu:webasm)$/;
+const SELECTING_OPS = /^(relu|F\.relu|max|min|F\.maxPool1d)$/;
 
 // the shape primitives' table (make_special_shapes.py) runs with the elementwise one
 const cases = [...fixture<SpecialCase[]>('torch_special.json'), ...fixture<SpecialCase[]>('torch_special_shapes.json')];
@@ -204,7 +207,7 @@ export async function runSpecial(c: SpecialCase, device: string): Promise<string
   }
   const out = call(xs, c.kwargs);
   const diffs: string[] = [];
-  const signed = device === 'cpu' ? !UNSIGNED_ZERO_OPS.test(c.op) : SIGNED_ZERO_GPU_OPS.test(c.op);
+  const signed = IEEE_ZERO_DEVICES.test(device) || SELECTING_OPS.test(c.op);
   const o = firstDifference(await out.data(), decodeAll(c.output as SpecialGolden), c.dtype, signed);
   if (o) diffs.push(`output: ${o}`);
   expect([...out.shape], `${c.name} shape`).to.deep.equal(c.output?.shape);
@@ -250,6 +253,11 @@ function defineTable(device: string, dtype: 'float64' | 'float32'): void {
 
 describe('special values: PyTorch 1.13 table, float64 on the cpu', () => {
   defineTable('cpu', 'float64');
+});
+
+// the cpu device's float32 paths (WebAssembly passes, float32 window and max passes) against PyTorch's float32 values
+describe('special values: PyTorch 1.13 table, float32 on the cpu', () => {
+  defineTable('cpu', 'float32');
 });
 
 describe('special values: PyTorch 1.13 table, float32 on every gpu.js device', () => {
