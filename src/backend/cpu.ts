@@ -18,7 +18,7 @@ import { platform } from './platform/platform.js';
 import { biasLayout, wasmGemm, wasmGemmUnavailable, worthPacking, type WasmGemm } from './wasm/gemm.js';
 import { profiling, recordKernel } from './profile.js';
 import { jsPasses, type GroupPasses } from './group-passes.js';
-import { openWasmNorm, wasmNormUnavailable } from './wasm/norm.js';
+import { openWasmNorm, wasmNormUnavailable, type WasmNorm } from './wasm/norm.js';
 import { elementwiseKind, openWasmElementwise, wasmElementwiseUnavailable, type ElementwiseKind, type WasmElementwise } from './wasm/elementwise.js';
 
 interface CpuBuffer extends DeviceBuffer {
@@ -194,6 +194,14 @@ export interface CpuDeviceOptions {
    */
   readonly normLanes?: boolean;
   /**
+   * Let the WebAssembly normalize passes write their outputs into arrays that
+   * live in their (shared) memory, read them there in place, and sum such an
+   * array there (`sum()` of a whole dense float32 tensor) (default: true
+   * unless `GPUGRAD_WASM_ARENA=0`; docs/notes/architecture.md, "The
+   * normalization fast path"). Off, outputs are copied out into pooled arrays.
+   */
+  readonly wasmArena?: boolean;
+  /**
    * Run float32 col2im and max reductions over small windows (max
    * pooling's) and their backward as the window passes of window-passes.ts (default: true
    * unless `GPUGRAD_FAST_WINDOWS=0`). Off, they run their IR kernels.
@@ -242,6 +250,13 @@ export class CpuDevice extends Device {
    * (`CpuDeviceOptions.normLanes`). Writable: tests compare both.
    */
   normLanes: boolean;
+  /** The WebAssembly engine of those passes, or null (turned off, or the runtime lacks it). */
+  private readonly normEngine: WasmNorm | null;
+  /**
+   * Whether that engine lends its memory for the passes' outputs and sums
+   * them there (`CpuDeviceOptions.wasmArena`). Writable: tests compare both.
+   */
+  wasmArena: boolean;
   /** What runs the normalize passes, for `info().notes`. */
   private readonly normNote: string;
   /**
@@ -274,6 +289,8 @@ export class CpuDevice extends Device {
     const wasmOn = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
     const norm = wasmOn && this.fastNorm ? openWasmNorm() : null;
     this.groupPasses = norm ?? jsPasses;
+    this.normEngine = norm;
+    this.wasmArena = options.wasmArena ?? platform().env('GPUGRAD_WASM_ARENA') !== '0';
     this.normNote = !this.fastNorm ? 'float32 normalization: IR kernels (fast passes turned off)' : norm ? 'float32 normalization: WebAssembly SIMD passes' : `float32 normalization: JavaScript passes${wasmOn ? ` (${wasmNormUnavailable()})` : ''}`;
     this.elementwise = wasmOn ? openWasmElementwise() : null;
     this.elementwiseNote = this.elementwise ? 'float32 ReLU and SGD passes: WebAssembly SIMD' : `float32 ReLU and SGD passes: JavaScript loops${wasmOn ? ` (${wasmElementwiseUnavailable()})` : ''}`;
@@ -335,7 +352,12 @@ export class CpuDevice extends Device {
     const f32 = this.elementwise && out instanceof Float32Array && data.every((d) => d instanceof Float32Array);
     const gemv = !fast && !windowed && f32 && g && !g.bias && !worthPacking(g) && this.elementwise?.gemv(out, a as Float32Array, b as Float32Array, g, inputs);
     const simd = !fast && !windowed && !gemv && pass !== null && f32 && this.elementwise?.runKernel(pass, kernel, out, data as Float32Array[], inputs);
-    if (!fast && !windowed && !gemv && !simd) fn(out, ...data);
+    // a float32 sum of a whole array that lives in the normalize engine's memory (an output it
+    // lent): summed there in SIMD, in double (wasm/norm.ts, `sum`); null where it does not apply
+    const all = kernel.sumAll;
+    const summed = !fast && !windowed && !gemv && !simd && all && out instanceof Float32Array && a instanceof Float32Array ? this.normEngine?.sum(a, all.offset, all.n) ?? null : null;
+    if (summed !== null) out[0] = summed;
+    else if (!fast && !windowed && !gemv && !simd) fn(out, ...data);
     if (this.profile) {
       const entry = this.profile.get(kernel.name) ?? { calls: 0, ms: 0, elements: 0 };
       entry.calls++;
@@ -365,14 +387,17 @@ export class CpuDevice extends Device {
    * arrays of `dtype` of those sizes (pooled ones: old values may be in
    * them) and must write every element, or return false to give up
    * (nothing is kept; the caller runs its IR kernels). It is counted and
-   * profiled as one kernel run.
+   * profiled as one kernel run. With `lend`, float32 outputs may be arrays in
+   * the normalize engine's memory (`WasmNorm.outputArray`).
    */
-  runHost(name: string, sizes: readonly number[], dtype: DType, fill: (outs: HostArray[]) => boolean): DeviceBuffer[] | null {
+  runHost(name: string, sizes: readonly number[], dtype: DType, fill: (outs: HostArray[]) => boolean, lend = false): DeviceBuffer[] | null {
     this.checkDtype(dtype);
-    const outs = sizes.map((n) => this.pool.take(dtype, n));
+    // with `lend`, float32 outputs in the WebAssembly engine's memory, written there in place
+    const engine = lend && dtype === 'float32' && this.wasmArena && this.groupPasses === this.normEngine ? this.normEngine : null;
+    const outs = sizes.map((n) => engine?.outputArray(n) ?? this.pool.take(dtype, n));
     const t0 = performance.now();
     if (!fill(outs)) {
-      for (const o of outs) this.pool.give(dtype, o);
+      for (const o of outs) this.giveBack(dtype, o);
       return null;
     }
     const size = sizes.reduce((a, b) => a + b, 0);
@@ -406,7 +431,13 @@ export class CpuDevice extends Device {
   protected freeImpl(buf: DeviceBuffer): void {
     // a freed buffer is unreachable from every tensor (storage.ts frees at the last reference,
     // and Device.run refuses a freed input), so its array can hold the next result of its size
-    this.pool.give(buf.dtype, (buf as CpuBuffer).data);
+    this.giveBack(buf.dtype, (buf as CpuBuffer).data);
+  }
+
+  /** A freed array back to where it came from: the normalize engine's memory, or the pool. */
+  private giveBack(dtype: DType, data: HostArray): void {
+    if (this.normEngine?.owns(data)) this.normEngine.release(data as Float32Array);
+    else this.pool.give(dtype, data);
   }
 
   release(): void {

@@ -47,6 +47,13 @@ export interface Kernel {
    * backend/window-passes.ts). The text stays the definition.
    */
   readonly window?: WindowSpec;
+  /**
+   * Set on a sum of every element of one dense run (`reduce` keeping no
+   * dim): where the run starts and its length, for a device with a faster
+   * path than the text (the cpu device sums a float32 array that already
+   * lives in WebAssembly memory there, wasm/norm.ts `sum`). The text stays the definition.
+   */
+  readonly sumAll?: { readonly offset: number; readonly n: number };
 }
 
 /**

@@ -152,7 +152,10 @@ export function reduce(
   const update = kind === 'sum' ? 'acc = acc + v;' : 'acc = (v > acc || v != v) ? v : acc;';
   // NOTE: nested loops with literal bounds, not one loop with divisions per element
   body.push(loops(redC.shape, 'j', `${read} ${update}`));
-  return makeGridKernel(name, 1, keptC.shape, 'i', body, 'acc');
+  const kernel = makeGridKernel(name, 1, keptC.shape, 'i', body, 'acc');
+  // one dense run summed whole: the same sum as data (`Kernel.sumAll`)
+  const run = redC.shape.length === 1 && redOp.strides[0] === 1 ? redC.shape[0] : undefined;
+  return kind === 'sum' && keptC.shape.length === 0 && run !== undefined ? { ...kernel, sumAll: { offset: keptOp.offset, n: run } } : kernel;
 }
 
 /**

@@ -154,7 +154,7 @@ export function fastOutput(name: string, x: Tensor, s: Tensor, inv: Tensor, m: T
   const par = groupParams(dev, [s, inv, m, a, b ?? -0], groupShape(x.shape, dims), L.groups);
   const xi = input(dev, x);
   if (!par || !xi) return null;
-  return dev.runHost(name, [x.numel()], 'float32', ([out]) => dev.groupPasses.output(xi, L, par, out as Float32Array, dev.normLanes))?.[0] ?? null;
+  return dev.runHost(name, [x.numel()], 'float32', ([out]) => dev.groupPasses.output(xi, L, par, out as Float32Array, dev.normLanes), true)?.[0] ?? null;
 }
 
 /**
@@ -169,6 +169,6 @@ export function fastGradInput(name: string, x: Tensor, g: Tensor, s: Tensor, inv
   const par = groupParams(dev, [s, inv, wi, P, Q], groupShape(x.shape, dims), L.groups);
   const [xi, gi] = [input(dev, x), input(dev, g)];
   if (!par || !xi || !gi) return null;
-  const buffer = dev.runHost(name, [x.numel()], 'float32', ([out]) => dev.groupPasses.gradInput(xi, gi, L, par, out as Float32Array, dev.normLanes))?.[0];
+  const buffer = dev.runHost(name, [x.numel()], 'float32', ([out]) => dev.groupPasses.gradInput(xi, gi, L, par, out as Float32Array, dev.normLanes), true)?.[0];
   return buffer ? x.ownerOf(buffer, x.shape) : null;
 }

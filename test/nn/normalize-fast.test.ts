@@ -14,7 +14,7 @@ import { getDevice } from '../../src/backend/registry.js';
 import { CpuDevice } from '../../src/backend/cpu.js';
 import { finishMoments, gradInputLanes, groupLayout, jsPasses, outputLanes, type GroupPasses } from '../../src/backend/group-passes.js';
 import { moments } from '../../src/nn/norm/functional.js';
-import { normDeadlineMs, openWasmNorm } from '../../src/backend/wasm/norm.js';
+import { normDeadlineMs, openWasmNorm, type WasmNorm } from '../../src/backend/wasm/norm.js';
 import { platform } from '../../src/backend/platform/platform.js';
 import { expectClose, fixture, type Golden, type Tol } from '../helpers/compare.js';
 
@@ -47,6 +47,26 @@ async function both<R>(fn: () => Promise<R>, passes: GroupPasses = wasmPasses): 
 async function kernels(fn: () => unknown): Promise<string[]> {
   const p = await gg.profile(fn);
   return p.kernels.map((k) => k.kernel);
+}
+
+/**
+ * norm.wat's `sumChunks` and `WasmNorm.sum` written out: per chunk of 2^15 floats, eight
+ * double accumulators (four lane pairs, eight floats a step) added as (a0 + a1) + (a2 + a3),
+ * lane 0 + lane 1, then the tail in order; the chunks' sums added in order.
+ */
+function chunkedSum(d: Float32Array): number {
+  let total = 0;
+  for (let c = 0; c < d.length; c += 2 ** 15) {
+    const end = Math.min(d.length, c + 2 ** 15);
+    const acc = new Array<number>(8).fill(0);
+    let p = c;
+    for (; p + 8 <= end; p += 8) for (let k = 0; k < 8; k++) acc[k] = (acc[k] as number) + (d[p + k] as number);
+    let t = 0;
+    for (; p < end; p++) t += d[p] as number;
+    const a = acc as [number, number, number, number, number, number, number, number];
+    total += ((a[0] + a[2]) + (a[4] + a[6])) + ((a[1] + a[3]) + (a[5] + a[7])) + t;
+  }
+  return total;
 }
 
 describe('the normalize primitive\'s float32 fast passes on the cpu device', function () {
@@ -199,7 +219,11 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
       const [y, dx, y32, dx32] = [new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n)];
       const p3 = par(3);
       const p5 = par(5);
+      // the sum of a lent array (an engine that lends none: the same additions written out here)
+      const lent = (e as WasmNorm).outputArray?.(n) ?? null;
+      lent?.set(x.data.subarray(3));
       const r = [
+        Float64Array.of(lent ? ((e as WasmNorm).sum(lent, 0, n) as number) : chunkedSum(x.data.subarray(3))),
         e.moments(x, L), e.gradSums(x, g, L, p3),
         e.output(x, L, p5, y, false) ? y : null, e.gradInput(x, g, L, p5, dx, false) ? dx : null,
         e.output(x, L, p5, y32, true) ? y32 : null, e.gradInput(x, g, L, p5, dx32, true) ? dx32 : null,
@@ -223,7 +247,7 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
         t.workersOnly = workersOnly;
         const [a, b] = [allPasses(t, outer, groups, inner), allPasses(o, outer, groups, inner)];
         t.workersOnly = false;
-        expect(t.parallelRuns - before, 'passes split').to.equal(6);
+        expect(t.parallelRuns - before, 'passes split').to.equal(7);
         a.forEach((v, i) => {
           expect(v.length, `pass ${i} ran`).to.be.greaterThan(0);
           expect(Array.from(v), `pass ${i}, ${outer}×${groups}×${inner}${workersOnly ? ', the worker alone' : ''}`).to.deep.equal(Array.from(b[i] as Float64Array));
@@ -283,6 +307,136 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
       expect(engine.copies - before).to.equal(2);
       (bn.forward(x) as T).backward(g);
       expect(engine.copies - before).to.equal(2);
+    });
+  });
+
+  describe('outputs in the engine\'s memory, and sums there (docs/notes/architecture.md, "The normalization fast path")', () => {
+    const engine = (wasmPasses === jsPasses ? null : wasmPasses) as WasmNorm | null;
+    /** Skip, with the reason, where the device's engine lends no memory (no SIMD, or one thread: a plain memory). */
+    function needLending(ctx: Mocha.Context): WasmNorm {
+      const e = engine;
+      const probe = e?.outputArray(16) ?? null;
+      if (probe) e?.release(probe);
+      if (!e || !probe) {
+        Object.assign(ctx.test ?? {}, { gpugradSkipReason: e ? 'the normalize engine has a plain memory here (one thread): outputs are copied out' : 'no WebAssembly SIMD here' });
+        ctx.skip();
+      }
+      return e as WasmNorm;
+    }
+    const bnStep = async (shape: number[], seed: number): Promise<{ y: T; gx: T; values: number[][] }> => {
+      const x = gg.tensor(wave(size(shape), seed, 1.5, 0.3), { shape, dtype: 'float32', requiresGrad: true });
+      const w = gg.tensor(wave(shape[1] as number, seed + 1).map((v) => v + 2));
+      const y = gg.nn.functional.batchNorm(x, null, null, w, null, true);
+      y.backward(gg.tensor(wave(size(shape), seed + 2), { shape }));
+      const gx = x.grad as T;
+      return { y, gx, values: [Array.from(await y.data()), Array.from(await gx.data()), [await gx.sum().item()]] };
+    };
+
+    it('BatchNorm2d\'s output and x\'s gradient are written in place (no copy out), with the copied-out values bit for bit', async function () {
+      const e = needLending(this);
+      const was = cpu.wasmArena;
+      try {
+        cpu.wasmArena = false;
+        const copied = await bnStep([3, 4, 6, 10], 20);
+        cpu.wasmArena = true;
+        const [out0, sums0] = [e.copiesOut, e.sums];
+        const lent = await bnStep([3, 4, 6, 10], 20);
+        expect(e.copiesOut - out0, 'values copied out').to.equal(0);
+        expect(e.sums - sums0, 'Σ x.grad summed in the memory').to.equal(1);
+        for (const t of [lent.y, lent.gx]) expect(e.owns(cpu.hostData(t.storage.buffer)), 'lent').to.equal(true);
+        expect(e.owns(cpu.hostData(copied.y.storage.buffer))).to.equal(false);
+        expect(lent.values.slice(0, 2)).to.deep.equal(copied.values.slice(0, 2));
+        // the sum adds in another order (double lanes, chunks) than the IR's one double accumulator
+        expectClose(lent.values[2] as number[], copied.values[2] as number[], { rtol: 1e-6, atol: 1e-6 }, 'Σ x.grad');
+      } finally {
+        cpu.wasmArena = was;
+      }
+    });
+
+    it('a freed output gives its range back (disposed, or dropped by tidy): the memory in use returns to where it was', async function () {
+      const e = needLending(this);
+      const x = gg.tensor(wave(2 * 3 * 50, 21), { shape: [2, 3, 50] });
+      gg.nn.functional.batchNorm(x, null, null, null, null, true).dispose();
+      const before = e.bytesInUse;
+      const y = gg.nn.functional.batchNorm(x, null, null, null, null, true);
+      expect(e.bytesInUse, 'y lent').to.be.greaterThan(before);
+      const values = Array.from(await y.data());
+      y.dispose();
+      expect(e.bytesInUse).to.equal(before);
+      gg.tidy(() => {
+        gg.nn.functional.batchNorm(x, null, null, null, null, true);
+      });
+      expect(e.bytesInUse, 'after tidy').to.equal(before);
+      // the reused range holds the next output, with its own values
+      const z = gg.nn.functional.batchNorm(x.mul(2), null, null, null, null, true);
+      expectClose(Array.from(await z.data()), values, { rtol: 2e-5, atol: 2e-5 }, 'normalised 2x (eps weighs less)');
+      z.dispose();
+    });
+
+    it('a lent output read by the next normalize pass in place: no copy in', async function () {
+      const e = needLending(this);
+      const x = gg.tensor(wave(4 * 5 * 30, 22), { shape: [4, 5, 30] });
+      const before = e.copies;
+      const y1 = gg.nn.functional.batchNorm(x, null, null, null, null, true);
+      const y2 = gg.nn.functional.batchNorm(y1.mul(3).add(1), null, null, null, null, true);
+      // x is copied in; y1·3 + 1 is an IR kernel's output (a pooled array): copied; y1 itself is never copied
+      expect(e.copies - before).to.equal(2);
+      const y3 = gg.nn.functional.instanceNorm(y2, null, null, null, null, true);
+      expect(e.copies - before, 'y2 read in place').to.equal(2);
+      expectClose(Array.from(await y3.data()), Array.from(await gg.nn.functional.instanceNorm(y1, null, null, null, null, true).data()), { rtol: 1e-4, atol: 1e-5 }, 'normalised twice');
+    });
+
+    it('sum(): a lent array summed in the memory, in double: the exact sum rounded to float32, NaN and inf as the IR', async function () {
+      const e = needLending(this);
+      const n = 3 * 2 ** 15 + 77;
+      const a = e.outputArray(n) as Float32Array;
+      const data = wave(n, 23, 3, 0.1).map(Math.fround);
+      a.set(data);
+      // the exact sum of float32 values (each an integer multiple of 2^-64 here)
+      let exact = 0n;
+      for (const v of data) {
+        expect(Number.isInteger(v * 2 ** 64)).to.equal(true);
+        exact += BigInt(v * 2 ** 64);
+      }
+      const s = e.sum(a, 0, n) as number;
+      expect(Math.fround(s)).to.equal(Math.fround(Number(exact) / 2 ** 64));
+      expect(Math.abs(s - Number(exact) / 2 ** 64)).to.be.at.most(1e-9);
+      // an offset run, and the chunks' order: the same value on one thread as split
+      expect(e.sum(a, 5, 100)).to.equal(chunkedSum(a.subarray(5, 105)));
+      for (const [v, want] of [[Infinity, Infinity], [NaN, NaN], [-Infinity, -Infinity]] as const) {
+        a[1000] = v;
+        expect(e.sum(a, 0, n)).to.deep.equal(want);
+      }
+      a[2000] = Infinity;
+      expect(e.sum(a, 0, n), 'inf - inf').to.deep.equal(NaN);
+      a.fill(-0);
+      expect(Object.is(e.sum(a, 0, n), 0), '-0s sum to +0, as the IR (its accumulator starts at 0)').to.equal(true);
+      // an array the engine did not lend is not its to sum (the IR runs)
+      expect(e.sum(Float32Array.from(data), 0, n)).to.equal(null);
+      e.release(a);
+    });
+
+    it('sum() of a whole dense lent tensor runs in the memory; of a view, a pooled array or with the arena off, the IR', async function () {
+      const e = needLending(this);
+      const x = gg.tensor(wave(2 * 3 * 40, 24), { shape: [2, 3, 40] });
+      const y = gg.nn.functional.batchNorm(x, null, null, null, null, true);
+      const before = e.sums;
+      const all = await y.sum().item();
+      expect(e.sums - before).to.equal(1);
+      await y.sum([0, 2]).data();
+      await y.narrow(2, 1, 30).sum().item();
+      await y.mul(1).sum().item();
+      expect(e.sums - before, 'only the whole-tensor sum').to.equal(1);
+      const was = cpu.wasmArena;
+      try {
+        cpu.wasmArena = false;
+        const z = gg.nn.functional.batchNorm(x, null, null, null, null, true);
+        const s0 = e.sums;
+        expectClose([await z.sum().item()], [all], { rtol: 0, atol: 1e-5 }, 'Σ');
+        expect(e.sums).to.equal(s0);
+      } finally {
+        cpu.wasmArena = was;
+      }
     });
   });
 

@@ -21,7 +21,8 @@
  */
 import { gradInputLanes, outputLanes, type GroupInput, type GroupLayout, type GroupPasses } from '../group-passes.js';
 import { normSharedFlagAt, normWasm } from './norm-wasm.js';
-import { growTo, wasmApi, type WasmApi, type WasmMemory } from './memory.js';
+import { wasmApi, type WasmApi, type WasmMemory } from './memory.js';
+import { Arena } from './arena.js';
 import { decodeBase64, sharedForm, startPool, wantedThreads, type ThreadPool } from './threads.js';
 
 /** norm.wat's exports; each runs groups [g0, g1) (its last two arguments). */
@@ -32,10 +33,11 @@ interface NormExports {
   gradInput(x: number, g: number, dx: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
   output32(x: number, y: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
   gradInput32(x: number, g: number, dx: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
+  sumChunks(x: number, n: number, chunk: number, out: number, c0: number, c1: number): void;
 }
 
 /** The exports a worker may be asked to run (their names, as threads.ts posts them). */
-const PASSES = ['moments', 'gradSums', 'output', 'gradInput', 'output32', 'gradInput32'] as const;
+const PASSES = ['moments', 'gradSums', 'output', 'gradInput', 'output32', 'gradInput32', 'sumChunks'] as const;
 type Pass = (typeof PASSES)[number];
 
 /** The memory's maximum in pages (norm.wat's import): 2 GiB. */
@@ -82,6 +84,12 @@ interface Threading {
 const MAX_BYTES = 2 ** 29;
 /** Regions of the memory that hold float32 arrays: two inputs kept by key, one output. */
 const SLOTS = 3;
+/**
+ * Floats per partial sum of `sum` (`sumChunks`): the chunks, not the
+ * threads, fix the order of the additions, so the value does not depend on
+ * how many threads ran them.
+ */
+const SUM_CHUNK = 2 ** 15;
 
 /** A region of the memory and the buffer whose array it holds a copy of (null: none). */
 interface Slot {
@@ -94,9 +102,33 @@ interface Slot {
 export class WasmNorm implements GroupPasses {
   private f32: Float32Array;
   private f64: Float64Array;
-  /** Floats per slot; slots start at 0, the per-group doubles after them. */
+  /** Where the memory's ranges come from: the slots, the per-group doubles, the lent output arrays. */
+  private arena: Arena;
+  /** Floats per slot. */
   private cap = 0;
+  /** Each slot's byte address (-1: none yet). */
+  private readonly slotAt: number[] = new Array<number>(SLOTS).fill(-1);
+  /** The per-group doubles' byte address and size (a range of the arena). */
+  private parAt = -1;
+  private parBytes = 0;
   private readonly slots: Slot[] = Array.from({ length: SLOTS }, () => ({ key: null, length: 0, used: 0 }));
+  /**
+   * Output arrays lent to the cpu device (`outputArray`) and not yet given
+   * back, with their byte address and size: a pass writes such an array in
+   * place (no copy out), and reads one as an input in place (no copy in).
+   */
+  private readonly lent = new Map<Float32Array, { at: number; bytes: number }>();
+  /** Every array ever lent, the memory's current ones and those of an abandoned memory (`owns`). */
+  private readonly everLent = new WeakSet<Float32Array>();
+  /**
+   * Whether outputs may live in the memory: only a shared memory, whose
+   * views stay valid when it grows (growing a plain one detaches every view).
+   */
+  private lends: boolean;
+  /** Output values copied out of the memory so far (for tests: lent outputs are not copied). */
+  copiesOut = 0;
+  /** Sums run by `sum` so far (for tests). */
+  sums = 0;
   private clock = 0;
   /** Copies made into the memory so far (for tests: a kept copy is not made again). */
   copies = 0;
@@ -123,6 +155,46 @@ export class WasmNorm implements GroupPasses {
   ) {
     this.f32 = new Float32Array(memory.buffer);
     this.f64 = new Float64Array(memory.buffer);
+    this.arena = new Arena(memory, maxBytes);
+    this.lends = threading !== null;
+  }
+
+  /**
+   * Lend the cpu device an array of `n` floats in the memory, for a pass's
+   * output to be written in place and read by later passes in place; null
+   * where outputs cannot live there (a plain memory, or the memory is full).
+   * The device gives it back with `release` when its buffer is freed.
+   */
+  outputArray(n: number): Float32Array | null {
+    if (!this.lends || n === 0) return null;
+    const at = this.arena.alloc(4 * n);
+    if (at < 0) return null;
+    const a = new Float32Array(this.memory.buffer, at, n);
+    this.lent.set(a, { at, bytes: 4 * n });
+    this.everLent.add(a);
+    return a;
+  }
+
+  /** Whether `a` is an array this engine lent (then it goes back through `release`, never to a pool). */
+  owns(a: unknown): boolean {
+    return a instanceof Float32Array && this.everLent.has(a);
+  }
+
+  /**
+   * Take back a lent array whose buffer was freed (no tensor reads it any
+   * more: tensor/storage.ts frees at the last reference). Its range holds
+   * later outputs; an array of an abandoned memory is simply dropped.
+   */
+  release(a: Float32Array): void {
+    const r = this.lent.get(a);
+    if (!r) return;
+    this.lent.delete(a);
+    this.arena.release(r.at, r.bytes);
+  }
+
+  /** Bytes of the memory in use now: slots, per-group values, lent arrays (for tests). */
+  get bytesInUse(): number {
+    return this.arena.used;
   }
 
   /** Whether the workers have been started (by `START_AFTER` large passes, or `startThreads`). */
@@ -202,23 +274,46 @@ export class WasmNorm implements GroupPasses {
     this.memory = fresh.memory;
     this.f32 = new Float32Array(fresh.memory.buffer);
     this.f64 = new Float64Array(fresh.memory.buffer);
+    this.arena = new Arena(fresh.memory, this.maxBytes);
     this.cap = 0;
+    this.slotAt.fill(-1);
+    [this.parAt, this.parBytes] = [-1, 0];
     for (const s of this.slots) s.key = null;
+    // the arrays lent from the old memory stay valid for the tensors holding them (the old
+    // memory lives while they do) but are never reused: a late worker may still write the range
+    // of the pass it missed. A plain memory lends nothing (growing it would detach the views).
+    this.lent.clear();
+    this.lends = false;
   }
 
   /**
    * Room for arrays of `floats` and `doubles` per-group values; false past
-   * `MAX_BYTES` (the caller runs the IR). A larger array size drops the kept copies.
+   * `maxBytes` (the caller runs the IR). A larger array size drops the kept copies.
    */
   private reserve(floats: number, doubles: number): boolean {
-    // NOTE: rounded up so that the doubles after the slots stay 8-byte aligned
-    const cap = floats > this.cap ? Math.ceil(floats / 16) * 16 : this.cap;
-    const bytes = SLOTS * cap * 4 + doubles * 8;
-    if (bytes > this.maxBytes) return false;
-    if (!growTo(this.memory, bytes)) return false;
-    if (cap !== this.cap) {
-      this.cap = cap;
+    if (floats > this.cap) {
+      // NOTE: the slots are all of one size, the largest array seen (16-float multiples)
+      const cap = Math.ceil(floats / 16) * 16;
+      for (const at of this.slotAt) if (at >= 0) this.arena.release(at, 4 * this.cap);
+      this.slotAt.fill(-1);
+      this.cap = 0;
       for (const s of this.slots) s.key = null;
+      for (let i = 0; i < SLOTS; i++) {
+        const at = this.arena.alloc(4 * cap);
+        if (at < 0) {
+          for (let j = 0; j < i; j++) this.arena.release(this.slotAt[j] as number, 4 * cap);
+          this.slotAt.fill(-1);
+          return false;
+        }
+        this.slotAt[i] = at;
+      }
+      this.cap = cap;
+    }
+    if (8 * doubles > this.parBytes) {
+      if (this.parAt >= 0) this.arena.release(this.parAt, this.parBytes);
+      this.parAt = this.arena.alloc(8 * doubles);
+      this.parBytes = this.parAt < 0 ? 0 : 8 * doubles;
+      if (this.parAt < 0) return false;
     }
     // NOTE: growing detaches a plain memory's ArrayBuffer (a shared one hands out a longer
     // SharedArrayBuffer); views are made again
@@ -227,6 +322,18 @@ export class WasmNorm implements GroupPasses {
       this.f64 = new Float64Array(this.memory.buffer);
     }
     return true;
+  }
+
+  /**
+   * Byte address of `t`'s element 0 in the memory, and the slot holding it:
+   * a lent array is read in place (slot -1); another is copied into a slot
+   * (`place`) unless one holds it already.
+   */
+  private input(t: GroupInput, busy: readonly number[]): [at: number, slot: number] {
+    const own = this.lent.get(t.data);
+    if (own) return [own.at + 4 * t.offset, -1];
+    const i = this.place(t, busy);
+    return [this.at(i, t.offset), i];
   }
 
   /** Index of the slot holding `t`'s array, copying it into a free slot (not in `busy`) when none does. */
@@ -238,7 +345,7 @@ export class WasmNorm implements GroupPasses {
       return hit;
     }
     const i = this.victim(busy);
-    this.f32.set(t.data, i * this.cap);
+    this.f32.set(t.data, (this.slotAt[i] as number) / 4);
     this.copies++;
     this.slots[i] = { key: t.key, length: t.data.length, used: tick };
     return i;
@@ -256,57 +363,94 @@ export class WasmNorm implements GroupPasses {
 
   /** Byte address of element `offset` of slot `i`. */
   private at(i: number, offset: number): number {
-    return (i * this.cap + offset) * 4;
+    return (this.slotAt[i] as number) + offset * 4;
   }
 
   private get par(): number {
-    return SLOTS * this.cap * 4;
+    return this.parAt;
   }
 
   moments(x: GroupInput, L: GroupLayout): Float64Array | null {
     if (!this.reserve(x.data.length, 3 * L.groups)) return null;
-    const a = this.place(x, []);
-    if (!this.run('moments', [this.at(a, L.offset), L.outer, L.groups, L.inner, this.par], L.groups, L.outer * L.groups * L.inner)) return null;
+    const [xa] = this.input(x, []);
+    if (!this.run('moments', [xa, L.outer, L.groups, L.inner, this.par], L.groups, L.outer * L.groups * L.inner)) return null;
     return this.f64.slice(this.par / 8, this.par / 8 + 3 * L.groups);
   }
 
   gradSums(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array): Float64Array | null {
     if (!this.reserve(Math.max(x.data.length, g.data.length), 5 * L.groups)) return null;
-    const a = this.place(x, []);
-    const b = this.place(g, [a]);
+    const [xa, a] = this.input(x, []);
+    const [ga] = this.input(g, [a]);
     const p = this.par;
     const n = L.outer * L.groups * L.inner;
     this.f64.set(par, p / 8);
-    if (!this.run('gradSums', [this.at(a, x.offset), this.at(b, g.offset), L.outer, L.groups, L.inner, p, p + 24 * L.groups], L.groups, 2 * n)) return null;
+    if (!this.run('gradSums', [xa, ga, L.outer, L.groups, L.inner, p, p + 24 * L.groups], L.groups, 2 * n)) return null;
     return this.f64.slice(p / 8 + 3 * L.groups, p / 8 + 5 * L.groups);
+  }
+
+  /**
+   * Where a map writes `out`: in place when `out` is a lent array, else in
+   * a free slot (not in `busy`) that `copyOut` then copies from.
+   */
+  private outputAt(out: Float32Array, busy: readonly number[]): [at: number, slot: number] {
+    const own = this.lent.get(out);
+    if (own) return [own.at, -1];
+    const c = this.victim(busy);
+    return [this.at(c, 0), c];
+  }
+
+  /** Copy a map's `n` results out of slot `c` into `out` (nothing to do for a lent `out`, slot -1). */
+  private copyOut(c: number, out: Float32Array, n: number): void {
+    if (c < 0) return;
+    const from = (this.slotAt[c] as number) / 4;
+    out.set(this.f32.subarray(from, from + n));
+    this.copiesOut += n;
   }
 
   output(x: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array, lanes: boolean): boolean {
     const n = L.outer * L.groups * L.inner;
     if (!this.reserve(Math.max(x.data.length, n), 5 * L.groups)) return false;
-    const a = this.place(x, []);
-    const c = this.victim([a]);
+    const [xa, a] = this.input(x, []);
+    const [ya, c] = this.outputAt(out, [a]);
     // float32 lanes where the coefficients allow (group-passes.ts, `outputLanes`), else the double map
     const f = lanes ? outputLanes(par, L.groups) : null;
     if (f) this.f32.set(f, this.par / 4);
     else this.f64.set(par, this.par / 8);
-    if (!this.run(f ? 'output32' : 'output', [this.at(a, x.offset), this.at(c, 0), L.outer, L.groups, L.inner, this.par], L.groups, 2 * n)) return false;
-    out.set(this.f32.subarray(c * this.cap, c * this.cap + n));
+    if (!this.run(f ? 'output32' : 'output', [xa, ya, L.outer, L.groups, L.inner, this.par], L.groups, 2 * n)) return false;
+    this.copyOut(c, out, n);
     return true;
   }
 
   gradInput(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array, lanes: boolean): boolean {
     const n = L.outer * L.groups * L.inner;
     if (!this.reserve(Math.max(x.data.length, g.data.length, n), 5 * L.groups)) return false;
-    const a = this.place(x, []);
-    const b = this.place(g, [a]);
-    const c = this.victim([a, b]);
+    const [xa, a] = this.input(x, []);
+    const [ga, b] = this.input(g, [a]);
+    const [da, c] = this.outputAt(out, [a, b]);
     const f = lanes ? gradInputLanes(par, L.groups) : null;
     if (f) this.f32.set(f, this.par / 4);
     else this.f64.set(par, this.par / 8);
-    if (!this.run(f ? 'gradInput32' : 'gradInput', [this.at(a, x.offset), this.at(b, g.offset), this.at(c, 0), L.outer, L.groups, L.inner, this.par], L.groups, 3 * n)) return false;
-    out.set(this.f32.subarray(c * this.cap, c * this.cap + n));
+    if (!this.run(f ? 'gradInput32' : 'gradInput', [xa, ga, da, L.outer, L.groups, L.inner, this.par], L.groups, 3 * n)) return false;
+    this.copyOut(c, out, n);
     return true;
+  }
+
+  /**
+   * Σ data[offset .. offset + n) in double where `data` is a lent array (its
+   * values already in the memory): partial sums of `SUM_CHUNK` floats, split
+   * over the threads like a pass, then added in order; null where `data` is
+   * not lent (copying it in would cost more than the sum) or the pass declined.
+   */
+  sum(data: Float32Array, offset: number, n: number): number | null {
+    const own = this.lent.get(data);
+    if (!own || n <= 0 || offset < 0 || offset + n > data.length) return null;
+    const chunks = Math.ceil(n / SUM_CHUNK);
+    if (!this.reserve(0, chunks)) return null;
+    if (!this.run('sumChunks', [own.at + 4 * offset, n, SUM_CHUNK, this.par], chunks, n)) return null;
+    let total = 0;
+    for (let c = 0, p = this.par / 8; c < chunks; c++) total += this.f64[p + c] as number;
+    this.sums++;
+    return total;
   }
 }
 

@@ -365,4 +365,49 @@
             (br $runs)))
         (local.set $gi (i32.add (local.get $gi) (i32.const 1)))
         (br $groups))))
+
+  ;; Partial sums of a float32 array in double (wasm/norm.ts, `sum`): for each chunk c in
+  ;; [c0, c1), Σ x[c·chunk .. min(n, (c + 1)·chunk)) as a double at out + 8·c. Four
+  ;; double-pair accumulators, eight floats a step (each float widened exactly),
+  ;; added as (a0 + a1) + (a2 + a3), lane 0 + lane 1, then the tail in order.
+  (func (export "sumChunks") (param $x i32) (param $n i32) (param $chunk i32) (param $out i32) (param $c0 i32) (param $c1 i32)
+    (local $c i32) (local $p i32) (local $end i32) (local $vend i32) (local $len i32)
+    (local $v v128) (local $w v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $t f64)
+    (local.set $c (local.get $c0))
+    (block $cdone
+      (loop $chunks
+        (br_if $cdone (i32.ge_u (local.get $c) (local.get $c1)))
+        (local.set $p (i32.mul (local.get $c) (local.get $chunk)))
+        (local.set $len (i32.sub (local.get $n) (local.get $p)))
+        (if (i32.gt_u (local.get $len) (local.get $chunk)) (then (local.set $len (local.get $chunk))))
+        (local.set $p (i32.add (local.get $x) (i32.shl (local.get $p) (i32.const 2))))
+        (local.set $end (i32.add (local.get $p) (i32.shl (local.get $len) (i32.const 2))))
+        (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $len) (i32.const -8)) (i32.const 2))))
+        (local.set $a0 (v128.const f64x2 0 0))
+        (local.set $a1 (v128.const f64x2 0 0))
+        (local.set $a2 (v128.const f64x2 0 0))
+        (local.set $a3 (v128.const f64x2 0 0))
+        (local.set $t (f64.const 0))
+        (block $vdone
+          (loop $vec
+            (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
+            (local.set $v (v128.load (local.get $p)))
+            (local.set $w (v128.load offset=16 (local.get $p)))
+            (local.set $a0 (f64x2.add (local.get $a0) (f64x2.promote_low_f32x4 (local.get $v))))
+            (local.set $a1 (f64x2.add (local.get $a1) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))
+            (local.set $a2 (f64x2.add (local.get $a2) (f64x2.promote_low_f32x4 (local.get $w))))
+            (local.set $a3 (f64x2.add (local.get $a3) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 32)))
+            (br $vec)))
+        (block $sdone
+          (loop $scalar
+            (br_if $sdone (i32.ge_u (local.get $p) (local.get $end)))
+            (local.set $t (f64.add (local.get $t) (f64.promote_f32 (f32.load (local.get $p)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (br $scalar)))
+        (local.set $a0 (f64x2.add (f64x2.add (local.get $a0) (local.get $a1)) (f64x2.add (local.get $a2) (local.get $a3))))
+        (f64.store (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 3)))
+          (f64.add (f64.add (f64x2.extract_lane 0 (local.get $a0)) (f64x2.extract_lane 1 (local.get $a0))) (local.get $t)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $chunks))))
 )
