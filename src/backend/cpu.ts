@@ -6,7 +6,9 @@
  * where the runtime has it; float64 always runs the loop. Another, float32
  * normalization: the normalize primitive's passes run as fused loops
  * (group-passes.ts, wasm/norm.ts; docs/notes/architecture.md, "The
- * normalization fast path") through `runHost`.
+ * normalization fast path") through `runHost`, their outputs written in
+ * place into arrays lent from that engine's WebAssembly memory where it is
+ * shared, and a float32 `sum` of such a whole array runs there (`sumAll`).
  * int32 tensors live in an Int32Array (a stored result wraps as C's int32
  * does), int64 in a Float64Array (exact for |v| <= 2^53; docs/notes/dtypes.md).
  */
