@@ -9,7 +9,7 @@
  * Nothing here knows about gradients: the tensor layer differentiates an
  * expression (tensor/fuse.ts) into new expressions, which compile here again.
  */
-import { coalesce, float, int, isContiguous, makeGridKernel, makeKernel, offsetExpr, type Kernel, type Operand } from './kernel.js';
+import { coalesce, float, int, isContiguous, makeGridKernel, makeKernel, memoKernel, offsetExpr, type Kernel, type Operand } from './kernel.js';
 import { formulas, type Formula } from './kernels.js';
 
 /** A node of a fused expression: an input, a constant, or a formula applied to nodes. Shared sub-nodes are computed once. */
@@ -89,6 +89,11 @@ function render(e: Expr, invariant: (k: number) => boolean): { pre: string[]; in
  * per output element), like `map` in kernels.ts but with a whole expression.
  */
 export function fusedMap(name: string, expr: Expr, operands: readonly Operand[], shape: readonly number[]): Kernel {
+  // the expression object fixes the text: remembered per expression (kernel.ts `memoKernel`)
+  return memoKernel(expr, `map|${name}`, [shape, ...operands], () => buildFusedMap(name, expr, operands, shape));
+}
+
+function buildFusedMap(name: string, expr: Expr, operands: readonly Operand[], shape: readonly number[]): Kernel {
   checkExpr(expr, operands.length);
   for (const n of shape) int(n);
   for (const o of operands) [o.offset, ...o.strides].forEach(int);
@@ -111,6 +116,10 @@ export function fusedMap(name: string, expr: Expr, operands: readonly Operand[],
  * depends only on them, are computed once per output element.
  */
 export function fusedReduce(name: string, expr: Expr, operands: readonly Operand[], kept: readonly number[], reduced: readonly number[], kind: 'sum' | 'max'): Kernel {
+  return memoKernel(expr, `${kind}|${name}`, [kept, reduced, ...operands], () => buildFusedReduce(name, expr, operands, kept, reduced, kind));
+}
+
+function buildFusedReduce(name: string, expr: Expr, operands: readonly Operand[], kept: readonly number[], reduced: readonly number[], kind: 'sum' | 'max'): Kernel {
   checkExpr(expr, operands.length);
   for (const n of [...kept, ...reduced]) int(n);
   for (const o of operands) [o.offset, ...o.strides].forEach(int);

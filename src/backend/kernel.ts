@@ -106,6 +106,63 @@ export interface GemmSpec {
   readonly bias?: Operand;
 }
 
+/** A number, a list of numbers or an operand: the arguments a builder's kernel depends on (`memoKernel`). */
+export type KernelArg = number | readonly number[] | Operand | undefined;
+
+/** Kernels made before, per builder (or per formula / expression object) and arguments. */
+const memo = new WeakMap<object, Map<string, Kernel>>();
+/** Per owner, at most this many kernels are remembered (then its map starts afresh). */
+const MEMO_PER_OWNER = 1024;
+
+/** The arguments as text, or null when one is not a number (then nothing is remembered: the builder checks and throws). */
+function argsKey(name: string, args: readonly KernelArg[]): string | null {
+  let key = name;
+  for (const a of args) {
+    if (a === undefined) key += '|u';
+    else if (typeof a === 'number') key += `|${a}`;
+    else if (Array.isArray(a)) {
+      key += '|[';
+      for (const v of a as readonly unknown[]) {
+        if (typeof v !== 'number') return null;
+        key += `${v},`;
+      }
+    } else {
+      const o = a as Operand;
+      if (typeof o.offset !== 'number' || !Array.isArray(o.strides)) return null;
+      key += `|${o.offset}:`;
+      for (const v of o.strides as readonly unknown[]) {
+        if (typeof v !== 'number') return null;
+        key += `${v},`;
+      }
+    }
+  }
+  return key;
+}
+
+/**
+ * The kernel `build()` makes, remembered by `owner` (the builder, a formula
+ * function or a fused expression: objects whose identity fixes the text
+ * `build` writes from the arguments) and the arguments: a training step asks
+ * for the same kernels every iteration, and writing their text again (index
+ * arithmetic, coalescing, string joins) was a good part of a small op's cost
+ * (docs/notes/bench.md, "W2: per-op overhead"). The kernel is the same object
+ * each time, so devices find their compiled form by a key whose hash V8 has
+ * kept. Only numbers make a key (`typeof` checked first, as `int()` does);
+ * anything else builds afresh, where the builder's own checks refuse it.
+ */
+export function memoKernel(owner: object, name: string, args: readonly KernelArg[], build: () => Kernel): Kernel {
+  const key = argsKey(name, args);
+  if (key === null) return build();
+  let byArgs = memo.get(owner);
+  if (!byArgs) memo.set(owner, (byArgs = new Map()));
+  const hit = byArgs.get(key);
+  if (hit) return hit;
+  const k = build();
+  if (byArgs.size >= MEMO_PER_OWNER) byArgs.clear();
+  byArgs.set(key, k);
+  return k;
+}
+
 /** Build a kernel; the key is derived from everything that defines it. */
 export function makeKernel(name: string, inputs: number, size: number, body: readonly string[], result: string): Kernel {
   int(size);

@@ -2,7 +2,7 @@
  * Kernel builders: every primitive's forward computation, written once in the
  * kernel IR (see kernel.ts) and run unchanged by every device.
  */
-import { coalesce, float, int, isContiguous, makeGridKernel, makeKernel, offsetExpr, type Kernel, type Operand, type WindowGeom, type WindowSpec } from './kernel.js';
+import { coalesce, float, int, isContiguous, makeGridKernel, makeKernel, memoKernel, offsetExpr, type Kernel, type Operand, type WindowGeom, type WindowSpec } from './kernel.js';
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -23,6 +23,11 @@ function ints(...lists: readonly (readonly number[] | number)[]): void {
  * @example map('add', [a, b], [2, 3], ([x, y]) => `${x} + ${y}`)
  */
 export function map(name: string, operands: readonly Operand[], shape: readonly number[], expr: (v: string[]) => string): Kernel {
+  // the formula function fixes the text: remembered per formula (kernel.ts `memoKernel`)
+  return memoKernel(expr, name, [shape, ...operands], () => buildMap(name, operands, shape, expr));
+}
+
+function buildMap(name: string, operands: readonly Operand[], shape: readonly number[], expr: (v: string[]) => string): Kernel {
   ints(shape, ...operands.flatMap((o) => [o.offset, o.strides]));
   const names = operands.map((_, k) => `v${k}`);
   const n = size(shape);
@@ -139,6 +144,10 @@ export function reduce(
   reduced: readonly number[],
   kind: 'sum' | 'max',
 ): Kernel {
+  return memoKernel(reduce, `${name}|${kind}`, [op, kept, reduced], () => buildReduce(name, op, kept, reduced, kind));
+}
+
+function buildReduce(name: string, op: Operand, kept: readonly number[], reduced: readonly number[], kind: 'sum' | 'max'): Kernel {
   ints(kept, reduced, op.offset, op.strides);
   const k = kept.length;
   // kept dims and reduced dims are each merged where the layout allows
@@ -171,6 +180,10 @@ export function reduce(
  * the device's precision (the `addmm` primitive, tensor/ops.ts).
  */
 export function matmul(a: Operand, b: Operand, batch: readonly number[], m: number, kk: number, n: number, sum = 0, bias?: Operand): Kernel {
+  return memoKernel(matmul, 'matmul', [a, b, batch, m, kk, n, sum, bias], () => buildMatmul(a, b, batch, m, kk, n, sum, bias));
+}
+
+function buildMatmul(a: Operand, b: Operand, batch: readonly number[], m: number, kk: number, n: number, sum: number, bias: Operand | undefined): Kernel {
   ints(batch, m, kk, n, sum, a.offset, a.strides, b.offset, b.strides);
   if (bias) ints(bias.offset, bias.strides);
   const r = batch.length;

@@ -12,6 +12,7 @@ import { fmt } from '../tensor/shape.js';
 import { isFloatingDtype, scalarTypeName } from '../backend/types.js';
 import { getDevice } from '../backend/registry.js';
 import { fx } from '../tensor/fuse.js';
+import type { Expr } from '../backend/fusion.js';
 import { Module } from './module.js';
 
 /** How per-element losses are combined. */
@@ -122,6 +123,30 @@ function checkClassWeight(weight: Tensor | null, c: number, spatial: boolean, pr
 }
 
 /**
+ * The fused NLL's expressions, made once (the same objects every call: their
+ * kernels are remembered, backend/kernel.ts `memoKernel`): pick is
+ * where(mask, logp, 0), loss is -(pick·w).
+ */
+const NLL = (() => {
+  const { in: v, c: k, mul, neg, where } = fx;
+  return { pick: where(v(1), v(0), k(0)), loss: neg(mul(v(0), v(1))) };
+})();
+/** The target mask (t == class)·(t != ignoreIndex), one expression per ignoreIndex (a few at most). */
+const targetMasks = new Map<number, Expr>();
+function targetMask(ignoreIndex: number): Expr {
+  const { in: v, f, c: k, mul } = fx;
+  const make = (): Expr => mul(f('eq', v(0), v(1)), f('ne', v(0), k(ignoreIndex)));
+  // -0 would share 0's entry (Map keys compare -0 and 0 equal): made afresh
+  if (Object.is(ignoreIndex, -0)) return make();
+  let e = targetMasks.get(ignoreIndex);
+  if (!e) {
+    if (targetMasks.size >= 16) targetMasks.clear();
+    targetMasks.set(ignoreIndex, (e = make()));
+  }
+  return e;
+}
+
+/**
  * The negative log likelihood per element and the weight of its target
  * class (0 where ignored), both of shape (N, d1, ...), and a function giving
  * which elements are not ignored (1/0; only label smoothing asks for it).
@@ -140,12 +165,11 @@ function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignore
   const classes = alongClassDim(arange(c, { dtype: logp.dtype, device: logp.device }), logp.ndim);
   const valid = (): Tensor => t.ne(ignoreIndex);
   if (isFloatingDtype(logp.dtype) && getDevice(logp.device).fusesNanExactly) {
-    const { in: v, f, c: k, mul, neg, where } = fx;
-    const onehot = t.unsqueeze(1).fused([classes], { expr: mul(f('eq', v(0), v(1)), f('ne', v(0), k(ignoreIndex))), dims: [], kind: 'sum', name: 'TargetMask' });
+    const onehot = t.unsqueeze(1).fused([classes], { expr: targetMask(ignoreIndex), dims: [], kind: 'sum', name: 'TargetMask' });
     const w = weight ? onehot.mul(alongClassDim(weight, logp.ndim)).sum(1) : onehot.sum(1);
     // where, not logp·onehot: a -inf log-probability of another class would give -inf·0 = NaN
-    const picked = logp.fused([onehot], { expr: where(v(1), v(0), k(0)), dims: [1], kind: 'sum', name: 'NllPick' }).squeeze(1);
-    const nll = picked.fused([w], { expr: neg(mul(v(0), v(1))), dims: [], kind: 'sum', name: 'NllLoss' });
+    const picked = logp.fused([onehot], { expr: NLL.pick, dims: [1], kind: 'sum', name: 'NllPick' }).squeeze(1);
+    const nll = picked.fused([w], { expr: NLL.loss, dims: [], kind: 'sum', name: 'NllLoss' });
     return { nll, w, valid };
   }
   const onehot = t.unsqueeze(1).eq(classes).mul(valid().unsqueeze(1));

@@ -268,6 +268,22 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
 }
 
 /**
+ * The fused log-softmax's expressions, made once: the same objects every call,
+ * so their compacted forms and kernels are remembered (backend/kernel.ts
+ * `memoKernel`). sumExp: e^(x - m); out: (x - m) - l; backSum: -g;
+ * back: g + (t/s)·e^(x - m) over (g, t, s, x, m).
+ */
+const LSM = (() => {
+  const { in: v, f, add, mul, div, neg, sub } = fx;
+  return {
+    sumExp: f('exp', sub(v(0), v(1))),
+    out: sub(sub(v(0), v(1)), v(2)),
+    backSum: neg(v(0)),
+    back: add(v(0), mul(div(v(1), v(2)), f('exp', sub(v(3), v(4))))),
+  };
+})();
+
+/**
  * The composed log-softmax below in fewer kernels (docs/notes/architecture.md,
  * "Fused kernels"): s = Σ e^(x - m) over `d` (one fused reduction, m the
  * detached max), l = log s, then (x - m) - l (one fused pass). The top node
@@ -278,11 +294,10 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
  * `LogSoftmaxShortcut`, two kernels.
  */
 function fusedLogSoftmax(x: Tensor, d: number): Tensor {
-  const { in: v, f, sub } = fx;
   return withDetachedMax(x, d, (m) => {
-    const s = x.fused([m], { expr: f('exp', sub(v(0), v(1))), dims: [d], kind: 'sum', name: 'SumExp' });
+    const s = x.fused([m], { expr: LSM.sumExp, dims: [d], kind: 'sum', name: 'SumExp' });
     const l = s.log();
-    const out = x.fused([m, l], { expr: sub(sub(v(0), v(1)), v(2)), dims: [], kind: 'sum', name: 'LogSoftmax' });
+    const out = x.fused([m, l], { expr: LSM.out, dims: [], kind: 'sum', name: 'LogSoftmax' });
     const node = out.gradFn;
     const lNode = l.gradFn;
     const sNode = s.gradFn;
@@ -314,9 +329,8 @@ class LogSoftmaxShortcut implements BackwardShortcut {
     const s = this.s;
     const observed = this.chain.some((n) => n.preHooks.size || n.postHooks.length || n.retained.size);
     if (!s || !needs[0] || !needs[2] || needs[1] || observed) return null;
-    const { in: v, f, add, mul, div, neg, sub } = fx;
-    const t = grad.fused([], { expr: neg(v(0)), dims: [this.d], kind: 'sum', name: 'LogSoftmaxBackwardSum' });
-    const dx = grad.fused([t, s, x, m], { expr: add(v(0), mul(div(v(1), v(2)), f('exp', sub(v(3), v(4))))), dims: [], kind: 'sum', name: 'LogSoftmaxBackward' });
+    const t = grad.fused([], { expr: LSM.backSum, dims: [this.d], kind: 'sum', name: 'LogSoftmaxBackwardSum' });
+    const dx = grad.fused([t, s, x, m], { expr: LSM.back, dims: [], kind: 'sum', name: 'LogSoftmaxBackward' });
     return [dx, null, null];
   }
 

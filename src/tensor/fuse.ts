@@ -214,7 +214,42 @@ export const MAX_FUSED_INPUTS = 7;
  * With `given`, the inputs are renumbered as `given` lists them (another expression's `used`: a
  * fused op's `diffExpr` follows its `expr`); an input `given` lacks is an internal error.
  */
-export function compact(e: Expr, inputs: number, given?: readonly number[]): { expr: Expr; used: number[] } {
+export function compact(e: Expr, inputs: number, given?: readonly number[]): { readonly expr: Expr; readonly used: readonly number[] } {
+  // remembered per expression: a step makes the same fused ops every iteration, and the same
+  // compacted expression is what lets the kernel be remembered too (backend/kernel.ts `memoKernel`)
+  const key = given ? `${inputs}|${given.join(',')}` : `${inputs}`;
+  let byKey = compacted.get(e);
+  if (!byKey) compacted.set(e, (byKey = new Map()));
+  const hit = byKey.get(key);
+  if (hit) return hit;
+  const r = compactNew(e, inputs, given);
+  if (byKey.size >= 64) byKey.clear();
+  byKey.set(key, r);
+  return r;
+}
+
+const compacted = new WeakMap<Expr, Map<string, { readonly expr: Expr; readonly used: readonly number[] }>>();
+
+/**
+ * `adjoints(e, k => needs[k], in(n))` (input n the output's gradient), remembered per expression
+ * and `needs`: a fused op's backward asks for the same derivative expressions every step, and
+ * the same objects let their compacted forms and kernels be remembered (`compact`).
+ */
+export function adjointsFor(e: Expr, needs: readonly boolean[], n: number): ReadonlyMap<number, Expr> {
+  const key = `${n}|${needs.map((b) => (b ? 1 : 0)).join('')}`;
+  let byKey = derived.get(e);
+  if (!byKey) derived.set(e, (byKey = new Map()));
+  const hit = byKey.get(key);
+  if (hit) return hit;
+  const r = adjoints(e, (k) => needs[k] === true, fx.in(n));
+  if (byKey.size >= 64) byKey.clear();
+  byKey.set(key, r);
+  return r;
+}
+
+const derived = new WeakMap<Expr, Map<string, ReadonlyMap<number, Expr>>>();
+
+function compactNew(e: Expr, inputs: number, given?: readonly number[]): { expr: Expr; used: number[] } {
   checkExpr(e, inputs);
   const order = topo(e);
   const used = given ? [...given] : [...new Set(order.flatMap((n) => (n.op === 'in' ? [n.k] : [])))].sort((a, b) => a - b);

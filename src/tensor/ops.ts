@@ -20,7 +20,7 @@ import * as K from '../backend/kernels.js';
 import { integerResult, type GemmSpec, type Kernel, type Operand } from '../backend/kernel.js';
 import { isFloatingDtype, isIntegralDtype, type DType } from '../backend/types.js';
 import { fusedMap, fusedReduce, type Expr } from '../backend/fusion.js';
-import { adjoints, fx, tangentOf } from './fuse.js';
+import { adjointsFor, fx, tangentOf } from './fuse.js';
 import { normalizeBackward, normalizeForward, normalizeJvp, type NormalizeAttrs } from './normalize.js';
 import { fastMax, fastMaxBackward } from './window-fast.js';
 import { getDevice } from '../backend/registry.js';
@@ -634,7 +634,7 @@ function fusedBackward({ grad, inputs, attrs, shapes, needs }: BackwardCtx<OpAtt
   const shape = [...attrs.shape];
   // the adjoints of the inputs not needed are symbolic work only (no kernel), dropped below
   // Stryker disable next-line ConditionalExpression: the predicate prunes expressions that are never run
-  const adj = adjoints(attrs.diffExpr ?? attrs.expr, (k) => needs[k] === true, fx.in(n));
+  const adj = adjointsFor(attrs.diffExpr ?? attrs.expr, needs, n);
   return shapes.map((s, k) => {
     const e = adj.get(k);
     if (!needs[k] || !e) return null;

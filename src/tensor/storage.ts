@@ -99,23 +99,39 @@ const registry = new FinalizationRegistry<Held>((held) => {
   }
 });
 
-/** @internal One handle's claim on a storage, released exactly once. */
+/**
+ * @internal One handle's claim on a storage, released exactly once. The
+ * finalizer backstop (`register`) is put on at once for a handle made
+ * outside every `tidy` scope, and for one made inside only when it
+ * outlives them (`escape`): a scope disposes the handles it made, so most
+ * never need it. Why: each registration is a weak cell V8's collector
+ * walks; for a small op, registering and unregistering its output cost
+ * more than the op's own work (docs/notes/bench.md, "W2: per-op overhead").
+ */
 export class StorageRef {
   private readonly held: Held;
-  constructor(owner: object, readonly storage: Storage) {
+  private registered = false;
+  constructor(owner: object, readonly storage: Storage, register = true) {
     storage.retain();
     this.held = { storage, released: false };
-    registry.register(owner, this.held, this);
+    if (register) this.register(owner);
   }
 
   get released(): boolean {
     return this.held.released;
   }
 
+  /** Free the storage's claim if `owner` is collected without `release` (once; not after release). */
+  register(owner: object): void {
+    if (this.registered || this.held.released) return;
+    this.registered = true;
+    registry.register(owner, this.held, this);
+  }
+
   release(): void {
     if (this.held.released) return;
     this.held.released = true;
-    registry.unregister(this);
+    if (this.registered) registry.unregister(this);
     this.storage.release();
   }
 }
@@ -123,6 +139,8 @@ export class StorageRef {
 /** Something `tidy` can dispose. */
 export interface Disposable {
   dispose(): void;
+  /** It outlives every open scope (returned from the outermost, or `keep`): from now on the finalizer backstop covers it. */
+  escape?(): void;
 }
 
 /**
@@ -144,9 +162,12 @@ interface Scope {
 
 const scopes: Scope[] = [];
 
-/** @internal Record a new handle in the innermost `tidy` scope, if any. */
-export function track(t: Disposable): void {
-  scopes[scopes.length - 1]?.tensors.add(t);
+/** @internal Record a new handle in the innermost `tidy` scope, if any; false when no scope is open. */
+export function track(t: Disposable): boolean {
+  const scope = scopes[scopes.length - 1];
+  if (!scope) return false;
+  scope.tensors.add(t);
+  return true;
 }
 
 /** @internal Record a new graph node in the innermost `tidy` scope, if any. */
@@ -156,7 +177,14 @@ export function trackNode(n: ScopedNode): void {
 
 /** Remove a handle from every open scope (it outlives them). @example gg.tidy(() => { state = gg.keep(x.mean()); return loss(x); }); // state survives the scope */
 export function keep<T extends Disposable>(t: T): T {
-  for (const s of scopes) if (s.tensors.delete(t)) s.kept.add(t);
+  let held = false;
+  for (const s of scopes) {
+    if (s.tensors.delete(t)) {
+      s.kept.add(t);
+      held = true;
+    }
+  }
+  if (held) t.escape?.();
   return t;
 }
 
@@ -201,8 +229,9 @@ export function tidy<T>(fn: () => T): T {
   collect(result, survivors, 0);
   const outer = scopes[scopes.length - 1];
   for (const t of scope.tensors) {
-    if (survivors.has(t)) outer?.tensors.add(t);
-    else t.dispose();
+    if (!survivors.has(t)) t.dispose();
+    else if (outer) outer.tensors.add(t);
+    else t.escape?.();
   }
   // nodes still reachable from what survives (returned tensors, kept gradients) stay
   const live = new Set<ScopedNode>();

@@ -124,8 +124,14 @@ export class Tensor {
     this.strides = Object.freeze([...strides]);
     this.offset = offset;
     this.dtype = dtype;
-    this.ref = new StorageRef(this, storage);
-    track(this);
+    // the finalizer backstop only for a handle made outside every tidy scope (`escape` below)
+    this.ref = new StorageRef(this, storage, false);
+    if (!track(this)) this.ref.register(this);
+  }
+
+  /** @internal this handle outlives the tidy scopes it was made in: the finalizer backstop covers it from now on (storage.ts). */
+  escape(): void {
+    this.ref.register(this);
   }
 
   /** @internal a contiguous tensor over new host data. */
