@@ -22,7 +22,7 @@
  */
 import { AccumulateGrad, OpNode, WriteNode, type GradHook, type Node } from './graph.js';
 import { withGradMode } from './grad-mode.js';
-import { fmt, type Shape } from '../tensor/shape.js';
+import { fmt, sameShape, type Shape } from '../tensor/shape.js';
 import { keep, tidy } from '../tensor/storage.js';
 import { checkOptionalTensor, checkOptions, isTensor, typeName } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -201,7 +201,7 @@ function runPreHooks(node: Node, grads: (Tensor | null)[], createGraph: boolean)
 function checkHookResult(h: GradHook, g: Tensor, r: unknown): Tensor {
   const name = h.name || '<anonymous>';
   if (!isTensor(r)) throw new TypeError(`hook '${name}' returned ${typeName(r)}: a tensor hook must return a Tensor or nothing`);
-  if (fmt(r.shape) !== fmt(g.shape)) throw new Error(`hook '${name}' has changed the size of value (was ${fmt(g.shape)} got ${fmt(r.shape)})`);
+  if (!sameShape(r.shape, g.shape)) throw new Error(`hook '${name}' has changed the size of value (was ${fmt(g.shape)} got ${fmt(r.shape)})`);
   if (r.dtype !== g.dtype) throw new Error(`hook '${name}' has changed the type of value (was ${g.dtype} got ${r.dtype})`);
   if (r.device !== g.device) throw new Error(`hook '${name}' has changed the device of value (was ${g.device} got ${r.device})`);
   return r;
@@ -292,7 +292,7 @@ function seedFor(t: Tensor, g: Tensor | null | undefined, i: number): Tensor {
     if (t.numel() !== 1) throw new Error('grad can be implicitly created only for scalar outputs');
     return t.newFull(t.shape, 1);
   }
-  if (fmt(g.shape) !== fmt(t.shape)) {
+  if (!sameShape(g.shape, t.shape)) {
     throw new Error(`Mismatch in shape: grad_output[${i}] has a shape of ${fmt(g.shape)} and output[${i}] has a shape of ${fmt(t.shape)}.`);
   }
   if (g.device !== t.device || g.dtype !== t.dtype) {

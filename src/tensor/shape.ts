@@ -49,6 +49,13 @@ export function isContiguousLayout(shape: Shape, strides: Shape, offset: number)
 }
 
 /** Format a shape as PyTorch prints it: `[2, 3]`. */
+/** Whether two shapes are equal (what comparing their `fmt` texts said, without building them: a hot check). */
+export function sameShape(a: Shape, b: Shape): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function fmt(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }

@@ -31,7 +31,7 @@ import { wrapNdArray, type NdArray } from './ndarray.js';
 import { ops, type FusedAttrs, type OpAttrs, type OpName, type OpSpec } from './ops.js';
 import { forwardActive, setTangent, suspendForward, tangentOf } from './dual.js';
 import {
-  broadcastShapes, checkMatmul, contiguousStrides, expandedShape, fmt, inferShape, isContiguousLayout, narrowStart, normDim, normDims, numel, permutation, shapeOf, type Dims, type ShapeArgs,
+  broadcastShapes, checkMatmul, contiguousStrides, expandedShape, fmt, inferShape, isContiguousLayout, narrowStart, normDim, normDims, numel, permutation, sameShape, shapeOf, type Dims, type ShapeArgs,
 } from './shape.js';
 import { Storage, StorageRef, VersionCounter, keep, rooted, tidy, track } from './storage.js';
 import * as I from './inplace.js';
@@ -85,7 +85,7 @@ export class Tensor {
   set grad(g: Tensor | null) {
     if (g !== null && g !== undefined) {
       if (!isTensor(g)) throw new TypeError(`assigned grad expected to be a Tensor or None but got grad of type ${typeName(g)}`);
-      if (fmt(g.shape) !== fmt(this.shape)) throw new Error(`assigned grad has data of a different size (${fmt(g.shape)}, expected ${fmt(this.shape)})`);
+      if (!sameShape(g.shape, this.shape)) throw new Error(`assigned grad has data of a different size (${fmt(g.shape)}, expected ${fmt(this.shape)})`);
       if (g.dtype !== this.dtype) throw new Error(`assigned grad has data of a different type (${g.dtype}, expected ${this.dtype})`);
       if (g.device !== this.device) throw new Error(`assigned grad has data located on a different device ('${g.device}', expected '${this.device}')`);
     }
@@ -375,7 +375,7 @@ export class Tensor {
   assign(src: Tensor): void {
     this.checkAlive();
     src.checkAlive();
-    if (src.device !== this.device || src.dtype !== this.dtype || fmt(src.shape) !== fmt(this.shape)) {
+    if (src.device !== this.device || src.dtype !== this.dtype || !sameShape(src.shape, this.shape)) {
       throw new Error(`cannot assign a ${src.dtype} ${fmt(src.shape)} tensor on '${src.device}' to a ${this.dtype} ${fmt(this.shape)} tensor on '${this.device}'`);
     }
     I.checkNoOverlap(this);
@@ -1217,7 +1217,7 @@ export class Tensor {
    */
   reshape(...shape: ShapeArgs): Tensor {
     const target = inferShape(shapeOf(shape), this.numel());
-    if (fmt(target) === fmt(this.shape)) return this;
+    if (sameShape(target, this.shape)) return this;
     const src = this.isContiguous() ? this : this.contiguous();
     try {
       return apply('reshape', [src], { shape: target });
@@ -1265,7 +1265,7 @@ export class Tensor {
    */
   expand(...shape: ShapeArgs): Tensor {
     const full = expandedShape(this.shape, checkIntList('expand', 'size', shapeOf(shape)));
-    if (fmt(full) === fmt(this.shape)) return this;
+    if (sameShape(full, this.shape)) return this;
     return apply('expand', [this], { shape: full });
   }
   /** Expand to another tensor's shape. @example gg.tensor([1, 2]).expandAs(gg.zeros([3, 2])).shape // [3, 2] */
