@@ -22,7 +22,14 @@ export {
   tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, rand, randn, randint, type ArangeOptions,
   setDefaultDevice, getDefaultDevice, setDefaultDtype, getDefaultDtype, type TensorOptions, type TensorData,
 } from './tensor/creation.js';
-export { cat, stack, where, rsub, type AlphaOptions } from './tensor/composites.js';
+export { cat, stack, where, rsub, type AlphaOptions, type VarOptions } from './tensor/composites.js';
+// PyTorch's top-level tensor functions (torch.exp(x), torch.maximum(a, b), ...): the methods, tensor first
+export {
+  neg, exp, log, sqrt, rsqrt, reciprocal, square, abs, sign, floor, ceil, round, relu, sigmoid, tanh, clone, detach,
+  add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, clamp,
+  sum, mean, var, std, max, min, amax, argmax, argmin, logsumexp, softmax, logSoftmax,
+  matmul, mm, reshape, permute, transpose, t, squeeze, unsqueeze, flatten, narrow, type TensorFunction,
+} from './tensor/functional.js';
 export { manualSeed } from './tensor/random.js';
 export { tidy, keep } from './tensor/storage.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';
