@@ -17,7 +17,7 @@ import { int, type GemmSpec, type Kernel, type WindowSpec } from './kernel.js';
 import { col2imPass } from './window-passes.js';
 import { hostArray, type DType, type HostArray } from './types.js';
 import { platform } from './platform/platform.js';
-import { biasLayout, wasmGemm, wasmGemmUnavailable, worthPacking, type WasmGemm } from './wasm/gemm.js';
+import { biasLayout, Columns, wasmGemm, wasmGemmUnavailable, worthPacking, type GemmSource, type WasmGemm } from './wasm/gemm.js';
 import { profiling, recordKernel } from './profile.js';
 import { jsPasses, type GroupPasses } from './group-passes.js';
 import { openWasmNorm, wasmNormUnavailable, type WasmNorm } from './wasm/norm.js';
@@ -28,6 +28,38 @@ interface CpuBuffer extends DeviceBuffer {
 }
 
 type Compiled = (out: HostArray, ...inputs: HostArray[]) => void;
+
+/**
+ * A float32 im2col result that was not written (docs/notes/architecture.md,
+ * "Implicit im2col"): the gemm writes the columns it reads from `columns`'
+ * image; anything else that reads `data` gets them written out once
+ * (`materialize`, the same values).
+ */
+class LazyColumns implements CpuBuffer {
+  readonly dtype = 'float32' as const;
+  freed = false;
+  private written: Float32Array | null = null;
+  constructor(
+    readonly device: CpuDevice,
+    readonly size: number,
+    readonly columns: Columns,
+    private readonly write: (c: Columns) => Float32Array,
+  ) {}
+
+  get data(): HostArray {
+    return (this.written ??= this.write(this.columns));
+  }
+
+  /** The columns for the gemm: the written array once there is one, else the image and geometry. */
+  get source(): GemmSource {
+    return this.written ?? this.columns;
+  }
+
+  /** The arrays it holds, for the pool when it is freed. */
+  arrays(): Float32Array[] {
+    return this.written ? [this.written, this.columns.image] : [this.columns.image];
+  }
+}
 
 /** A compiled kernel: its loop, and the elementwise.wat pass that computes the same values in float32 (or null). */
 interface CompiledKernel {
@@ -129,6 +161,30 @@ export class BufferPool {
   }
 }
 
+/**
+ * @internal Implicit columns written by a JavaScript loop: gemm.wat's
+ * `im2col` where the gemm's memory cannot hold them (tests compare the two).
+ */
+export function columnsLoop(c: Columns, out: Float32Array): Float32Array {
+  const { g } = c;
+  let o = 0;
+  for (let e = 0; e < g.planes; e++) {
+    const base = e * g.h * g.w;
+    for (let ki = 0; ki < g.kh; ki++) {
+      for (let kj = 0; kj < g.kw; kj++) {
+        for (let oy = 0; oy < g.oh; oy++) {
+          const iy = oy * g.sh - g.ph + ki * g.dh;
+          for (let ox = 0; ox < g.ow; ox++, o++) {
+            const ix = ox * g.sw - g.pw + kj * g.dw;
+            out[o] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w ? (c.image[base + iy * g.w + ix] as number) : 0;
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
 /** col2im's accumulators are kept between calls up to this many doubles (32 MiB). */
 const SCRATCH_KEPT = 2 ** 22;
 /** Arrays shorter than this are not pooled (allocating them is cheap). */
@@ -216,6 +272,13 @@ export interface CpuDeviceOptions {
    * `GPUGRAD_GEMM_BIAS=0`). Off, it runs the matmul kernel, then the add's.
    */
   readonly gemmBias?: boolean;
+  /**
+   * Leave float32 im2col results (2-d and 1-d windows, zero padding) unwritten
+   * and let the WebAssembly gemm write the columns it reads from the image
+   * (docs/notes/architecture.md, "Implicit im2col"; default: true unless
+   * `GPUGRAD_IMPLICIT_IM2COL=0`; needs the gemm).
+   */
+  readonly implicitIm2col?: boolean;
 }
 
 export class CpuDevice extends Device {
@@ -271,6 +334,11 @@ export class CpuDevice extends Device {
    * it with the two kernels.
    */
   gemmBias: boolean;
+  /**
+   * Whether float32 im2col results are left for the gemm to write
+   * (`LazyColumns`). Writable: tests compare with the IR kernel.
+   */
+  implicitIm2col: boolean;
   /** col2im's double accumulators, grown to the largest image seen. */
   private scratch = new Float64Array(0);
   /**
@@ -288,6 +356,7 @@ export class CpuDevice extends Device {
     this.normLanes = options.normLanes ?? platform().env('GPUGRAD_FAST_NORM_F32') !== '0';
     this.fastWindows = options.fastWindows ?? platform().env('GPUGRAD_FAST_WINDOWS') !== '0';
     this.gemmBias = options.gemmBias ?? platform().env('GPUGRAD_GEMM_BIAS') !== '0';
+    this.implicitIm2col = options.implicitIm2col ?? platform().env('GPUGRAD_IMPLICIT_IM2COL') !== '0';
     const wasmOn = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
     const norm = wasmOn && this.fastNorm ? openWasmNorm() : null;
     this.groupPasses = norm ?? jsPasses;
@@ -334,16 +403,31 @@ export class CpuDevice extends Device {
       this.stats.kernelsCompiled++;
       return { fn: compileLoop(kernel), pass: elementwiseKind(kernel) };
     });
+    const t0 = this.profile ? performance.now() : 0;
+    // float32 im2col left unwritten: the gemm writes the columns it reads (docs/notes/architecture.md)
+    const lazy = kernel.columns && dtype === 'float32' && this.implicitColumns(kernel.columns, inputs[0] as CpuBuffer, kernel.size);
+    if (lazy) {
+      this.profileRun(kernel, t0);
+      return lazy;
+    }
     // every kernel writes each of its outputs (the loop, and the gemm, which says so), so a
     // pooled buffer's old values never show
     const out = this.pool.take(dtype, kernel.size);
-    const t0 = this.profile ? performance.now() : 0;
-    const data = inputs.map((b) => (b as CpuBuffer).data);
-    const [a, b, c] = data;
     // float32 matmul on the SIMD gemm, unless it is a matrix–vector product (the loop streams
-    // those faster); the gemm declines (false) only past wasm32's memory, then the loop runs
+    // those faster); the gemm declines (false) only past wasm32's memory, then the loop runs.
+    // Implicit columns go to it as they are (it writes the parts it reads)
     const g = kernel.gemm;
-    const fast = g && this.gemm && worthPacking(g) && out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array && (!g.bias || c instanceof Float32Array) && this.gemm.run(out, a, b, g, c as Float32Array | undefined);
+    const source = (x: DeviceBuffer | undefined): GemmSource | HostArray | undefined => (x instanceof LazyColumns ? x.source : (x as CpuBuffer | undefined)?.data);
+    const [ga, gb] = g && this.gemm && worthPacking(g) && out instanceof Float32Array ? [source(inputs[0]), source(inputs[1])] : [];
+    // addmm's bias (gemm.wat's epilogue), a plain array
+    const gc = g?.bias ? (inputs[2] as CpuBuffer | undefined)?.data : undefined;
+    const fast = g && this.gemm && (ga instanceof Float32Array || ga instanceof Columns) && (gb instanceof Float32Array || gb instanceof Columns) && (!g.bias || gc instanceof Float32Array) && this.gemm.run(out as Float32Array, ga, gb, g, gc as Float32Array | undefined);
+    if (fast) {
+      this.profileRun(kernel, t0);
+      return this.wrap(out, dtype);
+    }
+    const data = inputs.map((b) => (b as CpuBuffer).data);
+    const [a, b] = data;
     // float32 col2im as row loops (window-passes.ts): the IR kernel's values, bit for bit
     const w = kernel.window;
     const windowed = !fast && w && this.fastWindows && out instanceof Float32Array && a instanceof Float32Array && this.col2im(w, a, out);
@@ -360,14 +444,59 @@ export class CpuDevice extends Device {
     const summed = !fast && !windowed && !gemv && !simd && all && out instanceof Float32Array && a instanceof Float32Array ? this.normEngine?.sum(a, all.offset, all.n) ?? null : null;
     if (summed !== null) out[0] = summed;
     else if (!fast && !windowed && !gemv && !simd) fn(out, ...data);
-    if (this.profile) {
-      const entry = this.profile.get(kernel.name) ?? { calls: 0, ms: 0, elements: 0 };
-      entry.calls++;
-      entry.ms += performance.now() - t0;
-      entry.elements += kernel.size;
-      this.profile.set(kernel.name, entry);
-    }
+    this.profileRun(kernel, t0);
     return this.wrap(out, dtype);
+  }
+
+  /** Add a kernel run that started at `t0` to `profile`. */
+  private profileRun(kernel: Kernel, t0: number): void {
+    if (!this.profile) return;
+    const entry = this.profile.get(kernel.name) ?? { calls: 0, ms: 0, elements: 0 };
+    entry.calls++;
+    entry.ms += performance.now() - t0;
+    entry.elements += kernel.size;
+    this.profile.set(kernel.name, entry);
+  }
+
+  /**
+   * An im2col result left for the gemm to write (`LazyColumns`), or null (the
+   * kernel runs): float32 with the gemm on, zero padding, 1-d or 2-d windows,
+   * a dense image (copied, so the columns never depend on its buffer staying
+   * alive) that is not itself unwritten columns.
+   */
+  private implicitColumns(spec: NonNullable<Kernel['columns']>, input: CpuBuffer | undefined, size: number): LazyColumns | null {
+    const gemm = this.gemm;
+    if (!gemm || !this.implicitIm2col || !input || input instanceof LazyColumns) return null;
+    const { op, lead, geom, value } = spec;
+    const r = geom.kernel.length;
+    const src = input.data;
+    if (!(src instanceof Float32Array) || !Object.is(value, 0) || r > 2 || r < 1) return null;
+    // dense: the image's strides are row-major over (lead..., *inSize)
+    const dims = [...lead, ...geom.inSize];
+    let stride = 1;
+    for (let d = dims.length - 1; d >= 0; d--) {
+      if ((dims[d] ?? 1) > 1 && op.strides[d] !== stride) return null;
+      stride *= dims[d] ?? 1;
+    }
+    const at = (xs: readonly number[], d: number, one: number): number => (r === 2 ? (xs[d] ?? one) : d === 0 ? one : (xs[0] ?? one));
+    const g = {
+      planes: lead.reduce((x, y) => x * y, 1),
+      h: at(geom.inSize, 0, 1), w: at(geom.inSize, 1, 1),
+      kh: at(geom.kernel, 0, 1), kw: at(geom.kernel, 1, 1),
+      sh: at(geom.stride, 0, 1), sw: at(geom.stride, 1, 1),
+      ph: at(geom.padding, 0, 0), pw: at(geom.padding, 1, 0),
+      dh: at(geom.dilation, 0, 1), dw: at(geom.dilation, 1, 1),
+      oh: at(geom.outSize, 0, 1), ow: at(geom.outSize, 1, 1),
+    };
+    if (op.offset + stride > src.length || g.planes * g.kh * g.kw * g.oh * g.ow !== size || size === 0) return null;
+    const image = this.pool.take('float32', stride) as Float32Array;
+    image.set(src.subarray(op.offset, op.offset + stride));
+    const columns = new Columns(image, g);
+    return new LazyColumns(this, size, columns, (c) => {
+      const into = this.pool.take('float32', c.length) as Float32Array;
+      // NOTE: materialize declines only past wasm32's memory; the columns are then written by a JS loop of the same copy
+      return gemm.materialize(c, into) ?? columnsLoop(c, into);
+    });
   }
 
   /** Run col2im's pass (window-passes.ts); true when done. */
@@ -431,6 +560,10 @@ export class CpuDevice extends Device {
   }
 
   protected freeImpl(buf: DeviceBuffer): void {
+    if (buf instanceof LazyColumns) {
+      for (const a of buf.arrays()) this.pool.give('float32', a);
+      return;
+    }
     // a freed buffer is unreachable from every tensor (storage.ts frees at the last reference,
     // and Device.run refuses a freed input), so its array can hold the next result of its size
     this.giveBack(buf.dtype, (buf as CpuBuffer).data);

@@ -54,6 +54,13 @@ export interface Kernel {
    * lives in WebAssembly memory there, wasm/norm.ts `sum`). The text stays the definition.
    */
   readonly sumAll?: { readonly offset: number; readonly n: number };
+  /**
+   * Set on im2col kernels: the columns as data (`op` is the layout of the
+   * image), for a device that need not write them (the cpu device's implicit
+   * columns, docs/notes/architecture.md "Implicit im2col"). The text stays the
+   * definition.
+   */
+  readonly columns?: WindowSpec & { readonly value: number };
 }
 
 /**

@@ -344,12 +344,13 @@ export function im2col(op: Operand, lead: readonly number[], g: WindowGeom, valu
     if (st !== 0) terms.push(st === 1 ? `p${d}` : `p${d} * ${int(st)}`);
   }
   const at = terms.length ? terms.join(' + ') : '0.0';
-  if (!conds.length) return makeGridKernel('im2col', 1, shape, 'i', [...body, `const v = in0[${at}];`], 'v');
+  const columns = { ...windowSpec(op, lead, g), value };
+  if (!conds.length) return { ...makeGridKernel('im2col', 1, shape, 'i', [...body, `const v = in0[${at}];`], 'v'), columns };
   // NOTE: the index is clamped to 0 outside, so no device reads out of bounds
   const inside = conds.join(' && ');
   // NOTE: the index goes through a variable: gpu.js's GLSL output mistypes a ternary inside `in0[...]`
   body.push(`const at = (${inside}) ? ${at} : 0.0;`, 'const v = in0[at];');
-  return makeGridKernel('im2col', 1, shape, 'i', body, `(${inside}) ? v : ${float(value)}`);
+  return { ...makeGridKernel('im2col', 1, shape, 'i', body, `(${inside}) ? v : ${float(value)}`), columns };
 }
 
 /** col2im as data (kernel.ts `WindowSpec`), copied so that no caller's array is shared. */

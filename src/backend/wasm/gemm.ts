@@ -27,6 +27,8 @@ interface GemmExports {
   packM(src: number, ld: number, dst: number, k: number, panels: number): void;
   /** gemm.wat's `biasAdd`: C[i, j] += bias[j] (perRow 0) or bias[i] (perRow 1) for i < m, j < n4. */
   biasAdd(c: number, ldc: number, m: number, n4: number, bias: number, perRow: number): void;
+  /** gemm.wat's `im2col`: `planes` dense h×w images at img into their columns at dst (byte addresses). */
+  im2col(img: number, dst: number, planes: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, dh: number, dw: number, oh: number, ow: number): void;
 }
 
 /**
@@ -54,6 +56,53 @@ export function biasLayout(s: GemmSpec): { offset: number; stride: number; perRo
   if (sm !== 0 && sn !== 0) return null;
   return sm !== 0 ? { offset: c.offset, stride: sm, perRow: true } : { offset: c.offset, stride: sn, perRow: false };
 }
+
+/**
+ * The geometry of implicit columns (`Columns`): 2-d windows (1-d as height 1)
+ * over `planes` dense h×w images, zero padding.
+ */
+export interface ColumnsGeom {
+  readonly planes: number;
+  readonly h: number;
+  readonly w: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly sh: number;
+  readonly sw: number;
+  readonly ph: number;
+  readonly pw: number;
+  readonly dh: number;
+  readonly dw: number;
+  readonly oh: number;
+  readonly ow: number;
+}
+
+/**
+ * im2col's columns that were never written (docs/notes/architecture.md,
+ * "Implicit im2col"): the image (its own dense copy) and the window geometry.
+ * The column array is (planes, kh, kw, oh, ow), row-major, `length` floats;
+ * the gemm writes the parts it reads straight into its memory
+ * (`WasmGemm.run`), and `WasmGemm.materialize` writes all of it where
+ * anything else reads it. Values: the im2col kernel's, bit for bit (a copy).
+ */
+export class Columns {
+  /** Floats per plane of the columns: kh·kw·oh·ow. */
+  readonly per: number;
+  readonly length: number;
+  constructor(readonly image: Float32Array, readonly g: ColumnsGeom) {
+    this.per = g.kh * g.kw * g.oh * g.ow;
+    this.length = g.planes * this.per;
+  }
+
+  /** Floats of gemm memory that writing `len` columns from any offset may use beyond their destination. */
+  scratch(len: number): number {
+    const planes = Math.min(this.g.planes, Math.ceil(len / this.per) + 1);
+    return planes * (this.g.h * this.g.w + this.per) + 8;
+  }
+}
+
+/** An operand of `WasmGemm.run`: an array, or columns to write from their image. */
+export type GemmSource = Float32Array | Columns;
 
 /**
  * Where one product's operands are in the memory (byte addresses and strides;
@@ -103,6 +152,10 @@ export class WasmGemm {
   turnedRuns = 0;
   /** Operands packed by gemm.wat's SIMD code so far (`packWasm`; for tests and profiles). */
   wasmPacks = 0;
+  /** Floats of implicit columns written into the memory by gemm.wat's `im2col` so far (for tests and profiles). */
+  columnsWritten = 0;
+  /** Implicit columns written out whole (`materialize`) so far (for tests and profiles). */
+  materialized = 0;
   /** Worker deadlines missed so far (each retires the pool and the shared memory; for tests and profiles). */
   missedDeadlines = 0;
   /** @internal tests: the deadline for a worker's share, in ms (default `workerDeadlineMs`). */
@@ -207,7 +260,7 @@ export class WasmGemm {
    * of several batch entries (A's, stacked), so the threads share it; each
    * element is the same sum in the same order as one product per entry.
    */
-  run(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec, c?: Float32Array): boolean {
+  run(out: Float32Array, a: GemmSource, b: GemmSource, s: GemmSpec, c?: Float32Array): boolean {
     const { m, k, n, batch } = s;
     if (m === 0 || n === 0) return true;
     // the output epilogue (`GemmSpec.bias`, its values in `c`): declined for a layout it does not take
@@ -245,22 +298,85 @@ export class WasmGemm {
    * float `scratch`, packed there by SIMD code, and the slots of lines past
    * its edge are zeroed (the SIMD code read whatever followed the copy).
    */
-  private packWasm(w: WasmPack, x: Float32Array, src: number, dst: number, scratch: number, k: number, lines: number, width: number, panels: number): void {
+  private packWasm(w: WasmPack, x: GemmSource, src: number, dst: number, scratch: number, k: number, lines: number, width: number, panels: number, cs: number): void {
     const f = this.floats;
     this.wasmPacks++;
-    f.set(x.subarray(src, src + w.span), scratch);
-    if (w.along === 'k') this.exp.packK(scratch * 4, w.ld * 4, dst * 4, k, width, panels);
-    else this.exp.packM(scratch * 4, w.ld * 4, dst * 4, k, panels);
+    this.copyIn(x, src, w.span, scratch, cs);
+    const kt = k * w.entries;
+    if (w.entries === 1) {
+      if (w.along === 'k') this.exp.packK(scratch * 4, w.ld * 4, dst * 4, k, width, panels);
+      else this.exp.packM(scratch * 4, w.ld * 4, dst * 4, k, panels);
+    } else {
+      // a sum over entries (es floats apart): entry e is steps [e·k, (e+1)·k) of every panel
+      for (let e = 0; e < w.entries; e++) {
+        for (let q = 0; q < panels; q++) {
+          const at = (dst + (q * kt + e * k) * width) * 4;
+          const from = scratch + e * w.es + q * width * (w.along === 'k' ? w.ld : 1);
+          if (w.along === 'k') this.exp.packK(from * 4, w.ld * 4, at, k, width, 1);
+          else this.exp.packM(from * 4, w.ld * 4, at, k, 1);
+        }
+      }
+    }
     const used = lines - (panels - 1) * width;
     if (used === width) return;
-    const last = dst + (panels - 1) * k * width;
-    for (let j = 0; j < k; j++) f.fill(0, last + j * width + used, last + (j + 1) * width);
+    const last = dst + (panels - 1) * kt * width;
+    for (let j = 0; j < kt; j++) f.fill(0, last + j * width + used, last + (j + 1) * width);
+  }
+
+  /**
+   * Floats [src, src + len) of `x` to float `dst` of the memory: a copy, or
+   * for implicit columns their values written there from the image by
+   * gemm.wat's `im2col` (the image copied in at float `cs`, and the columns
+   * written there first when `src` or `len` cut a plane; `Columns.scratch`
+   * says how much room after `cs` that takes).
+   */
+  private copyIn(x: GemmSource, src: number, len: number, dst: number, cs: number): void {
+    const f = this.floats;
+    if (x instanceof Float32Array) {
+      f.set(x.subarray(src, src + len), dst);
+      return;
+    }
+    // the planes that hold [src, src + len)
+    const { g, per } = x;
+    const e0 = Math.floor(src / per);
+    const e1 = Math.min(g.planes, Math.ceil((src + len) / per));
+    const hw = g.h * g.w;
+    const img = Math.ceil(cs / 4) * 4;
+    f.set(x.image.subarray(e0 * hw, e1 * hw), img);
+    const whole = src === e0 * per && len === (e1 - e0) * per;
+    const at = whole ? dst : Math.ceil((img + (e1 - e0) * hw) / 4) * 4;
+    this.columnsWritten += (e1 - e0) * per;
+    this.exp.im2col(img * 4, at * 4, e1 - e0, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow);
+    if (whole) return;
+    // a part: the column array ends at e1·per; past it (a row-major operand's slack) reads zeros
+    const from = at + (src - e0 * per);
+    const have = Math.min(len, (e1 - e0) * per - (src - e0 * per));
+    f.copyWithin(dst, from, from + have);
+    if (have < len) f.fill(0, dst + have, dst + len);
+  }
+
+  /**
+   * All of `c`'s columns as an array (`into`, or a new one): what reads them
+   * other than the gemm. The image and the columns pass through this memory.
+   */
+  materialize(c: Columns, into?: Float32Array): Float32Array | null {
+    const imgLen = Math.ceil((c.g.planes * c.g.h * c.g.w) / 4) * 4;
+    if (!this.reserve(imgLen + c.length)) return null;
+    this.materialized++;
+    this.copyIn(c, 0, c.length, imgLen, 0);
+    const out = into ?? new Float32Array(c.length);
+    out.set(this.floats.subarray(imgLen, imgLen + c.length));
+    return out;
   }
 
   /** `run` for one orientation and its `plan`. */
-  private oriented(out: Float32Array, a: Float32Array, b: Float32Array, s: GemmSpec, p: Plan, bias: BiasIn | null): boolean {
+  private oriented(out: Float32Array, a0: GemmSource, b0: GemmSource, s: GemmSpec, p: Plan, bias: BiasIn | null): boolean {
     const { m, k, n } = s;
     const { mp, np, kt, count, aOff, bOff, sA, sB, rowsA, rowsB, sharedA, sharedB, wasmA, wasmB } = p;
+    // implicit columns that packA/packB (JavaScript loops) would read element by element: write them all first
+    const a = a0 instanceof Columns && !rowsA && !wasmA ? this.materialize(a0) : a0;
+    const b = b0 instanceof Columns && !rowsB && !wasmB ? this.materialize(b0) : b0;
+    if (!a || !b) return false;
     const r = s.batch.length;
     const [sam, sak] = [s.a.strides[r] ?? 0, s.a.strides[r + 1] ?? 0];
     const [sbk, sbn] = [s.b.strides[r] ?? 0, s.b.strides[r + 1] ?? 0];
@@ -288,7 +404,10 @@ export class WasmGemm {
     const pz = ps + Math.max(slack(wasmA, MR), slack(wasmB, NR));
     const n4 = align(n);
     const zLen = bias ? align(bias.perRow ? m : n4) : 0;
-    if (!this.reserve(pz + zLen)) return false;
+    // then room for implicit columns' image (and a cut plane's columns, `copyIn`)
+    const cs = pz + zLen;
+    const colsRoom = Math.max(a instanceof Columns ? a.scratch(wasmA ? wasmA.span : aSpan) : 0, b instanceof Columns ? b.scratch(wasmB ? wasmB.span : bSpan) : 0);
+    if (!this.reserve(cs + colsRoom)) return false;
     const f = this.floats;
     if (bias) {
       const lines = bias.perRow ? m : n;
@@ -296,15 +415,15 @@ export class WasmGemm {
       f.fill(0, pz + lines, pz + zLen);
     }
     const putA = (dst: number, src: number): void => {
-      if (wasmA) return this.packWasm(wasmA, a, src, dst, ps, k, m, MR, mp);
-      if (!rowsA) return packA(f, dst, a, src, sam, sak, k, sA, m, mp);
-      f.set(a.subarray(src, src + aSpan), dst);
+      if (wasmA) return this.packWasm(wasmA, a, src, dst, ps, k, m, MR, mp, cs);
+      if (!rowsA) return packA(f, dst, a as Float32Array, src, sam, sak, k, sA, m, mp);
+      this.copyIn(a, src, aSpan, dst, cs);
       f.fill(0, dst + aSpan, dst + aLen);
     };
     const putB = (dst: number, src: number): void => {
-      if (wasmB) return this.packWasm(wasmB, b, src, dst, ps, k, n, NR, np);
-      if (!rowsB) return packB(f, dst, b, src, sbn, sbk, k, sB, n, np);
-      f.set(b.subarray(src, src + bSpan), dst);
+      if (wasmB) return this.packWasm(wasmB, b, src, dst, ps, k, n, NR, np, cs);
+      if (!rowsB) return packB(f, dst, b as Float32Array, src, sbn, sbk, k, sB, n, np);
+      this.copyIn(b, src, bSpan, dst, cs);
       f.fill(0, dst + bSpan, dst + bLen);
     };
     // the k steps in runs of k when an operand read in place sums over entries (its entries
@@ -391,6 +510,9 @@ interface WasmPack {
   along: 'k' | 'panel';
   ld: number;
   span: number;
+  /** Summed entries (k runs over them as well), `es` floats apart. */
+  entries: number;
+  es: number;
 }
 
 /**
@@ -402,10 +524,13 @@ interface WasmPack {
  * other two layouts (A along k, B along its columns) are read in place
  * whenever they are dense (`plan`'s rowsA, rowsB), so they never come here.
  */
-function wasmPack(operand: 'A' | 'B', lines: number, k: number, sl: number, sk: number, entries: number): WasmPack | null {
-  if (entries !== 1 || lines === 0 || k === 0) return null;
-  const pick = operand === 'B' && sk === 1 && sl >= 1 ? { along: 'k' as const, ld: sl, span: (lines - 1) * sl + k } : operand === 'A' && sl === 1 && sk >= 1 ? { along: 'panel' as const, ld: sk, span: (k - 1) * sk + lines } : null;
-  return pick && pick.span <= 2 * lines * k + 64 ? pick : null;
+function wasmPack(operand: 'A' | 'B', lines: number, k: number, sl: number, sk: number, sOff: Float64Array, even: boolean): WasmPack | null {
+  const entries = sOff.length;
+  if (!even || lines === 0 || k === 0) return null;
+  const es = entries > 1 ? (sOff[1] as number) : 0;
+  const first = (entries - 1) * es;
+  const pick = operand === 'B' && sk === 1 && sl >= 1 ? { along: 'k' as const, ld: sl, span: first + (lines - 1) * sl + k, entries, es } : operand === 'A' && sl === 1 && sk >= 1 ? { along: 'panel' as const, ld: sk, span: first + (k - 1) * sk + lines, entries, es } : null;
+  return pick && pick.span <= 2 * lines * k * entries + 64 ? pick : null;
 }
 
 /**
@@ -449,8 +574,8 @@ function plan(s: GemmSpec): Plan {
   const rowsB = sbn === 1 && sbk >= n && even(sB) && (sB[last] as number) + (k - 1) * sbk + n <= 2 * n * kt + 64;
   const sharedA = count > 1 && aOff.every((o) => o === aOff[0]);
   const sharedB = !sharedA && count > 1 && bOff.every((o) => o === bOff[0]);
-  const wasmA = rowsA ? null : wasmPack('A', m, k, sam, sak, entries);
-  const wasmB = rowsB ? null : wasmPack('B', n, k, sbn, sbk, entries);
+  const wasmA = rowsA ? null : wasmPack('A', m, k, sam, sak, sA, even(sA));
+  const wasmB = rowsB ? null : wasmPack('B', n, k, sbn, sbk, sB, even(sB));
   // NOTE: a copy and a SIMD pass cost about a quarter of packA's scalar loop per float (docs/notes/bench.md, W2)
   const cost = (rowsA ? 0 : (wasmA ? 0.25 : 1) * m * kt * (sharedA ? 1 : count)) + (rowsB ? 0 : (wasmB ? 0.25 : 1) * n * kt * (sharedB ? 1 : count));
   return { mp: Math.ceil(m / MR), np: Math.ceil(n / NR), kt, count, aOff, bOff, sA, sB, rowsA, rowsB, sharedA, sharedB, wasmA, wasmB, cost };

@@ -271,4 +271,89 @@
                 (br $cloop)))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $iloop))))
+
+  ;; im2col for gemm.ts's implicit columns (docs/notes/architecture.md, "Implicit
+  ;; im2col"): `planes` images of h×w floats at img (dense, one after another)
+  ;; into their columns at dst, each plane's kh·kw rows of oh·ow window
+  ;; positions in a row (the im2col kernel's layout: tap (ki, kj), then position
+  ;; (oy, ox)); position (oy, ox) of tap (ki, kj) reads pixel
+  ;; (oy·sh - ph + ki·dh, ox·sw - pw + kj·dw), +0 where that is outside the
+  ;; image. A copy of values: the IR kernel's columns bit for bit.
+  (func (export "im2col") (param $img i32) (param $dst i32) (param $planes i32) (param $h i32) (param $w i32)
+    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $ph i32) (param $pw i32)
+    (param $dh i32) (param $dw i32) (param $oh i32) (param $ow i32)
+    (local $e i32) (local $ki i32) (local $kj i32) (local $oy i32) (local $iy i32) (local $off i32)
+    (local $lo i32) (local $hi i32) (local $x i32) (local $s i32) (local $d i32) (local $end i32) (local $plane i32)
+    (local.set $plane (i32.shl (i32.mul (local.get $h) (local.get $w)) (i32.const 2)))
+    (block $edone
+      (loop $eloop
+        (br_if $edone (i32.ge_u (local.get $e) (local.get $planes)))
+        (local.set $ki (i32.const 0))
+        (loop $kiloop
+          (local.set $kj (i32.const 0))
+          (loop $kjloop
+            ;; the positions whose column is inside the image: ox in [lo, hi)
+            (local.set $off (i32.sub (i32.mul (local.get $kj) (local.get $dw)) (local.get $pw)))
+            (local.set $lo (i32.const 0))
+            (if (i32.lt_s (local.get $off) (i32.const 0))
+              (then (local.set $lo (i32.div_u (i32.sub (i32.add (i32.sub (i32.const 0) (local.get $off)) (local.get $sw)) (i32.const 1)) (local.get $sw)))))
+            (if (i32.gt_s (local.get $lo) (local.get $ow)) (then (local.set $lo (local.get $ow))))
+            (local.set $hi (i32.const 0))
+            (if (i32.gt_s (i32.sub (local.get $w) (local.get $off)) (i32.const 0))
+              (then (local.set $hi (i32.div_u (i32.sub (i32.add (i32.sub (local.get $w) (local.get $off)) (local.get $sw)) (i32.const 1)) (local.get $sw)))))
+            (if (i32.gt_s (local.get $hi) (local.get $ow)) (then (local.set $hi (local.get $ow))))
+            (if (i32.lt_s (local.get $hi) (local.get $lo)) (then (local.set $hi (local.get $lo))))
+            (local.set $oy (i32.const 0))
+            (loop $oyloop
+              (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $ph)) (i32.mul (local.get $ki) (local.get $dh))))
+              (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $ow) (i32.const 2))))
+              (if (i32.ge_u (local.get $iy) (local.get $h))
+                (then
+                  ;; a row of padding (iy < 0 reads as a huge unsigned number)
+                  (block $zd (loop $zl
+                    (br_if $zd (i32.ge_u (local.get $dst) (local.get $end)))
+                    (f32.store (local.get $dst) (f32.const 0))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                    (br $zl))))
+                (else
+                  (local.set $x (i32.const 0))
+                  (block $hd (loop $hl
+                    (br_if $hd (i32.ge_u (local.get $x) (local.get $lo)))
+                    (f32.store (local.get $dst) (f32.const 0))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                    (local.set $x (i32.add (local.get $x) (i32.const 1)))
+                    (br $hl)))
+                  (local.set $s (i32.add (local.get $img)
+                    (i32.shl (i32.add (i32.add (i32.mul (local.get $iy) (local.get $w)) (i32.mul (local.get $lo) (local.get $sw))) (local.get $off)) (i32.const 2))))
+                  (if (i32.eq (local.get $sw) (i32.const 1))
+                    (then
+                      ;; unit stride: four at a time, then the rest
+                      (block $vd (loop $vl
+                        (br_if $vd (i32.gt_s (i32.add (local.get $x) (i32.const 4)) (local.get $hi)))
+                        (v128.store (local.get $dst) (v128.load (local.get $s)))
+                        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+                        (local.set $s (i32.add (local.get $s) (i32.const 16)))
+                        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+                        (br $vl)))))
+                  (block $cd (loop $cl
+                    (br_if $cd (i32.ge_u (local.get $x) (local.get $hi)))
+                    (f32.store (local.get $dst) (f32.load (local.get $s)))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                    (local.set $s (i32.add (local.get $s) (i32.shl (local.get $sw) (i32.const 2))))
+                    (local.set $x (i32.add (local.get $x) (i32.const 1)))
+                    (br $cl)))
+                  (block $td (loop $tl
+                    (br_if $td (i32.ge_u (local.get $dst) (local.get $end)))
+                    (f32.store (local.get $dst) (f32.const 0))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                    (br $tl)))))
+              (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+              (br_if $oyloop (i32.lt_u (local.get $oy) (local.get $oh))))
+            (local.set $kj (i32.add (local.get $kj) (i32.const 1)))
+            (br_if $kjloop (i32.lt_u (local.get $kj) (local.get $kw))))
+          (local.set $ki (i32.add (local.get $ki) (i32.const 1)))
+          (br_if $kiloop (i32.lt_u (local.get $ki) (local.get $kh))))
+        (local.set $img (i32.add (local.get $img) (local.get $plane)))
+        (local.set $e (i32.add (local.get $e) (i32.const 1)))
+        (br $eloop))))
 )

@@ -1,0 +1,233 @@
+/**
+ * Implicit im2col on the cpu device (docs/notes/architecture.md, "Implicit
+ * im2col"): a float32 im2col result is left unwritten and the WebAssembly
+ * gemm writes the columns it reads from the image (gemm.wat's `im2col`), or
+ * they are written out whole where anything else reads them. Every result
+ * here is compared with the same computation with the path off (the im2col
+ * kernel's columns), bit for bit: convolution values and all three gradients
+ * over 1-d and 2-d geometries (stride, padding, dilation, groups, odd sizes),
+ * columns read by other kernels (average pooling, a sum), a freed image,
+ * special values; where the path steps aside (3-d, a strided image, padding
+ * other than zero, float64), and a W6-shaped step, which writes its columns
+ * only inside the gemm. The PyTorch goldens of every convolution module in
+ * float32 on the cpu device (conv.test.ts) run with the path on.
+ */
+import { expect } from 'chai';
+import * as gg from '../../src/index.js';
+import * as F from '../../src/nn/conv.js';
+import { getDevice } from '../../src/backend/registry.js';
+import { columnsLoop, CpuDevice } from '../../src/backend/cpu.js';
+import { Columns, wasmGemm } from '../../src/backend/wasm/gemm.js';
+import { apply } from '../../src/tensor/tensor.js';
+import { rng } from '../helpers/random.js';
+
+const cpu = getDevice('cpu') as CpuDevice;
+const gemm = wasmGemm();
+
+/** `fn` with implicit columns on and then off (the im2col kernel), restoring the setting. */
+async function both<R>(fn: () => Promise<R>): Promise<[R, R]> {
+  const was = cpu.implicitIm2col;
+  try {
+    cpu.implicitIm2col = true;
+    const fast = await fn();
+    cpu.implicitIm2col = false;
+    const ir = await fn();
+    return [fast, ir];
+  } finally {
+    cpu.implicitIm2col = was;
+  }
+}
+
+/** Equal as float32 bit patterns (NaN equal to NaN, +0 not equal to -0). */
+function expectSame(a: ArrayLike<number>, b: ArrayLike<number>, label: string): void {
+  expect(a.length, label).to.equal(b.length);
+  for (let i = 0; i < a.length; i++) {
+    if (!Object.is(a[i], b[i])) expect.fail(`${label}: element ${i}: ${a[i]} vs ${b[i]}`);
+  }
+}
+
+const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+const randoms = (n: number, seed: number): number[] => {
+  const r = rng(seed);
+  return Array.from({ length: n }, () => r() * 2 - 1);
+};
+const f32 = (xs: number[], shape: readonly number[], requiresGrad = false): gg.Tensor => gg.tensor(xs, { shape: [...shape], dtype: 'float32', requiresGrad });
+
+/** Counters of the gemm's implicit columns. */
+const counters = (): { written: number; materialized: number } => ({ written: gemm?.columnsWritten ?? 0, materialized: gemm?.materialized ?? 0 });
+
+interface Case {
+  name: string;
+  r: 1 | 2;
+  x: number[];
+  w: number[];
+  opts: F.ConvOptions;
+}
+
+const cases: Case[] = [
+  { name: '2d 3×3 pad 1 (W6)', r: 2, x: [4, 3, 9, 7], w: [5, 3, 3, 3], opts: { padding: 1 } },
+  { name: '2d stride 2 pad 1 dilation 2', r: 2, x: [2, 2, 11, 9], w: [3, 2, 3, 2], opts: { stride: [2, 1], padding: [1, 0], dilation: [2, 1] } },
+  { name: '2d stride 3 > kernel, pad 2', r: 2, x: [3, 2, 8, 10], w: [4, 2, 2, 3], opts: { stride: 3, padding: 2 } },
+  { name: '2d groups 2, padding same', r: 2, x: [2, 4, 6, 5], w: [6, 2, 3, 3], opts: { groups: 2, padding: 'same' } },
+  { name: '2d 1 channel, 28×28 (the first W6 layer, 11 outputs)', r: 2, x: [3, 1, 28, 28], w: [11, 1, 3, 3], opts: { padding: 1 } },
+  { name: '2d unit stride, rows of 5 (vector copies and tails)', r: 2, x: [2, 3, 5, 13], w: [9, 3, 2, 4], opts: { padding: [0, 3] } },
+  { name: '1d stride 2 pad 1', r: 1, x: [3, 4, 17], w: [6, 4, 3], opts: { stride: 2, padding: 1 } },
+  { name: '1d dilation 3', r: 1, x: [2, 2, 20], w: [5, 2, 4], opts: { dilation: 3 } },
+];
+
+describe('implicit im2col (cpu device, float32)', function () {
+  this.timeout(60_000);
+
+  before(function () {
+    if (!gemm || !cpu.wasmGemm) this.skip(); // the path needs the WebAssembly gemm (its reason: gg.deviceInfo('cpu').notes)
+  });
+
+  for (const c of cases) {
+    it(`${c.name}: the output and the gradients of input, weight and bias bit for bit the im2col kernel's`, async () => {
+      const xs = randoms(size(c.x), 11);
+      const ws = randoms(size(c.w), 12);
+      const before = counters();
+      const [fast, ir] = await both(async () => {
+        const x = f32(xs, c.x, true);
+        const w = f32(ws, c.w, true);
+        const b = f32(randoms(c.w[0] as number, 13), [c.w[0] as number], true);
+        const y = c.r === 2 ? F.conv2d(x, w, b, c.opts) : F.conv1d(x, w, b, c.opts);
+        const g = f32(randoms(size(y.shape), 14), y.shape);
+        y.backward(g);
+        return [await y.data(), await x.grad!.data(), await w.grad!.data(), await b.grad!.data()];
+      });
+      const after = counters();
+      // the forward and the weight gradient wrote their columns inside the gemm, never whole
+      expect(after.written - before.written, 'columns written in the gemm').to.be.greaterThan(0);
+      expect(after.materialized - before.materialized, 'columns written out whole').to.equal(0);
+      ['output', 'input grad', 'weight grad', 'bias grad'].forEach((label, i) => expectSame(fast[i] as Float32Array, ir[i] as Float32Array, label));
+    });
+  }
+
+  it('columns read by other kernels (average pooling, a sum, a copy out) are written out whole, the same values', async () => {
+    const xs = randoms(2 * 3 * 7 * 6, 21);
+    const before = counters();
+    const [fast, ir] = await both(async () => {
+      const x = f32(xs, [2, 3, 7, 6], true);
+      const pooled = F.avgPool2d(x, 3, { stride: 2, padding: 1 });
+      pooled.backward(f32(randoms(size(pooled.shape), 22), pooled.shape));
+      const cols = x.detach().im2col({ kernel: [2, 3], stride: [1, 2], padding: [1, 1], dilation: [2, 1], inSize: [7, 6], outSize: [6, 3], value: 0 });
+      return [await pooled.data(), await x.grad!.data(), await cols.data(), await cols.sum([2, 3]).data()];
+    });
+    expect(counters().materialized - before.materialized, 'written out whole').to.be.greaterThan(0);
+    ['avg pool', 'its gradient', 'columns', 'a sum of them'].forEach((label, i) => expectSame(fast[i] as Float32Array, ir[i] as Float32Array, label));
+  });
+
+  it('special values pass as they are: NaN, ±∞, -0 in the image, +0 in the padding', async () => {
+    const xs = randoms(2 * 2 * 5 * 6, 31).map((v, i) => (i % 7 === 0 ? -0 : i % 11 === 0 ? NaN : i % 13 === 0 ? -Infinity : i % 17 === 0 ? Infinity : v));
+    const geom = { kernel: [3, 3], stride: [1, 1], padding: [1, 2], dilation: [1, 1], inSize: [5, 6], outSize: [5, 8], value: 0 };
+    const [fast, ir] = await both(async () => {
+      const cols = f32(xs, [2, 2, 5, 6]).im2col(geom);
+      const w = f32(randoms(3 * 18, 32), [3, 18]);
+      // through the gemm (columns written there) and read whole
+      const y = w.matmul(cols.reshape(2, 18, 40));
+      return [await y.data(), await cols.data()];
+    });
+    expectSame(fast[1] as Float32Array, ir[1] as Float32Array, 'columns');
+    expectSame(fast[0] as Float32Array, ir[0] as Float32Array, 'product');
+    const cols = fast[1] as Float32Array;
+    expect(Object.is(cols[0], 0), 'padding is +0').to.equal(true);
+  });
+
+  it('products over a part of the columns (rows and columns sliced, an offset inside a plane) read the same values', async () => {
+    const xs = randoms(3 * 2 * 5 * 6, 81);
+    const geom = { kernel: [2, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], inSize: [5, 6], outSize: [6, 6], value: 0 };
+    const before = counters();
+    const [fast, ir] = await both(async () => {
+      const cols = f32(xs, [3, 2, 5, 6]).im2col(geom).reshape(3, 12, 36);
+      const part = cols.narrow(1, 5, 6).narrow(2, 3, 30);
+      const w = f32(randoms(4 * 6, 82), [4, 6]);
+      return [await w.matmul(part).data(), await w.matmul(cols.narrow(1, 1, 6)).data(), await part.transpose(1, 2).matmul(w.transpose(0, 1)).data()];
+    });
+    expect(counters().written - before.written, 'columns written in the gemm').to.be.greaterThan(0);
+    fast.forEach((v, i) => expectSame(v as Float32Array, ir[i] as Float32Array, `product ${i}`));
+  });
+
+  it('the JavaScript loop that writes columns where the gemm memory cannot hold them gives the same columns', async () => {
+    if (!gemm) return;
+    const geoms = [
+      { planes: 3, h: 5, w: 6, kh: 3, kw: 2, sh: 1, sw: 2, ph: 1, pw: 2, dh: 2, dw: 1, oh: 3, ow: 4 },
+      { planes: 2, h: 1, w: 9, kh: 1, kw: 3, sh: 1, sw: 1, ph: 0, pw: 1, dh: 1, dw: 1, oh: 1, ow: 9 },
+    ];
+    for (const g of geoms) {
+      const c = new Columns(new Float32Array(randoms(g.planes * g.h * g.w, 91)), g);
+      expectSame(columnsLoop(c, new Float32Array(c.length)), gemm.materialize(c) as Float32Array, 'loop vs gemm.wat');
+    }
+  });
+
+  it("the image's buffer freed before the columns are read: the columns keep their own copy", async () => {
+    const xs = randoms(3 * 2 * 6 * 6, 41);
+    const ws = randoms(4 * 18, 42);
+    const [fast, ir] = await both(async () => {
+      const x = f32(xs, [3, 2, 6, 6]);
+      const cols = x.im2col({ kernel: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], inSize: [6, 6], outSize: [6, 6], value: 0 });
+      x.dispose();
+      // a new array of the image's size takes its place in the device's pool
+      const other = f32(xs.map((v) => v + 1), [3, 2, 6, 6]).mul(2);
+      const y = f32(ws, [4, 18]).matmul(cols.reshape(3, 18, 36));
+      const out = await y.data();
+      other.dispose();
+      return out;
+    });
+    expectSame(fast, ir, 'product');
+  });
+
+  it('the kernel runs instead for 3-d windows, a strided image, non-zero padding values and float64', async () => {
+    const before = counters();
+    const x3 = f32(randoms(2 * 2 * 4 * 5 * 3, 51), [2, 2, 4, 5, 3]);
+    const [a3, b3] = await both(async () => F.conv3d(x3, f32(randoms(3 * 2 * 2 * 2 * 2, 52), [3, 2, 2, 2, 2]), null, { padding: 1 }).data());
+    expectSame(a3, b3, '3d');
+    const xt = f32(randoms(2 * 3 * 6 * 5, 53), [2, 3, 5, 6]).transpose(2, 3);
+    const [at, bt] = await both(async () => F.conv2d(xt, f32(randoms(4 * 3 * 9, 54), [4, 3, 3, 3]), null, { padding: 1 }).data());
+    expectSame(at, bt, 'strided image');
+    const xm = f32(randoms(2 * 2 * 7 * 7, 55), [2, 2, 7, 7]);
+    const [am, bm] = await both(async () => F.maxPool2d(xm, 3, { stride: 2, padding: 1 }).data());
+    expectSame(am, bm, 'max pooling (padding -∞)');
+    const xd = gg.tensor(randoms(2 * 2 * 5 * 5, 56), { shape: [2, 2, 5, 5], dtype: 'float64' });
+    await F.conv2d(xd, gg.tensor(randoms(3 * 2 * 9, 57), { shape: [3, 2, 3, 3], dtype: 'float64' }), null, { padding: 1 }).data();
+    const after = counters();
+    expect(after.written - before.written, 'no implicit columns').to.equal(0);
+    expect(after.materialized - before.materialized).to.equal(0);
+  });
+
+  it('a W6-shaped training step: every convolution product reads columns written in the gemm, none written out whole', async () => {
+    const run = async (): Promise<Float32Array[]> => {
+      gg.manualSeed(7);
+      const model = new gg.nn.Sequential(
+        new gg.nn.Conv2d(1, 4, 3, { padding: 1 }), new gg.nn.BatchNorm2d(4), new gg.nn.ReLU(), new gg.nn.MaxPool2d(2),
+        new gg.nn.Conv2d(4, 8, 3, { padding: 1 }), new gg.nn.BatchNorm2d(8), new gg.nn.ReLU(), new gg.nn.MaxPool2d(2),
+        new gg.nn.Flatten(), new gg.nn.Linear(8 * 3 * 3, 5),
+      );
+      const x = f32(randoms(6 * 12 * 12, 61), [6, 1, 12, 12]);
+      const y = gg.tensor([0, 1, 2, 3, 4, 0], { dtype: 'int64' });
+      const opt = new gg.optim.SGD(model.parameters(), { lr: 0.1 });
+      const out: Float32Array[] = [];
+      for (let s = 0; s < 2; s++) {
+        opt.zeroGrad();
+        const loss = gg.nn.functional.crossEntropy(model.forward(x) as gg.Tensor, y);
+        loss.backward();
+        opt.step();
+        out.push((await loss.data()) as Float32Array);
+      }
+      for (const p of model.parameters()) out.push((await p.data()) as Float32Array);
+      return out;
+    };
+    const before = counters();
+    const [fast, ir] = await both(run);
+    const after = counters();
+    expect(after.written - before.written).to.be.greaterThan(0);
+    expect(after.materialized - before.materialized, 'columns written out whole').to.equal(0);
+    fast.forEach((v, i) => expectSame(v, ir[i] as Float32Array, `value ${i}`));
+  });
+
+  it('the columns primitive itself (apply) on the cpu is counted as the im2col kernel', async () => {
+    const x = f32(randoms(2 * 3 * 4, 71), [1, 2, 3, 4]);
+    const p = await gg.profile(() => apply('im2col', [x], { kernel: [2, 2], stride: [1, 1], padding: [0, 0], dilation: [1, 1], inSize: [3, 4], outSize: [2, 3], value: 0 }));
+    expect(p.kernels.map((k) => k.kernel)).to.deep.equal(['im2col']);
+  });
+});
