@@ -232,6 +232,52 @@ export function hoistLevels(body: readonly string[], prefix: string, dims: numbe
   return levels;
 }
 
+/**
+ * A float32 product whose A is the same matrix for every batch entry (a
+ * convolution's `Wᵀ·G[n]`), not yet run (docs/notes/architecture.md,
+ * "Implicit col2im"): copies of its operands and its spec. col2im over it
+ * runs as a transposed convolution instead (`CpuDevice.transposedConv`);
+ * anything else that reads `data` gets the product run then (`write`: the
+ * same gemm call on the same values, so the same result).
+ */
+class LazyProduct implements CpuBuffer {
+  readonly dtype = 'float32' as const;
+  freed = false;
+  private written: Float32Array | null = null;
+  private operands: [Float32Array, Float32Array] | null;
+  constructor(
+    readonly device: CpuDevice,
+    readonly size: number,
+    a: Float32Array,
+    b: Float32Array,
+    readonly spec: GemmSpec,
+    private readonly write: (a: Float32Array, b: Float32Array) => Float32Array,
+    private readonly done: (arrays: Float32Array[]) => void,
+  ) {
+    this.operands = [a, b];
+  }
+
+  get data(): HostArray {
+    if (!this.written) {
+      const [a, b] = this.operands as [Float32Array, Float32Array];
+      this.written = this.write(a, b);
+      this.done([a, b]);
+      this.operands = null;
+    }
+    return this.written;
+  }
+
+  /** The operands' copies while the product has not run (null after). */
+  get pending(): [Float32Array, Float32Array] | null {
+    return this.operands;
+  }
+
+  /** The arrays it holds, for the pool when it is freed. */
+  arrays(): Float32Array[] {
+    return [...(this.written ? [this.written] : []), ...(this.operands ?? [])];
+  }
+}
+
 /** Options of a cpu device (tests open one without the fast path to check the loop). */
 export interface CpuDeviceOptions {
   /** Run float32 matmul on the WebAssembly gemm, and ReLU and SGD passes on elementwise.wat, when the runtime has WebAssembly SIMD (default: true unless `GPUGRAD_WASM=0`). */
@@ -279,6 +325,15 @@ export interface CpuDeviceOptions {
    * `GPUGRAD_IMPLICIT_IM2COL=0`; needs the gemm).
    */
   readonly implicitIm2col?: boolean;
+  /**
+   * Run col2im over a float32 product `Wᵀ·G` (a convolution's input
+   * gradient, stride 1, 1-d or 2-d) as one transposed convolution on the
+   * gemm, columns of G written inside it (docs/notes/architecture.md,
+   * "Implicit col2im"; default: true unless `GPUGRAD_IMPLICIT_COL2IM=0`;
+   * needs the gemm). Its sums run in another order: values agree with the
+   * product-then-col2im path to float32 rounding, not bit for bit.
+   */
+  readonly implicitCol2im?: boolean;
 }
 
 export class CpuDevice extends Device {
@@ -339,6 +394,14 @@ export class CpuDevice extends Device {
    * (`LazyColumns`). Writable: tests compare with the IR kernel.
    */
   implicitIm2col: boolean;
+  /**
+   * Whether float32 products with a broadcast A are deferred (`LazyProduct`)
+   * so that col2im over them runs as a transposed convolution. Writable:
+   * tests compare with the product-then-col2im path.
+   */
+  implicitCol2im: boolean;
+  /** Transposed convolutions run for col2im so far (for tests and profiles). */
+  transposedConvs = 0;
   /** col2im's double accumulators, grown to the largest image seen. */
   private scratch = new Float64Array(0);
   /**
@@ -357,6 +420,7 @@ export class CpuDevice extends Device {
     this.fastWindows = options.fastWindows ?? platform().env('GPUGRAD_FAST_WINDOWS') !== '0';
     this.gemmBias = options.gemmBias ?? platform().env('GPUGRAD_GEMM_BIAS') !== '0';
     this.implicitIm2col = options.implicitIm2col ?? platform().env('GPUGRAD_IMPLICIT_IM2COL') !== '0';
+    this.implicitCol2im = options.implicitCol2im ?? platform().env('GPUGRAD_IMPLICIT_COL2IM') !== '0';
     const wasmOn = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
     const norm = wasmOn && this.fastNorm ? openWasmNorm() : null;
     this.groupPasses = norm ?? jsPasses;
@@ -406,17 +470,25 @@ export class CpuDevice extends Device {
     const t0 = this.profile ? performance.now() : 0;
     // float32 im2col left unwritten: the gemm writes the columns it reads (docs/notes/architecture.md)
     const lazy = kernel.columns && dtype === 'float32' && this.implicitColumns(kernel.columns, inputs[0] as CpuBuffer, kernel.size);
-    if (lazy) {
+    // a float32 product with a broadcast A, deferred: col2im over it runs as a transposed convolution
+    const g = kernel.gemm;
+    const deferred = g && dtype === 'float32' && this.deferProduct(g, inputs, kernel.size, fn);
+    if (lazy || deferred) {
       this.profileRun(kernel, t0);
-      return lazy;
+      return (lazy || deferred) as CpuBuffer;
     }
     // every kernel writes each of its outputs (the loop, and the gemm, which says so), so a
     // pooled buffer's old values never show
     const out = this.pool.take(dtype, kernel.size);
+    const w = kernel.window;
+    const product = w && inputs[0] instanceof LazyProduct ? inputs[0] : null;
+    if (w && product && out instanceof Float32Array && this.transposedConv(w, product, out)) {
+      this.profileRun(kernel, t0);
+      return this.wrap(out, dtype);
+    }
     // float32 matmul on the SIMD gemm, unless it is a matrix–vector product (the loop streams
     // those faster); the gemm declines (false) only past wasm32's memory, then the loop runs.
     // Implicit columns go to it as they are (it writes the parts it reads)
-    const g = kernel.gemm;
     const source = (x: DeviceBuffer | undefined): GemmSource | HostArray | undefined => (x instanceof LazyColumns ? x.source : (x as CpuBuffer | undefined)?.data);
     const [ga, gb] = g && this.gemm && worthPacking(g) && out instanceof Float32Array ? [source(inputs[0]), source(inputs[1])] : [];
     // addmm's bias (gemm.wat's epilogue), a plain array
@@ -429,7 +501,6 @@ export class CpuDevice extends Device {
     const data = inputs.map((b) => (b as CpuBuffer).data);
     const [a, b] = data;
     // float32 col2im as row loops (window-passes.ts): the IR kernel's values, bit for bit
-    const w = kernel.window;
     const windowed = !fast && w && this.fastWindows && out instanceof Float32Array && a instanceof Float32Array && this.col2im(w, a, out);
     // float32 passes of elementwise.wat (wasm/elementwise.ts): a matrix–vector product (left to
     // the loop by the gemm) where its matrix is dense, and the kernels elementwiseKind recognises
@@ -446,6 +517,108 @@ export class CpuDevice extends Device {
     else if (!fast && !windowed && !gemv && !simd) fn(out, ...data);
     this.profileRun(kernel, t0);
     return this.wrap(out, dtype);
+  }
+
+  /**
+   * A float32 product deferred (`LazyProduct`), or null (it runs now): the
+   * implicit col2im on with the gemm, a batched product (one or more entries) over one
+   * A (batch strides 0), B dense from offset 0 (a convolution's output
+   * gradient), no summed dims and no bias epilogue, both operands plain arrays. The operands are
+   * copied (pooled arrays; a cpu buffer's array is reused once it is freed).
+   */
+  private deferProduct(g: GemmSpec, inputs: readonly DeviceBuffer[], size: number, fn: Compiled): LazyProduct | null {
+    const gemm = this.gemm;
+    if (!gemm || !this.implicitCol2im || g.sum || g.bias || !worthPacking(g)) return null;
+    const [ia, ib] = inputs;
+    if (ia instanceof LazyColumns || ib instanceof LazyColumns || ia instanceof LazyProduct || ib instanceof LazyProduct) return null;
+    const a = (ia as CpuBuffer | undefined)?.data;
+    const b = (ib as CpuBuffer | undefined)?.data;
+    if (!(a instanceof Float32Array) || !(b instanceof Float32Array)) return null;
+    const r = g.batch.length;
+    const count = g.batch.reduce((x, y) => x * y, 1);
+    if (r === 0 || count < 1 || a.length > 2 ** 20 || !g.a.strides.slice(0, r).every((v, d) => v === 0 || g.batch[d] === 1)) return null;
+    // B dense: row-major over (batch..., k, n), from 0, the whole array
+    const dims = [...g.batch, g.k, g.n];
+    let stride = 1;
+    for (let d = dims.length - 1; d >= 0; d--) {
+      if ((dims[d] ?? 1) > 1 && g.b.strides[d] !== stride) return null;
+      stride *= dims[d] ?? 1;
+    }
+    if (g.b.offset !== 0 || b.length !== stride) return null;
+    const ac = this.pool.take('float32', a.length) as Float32Array;
+    const bc = this.pool.take('float32', b.length) as Float32Array;
+    ac.set(a);
+    bc.set(b);
+    return new LazyProduct(this, size, ac, bc, g, (x, y) => {
+      const out = this.pool.take('float32', size) as Float32Array;
+      if (!gemm.run(out, x, y, g)) fn(out, x, y);
+      return out;
+    }, (arrays) => {
+      for (const arr of arrays) this.pool.give('float32', arr);
+    });
+  }
+
+  /**
+   * col2im over a deferred product Wᵀ·G as one transposed convolution
+   * (docs/notes/architecture.md, "Implicit col2im"): the image's pixel
+   * (c, y, x) is Σ over (co, a, b) of W[co, c, kh-1-a, kw-1-b] · G[co, y + a·dh - q_h, ...]
+   * with q = dilation·(kernel-1) - padding, i.e. a gemm of the flipped
+   * weight (C × Cout·kh·kw) with G's columns for windows of that padding,
+   * written inside the gemm (`Columns`). Taken for stride 1, 1-d or 2-d
+   * windows, padding at most dilation·(kernel-1), the columns read as the
+   * product's dense output, A the same for every entry. False: the product
+   * runs and col2im after it.
+   */
+  private transposedConv(w: WindowSpec, p: LazyProduct, out: Float32Array): boolean {
+    const gemm = this.gemm;
+    const ops = p.pending;
+    if (!gemm || !ops) return false;
+    const { geom, lead, op } = w;
+    const r = geom.kernel.length;
+    if (r < 1 || r > 2 || !geom.stride.every((v) => v === 1)) return false;
+    if (!geom.padding.every((v, d) => v >= 0 && v <= (geom.dilation[d] ?? 1) * ((geom.kernel[d] ?? 1) - 1))) return false;
+    // the columns are the product's output as it is: dense from 0 over (lead..., *kernel, *outSize)
+    const dims = [...lead, ...geom.kernel, ...geom.outSize];
+    let stride = 1;
+    for (let d = dims.length - 1; d >= 0; d--) {
+      if ((dims[d] ?? 1) > 1 && op.strides[d] !== stride) return false;
+      stride *= dims[d] ?? 1;
+    }
+    const g = p.spec;
+    const taps = geom.kernel.reduce((x, y) => x * y, 1);
+    const positions = geom.outSize.reduce((x, y) => x * y, 1);
+    const pixels = geom.inSize.reduce((x, y) => x * y, 1);
+    const count = g.batch.reduce((x, y) => x * y, 1);
+    if (op.offset !== 0 || stride !== p.size || g.n !== positions || g.m % taps !== 0 || out.length !== count * (g.m / taps) * pixels) return false;
+    const [a, b] = ops;
+    const cg = g.m / taps;
+    const kk = g.k * taps;
+    // the flipped weight: A2[c, co·K + t] = A[c·K + (K-1-t), co] (A's batch strides are 0)
+    const r0 = g.batch.length;
+    const [sam, sak] = [g.a.strides[r0] ?? 0, g.a.strides[r0 + 1] ?? 0];
+    const a2 = new Float32Array(cg * kk);
+    for (let c = 0; c < cg; c++) {
+      for (let co = 0; co < g.k; co++) {
+        for (let t = 0; t < taps; t++) a2[c * kk + co * taps + t] = a[g.a.offset + (c * taps + (taps - 1 - t)) * sam + co * sak] as number;
+      }
+    }
+    const at = (xs: readonly number[], d: number, one: number): number => (r === 2 ? (xs[d] ?? one) : d === 0 ? one : (xs[0] ?? one));
+    const kh = at(geom.kernel, 0, 1);
+    const kw = at(geom.kernel, 1, 1);
+    const dh = at(geom.dilation, 0, 1);
+    const dw = at(geom.dilation, 1, 1);
+    const cols = new Columns(b, {
+      planes: count * g.k,
+      h: at(geom.outSize, 0, 1), w: at(geom.outSize, 1, 1),
+      kh, kw, sh: 1, sw: 1,
+      ph: dh * (kh - 1) - at(geom.padding, 0, 0), pw: dw * (kw - 1) - at(geom.padding, 1, 0),
+      dh, dw,
+      oh: at(geom.inSize, 0, 1), ow: at(geom.inSize, 1, 1),
+    });
+    const spec: GemmSpec = { a: { offset: 0, strides: [0, kk, 1] }, b: { offset: 0, strides: [kk * pixels, pixels, 1] }, batch: [count], m: cg, k: kk, n: pixels };
+    if (!gemm.run(out, a2, cols, spec)) return false;
+    this.transposedConvs++;
+    return true;
   }
 
   /** Add a kernel run that started at `t0` to `profile`. */
@@ -560,7 +733,7 @@ export class CpuDevice extends Device {
   }
 
   protected freeImpl(buf: DeviceBuffer): void {
-    if (buf instanceof LazyColumns) {
+    if (buf instanceof LazyColumns || buf instanceof LazyProduct) {
       for (const a of buf.arrays()) this.pool.give('float32', a);
       return;
     }

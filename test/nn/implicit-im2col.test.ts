@@ -20,6 +20,17 @@ import { columnsLoop, CpuDevice } from '../../src/backend/cpu.js';
 import { Columns, wasmGemm } from '../../src/backend/wasm/gemm.js';
 import { apply } from '../../src/tensor/tensor.js';
 import { rng } from '../helpers/random.js';
+import { expectClose, fixture, goldenTensor, type Golden, type GoldenStep } from '../helpers/compare.js';
+
+/** A module case of test/fixtures/torch_nn.json (make_fixtures.py). */
+interface GoldenModule {
+  name: string;
+  module: string;
+  args: (number | number[])[];
+  kwargs: Record<string, number | number[] | boolean | null>;
+  state: Record<string, Golden>;
+  steps: GoldenStep[];
+}
 
 const cpu = getDevice('cpu') as CpuDevice;
 const gemm = wasmGemm();
@@ -71,6 +82,9 @@ const cases: Case[] = [
   { name: '2d groups 2, padding same', r: 2, x: [2, 4, 6, 5], w: [6, 2, 3, 3], opts: { groups: 2, padding: 'same' } },
   { name: '2d 1 channel, 28×28 (the first W6 layer, 11 outputs)', r: 2, x: [3, 1, 28, 28], w: [11, 1, 3, 3], opts: { padding: 1 } },
   { name: '2d unit stride, rows of 5 (vector copies and tails)', r: 2, x: [2, 3, 5, 13], w: [9, 3, 2, 4], opts: { padding: [0, 3] } },
+  { name: '2d dilation 2 padding 2 (same size: whole rows of padding per tap)', r: 2, x: [2, 3, 4, 6], w: [4, 3, 3, 3], opts: { dilation: 2, padding: 2 } },
+  { name: '2d same size, asymmetric kernel 2×5', r: 2, x: [2, 2, 7, 9], w: [3, 2, 2, 5], opts: { padding: 'same' } },
+  { name: '1d same size (rows of height 1)', r: 1, x: [2, 3, 10], w: [4, 3, 5], opts: { padding: 2 } },
   { name: '1d stride 2 pad 1', r: 1, x: [3, 4, 17], w: [6, 4, 3], opts: { stride: 2, padding: 1 } },
   { name: '1d dilation 3', r: 1, x: [2, 2, 20], w: [5, 2, 4], opts: { dilation: 3 } },
 ];
@@ -231,3 +245,149 @@ describe('implicit im2col (cpu device, float32)', function () {
     expect(p.kernels.map((k) => k.kernel)).to.deep.equal(['im2col']);
   });
 });
+
+/** `fn` with the implicit col2im on and then off (the product, then col2im), restoring the setting. */
+async function bothCol2im<R>(fn: () => Promise<R>): Promise<[R, R]> {
+  const was = cpu.implicitCol2im;
+  try {
+    cpu.implicitCol2im = true;
+    const fast = await fn();
+    cpu.implicitCol2im = false;
+    const ir = await fn();
+    return [fast, ir];
+  } finally {
+    cpu.implicitCol2im = was;
+  }
+}
+
+/** |a - b| <= atol + rtol·|b| everywhere (NaN where the other is NaN). */
+function expectNear(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number, label: string): void {
+  expect(a.length, label).to.equal(b.length);
+  for (let i = 0; i < a.length; i++) {
+    const [x, y] = [a[i] as number, b[i] as number];
+    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue;
+    if (!(Math.abs(x - y) <= atol + rtol * Math.abs(y))) expect.fail(`${label}: element ${i}: ${x} vs ${y}`);
+  }
+}
+
+describe('implicit col2im (cpu device, float32): a convolution input gradient as one transposed convolution', function () {
+  this.timeout(60_000);
+
+  before(function () {
+    if (!gemm || !cpu.wasmGemm) this.skip();
+  });
+
+  const taken: Case[] = [
+    { name: '2d 3×3 pad 1 (W6)', r: 2, x: [4, 3, 9, 7], w: [5, 3, 3, 3], opts: { padding: 1 } },
+    { name: '2d no padding', r: 2, x: [2, 4, 6, 8], w: [3, 4, 3, 2], opts: {} },
+    { name: '2d dilation 2 padding 1 (less than dilation·(k-1))', r: 2, x: [2, 2, 9, 8], w: [4, 2, 3, 3], opts: { dilation: 2, padding: 1 } },
+    { name: "2d padding 'same', kernel 2×5", r: 2, x: [3, 2, 7, 9], w: [3, 2, 2, 5], opts: { padding: 'same' } },
+    { name: '2d one output channel, 28×28', r: 2, x: [2, 3, 28, 28], w: [1, 3, 3, 3], opts: { padding: 1 } },
+    { name: '1d padding 2, dilation 2', r: 1, x: [3, 4, 17], w: [6, 4, 3], opts: { padding: 2, dilation: 2 } },
+  ];
+  for (const c of taken) {
+    it(`${c.name}: the input gradient to float32 rounding of the product-then-col2im path and of float64; output and weight gradient bit for bit`, async () => {
+      const xs = randoms(size(c.x), 101);
+      const ws = randoms(size(c.w), 102);
+      const run = async (dtype: 'float32' | 'float64'): Promise<ArrayLike<number>[]> => {
+        const x = gg.tensor(xs, { shape: [...c.x], dtype, requiresGrad: true });
+        const w = gg.tensor(ws, { shape: [...c.w], dtype, requiresGrad: true });
+        const y = c.r === 2 ? F.conv2d(x, w, null, c.opts) : F.conv1d(x, w, null, c.opts);
+        y.backward(gg.tensor(randoms(size(y.shape), 103), { shape: y.shape, dtype }));
+        return [await x.grad!.data(), await y.data(), await w.grad!.data()];
+      };
+      const before = cpu.transposedConvs;
+      const [fast, ir] = await bothCol2im(() => run('float32'));
+      expect(cpu.transposedConvs - before, 'transposed convolutions').to.equal(1);
+      const ref = await run('float64');
+      // each input gradient element sums Cout·kh·kw products of values in [-1, 1]
+      const terms = (c.w[0] as number) * size(c.w.slice(2));
+      const atol = terms * 2 ** -22;
+      expectNear(fast[0] as Float32Array, ir[0] as Float32Array, 1e-5, atol, 'against the product, then col2im');
+      expectNear(fast[0] as Float32Array, ref[0] as Float64Array, 1e-5, atol, 'against float64');
+      expectSame(fast[1] as Float32Array, ir[1] as Float32Array, 'output');
+      expectSame(fast[2] as Float32Array, ir[2] as Float32Array, 'weight gradient');
+    });
+  }
+
+  it('PyTorch goldens (test/fixtures/torch_nn.json): the stride-1 convolutions in float32 through the transposed convolution', async () => {
+    const names = ['Conv1d_basic', 'Conv1d_no_bias', 'Conv2d_basic', 'Conv2d_dilation2', 'Conv2d_no_bias'];
+    const goldens = fixture<GoldenModule[]>('torch_nn.json').filter((c) => names.includes(c.name));
+    expect(goldens.map((c) => c.name).sort()).to.deep.equal([...names].sort());
+    const tol = { rtol: 2e-4, atol: 2e-4 };
+    const before = cpu.transposedConvs;
+    for (const c of goldens) {
+      const kw = { ...c.kwargs, dtype: 'float32' } as unknown as Record<string, never>;
+      const [a0, a1, a2] = c.args as [number, number, number];
+      const m = c.module === 'Conv1d' ? new gg.nn.Conv1d(a0, a1, a2, kw) : new gg.nn.Conv2d(a0, a1, a2, kw);
+      const sd: Record<string, gg.Tensor> = {};
+      for (const [k, v] of Object.entries(c.state)) sd[k] = goldenTensor(v, { dtype: 'float32' });
+      m.loadStateDict(sd);
+      for (const s of c.steps) {
+        const x = goldenTensor(s.input, { dtype: 'float32', requiresGrad: true });
+        const out = m.call(x);
+        out.backward(goldenTensor(s.gout, { dtype: 'float32' }));
+        expectClose(Array.from(await x.grad!.data()), s.input_grad.data, tol, `${c.name} input grad`);
+      }
+    }
+    expect(cpu.transposedConvs - before).to.equal(names.length);
+  });
+
+  it('where it steps aside (stride 2, groups 2, padding past dilation·(kernel-1), 3-d) the gradients are bit for bit the product-then-col2im path', async () => {
+    const declined: { x: number[]; w: number[]; opts: F.ConvOptions; r: 2 | 3 }[] = [
+      { r: 2, x: [2, 3, 8, 7], w: [4, 3, 3, 3], opts: { stride: 2, padding: 1 } },
+      { r: 2, x: [2, 4, 6, 6], w: [6, 2, 3, 3], opts: { groups: 2, padding: 1 } },
+      { r: 2, x: [2, 2, 5, 5], w: [3, 2, 3, 3], opts: { padding: 3 } },
+      { r: 3, x: [2, 2, 4, 4, 3], w: [3, 2, 2, 2, 2], opts: { padding: 1 } },
+    ];
+    const before = cpu.transposedConvs;
+    for (const [i, c] of declined.entries()) {
+      const xs = randoms(size(c.x), 110 + i);
+      const ws = randoms(size(c.w), 120 + i);
+      const [fast, ir] = await bothCol2im(async () => {
+        const x = f32(xs, c.x, true);
+        const y = (c.r === 2 ? F.conv2d : F.conv3d)(x, f32(ws, c.w), null, c.opts);
+        y.backward(f32(randoms(size(y.shape), 130 + i), y.shape));
+        return x.grad!.data();
+      });
+      expectSame(fast, ir, `case ${i}`);
+    }
+    expect(cpu.transposedConvs - before).to.equal(0);
+  });
+
+  it('a deferred product read by anything else is the product, bit for bit, even after its operands were freed', async () => {
+    const ws = randoms(5 * 7, 141);
+    const xs = randoms(6 * 7 * 9, 142);
+    const [fast, ir] = await bothCol2im(async () => {
+      const w = f32(ws, [5, 7]);
+      const x = f32(xs, [6, 7, 9]);
+      // a broadcast A over a batch of 6: deferred where the path is on
+      const y = w.matmul(x);
+      w.dispose();
+      x.dispose();
+      // new arrays of the operands' sizes take their places in the pool
+      const junk = [f32(randoms(5 * 7, 143), [5, 7]).mul(3), f32(randoms(6 * 7 * 9, 144), [6, 7, 9]).mul(3)];
+      const out = [await y.data(), await y.sum(1).data()];
+      junk.forEach((j) => j.dispose());
+      return out;
+    });
+    expectSame(fast[0] as Float32Array, ir[0] as Float32Array, 'product');
+    expectSame(fast[1] as Float32Array, ir[1] as Float32Array, 'its sum');
+  });
+
+  it('special values: NaN and ±∞ in the output gradient reach the same pixels', async () => {
+    const gs = randoms(2 * 3 * 6 * 5, 151).map((v, i) => (i === 7 ? NaN : i === 40 ? Infinity : i === 77 ? -Infinity : v));
+    const [fast, ir] = await bothCol2im(async () => {
+      const x = f32(randoms(2 * 2 * 6 * 5, 152), [2, 2, 6, 5], true);
+      const y = F.conv2d(x, f32(randoms(3 * 2 * 9, 153), [3, 2, 3, 3]), null, { padding: 1 });
+      y.backward(f32(gs, y.shape));
+      return x.grad!.data();
+    });
+    for (let i = 0; i < fast.length; i++) {
+      const [a, b] = [fast[i] as number, ir[i] as number];
+      if (Number.isNaN(b) || !Number.isFinite(b)) expect(Object.is(a, b), `element ${i}: ${a} vs ${b}`).to.equal(true);
+    }
+    expectNear(fast, ir, 1e-5, 2 ** -18, 'finite elements');
+  });
+});
+

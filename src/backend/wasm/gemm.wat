@@ -284,6 +284,7 @@
     (param $dh i32) (param $dw i32) (param $oh i32) (param $ow i32)
     (local $e i32) (local $ki i32) (local $kj i32) (local $oy i32) (local $iy i32) (local $off i32)
     (local $lo i32) (local $hi i32) (local $x i32) (local $s i32) (local $d i32) (local $end i32) (local $plane i32)
+    (local $oy0 i32) (local $oy1 i32) (local $base i32)
     (local.set $plane (i32.shl (i32.mul (local.get $h) (local.get $w)) (i32.const 2)))
     (block $edone
       (loop $eloop
@@ -303,6 +304,80 @@
               (then (local.set $hi (i32.div_u (i32.sub (i32.add (i32.sub (local.get $w) (local.get $off)) (local.get $sw)) (i32.const 1)) (local.get $sw)))))
             (if (i32.gt_s (local.get $hi) (local.get $ow)) (then (local.set $hi (local.get $ow))))
             (if (i32.lt_s (local.get $hi) (local.get $lo)) (then (local.set $hi (local.get $lo))))
+            (if (i32.and (i32.and (i32.eq (local.get $sh) (i32.const 1)) (i32.eq (local.get $sw) (i32.const 1))) (i32.eq (local.get $ow) (local.get $w)))
+              (then
+                ;; unit strides and rows as long as the image's: the valid rows [oy0, oy1) are one
+                ;; shifted copy of the image (from (oy0, lo) to (oy1 - 1, hi)), then the positions
+                ;; outside [lo, hi) of each of those rows are set to +0
+                (local.set $oy0 (i32.sub (local.get $ph) (i32.mul (local.get $ki) (local.get $dh))))
+                (if (i32.lt_s (local.get $oy0) (i32.const 0)) (then (local.set $oy0 (i32.const 0))))
+                (if (i32.gt_s (local.get $oy0) (local.get $oh)) (then (local.set $oy0 (local.get $oh))))
+                (local.set $oy1 (i32.sub (i32.add (local.get $h) (local.get $ph)) (i32.mul (local.get $ki) (local.get $dh))))
+                (if (i32.gt_s (local.get $oy1) (local.get $oh)) (then (local.set $oy1 (local.get $oh))))
+                (if (i32.lt_s (local.get $oy1) (local.get $oy0)) (then (local.set $oy1 (local.get $oy0))))
+                (local.set $base (local.get $dst))
+                ;; rows of padding before
+                (local.set $end (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $oy0) (local.get $ow)) (i32.const 2))))
+                (block $z1d (loop $z1l
+                  (br_if $z1d (i32.ge_u (local.get $dst) (local.get $end)))
+                  (f32.store (local.get $dst) (f32.const 0))
+                  (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                  (br $z1l)))
+                (if (i32.and (i32.lt_s (local.get $oy0) (local.get $oy1)) (i32.lt_s (local.get $lo) (local.get $hi)))
+                  (then
+                    ;; the copy: destination (oy0, lo) .. (oy1 - 1, hi), source row iy = oy - ph + ki·dh, column x + off
+                    (local.set $d (i32.add (local.get $dst) (i32.shl (local.get $lo) (i32.const 2))))
+                    (local.set $s (i32.add (local.get $img)
+                      (i32.shl (i32.add (i32.add (i32.mul (i32.add (i32.sub (local.get $oy0) (local.get $ph)) (i32.mul (local.get $ki) (local.get $dh))) (local.get $w)) (local.get $lo)) (local.get $off)) (i32.const 2))))
+                    (local.set $end (i32.add (local.get $dst)
+                      (i32.shl (i32.add (i32.mul (i32.sub (i32.sub (local.get $oy1) (local.get $oy0)) (i32.const 1)) (local.get $ow)) (local.get $hi)) (i32.const 2))))
+                    (block $bd (loop $bl
+                      (br_if $bd (i32.gt_s (i32.add (local.get $d) (i32.const 16)) (local.get $end)))
+                      (v128.store (local.get $d) (v128.load (local.get $s)))
+                      (local.set $d (i32.add (local.get $d) (i32.const 16)))
+                      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+                      (br $bl)))
+                    (block $bsd (loop $bsl
+                      (br_if $bsd (i32.ge_u (local.get $d) (local.get $end)))
+                      (f32.store (local.get $d) (f32.load (local.get $s)))
+                      (local.set $d (i32.add (local.get $d) (i32.const 4)))
+                      (local.set $s (i32.add (local.get $s) (i32.const 4)))
+                      (br $bsl)))
+                    ;; +0 outside [lo, hi) in each copied row
+                    (local.set $oy (local.get $oy0))
+                    (block $fd (loop $fl
+                      (br_if $fd (i32.ge_u (local.get $oy) (local.get $oy1)))
+                      (local.set $x (i32.const 0))
+                      (block $fhd (loop $fhl
+                        (br_if $fhd (i32.ge_u (local.get $x) (local.get $lo)))
+                        (f32.store (i32.add (local.get $dst) (i32.shl (local.get $x) (i32.const 2))) (f32.const 0))
+                        (local.set $x (i32.add (local.get $x) (i32.const 1)))
+                        (br $fhl)))
+                      (local.set $x (local.get $hi))
+                      (block $ftd (loop $ftl
+                        (br_if $ftd (i32.ge_u (local.get $x) (local.get $ow)))
+                        (f32.store (i32.add (local.get $dst) (i32.shl (local.get $x) (i32.const 2))) (f32.const 0))
+                        (local.set $x (i32.add (local.get $x) (i32.const 1)))
+                        (br $ftl)))
+                      (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $ow) (i32.const 2))))
+                      (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+                      (br $fl))))
+                  (else
+                    ;; nothing valid: the rows [oy0, oy1) are padding as well
+                    (local.set $end (i32.add (local.get $dst) (i32.shl (i32.mul (i32.sub (local.get $oy1) (local.get $oy0)) (local.get $ow)) (i32.const 2))))
+                    (block $z2d (loop $z2l
+                      (br_if $z2d (i32.ge_u (local.get $dst) (local.get $end)))
+                      (f32.store (local.get $dst) (f32.const 0))
+                      (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                      (br $z2l)))))
+                ;; rows of padding after
+                (local.set $end (i32.add (local.get $base) (i32.shl (i32.mul (local.get $oh) (local.get $ow)) (i32.const 2))))
+                (block $z3d (loop $z3l
+                  (br_if $z3d (i32.ge_u (local.get $dst) (local.get $end)))
+                  (f32.store (local.get $dst) (f32.const 0))
+                  (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                  (br $z3l))))
+              (else
             (local.set $oy (i32.const 0))
             (loop $oyloop
               (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $ph)) (i32.mul (local.get $ki) (local.get $dh))))
@@ -348,7 +423,7 @@
                     (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
                     (br $tl)))))
               (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
-              (br_if $oyloop (i32.lt_u (local.get $oy) (local.get $oh))))
+              (br_if $oyloop (i32.lt_u (local.get $oy) (local.get $oh))))))
             (local.set $kj (i32.add (local.get $kj) (i32.const 1)))
             (br_if $kjloop (i32.lt_u (local.get $kj) (local.get $kw))))
           (local.set $ki (i32.add (local.get $ki) (i32.const 1)))
