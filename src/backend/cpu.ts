@@ -21,6 +21,7 @@ import { biasLayout, Columns, wasmGemm, wasmGemmUnavailable, worthPacking, type 
 import { profiling, recordKernel } from './profile.js';
 import { jsPasses, type GroupPasses } from './group-passes.js';
 import { openWasmNorm, wasmNormUnavailable, type WasmNorm } from './wasm/norm.js';
+import { openWasmWindow, wasmWindowUnavailable, type WasmWindow } from './wasm/window.js';
 import { elementwiseKind, openWasmElementwise, wasmElementwiseUnavailable, type ElementwiseKind, type WasmElementwise } from './wasm/elementwise.js';
 
 interface CpuBuffer extends DeviceBuffer {
@@ -326,6 +327,13 @@ export interface CpuDeviceOptions {
    */
   readonly implicitIm2col?: boolean;
   /**
+   * Run the window passes of max pooling over 2×2 windows that tile the
+   * image (forward and backward) in WebAssembly SIMD (wasm/window.ts;
+   * default: true unless `GPUGRAD_WINDOW_SIMD=0`; needs `wasm` and
+   * `fastWindows`). Off, the JavaScript passes run them.
+   */
+  readonly windowSimd?: boolean;
+  /**
    * Run col2im over a float32 product `Wᵀ·G` (a convolution's input
    * gradient, stride 1, 1-d or 2-d) as one transposed convolution on the
    * gemm, columns of G written inside it (docs/notes/architecture.md,
@@ -395,6 +403,14 @@ export class CpuDevice extends Device {
    */
   implicitIm2col: boolean;
   /**
+   * The SIMD passes of 2×2 max pooling (wasm/window.ts), or null (turned
+   * off, or no WebAssembly SIMD): the JavaScript window passes run then.
+   * Writable: tests run both on the same inputs.
+   */
+  windowSimd: WasmWindow | null;
+  /** What runs the 2×2 max pooling passes, for `info().notes`. */
+  private readonly windowNote: string;
+  /**
    * Whether float32 products with a broadcast A are deferred (`LazyProduct`)
    * so that col2im over them runs as a transposed convolution. Writable:
    * tests compare with the product-then-col2im path.
@@ -422,6 +438,9 @@ export class CpuDevice extends Device {
     this.implicitIm2col = options.implicitIm2col ?? platform().env('GPUGRAD_IMPLICIT_IM2COL') !== '0';
     this.implicitCol2im = options.implicitCol2im ?? platform().env('GPUGRAD_IMPLICIT_COL2IM') !== '0';
     const wasmOn = options.wasm ?? platform().env('GPUGRAD_WASM') !== '0';
+    const windowSimd = wasmOn && this.fastWindows && (options.windowSimd ?? platform().env('GPUGRAD_WINDOW_SIMD') !== '0');
+    this.windowSimd = windowSimd ? openWasmWindow() : null;
+    this.windowNote = this.windowSimd ? 'float32 2×2 max pooling: WebAssembly SIMD passes' : `float32 2×2 max pooling: ${this.fastWindows ? 'JavaScript window passes' : 'IR kernels'}${windowSimd ? ` (${wasmWindowUnavailable()})` : ''}`;
     const norm = wasmOn && this.fastNorm ? openWasmNorm() : null;
     this.groupPasses = norm ?? jsPasses;
     this.normEngine = norm;
@@ -754,7 +773,7 @@ export class CpuDevice extends Device {
   }
 
   info(): DeviceInfo {
-    return { name: this.name, backend: 'javascript (reference)', adapter: 'host CPU', software: true, dtypes: this.dtypes, syncRead: true, notes: [this.gemmNote, this.normNote, this.elementwiseNote] };
+    return { name: this.name, backend: 'javascript (reference)', adapter: 'host CPU', software: true, dtypes: this.dtypes, syncRead: true, notes: [this.gemmNote, this.normNote, this.elementwiseNote, this.windowNote] };
   }
 
   private wrap(data: HostArray, dtype: DType): CpuBuffer {

@@ -3,7 +3,9 @@
  * take the `cpu` device's float32 window passes (backend/window-passes.ts
  * `maxPass`, `maxBackwardPass`; docs/notes/architecture.md, "The window
  * fast path"): one loop per window forward, and one pass per window
- * backward instead of the MaxCount and MaxBackward kernels. Each answers
+ * backward instead of the MaxCount and MaxBackward kernels; 2×2 windows
+ * that tile a dense image run as WebAssembly SIMD passes (wasm/window.ts),
+ * the same values. Each answers
  * null where it does not apply (another device or dtype, the path turned
  * off, a window over `MAX_WINDOW` elements; backward: a recorded double
  * backward or a forward-mode tangent, which need the IR's ops), and the
@@ -37,6 +39,31 @@ function windowDevice(ts: readonly Tensor[], dims: readonly number[]): CpuDevice
 }
 
 /**
+ * The planes, height and width of a max over 2×2 windows that tile a dense
+ * image (the pooling view (..., oh, 2, ow, 2) reduced over its two window
+ * dims, dense from its offset), or null: what wasm/window.ts runs.
+ */
+function tiles2x2(a: Tensor, dims: readonly number[]): { planes: number; h: number; w: number } | null {
+  const r = a.ndim;
+  const set = new Set(dims.map((d) => (d < 0 ? d + r : d)));
+  if (r < 4 || set.size !== 2 || !set.has(r - 3) || !set.has(r - 1) || a.shape[r - 3] !== 2 || a.shape[r - 1] !== 2) return null;
+  if (!dense(a.shape, a.strides)) return null;
+  const oh = a.shape[r - 4] ?? 1;
+  const ow = a.shape[r - 2] ?? 1;
+  return { planes: a.shape.slice(0, r - 4).reduce((m, n) => m * n, 1), h: 2 * oh, w: 2 * ow };
+}
+
+/** Whether `strides` are row-major over `shape` (size-1 dims aside). */
+function dense(shape: readonly number[], strides: readonly number[]): boolean {
+  let st = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if ((shape[d] ?? 1) !== 1 && strides[d] !== st) return false;
+    st *= shape[d] ?? 1;
+  }
+  return true;
+}
+
+/**
  * `a.amax(dims)`'s values (the kept dims, dense) as one pass
  * (`maxPass`): each window in `dims`' order, the IR reduction's comparisons,
  * so the same float32 values; the new buffer, or null (the IR kernel runs).
@@ -49,7 +76,11 @@ export function fastMax(a: Tensor, dims: readonly number[]): DeviceBuffer | null
   const A = dev.hostData(a.storage.buffer);
   if (!(A instanceof Float32Array)) return null;
   const size = a.shape.reduce((m, n, d) => (dims.includes(d) ? m : m * n), 1);
+  const simd = dev.windowSimd;
+  const t = simd && tiles2x2(a, dims);
   return dev.runHost('max', [size], 'float32', ([out]) => {
+    // 2×2 windows that tile the image: branch-free SIMD (wasm/window.ts), the same values
+    if (simd && t && simd.maxPool2(A, a.offset, t.planes, t.h, t.w, out as Float32Array)) return true;
     maxPass(a.shape, dims, { data: A, offset: a.offset, strides: a.strides }, out as Float32Array);
     return true;
   })?.[0] ?? null;
@@ -73,7 +104,11 @@ export function fastMaxBackward(a: Tensor, r: Tensor, g: Tensor, dims: readonly 
   if (!(A instanceof Float32Array && R instanceof Float32Array && G instanceof Float32Array)) return null;
   // size-1 dims never move, so their strides do not matter
   const flat = (t: Tensor): number[] => t.strides.map((s, d) => ((t.shape[d] ?? 1) === 1 ? 0 : s));
+  const simd = dev.windowSimd;
+  const t = simd && tiles2x2(a, [...reduced]);
+  const sameLayout = t && dense(r.shape, r.strides) && dense(g.shape, g.strides);
   const buffers = dev.runHost('MaxBackward', [a.numel()], 'float32', ([out]) => {
+    if (simd && t && sameLayout && simd.maxPool2Backward(A, a.offset, R, r.offset, G, g.offset, t.planes, t.h, t.w, out as Float32Array)) return true;
     maxBackwardPass(a.shape, [...reduced], { data: A, offset: a.offset, strides: flat(a) }, { data: R, offset: r.offset, strides: flat(r) }, { data: G, offset: g.offset, strides: flat(g) }, out as Float32Array);
     return true;
   });

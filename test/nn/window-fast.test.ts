@@ -146,6 +146,37 @@ describe("the cpu device's float32 window passes", function () {
       });
     }
 
+    it('2×2 windows that tile the image run in WebAssembly SIMD, bit for bit the JavaScript passes and the IR kernels (rows of 1-14 windows, an offset view, special values in x and g)', async function () {
+      if (!cpu.windowSimd) this.skip(); // no WebAssembly SIMD here: gg.deviceInfo('cpu').notes says why
+      const simd = cpu.windowSimd;
+      const shapes = [[2, 3, 2, 2], [1, 2, 4, 6], [2, 2, 6, 8], [3, 1, 2, 16], [2, 4, 14, 28], [1, 1, 8, 10]];
+      for (const [i, shape] of shapes.entries()) {
+        const xs = data(size(shape) + 40, 50 + i, true);
+        const step = async (): Promise<number[][]> => {
+          const base = f32(xs, [size(shape) + 40]);
+          // an offset view of a dense array: the passes read from its offset
+          const x = base.narrow(0, 40, size(shape)).reshape(...shape).detach().requiresGrad_(true);
+          const y = gg.nn.functional.maxPool2d(x, 2);
+          const g = f32(data(y.numel(), 60 + i, true), [...y.shape]);
+          y.backward(g);
+          return [await values(y), await values(x.grad!)];
+        };
+        const before = simd.runs;
+        const [fast, ir] = await both(step);
+        expect(simd.runs - before, `SIMD passes for ${shape.join('×')}`).to.equal(2);
+        cpu.windowSimd = null;
+        try {
+          const js = await step();
+          expectSame(fast[0]!, js[0]!, `${shape.join('×')}: values, SIMD vs JavaScript`);
+          expectSame(fast[1]!, js[1]!, `${shape.join('×')}: gradient, SIMD vs JavaScript`);
+        } finally {
+          cpu.windowSimd = simd;
+        }
+        expectSame(fast[0]!, ir[0]!, `${shape.join('×')}: values, SIMD vs IR`);
+        expectSame(fast[1]!, ir[1]!, `${shape.join('×')}: gradient, SIMD vs IR`);
+      }
+    });
+
     it('runs one forward kernel and one backward kernel where the IR runs max, MaxCount and MaxBackward', async () => {
       const x = f32(data(2 * 3 * 8 * 8, 41), [2, 3, 8, 8], true);
       const names = await kernels(() => gg.nn.functional.maxPool2d(x, 2).sum().backward());
