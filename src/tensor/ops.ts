@@ -187,19 +187,25 @@ function product(a: Tensor, b: Tensor, sum: number, bias: Tensor | null): Produc
   // but one that packs the operands itself (the cpu device's float32 gemm)
   const packs = getDevice(a.device).readsStridedMatmul(a.dtype);
   const aa = packs || a.strides[a.ndim - 1] === 1 || k === 1 ? a : a.contiguous();
-  const bt = b.transpose(-1, -2);
-  const bb = packs || bt.strides[bt.ndim - 1] === 1 || k === 1 ? bt : bt.contiguous();
-  // Stryker disable next-line ConditionalExpression,EqualityOperator: Bᵀᵀ without a copy is a view with b's strides: the same reads
-  const bv = bb === bt ? b : bb.transpose(-1, -2);
+  // b is read as it is unless a copy of Bᵀ is made (Bᵀ's last stride is b's stride along k); the
+  // views are made only then (a view is an op: none on the packing device's path)
+  const bv = packs || b.strides[b.ndim - 2] === 1 || k === 1 ? b : denseAlongK(b);
   const shape = [...batch.slice(0, batch.length - sum), m, n];
   const kernel = K.matmul(operand(aa, [...batch, m, k]), operand(bv, [...batch, k, n]), batch, m, k, n, sum, bias ? operand(bias, shape) : undefined);
   const out = runKernel(kernel, bias ? [aa, bv, bias] : [aa, bv], shape, a.dtype);
   if (aa !== a) aa.dispose();
   if (bv !== b) bv.dispose();
-  // Stryker disable next-line ConditionalExpression: disposing bt twice is a no-op
-  if (bb !== bt) bb.dispose();
-  bt.dispose();
   return out;
+}
+
+/** b with the same values, read with stride 1 along k: (a contiguous copy of Bᵀ)ᵀ. */
+function denseAlongK(b: Tensor): Tensor {
+  const bt = b.transpose(-1, -2);
+  const bb = bt.contiguous();
+  const bv = bb.transpose(-1, -2);
+  bt.dispose();
+  bb.dispose();
+  return bv;
 }
 
 function view(t: Tensor, shape: number[], strides: number[], offset: number): Produced {
