@@ -118,8 +118,8 @@ export type KernelArg = number | readonly number[] | Operand | undefined;
 
 /** Kernels made before, per builder (or per formula / expression object) and arguments. */
 const memo = new WeakMap<object, Map<string, Kernel>>();
-/** Per owner, at most this many kernels are remembered (then its map starts afresh). */
-const MEMO_PER_OWNER = 1024;
+/** Per owner, at most this many kernels are remembered (then its map starts afresh): each holds its text, and a training step uses a few per formula. */
+const MEMO_PER_OWNER = 256;
 
 /** The arguments as text, or null when one is not a number (then nothing is remembered: the builder checks and throws). */
 function argsKey(name: string, args: readonly KernelArg[]): string | null {
