@@ -128,8 +128,8 @@ export const DEVICE_LIMITS: { device: RegExp; name: RegExp; what: RegExp; reason
   { device: /./, name: /^f32\/F\.batchNorm\/constant$/, what: /^output$/, reason: 'exact 0 for a constant channel (PyTorch float32 leaves 3e-5)' },
   // 10. gpu.js's cpu mode runs the kernel as JavaScript, so a sum's intermediates are float64: 1e60 - 1e60 is 0, not inf - inf
   { device: /^gpu:cpu$/, name: /^f32\/matmul\/2$/, what: /^output$/, reason: "gpu.js's cpu mode accumulates in float64 (no float32 overflow inside a sum)" },
-  // 9. WGSL's and GLSL's max, min and pow are not IEEE at NaN, ±inf and 0 (their specs leave those undefined)
-  { device: /^gpu:(webgpu|headlessgl)$/, name: /^f32\/(maximum|minimum|clamp|pow)/, what: /./, reason: "the shader language's max, min and pow at NaN, ±inf and 0" },
+  // 9. WGSL's and GLSL's pow is not IEEE at NaN, ±inf and 0 (their specs leave those undefined)
+  { device: /^gpu:(webgpu|headlessgl)$/, name: /^f32\/pow/, what: /./, reason: "the shader language's pow at NaN, ±inf and 0" },
 ];
 
 /**
@@ -180,10 +180,11 @@ export function allDifferences(got: ArrayLike<number>, want: readonly number[], 
  * WebAssembly modes. The shader devices (WebGL, WebGPU) may drop the sign of a zero in
  * arithmetic (their compilers fold `x + 0.0` to x, and GLSL/WGSL do not promise signed zeros),
  * so there only the ops whose zeros are inputs selected unchanged are compared signed
- * (SELECTING_OPS: relu, and max/min reductions and max pooling, which pick the first tied zero).
+ * (SELECTING_OPS: relu, max/min reductions and max pooling, which pick the first tied zero, and
+ * maximum/minimum/clamp, selects that return the first operand of a ±0 tie and keep x in clamp).
  */
 const IEEE_ZERO_DEVICES = /^(cpu|gpu:cpu|gpu:webasm)$/;
-const SELECTING_OPS = /^(relu|F\.relu|max|min|F\.maxPool1d)$/;
+const SELECTING_OPS = /^(relu|F\.relu|max|min|F\.maxPool1d|maximum|minimum|clamp)$/;
 
 // the shape primitives' table (make_special_shapes.py) runs with the elementwise one
 const cases = [...fixture<SpecialCase[]>('torch_special.json'), ...fixture<SpecialCase[]>('torch_special_shapes.json')];
