@@ -28,7 +28,7 @@ export {
   neg, exp, log, sqrt, rsqrt, reciprocal, square, abs, sign, floor, ceil, round, relu, sigmoid, tanh, clone, detach,
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, clamp,
   sum, mean, var, std, max, min, amax, argmax, argmin, logsumexp, softmax, logSoftmax,
-  matmul, mm, reshape, permute, transpose, t, squeeze, unsqueeze, flatten, narrow, type TensorFunction,
+  matmul, mm, reshape, permute, transpose, t, squeeze, unsqueeze, flatten, narrow, type TensorFunction, type TensorMethod, type MethodArgs,
 } from './tensor/functional.js';
 export { manualSeed } from './tensor/random.js';
 export { tidy, keep } from './tensor/storage.js';

@@ -21,10 +21,16 @@ import type { Tensor } from './tensor.js';
 import type { Dims } from './shape.js';
 import { isTensor, typeName } from './check.js';
 
-/** The Tensor methods that return a tensor. */
-type TensorMethod = { [K in keyof Tensor]: Tensor[K] extends (...args: never[]) => Tensor ? K : never }[keyof Tensor];
-/** A method's parameters. */
-type MethodArgs<K extends TensorMethod> = Tensor[K] extends (...args: infer A) => Tensor ? A : never;
+/**
+ * The names of the Tensor methods that return a tensor ('exp', 'sum', ...).
+ * @example const m: gg.TensorMethod = 'exp';
+ */
+export type TensorMethod = { [K in keyof Tensor]: Tensor[K] extends (...args: never[]) => Tensor ? K : never }[keyof Tensor];
+/**
+ * The parameters of the method `K`, after the tensor it is called on.
+ * @example type SumArgs = gg.MethodArgs<'sum'>; // [dim?: Dims, keepdim?: boolean]
+ */
+export type MethodArgs<K extends TensorMethod> = Tensor[K] extends (...args: infer A) => Tensor ? A : never;
 /**
  * A top-level function made from the method `K`: the tensor first, then the method's parameters.
  * @example const f: gg.TensorFunction<'exp'> = gg.exp;
