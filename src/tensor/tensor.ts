@@ -924,11 +924,19 @@ export class Tensor {
     }
     return this.binary('pow', 'exponent', o);
   }
-  /** Elementwise larger value. @example gg.tensor([1, 5]).maximum(gg.tensor([3, 2])) // [3, 5] */
+  /**
+   * Elementwise larger value, broadcast (torch.maximum): NaN where either is NaN; on a tie of +0
+   * and -0 this tensor's value (the first operand, as PyTorch's scalar loop); a tie splits the
+   * gradient in half (docs/notes/special-values.md, "The sign of zero").
+   * @example gg.tensor([1, 5]).maximum(gg.tensor([3, 2])) // [3, 5]
+   */
   maximum(o: Tensor | number): Tensor {
     return this.binary('maximum', 'other', o);
   }
-  /** Elementwise smaller value. @example gg.tensor([1, 5]).minimum(2) // [1, 2] */
+  /**
+   * Elementwise smaller value, broadcast (torch.minimum); NaN, ±0 ties and the gradient as `maximum`.
+   * @example gg.tensor([1, 5]).minimum(2) // [1, 2]
+   */
   minimum(o: Tensor | number): Tensor {
     return this.binary('minimum', 'other', o);
   }
