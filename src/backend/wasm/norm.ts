@@ -90,6 +90,12 @@ const SLOTS = 3;
  * how many threads ran them.
  */
 const SUM_CHUNK = 2 ** 15;
+/**
+ * Outputs smaller than this are not lent (`outputArray`): copying them out
+ * costs little, and many small live ranges would lengthen the arena's list
+ * of free ranges (the cpu device's pool keeps no arrays this small either).
+ */
+const LEND_MIN = 4096;
 
 /** A region of the memory and the buffer whose array it holds a copy of (null: none). */
 interface Slot {
@@ -162,11 +168,12 @@ export class WasmNorm implements GroupPasses {
   /**
    * Lend the cpu device an array of `n` floats in the memory, for a pass's
    * output to be written in place and read by later passes in place; null
-   * where outputs cannot live there (a plain memory, or the memory is full).
+   * where outputs cannot live there (a plain memory, or the memory is full)
+   * or `n` is under 4096 (`LEND_MIN`).
    * The device gives it back with `release` when its buffer is freed.
    */
   outputArray(n: number): Float32Array | null {
-    if (!this.lends || n === 0) return null;
+    if (!this.lends || n < LEND_MIN) return null;
     const at = this.arena.alloc(4 * n);
     if (at < 0) return null;
     const a = new Float32Array(this.memory.buffer, at, n);
