@@ -90,13 +90,15 @@
 
   ;; The backward's sums: per group, with (s, inv, m) the three doubles at
   ;; par + 24·gi, Σg and Σ g·((x - s)·inv - m), two doubles at out + 16·gi.
-  ;; g has x's layout at g.
+  ;; g has x's layout at g. The second is computed as inv·Σ g·(x - s) - m·Σg
+  ;; (the same sum, two double operations per element fewer; it differs from
+  ;; the IR's Σ g·(c - m) by double roundings of m·Σg, far below float32's).
   (func (export "gradSums") (param $x i32) (param $g i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32) (param $out i32) (param $g0 i32) (param $g1 i32)
     (local $gi i32) (local $o i32) (local $p i32) (local $vend i32) (local $end i32) (local $stride i32) (local $base i32) (local $dg i32)
-    (local $s f64) (local $inv f64) (local $m f64) (local $sv v128) (local $iv v128) (local $mv v128)
+    (local $s f64) (local $inv f64) (local $m f64) (local $sv v128)
     (local $v v128) (local $w v128) (local $gl v128) (local $gh v128)
     (local $a1 v128) (local $b1 v128) (local $a2 v128) (local $b2 v128)
-    (local $gs f64) (local $t1 f64) (local $t2 f64)
+    (local $gs f64) (local $t1 f64) (local $t2 f64) (local $sg f64)
     (local.set $stride (i32.shl (i32.mul (local.get $groups) (local.get $inner)) (i32.const 2)))
     (local.set $dg (i32.sub (local.get $g) (local.get $x)))
     (local.set $gi (local.get $g0))
@@ -109,8 +111,6 @@
         (local.set $inv (f64.load offset=8 (local.get $p)))
         (local.set $m (f64.load offset=16 (local.get $p)))
         (local.set $sv (f64x2.splat (local.get $s)))
-        (local.set $iv (f64x2.splat (local.get $inv)))
-        (local.set $mv (f64x2.splat (local.get $m)))
         (local.set $a1 (v128.const f64x2 0 0))
         (local.set $b1 (v128.const f64x2 0 0))
         (local.set $a2 (v128.const f64x2 0 0))
@@ -133,10 +133,9 @@
                 (local.set $gh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))
                 (local.set $a1 (f64x2.add (local.get $a1) (local.get $gl)))
                 (local.set $b1 (f64x2.add (local.get $b1) (local.get $gh)))
-                (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $gl)
-                  (f64x2.sub (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)) (local.get $iv)) (local.get $mv)))))
+                (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $gl) (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)))))
                 (local.set $b2 (f64x2.add (local.get $b2) (f64x2.mul (local.get $gh)
-                  (f64x2.sub (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $sv)) (local.get $iv)) (local.get $mv)))))
+                  (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $sv)))))
                 (local.set $p (i32.add (local.get $p) (i32.const 16)))
                 (br $vec)))
             (block $sdone
@@ -144,8 +143,7 @@
                 (br_if $sdone (i32.ge_u (local.get $p) (local.get $end)))
                 (local.set $gs (f64.promote_f32 (f32.load (i32.add (local.get $p) (local.get $dg)))))
                 (local.set $t1 (f64.add (local.get $t1) (local.get $gs)))
-                (local.set $t2 (f64.add (local.get $t2) (f64.mul (local.get $gs)
-                  (f64.sub (f64.mul (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $s)) (local.get $inv)) (local.get $m)))))
+                (local.set $t2 (f64.add (local.get $t2) (f64.mul (local.get $gs) (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $s)))))
                 (local.set $p (i32.add (local.get $p) (i32.const 4)))
                 (br $scalar)))
             (local.set $o (i32.add (local.get $o) (i32.const 1)))
@@ -153,10 +151,11 @@
         (local.set $a1 (f64x2.add (local.get $a1) (local.get $b1)))
         (local.set $a2 (f64x2.add (local.get $a2) (local.get $b2)))
         (local.set $p (i32.add (local.get $out) (i32.shl (local.get $gi) (i32.const 4))))
-        (f64.store (local.get $p)
-          (f64.add (local.get $t1) (f64.add (f64x2.extract_lane 0 (local.get $a1)) (f64x2.extract_lane 1 (local.get $a1)))))
+        (local.set $sg (f64.add (local.get $t1) (f64.add (f64x2.extract_lane 0 (local.get $a1)) (f64x2.extract_lane 1 (local.get $a1)))))
+        (f64.store (local.get $p) (local.get $sg))
         (f64.store offset=8 (local.get $p)
-          (f64.add (local.get $t2) (f64.add (f64x2.extract_lane 0 (local.get $a2)) (f64x2.extract_lane 1 (local.get $a2)))))
+          (f64.sub (f64.mul (local.get $inv) (f64.add (local.get $t2) (f64.add (f64x2.extract_lane 0 (local.get $a2)) (f64x2.extract_lane 1 (local.get $a2)))))
+            (f64.mul (local.get $m) (local.get $sg))))
         (local.set $gi (i32.add (local.get $gi) (i32.const 1)))
         (br $groups))))
 
