@@ -85,6 +85,7 @@ const CALL: Record<string, (xs: gg.Tensor[], kw: SpecialCase['kwargs']) => gg.Te
   'F.nllLoss': ([x, t]) => F.nllLoss(x!, t!.long()),
   'F.bceWithLogits': ([x, t], kw) => F.binaryCrossEntropyWithLogits(x!, t!, kw['reduction'] ? { reduction: kw['reduction'] as 'none' } : {}),
   'F.maxPool1d': ([x], kw) => F.maxPool1d(x!.squeeze(0), kw['kernelSize'] as number).unsqueeze(0),
+  'F.maxPool2d': ([x], kw) => F.maxPool2d(x!, kw['kernelSize'] as number),
   'F.avgPool1d': ([x], kw) => F.avgPool1d(x!.squeeze(0), kw['kernelSize'] as number).unsqueeze(0),
   'F.conv1d': ([x, w]) => F.conv1d(x!.squeeze(0), w!).unsqueeze(0),
   'F.batchNorm': ([x]) => F.batchNorm(x!, null, null, null, null, true),
@@ -121,7 +122,7 @@ export const DEVICE_LIMITS: { device: RegExp; name: RegExp; what: RegExp; reason
   // 3. composite BCE-with-logits differentiates log(e^-m + e^(-x-m)), which is NaN at x = -inf
   { device: /./, name: /^f(64|32)\/F\.bceWithLogits\/inf$/, what: /^grad0$/, reason: 'BCE-with-logits gradient at -inf is NaN (PyTorch σ(x) - t)' },
   // 4. max pooling splits ties evenly (SEMANTICS); a NaN window gives the NaN the gradient, as PyTorch
-  { device: /./, name: /^f(64|32)\/F\.maxPool1d(\/zeros)?$/, what: /^grad0$/, reason: 'max pooling splits ties (PyTorch: first maximum)' },
+  { device: /./, name: /^f(64|32)\/F\.maxPool[12]d(\/zeros)?$/, what: /^grad0$/, reason: 'max pooling splits ties (PyTorch: first maximum)' },
   // 7. (float32, the cpu too) float32 squares of 1e30 overflow and of 1e-30 underflow inside var; PyTorch's CPU kernel accumulates in float64
   { device: /./, name: /^f32\/(std|std_biased)\/(row1[0-2]|dim1)$/, what: /./, reason: 'float32 var squares overflow at 1e30 (PyTorch CPU accumulates in float64)' },
   // 8. (float32, the cpu too) a constant channel normalises to exactly 0 (shifted moments); PyTorch's float32 mean leaves 3e-5
@@ -184,7 +185,7 @@ export function allDifferences(got: ArrayLike<number>, want: readonly number[], 
  * maximum/minimum/clamp, selects that return the first operand of a ±0 tie and keep x in clamp).
  */
 const IEEE_ZERO_DEVICES = /^(cpu|gpu:cpu|gpu:webasm)$/;
-const SELECTING_OPS = /^(relu|F\.relu|max|min|F\.maxPool1d|maximum|minimum|clamp)$/;
+const SELECTING_OPS = /^(relu|F\.relu|max|min|F\.maxPool[12]d|maximum|minimum|clamp)$/;
 
 // the shape primitives' table (make_special_shapes.py) runs with the elementwise one
 const cases = [...fixture<SpecialCase[]>('torch_special.json'), ...fixture<SpecialCase[]>('torch_special_shapes.json')];
