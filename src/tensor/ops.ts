@@ -49,7 +49,10 @@ export interface OpAttrs {
   /**
    * PyTorch's addmm with beta = alpha = 1: inputs (bias, a, b), a 2-D (m, k),
    * b 2-D (k, n), bias broadcastable to (m, n); out = a·b + bias. Linear's
-   * x·Wᵀ + b on 2-D input (nn/layers.ts), node AddmmBackward0.
+   * x·Wᵀ + b on 2-D input (nn/layers.ts), node AddmmBackward0. Also batched
+   * as matmul (a (batch..., m, k), b (batch..., k, n) broadcast, bias
+   * broadcastable to the output): a convolution's product and bias
+   * (nn/conv/functional.ts), the same node.
    */
   addmm: None;
   reshape: { shape: number[] };
@@ -394,9 +397,11 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
   addmm: {
     forward: (inputs) => {
       const [c, a, b] = inputs as [Tensor, Tensor, Tensor];
-      const [m, k, n] = [a.shape[0] ?? 1, a.shape[1] ?? 1, b.shape[1] ?? 1];
+      const [m, k, n] = [a.shape[a.ndim - 2] ?? 1, a.shape[a.ndim - 1] ?? 1, b.shape[b.ndim - 1] ?? 1];
+      // batched (a convolution's product, nn/conv/functional.ts): the batch dims broadcast as matmul's
+      const batch = a.ndim === 2 && b.ndim === 2 ? [] : broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
       const dev = getDevice(a.device);
-      const spec: GemmSpec = { a: operand(a, [m, k]), b: operand(b, [k, n]), batch: [], m, k, n, bias: operand(c, [m, n]) };
+      const spec: GemmSpec = { a: operand(a, [...batch, m, k]), b: operand(b, [...batch, k, n]), batch, m, k, n, bias: operand(c, [...batch, m, n]) };
       // one kernel where the device gives it the two kernels' values (Device.fusesBias)
       if (dev.fusesBias(a.dtype, spec)) return product(a, b, 0, c);
       // the product's kernel, then the add's: the same kernels as a.matmul(b).add(c)

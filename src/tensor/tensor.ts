@@ -1402,7 +1402,8 @@ export class Tensor {
   /**
    * @internal this + mat1·mat2 (PyTorch's `addmm` with beta = alpha = 1): mat1
    * (m, k) and mat2 (k, n) 2-D, this broadcastable to (m, n), one floating
-   * dtype and device (the caller checks; nn.functional.linear). One op,
+   * dtype and device (the caller checks; nn.functional.linear); or batched
+   * as matmul (no 1-D promotion; a convolution's product and bias). One op,
    * node AddmmBackward0, one kernel where the device fuses the bias
    * (`Device.fusesBias`), else the product's and the add's.
    */

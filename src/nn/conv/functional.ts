@@ -17,6 +17,8 @@ import { Tensor } from '../../tensor/tensor.js';
 import { apply } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/creation.js';
 import { fmt } from '../../tensor/shape.js';
+import { isFloatingDtype } from '../../backend/types.js';
+import { platform } from '../../backend/platform/platform.js';
 
 /** One number for every spatial dim, or one per dim. */
 export type IntOrList = number | readonly number[];
@@ -110,6 +112,19 @@ function addBias(out: Tensor, bias: Tensor | null | undefined, r: number): Tenso
   return out.add(bias.reshape(bias.shape[0] ?? 1, ...Array.from({ length: r }, () => 1)));
 }
 
+/**
+ * @internal Whether a convolution's bias is folded into its product (the
+ * `addmm` primitive over the batched product; default: true unless
+ * `GPUGRAD_CONV_ADDMM=0`). Off, the product is followed by a broadcast add.
+ * Writable: tests compare the two.
+ */
+export const convSettings = { foldBias: platform().env('GPUGRAD_CONV_ADDMM') !== '0' };
+
+/** A bias the product can take: weight, bias and input of one floating dtype on one device (else the add's promotion and errors). */
+function foldsBias(x: Tensor, weight: Tensor, bias: Tensor): boolean {
+  return isFloatingDtype(x.dtype) && weight.dtype === x.dtype && bias.dtype === x.dtype && weight.device === x.device && bias.device === x.device;
+}
+
 /** @internal A convolution's stride, padding, dilation and output padding as tuples. */
 export interface ConvGeometry {
   stride: number[];
@@ -191,7 +206,7 @@ function convFrame(
   weight: Tensor,
   bias: Tensor | null | undefined,
   opts: ConvOptions | ConvTransposeOptions,
-  body: (x: Tensor, groups: number, kernel: number[], op: string) => Tensor,
+  body: (x: Tensor, groups: number, kernel: number[], op: string, bias: Tensor | null) => Tensor,
 ): Tensor {
   const op = transposed ? `conv_transpose${r}d` : `conv${r}d`;
   const keys = transposed
@@ -211,14 +226,15 @@ function convFrame(
       throw new Error(`Given ${transposed ? 'transposed=1' : `groups=${groups}`}, weight of size ${fmt(weight.shape)}, expected input${fmt(x.shape)} to have ${cin} channels, but got ${c} channels instead`);
     }
     checkBias(bias, weight, transposed ? w1 * groups : w0);
-    const y = addBias(body(x, groups, kernel, op), bias, r);
+    // body adds the bias (a convolution may fold it into its product)
+    const y = body(x, groups, kernel, op, bias ?? null);
     return batched ? y : y.squeeze(0);
   });
 }
 
 /** @internal The convolution of rank `r` (conv1d/2d/3d and the Conv modules' forward). */
 export function convNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions): Tensor {
-  return convFrame(r, false, input, weight, bias, opts, (x, groups, kernel, op) => {
+  return convFrame(r, false, input, weight, bias, opts, (x, groups, kernel, op, b) => {
     const [cout, cg] = weight.shape as [number, number];
     const { stride, dilation, padding: pad } = convGeometry(r, op, false, opts, 'functional');
     const inSize = x.shape.slice(2);
@@ -249,7 +265,15 @@ export function convNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | nu
     const trivial = kernel.every((v) => v === 1) && stride.every((v) => v === 1) && before.every((v) => v === 0);
     const cols = trivial ? x.reshape(n, groups, k, l) : windows(x, kernel, stride, before, dilation, outSize, 0).reshape(n, groups, k, l);
     // (G, Cout/G, Cg·K) @ (N, G, Cg·K, L) = (N, G, Cout/G, L), already in (N, Cout, *out) order
-    return weight.reshape(groups, cout / groups, k).matmul(cols).reshape(n, cout, ...outSize);
+    const w = weight.reshape(groups, cout / groups, k);
+    if (b && convSettings.foldBias && foldsBias(x, weight, b)) {
+      // the bias as the product's: one op (addmm over the batched product), on the cpu one
+      // kernel (the gemm's per-row bias epilogue), the product's and the add's values
+      // (docs/notes/architecture.md, "The gemm's bias epilogue"); its gradient the same sums
+      const c = groups === 1 ? b.reshape(cout, 1) : b.reshape(groups, cout / groups, 1);
+      return c.addmm(w, cols).reshape(n, cout, ...outSize);
+    }
+    return addBias(w.matmul(cols).reshape(n, cout, ...outSize), b, r);
   });
 }
 
@@ -288,7 +312,7 @@ export interface ConvTransposeOptions {
 
 /** @internal The transposed convolution of rank `r`. */
 export function convTransposeNd(r: Rank, input: Tensor, weight: Tensor, bias: Tensor | null | undefined, opts: ConvTransposeOptions): Tensor {
-  return convFrame(r, true, input, weight, bias, opts, (x, groups, kernel, op) => {
+  return convFrame(r, true, input, weight, bias, opts, (x, groups, kernel, op, b) => {
     const [cin, og] = weight.shape as [number, number];
     const cout = og * groups;
     const geometry = convGeometry(r, op, true, opts, 'functional');
@@ -311,7 +335,7 @@ export function convTransposeNd(r: Rank, input: Tensor, weight: Tensor, bias: Te
     // (G, Cout/G·K, Cin/G) @ (N, G, Cin/G, L) = (N, G, Cout/G·K, L) = columns (N, Cout, *k, *in)
     const wt = weight.reshape(groups, cin / groups, m).transpose(1, 2);
     const cols = wt.matmul(x.reshape(n, groups, cin / groups, l)).reshape(n, cout, ...kernel, ...inSize);
-    return apply('col2im', [cols], { kernel, stride, padding, dilation, inSize: outSize, outSize: inSize });
+    return addBias(apply('col2im', [cols], { kernel, stride, padding, dilation, inSize: outSize, outSize: inSize }), b, r);
   });
 }
 
