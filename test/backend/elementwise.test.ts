@@ -28,6 +28,7 @@ import { elementwiseKind, openWasmElementwise } from '../../src/backend/wasm/ele
 import { expectClose, fixture } from '../helpers/compare.js';
 import { decodeAll, type SpecialGolden } from '../helpers/special.js';
 import { rng } from '../helpers/random.js';
+import { skipBecause } from '../helpers/devices.js';
 
 const cpu = getDevice('cpu') as CpuDevice;
 const engine = cpu.elementwise;
@@ -58,7 +59,7 @@ async function both(fn: () => Promise<number[][]>): Promise<{ fast: number[][]; 
 
 describe('float32 elementwise fast path (WebAssembly SIMD: ReLU, SGD, spectral norm)', function () {
   before(function () {
-    if (!engine) this.skip(); // the runtime lacks WebAssembly SIMD: the loops run (info().notes says why)
+    if (!engine) skipBecause(this, 'no WebAssembly SIMD here: the loops run (gg.deviceInfo(\'cpu\').notes says why)');
   });
 
   it('relu and its gradient: the loop\'s bits, sizes 1 to 4099 with special values; two passes per step', async () => {

@@ -84,7 +84,9 @@ export function setSkipReason(target: Mocha.Runnable | Mocha.Suite | undefined, 
 
 /** Skip the running test with a reason that the summary prints. */
 export function skipBecause(ctx: Mocha.Context, reason: string): never {
-  setSkipReason(ctx.currentTest ?? ctx.test, reason);
+  const r = ctx.currentTest ?? ctx.test;
+  // from a before() hook the whole suite is skipped: the reason goes on the suite
+  setSkipReason((r as { type?: string } | undefined)?.type === 'hook' ? r?.parent : r, reason);
   ctx.skip();
 }
 

@@ -21,6 +21,10 @@ import { Columns, wasmGemm } from '../../src/backend/wasm/gemm.js';
 import { apply } from '../../src/tensor/tensor.js';
 import { rng } from '../helpers/random.js';
 import { expectClose, fixture, goldenTensor, type Golden, type GoldenStep } from '../helpers/compare.js';
+import { skipBecause } from '../helpers/devices.js';
+
+/** Why the WebAssembly paths are absent (the device's notes say the cause). */
+const NO_GEMM = 'no WebAssembly gemm here (gg.deviceInfo(\'cpu\').notes says why)';
 
 /** A module case of test/fixtures/torch_nn.json (make_fixtures.py). */
 interface GoldenModule {
@@ -93,7 +97,7 @@ describe('implicit im2col (cpu device, float32)', function () {
   this.timeout(60_000);
 
   before(function () {
-    if (!gemm || !cpu.wasmGemm) this.skip(); // the path needs the WebAssembly gemm (its reason: gg.deviceInfo('cpu').notes)
+    if (!gemm || !cpu.wasmGemm) skipBecause(this, NO_GEMM);
   });
 
   for (const c of cases) {
@@ -274,7 +278,7 @@ describe('implicit col2im (cpu device, float32): a convolution input gradient as
   this.timeout(60_000);
 
   before(function () {
-    if (!gemm || !cpu.wasmGemm) this.skip();
+    if (!gemm || !cpu.wasmGemm) skipBecause(this, NO_GEMM);
   });
 
   const taken: Case[] = [

@@ -15,7 +15,7 @@
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
-import { forEachDevice } from '../helpers/devices.js';
+import { forEachDevice, skipBecause } from '../helpers/devices.js';
 import { expectClose, fixture, type Tol } from '../helpers/compare.js';
 import { rng } from '../helpers/random.js';
 import { getDevice } from '../../src/backend/registry.js';
@@ -52,7 +52,7 @@ forEachDevice((device) => {
     const dtypes = getDevice(device).dtypes;
     for (const c of cases) {
       it(`${c.name}: output, gradients and node as torch 1.13`, async function () {
-        if (!dtypes.includes(c.dtype)) this.skip();
+        if (!dtypes.includes(c.dtype)) skipBecause(this, `${device} has no ${c.dtype} (docs/notes/dtypes.md)`);
         const opts = { dtype: c.dtype, device, requiresGrad: true };
         const x = gg.tensor(c.x.data, { ...opts, shape: c.x.shape });
         const w = gg.tensor(c.w.data, { ...opts, shape: c.w.shape });
@@ -135,7 +135,7 @@ describe('Linear as addmm: one kernel against the two it replaces (cpu)', () => 
 
 describe('the gemm\'s bias epilogue (float32, cpu)', function () {
   before(function () {
-    if (!wasmGemm()) this.skip();
+    if (!wasmGemm()) skipBecause(this, 'no WebAssembly gemm here (gg.deviceInfo(\'cpu\').notes says why)');
   });
 
   /** out = a·b (batched) + bias, computed as the gemm without bias plus a float32 addition per element. */

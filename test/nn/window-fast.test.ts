@@ -18,6 +18,7 @@ import { CpuDevice } from '../../src/backend/cpu.js';
 import { apply } from '../../src/tensor/tensor.js';
 import { expectClose, values } from '../helpers/compare.js';
 import { rng } from '../helpers/random.js';
+import { skipBecause } from '../helpers/devices.js';
 
 const cpu = getDevice('cpu') as CpuDevice;
 const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
@@ -147,7 +148,7 @@ describe("the cpu device's float32 window passes", function () {
     }
 
     it('2×2 windows that tile the image run in WebAssembly SIMD, bit for bit the JavaScript passes and the IR kernels (rows of 1-14 windows, an offset view, special values in x and g)', async function () {
-      if (!cpu.windowSimd) this.skip(); // no WebAssembly SIMD here: gg.deviceInfo('cpu').notes says why
+      if (!cpu.windowSimd) skipBecause(this, 'no WebAssembly SIMD here (gg.deviceInfo(\'cpu\').notes says why)');
       const simd = cpu.windowSimd;
       const shapes = [[2, 3, 2, 2], [1, 2, 4, 6], [2, 2, 6, 8], [3, 1, 2, 16], [2, 4, 14, 28], [1, 1, 8, 10]];
       for (const [i, shape] of shapes.entries()) {
