@@ -83,6 +83,14 @@ export interface GroupPasses {
    * With `lanes` (and `gradInputLanes` accepting par) in float32 lanes: out = g·A + ((x - s)·B + C).
    */
   gradInput(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array, out: Float32Array, lanes: boolean): boolean;
+  /**
+   * With par = [s, inv, m, S₁, S₂, w, n, eps] per group: `gradSums` and the
+   * lane map of `gradInput` in one pass per group, the lane coefficients
+   * computed from the group's sums in between (normalize.ts's formulas);
+   * returns the sums and the coefficients used, which the caller checks.
+   * Only the WebAssembly engine has it (wasm/norm.ts).
+   */
+  gradFused?(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array, safe: boolean, out: Float32Array): { sums: Float64Array; lanes: Float32Array } | null;
 }
 
 /** The smallest normal float32, 2^-126. */

@@ -9,7 +9,7 @@
  */
 import { CpuDevice } from '../backend/cpu.js';
 import type { DeviceBuffer } from '../backend/device.js';
-import { finishMoments, groupLayout, type GroupInput, type GroupLayout } from '../backend/group-passes.js';
+import { finishMoments, gradInputLanes, groupLayout, type GroupInput, type GroupLayout } from '../backend/group-passes.js';
 import { getDevice } from '../backend/registry.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { forwardActive, tangentOf } from './dual.js';
@@ -61,7 +61,10 @@ function groupParams(dev: CpuDevice, ts: readonly (Tensor | number)[], shape: re
       for (let i = 0; i < groups; i++) par[k * i + j] = t;
       continue;
     }
-    if (t.dtype !== 'float32' || t.device !== dev.name || t.shape.join() !== shape.join()) return null;
+    // a tensor of fewer dims broadcasts from the right (a weight of shape [C, 1, 1] for BatchNorm2d's [1, C, 1, 1])
+    const pad = shape.length - t.shape.length;
+    if (t.dtype !== 'float32' || t.device !== dev.name || pad < 0 || t.shape.join() !== shape.slice(pad).join()) return null;
+    const strides = [...new Array<number>(pad).fill(0), ...t.strides];
     const data = dev.hostData(t.storage.buffer);
     const idx = shape.map(() => 0);
     let at = t.offset;
@@ -69,7 +72,7 @@ function groupParams(dev: CpuDevice, ts: readonly (Tensor | number)[], shape: re
       par[k * i + j] = data[at] as number;
       // the next index, row-major (size-1 dims never move)
       for (let d = shape.length - 1; d >= 0; d--) {
-        const st = t.strides[d] ?? 0;
+        const st = strides[d] ?? 0;
         if ((idx[d] ?? 0) + 1 < (shape[d] ?? 1)) {
           idx[d] = (idx[d] ?? 0) + 1;
           at += st;
@@ -171,4 +174,86 @@ export function fastGradInput(name: string, x: Tensor, g: Tensor, s: Tensor, inv
   if (!par || !xi || !gi) return null;
   const buffer = dev.runHost(name, [x.numel()], 'float32', ([out]) => dev.groupPasses.gradInput(xi, gi, L, par, out as Float32Array, dev.normLanes), true)?.[0];
   return buffer ? x.ownerOf(buffer, x.shape) : null;
+}
+
+/** What `fastGradFused` computed: the two sums, x's gradient, and the lane coefficients its pass used. */
+export interface FusedGrad {
+  readonly sums: [Tensor, Tensor];
+  readonly dx: Tensor;
+  readonly lanes: Float32Array;
+}
+
+/** Fused backward passes run, and those whose coefficients differed from the per-group kernels' (x's gradient then mapped again; for tests). */
+export const fusedGradStats = { runs: 0, misses: 0 };
+
+/**
+ * The normalize backward's Σg, Σg·((x - s)·inv - m) and x's gradient in one
+ * pass per group (`GroupPasses.gradFused`, the WebAssembly engine only),
+ * with S₁, S₂ (the saved sums), w (one value per group, or none), n, eps and
+ * `safe` for the per-group coefficients computed inside the pass. x's
+ * gradient is provisional until `checkFusedGrad` has compared those
+ * coefficients with the per-group kernels'. Null where the fast path, the
+ * float32 lanes or the fused pass (`fastGradFused` off:
+ * `GPUGRAD_FAST_NORM_FUSED=0`) do not apply; the caller then runs the two
+ * passes apart.
+ */
+export function fastGradFused(x: Tensor, g: Tensor, s: Tensor, inv: Tensor, m: Tensor, s1: Tensor, s2: Tensor, w: Tensor | null, dims: readonly number[], n: number, eps: number, safe: boolean): FusedGrad | null {
+  const dev = backwardDevice([x, g, s, inv, m, s1, s2, ...(w ? [w] : [])]);
+  if (!dev || !dev.normFused || !dev.normLanes || !dev.groupPasses.gradFused) return null;
+  const L = layouts(x, g, dims);
+  if (!L) return null;
+  const shape = groupShape(x.shape, dims);
+  const par = groupParams(dev, [s, inv, m, s1, s2, w ?? 1, n, eps], shape, L.groups);
+  const [xi, gi] = [input(dev, x), input(dev, g)];
+  if (!par || !xi || !gi) return null;
+  const G = L.groups;
+  let lanes: Float32Array | null = null;
+  const buffers = dev.runHost(`NormGradFused`, [G, G, x.numel()], 'float32', ([r1, r2, out]) => {
+    const r = dev.groupPasses.gradFused?.(xi, gi, L, par, safe, out as Float32Array);
+    if (!r || !r1 || !r2) return false;
+    for (let i = 0; i < G; i++) {
+      r1[i] = r.sums[2 * i] as number;
+      r2[i] = r.sums[2 * i + 1] as number;
+    }
+    lanes = r.lanes;
+    return true;
+  }, true);
+  if (!buffers || !lanes) return null;
+  fusedGradStats.runs++;
+  const [b1, b2, bd] = buffers as [DeviceBuffer, DeviceBuffer, DeviceBuffer];
+  return { sums: [x.ownerOf(b1, shape), x.ownerOf(b2, shape)], dx: x.ownerOf(bd, x.shape), lanes };
+}
+
+/**
+ * x's gradient from a fused pass, once its lane coefficients are checked
+ * against those of the per-group kernels' wi, P and Q (`gradInputLanes`, as
+ * `fastGradInput` would map them): the same bits, the fused dx stands;
+ * otherwise (a different rounding, or coefficients that take the double
+ * map) x's gradient is mapped again over the same array as `fastGradInput`
+ * maps it, so the result is always `fastGradInput`'s. Null (the fused dx
+ * disposed) where that second map cannot run: the caller runs the IR.
+ */
+export function checkFusedGrad(fused: FusedGrad, x: Tensor, g: Tensor, s: Tensor, inv: Tensor, wi: Tensor, P: Tensor, Q: Tensor, dims: readonly number[]): Tensor | null {
+  const dev = backwardDevice([x, g, s, inv, wi, P, Q]);
+  const L = dev ? layouts(x, g, dims) : null;
+  const par = dev && L ? groupParams(dev, [s, inv, wi, P, Q], groupShape(x.shape, dims), L.groups) : null;
+  if (dev && L && par) {
+    const want = dev.normLanes ? gradInputLanes(par, L.groups) : null;
+    if (want && sameBits(want, fused.lanes)) return fused.dx;
+    fusedGradStats.misses++;
+    const [xi, gi] = [input(dev, x), input(dev, g)];
+    // NOTE: writes the array of a buffer made by this backward, which nothing else has read yet
+    const out = dev.hostData(fused.dx.storage.buffer);
+    if (xi && gi && out instanceof Float32Array && dev.groupPasses.gradInput(xi, gi, L, par, out, dev.normLanes)) return fused.dx;
+  }
+  fused.dx.dispose();
+  return null;
+}
+
+/** Whether two float32 arrays hold the same bits. */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const [ia, ib] = [new Int32Array(a.buffer, a.byteOffset, a.length), new Int32Array(b.buffer, b.byteOffset, b.length)];
+  for (let i = 0; i < ia.length; i++) if (ia[i] !== ib[i]) return false;
+  return true;
 }

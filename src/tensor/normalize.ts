@@ -36,7 +36,7 @@ import { fusedMap } from '../backend/fusion.js';
 import { getDevice } from '../backend/registry.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { fx } from './fuse.js';
-import { fastGradInput, fastGradSums, fastOutput } from './normalize-fast.js';
+import { checkFusedGrad, fastGradFused, type FusedGrad, fastGradInput, fastGradSums, fastOutput } from './normalize-fast.js';
 import { broadcastStrides, contiguousStrides, type Shape } from './shape.js';
 import { Storage } from './storage.js';
 import type { Tensor } from './tensor.js';
@@ -187,9 +187,12 @@ export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: Backward
   let r1: Tensor | null = null;
   let r2: Tensor | null = null;
   let wr = false;
+  let fused: FusedGrad | null = null;
   if (joined) {
     // the cpu device's float32 fast path: both sums in one pass (tensor/normalize-fast.ts)
-    const both = needX || (needB && needW) ? fastGradSums(x, g, s, inv, m, dims) : null;
+    // with x's gradient too when both are wanted: one pass per group (checked below, `checkFusedGrad`)
+    fused = needX ? fastGradFused(x, g, s, inv, m, s1, s2, w, dims, n, a.eps, a.safe) : null;
+    const both = fused ? fused.sums : needX || (needB && needW) ? fastGradSums(x, g, s, inv, m, dims) : null;
     const sg = both ? both[0] : needX || needB ? g.sum(dims, true) : null;
     const sgc = both ? both[1] : needX || needW ? x.fused([s, inv, m, g], { expr: mul(fx.in(4), xc), dims, kind: 'sum', name: `${a.name}GradCentredSum` }) : null;
     // dw = Σ g·(c - m)·istd, db = Σ g
@@ -226,7 +229,7 @@ export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: Backward
     const gw = w && !joined ? g.mul(w) : g;
     const expr = mul(add(add(mul(fx.in(3), fx.in(4)), fx.in(5)), mul(fx.in(6), centred(0))), fx.in(2));
     // the cpu device's float32 fast path: the same formula as one SIMD loop (tensor/normalize-fast.ts)
-    const fast = gw === g ? fastGradInput(`${a.name}GradInput`, x, g, s, inv, wi, P, Q, dims) : null;
+    const fast = fused ? checkFusedGrad(fused, x, g, s, inv, wi, P, Q, dims) : gw === g ? fastGradInput(`${a.name}GradInput`, x, g, s, inv, wi, P, Q, dims) : null;
     out[0] = fast ?? mapOf(x, [s, inv, gw, wi, P, Q], expr, `${a.name}GradInput`);
   }
   return out;

@@ -16,6 +16,7 @@ import { finishMoments, gradInputLanes, groupLayout, jsPasses, outputLanes, type
 import { moments } from '../../src/nn/norm/functional.js';
 import { normDeadlineMs, openWasmNorm, type WasmNorm } from '../../src/backend/wasm/norm.js';
 import { platform } from '../../src/backend/platform/platform.js';
+import { fusedGradStats } from '../../src/tensor/normalize-fast.js';
 import { expectClose, fixture, type Golden, type Tol } from '../helpers/compare.js';
 
 type T = gg.Tensor;
@@ -546,7 +547,8 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
         const x = gg.tensor(Float32Array.from(c.x.data), { shape: c.x.shape, requiresGrad: true });
         const y = gg.nn.functional.batchNorm(x, null, null, gg.tensor(Float32Array.from(c.weight.data)), gg.tensor(Float32Array.from(c.bias.data)), true);
         const names = await kernels(() => y.backward(gg.tensor(Float32Array.from(c.gy.data), { shape: c.gy.shape })));
-        expect(names).to.include('NativeBatchNormGradInput');
+        // x's gradient maps alone or with the sums in one pass (`fastGradFused`, its lanes checked)
+        expect(names.some((k) => k === 'NativeBatchNormGradInput' || k === 'NormGradFused')).to.equal(true);
         const worst = (a: ArrayLike<number>, want: number[]): number => want.reduce((m, w, i) => Math.max(m, Math.abs((a[i] as number) - w)), 0);
         const big = (a: number[]): number => Math.max(...a.map(Math.abs));
         const [y32, dx32] = [await y.data(), await (x.grad as T).data()];
@@ -642,8 +644,10 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
         const names = await kernels(() => y.backward(gg.tensor(wave(size(shape), 4), { shape })));
         return { names, gw: Array.from(await (w.grad as T).data()), gb: Array.from(await (b.grad as T).data()) };
       }, passes);
-      expect(fast.names).to.include('NormGradSums');
+      // the sums run alone (JavaScript) or with x's gradient in one pass (WebAssembly, `fastGradFused`)
+      expect(fast.names.filter((k) => k === 'NormGradSums' || k === 'NormGradFused')).to.have.length(1);
       expect(ir.names).to.not.include('NormGradSums');
+      expect(ir.names).to.not.include('NormGradFused');
       if (passes === jsPasses) expect(fast.gb).to.deep.equal(ir.gb);
       else expectClose(fast.gb, ir.gb, { rtol: 1e-6, atol: 1e-6 }, 'grad of bias');
       expectClose(fast.gw, ir.gw, { rtol: 1e-5, atol: 1e-6 }, 'grad of weight');
@@ -661,6 +665,45 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
         return [Array.from(await y.data()), Array.from(await (x.grad as T).data())].map((a) => a.map((v) => (Number.isNaN(v) ? 'NaN' : v)));
       }, passes);
       expect(fast).to.deep.equal(ir);
+    });
+
+    it('the backward\'s sums and x\'s gradient in one pass per group (gradFused32): the two passes\' values bit for bit, coefficients checked, misses mapped again', async function () {
+      if (!wasmPasses.gradFused) this.skip(); // the JavaScript passes have no fused pass
+      const bits = (a: Float32Array): number[] => Array.from(new Int32Array(a.buffer, a.byteOffset, a.length));
+      const cases: [string, number[], number, number, boolean][] = [
+        ['BatchNorm2d with weight', [5, 6, 7, 9], 3, 0.3, true],
+        ['BatchNorm2d without weight', [5, 6, 7, 9], 3, 0.3, false],
+        ['BatchNorm2d, 1e20 (the double map: coefficients not normal in float32)', [4, 6, 5, 7], 1e20, 5e19, true],
+        ['BatchNorm2d, 1e-20', [4, 6, 5, 7], 1e-20, 0, true],
+        ['BatchNorm2d, split over threads', [16, 8, 24, 24], 2, 0.5, true],
+      ];
+      for (const [name, shape, scale, shift, affine] of cases) {
+        const run = async (fused: boolean): Promise<{ out: number[][]; names: string[]; runs: number; misses: number }> => {
+          const was = cpu.normFused;
+          const [r0, m0] = [fusedGradStats.runs, fusedGradStats.misses];
+          try {
+            cpu.normFused = fused;
+            const bn = new gg.nn.BatchNorm2d(shape[1] as number, { affine });
+            const x = gg.tensor(wave(size(shape), 2, scale, shift), { shape, dtype: 'float32', requiresGrad: true });
+            const y = bn.forward(x) as T;
+            const names = await kernels(() => y.backward(gg.tensor(wave(size(shape), 5), { shape })));
+            const out = [bits(await (x.grad as T).data() as Float32Array)];
+            for (const p of bn.parameters()) out.push(bits(await (p.grad as T).data() as Float32Array));
+            return { out, names, runs: fusedGradStats.runs - r0, misses: fusedGradStats.misses - m0 };
+          } finally {
+            cpu.normFused = was;
+          }
+        };
+        const on = await run(true);
+        const off = await run(false);
+        expect(on.out, name).to.deep.equal(off.out);
+        expect(on.names, name).to.include('NormGradFused');
+        expect(on.names, name).to.not.include('NativeBatchNormGradInput');
+        expect(off.names, name).to.include.members(['NormGradSums', 'NativeBatchNormGradInput']);
+        expect([on.runs, off.runs], name).to.deep.equal([1, 0]);
+        // the pass's own coefficients are the per-group kernels' where the lanes run; the double map is a miss
+        expect(on.misses, name).to.equal(scale === 1e20 ? 1 : 0);
+      }
     });
 
     it('a recorded double backward (createGraph) gives the IR\'s second derivatives', async () => {

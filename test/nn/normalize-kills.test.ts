@@ -200,18 +200,23 @@ describe('normalize primitive: its whole kernel plan, by which inputs require gr
     const dtype = name.includes('float32') ? ('float32' as const) : ('float64' as const);
     it(name, async () => {
       // the host loops are the default; GPUGRAD_FAST_NORM=0 turns them off for a whole run
-      const was = cpu.fastNorm;
+      const was = [cpu.fastNorm, cpu.normFused] as const;
       cpu.fastNorm = true;
       try {
+        cpu.normFused = false;
         await plans(name, c, dtype);
+        // the WebAssembly engine: x's gradient with the backward's sums, one pass per group (`fastGradFused`)
+        cpu.normFused = true;
+        if (cpu.groupPasses.gradFused && cpu.normLanes) await plans(name, c, dtype, true);
       } finally {
-        cpu.fastNorm = was;
+        [cpu.fastNorm, cpu.normFused] = was;
       }
     });
   }
 
-  async function plans(name: string, c: Plan, dtype: 'float32' | 'float64'): Promise<void> {
-    for (const [key, want] of Object.entries(c.plans)) {
+  async function plans(name: string, c: Plan, dtype: 'float32' | 'float64', fused = false): Promise<void> {
+    for (const [key, planned] of Object.entries(c.plans)) {
+      const want = fused && /^x/.test(key) ? planned.replace('NormGradSums 6 host', 'NormGradFused 66 host').replace(', @GradInput 60 host', '') : planned;
       const which = key.replace('cg ', '');
       const mk = (shape: number[], seed: number, rg: boolean): gg.Tensor => gg.tensor(wave(size(shape), seed), { shape, dtype, requiresGrad: rg });
       const x = mk(c.x, 1, which.includes('x'));

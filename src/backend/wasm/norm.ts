@@ -33,11 +33,12 @@ interface NormExports {
   gradInput(x: number, g: number, dx: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
   output32(x: number, y: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
   gradInput32(x: number, g: number, dx: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
+  gradFused32(x: number, g: number, dx: number, outer: number, groups: number, inner: number, par: number, out: number, safe: number, g0: number, g1: number): void;
   sumChunks(x: number, n: number, chunk: number, out: number, c0: number, c1: number): void;
 }
 
 /** The exports a worker may be asked to run (their names, as threads.ts posts them). */
-const PASSES = ['moments', 'gradSums', 'output', 'gradInput', 'output32', 'gradInput32', 'sumChunks'] as const;
+const PASSES = ['moments', 'gradSums', 'output', 'gradInput', 'output32', 'gradInput32', 'gradFused32', 'sumChunks'] as const;
 type Pass = (typeof PASSES)[number];
 
 /** The memory's maximum in pages (norm.wat's import): 2 GiB. */
@@ -440,6 +441,38 @@ export class WasmNorm implements GroupPasses {
     if (!this.run(f ? 'gradInput32' : 'gradInput', [xa, ga, da, L.outer, L.groups, L.inner, this.par], L.groups, 3 * n)) return false;
     this.copyOut(c, out, n);
     return true;
+  }
+
+  /**
+   * The backward's sums and x's gradient in one pass (norm.wat, `gradFused32`):
+   * with par = [s, inv, m, S₁, S₂, w, n, eps] per group, each group's Σg and
+   * Σg·(c - m) as `gradSums` computes them, then its lane coefficients from
+   * them (normalize.ts's per-group formulas) and its dx as `gradInput32`,
+   * into `out`. Returns [Σg, Σg·(c - m)] per group (2 per group) and the
+   * lane coefficients it used ([s, A, B, C] per group), which the caller
+   * checks against the per-group kernels' (`gradInputLanes`); null where the
+   * pass cannot run.
+   */
+  gradFused(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array, safe: boolean, out: Float32Array): { sums: Float64Array; lanes: Float32Array } | null {
+    const n = L.outer * L.groups * L.inner;
+    const G = L.groups;
+    if (!this.reserve(Math.max(x.data.length, g.data.length, n), 12 * G)) return null;
+    const [xa, a] = this.input(x, []);
+    const [ga, b] = this.input(g, [a]);
+    const [da, c] = this.outputAt(out, [a, b]);
+    const p = this.par;
+    const o = p + 64 * G;
+    this.f64.set(par, p / 8);
+    if (!this.run('gradFused32', [xa, ga, da, L.outer, G, L.inner, p, o, safe ? 1 : 0], G, 3 * n)) return null;
+    this.copyOut(c, out, n);
+    const sums = new Float64Array(2 * G);
+    const lanes = new Float32Array(4 * G);
+    for (let i = 0; i < G; i++) {
+      sums[2 * i] = this.f64[o / 8 + 4 * i] as number;
+      sums[2 * i + 1] = this.f64[o / 8 + 4 * i + 1] as number;
+      lanes.set(this.f32.subarray(o / 4 + 8 * i + 4, o / 4 + 8 * i + 8), 4 * i);
+    }
+    return { sums, lanes };
   }
 
   /**

@@ -365,7 +365,151 @@
         (local.set $gi (i32.add (local.get $gi) (i32.const 1)))
         (br $groups))))
 
-  ;; Partial sums of a float32 array in double (wasm/norm.ts, `sum`): for each chunk c in
+;; x's gradient with its sums in one pass per group (wasm/norm.ts, `gradFused`):
+  ;; per group, first the backward's sums exactly as `gradSums` (Σg and Σ g·(c - m),
+  ;; two doubles at out + 32·gi), then, from them, the per-group coefficients of
+  ;; normalize.ts's backward (its per-group kernels' formulas, in double, rounded
+  ;; to float32 where those kernels store float32 tensors) and the lane coefficients
+  ;; (s, A, B, C) of `gradInput32` (four floats at out + 32·gi + 16), then dx as
+  ;; `gradInput32` while the group's x and g are still in cache. par holds eight
+  ;; doubles per group at par + 64·gi: s, inv, m (the rounded mean `gradSums` takes),
+  ;; S₁, S₂, w (1 without a weight), n, eps; $safe is the primitive's `safe`.
+  ;; The caller checks the coefficients against the per-group kernels' own and
+  ;; runs `gradInput32` again where they differ, so dx never depends on this copy
+  ;; of the formulas being exact (docs/notes/architecture.md).
+  (func (export "gradFused32") (param $x i32) (param $g i32) (param $dx i32) (param $outer i32) (param $groups i32) (param $inner i32) (param $par i32) (param $out i32) (param $safe i32) (param $g0 i32) (param $g1 i32)
+    (local $gi i32) (local $o i32) (local $p i32) (local $q i32) (local $vend i32) (local $end i32) (local $stride i32) (local $base i32) (local $dg i32) (local $dd i32)
+    (local $s f64) (local $inv f64) (local $m f64) (local $sv v128)
+    (local $v v128) (local $w v128) (local $gl v128) (local $gh v128)
+    (local $a1 v128) (local $b1 v128) (local $a2 v128) (local $b2 v128)
+    (local $gs f64) (local $t1 f64) (local $t2 f64) (local $sg f64) (local $sgc f64)
+    (local $wt f64) (local $n f64) (local $mm f64) (local $d f64) (local $ve f64) (local $nz f64) (local $sq f64) (local $rs f64) (local $istd f64)
+    (local $R1 f64) (local $R2 f64) (local $gq f64) (local $dve f64) (local $ddv f64) (local $pp f64) (local $qq f64) (local $wi f64)
+    (local $sf f32) (local $a f32) (local $b f32) (local $c f32) (local $av v128) (local $bv v128) (local $cv v128)
+    (local.set $stride (i32.shl (i32.mul (local.get $groups) (local.get $inner)) (i32.const 2)))
+    (local.set $dg (i32.sub (local.get $g) (local.get $x)))
+    (local.set $dd (i32.sub (local.get $dx) (local.get $x)))
+    (local.set $gi (local.get $g0))
+    (block $gdone
+      (loop $groups
+        (br_if $gdone (i32.ge_u (local.get $gi) (local.get $g1)))
+        (local.set $base (i32.add (local.get $x) (i32.shl (i32.mul (local.get $gi) (local.get $inner)) (i32.const 2))))
+        (local.set $q (i32.add (local.get $par) (i32.shl (local.get $gi) (i32.const 6))))
+        (local.set $s (f64.load (local.get $q)))
+        (local.set $inv (f64.load offset=8 (local.get $q)))
+        (local.set $m (f64.load offset=16 (local.get $q)))
+        (local.set $sv (f64x2.splat (local.get $s)))
+        (local.set $a1 (v128.const f64x2 0 0))
+        (local.set $b1 (v128.const f64x2 0 0))
+        (local.set $a2 (v128.const f64x2 0 0))
+        (local.set $b2 (v128.const f64x2 0 0))
+        (local.set $t1 (f64.const 0))
+        (local.set $t2 (f64.const 0))
+        (local.set $o (i32.const 0))
+        (block $odone
+          (loop $runs
+            (br_if $odone (i32.ge_u (local.get $o) (local.get $outer)))
+            (local.set $p (i32.add (local.get $base) (i32.mul (local.get $o) (local.get $stride))))
+            (local.set $end (i32.add (local.get $p) (i32.shl (local.get $inner) (i32.const 2))))
+            (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $inner) (i32.const -4)) (i32.const 2))))
+            (block $vdone
+              (loop $vec
+                (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
+                (local.set $v (v128.load (local.get $p)))
+                (local.set $w (v128.load (i32.add (local.get $p) (local.get $dg))))
+                (local.set $gl (f64x2.promote_low_f32x4 (local.get $w)))
+                (local.set $gh (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $w) (local.get $w))))
+                (local.set $a1 (f64x2.add (local.get $a1) (local.get $gl)))
+                (local.set $b1 (f64x2.add (local.get $b1) (local.get $gh)))
+                (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $gl) (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $sv)))))
+                (local.set $b2 (f64x2.add (local.get $b2) (f64x2.mul (local.get $gh)
+                  (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $sv)))))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                (br $vec)))
+            (block $sdone
+              (loop $scalar
+                (br_if $sdone (i32.ge_u (local.get $p) (local.get $end)))
+                (local.set $gs (f64.promote_f32 (f32.load (i32.add (local.get $p) (local.get $dg)))))
+                (local.set $t1 (f64.add (local.get $t1) (local.get $gs)))
+                (local.set $t2 (f64.add (local.get $t2) (f64.mul (local.get $gs) (f64.sub (f64.promote_f32 (f32.load (local.get $p))) (local.get $s)))))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $scalar)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $runs)))
+        (local.set $a1 (f64x2.add (local.get $a1) (local.get $b1)))
+        (local.set $a2 (f64x2.add (local.get $a2) (local.get $b2)))
+        (local.set $p (i32.add (local.get $out) (i32.shl (local.get $gi) (i32.const 5))))
+        (local.set $sg (f64.add (local.get $t1) (f64.add (f64x2.extract_lane 0 (local.get $a1)) (f64x2.extract_lane 1 (local.get $a1)))))
+        (f64.store (local.get $p) (local.get $sg))
+        (local.set $sgc
+          (f64.sub (f64.mul (local.get $inv) (f64.add (local.get $t2) (f64.add (f64x2.extract_lane 0 (local.get $a2)) (f64x2.extract_lane 1 (local.get $a2)))))
+            (f64.mul (local.get $m) (local.get $sg))))
+        (f64.store offset=8 (local.get $p) (local.get $sgc))
+        ;; the per-group kernels (normalize.ts: statistics, then the backward's chain), inputs
+        ;; S₁, S₂, inv, then Σg and Σg·(c - m) as float32 tensors, times w
+        (local.set $wt (f64.load offset=40 (local.get $q)))
+        (local.set $n (f64.load offset=48 (local.get $q)))
+        (local.set $R1 (f64.mul (f64.promote_f32 (f32.demote_f64 (local.get $sg))) (local.get $wt)))
+        (local.set $R2 (f64.mul (f64.promote_f32 (f32.demote_f64 (local.get $sgc))) (local.get $wt)))
+        (local.set $mm (f64.div (f64.load offset=24 (local.get $q)) (local.get $n)))
+        (local.set $d (f64.sub (f64.div (f64.load offset=32 (local.get $q)) (local.get $n)) (f64.mul (local.get $mm) (local.get $mm))))
+        ;; v = d unless d < 0 (NaN kept), ve = v + inv·inv·eps
+        (local.set $ve (f64.add (select (f64.const 0) (local.get $d) (f64.lt (local.get $d) (f64.const 0)))
+          (f64.mul (f64.mul (local.get $inv) (local.get $inv)) (f64.load offset=56 (local.get $q)))))
+        (local.set $nz (select (f64.const 1) (f64.const 0) (f64.ne (local.get $ve) (f64.const 0))))
+        (local.set $sq (f64.sqrt (select (select (local.get $ve) (f64.const 1) (f64.ne (local.get $nz) (f64.const 0))) (local.get $ve) (local.get $safe))))
+        (local.set $rs (f64.div (f64.const 1) (local.get $sq)))
+        (local.set $istd (select (f64.mul (local.get $rs) (local.get $nz)) (local.get $rs) (local.get $safe)))
+        (local.set $gq (f64.neg (f64.mul (select (f64.mul (local.get $R2) (local.get $nz)) (local.get $R2) (local.get $safe)) (f64.div (local.get $rs) (local.get $sq)))))
+        (local.set $dve (f64.div (local.get $gq) (f64.mul (local.get $sq) (f64.const 2))))
+        (if (i32.and (local.get $safe) (f64.eq (local.get $nz) (f64.const 0))) (then (local.set $dve (f64.const 0))))
+        (local.set $ddv (select (f64.const 0) (local.get $dve) (f64.lt (local.get $d) (f64.const 0))))
+        (local.set $pp (f64.div (f64.sub (f64.neg (f64.mul (local.get $istd) (local.get $R1)))
+          (f64.add (f64.mul (local.get $ddv) (local.get $mm)) (f64.mul (local.get $ddv) (local.get $mm)))) (local.get $n)))
+        (local.set $qq (f64.mul (f64.div (local.get $ddv) (local.get $n)) (f64.const 2)))
+        (local.set $wi (f64.mul (local.get $istd) (local.get $wt)))
+        ;; the lane coefficients as group-passes.ts's gradInputLanes: A = wi·inv, B = Q·inv·inv, C = P·inv
+        (local.set $sf (f32.demote_f64 (local.get $s)))
+        (local.set $a (f32.demote_f64 (f64.mul (f64.promote_f32 (f32.demote_f64 (local.get $wi))) (local.get $inv))))
+        (local.set $b (f32.demote_f64 (f64.mul (f64.mul (f64.promote_f32 (f32.demote_f64 (local.get $qq))) (local.get $inv)) (local.get $inv))))
+        (local.set $c (f32.demote_f64 (f64.mul (f64.promote_f32 (f32.demote_f64 (local.get $pp))) (local.get $inv))))
+        (f32.store offset=16 (local.get $p) (local.get $sf))
+        (f32.store offset=20 (local.get $p) (local.get $a))
+        (f32.store offset=24 (local.get $p) (local.get $b))
+        (f32.store offset=28 (local.get $p) (local.get $c))
+        (local.set $sv (f32x4.splat (local.get $sf)))
+        (local.set $av (f32x4.splat (local.get $a)))
+        (local.set $bv (f32x4.splat (local.get $b)))
+        (local.set $cv (f32x4.splat (local.get $c)))
+        (local.set $o (i32.const 0))
+        (block $odone
+          (loop $runs
+            (br_if $odone (i32.ge_u (local.get $o) (local.get $outer)))
+            (local.set $p (i32.add (local.get $base) (i32.mul (local.get $o) (local.get $stride))))
+            (local.set $end (i32.add (local.get $p) (i32.shl (local.get $inner) (i32.const 2))))
+            (local.set $vend (i32.add (local.get $p) (i32.shl (i32.and (local.get $inner) (i32.const -4)) (i32.const 2))))
+            (block $vdone
+              (loop $vec
+                (br_if $vdone (i32.ge_u (local.get $p) (local.get $vend)))
+                (v128.store (i32.add (local.get $p) (local.get $dd))
+                  (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $dg))) (local.get $av))
+                    (f32x4.add (f32x4.mul (f32x4.sub (v128.load (local.get $p)) (local.get $sv)) (local.get $bv)) (local.get $cv))))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                (br $vec)))
+            (block $sdone
+              (loop $scalar
+                (br_if $sdone (i32.ge_u (local.get $p) (local.get $end)))
+                (f32.store (i32.add (local.get $p) (local.get $dd))
+                  (f32.add (f32.mul (f32.load (i32.add (local.get $p) (local.get $dg))) (local.get $a))
+                    (f32.add (f32.mul (f32.sub (f32.load (local.get $p)) (local.get $sf)) (local.get $b)) (local.get $c))))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $scalar)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $runs)))
+        (local.set $gi (i32.add (local.get $gi) (i32.const 1)))
+        (br $groups))))
+
+    ;; Partial sums of a float32 array in double (wasm/norm.ts, `sum`): for each chunk c in
   ;; [c0, c1), Σ x[c·chunk .. min(n, (c + 1)·chunk)) as a double at out + 8·c. Four
   ;; double-pair accumulators, eight floats a step (each float widened exactly),
   ;; added as (a0 + a1) + (a2 + a3), lane 0 + lane 1, then the tail in order.
