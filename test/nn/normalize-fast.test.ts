@@ -17,6 +17,7 @@ import { moments } from '../../src/nn/norm/functional.js';
 import { normDeadlineMs, openWasmNorm, type WasmNorm } from '../../src/backend/wasm/norm.js';
 import { platform } from '../../src/backend/platform/platform.js';
 import { fusedGradStats } from '../../src/tensor/normalize-fast.js';
+import { skipBecause } from '../helpers/devices.js';
 import { expectClose, fixture, type Golden, type Tol } from '../helpers/compare.js';
 
 type T = gg.Tensor;
@@ -668,7 +669,7 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
     });
 
     it('the backward\'s sums and x\'s gradient in one pass per group (gradFused32): the two passes\' values bit for bit, coefficients checked, misses mapped again', async function () {
-      if (!wasmPasses.gradFused) this.skip(); // the JavaScript passes have no fused pass
+      if (!wasmPasses.gradFused) skipBecause(this, 'no WebAssembly SIMD here: the JavaScript passes have no fused pass (gg.deviceInfo(\'cpu\').notes says why)');
       const bits = (a: Float32Array): number[] => Array.from(new Int32Array(a.buffer, a.byteOffset, a.length));
       const cases: [string, number[], number, number, boolean][] = [
         ['BatchNorm2d with weight', [5, 6, 7, 9], 3, 0.3, true],
