@@ -22,6 +22,7 @@ import { apply } from '../../src/tensor/tensor.js';
 import { rng } from '../helpers/random.js';
 import { expectClose, fixture, goldenTensor, type Golden, type GoldenStep } from '../helpers/compare.js';
 import { skipBecause } from '../helpers/devices.js';
+import { onThenOff } from '../helpers/switches.js';
 
 /** Why the WebAssembly paths are absent (the device's notes say the cause). */
 const NO_GEMM = 'no WebAssembly gemm here (gg.deviceInfo(\'cpu\').notes says why)';
@@ -39,19 +40,8 @@ interface GoldenModule {
 const cpu = getDevice('cpu') as CpuDevice;
 const gemm = wasmGemm();
 
-/** `fn` with implicit columns on and then off (the im2col kernel), restoring the setting. */
-async function both<R>(fn: () => Promise<R>): Promise<[R, R]> {
-  const was = cpu.implicitIm2col;
-  try {
-    cpu.implicitIm2col = true;
-    const fast = await fn();
-    cpu.implicitIm2col = false;
-    const ir = await fn();
-    return [fast, ir];
-  } finally {
-    cpu.implicitIm2col = was;
-  }
-}
+/** `fn` with implicit columns (the im2col kernel when off) on and then off, restoring the setting. */
+const both = <R>(fn: () => Promise<R>): Promise<[R, R]> => onThenOff(cpu, 'implicitIm2col', fn);
 
 /** Equal as float32 bit patterns (NaN equal to NaN, +0 not equal to -0). */
 function expectSame(a: ArrayLike<number>, b: ArrayLike<number>, label: string): void {
@@ -250,19 +240,8 @@ describe('implicit im2col (cpu device, float32)', function () {
   });
 });
 
-/** `fn` with the implicit col2im on and then off (the product, then col2im), restoring the setting. */
-async function bothCol2im<R>(fn: () => Promise<R>): Promise<[R, R]> {
-  const was = cpu.implicitCol2im;
-  try {
-    cpu.implicitCol2im = true;
-    const fast = await fn();
-    cpu.implicitCol2im = false;
-    const ir = await fn();
-    return [fast, ir];
-  } finally {
-    cpu.implicitCol2im = was;
-  }
-}
+/** `fn` with the implicit col2im (the product, then col2im, when off) on and then off, restoring the setting. */
+const bothCol2im = <R>(fn: () => Promise<R>): Promise<[R, R]> => onThenOff(cpu, 'implicitCol2im', fn);
 
 /** |a - b| <= atol + rtol·|b| everywhere (NaN where the other is NaN). */
 function expectNear(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number, label: string): void {

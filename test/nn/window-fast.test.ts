@@ -19,23 +19,13 @@ import { apply } from '../../src/tensor/tensor.js';
 import { expectClose, values } from '../helpers/compare.js';
 import { rng } from '../helpers/random.js';
 import { skipBecause } from '../helpers/devices.js';
+import { onThenOff } from '../helpers/switches.js';
 
 const cpu = getDevice('cpu') as CpuDevice;
 const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
-/** `fn` with the passes on and then off (the IR kernels), restoring the setting. */
-async function both<R>(fn: () => Promise<R>): Promise<[R, R]> {
-  const was = cpu.fastWindows;
-  try {
-    cpu.fastWindows = true;
-    const fast = await fn();
-    cpu.fastWindows = false;
-    const ir = await fn();
-    return [fast, ir];
-  } finally {
-    cpu.fastWindows = was;
-  }
-}
+/** `fn` with the window passes (the IR kernels when off) on and then off, restoring the setting. */
+const both = <R>(fn: () => Promise<R>): Promise<[R, R]> => onThenOff(cpu, 'fastWindows', fn);
 
 /** Names of the kernels `fn` runs. */
 async function kernels(fn: () => unknown): Promise<string[]> {
