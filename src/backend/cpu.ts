@@ -628,11 +628,20 @@ export class CpuDevice extends Device {
     const r0 = g.batch.length;
     const [sam, sak] = [g.a.strides[r0] ?? 0, g.a.strides[r0 + 1] ?? 0];
     const a2 = new Float32Array(cg * kk);
+    let finite = true;
     for (let c = 0; c < cg; c++) {
       for (let co = 0; co < g.k; co++) {
-        for (let t = 0; t < taps; t++) a2[c * kk + co * taps + t] = a[g.a.offset + (c * taps + (taps - 1 - t)) * sam + co * sak] as number;
+        for (let t = 0; t < taps; t++) {
+          const v = a[g.a.offset + (c * taps + (taps - 1 - t)) * sam + co * sak] as number;
+          finite &&= Number.isFinite(v);
+          a2[c * kk + co * taps + t] = v;
+        }
       }
     }
+    // The transposed convolution also multiplies the weight by the zeros around G that col2im
+    // never reads: with an inf or NaN weight that adds 0·inf = NaN to pixels the product-then-col2im
+    // leaves finite (PyTorch too), so such a weight takes that path (docs/notes/architecture.md, "Implicit col2im").
+    if (!finite) return false;
     const at = (xs: readonly number[], d: number, one: number): number => (r === 2 ? (xs[d] ?? one) : d === 0 ? one : (xs[0] ?? one));
     const kh = at(geom.kernel, 0, 1);
     const kw = at(geom.kernel, 1, 1);

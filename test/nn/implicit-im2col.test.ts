@@ -22,6 +22,7 @@ import { apply } from '../../src/tensor/tensor.js';
 import { rng } from '../helpers/random.js';
 import { expectClose, fixture, goldenTensor, type Golden, type GoldenStep } from '../helpers/compare.js';
 import { skipBecause } from '../helpers/devices.js';
+import { decode, type FixtureNumber } from '../helpers/special.js';
 import { onThenOff } from '../helpers/switches.js';
 
 /** Why the WebAssembly paths are absent (the device's notes say the cause). */
@@ -374,3 +375,39 @@ describe('implicit col2im (cpu device, float32): a convolution input gradient as
   });
 });
 
+
+describe('implicit col2im steps aside for a weight holding inf or NaN (PyTorch goldens, test/fixtures/torch_conv_special.json)', function () {
+  before(function () {
+    if (!gemm || !cpu.wasmGemm) skipBecause(this, NO_GEMM);
+  });
+
+  interface SpecialCase {
+    name: string;
+    dim: 1 | 2;
+    x: { shape: number[]; data: FixtureNumber[] };
+    w: { shape: number[]; data: FixtureNumber[] };
+    padding: number;
+    dilation: number;
+    grad: { shape: number[]; data: FixtureNumber[] };
+  }
+  const cases = fixture<{ cases: SpecialCase[] }>('torch_conv_special.json').cases;
+  for (const c of cases) {
+    it(`${c.name}: x's gradient is PyTorch's (the zeros around G are never multiplied by the weight)`, async () => {
+      const [fast, ir] = await bothCol2im(async () => {
+        const x = gg.tensor(c.x.data.map(decode), { shape: c.x.shape, requiresGrad: true });
+        const w = gg.tensor(c.w.data.map(decode), { shape: c.w.shape });
+        const opts = { padding: c.padding, dilation: c.dilation };
+        (c.dim === 2 ? F.conv2d(x, w, null, opts) : F.conv1d(x, w, null, opts)).sum().backward();
+        return Array.from(await x.grad!.data());
+      });
+      const want = c.grad.data.map(decode);
+      for (const got of [fast, ir]) {
+        got.forEach((v, i) => {
+          const e = want[i] as number;
+          const ok = Number.isFinite(e) ? Math.abs(v - e) <= 1e-6 * (1 + Math.abs(e)) : Object.is(v, e);
+          expect(ok, `${c.name}[${i}]: got ${v}, torch ${e}`).to.equal(true);
+        });
+      }
+    });
+  }
+});
