@@ -72,13 +72,16 @@ describe('norm functionals: non-float weight, bias, running statistics refused w
   });
   for (const [key, msg] of cases) {
     it(`${key}: ${msg}`, async () => {
-      const [mode, dtype, given, ints] = key.split('/') as [string, 'float32' | 'float64', string, string];
-      const x = gg.tensor(Array.from({ length: 24 }, (_, i) => i / 7), { shape: [2, 3, 4], dtype });
+      // the input's dtype; 'none': no integer parameter (an integer input, float32 parameters)
+      const [mode, dtype, given, ints] = key.split('/') as [string, 'float32' | 'float64' | 'int64' | 'int32', string, string];
+      const integral = dtype === 'int64' || dtype === 'int32';
+      const x = gg.tensor(Array.from({ length: 24 }, (_, i) => (integral ? i % 5 : i / 7)), { shape: [2, 3, 4], dtype });
       const c = mode === 'ln' ? 4 : 3;
+      const float = integral ? 'float32' : dtype;
       const param = (k: string): gg.Tensor | null => {
         if (!given.includes(k)) return null;
         if (ints === 'int32' && k === 'W') return gg.ones([c], { dtype: 'int32' });
-        return ints.includes(k) ? gg.ones([c], { dtype: 'int64' }) : gg.ones([c], { dtype }).mul(k === 'M' ? 0.5 : 1);
+        return ints !== 'none' && ints.includes(k) ? gg.ones([c], { dtype: 'int64' }) : gg.ones([c], { dtype: float }).mul(k === 'M' ? 0.5 : 1);
       };
       const [M, V, W, B] = [param('M'), param('V'), param('W'), param('B')];
       const run: Record<string, () => gg.Tensor> = {

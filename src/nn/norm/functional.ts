@@ -310,6 +310,9 @@ function updateRunningStats(m: Moments, runningMean: Tensor | null, runningVar: 
   updateRunningWith(runningVar, fx.mul(fx.mul(v, fx.mul(K, K)), fx.c(n / (n - 1))), [m.sum1, m.sum2, m.scale], momentum);
 }
 
+/** PyTorch 1.13's kernel names in its "not implemented for" message, by functional name. */
+const NORM_KERNELS: Record<string, string> = { batch_norm: 'batch_norm', instance_norm: 'batch_norm', layer_norm: 'LayerNormKernelImpl', group_norm: 'GroupNormKernelImpl' };
+
 /** The argument types of a functional normalisation, checked before anything runs (docs/notes/validation.md). */
 function checkNormArgs(fn: string, input: unknown, tensors: [string, unknown][], eps: unknown, flags: [string, unknown][] = [], momentum?: unknown): void {
   checkTensor(fn, 'input', input);
@@ -317,6 +320,10 @@ function checkNormArgs(fn: string, input: unknown, tensors: [string, unknown][],
   for (const [name, b] of flags) checkBool(fn, name, b);
   if (momentum !== undefined && typeof momentum !== 'number' && !isTensor(momentum)) throw argError(fn, 'momentum', 'float', momentum);
   checkNumber(fn, 'eps', eps);
+  // an integer input has no kernel in PyTorch: its message names the kernel (instance_norm runs
+  // batch_norm's) and comes before the parameters' dtype checks (docs/spec/normalization.md)
+  const x = input as Tensor;
+  if (!isFloatingDtype(x.dtype)) throw new Error(`"${NORM_KERNELS[fn] ?? fn}" not implemented for '${scalarTypeName(x.dtype)}'`);
   const order = ['weight', 'bias', 'running_mean', 'running_var'];
   const params = [...tensors].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)).map(([, t]) => t as Tensor | null | undefined);
   checkParamDtypes(input as Tensor, params, fn === 'batch_norm' || fn === 'instance_norm');
