@@ -1196,9 +1196,11 @@ export class Tensor {
   /**
    * Matrix product with NumPy's rules: 1-D operands are promoted and the
    * added dim removed; batch dims broadcast.
+   * @throws TypeError when `o` is not a tensor (PyTorch's `matmul(): argument 'other' must be Tensor, not list`)
    * @example gg.ones([2, 3]).matmul(gg.ones([3, 4])).shape // [2, 4]
    */
   matmul(o: Tensor): Tensor {
+    checkTensor('matmul', 'other', o);
     if (this.ndim === 0 || o.ndim === 0) throw new Error('both arguments to matmul need to be at least 1D, but they are ' + `${this.ndim}D and ${o.ndim}D`);
     const a = this.ndim === 1 ? this.unsqueeze(0) : this;
     const b = o.ndim === 1 ? o.unsqueeze(1) : o;
@@ -1213,6 +1215,7 @@ export class Tensor {
   }
   /** Same as `matmul` for 2-D operands. @example gg.tensor([[1, 2]]).mm(gg.tensor([[3], [4]])) // [[11]] */
   mm(o: Tensor): Tensor {
+    checkTensor('mm', 'mat2', o);
     if (this.ndim !== 2 || o.ndim !== 2) throw new Error('mm: both arguments must be 2D');
     return this.matmul(o);
   }

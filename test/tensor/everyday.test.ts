@@ -190,6 +190,14 @@ describe('everyday tools (PyTorch 1.13 goldens, float64 on the cpu)', () => {
       expect(() => x.rsub(1, { alpha: '2' as unknown as number })).to.throw(TypeError, "argument 'alpha'");
       expect(() => gg.rsub(1 as unknown as gg.Tensor, x)).to.throw(TypeError, "argument 'input'");
     });
+
+    it("matmul and mm refuse a non-tensor operand with PyTorch's TypeError (torch 1.13: matmul(): argument 'other' (position 1) must be Tensor, not list)", () => {
+      const x = gg.ones([2, 2]);
+      expect(() => x.matmul([1, 2] as unknown as gg.Tensor)).to.throw(TypeError, "matmul(): argument 'other' must be Tensor, not list");
+      expect(() => x.matmul(null as unknown as gg.Tensor)).to.throw(TypeError, "matmul(): argument 'other' must be Tensor, not None");
+      expect(() => x.mm([1, 2] as unknown as gg.Tensor)).to.throw(TypeError, "mm(): argument 'mat2' must be Tensor, not list");
+      expect(() => gg.matmul(x, [1, 2] as unknown as gg.Tensor)).to.throw(TypeError, "matmul(): argument 'other' must be Tensor, not list");
+    });
   });
 });
 
