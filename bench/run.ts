@@ -288,9 +288,13 @@ async function main(): Promise<void> {
   if (args.worker) return worker(args, timing);
   const started = performance.now();
   log(`gpugrad bench: ${args.only.join(',')}${args.quick ? ' (quick)' : ''}`);
-  const found = (await gg.availableDevices()).filter((d) => d !== 'gpu');
-  const missing = Object.fromEntries(gg.unavailableReasons);
+  // `--devices cpu` needs no GPU probing (it opens Dawn and GL contexts, and prints their warnings)
+  const onlyCpu = args.devices !== null && args.devices.every((d) => d === 'cpu');
+  const found = onlyCpu ? ['cpu'] : (await gg.availableDevices()).filter((d) => d !== 'gpu');
+  const missing = onlyCpu ? {} : Object.fromEntries(gg.unavailableReasons);
   for (const [d, why] of Object.entries(missing)) {
+    // --devices names the columns wanted: the others' probing results are noise in the log
+    if (args.devices && !args.devices.includes(d)) continue;
     // only refused because another device owns GL in this probing process: it gets a process of its own
     if (/cannot share a process/.test(why)) {
       found.push(d);
