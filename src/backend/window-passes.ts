@@ -205,12 +205,25 @@ export interface StridedF32 {
  * the reduced dims of size 1, i.e. stride 0 there). One pass per window where
  * the IR runs two kernels (MaxCount, MaxBackward in tensor/ops.ts): the same
  * double arithmetic (the count is a whole number, exact in float32), so the
- * same float32 values. `out` is dense over `shape`.
+ * same float32 values. `out` is dense over `shape`. With `v` (strided over
+ * `shape` as a's, 1 or 0: max pooling's valid cells, 0 at its padding) the
+ * mask is multiplied by it, as the op table's MaxCount/MaxBackward kernels
+ * do, so a padded -∞ never takes a share of a window of -∞.
  */
-export function maxBackwardPass(shape: readonly number[], dims: readonly number[], a: StridedF32, r: StridedF32, g: StridedF32, out: Float32Array): void {
+export function maxBackwardPass(shape: readonly number[], dims: readonly number[], a: StridedF32, r: StridedF32, g: StridedF32, out: Float32Array, v: StridedF32 | null = null): void {
   const outSt = denseStrides(shape);
   const aOff = windowOffsets(shape, a.strides, dims);
   const oOff = windowOffsets(shape, outSt, dims);
+  if (v) {
+    const vOff = windowOffsets(shape, v.strides, dims);
+    const runs = runsOf(shape, dims, [a, r, g, { strides: outSt, offset: 0 }, v]);
+    const [sa, sr, sg, so, sv] = runs.steps as [number, number, number, number, number];
+    const [pa, pr, pg, po, pv] = runs.starts as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+    for (let q = 0; q < pa.length; q++) {
+      maxBackwardRunValid(a.data, r.data, g.data, v.data, out, aOff, oOff, vOff, runs.n, pa[q] as number, sa, pr[q] as number, sr, pg[q] as number, sg, po[q] as number, so, pv[q] as number, sv);
+    }
+    return;
+  }
   // four elements per window (2×2 pooling) unrolled: V8 keeps them in registers, where the loop over offsets reloads them
   const run = aOff.length === 4 ? maxBackwardRun4 : maxBackwardRun;
   const { n, steps, starts } = runsOf(shape, dims, [a, r, g, { strides: outSt, offset: 0 }]);
@@ -348,6 +361,33 @@ function maxBackwardRun(
     pr += sr;
     pg += sg;
     po += so;
+  }
+}
+
+/** `maxBackwardRun` with the valid mask `V` (max pooling's padding is 0): mask · valid, the IR's order. */
+function maxBackwardRunValid(
+  A: Float32Array, R: Float32Array, G: Float32Array, V: Float32Array, out: Float32Array, aOff: Int32Array, oOff: Int32Array, vOff: Int32Array,
+  n: number, pa: number, sa: number, pr: number, sr: number, pg: number, sg: number, po: number, so: number, pv: number, sv: number,
+): void {
+  const K = aOff.length;
+  for (let i = 0; i < n; i++) {
+    const rv = R[pr] as number;
+    const rnan = rv !== rv ? 1 : 0;
+    let count = 0;
+    for (let j = 0; j < K; j++) {
+      const v = A[pa + (aOff[j] as number)] as number;
+      count += ((v === rv ? 1 : 0) + (v !== v ? 1 : 0) * rnan) * (V[pv + (vOff[j] as number)] as number);
+    }
+    const gv = G[pg] as number;
+    for (let j = 0; j < K; j++) {
+      const v = A[pa + (aOff[j] as number)] as number;
+      out[po + (oOff[j] as number)] = ((v === rv ? 1 : 0) + (v !== v ? 1 : 0) * rnan) * (V[pv + (vOff[j] as number)] as number) / count * gv;
+    }
+    pa += sa;
+    pr += sr;
+    pg += sg;
+    po += so;
+    pv += sv;
   }
 }
 

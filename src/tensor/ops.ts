@@ -39,7 +39,14 @@ export interface OpAttrs {
   eq: None; ne: None; lt: None; le: None; gt: None; ge: None;
   where: None;
   sum: { dims: number[]; keepdim: boolean };
-  /** A NaN result's gradient goes to the NaNs of its row (torch.max(x) and torch.max(x, dim)). */
+  /**
+   * A NaN result's gradient goes to the NaNs of its row (torch.max(x) and torch.max(x, dim)).
+   * An optional input 1, `valid` (a's dtype, broadcast to a's shape, no gradient), marks the
+   * elements that may take a share of the gradient (1) and those that never do (0): max pooling's
+   * padding (nn/conv/functional.ts `maxPoolNd`), which would otherwise tie with a window of -∞
+   * (docs/notes/special-values.md, "Max pooling with padding over a window of -inf"). The values
+   * do not read it: a padded -∞ never changes a maximum.
+   */
   amax: { dims: number[]; keepdim: boolean };
   /**
    * `sum` (default 0): the last `sum` dims of the broadcast batch are summed over too (not in
@@ -346,33 +353,43 @@ export const ops: { [N in OpName]: OpSpec<OpAttrs[N]> } = {
     },
     saveInputs: true,
     saveResult: true,
-    // the gradient goes to the maxima, split evenly between ties
-    backward: ({ grad, inputs: [a], result, attrs, shapes: [shape] }) => {
+    // the gradient goes to the maxima, split evenly between ties; with a `valid` input, only between
+    // the valid ones (max pooling's padding never takes a share: it is dropped by col2im)
+    backward: ({ grad, inputs: [a, v], result, attrs, shapes: [shape], needs }) => {
       const ks = keepShape(shape!, attrs.dims);
       const r = result.reshape(...ks);
+      const rest = needs.length > 1 ? [null] : [];
       // the mask of the maxima: a == r, or both NaN. PyTorch 1.13: torch.max(x) and torch.max(x, dim)
       // (so max pooling too) send the gradient of a NaN maximum to the NaN (torch.max(x): evenly
       // between NaNs, gpugrad's tie rule); torch.amax(x, dim)'s 0/0 NaN row is not followed
       // (a == r alone holds nowhere in a NaN row: docs/notes/special-values.md)
       // composed where a fused chain may lose NaN (Device.fusesNanExactly): NaN decides this mask
       if (!getDevice(a!.device).fusesNanExactly) {
-        const m = maxMask(a!, r);
-        return [m.div(m.sum(attrs.dims, true)).mul(grad.reshape(...ks))];
+        const m = v ? maxMask(a!, r).mul(v) : maxMask(a!, r);
+        return [m.div(m.sum(attrs.dims, true)).mul(grad.reshape(...ks)), ...rest];
       }
       // the cpu device's float32 pass: the same formula in one pass per window (tensor/window-fast.ts)
-      const fast = fastMaxBackward(a!, r, grad.reshape(...ks), attrs.dims);
-      if (fast) return [fast];
+      const fast = fastMaxBackward(a!, r, grad.reshape(...ks), attrs.dims, v ?? null);
+      if (fast) return [fast, ...rest];
       const [A, R] = [fx.in(0), fx.in(1)];
-      const mask = fx.add(fx.f('eq', A, R), fx.mul(fx.f('ne', A, A), fx.f('ne', R, R)));
+      const isMax = fx.add(fx.f('eq', A, R), fx.mul(fx.f('ne', A, A), fx.f('ne', R, R)));
       // mask.div(mask.sum(dims, keepdim)).mul(grad) as two fused passes (one count, one map)
       // instead of four to five: the same formulas, so float64 is bit for bit the composed rule
-      const count = a!.fused([r], { expr: mask, dims: attrs.dims, kind: 'sum', name: 'MaxCount' });
-      return [a!.fused([r, count, grad.reshape(...ks)], { expr: fx.mul(fx.div(mask, fx.in(2)), fx.in(3)), dims: [], kind: 'sum', name: 'MaxBackward' })];
+      // (times valid, 1 or 0: exact, so a window without padding is unchanged)
+      if (v) {
+        const mask = fx.mul(isMax, fx.in(2));
+        const count = a!.fused([r, v], { expr: mask, dims: attrs.dims, kind: 'sum', name: 'MaxCount' });
+        const back = fx.mul(fx.div(mask, fx.in(3)), fx.in(4));
+        return [a!.fused([r, v, count, grad.reshape(...ks)], { expr: back, dims: [], kind: 'sum', name: 'MaxBackward' }), ...rest];
+      }
+      const count = a!.fused([r], { expr: isMax, dims: attrs.dims, kind: 'sum', name: 'MaxCount' });
+      return [a!.fused([r, count, grad.reshape(...ks)], { expr: fx.mul(fx.div(isMax, fx.in(2)), fx.in(3)), dims: [], kind: 'sum', name: 'MaxBackward' })];
     },
-    // the mean of the tangents at the maxima
-    jvp: ({ tangents: [ta], inputs: [a], result, attrs: { dims, keepdim } }) => {
+    // the mean of the tangents at the maxima (the valid ones, as backward)
+    jvp: ({ tangents: [ta], inputs: [a, v], result, attrs: { dims, keepdim } }) => {
       // a == r only: PyTorch 1.13's jvp of torch.max(x) (evenly_read_jvp) is NaN at a NaN maximum
-      const mask = a!.eq(result.reshape(...keepShape(a!.shape, dims)));
+      const eq = a!.eq(result.reshape(...keepShape(a!.shape, dims)));
+      const mask = v ? eq.mul(v) : eq;
       return ta!.mul(mask).sum(dims, keepdim).div(mask.sum(dims, keepdim));
     },
   },

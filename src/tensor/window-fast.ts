@@ -90,26 +90,32 @@ export function fastMax(a: Tensor, dims: readonly number[]): DeviceBuffer | null
  * The gradient of `a.amax(dims, keepdim)` for the output gradient `g`, with
  * `r` its result; `r` and `g` in the keepdim shape (a's shape, the reduced
  * dims of size 1). mask / Σmask · g with mask = (a == r) + (a ≠ a)·(r ≠ r),
- * the formula of the op table's rule (tensor/ops.ts, amax), bit for bit; a
- * new tensor of a's shape, or null.
+ * times `v` where given (amax's `valid` input: max pooling's padding, 0,
+ * never takes a share), the formula of the op table's rule (tensor/ops.ts,
+ * amax), bit for bit; a new tensor of a's shape, or null.
  */
-export function fastMaxBackward(a: Tensor, r: Tensor, g: Tensor, dims: readonly number[]): Tensor | null {
+export function fastMaxBackward(a: Tensor, r: Tensor, g: Tensor, dims: readonly number[], v: Tensor | null = null): Tensor | null {
   const reduced = new Set(dims.map((d) => (d < 0 ? d + a.ndim : d)));
-  const dev = windowDevice([a, r, g], [...reduced]);
+  const dev = windowDevice(v ? [a, r, g, v] : [a, r, g], [...reduced]);
   if (!dev || isGradEnabled()) return null;
   if (forwardActive() && [a, r, g].some((t) => tangentOf(t) !== null)) return null;
   const ks = a.shape.map((n, d) => (reduced.has(d) ? 1 : n));
   if (r.shape.join() !== ks.join() || g.shape.join() !== ks.join()) return null;
+  // v broadcasts to a's shape (max pooling's is (1, 1, *kernel, *out)): the same rank, each dim a's or 1
+  if (v && (v.ndim !== a.ndim || v.shape.some((n, d) => n !== 1 && n !== a.shape[d]))) return null;
   const [A, R, G] = [a, r, g].map((t) => dev.hostData(t.storage.buffer));
-  if (!(A instanceof Float32Array && R instanceof Float32Array && G instanceof Float32Array)) return null;
+  const V = v ? dev.hostData(v.storage.buffer) : null;
+  if (!(A instanceof Float32Array && R instanceof Float32Array && G instanceof Float32Array) || (v && !(V instanceof Float32Array))) return null;
   // size-1 dims never move, so their strides do not matter
   const flat = (t: Tensor): number[] => t.strides.map((s, d) => ((t.shape[d] ?? 1) === 1 ? 0 : s));
   const simd = dev.windowSimd;
-  const t = simd && tiles2x2(a, [...reduced]);
+  // the SIMD pass has no valid mask (2×2 windows that tile an image have no padding, so no mask either)
+  const t = simd && !v && tiles2x2(a, [...reduced]);
   const sameLayout = t && dense(r.shape, r.strides) && dense(g.shape, g.strides);
+  const valid = v && V instanceof Float32Array ? { data: V, offset: v.offset, strides: flat(v) } : null;
   const buffers = dev.runHost('MaxBackward', [a.numel()], 'float32', ([out]) => {
     if (simd && t && sameLayout && simd.maxPool2Backward(A, a.offset, R, r.offset, G, g.offset, t.planes, t.h, t.w, out as Float32Array)) return true;
-    maxBackwardPass(a.shape, [...reduced], { data: A, offset: a.offset, strides: flat(a) }, { data: R, offset: r.offset, strides: flat(r) }, { data: G, offset: g.offset, strides: flat(g) }, out as Float32Array);
+    maxBackwardPass(a.shape, [...reduced], { data: A, offset: a.offset, strides: flat(a) }, { data: R, offset: r.offset, strides: flat(r) }, { data: G, offset: g.offset, strides: flat(g) }, out as Float32Array, valid);
     return true;
   });
   return buffers ? a.ownerOf(buffers[0]!, a.shape) : null;

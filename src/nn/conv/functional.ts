@@ -467,15 +467,65 @@ export function maxPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: M
     checkOutSize(x, outSize);
     // padding reads -∞, which never wins; max's backward splits ties evenly and gives a NaN maximum's gradient to the NaN
     const [cols, dims] = poolWindows(x, kernel, stride, padding, dilation, outSize, -Infinity);
-    const y = cols.max(dims);
+    // but a padded -∞ ties with a window of -∞: the mask of the real cells keeps it out of the
+    // split (docs/notes/special-values.md, "Max pooling with padding over a window of -inf")
+    const real = poolValid(inSize, outSize, kernel, stride, padding, dilation);
+    const y = real ? apply('amax', [cols, tensor(real, { shape: [1, 1, ...kernel, ...outSize], dtype: x.dtype, device: x.device })], { dims, keepdim: false }) : cols.max(dims);
     return batched ? y : y.squeeze(0);
   });
 }
 
 /**
+ * Which cells of max pooling's columns (*kernel, *outSize) hold an input
+ * element (1) and which padding (0), or null when every window lies inside
+ * the input (no padding reached, no ceil-mode tail past the end). PyTorch's
+ * max pooling never looks at padding; gpugrad pads with -∞, which never
+ * wins, but ties with a window whose elements are all -∞, and the tie rule
+ * would hand the padding shares of the gradient that col2im then drops.
+ * A window with no input element at all (dilation can skip past a short
+ * input) keeps every cell: its -∞ has no element to go to, PyTorch's
+ * gradient there is 0 too, and no 0/0 count is made.
+ */
+function poolValid(inSize: number[], outSize: number[], kernel: number[], stride: number[], padding: number[], dilation: number[]): Float64Array | null {
+  // per dim: [tap][window] inside the input
+  const inside = kernel.map((k, d) =>
+    Array.from({ length: k }, (_, t) => Array.from({ length: outSize[d] ?? 1 }, (_, o) => {
+      const at = o * (stride[d] ?? 1) - (padding[d] ?? 0) + t * (dilation[d] ?? 1);
+      return at >= 0 && at < (inSize[d] ?? 1);
+    })),
+  );
+  if (inside.every((taps) => taps.every((row) => row.every(Boolean)))) return null;
+  // per dim and window: whether any tap reaches the input
+  const anyTap = outSize.map((o, d) => Array.from({ length: o }, (_, w) => (inside[d] ?? []).some((row) => row[w])));
+  const r = kernel.length;
+  const dimsAll = [...kernel, ...outSize];
+  const out = new Float64Array(prod(dimsAll));
+  const idx = new Array<number>(2 * r).fill(0);
+  for (let i = 0; i < out.length; i++) {
+    let rest = i;
+    for (let d = 2 * r - 1; d >= 0; d--) {
+      const n = dimsAll[d] ?? 1;
+      idx[d] = rest % n;
+      rest = Math.floor(rest / n);
+    }
+    let real = true;
+    let empty = false;
+    for (let d = 0; d < r; d++) {
+      const w = idx[r + d] ?? 0;
+      if (!inside[d]?.[idx[d] ?? 0]?.[w]) real = false;
+      if (!anyTap[d]?.[w]) empty = true;
+    }
+    out[i] = real || empty ? 1 : 0;
+  }
+  return out;
+}
+
+/**
  * Max pooling over (N, C, L) or (C, L) (PyTorch's `F.max_pool1d`). Ties share
- * the gradient evenly (PyTorch gives it all to one index); a NaN in a window
- * is its maximum and takes its gradient, as PyTorch.
+ * the gradient evenly (PyTorch gives it all to one index) between the
+ * window's input elements, never its padding (a window of -∞ over padding
+ * sends its whole gradient to its elements); a NaN in a window is its
+ * maximum and takes its gradient, as PyTorch.
  * @throws TypeError for an unknown option or a non-int size; Error with
  *   PyTorch 1.13's messages for a bad input rank, `stride should not be zero`,
  *   `stride should be greater than zero, but got dH: -1 dW: -1`, too much
@@ -487,8 +537,9 @@ export function maxPool1d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOpt
 }
 /**
  * Max pooling over (N, C, H, W) or (C, H, W) (PyTorch's `F.max_pool2d`). Ties
- * share the gradient evenly (PyTorch gives it all to one index); a NaN in a
- * window is its maximum and takes its gradient, as PyTorch.
+ * share the gradient evenly (PyTorch gives it all to one index) between the
+ * window's input elements, never its padding; a NaN in a window is its
+ * maximum and takes its gradient, as PyTorch.
  * @throws TypeError for an unknown option or a non-int size; Error with
  *   PyTorch 1.13's messages for a bad input rank, `stride should not be zero`,
  *   `stride should be greater than zero, but got dH: -1 dW: -1`, too much
@@ -500,7 +551,8 @@ export function maxPool2d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOpt
 }
 /**
  * Max pooling over (N, C, D, H, W) or (C, D, H, W) (PyTorch's `F.max_pool3d`).
- * Ties share the gradient evenly; a NaN in a window takes its gradient.
+ * Ties share the gradient evenly between the window's input elements (never
+ * its padding); a NaN in a window takes its gradient.
  * @throws TypeError for an unknown option or a non-int size; Error with
  *   PyTorch 1.13's messages for a bad input rank, `stride should not be zero`,
  *   `stride should be greater than zero, but got dH: -1 dW: -1`, too much
