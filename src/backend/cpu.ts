@@ -308,6 +308,15 @@ export interface CpuDeviceOptions {
    */
   readonly normFused?: boolean;
   /**
+   * Let the WebAssembly normalize engine run the forward's moments and output
+   * (float32 lanes) as one pass per group, the output's coefficients computed
+   * between them in the pass and checked against the per-group kernels'
+   * (docs/notes/architecture.md, "The normalization fast path"; default: true
+   * unless `GPUGRAD_FAST_NORM_FUSED_FORWARD=0`). Off, the moments and the
+   * output run as two passes; the values are the same either way.
+   */
+  readonly normFusedForward?: boolean;
+  /**
    * Let the WebAssembly normalize passes write their outputs into arrays that
    * live in their (shared) memory, read them there in place, and sum such an
    * array there (`sum()` of a whole dense float32 tensor) (default: true
@@ -389,6 +398,8 @@ export class CpuDevice extends Device {
   normLanes: boolean;
   /** Whether the backward's sums and x's gradient may run as one pass (`CpuDeviceOptions.normFused`). Writable: tests compare both. */
   normFused: boolean;
+  /** Whether the forward's moments and output may run as one pass (`CpuDeviceOptions.normFusedForward`). Writable: tests compare both. */
+  normFusedForward: boolean;
   /** The WebAssembly engine of those passes, or null (turned off, or the runtime lacks it). */
   private readonly normEngine: WasmNorm | null;
   /**
@@ -445,6 +456,7 @@ export class CpuDevice extends Device {
     this.fastNorm = options.fastNorm ?? platform().env('GPUGRAD_FAST_NORM') !== '0';
     this.normLanes = options.normLanes ?? platform().env('GPUGRAD_FAST_NORM_F32') !== '0';
     this.normFused = options.normFused ?? platform().env('GPUGRAD_FAST_NORM_FUSED') !== '0';
+    this.normFusedForward = options.normFusedForward ?? platform().env('GPUGRAD_FAST_NORM_FUSED_FORWARD') !== '0';
     this.fastWindows = options.fastWindows ?? platform().env('GPUGRAD_FAST_WINDOWS') !== '0';
     this.gemmBias = options.gemmBias ?? platform().env('GPUGRAD_GEMM_BIAS') !== '0';
     this.implicitIm2col = options.implicitIm2col ?? platform().env('GPUGRAD_IMPLICIT_IM2COL') !== '0';

@@ -91,6 +91,15 @@ export interface GroupPasses {
    * Only the WebAssembly engine has it (wasm/norm.ts).
    */
   gradFused?(x: GroupInput, g: GroupInput, L: GroupLayout, par: Float64Array, safe: boolean, out: Float32Array): { sums: Float64Array; lanes: Float32Array } | null;
+  /**
+   * With par = [w, b, n, eps] per group: `moments` and the lane map of
+   * `output` in one pass per group, the lane coefficients computed from the
+   * group's moments in between (`finishMoments`, normalize.ts's formulas,
+   * `outputLanes`); returns the raw moments and the coefficients used
+   * ([s, α, β] per group), which the caller checks. Only the WebAssembly
+   * engine has it (wasm/norm.ts).
+   */
+  momentsOutput?(x: GroupInput, L: GroupLayout, par: Float64Array, safe: boolean, out: Float32Array): { raw: Float64Array; lanes: Float32Array } | null;
 }
 
 /** The smallest normal float32, 2^-126. */

@@ -9,10 +9,11 @@
  */
 import { CpuDevice } from '../backend/cpu.js';
 import type { DeviceBuffer } from '../backend/device.js';
-import { finishMoments, gradInputLanes, groupLayout, type GroupInput, type GroupLayout } from '../backend/group-passes.js';
+import { finishMoments, gradInputLanes, groupLayout, outputLanes, type GroupInput, type GroupLayout } from '../backend/group-passes.js';
 import { getDevice } from '../backend/registry.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { forwardActive, tangentOf } from './dual.js';
+import { Storage } from './storage.js';
 import type { Tensor } from './tensor.js';
 
 /** The cpu device of a float32 tensor, when its fast passes are on. */
@@ -61,10 +62,11 @@ function groupParams(dev: CpuDevice, ts: readonly (Tensor | number)[], shape: re
       for (let i = 0; i < groups; i++) par[k * i + j] = t;
       continue;
     }
-    // a tensor of fewer dims broadcasts from the right (a weight of shape [C, 1, 1] for BatchNorm2d's [1, C, 1, 1])
+    // a tensor of fewer dims broadcasts from the right (a weight of shape [C, 1, 1] for BatchNorm2d's [1, C, 1, 1]),
+    // and along its size-1 dims (InstanceNorm2d's [1, C, 1, 1] weight against its groups' [N, C, 1, 1])
     const pad = shape.length - t.shape.length;
-    if (t.dtype !== 'float32' || t.device !== dev.name || pad < 0 || t.shape.join() !== shape.slice(pad).join()) return null;
-    const strides = [...new Array<number>(pad).fill(0), ...t.strides];
+    if (t.dtype !== 'float32' || t.device !== dev.name || pad < 0 || t.shape.some((n, d) => n !== 1 && n !== shape[pad + d])) return null;
+    const strides = [...new Array<number>(pad).fill(0), ...t.strides.map((st, d) => (t.shape[d] === 1 ? 0 : st))];
     const data = dev.hostData(t.storage.buffer);
     const idx = shape.map(() => 0);
     let at = t.offset;
@@ -86,27 +88,86 @@ function groupParams(dev: CpuDevice, ts: readonly (Tensor | number)[], shape: re
   return par;
 }
 
+/** What the forward's output needs from `moments`' caller to be computed in the moments pass (`fastMoments`). */
+export interface FusedOutputSpec {
+  /** The layer's input (x itself, before `detach`: a forward-mode tangent on it rules the pass out). */
+  readonly input: Tensor;
+  /** The weight and bias the `normalize` primitive will take (null: none). */
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  /** The primitive's `safe` (a zero denominator gives 0). */
+  readonly safe: boolean;
+}
+
+/** An output computed by the moments pass, waiting for the `normalize` primitive's forward (`fastOutput`) to check and take it. */
+interface PendingOutput {
+  /** The buffer and layout of the x it was computed from. */
+  readonly x: DeviceBuffer;
+  readonly layout: GroupLayout;
+  /** The output (a tensor, so that `tidy` frees it where nothing takes it). */
+  readonly y: Tensor;
+  /** The lane coefficients the pass used ([s, α, β] per group). */
+  readonly lanes: Float32Array;
+}
+
+/** Outputs of fused moments passes by the buffer of their S₁ (which the `normalize` primitive takes as an input). */
+const pendingOutputs = new WeakMap<DeviceBuffer, PendingOutput>();
+
+/** Fused forward passes run, and outputs they computed that the primitive did not take (their coefficients differed; for tests). */
+export const fusedOutputStats = { runs: 0, misses: 0 };
+
 /**
  * `moments`' scale, 1/scale, S₁ and S₂ of x over `dims` (normalised) in one
  * pass (`GroupPasses.moments`, `finishMoments`), in the group shape; null where the fast path does not apply, or where x
  * requires grad while grad mode is on or carries a forward-mode tangent
- * (S₁ and S₂ must then be recorded ops of x).
+ * (S₁ and S₂ must then be recorded ops of x). With `out` (batch and
+ * instance norm) and the WebAssembly engine, the same pass also computes
+ * the `normalize` primitive's output per group while the group is in cache
+ * (`GroupPasses.momentsOutput`), which `fastOutput` takes once it has
+ * checked the pass's coefficients against the per-group kernels'.
  */
-export function fastMoments(x: Tensor, dims: readonly number[], eps: number): { scale: Tensor; inv: Tensor; sum1: Tensor; sum2: Tensor } | null {
+export function fastMoments(x: Tensor, dims: readonly number[], eps: number, out?: FusedOutputSpec): { scale: Tensor; inv: Tensor; sum1: Tensor; sum2: Tensor } | null {
   const dev = fastDevice(x);
   if (!dev || (isGradEnabled() && x.requiresGrad) || dual([x])) return null;
   const L = layouts(x, null, dims);
   const xi = input(dev, x);
   if (!L || !xi) return null;
   const G = L.groups;
-  const buffers = dev.runHost('Moments', [G, G, G, G], 'float32', (outs) => {
-    const raw = dev.groupPasses.moments(xi, L);
-    return raw !== null && finishMoments(raw, G, eps, outs as Float32Array[]);
-  });
-  if (!buffers) return null;
   const shape = groupShape(x.shape, dims);
-  const [scale, inv, sum1, sum2] = buffers.map((b) => x.ownerOf(b, shape)) as [Tensor, Tensor, Tensor, Tensor];
+  const fused = out ? fusedForward(dev, L, shape, eps, out) : null;
+  let lanes: Float32Array | null = null;
+  const buffers = fused
+    ? dev.runHost('MomentsOutput', [G, G, G, G, x.numel()], 'float32', (outs) => {
+        const r = dev.groupPasses.momentsOutput?.(xi, L, fused, out?.safe ?? false, outs[4] as Float32Array);
+        lanes = r?.lanes ?? null;
+        return !!r && finishMoments(r.raw, G, eps, outs as Float32Array[]);
+      }, true)
+    : dev.runHost('Moments', [G, G, G, G], 'float32', (outs) => {
+        const raw = dev.groupPasses.moments(xi, L);
+        return raw !== null && finishMoments(raw, G, eps, outs as Float32Array[]);
+      });
+  if (!buffers) return null;
+  const [scale, inv, sum1, sum2] = buffers.slice(0, 4).map((b) => x.ownerOf(b, shape)) as [Tensor, Tensor, Tensor, Tensor];
+  if (fused && lanes) {
+    fusedOutputStats.runs++;
+    const y = x.ownerOf(buffers[4] as DeviceBuffer, x.shape);
+    pendingOutputs.set(sum1.storage.buffer, { x: x.storage.buffer, layout: L, y, lanes });
+  }
   return { scale, inv, sum1, sum2 };
+}
+
+/**
+ * The per-group parameters of the fused forward pass ([w, b, n, eps] per
+ * group), or null where it does not apply: the pass turned off
+ * (`GPUGRAD_FAST_NORM_FUSED_FORWARD=0`), no float32 lanes, no WebAssembly
+ * engine, a tangent on the input or parameters, or a weight or bias that is
+ * not one value per group (`fastOutput` would decline them).
+ */
+function fusedForward(dev: CpuDevice, L: GroupLayout, shape: readonly number[], eps: number, out: FusedOutputSpec): Float64Array | null {
+  const { input: xin, weight: w, bias: b } = out;
+  if (!dev.normFusedForward || !dev.normLanes || !dev.groupPasses.momentsOutput) return null;
+  if (dual([xin, ...(w ? [w] : []), ...(b ? [b] : [])])) return null;
+  return groupParams(dev, [w ?? 1, b ?? -0, L.outer * L.inner, eps], shape, L.groups);
 }
 
 /** Whether the backward may take a fast pass: the cpu device, grad mode off (double backward records the IR's ops), no tangents. */
@@ -144,20 +205,37 @@ export function fastGradSums(x: Tensor, g: Tensor, s: Tensor, inv: Tensor, m: Te
 /**
  * The forward output ((x - s)·inv - m)·a + b (b optional) as a kernel named
  * `name` (`GroupPasses.output`), with s, inv, m, a and b one value per
- * group; the new buffer (x's shape, dense), or null where the fast path
+ * group; the new storage (x's shape, dense), or null where the fast path
  * does not apply. Grad mode does not matter: the output's node is the
- * primitive's, whichever loop computed the values.
+ * primitive's, whichever loop computed the values. Where the moments pass
+ * that made S₁ (`s1`) computed the output too (`fastMoments` with `out`),
+ * that output is taken without a pass if its lane coefficients are those
+ * of `outputLanes` here, bit for bit (the map is the same, so the values
+ * are); otherwise it is dropped and the pass runs.
  */
-export function fastOutput(name: string, x: Tensor, s: Tensor, inv: Tensor, m: Tensor, a: Tensor, b: Tensor | null, dims: readonly number[]): DeviceBuffer | null {
+export function fastOutput(name: string, x: Tensor, s: Tensor, inv: Tensor, m: Tensor, a: Tensor, b: Tensor | null, dims: readonly number[], s1?: Tensor): Storage | null {
   const dev = fastDevice(x);
   const ts = [x, s, inv, m, a, ...(b ? [b] : [])];
   const L = dev && !dual(ts) ? layouts(x, null, dims) : null;
+  const pending = s1 ? pendingOutputs.get(s1.storage.buffer) : undefined;
+  if (pending) pendingOutputs.delete((s1 as Tensor).storage.buffer);
   if (!dev || !L) return null;
   // NOTE: without a bias, adding -0 changes nothing (not even a -0), so one loop serves both
   const par = groupParams(dev, [s, inv, m, a, b ?? -0], groupShape(x.shape, dims), L.groups);
   const xi = input(dev, x);
   if (!par || !xi) return null;
-  return dev.runHost(name, [x.numel()], 'float32', ([out]) => dev.groupPasses.output(xi, L, par, out as Float32Array, dev.normLanes), true)?.[0] ?? null;
+  if (pending) {
+    const want = dev.normLanes && !pending.y.storage.freed && pending.x === x.storage.buffer && sameLayout(pending.layout, L) ? outputLanes(par, L.groups) : null;
+    if (want && sameBits(want, pending.lanes)) return pending.y.storage.fork();
+    fusedOutputStats.misses++;
+  }
+  const buffer = dev.runHost(name, [x.numel()], 'float32', ([out]) => dev.groupPasses.output(xi, L, par, out as Float32Array, dev.normLanes), true)?.[0];
+  return buffer ? new Storage(buffer) : null;
+}
+
+/** Whether two layouts are the same. */
+function sameLayout(a: GroupLayout, b: GroupLayout): boolean {
+  return a.offset === b.offset && a.outer === b.outer && a.groups === b.groups && a.inner === b.inner;
 }
 
 /**

@@ -156,12 +156,13 @@ export function normalizeForward(inputs: readonly Tensor[], a: NormalizeAttrs): 
   const shape = [...x.shape];
   // the cpu device's float32 fast path runs the same formula as one SIMD loop (tensor/normalize-fast.ts)
   // (it declines a bias that is not one value per group, as layer norm's)
-  const fast = joined ? fastOutput(a.name, x, s, inv, m, scale, b, a.dims) : null;
+  // (the moments pass may have computed it already: `fastMoments` with an output, checked there)
+  const fast = joined ? fastOutput(a.name, x, s, inv, m, scale, b, a.dims, s1) : null;
   const kernel = fast ? null : fusedMap(a.name, y, ins.map((t) => ({ offset: t.offset, strides: broadcastStrides(t.shape, t.strides, shape) })), shape);
-  const buffer = fast ?? getDevice(x.device).run(kernel as NonNullable<typeof kernel>, ins.map((t) => t.storage.buffer), x.dtype);
+  const storage = fast ?? new Storage(getDevice(x.device).run(kernel as NonNullable<typeof kernel>, ins.map((t) => t.storage.buffer), x.dtype));
   m.dispose();
   scale.dispose();
-  return { storage: new Storage(buffer), shape, strides: contiguousStrides(shape), offset: 0, dtype: x.dtype };
+  return { storage, shape, strides: contiguousStrides(shape), offset: 0, dtype: x.dtype };
 }
 
 /** Backward: Σg and Σg·(c - m) per group, small per-group kernels, one pass for dx. */

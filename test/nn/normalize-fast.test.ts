@@ -16,7 +16,7 @@ import { finishMoments, gradInputLanes, groupLayout, jsPasses, outputLanes, type
 import { moments } from '../../src/nn/norm/functional.js';
 import { normDeadlineMs, openWasmNorm, type WasmNorm } from '../../src/backend/wasm/norm.js';
 import { platform } from '../../src/backend/platform/platform.js';
-import { fusedGradStats } from '../../src/tensor/normalize-fast.js';
+import { fusedGradStats, fusedOutputStats } from '../../src/tensor/normalize-fast.js';
 import { skipBecause } from '../helpers/devices.js';
 import { expectClose, fixture, type Golden, type Tol } from '../helpers/compare.js';
 
@@ -69,6 +69,13 @@ function chunkedSum(d: Float32Array): number {
     total += ((a[0] + a[2]) + (a[4] + a[6])) + ((a[1] + a[3]) + (a[5] + a[7])) + t;
   }
   return total;
+}
+
+/** Output parameters [s, inv, m, a, b] per group whose float32 lanes (`outputLanes`) are `lanes` ([s, α, β] per group): inv 1, m 0. */
+function fusedLanesAsPar(lanes: Float32Array, groups: number): Float64Array {
+  const par = new Float64Array(5 * groups);
+  for (let gi = 0; gi < groups; gi++) par.set([lanes[3 * gi] as number, 1, 0, lanes[3 * gi + 1] as number, lanes[3 * gi + 2] as number], 5 * gi);
+  return par;
 }
 
 describe('the normalize primitive\'s float32 fast passes on the cpu device', function () {
@@ -196,8 +203,60 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
           }
           expect(Array.from(a), `${k}${lanes ? ' in float32 lanes' : ''}`).to.deep.equal(Array.from(b));
         }
+        // the fused forward: the moments pass's raw values, and the lane map of its own coefficients
+        const p4 = Float64Array.from({ length: 4 * groups }, (_, i) => [1.5 - (i >> 2) / 4, (i >> 2) % 2 ? -0 : 0.5, outer * inner, 1e-5][i % 4] as number);
+        const yf = new Float32Array(n);
+        const fwd = wasmPasses.momentsOutput?.(x, L, p4, true, yf);
+        if (!fwd) throw new Error('the WebAssembly engine has a fused forward pass');
+        expect(Array.from(fwd.raw), 'momentsOutput: the raw moments').to.deep.equal(Array.from(wasmPasses.moments(x, L) as Float64Array));
+        const yl = new Float32Array(n);
+        jsPasses.output(x, L, fusedLanesAsPar(fwd.lanes, groups), yl, true);
+        expect(Array.from(yf), 'momentsOutput: the output as output32 with its coefficients').to.deep.equal(Array.from(yl));
       });
     }
+
+    it('the fused forward\'s coefficients are those of finishMoments, the mean and scale kernels\' formulas and outputLanes', function () {
+      if (!wasmPasses.momentsOutput) skipBecause(this, 'no WebAssembly SIMD here: the JavaScript passes have no fused forward pass');
+      const cases: [string, number, number, number, boolean][] = [
+        ['eps 1e-5, safe', 2, 0.5, 1e-5, true],
+        ['eps 1e-5, not safe', 2, 0.5, 1e-5, false],
+        ['eps 0, safe', 3, -1, 0, true],
+        ['1e-20, eps 0 (a scale of max |d|)', 1e-20, 0, 0, false],
+        ['1e30', 1e30, 2e30, 1e-5, true],
+      ];
+      for (const [name, scale, shift, eps, safe] of cases) {
+        const [outer, groups, inner] = [3, 5, 13];
+        const n = outer * groups * inner;
+        const data = Float32Array.from(wave(n, 4, scale, shift));
+        // a constant group (its variance exactly 0; with eps = 0 its α would be 0 or inf, which the lanes refuse)
+        if (eps > 0) for (let o = 0; o < outer; o++) data.fill(0.75, (o * groups + 2) * inner, (o * groups + 3) * inner);
+        const x = { data, offset: 0, key: { freed: false } };
+        const L = { offset: 0, outer, groups, inner };
+        const w = Array.from({ length: groups }, (_, i) => Math.fround(0.5 + i / 3));
+        const b = Array.from({ length: groups }, (_, i) => (i % 2 ? -0 : Math.fround(i / 7)));
+        const p4 = Float64Array.from({ length: 4 * groups }, (_, i) => [w[i >> 2] as number, b[i >> 2] as number, outer * inner, eps][i % 4] as number);
+        const fwd = wasmPasses.momentsOutput?.(x, L, p4, safe, new Float32Array(n));
+        // the same values written out: finishMoments, m = S₁/n (rounded), istd·w (rounded), outputLanes
+        const outs = [0, 1, 2, 3].map(() => new Float32Array(groups));
+        expect(finishMoments(fwd?.raw as Float64Array, groups, eps, outs), name).to.equal(true);
+        const [, inv, s1, s2] = outs as [Float32Array, Float32Array, Float32Array, Float32Array];
+        const cnt = outer * inner;
+        const par = new Float64Array(5 * groups);
+        for (let gi = 0; gi < groups; gi++) {
+          const [S1, S2, iv] = [s1[gi] as number, s2[gi] as number, inv[gi] as number];
+          const mm = S1 / cnt;
+          const d = S2 / cnt - mm * mm;
+          const ve = (d < 0 ? 0 : d) + iv * iv * eps;
+          const nz = ve !== 0 ? 1 : 0;
+          const q = Math.sqrt(safe ? (nz ? ve : 1) : ve);
+          const istd = safe ? (1 / q) * nz : 1 / q;
+          par.set([data[gi * inner] as number, iv, Math.fround(S1 / cnt), Math.fround(istd * (w[gi] as number)), b[gi] as number], 5 * gi);
+        }
+        const want = outputLanes(par, groups);
+        expect(want, name).to.not.equal(null);
+        expect(Array.from(fwd?.lanes ?? []), name).to.deep.equal(Array.from(want as Float32Array));
+      }
+    });
 
     it('declines arrays past its memory limit (the IR runs), and still runs smaller ones after', function () {
       const engine = openWasmNorm(2 ** 20);
@@ -224,11 +283,16 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
       // the sum of a lent array (an engine that lends none: the same additions written out here)
       const lent = (e as WasmNorm).outputArray?.(n) ?? null;
       lent?.set(x.data.subarray(3));
+      // the fused forward (WebAssembly only): raw moments, lane coefficients and output
+      const yf = new Float32Array(n);
+      const p4 = Float64Array.from({ length: 4 * groups }, (_, i) => [1.5 + (i >> 2) / 8, 0.25, outer * inner, 1e-5][i % 4] as number);
+      const fwd = e.momentsOutput?.(x, L, p4, true, yf) ?? null;
       const r = [
         Float64Array.of(lent ? ((e as WasmNorm).sum(lent, 0, n) as number) : chunkedSum(x.data.subarray(3))),
         e.moments(x, L), e.gradSums(x, g, L, p3),
         e.output(x, L, p5, y, false) ? y : null, e.gradInput(x, g, L, p5, dx, false) ? dx : null,
         e.output(x, L, p5, y32, true) ? y32 : null, e.gradInput(x, g, L, p5, dx32, true) ? dx32 : null,
+        ...(fwd ? [fwd.raw, fwd.lanes, yf] : []),
       ];
       return r.map((a) => Float64Array.from(a ?? []));
     }
@@ -249,7 +313,7 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
         t.workersOnly = workersOnly;
         const [a, b] = [allPasses(t, outer, groups, inner), allPasses(o, outer, groups, inner)];
         t.workersOnly = false;
-        expect(t.parallelRuns - before, 'passes split').to.equal(7);
+        expect(t.parallelRuns - before, 'passes split').to.equal(8);
         a.forEach((v, i) => {
           expect(v.length, `pass ${i} ran`).to.be.greaterThan(0);
           expect(Array.from(v), `pass ${i}, ${outer}×${groups}×${inner}${workersOnly ? ', the worker alone' : ''}`).to.deep.equal(Array.from(b[i] as Float64Array));
@@ -539,20 +603,25 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
       });
     }
 
-    interface LanesCase { name: string; x: Golden; gy: Golden; weight: Golden; bias: Golden; y32: Golden; dx32: Golden; y64: Golden; dx64: Golden }
+    interface LanesCase { name: string; layer: 'batch' | 'instance'; x: Golden; gy: Golden; weight: Golden; bias: Golden; y32: Golden; dx32: Golden; y64: Golden; dx64: Golden }
     const goldens = fixture<{ cases: LanesCase[] }>('torch_norm_lanes.json').cases;
-    for (const c of goldens) it(`BatchNorm2d, ${c.name}: within PyTorch's float32 error of float64, or a few float32 roundings (test/fixtures/make_norm_lanes.py)`, async () => {
+    for (const c of goldens) it(`${c.layer === 'batch' ? 'BatchNorm2d' : 'InstanceNorm2d'}, ${c.name}: within PyTorch's float32 error of float64, or a few float32 roundings (test/fixtures/make_norm_lanes.py)`, async () => {
       const was = cpu.normLanes;
       try {
         cpu.normLanes = true;
         const x = gg.tensor(Float32Array.from(c.x.data), { shape: c.x.shape, requiresGrad: true });
-        const y = gg.nn.functional.batchNorm(x, null, null, gg.tensor(Float32Array.from(c.weight.data)), gg.tensor(Float32Array.from(c.bias.data)), true);
-        const names = await kernels(() => y.backward(gg.tensor(Float32Array.from(c.gy.data), { shape: c.gy.shape })));
+        const [w, b] = [gg.tensor(Float32Array.from(c.weight.data)), gg.tensor(Float32Array.from(c.bias.data))];
+        let y: T | null = null;
+        // the output in the moments pass (`fastMoments` with an output), its lanes checked
+        const forward = await kernels(() => (y = c.layer === 'batch' ? gg.nn.functional.batchNorm(x, null, null, w, b, true) : gg.nn.functional.instanceNorm(x, null, null, w, b, true)));
+        if (cpu.groupPasses.momentsOutput && cpu.normFusedForward) expect(forward).to.include('MomentsOutput').and.not.include('NativeBatchNorm');
+        else expect(forward).to.include('NativeBatchNorm');
+        const names = await kernels(() => (y as unknown as T).backward(gg.tensor(Float32Array.from(c.gy.data), { shape: c.gy.shape })));
         // x's gradient maps alone or with the sums in one pass (`fastGradFused`, its lanes checked)
         expect(names.some((k) => k === 'NativeBatchNormGradInput' || k === 'NormGradFused')).to.equal(true);
         const worst = (a: ArrayLike<number>, want: number[]): number => want.reduce((m, w, i) => Math.max(m, Math.abs((a[i] as number) - w)), 0);
         const big = (a: number[]): number => Math.max(...a.map(Math.abs));
-        const [y32, dx32] = [await y.data(), await (x.grad as T).data()];
+        const [y32, dx32] = [await (y as unknown as T).data(), await (x.grad as T).data()];
         // PyTorch's own float32 error, or a few float32 roundings of the largest value where PyTorch's is smaller
         expect(worst(y32, c.y64.data), 'output').to.be.at.most(Math.max(1.5 * worst(c.y32.data, c.y64.data), 2 ** -21 * big(c.y64.data)));
         expect(worst(dx32, c.dx64.data), 'grad of x').to.be.at.most(Math.max(1.5 * worst(c.dx32.data, c.dx64.data), 2 ** -20 * big(c.dx64.data)));
@@ -704,6 +773,84 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
         expect([on.runs, off.runs], name).to.deep.equal([1, 0]);
         // the pass's own coefficients are the per-group kernels' where the lanes run; the double map is a miss
         expect(on.misses, name).to.equal(scale === 1e20 ? 1 : 0);
+      }
+    });
+
+    it('the forward\'s moments and output in one pass per group (momentsOutput32): the two passes\' values bit for bit, coefficients checked, misses mapped again', async function () {
+      if (!wasmPasses.momentsOutput) skipBecause(this, 'no WebAssembly SIMD here: the JavaScript passes have no fused forward pass');
+      const bits = (a: Float32Array): number[] => Array.from(new Int32Array(a.buffer, a.byteOffset, a.length));
+      // name, layer, shape, scale, shift, weight (null: none; a 0 gives α = 0, which the lanes refuse: a miss), bias, a NaN in x
+      type Case = [string, 'batch' | 'instance', number[], number, number, number[] | null, number[] | null, boolean];
+      const cases: Case[] = [
+        ['BatchNorm2d with weight and bias', 'batch', [5, 6, 7, 9], 3, 0.3, [1.5, 0.5, 2, 0.25, 3, 1], [0.1, -0.2, 0, 0.3, -0.4, 0.5], false],
+        ['BatchNorm2d without weight or bias', 'batch', [5, 6, 7, 9], 3, 0.3, null, null, false],
+        ['BatchNorm2d, 1e20', 'batch', [4, 6, 5, 7], 1e20, 5e19, [1, 2, 3, 4, 5, 6], null, false],
+        ['BatchNorm2d, 1e-20 (eps dominates)', 'batch', [4, 6, 5, 7], 1e-20, 0, null, [1, 2, 3, 4, 5, 6], false],
+        ['BatchNorm2d, a zero weight (the double map: a miss)', 'batch', [4, 3, 5, 7], 2, 0.5, [1, 0, 2], [0.5, 0.5, 0.5], false],
+        ['BatchNorm2d, a NaN in x (a miss)', 'batch', [4, 3, 5, 7], 2, 0.5, [1, 2, 3], null, true],
+        ['BatchNorm2d, split over threads', 'batch', [16, 8, 24, 24], 2, 0.5, [1, 2, 3, 4, 5, 6, 7, 8], [8, 7, 6, 5, 4, 3, 2, 1], false],
+        ['InstanceNorm2d with per-channel weight and bias', 'instance', [3, 4, 6, 5], 2, -1, [1, 2, 3, 4], [4, 3, 2, 1], false],
+      ];
+      for (const [name, layer, shape, scale, shift, w, b, nan] of cases) {
+        const run = async (fused: boolean): Promise<{ out: number[][]; names: string[]; runs: number; misses: number }> => {
+          const was = cpu.normFusedForward;
+          const [r0, m0] = [fusedOutputStats.runs, fusedOutputStats.misses];
+          try {
+            cpu.normFusedForward = fused;
+            const data = wave(size(shape), 2, scale, shift);
+            // a constant channel: its output is exactly the bias (docs/notes/normalization.md)
+            for (let i = 0; i < data.length; i++) if (Math.floor(i / size(shape.slice(2))) % (shape[1] as number) === 1) data[i] = 0.75;
+            if (nan) data[40] = NaN;
+            const x = gg.tensor(data, { shape, dtype: 'float32', requiresGrad: true });
+            const c = shape[1] as number;
+            const wt = w ? gg.tensor(w, { requiresGrad: true }) : null;
+            const bt = b ? gg.tensor(b, { requiresGrad: true }) : null;
+            const [rm, rv] = [gg.zeros([c]), gg.ones([c])];
+            let y: T | null = null;
+            const names = await kernels(() => {
+              y = layer === 'batch' ? gg.nn.functional.batchNorm(x, rm, rv, wt, bt, true, 0.1, 1e-5) : gg.nn.functional.instanceNorm(x, null, null, wt, bt, true, 0.1, 1e-5);
+            });
+            const out = y as unknown as T;
+            out.backward(gg.tensor(wave(size(shape), 5), { shape }));
+            const got = [out, x.grad as T, ...(layer === 'batch' ? [rm, rv] : []), ...[wt, bt].filter((t): t is T => t !== null).map((t) => t.grad as T)];
+            return { out: await Promise.all(got.map(async (t) => bits(await t.data() as Float32Array))), names, runs: fusedOutputStats.runs - r0, misses: fusedOutputStats.misses - m0 };
+          } finally {
+            cpu.normFusedForward = was;
+          }
+        };
+        const on = await run(true);
+        const off = await run(false);
+        const miss = name.includes('miss');
+        expect(on.out, name).to.deep.equal(off.out);
+        expect(on.names, name).to.include('MomentsOutput');
+        expect(on.names, name).to.not.include('Moments');
+        // a miss maps the output again, as the pass without the fused forward would
+        if (miss) expect(on.names, name).to.include('NativeBatchNorm');
+        else expect(on.names, name).to.not.include('NativeBatchNorm');
+        expect(off.names, name).to.include.members(['Moments', 'NativeBatchNorm']);
+        expect(off.names, name).to.not.include('MomentsOutput');
+        expect([on.runs, off.runs, on.misses], name).to.deep.equal([1, 0, miss ? 1 : 0]);
+      }
+    });
+
+    it('the fused forward steps aside for a forward-mode tangent, float64 and GPUGRAD_FAST_NORM_FUSED_FORWARD=0 (normFusedForward)', async () => {
+      const shape = [4, 3, 5];
+      const x = gg.tensor(wave(size(shape), 3), { shape, dtype: 'float32' });
+      const names = async (fn: () => unknown): Promise<string[]> => kernels(fn);
+      expect(await names(() => gg.nn.functional.batchNorm(x, null, null, null, null, true))).to.include('MomentsOutput');
+      const x64 = gg.tensor(wave(size(shape), 3), { shape, dtype: 'float64' });
+      expect(await names(() => gg.nn.functional.batchNorm(x64, null, null, null, null, true))).to.not.include('MomentsOutput');
+      const dual = await names(() => gg.autograd.forwardAd.dualLevel(() => {
+        const xd = gg.autograd.forwardAd.makeDual(x, gg.onesLike(x));
+        return gg.nn.functional.batchNorm(xd, null, null, null, null, true);
+      }));
+      expect(dual).to.not.include('MomentsOutput');
+      const was = cpu.normFusedForward;
+      try {
+        cpu.normFusedForward = false;
+        expect(await names(() => gg.nn.functional.batchNorm(x, null, null, null, null, true))).to.not.include('MomentsOutput');
+      } finally {
+        cpu.normFusedForward = was;
       }
     });
 

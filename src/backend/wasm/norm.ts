@@ -34,11 +34,12 @@ interface NormExports {
   output32(x: number, y: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
   gradInput32(x: number, g: number, dx: number, outer: number, groups: number, inner: number, par: number, g0: number, g1: number): void;
   gradFused32(x: number, g: number, dx: number, outer: number, groups: number, inner: number, par: number, out: number, safe: number, g0: number, g1: number): void;
+  momentsOutput32(x: number, y: number, outer: number, groups: number, inner: number, par: number, out: number, safe: number, g0: number, g1: number): void;
   sumChunks(x: number, n: number, chunk: number, out: number, c0: number, c1: number): void;
 }
 
 /** The exports a worker may be asked to run (their names, as threads.ts posts them). */
-const PASSES = ['moments', 'gradSums', 'output', 'gradInput', 'output32', 'gradInput32', 'gradFused32', 'sumChunks'] as const;
+const PASSES = ['moments', 'gradSums', 'output', 'gradInput', 'output32', 'gradInput32', 'gradFused32', 'momentsOutput32', 'sumChunks'] as const;
 type Pass = (typeof PASSES)[number];
 
 /** The memory's maximum in pages (norm.wat's import): 2 GiB. */
@@ -473,6 +474,36 @@ export class WasmNorm implements GroupPasses {
       lanes.set(this.f32.subarray(o / 4 + 8 * i + 4, o / 4 + 8 * i + 8), 4 * i);
     }
     return { sums, lanes };
+  }
+
+  /**
+   * The forward's moments and output in one pass per group (norm.wat,
+   * `momentsOutput32`): with par = [w, b, n, eps] per group, each group's
+   * [max |d|, Σd, Σd²] as `moments` computes them, then its output lane
+   * coefficients from them (`finishMoments`, normalize.ts's mean and scale
+   * kernels, `outputLanes`) and its y as `output32`, into `out`. Returns the
+   * raw moments (3 per group) and the lane coefficients it used ([s, α, β]
+   * per group), which the caller checks against the kernels' (`outputLanes`);
+   * null where the pass cannot run.
+   */
+  momentsOutput(x: GroupInput, L: GroupLayout, par: Float64Array, safe: boolean, out: Float32Array): { raw: Float64Array; lanes: Float32Array } | null {
+    const n = L.outer * L.groups * L.inner;
+    const G = L.groups;
+    if (!this.reserve(Math.max(x.data.length, n), 10 * G)) return null;
+    const [xa, a] = this.input(x, []);
+    const [ya, c] = this.outputAt(out, [a]);
+    const p = this.par;
+    const o = p + 32 * G;
+    this.f64.set(par, p / 8);
+    if (!this.run('momentsOutput32', [xa, ya, L.outer, G, L.inner, p, o, safe ? 1 : 0], G, 2 * n)) return null;
+    this.copyOut(c, out, n);
+    const raw = new Float64Array(3 * G);
+    const lanes = new Float32Array(3 * G);
+    for (let i = 0; i < G; i++) {
+      raw.set(this.f64.subarray(o / 8 + 6 * i, o / 8 + 6 * i + 3), 3 * i);
+      lanes.set(this.f32.subarray(o / 4 + 12 * i + 6, o / 4 + 12 * i + 9), 3 * i);
+    }
+    return { raw, lanes };
   }
 
   /**

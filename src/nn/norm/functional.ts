@@ -18,7 +18,7 @@ import { noGrad } from '../../autograd/grad-mode.js';
 import { fmt, normDim } from '../../tensor/shape.js';
 import { fx } from '../../tensor/fuse.js';
 import type { Expr } from '../../backend/fusion.js';
-import { fastMoments } from '../../tensor/normalize-fast.js';
+import { fastMoments, type FusedOutputSpec } from '../../tensor/normalize-fast.js';
 import { isFloatingDtype, scalarTypeName } from '../../backend/types.js';
 
 /** Biased moments of one reduction, with everything the callers reuse. */
@@ -64,6 +64,13 @@ export interface MomentsOptions {
   eps?: number;
   /** One scale for all groups (the max over the whole tensor), for statistics that are pooled across groups. */
   commonScale?: boolean;
+  /**
+   * The `normalize` primitive's input, weight, bias and `safe` when it will
+   * follow with these moments (batch and instance norm): the cpu device's
+   * fast path may then compute its output in the same pass
+   * (tensor/normalize-fast.ts, `fastMoments`); the values are the same.
+   */
+  output?: FusedOutputSpec;
 }
 
 /**
@@ -87,7 +94,7 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
   // the same formulas as the composed ops (x - s, |.|, ·, Σ), without their full-size intermediates
   const [X, S, INV] = [fx.in(0), fx.in(1), fx.in(2)];
   // the cpu device's float32 fast path: scale, 1/scale, Σc and Σc² in one pass (tensor/normalize-fast.ts)
-  const fast = opts.commonScale ? null : fastMoments(x, ds, eps);
+  const fast = opts.commonScale ? null : fastMoments(x, ds, eps, opts.output);
   const scale = fast ? fast.scale : noGrad(() => {
     const all = x.shape.map((_, i) => i);
     // max |x - s| per group (over everything with commonScale): detached, so no gradient flows through it
@@ -385,11 +392,13 @@ export function batchNorm(
     if (training) {
       const dims = input.shape.map((_, i) => i).filter((i) => i !== 1);
       // the moments of a detached x: the `normalize` primitive differentiates through them
-      const m = noGrad(() => moments(input.detach(), dims, { eps }));
+      const cw = weight ? weight.reshape(cs) : null;
+      const cb = bias ? bias.reshape(cs) : null;
+      const m = noGrad(() => moments(input.detach(), dims, { eps, output: { input, weight: cw, bias: cb, safe: true } }));
       // each buffer given is updated, as PyTorch (one may be missing)
       // NOTE: statistics for the buffers are computed unrecorded (nothing would free their nodes)
       updateRunningStats(m, runningMean, runningVar, momentum);
-      return normalizeOver(input, m, weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null, true, 'NativeBatchNorm', dims);
+      return normalizeOver(input, m, cw, cb, true, 'NativeBatchNorm', dims);
     }
     // no zero guard in eval: PyTorch's eval kernels divide by sqrt(running_var + eps) as it is (docs/notes/normalization.md)
     return affineNormalized(input, (runningMean as Tensor).reshape(cs), invStd((runningVar as Tensor).reshape(cs), eps, false), weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null);
@@ -430,11 +439,13 @@ export function instanceNorm(
     const cs = channelShape(c, input.ndim);
     if (useInputStats) {
       const dims = input.shape.map((_, i) => i).filter((i) => i >= 2);
-      const m = noGrad(() => moments(input.detach(), dims, { eps }));
+      const cw = weight ? weight.reshape(cs) : null;
+      const cb = bias ? bias.reshape(cs) : null;
+      const m = noGrad(() => moments(input.detach(), dims, { eps, output: { input, weight: cw, bias: cb, safe: true } }));
       if (runningMean) updateRunning(runningMean, noGrad(() => m.mean.mean(0)), momentum);
       // count > 1: training refuses one spatial element before (verifySpatialSize)
       if (runningVar) updateRunning(runningVar, noGrad(() => realVar(m, m.count / (m.count - 1)).mean(0)), momentum);
-      return normalizeOver(input, m, weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null, true, 'NativeBatchNorm', dims);
+      return normalizeOver(input, m, cw, cb, true, 'NativeBatchNorm', dims);
     }
     if (!runningMean || !runningVar) throw new Error('Expected running_mean and running_var to be defined when use_input_stats is false');
     return affineNormalized(input, runningMean.reshape(cs), invStd(runningVar.reshape(cs), eps, false), weight ? weight.reshape(cs) : null, bias ? bias.reshape(cs) : null);
