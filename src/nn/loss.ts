@@ -13,7 +13,18 @@ import { isFloatingDtype, scalarTypeName } from '../backend/types.js';
 import { getDevice } from '../backend/registry.js';
 import { fx } from '../tensor/fuse.js';
 import type { Expr } from '../backend/fusion.js';
+import { logSoftmaxTerms } from '../tensor/composites.js';
+import { OpNode, type BackwardShortcut, type Node } from '../autograd/graph.js';
+import { platform } from '../backend/platform/platform.js';
 import { Module } from './module.js';
+
+/**
+ * Switches of the losses' fast paths (docs/notes/architecture.md, "Fused
+ * kernels"): `fusedCrossEntropy` is crossEntropy's target log-probability
+ * read from the logits (`GPUGRAD_FUSED_CE=0` turns it off: the log-softmax
+ * and the fused pick run as before).
+ */
+export const lossSettings = { fusedCrossEntropy: platform().env('GPUGRAD_FUSED_CE') !== '0' };
 
 /** How per-element losses are combined. */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -180,6 +191,87 @@ function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignore
 }
 
 /**
+ * The fused cross entropy's expressions, made once (their kernels are
+ * remembered, backend/kernel.ts `memoKernel`). Inputs of `nll`: x, the target
+ * mask, m, l: Σ over classes of -(where(mask, (x - m) - l, 0)). `backSum`
+ * over (g, mask): Σ -(where(mask, -g, 0)); `back` over (g, mask, t, s, x, m):
+ * where(mask, -g, 0) + (t/s)·e^(x - m).
+ */
+const CE = (() => {
+  const { in: v, c: k, f, add, mul, div, neg, sub, where } = fx;
+  const pickGrad = where(v(1), neg(v(0)), k(0));
+  return {
+    nll: neg(where(v(1), sub(sub(v(0), v(2)), v(3)), k(0))),
+    backSum: neg(pickGrad),
+    back: add(pickGrad, mul(div(v(2), v(3)), f('exp', sub(v(4), v(5))))),
+  };
+})();
+
+/**
+ * crossEntropy with class indices, no class weight, no label smoothing and
+ * reduction 'sum' or 'mean', in fewer kernels (docs/notes/architecture.md,
+ * "Fused kernels"): the per-element loss is read from the logits in one
+ * fused reduction (node NllLossBackward0 over x, the target mask, m and
+ * l = log Σ e^(x - m)), so log-softmax's output is never written; 'mean'
+ * divides by the mask's sum (the count of targets not ignored). The values
+ * are the composed chain's: the target's (x - m) - l is the one nonzero term
+ * of its row (a sum of zeros and one value is that value), negated, and
+ * rounded once as the composed log-softmax's store rounds it; the ignored
+ * rows' -0 (composed) or +0 (here) vanish in the sum. Without createGraph the
+ * backward is `NllShortcut`, two kernels (the recorded chain runs six).
+ */
+function fusedCrossEntropy(x: Tensor, target: Tensor, ignoreIndex: number, reduction: 'sum' | 'mean'): Tensor {
+  const c = x.shape[1] ?? 0;
+  const t = target.detach().to(x.dtype);
+  const classes = alongClassDim(arange(c, { dtype: x.dtype, device: x.device }), x.ndim);
+  const onehot = t.unsqueeze(1).fused([classes], { expr: targetMask(ignoreIndex), dims: [], kind: 'sum', name: 'TargetMask' });
+  const total = logSoftmaxTerms(x, 1, (m, s, l) => {
+    const nll = x.fused([onehot, m, l], { expr: CE.nll, dims: [1], kind: 'sum', name: 'NllLoss' });
+    const node = nll.gradFn;
+    const lNode = l.gradFn;
+    const sNode = s.gradFn;
+    if (node instanceof OpNode && node.op === 'fused' && lNode && sNode && node.next.length === 4 && node.next[3]?.node === lNode) {
+      node.shortcut = new NllShortcut(s.alias(), [lNode, sNode]);
+    }
+    return nll.sum();
+  });
+  return reduction === 'sum' ? total : total.div(onehot.sum());
+}
+
+/**
+ * The backward of `fusedCrossEntropy`'s per-element loss without createGraph
+ * (a `BackwardShortcut`, docs/notes/architecture.md, "Backward shortcuts").
+ * The recorded rules send where(mask, -g, 0) to x and its negated row sum to
+ * l, whose node divides by s and whose s multiplies by e^(x - m) on the way
+ * to x. Here t = Σ -(where(mask, -g, 0)) over the classes, then
+ * dx = where(mask, -g, 0) + (t/s)·e^(x - m): the composed chain's formulas in
+ * its order (its NllLossBackward sends -g·w with w = 1 where the mask is set,
+ * its pick's where(mask, ·, 0), then log-softmax's shortcut), two kernels;
+ * l's chain gets nothing (it leads only to x).
+ */
+class NllShortcut implements BackwardShortcut {
+  constructor(
+    private s: Tensor | null,
+    private readonly chain: readonly Node[],
+  ) {}
+
+  backward(grad: Tensor, inputs: readonly Tensor[], needs: readonly boolean[]): (Tensor | null)[] | null {
+    const [x, mask, m] = inputs as [Tensor, Tensor, Tensor];
+    const s = this.s;
+    const observed = this.chain.some((n) => n.preHooks.size || n.postHooks.length || n.retained.size);
+    if (!s || !needs[0] || !needs[3] || needs[1] || needs[2] || observed) return null;
+    const t = grad.fused([mask], { expr: CE.backSum, dims: [1], kind: 'sum', name: 'CrossEntropyBackwardSum' });
+    const dx = grad.fused([mask, t, s, x, m], { expr: CE.back, dims: [], kind: 'sum', name: 'CrossEntropyBackward' });
+    return [dx, null, null, null];
+  }
+
+  release(): void {
+    this.s?.dispose();
+    this.s = null;
+  }
+}
+
+/**
  * Negative log likelihood of log-probabilities `input` (N, C, d1...) at class
  * indices `target` (N, d1...); 'mean' divides by the summed target weights
  * (PyTorch's `F.nll_loss`).
@@ -235,6 +327,10 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
     if (fmt(target.shape) === fmt(input.shape)) checkClassWeight(weight, c, false, 'cross_entropy: ');
     else checkIndexTarget(input, target, ignoreIndex);
     checkClassWeight(weight, c, input.ndim > 2);
+    const indices = fmt(target.shape) !== fmt(input.shape);
+    if (indices && !weight && ls === 0 && reduction !== 'none' && c > 0 && lossSettings.fusedCrossEntropy && isFloatingDtype(input.dtype) && getDevice(input.device).fusesNanExactly) {
+      return fusedCrossEntropy(input, target, ignoreIndex, reduction);
+    }
     const logp = input.logSoftmax(1);
 
     if (fmt(target.shape) === fmt(input.shape)) {

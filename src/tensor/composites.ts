@@ -309,6 +309,20 @@ function fusedLogSoftmax(x: Tensor, d: number): Tensor {
 }
 
 /**
+ * @internal The terms of the fused log-softmax along `d` (float `x`, a fusing
+ * device, `d` not empty), made as `fusedLogSoftmax` makes them: m the detached
+ * max (disposed after `fn`), s = Σ e^(x - m) (SumExpBackward0) and l = log s
+ * (LogBackward0). nn/loss.ts's fused cross entropy reads the target's
+ * log-probability (x - m) - l from them without writing log-softmax's output.
+ */
+export function logSoftmaxTerms(x: Tensor, d: number, fn: (m: Tensor, s: Tensor, l: Tensor) => Tensor): Tensor {
+  return withDetachedMax(x, d, (m) => {
+    const s = x.fused([m], { expr: LSM.sumExp, dims: [d], kind: 'sum', name: 'SumExp' });
+    return fn(m, s, s.log());
+  });
+}
+
+/**
  * The backward of `fusedLogSoftmax` without createGraph (a `BackwardShortcut`,
  * docs/notes/architecture.md, "Backward shortcuts"): the recorded rules send g
  * to x through the top node and Σ(-g) to l, whose node divides it by s, and
