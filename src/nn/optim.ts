@@ -17,6 +17,8 @@ import { fx } from '../tensor/fuse.js';
 
 /** SGD's last line, p + d·(-lr), over inputs (p, d, -lr). */
 const SGD_UPDATE = fx.add(fx.in(0), fx.mul(fx.in(1), fx.in(2)));
+/** Its fused op's attributes: one object for every update (docs/notes/architecture.md, "Per-op JavaScript"). */
+const SGD_ATTRS = { expr: SGD_UPDATE, dims: [], kind: 'sum', name: 'SgdUpdate' } as const;
 
 /** A parameter group: its tensors and its options (the optimiser's defaults filled in). */
 export type ParamGroup<O> = O & { params: Tensor[] };
@@ -257,18 +259,34 @@ export interface SGDOptions {
   weightDecay: number;
   nesterov: boolean;
   maximize: boolean;
+  /**
+   * Update a group's parameters together, each step of the formula over
+   * all of them before the next (PyTorch's `foreach`, `_multi_tensor_sgd`):
+   * the same values, bit for bit, with less JavaScript per parameter. null
+   * (the default, as PyTorch's for tensors on the CPU) and false update one
+   * parameter at a time.
+   */
+  foreach: boolean | null;
 }
 
 /**
  * Stochastic gradient descent with momentum (PyTorch's formulation:
  * buf = μ·buf + (1 - dampening)·g, the first buf = g; p -= lr·buf, or
- * lr·(g + μ·buf) with nesterov).
- * @example const opt = new gg.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+ * lr·(g + μ·buf) with nesterov). `foreach: true` updates each group's
+ * parameters together, with the same values.
+ * @throws TypeError `SGD() got an unexpected keyword argument 'k'` for an
+ *   unknown option; Error with PyTorch's messages for a negative lr,
+ *   momentum or weight decay and for nesterov without momentum or with
+ *   dampening
+ * @example const opt = new gg.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9, foreach: true });
  */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: Params<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
-    checkOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize'] satisfies readonly (keyof SGDOptions)[]);
-    super(params, { lr: opts.lr, momentum: opts.momentum ?? 0, dampening: opts.dampening ?? 0, weightDecay: opts.weightDecay ?? 0, nesterov: opts.nesterov ?? false, maximize: opts.maximize ?? false });
+    checkOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize', 'foreach'] satisfies readonly (keyof SGDOptions)[]);
+    super(params, {
+      lr: opts.lr, momentum: opts.momentum ?? 0, dampening: opts.dampening ?? 0, weightDecay: opts.weightDecay ?? 0,
+      nesterov: opts.nesterov ?? false, maximize: opts.maximize ?? false, foreach: opts.foreach ?? null,
+    });
   }
 
   protected validate(g: SGDOptions): void {
@@ -278,6 +296,7 @@ export class SGD extends Optimizer<SGDOptions> {
     checkNumber('SGD', 'weight_decay', g.weightDecay);
     checkBool('SGD', 'nesterov', g.nesterov);
     checkBool('SGD', 'maximize', g.maximize);
+    if (g.foreach !== null && g.foreach !== undefined) checkBool('SGD', 'foreach', g.foreach);
     if (g.lr === undefined || g.lr === null) throw new Error('SGD: a learning rate (lr) is required');
     // NaN is refused as PyTorch's message names it (PyTorch 1.13 itself lets NaN through, then every step writes NaN)
     if (Number.isNaN(g.lr) || g.lr < 0) throw new Error(`Invalid learning rate: ${g.lr}`);
@@ -291,7 +310,22 @@ export class SGD extends Optimizer<SGDOptions> {
     // -lr as one 0-d tensor per value, device and dtype for the whole step (one upload, not one per parameter)
     const negLr = new Map<string, Tensor>();
     try {
-      this.forEachParam((p, grad, g) => this.update(p, grad, g, negLr));
+      if (!this.paramGroups.some((g) => g.foreach === true)) {
+        this.forEachParam((p, grad, g) => this.update(p, grad, g, negLr));
+        return;
+      }
+      noGrad(() => {
+        for (const g of this.paramGroups) {
+          if (g.foreach === true) {
+            tidy(() => this.updateGroup(g, negLr));
+            continue;
+          }
+          for (const p of g.params) {
+            const grad = p.grad;
+            if (grad) tidy(() => this.update(p, grad, g, negLr));
+          }
+        }
+      });
     } finally {
       for (const t of negLr.values()) t.dispose();
     }
@@ -302,25 +336,66 @@ export class SGD extends Optimizer<SGDOptions> {
     let d = g.maximize ? grad.neg() : grad;
     if (g.weightDecay !== 0) d = d.add(p.mul(g.weightDecay));
     if (g.momentum !== 0) {
-      const s = this.stateOf(p);
-      const existing = s['momentum_buffer'];
-      let buf: Tensor;
-      if (existing === undefined || typeof existing === 'number') {
-        buf = keep(d.clone());
-        s['momentum_buffer'] = buf;
-      } else {
-        buf = existing;
-        buf.assign(buf.mul(g.momentum).add(g.dampening === 0 ? d : d.mul(1 - g.dampening)));
-      }
+      const buf = this.momentumBuffer(p, d, g);
       d = g.nesterov ? d.add(buf.mul(g.momentum)) : buf;
     }
-    const key = `${p.device}|${p.dtype}|${-g.lr}`;
-    let lr = negLr.get(key);
-    if (!lr) negLr.set(key, (lr = keep(p.scalar(-g.lr))));
     // p + d·(-lr) as one fused kernel (docs/notes/architecture.md, "Fused kernels"): the
     // composed p.add(d.mul(-lr)) in one pass; float64 bit for bit, float32 without rounding d·(-lr)
-    p.assign(p.fused([d, lr], { expr: SGD_UPDATE, dims: [], kind: 'sum', name: 'SgdUpdate' }));
+    p.assign(p.fused([d, negLrOf(p, g.lr, negLr)], SGD_ATTRS));
   }
+
+  /**
+   * A group's update with `foreach` (PyTorch's `_multi_tensor_sgd`): each line
+   * of `update` over every parameter with a gradient before the next line,
+   * in one tidy scope. The same ops on the same tensors as `update`, so the
+   * same values bit for bit; what it saves is JavaScript per parameter (a
+   * scope, closures, the -lr lookup). Unlike torch 1.13's foreach with
+   * nesterov, the gradients are not written (PyTorch 2 fixed that).
+   */
+  private updateGroup(g: ParamGroup<SGDOptions>, negLr: Map<string, Tensor>): void {
+    const ps: Tensor[] = [];
+    let ds: Tensor[] = [];
+    for (const p of g.params) {
+      if (!p.grad) continue;
+      ps.push(p);
+      ds.push(p.grad);
+    }
+    if (ps.length === 0) return;
+    if (g.maximize) ds = ds.map((d) => d.neg());
+    if (g.weightDecay !== 0) ds = ds.map((d, i) => d.add((ps[i] as Tensor).mul(g.weightDecay)));
+    if (g.momentum !== 0) {
+      const bufs = ps.map((p, i) => this.momentumBuffer(p, ds[i] as Tensor, g));
+      ds = g.nesterov ? ds.map((d, i) => d.add((bufs[i] as Tensor).mul(g.momentum))) : bufs;
+    }
+    let lr: Tensor | null = null;
+    for (let i = 0; i < ps.length; i++) {
+      const p = ps[i] as Tensor;
+      // the group's parameters share a device and dtype, as a rule: one lookup for all of them
+      if (!lr || lr.device !== p.device || lr.dtype !== p.dtype) lr = negLrOf(p, g.lr, negLr);
+      p.assign(p.fused([ds[i] as Tensor, lr], SGD_ATTRS));
+    }
+  }
+
+  /** PyTorch's momentum buffer: d itself (a kept copy) on the first step, else μ·buf + (1 - dampening)·d, written in place. */
+  private momentumBuffer(p: Tensor, d: Tensor, g: SGDOptions): Tensor {
+    const s = this.stateOf(p);
+    const existing = s['momentum_buffer'];
+    if (existing === undefined || typeof existing === 'number') {
+      const buf = keep(d.clone());
+      s['momentum_buffer'] = buf;
+      return buf;
+    }
+    existing.assign(existing.mul(g.momentum).add(g.dampening === 0 ? d : d.mul(1 - g.dampening)));
+    return existing;
+  }
+}
+
+/** The step's -lr as a kept 0-d tensor of p's device and dtype (one per value, device and dtype: `negLr`). */
+function negLrOf(p: Tensor, lr: number, negLr: Map<string, Tensor>): Tensor {
+  const key = `${p.device}|${p.dtype}|${-lr}`;
+  let t = negLr.get(key);
+  if (!t) negLr.set(key, (t = keep(p.scalar(-lr))));
+  return t;
 }
 
 // ---- Adam / AdamW -----------------------------------------------------------------------------

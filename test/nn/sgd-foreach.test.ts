@@ -1,0 +1,130 @@
+/**
+ * SGD with `foreach: true` (nn/optim.ts `updateGroup`, PyTorch's
+ * `_multi_tensor_sgd`): each line of the update over all of a group's
+ * parameters before the next. Checked against
+ * - the PyTorch goldens of the per-parameter SGD (torch_nn.json; torch
+ *   1.13's foreach gives the same float64 values as its single-tensor SGD);
+ * - the per-parameter update, bit for bit, on every device: plain, momentum
+ *   (first-step buffer, dampening, nesterov), weight decay, maximize, groups
+ *   mixing foreach and not, parameters without a gradient, the state it
+ *   leaves, and device memory flat across steps;
+ * - its option checks and the state dict.
+ */
+import { expect } from 'chai';
+import * as gg from '../../src/index.js';
+import { forEachDevice } from '../helpers/devices.js';
+import { expectGolden, fixture, golden64, type Golden } from '../helpers/compare.js';
+import { getDevice } from '../../src/backend/registry.js';
+
+interface OptCase {
+  name: string;
+  kind: 'optimizer';
+  module: string;
+  kwargs: { lr: number; momentum?: number; dampening?: number; nesterov?: boolean; weightDecay?: number };
+  params: Golden[];
+  grads: Golden[][];
+  params_after: Golden[][];
+}
+const cases = fixture<{ kind: string; module?: string }[]>('torch_nn.json').filter(
+  (c): c is OptCase => c.kind === 'optimizer' && c.module === 'SGD',
+);
+
+/** The values' bits: Object.is per element, any NaN matching NaN. */
+function expectSame(a: ArrayLike<number>, b: ArrayLike<number>, label: string): void {
+  expect(a.length, label).to.equal(b.length);
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    if (!(Number.isNaN(x) && Number.isNaN(y)) && !Object.is(x, y)) expect.fail(`${label}: element ${i} is ${x}, expected ${y}`);
+  }
+}
+
+describe('SGD foreach: PyTorch goldens (float64, cpu)', () => {
+  it('has the SGD cases', () => expect(cases.length).to.be.at.least(6));
+  for (const c of cases) {
+    it(c.name, () => {
+      const params = c.params.map((p) => golden64(p, true));
+      const opt = new gg.optim.SGD(params, { ...c.kwargs, foreach: true });
+      c.grads.forEach((grads, step) => {
+        opt.zeroGrad();
+        params.forEach((p, i) => (p.grad = golden64(grads[i] as Golden)));
+        opt.step();
+        params.forEach((p, i) => expectGolden(p, (c.params_after[step] as Golden[])[i] as Golden, `step ${step} param ${i}`));
+      });
+    });
+  }
+});
+
+type Opts = Partial<gg.optim.SGDOptions> & { lr: number };
+const combos: Opts[] = [
+  { lr: 0.1 },
+  { lr: 0.1, momentum: 0.9 },
+  { lr: 0.05, momentum: 0.8, dampening: 0.5 },
+  { lr: 0.1, momentum: 0.9, nesterov: true },
+  { lr: 0.1, weightDecay: 0.01 },
+  { lr: 0.1, momentum: 0.5, nesterov: true, weightDecay: 0.1, maximize: true },
+  { lr: 0.3, maximize: true, momentum: 0.7, dampening: 0.1, weightDecay: 0.2 },
+];
+
+forEachDevice((device) => {
+  describe('SGD foreach: the per-parameter update, bit for bit', function () {
+    this.timeout(60_000);
+    const dtypes = getDevice(device).dtypes.includes('float64') ? (['float32', 'float64'] as const) : (['float32'] as const);
+    for (const dtype of dtypes) {
+      it(`(${dtype}) every option, groups, parameters without a gradient, state and memory`, async () => {
+        const shapes = [[7, 5], [5], [3, 2, 4], [1], [9]];
+        const run = async (opts: Opts, foreach: boolean): Promise<{ params: number[][]; state: number[][]; live: number }> => {
+          gg.manualSeed(3);
+          const ps = shapes.map((s) => gg.randn(s, { dtype, device, requiresGrad: true }));
+          // the third parameter in a group of its own, with another lr and never foreach
+          const opt = new gg.optim.SGD([{ params: [ps[0]!, ps[1]!, ps[3]!, ps[4]!], foreach }, { params: [ps[2]!], lr: opts.lr * 2 }], opts);
+          let live = 0;
+          for (let step = 0; step < 4; step++) {
+            opt.zeroGrad();
+            ps.forEach((p, i) => {
+              // the fifth parameter has no gradient on the first two steps (its buffer starts late)
+              if (i === 4 && step < 2) return;
+              p.grad = gg.tidy(() => gg.randn(p.shape, { dtype, device }).mul(step === 2 && i === 1 ? Infinity : 1));
+            });
+            opt.step();
+            if (step === 2) live = gg.memory().liveBuffers;
+          }
+          const state = await Promise.all(ps.map(async (p) => {
+            const b = opt.state.get(p)?.['momentum_buffer'];
+            return b && typeof b !== 'number' ? Array.from(await b.data()) : [];
+          }));
+          const params = await Promise.all(ps.map(async (p) => Array.from(await p.data())));
+          expect(gg.memory().liveBuffers - live, 'buffers made by the fourth step').to.be.at.most(0);
+          return { params, state, live };
+        };
+        for (const opts of combos) {
+          const on = await run(opts, true);
+          const off = await run(opts, false);
+          const label = `${device} ${dtype} ${JSON.stringify(opts)}`;
+          on.params.forEach((p, i) => expectSame(p, off.params[i]!, `${label} param ${i}`));
+          on.state.forEach((s, i) => expectSame(s, off.state[i]!, `${label} momentum buffer ${i}`));
+          if (opts.momentum) expect(on.state.every((s) => s.length > 0), `${label} buffers`).to.equal(true);
+        }
+      });
+    }
+  });
+});
+
+describe('SGD foreach: options', () => {
+  const p = (): gg.Tensor[] => [gg.zeros([2], { requiresGrad: true })];
+  it('is null by default (per parameter, as PyTorch on the CPU), checked as a bool, and kept in the state dict', () => {
+    expect(new gg.optim.SGD(p(), { lr: 0.1 }).defaults.foreach).to.equal(null);
+    const opt = new gg.optim.SGD(p(), { lr: 0.1, foreach: true });
+    expect(opt.stateDict().paramGroups[0]?.foreach).to.equal(true);
+    expect(() => new gg.optim.SGD(p(), { lr: 0.1, foreach: 1 as unknown as boolean })).to.throw(TypeError, /foreach/);
+    expect(() => opt.addParamGroup({ params: p(), foreach: 'yes' as unknown as boolean })).to.throw(TypeError, /foreach/);
+  });
+  it("leaves the gradients alone with nesterov (torch 1.13's foreach wrote them)", async () => {
+    const w = gg.ones([3], { requiresGrad: true });
+    const opt = new gg.optim.SGD([w], { lr: 0.1, momentum: 0.9, nesterov: true, foreach: true });
+    w.grad = gg.tensor([1, 2, 3], { dtype: 'float32' });
+    opt.step();
+    opt.step();
+    expect(Array.from(await w.grad.data())).to.deep.equal([1, 2, 3]);
+  });
+});
