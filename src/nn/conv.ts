@@ -6,7 +6,7 @@
  */
 export {
   conv1d, conv2d, conv3d, convTranspose1d, convTranspose2d, convTranspose3d,
-  maxPool1d, maxPool2d, maxPool3d, avgPool1d, avgPool2d, avgPool3d,
+  maxPool1d, maxPool2d, maxPool3d, maxPool1dWithIndices, maxPool2dWithIndices, maxPool3dWithIndices, avgPool1d, avgPool2d, avgPool3d,
   type IntOrList, type Rank, type ConvOptions, type ConvTransposeOptions, type MaxPoolOptions, type AvgPoolOptions,
 } from './conv/functional.js';
 export {

@@ -11,7 +11,7 @@ export {
 // ---- convolution and pooling (conv.ts) ----
 export {
   conv1d, conv2d, conv3d, convTranspose1d, convTranspose2d, convTranspose3d,
-  maxPool1d, maxPool2d, maxPool3d, avgPool1d, avgPool2d, avgPool3d,
+  maxPool1d, maxPool2d, maxPool3d, maxPool1dWithIndices, maxPool2dWithIndices, maxPool3dWithIndices, avgPool1d, avgPool2d, avgPool3d,
   type ConvOptions, type ConvTransposeOptions, type MaxPoolOptions, type AvgPoolOptions,
 } from './conv.js';
 // ---- normalization (normalization.ts) ----

@@ -4,7 +4,8 @@
  * with padding, ceil-mode tails and dilation over windows of -∞, NaN and
  * tied zeros (values, gradients, forward-mode tangents), average pooling's
  * divisors at those windows, and the whole-tensor max/min/argmax/argmin over
- * ties. Before the fix a window of -∞ tied with its padded cells and gave
+ * ties; and `maxPool1d/2d/3dWithIndices` against PyTorch's return_indices.
+ * Before the fix a window of -∞ tied with its padded cells and gave
  * them shares of the gradient that were dropped (docs/notes/special-values.md,
  * "Max pooling with padding over a window of -inf"): 1/9 per element where
  * the even split over the input elements is 1/4.
@@ -128,6 +129,44 @@ forEachDevice((device) => {
         }
       });
     }
+
+    for (const c of golden.pool) {
+      if (!dtypes.includes(c.dtype) || !c.indices) continue;
+      it(`${c.name}: ${c.op}WithIndices gives PyTorch's indices (return_indices=True)`, async () => {
+        const { kernelSize, ...opts } = c.kwargs;
+        const fn = { maxPool1d: F.maxPool1dWithIndices, maxPool2d: F.maxPool2dWithIndices, maxPool3d: F.maxPool3dWithIndices }[c.op as 'maxPool1d' | 'maxPool2d' | 'maxPool3d'];
+        const x = gg.tensor(nums(c.input), { shape: c.input.shape, dtype: c.dtype, device, requiresGrad: true });
+        const [y, i] = fn(x, kernelSize, opts);
+        expect(i.dtype).to.equal('int64');
+        expect(i.shape).to.deep.equal(c.indices!.shape);
+        expect(i.requiresGrad).to.equal(false);
+        expect([...(await i.data())]).to.deep.equal(nums(c.indices!));
+        expectValues(await y.data(), c.output, c.dtype, 'output', true);
+        // the values' gradient is maxPool's
+        y.backward(gg.tensor(nums(c.gout), { shape: c.gout.shape, dtype: c.dtype, device }));
+        expectValues(await x.grad!.data(), c.grad, c.dtype, 'gradient');
+      });
+    }
+
+    it('maxPool2dWithIndices checks as maxPool2d (the same messages), unbatched input too', async () => {
+      const x = gg.ones([1, 1, 4, 4], { device });
+      const msg = (fn: () => unknown): string => {
+        try {
+          fn();
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return 'no error';
+      };
+      for (const opts of [{ stride: 0 }, { padding: 2 }, { ceilMode: 1 as unknown as boolean }, { returnIndices: true } as object]) {
+        const want = msg(() => F.maxPool2d(x, 2, opts));
+        expect(want).to.not.equal('no error');
+        expect(msg(() => F.maxPool2dWithIndices(x, 2, opts))).to.equal(want);
+      }
+      const [y, i] = F.maxPool2dWithIndices(gg.tensor([[[1, 4], [3, 2]]], { device }), 2);
+      expect(y.shape).to.deep.equal([1, 1, 1]);
+      expect([...(await i.data())]).to.deep.equal([1]);
+    });
 
     it("the defect's case: maxPool2d(full([1,1,2,2], -inf), 3, {stride: 2, padding: 1}) sends the whole gradient to x", async () => {
       const x = gg.full([1, 1, 2, 2], -Infinity, { device, requiresGrad: true });

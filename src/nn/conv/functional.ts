@@ -15,7 +15,9 @@ import { tidy } from '../../tensor/storage.js';
 import { checkBool, checkInt, checkIntList, checkOptionalTensor, checkOptions, checkTensor } from '../../tensor/check.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply } from '../../tensor/tensor.js';
-import { tensor } from '../../tensor/creation.js';
+import { arange, tensor } from '../../tensor/creation.js';
+import { noGrad } from '../../autograd/grad-mode.js';
+import { getDevice } from '../../backend/registry.js';
 import { fmt } from '../../tensor/shape.js';
 import { isFloatingDtype } from '../../backend/types.js';
 import { platform } from '../../backend/platform/platform.js';
@@ -455,24 +457,127 @@ export interface MaxPoolOptions {
   ceilMode?: boolean;
 }
 
+/** A max pooling's checked input (batched) and window, with its in and out sizes. */
+interface MaxPoolGeom {
+  x: Tensor;
+  batched: boolean;
+  kernel: number[];
+  stride: number[];
+  padding: number[];
+  dilation: number[];
+  inSize: number[];
+  outSize: number[];
+}
+
+function maxPoolGeom(r: Rank, op: string, input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions): MaxPoolGeom {
+  const [x, batched, kernel, stride, padding, dilation] = poolArgs(r, op, input, kernelSize, opts, (p, k, dil) => `pad should be at most half of effective kernel size, but got pad=${p}, kernel_size=${k} and dilation=${dil}`);
+  const inSize = x.shape.slice(2);
+  const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, dilation[d] ?? 1, opts.ceilMode ?? false));
+  checkOutSize(x, outSize);
+  return { x, batched, kernel, stride, padding, dilation, inSize, outSize };
+}
+
+/** The batched max over the windows of `g` (N, C, *outSize). */
+function maxPoolValues(g: MaxPoolGeom): Tensor {
+  const { x, kernel, stride, padding, dilation, inSize, outSize } = g;
+  // padding reads -∞, which never wins; max's backward splits ties evenly and gives a NaN maximum's gradient to the NaN
+  const [cols, dims] = poolWindows(x, kernel, stride, padding, dilation, outSize, -Infinity);
+  // but a padded -∞ ties with a window of -∞: the mask of the real cells keeps it out of the
+  // split (docs/notes/special-values.md, "Max pooling with padding over a window of -inf")
+  const real = poolValid(inSize, outSize, kernel, stride, padding, dilation);
+  return real ? apply('amax', [cols, tensor(real, { shape: [1, 1, ...kernel, ...outSize], dtype: x.dtype, device: x.device })], { dims, keepdim: false }) : cols.max(dims);
+}
+
 /** @internal Max pooling of rank `r`. */
 export function maxPoolNd(r: Rank, input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions): Tensor {
   const op = `max_pool${r}d`;
   checkPoolArgs(r, op, kernelSize, opts, false);
   // NOTE: intermediate results are freed when it returns (README "Memory")
   return tidy(() => {
-    const [x, batched, kernel, stride, padding, dilation] = poolArgs(r, op, input, kernelSize, opts, (p, k, dil) => `pad should be at most half of effective kernel size, but got pad=${p}, kernel_size=${k} and dilation=${dil}`);
-    const inSize = x.shape.slice(2);
-    const outSize = inSize.map((n, d) => poolOut(n, kernel[d] ?? 1, padding[d] ?? 0, stride[d] ?? 1, dilation[d] ?? 1, opts.ceilMode ?? false));
-    checkOutSize(x, outSize);
-    // padding reads -∞, which never wins; max's backward splits ties evenly and gives a NaN maximum's gradient to the NaN
-    const [cols, dims] = poolWindows(x, kernel, stride, padding, dilation, outSize, -Infinity);
-    // but a padded -∞ ties with a window of -∞: the mask of the real cells keeps it out of the
-    // split (docs/notes/special-values.md, "Max pooling with padding over a window of -inf")
-    const real = poolValid(inSize, outSize, kernel, stride, padding, dilation);
-    const y = real ? apply('amax', [cols, tensor(real, { shape: [1, 1, ...kernel, ...outSize], dtype: x.dtype, device: x.device })], { dims, keepdim: false }) : cols.max(dims);
-    return batched ? y : y.squeeze(0);
+    const g = maxPoolGeom(r, op, input, kernelSize, opts);
+    const y = maxPoolValues(g);
+    return g.batched ? y : y.squeeze(0);
   });
+}
+
+/** @internal Max pooling of rank `r` and the index of each window's maximum (PyTorch's `max_poolNd_with_indices`). */
+export function maxPoolNdWithIndices(r: Rank, input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions): [Tensor, Tensor] {
+  const op = `max_pool${r}d`;
+  checkPoolArgs(r, op, kernelSize, opts, false);
+  return tidy(() => {
+    const g = maxPoolGeom(r, op, input, kernelSize, opts);
+    const y = maxPoolValues(g);
+    const indices = noGrad(() => maxPoolIndices(g, y));
+    return g.batched ? [y, indices] : [y.squeeze(0), indices.squeeze(0)];
+  });
+}
+
+/**
+ * The index into each (N, C) plane of the input (flattened) of every
+ * window's maximum, int64 (N, C, *outSize): PyTorch's rule, a scan of the
+ * window's input elements in row-major order from -∞ that takes an element
+ * when it is greater or NaN. So the first of tied maxima, the last NaN, and
+ * for a window of -∞ its first input element (never padding). A window with
+ * no input element (dilation stepping over a short input) gets PyTorch's
+ * start index, that of the window's first in-range tap per dim, which may
+ * lie past the input as PyTorch's does. Computed with ops over the windows
+ * (any device): the taps' numbers and indices in float64, or float32 where
+ * the device has no float64 (int64 lives in float32 there: its indices are
+ * exact to 2^24, and a larger plane is refused at upload, docs/notes/dtypes.md).
+ */
+function maxPoolIndices(g: MaxPoolGeom, y: Tensor): Tensor {
+  const { x, kernel, stride, padding, dilation, inSize, outSize } = g;
+  const n = x.shape[0] ?? 1;
+  const c = x.shape[1] ?? 1;
+  const r = kernel.length;
+  const kk = prod(kernel);
+  const l = prod(outSize);
+  // per tap t and window w (row-major): its flat input index, or -1 for padding; a window with
+  // no input element gets PyTorch's start index at every tap (its -∞ ties with them all)
+  const src = new Float64Array(kk * l);
+  const counts = new Float64Array(kk * l);
+  const inStrides = inSize.map((_, d) => prod(inSize.slice(d + 1)));
+  for (let w = 0; w < l; w++) {
+    const o = outSize.map((_, d) => Math.floor(w / prod(outSize.slice(d + 1))) % (outSize[d] ?? 1));
+    let any = false;
+    for (let t = 0; t < kk; t++) {
+      let flat = 0;
+      let inside = true;
+      for (let d = 0; d < r; d++) {
+        const tap = Math.floor(t / prod(kernel.slice(d + 1))) % (kernel[d] ?? 1);
+        const at = (o[d] ?? 0) * (stride[d] ?? 1) - (padding[d] ?? 0) + tap * (dilation[d] ?? 1);
+        if (at < 0 || at >= (inSize[d] ?? 1)) inside = false;
+        flat += at * (inStrides[d] ?? 1);
+      }
+      src[t * l + w] = inside ? flat : -1;
+      counts[t * l + w] = inside ? 1 : 0;
+      any ||= inside;
+    }
+    if (any) continue;
+    // PyTorch's start: per dim the first tap at or after 0 (max_pool's `while (start < 0) start += dilation`)
+    let start = 0;
+    for (let d = 0; d < r; d++) {
+      let s0 = (o[d] ?? 0) * (stride[d] ?? 1) - (padding[d] ?? 0);
+      while (s0 < 0) s0 += dilation[d] ?? 1;
+      start += s0 * (inStrides[d] ?? 1);
+    }
+    for (let t = 0; t < kk; t++) {
+      src[t * l + w] = start;
+      counts[t * l + w] = 1;
+    }
+  }
+  const dev = x.device;
+  const dt = getDevice(dev).dtypes.includes('float64') ? 'float64' : 'float32';
+  const cols = windows(x, kernel, stride, padding, dilation, outSize, -Infinity).reshape(n, c, kk, l);
+  const yk = y.reshape(n, c, 1, l);
+  const taps = arange(kk, { dtype: dt, device: dev }).reshape(kk, 1);
+  const real = tensor(counts, { shape: [kk, l], dtype: dt, device: dev });
+  // the first input element equal to the maximum (±0 compare equal: the first of a tie), and the last NaN
+  const first = taps.where(cols.eq(yk).to(dt).mul(real), kk).min(2);
+  const lastNan = taps.where(cols.ne(cols), -1).max(2);
+  const tap = lastNan.where(y.ne(y).reshape(n, c, l), first);
+  const index = tensor(src, { shape: [kk, l], dtype: 'int64', device: dev }).to(dt);
+  return index.where(taps.eq(tap.reshape(n, c, 1, l)), 0).sum(2).reshape(n, c, ...outSize).to('int64');
 }
 
 /**
@@ -548,6 +653,43 @@ export function maxPool1d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOpt
  */
 export function maxPool2d(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions = {}): Tensor {
   return maxPoolNd(2, input, kernelSize, opts);
+}
+/**
+ * Max pooling over (N, C, L) or (C, L) and the index of each window's
+ * maximum (PyTorch's `F.max_pool1d_with_indices`, `F.max_pool1d` with
+ * `return_indices=True`): values and gradient as `maxPool1d`; indices int64
+ * (no gradient) into the flattened L of each (N, C) plane, PyTorch's: the
+ * first of tied maxima, the last NaN, a window of -∞'s first input element
+ * (never padding).
+ * @throws as `maxPool1d`
+ * @example const [y, i] = gg.nn.functional.maxPool1dWithIndices(x, 2)
+ */
+export function maxPool1dWithIndices(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions = {}): [Tensor, Tensor] {
+  return maxPoolNdWithIndices(1, input, kernelSize, opts);
+}
+/**
+ * Max pooling over (N, C, H, W) or (C, H, W) and the index of each window's
+ * maximum (PyTorch's `F.max_pool2d_with_indices`, `F.max_pool2d` with
+ * `return_indices=True`): values and gradient as `maxPool2d`; indices int64
+ * (no gradient) into the flattened H·W of each (N, C) plane, PyTorch's: the
+ * first of tied maxima, the last NaN, a window of -∞'s first input element
+ * (never padding).
+ * @throws as `maxPool2d`
+ * @example const [y, i] = gg.nn.functional.maxPool2dWithIndices(x, 2)
+ */
+export function maxPool2dWithIndices(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions = {}): [Tensor, Tensor] {
+  return maxPoolNdWithIndices(2, input, kernelSize, opts);
+}
+/**
+ * Max pooling over (N, C, D, H, W) or (C, D, H, W) and the index of each
+ * window's maximum (PyTorch's `F.max_pool3d_with_indices`): values and
+ * gradient as `maxPool3d`; indices int64 into the flattened D·H·W of each
+ * (N, C) plane, PyTorch's rule (`maxPool2dWithIndices`).
+ * @throws as `maxPool3d`
+ * @example const [y, i] = gg.nn.functional.maxPool3dWithIndices(x, 2)
+ */
+export function maxPool3dWithIndices(input: Tensor, kernelSize: IntOrList, opts: MaxPoolOptions = {}): [Tensor, Tensor] {
+  return maxPoolNdWithIndices(3, input, kernelSize, opts);
 }
 /**
  * Max pooling over (N, C, D, H, W) or (C, D, H, W) (PyTorch's `F.max_pool3d`).
