@@ -175,6 +175,41 @@ describe('float32 matmul fast path (WebAssembly gemm)', function () {
       expect(g.parallelRuns - before).to.equal(3);
     });
 
+    it('a product with few A panels is split by B\'s columns (one product, products side by side), the one-thread values bit for bit', async function () {
+      const ready = await gemmThreadsReady();
+      if (ready === 0) {
+        Object.assign(this.test ?? {}, { gpugradSkipReason: 'the gemm runs on one thread here (a web page, one hardware thread, or GPUGRAD_WASM_THREADS=1)' });
+        this.skip();
+      }
+      const g = wasmGemm()!;
+      const r7 = rng(1234);
+      // m = 16 (4 A panels) and 13 (a partial one); n not a multiple of 8; a weight shared over a batch (side by side, as a convolution's)
+      const cases: [Operand, Operand, number[], number, number, number][] = [
+        [{ offset: 0, strides: [288, 1] }, { offset: 0, strides: [1003, 1] }, [], 16, 288, 1003],
+        [{ offset: 0, strides: [1, 13] }, { offset: 0, strides: [601, 1] }, [], 13, 300, 601],
+        [{ offset: 0, strides: [0, 50, 1] }, { offset: 0, strides: [50 * 196, 196, 1] }, [20], 16, 50, 196],
+      ];
+      for (const [aOp, bOp, batch, m, k, n] of cases) {
+        const count = batch.reduce((x, y) => x * y, 1);
+        const A = Float32Array.from({ length: m * k }, () => r7() * 2 - 1);
+        const B = Float32Array.from({ length: count * k * n }, () => r7() * 2 - 1);
+        const spec = K.matmul(aOp, bOp, batch, m, k, n).gemm!;
+        const one = new Float32Array(count * m * n);
+        g.maxThreads = 1;
+        try {
+          expect(g.run(one, A, B, spec)).to.equal(true);
+        } finally {
+          g.maxThreads = Infinity;
+        }
+        const [runs, byB] = [g.parallelRuns, g.splitByB];
+        const split = new Float32Array(count * m * n).fill(NaN);
+        expect(g.run(split, A, B, spec)).to.equal(true);
+        expect([g.parallelRuns - runs, g.splitByB - byB], `${m}×${k}·${k}×${n} ×${count}: split by B`).to.deep.equal([1, 1]);
+        expect(Buffer.from(split.buffer).equals(Buffer.from(one.buffer)), `${m}×${k}·${k}×${n} ×${count}: bit for bit`).to.equal(true);
+        expectClose(split, expected(A, aOp, B, bOp, batch, m, k, n), { rtol: 1e-5, atol: 1e-4 }, `${m}×${k}·${k}×${n} ×${count}`);
+      }
+    });
+
     it('a worker that misses its deadline: the product is declined and the shared memory never used again', async function () {
       const g = openThreadedGemm();
       const end = Date.now() + 5000;
@@ -282,7 +317,7 @@ describe('float32 matmul fast path (WebAssembly gemm)', function () {
       const grid = (len: number): Float32Array => Float32Array.from({ length: len }, () => Math.round((r6() * 4 - 2) * 256) / 256);
       const tol = { rtol: 1e-5, atol: 1e-4 };
       // m, k, n not multiples of the 4×8 tile or of 4 steps; k past one 256-step block
-      for (const [m, k, n] of [[130, 785, 257], [5, 7, 9], [8, 260, 4]] as const) {
+      for (const [m, k, n] of [[130, 785, 257], [5, 7, 9], [64, 260, 12]] as const) {
         const x = grid(m * k);
         const w = grid(n * k);
         const xOp: Operand = { offset: 0, strides: [k, 1] };

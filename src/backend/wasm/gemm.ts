@@ -16,11 +16,16 @@
 import type { GemmSpec } from '../kernel.js';
 import { gemmSharedFlagAt, gemmWasm } from './gemm-wasm.js';
 import { growTo, wasmApi, type WasmApi, type WasmMemory } from './memory.js';
+import { platform } from '../platform/platform.js';
 import { decodeBase64, sharedForm, startPool, wantedThreads, type ThreadPool } from './threads.js';
 
 interface GemmExports {
-  /** gemm.wat's `gemm`: the arguments of `GemmArgs`, in its order, with A panels [p0, p1). */
+  /** gemm.wat's `gemm`: the arguments of `GemmArgs`, in its order, then A panels [p0, p1). */
   gemm(...args: number[]): void;
+  /** gemm.wat's `gemmB`: `gemm`'s arguments, then B units [j0, j1) (entries side by side, or panels). */
+  gemmB(...args: number[]): void;
+  /** gemm.wat's `zeroLines`: zeros in lines [used, w) of `steps` steps of a panel at dst (bytes). */
+  zeroLines(dst: number, w: number, used: number, steps: number): void;
   /** gemm.wat's `packK`: panels of w lines contiguous along k (line c of panel q at src + (q·w + c)·ld bytes). */
   packK(src: number, ld: number, dst: number, k: number, w: number, panels: number): void;
   /** gemm.wat's `packM`: panels of 4 lines contiguous along the panel (step j at src + j·ld bytes). */
@@ -115,9 +120,9 @@ interface GemmArgs {
   ke: number; ake: number; bke: number;
 }
 
-/** The argument list of gemm.wat's `gemm` for A panels [p0, p1). */
-const argList = (g: GemmArgs, p0: number, p1: number): number[] =>
-  [g.pa, g.pb, g.pc, p0, p1, g.np, g.k, g.ap, g.ar, g.ak, g.mpe, g.ae, g.bq, g.bk, g.npe, g.be, g.ldc, g.ke, g.ake, g.bke];
+/** The argument list of gemm.wat's `gemm` without its range of A panels (which comes last). */
+const argList = (g: GemmArgs): number[] =>
+  [g.pa, g.pb, g.pc, g.np, g.k, g.ap, g.ar, g.ak, g.mpe, g.ae, g.bq, g.bk, g.npe, g.be, g.ldc, g.ke, g.ake, g.bke];
 
 /** Rows of A per panel and columns of B per panel (gemm.wat's MR and NR). */
 const MR = 4;
@@ -128,6 +133,15 @@ const MAX_BYTES = 2 ** 31 - 2 ** 16;
 const MAX_PAGES = 32768;
 /** Products below this many flops stay on one thread (a hand-off costs tens of microseconds). */
 const PARALLEL_FLOPS = 2 ** 22;
+/**
+ * A product whose threads would get fewer A panels each than this is split
+ * by B's columns instead (`product`): one sweep of gemm.wat covers up to 16
+ * A panels per B panel, so splitting a few A panels makes every thread
+ * stream all of B for a few tiles per panel loaded.
+ */
+const SPLIT_B_BELOW = 8;
+/** Ranges of B per thread when a product is split by B's columns: whichever thread is free claims the next. */
+const B_CHUNKS = 4;
 /** Floats of packed panels and results one batched product may use for products side by side (`run`): 32 MiB. */
 const GROUP_FLOATS = 2 ** 23;
 
@@ -148,6 +162,8 @@ export class WasmGemm {
   private floats: Float32Array;
   /** Products split over threads so far (for tests and profiles). */
   parallelRuns = 0;
+  /** Of those, products split by B's columns (for tests and profiles). */
+  splitByB = 0;
   /** Products run as Cᵀ = Bᵀ·Aᵀ so far (for tests and profiles). */
   turnedRuns = 0;
   /** Operands packed by gemm.wat's SIMD code so far (`packWasm`; for tests and profiles). */
@@ -160,6 +176,10 @@ export class WasmGemm {
   missedDeadlines = 0;
   /** @internal tests: the deadline for a worker's share, in ms (default `workerDeadlineMs`). */
   deadlineMs: ((flops: number) => number) | null = null;
+  /** Whether a product with few A panels is split over threads by B's columns (`product`); `GPUGRAD_GEMM_SPLIT_B=0` splits by A's rows always. */
+  splitB = platform().env('GPUGRAD_GEMM_SPLIT_B') !== '0';
+  /** @internal tests and A/B runs: at most this many threads share a product (default: every ready worker and this thread). */
+  maxThreads = Infinity;
   /** @internal tests: floats the products side by side of one `run` may use (default `GROUP_FLOATS`). */
   groupFloats = GROUP_FLOATS;
 
@@ -205,35 +225,48 @@ export class WasmGemm {
   }
 
   /**
-   * One product: A panels [0, mp) against every B panel, split by ranges of A
-   * panels over the ready workers and this thread when it is large. False
-   * when a worker missed its deadline: the memory is abandoned
-   * (`abandonSharedMemory`) and the caller computes the product elsewhere.
+   * One product: A panels [0, mp) against every B panel, split over the
+   * ready workers and this thread when it is large: by ranges of A panels,
+   * or, when A has few panels (`SPLIT_B_BELOW` per thread), by ranges of B's
+   * columns (whole entries of products side by side). The ranges are claimed
+   * from the pool's counter (`ThreadPool.share`), so a worker that gets no
+   * core on a loaded machine leaves its ranges to this thread. Each element
+   * of C is one tile's sum whichever thread computes it: the values do not
+   * depend on the split. False when a worker missed its deadline: the memory
+   * is abandoned (`abandonSharedMemory`) and the caller computes the product
+   * elsewhere.
    */
   private product(g: GemmArgs, flops: number): boolean {
     const pool = this.pool;
     const mp = g.mp;
-    const workers = pool && flops >= PARALLEL_FLOPS && mp >= 2 ? pool.ready() : [];
-    if (!pool || workers.length === 0) {
-      this.exp.gemm(...argList(g, 0, mp));
+    const args = argList(g);
+    const workers = pool && flops >= PARALLEL_FLOPS ? pool.ready().slice(0, Math.max(0, this.maxThreads - 1)) : [];
+    // B's units: entries of npe panels side by side, or single panels (gemm.wat's gemmB)
+    const units = g.npe < g.np ? g.np / g.npe : g.np;
+    const byB = this.splitB && mp < SPLIT_B_BELOW * (workers.length + 1) && units > workers.length;
+    if (!pool || workers.length === 0 || (!byB && mp < 2)) {
+      this.exp.gemm(...args, 0, mp);
       return true;
     }
-    const parts = Math.min(workers.length + 1, mp);
-    const edge = (t: number): number => Math.round((t * mp) / parts);
-    const jobs: [number, number, number][] = [];
-    for (let t = 1; t < parts; t++) {
-      const slot = workers[t - 1] as number;
-      jobs.push([slot, pool.post(slot, 'gemm', argList(g, edge(t), edge(t + 1))), t]);
+    const used = workers.slice(0, (byB ? units : mp) - 1);
+    const parts = used.length + 1;
+    // A: one range per thread (each range sweeps all of B once per 16 panels); B: a few per thread
+    const total = byB ? units : mp;
+    const chunk = byB ? Math.max(1, Math.ceil(units / (parts * B_CHUNKS))) : Math.ceil(mp / parts);
+    const seqs = pool.share(used, byB ? 'gemmB' : 'gemm', byB ? [...args, 0, mp] : args, total, chunk);
+    for (let i = pool.claim(chunk); i < total; i = pool.claim(chunk)) {
+      if (byB) this.exp.gemmB(...args, 0, mp, i, Math.min(i + chunk, total));
+      else this.exp.gemm(...args, i, Math.min(i + chunk, total));
     }
-    this.exp.gemm(...argList(g, 0, edge(1)));
-    for (const [slot, seq, t] of jobs) {
-      const share = (flops * (edge(t + 1) - edge(t))) / mp;
-      if (!pool.wait(slot, seq, (this.deadlineMs ?? workerDeadlineMs)(share))) {
+    const share = flops / parts;
+    for (const [t, seq] of seqs.entries()) {
+      if (!pool.wait(used[t] as number, seq, (this.deadlineMs ?? workerDeadlineMs)(share))) {
         this.abandonSharedMemory();
         return false;
       }
     }
     this.parallelRuns++;
+    if (byB) this.splitByB++;
     return true;
   }
 
@@ -299,7 +332,6 @@ export class WasmGemm {
    * its edge are zeroed (the SIMD code read whatever followed the copy).
    */
   private packWasm(w: WasmPack, x: GemmSource, src: number, dst: number, scratch: number, k: number, lines: number, width: number, panels: number, cs: number): void {
-    const f = this.floats;
     this.wasmPacks++;
     this.copyIn(x, src, w.span, scratch, cs);
     const kt = k * w.entries;
@@ -319,8 +351,7 @@ export class WasmGemm {
     }
     const used = lines - (panels - 1) * width;
     if (used === width) return;
-    const last = dst + (panels - 1) * kt * width;
-    for (let j = 0; j < kt; j++) f.fill(0, last + j * width + used, last + (j + 1) * width);
+    this.exp.zeroLines((dst + (panels - 1) * kt * width) * 4, width, used, kt);
   }
 
   /**
@@ -576,9 +607,14 @@ function plan(s: GemmSpec): Plan {
   const sharedB = !sharedA && count > 1 && bOff.every((o) => o === bOff[0]);
   const wasmA = rowsA ? null : wasmPack('A', m, k, sam, sak, sA, even(sA));
   const wasmB = rowsB ? null : wasmPack('B', n, k, sbn, sbk, sB, even(sB));
-  // NOTE: a copy and a SIMD pass cost about a quarter of packA's scalar loop per float (docs/notes/bench.md, W2)
-  const cost = (rowsA ? 0 : (wasmA ? 0.25 : 1) * m * kt * (sharedA ? 1 : count)) + (rowsB ? 0 : (wasmB ? 0.25 : 1) * n * kt * (sharedB ? 1 : count));
-  return { mp: Math.ceil(m / MR), np: Math.ceil(n / NR), kt, count, aOff, bOff, sA, sB, rowsA, rowsB, sharedA, sharedB, wasmA, wasmB, cost };
+  const mp = Math.ceil(m / MR);
+  const np = Math.ceil(n / NR);
+  // NOTE: a copy and a SIMD pass cost about a quarter of packA's scalar loop per float (docs/notes/bench.md, W2);
+  // gemm.wat packs whole panels (lines past the edge too, then zeroed) and the tiles compute on them: the
+  // padded width counts (W6's first weight gradient, n = 9 of 16, runs turned: docs/notes/bench.md)
+  // and so do the tiles themselves: one step of a 4×8 tile costs about two floats of packA's loop
+  const cost = (rowsA ? 0 : (wasmA ? 0.25 * mp * MR : m) * kt * (sharedA ? 1 : count)) + (rowsB ? 0 : (wasmB ? 0.25 * np * NR : n) * kt * (sharedB ? 1 : count)) + 2 * mp * np * kt * count;
+  return { mp, np, kt, count, aOff, bOff, sA, sB, rowsA, rowsB, sharedA, sharedB, wasmA, wasmB, cost };
 }
 
 /**
@@ -725,7 +761,7 @@ function threaded(api: WasmApi, plain: Uint8Array): WasmGemm | null {
     if (!api.validate(bytes)) return null;
     const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     const inst = new api.Instance(new api.Module(bytes), { env: { memory } });
-    const pool = startPool(bytes, memory, want, ['gemm']);
+    const pool = startPool(bytes, memory, want, ['gemm', 'gemmB']);
     return pool ? new WasmGemm(inst.exports as GemmExports, memory, pool, () => instantiate(api, plain)) : null;
   } catch {
     return null; // no shared memory or no threads here: one thread

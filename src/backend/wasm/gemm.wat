@@ -90,11 +90,12 @@
   ;; (gemm.ts puts them side by side); C's rows are ldc bytes apart. The k
   ;; steps come in runs of ke (a sum over batch entries as well as k): step
   ;; e·ke + s is at e·ake + s·ak in A and e·bke + s·bk in B, and no K block
-  ;; crosses a run. Panels [p0, p1) of A.
-  (func (export "gemm") (param $pa i32) (param $pb i32) (param $pc i32) (param $p0 i32) (param $p1 i32) (param $np i32) (param $k i32)
+  ;; crosses a run. Panels [p0, p1) of A (last, so that a thread pool's
+  ;; claimed ranges, which it appends to a job's arguments, are ranges of A).
+  (func $gemm (export "gemm") (param $pa i32) (param $pb i32) (param $pc i32) (param $np i32) (param $k i32)
     (param $ap i32) (param $ar i32) (param $ak i32) (param $mpe i32) (param $ae i32)
     (param $bq i32) (param $bk i32) (param $npe i32) (param $be i32) (param $ldc i32)
-    (param $ke i32) (param $ake i32) (param $bke i32)
+    (param $ke i32) (param $ake i32) (param $bke i32) (param $p0 i32) (param $p1 i32)
     (local $kb i32) (local $kc i32) (local $ib i32) (local $iend i32) (local $j i32) (local $i i32) (local $bj i32)
     (local $s i32) (local $ka i32) (local $kbb i32)
     (block $kdone
@@ -142,6 +143,53 @@
             (br $iblocks)))
         (local.set $kb (i32.add (local.get $kb) (local.get $kc)))
         (br $kblocks))))
+
+  ;; `gemm` over A panels [p0, p1) and the B panels of units [j0, j1) only
+  ;; (claimed ranges of B for threads, when A has few panels: each thread then
+  ;; sweeps all of A against its own B panels, where splitting A would make
+  ;; every thread stream all of B). A unit is one entry of npe panels side by
+  ;; side when there are several (npe < np), else one panel. Every element of
+  ;; C is the same tile's sum as in one call over everything.
+  (func (export "gemmB") (param $pa i32) (param $pb i32) (param $pc i32) (param $np i32) (param $k i32)
+    (param $ap i32) (param $ar i32) (param $ak i32) (param $mpe i32) (param $ae i32)
+    (param $bq i32) (param $bk i32) (param $npe i32) (param $be i32) (param $ldc i32)
+    (param $ke i32) (param $ake i32) (param $bke i32) (param $p0 i32) (param $p1 i32)
+    (param $j0 i32) (param $j1 i32)
+    (if (i32.lt_u (local.get $npe) (local.get $np))
+      (then
+        ;; entries side by side: entry e's panels at pb + e·be, its columns of C from pc + e·npe·32 bytes
+        (local.set $pb (i32.add (local.get $pb) (i32.mul (local.get $j0) (local.get $be))))
+        (local.set $pc (i32.add (local.get $pc) (i32.shl (i32.mul (local.get $j0) (local.get $npe)) (i32.const 5))))
+        (local.set $np (i32.mul (i32.sub (local.get $j1) (local.get $j0)) (local.get $npe))))
+      (else
+        (local.set $pb (i32.add (local.get $pb) (i32.mul (local.get $j0) (local.get $bq))))
+        (local.set $pc (i32.add (local.get $pc) (i32.shl (local.get $j0) (i32.const 5))))
+        (local.set $np (i32.sub (local.get $j1) (local.get $j0)))))
+    (call $gemm (local.get $pa) (local.get $pb) (local.get $pc) (local.get $np) (local.get $k)
+      (local.get $ap) (local.get $ar) (local.get $ak) (local.get $mpe) (local.get $ae)
+      (local.get $bq) (local.get $bk) (local.get $npe) (local.get $be) (local.get $ldc)
+      (local.get $ke) (local.get $ake) (local.get $bke) (local.get $p0) (local.get $p1)))
+
+  ;; Zero the slots of lines past an operand's edge in its last, partial
+  ;; panel (`packK`/`packM` read whatever followed the copy there): steps
+  ;; [0, steps) of the panel at dst, w lines a step, lines [used, w).
+  (func (export "zeroLines") (param $dst i32) (param $w i32) (param $used i32) (param $steps i32)
+    (local $p i32) (local $end i32) (local $c i32) (local $step i32)
+    (local.set $step (i32.shl (local.get $w) (i32.const 2)))
+    (local.set $p (local.get $dst))
+    (local.set $end (i32.add (local.get $dst) (i32.mul (local.get $steps) (local.get $step))))
+    (block $done
+      (loop $steps
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $c (local.get $used))
+        (block $cdone
+          (loop $cloop
+            (br_if $cdone (i32.ge_u (local.get $c) (local.get $w)))
+            (f32.store (i32.add (local.get $p) (i32.shl (local.get $c) (i32.const 2))) (f32.const 0))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $cloop)))
+        (local.set $p (i32.add (local.get $p) (local.get $step)))
+        (br $steps))))
 
   ;; Packing for gemm.ts, where an operand is not read in place: panels of w
   ;; lines (w = 4: A's rows; w = 8: B's columns), `panels` of them, panel q's
