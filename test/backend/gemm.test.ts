@@ -14,7 +14,7 @@ import { CpuDevice } from '../../src/backend/cpu.js';
 import { getDevice } from '../../src/backend/registry.js';
 import type { Operand } from '../../src/backend/kernel.js';
 import * as K from '../../src/backend/kernels.js';
-import { gemmThreadsReady, openThreadedGemm, wasmGemm, workerDeadlineMs, worthPacking } from '../../src/backend/wasm/gemm.js';
+import { Columns, gemmThreadsReady, openThreadedGemm, wasmGemm, workerDeadlineMs, worthPacking } from '../../src/backend/wasm/gemm.js';
 import { expectClose, F64, fixture, type Tol } from '../helpers/compare.js';
 import { rng } from '../helpers/random.js';
 
@@ -203,10 +203,59 @@ describe('float32 matmul fast path (WebAssembly gemm)', function () {
         }
         const [runs, byB] = [g.parallelRuns, g.splitByB];
         const split = new Float32Array(count * m * n).fill(NaN);
+        g.poison();
         expect(g.run(split, A, B, spec)).to.equal(true);
         expect([g.parallelRuns - runs, g.splitByB - byB], `${m}×${k}·${k}×${n} ×${count}: split by B`).to.deep.equal([1, 1]);
         expect(Buffer.from(split.buffer).equals(Buffer.from(one.buffer)), `${m}×${k}·${k}×${n} ×${count}: bit for bit`).to.equal(true);
         expectClose(split, expected(A, aOp, B, bOp, batch, m, k, n), { rtol: 1e-5, atol: 1e-4 }, `${m}×${k}·${k}×${n} ×${count}`);
+      }
+    });
+
+    it('implicit columns of products side by side are written by the threads that multiply them (gemmCols): the values of columns written first, bit for bit', async () => {
+      await gemmThreadsReady();
+      const g = wasmGemm()!;
+      const r8 = rng(4321);
+      // [entries, planes per entry, h, w, kh, kw, sh, sw, ph, pw, dh, dw, m, groupFloats]
+      const geoms = [
+        [64, 32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 16, 0],
+        [7, 3, 9, 11, 3, 2, 2, 1, 0, 1, 2, 1, 13, 0],
+        // groups of three entries, the last of one (written before the product, as without gemmCols): A's 720
+        // floats once, then per entry B's 1804 (18 rows of 100, read up to column 104) and C's 40×104
+        [7, 2, 10, 10, 3, 3, 1, 1, 1, 1, 1, 1, 40, 720 + 3 * (1804 + 40 * 104) + 10],
+      ] as const;
+      for (const [entries, planes, h, w, kh, kw, sh, sw, ph, pw, dh, dw, m, groupFloats] of geoms) {
+        const oh = Math.floor((h + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
+        const ow = Math.floor((w + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
+        const image = Float32Array.from({ length: entries * planes * h * w }, () => r8() * 2 - 1);
+        const cols = new Columns(image, { planes: entries * planes, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow });
+        const [k, n] = [planes * kh * kw, oh * ow];
+        const A = Float32Array.from({ length: m * k }, () => r8() * 2 - 1);
+        const aOp: Operand = { offset: 0, strides: [0, k, 1] };
+        const bOp: Operand = { offset: 0, strides: [k * n, n, 1] };
+        const spec = K.matmul(aOp, bOp, [entries], m, k, n).gemm!;
+        const results: Float32Array[] = [];
+        const written = g.columnsWritten;
+        for (const [threadColumns, maxThreads] of [[false, Infinity], [true, Infinity], [true, 1]] as const) {
+          g.threadColumns = threadColumns;
+          g.maxThreads = maxThreads;
+          if (groupFloats) g.groupFloats = groupFloats;
+          try {
+            const out = new Float32Array(entries * m * n).fill(NaN);
+            g.poison();
+            const before = g.columnRuns;
+            expect(g.run(out, A, cols, spec)).to.equal(true);
+            expect(g.columnRuns - before, `gemmCols ${threadColumns}`).to.equal(threadColumns ? (groupFloats ? 2 : 1) : 0);
+            results.push(out);
+          } finally {
+            g.threadColumns = true;
+            g.maxThreads = Infinity;
+            g.groupFloats = 2 ** 23;
+          }
+        }
+        expect(g.columnsWritten - written, 'every column written once per run').to.equal(3 * cols.length);
+        const dense = g.materialize(cols)!;
+        expectClose(results[0]!, expected(A, aOp, dense, bOp, [entries], m, k, n), { rtol: 1e-5, atol: 1e-4 }, `columns first ${entries}×${planes}×${h}×${w}`);
+        for (const r of results.slice(1)) expect(Buffer.from(r.buffer).equals(Buffer.from(results[0]!.buffer)), `gemmCols ${entries}×${planes}×${h}×${w}: bit for bit`).to.equal(true);
       }
     });
 

@@ -24,6 +24,8 @@ interface GemmExports {
   gemm(...args: number[]): void;
   /** gemm.wat's `gemmB`: `gemm`'s arguments, then B units [j0, j1) (entries side by side, or panels). */
   gemmB(...args: number[]): void;
+  /** gemm.wat's `gemmCols`: `gemmB`'s arguments with the columns' geometry at `geo` (bytes) before the entries [j0, j1). */
+  gemmCols(...args: number[]): void;
   /** gemm.wat's `zeroLines`: zeros in lines [used, w) of `steps` steps of a panel at dst (bytes). */
   zeroLines(dst: number, w: number, used: number, steps: number): void;
   /** gemm.wat's `packK`: panels of w lines contiguous along k (line c of panel q at src + (q·w + c)·ld bytes). */
@@ -142,6 +144,8 @@ const PARALLEL_FLOPS = 2 ** 22;
 const SPLIT_B_BELOW = 8;
 /** Ranges of B per thread when a product is split by B's columns: whichever thread is free claims the next. */
 const B_CHUNKS = 4;
+/** Floats of implicit columns a thread writes then multiplies at a time (`gemmCols`): 1 MiB, in a core's L2. */
+const COLS_CHUNK_FLOATS = 2 ** 18;
 /** Floats of packed panels and results one batched product may use for products side by side (`run`): 32 MiB. */
 const GROUP_FLOATS = 2 ** 23;
 
@@ -170,6 +174,8 @@ export class WasmGemm {
   wasmPacks = 0;
   /** Floats of implicit columns written into the memory by gemm.wat's `im2col` so far (for tests and profiles). */
   columnsWritten = 0;
+  /** Groups of products side by side whose implicit columns the threads wrote (`gemmCols`) so far (for tests and profiles). */
+  columnRuns = 0;
   /** Implicit columns written out whole (`materialize`) so far (for tests and profiles). */
   materialized = 0;
   /** Worker deadlines missed so far (each retires the pool and the shared memory; for tests and profiles). */
@@ -178,6 +184,12 @@ export class WasmGemm {
   deadlineMs: ((flops: number) => number) | null = null;
   /** Whether a product with few A panels is split over threads by B's columns (`product`); `GPUGRAD_GEMM_SPLIT_B=0` splits by A's rows always. */
   splitB = platform().env('GPUGRAD_GEMM_SPLIT_B') !== '0';
+  /**
+   * Whether the threads write the implicit columns of products side by side
+   * themselves, each entry right before multiplying it (`product`'s
+   * gemmCols); `GPUGRAD_GEMM_THREAD_COLS=0` writes them all first on this thread.
+   */
+  threadColumns = platform().env('GPUGRAD_GEMM_THREAD_COLS') !== '0';
   /** @internal tests and A/B runs: at most this many threads share a product (default: every ready worker and this thread). */
   maxThreads = Infinity;
   /** @internal tests: floats the products side by side of one `run` may use (default `GROUP_FLOATS`). */
@@ -209,6 +221,11 @@ export class WasmGemm {
     this.floats = new Float32Array(fresh.memory.buffer);
   }
 
+  /** @internal tests: NaN in every float of the memory, so that a value read before it was written shows. */
+  poison(): void {
+    this.floats.fill(NaN);
+  }
+
   /** Worker threads ready to share a product now (0 without a pool). */
   get readyThreads(): number {
     return this.pool?.ready().length ?? 0;
@@ -236,26 +253,32 @@ export class WasmGemm {
    * is abandoned (`abandonSharedMemory`) and the caller computes the product
    * elsewhere.
    */
-  private product(g: GemmArgs, flops: number): boolean {
+  private product(g: GemmArgs, flops: number, cols: { geo: number; entryFloats: number } | null = null): boolean {
     const pool = this.pool;
     const mp = g.mp;
     const args = argList(g);
     const workers = pool && flops >= PARALLEL_FLOPS ? pool.ready().slice(0, Math.max(0, this.maxThreads - 1)) : [];
     // B's units: entries of npe panels side by side, or single panels (gemm.wat's gemmB)
     const units = g.npe < g.np ? g.np / g.npe : g.np;
-    const byB = this.splitB && mp < SPLIT_B_BELOW * (workers.length + 1) && units > workers.length;
+    // implicit columns are written by the thread that multiplies them: always split by B's entries
+    const byB = cols !== null || (this.splitB && mp < SPLIT_B_BELOW * (workers.length + 1) && units > workers.length);
+    // ranges of entries whose columns fit in a core's cache when a thread writes then reads them
+    const fits = cols ? Math.max(1, Math.floor(COLS_CHUNK_FLOATS / cols.entryFloats)) : Infinity;
     if (!pool || workers.length === 0 || (!byB && mp < 2)) {
-      this.exp.gemm(...args, 0, mp);
+      if (!cols) this.exp.gemm(...args, 0, mp);
+      else for (let i = 0; i < units; i += fits) this.exp.gemmCols(...args, 0, mp, cols.geo, i, Math.min(i + fits, units));
       return true;
     }
     const used = workers.slice(0, (byB ? units : mp) - 1);
     const parts = used.length + 1;
     // A: one range per thread (each range sweeps all of B once per 16 panels); B: a few per thread
     const total = byB ? units : mp;
-    const chunk = byB ? Math.max(1, Math.ceil(units / (parts * B_CHUNKS))) : Math.ceil(mp / parts);
-    const seqs = pool.share(used, byB ? 'gemmB' : 'gemm', byB ? [...args, 0, mp] : args, total, chunk);
+    const chunk = byB ? Math.max(1, Math.min(fits, Math.ceil(units / (parts * B_CHUNKS)))) : Math.ceil(mp / parts);
+    const name = cols ? 'gemmCols' : byB ? 'gemmB' : 'gemm';
+    const seqs = pool.share(used, name, cols ? [...args, 0, mp, cols.geo] : byB ? [...args, 0, mp] : args, total, chunk);
     for (let i = pool.claim(chunk); i < total; i = pool.claim(chunk)) {
-      if (byB) this.exp.gemmB(...args, 0, mp, i, Math.min(i + chunk, total));
+      if (cols) this.exp.gemmCols(...args, 0, mp, cols.geo, i, Math.min(i + chunk, total));
+      else if (byB) this.exp.gemmB(...args, 0, mp, i, Math.min(i + chunk, total));
       else this.exp.gemm(...args, i, Math.min(i + chunk, total));
     }
     const share = flops / parts;
@@ -437,7 +460,15 @@ export class WasmGemm {
     const zLen = bias ? align(bias.perRow ? m : n4) : 0;
     // then room for implicit columns' image (and a cut plane's columns, `copyIn`)
     const cs = pz + zLen;
-    const colsRoom = Math.max(a instanceof Columns ? a.scratch(wasmA ? wasmA.span : aSpan) : 0, b instanceof Columns ? b.scratch(wasmB ? wasmB.span : bSpan) : 0);
+    // implicit columns as B of products side by side (a convolution's forward, the transposed convolution), each
+    // entry whole planes: the threads write each entry's columns right before multiplying them (`product`'s
+    // gemmCols) from the images copied to `imgAt`, with their geometry at float `geoAt`
+    const entryPlanes = b instanceof Columns && bSpan % b.per === 0 ? bSpan / b.per : 0;
+    const lazy = this.threadColumns && b instanceof Columns && sharedA && rowsB && last === 0 && group >= 2 && entryPlanes > 0 && bOff.every((o) => o % b.per === 0);
+    const geoAt = align(cs);
+    const imgAt = geoAt + 16;
+    const lazyRoom = lazy && b instanceof Columns ? 16 + group * entryPlanes * b.g.h * b.g.w + 4 : 0;
+    const colsRoom = Math.max(lazyRoom, a instanceof Columns ? a.scratch(wasmA ? wasmA.span : aSpan) : 0, b instanceof Columns ? b.scratch(wasmB ? wasmB.span : bSpan) : 0);
     if (!this.reserve(cs + colsRoom)) return false;
     const f = this.floats;
     if (bias) {
@@ -474,7 +505,24 @@ export class WasmGemm {
     let lastB = -1;
     for (let t0 = 0; t0 < count; t0 += group) {
       const g = Math.min(group, count - t0);
-      for (let t = 0; t < g; t++) {
+      // a last group of one entry has no entries side by side for gemmCols to claim: written here
+      const cols = lazy && g >= 2 && b instanceof Columns ? b : null;
+      if (cols) {
+        const hw = cols.g.h * cols.g.w;
+        for (let t = 0; t < g; t++) {
+          const plane = (bOff[t0 + t] as number) / cols.per;
+          f.set(cols.image.subarray(plane * hw, (plane + entryPlanes) * hw), imgAt + t * entryPlanes * hw);
+          // past the columns, in the entry's slack: zeros (as putB leaves them)
+          f.fill(0, pb + t * bLen + bSpan, pb + (t + 1) * bLen);
+          if ((aOff[t0 + t] as number) !== lastA) putA(pa, aOff[t0 + t] as number);
+          lastA = aOff[t0 + t] as number;
+        }
+        const { g: cg } = cols;
+        new Int32Array(f.buffer, geoAt * 4, 14).set([imgAt * 4, entryPlanes, cg.h, cg.w, cg.kh, cg.kw, cg.sh, cg.sw, cg.ph, cg.pw, cg.dh, cg.dw, cg.oh, cg.ow]);
+        this.columnsWritten += g * bSpan;
+        this.columnRuns++;
+      }
+      for (let t = 0; t < g && !cols; t++) {
         const ao = aOff[t0 + t] as number;
         const bo = bOff[t0 + t] as number;
         // a broadcast operand (stride 0 over the batch) is put in once
@@ -489,7 +537,7 @@ export class WasmGemm {
       const ldc = npg * NR;
       // a missed worker deadline: the shared memory is abandoned mid-product; the caller's loop
       // computes every element of out (what was written so far is overwritten)
-      if (!this.product({ ...layout, mp: mpg, np: npg, ldc: ldc * 4 }, 2 * m * n * kt * g)) return false;
+      if (!this.product({ ...layout, mp: mpg, np: npg, ldc: ldc * 4 }, 2 * m * n * kt * g, cols ? { geo: geoAt * 4, entryFloats: bLen } : null)) return false;
       for (let t = 0; t < g; t++) {
         const o = (t0 + t) * m * n;
         // product t's tile: columns from t·np·NR (side by side) or rows from t·mp·MR (stacked)
@@ -761,7 +809,7 @@ function threaded(api: WasmApi, plain: Uint8Array): WasmGemm | null {
     if (!api.validate(bytes)) return null;
     const memory = new api.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     const inst = new api.Instance(new api.Module(bytes), { env: { memory } });
-    const pool = startPool(bytes, memory, want, ['gemm', 'gemmB']);
+    const pool = startPool(bytes, memory, want, ['gemm', 'gemmB', 'gemmCols']);
     return pool ? new WasmGemm(inst.exports as GemmExports, memory, pool, () => instantiate(api, plain)) : null;
   } catch {
     return null; // no shared memory or no threads here: one thread

@@ -150,7 +150,7 @@
   ;; every thread stream all of B). A unit is one entry of npe panels side by
   ;; side when there are several (npe < np), else one panel. Every element of
   ;; C is the same tile's sum as in one call over everything.
-  (func (export "gemmB") (param $pa i32) (param $pb i32) (param $pc i32) (param $np i32) (param $k i32)
+  (func $gemmB (export "gemmB") (param $pa i32) (param $pb i32) (param $pc i32) (param $np i32) (param $k i32)
     (param $ap i32) (param $ar i32) (param $ak i32) (param $mpe i32) (param $ae i32)
     (param $bq i32) (param $bk i32) (param $npe i32) (param $be i32) (param $ldc i32)
     (param $ke i32) (param $ake i32) (param $bke i32) (param $p0 i32) (param $p1 i32)
@@ -170,7 +170,47 @@
       (local.get $bq) (local.get $bk) (local.get $npe) (local.get $be) (local.get $ldc)
       (local.get $ke) (local.get $ake) (local.get $bke) (local.get $p0) (local.get $p1)))
 
-  ;; Zero the slots of lines past an operand's edge in its last, partial
+;; `gemmB` over entries [j0, j1) of products side by side whose B is
+  ;; implicit columns (docs/notes/architecture.md, "Implicit im2col"): each
+  ;; entry's columns are written by `im2col` at its place in B (pb + e·be,
+  ;; row-major, one entry's planes) right before the tiles read them, so a
+  ;; thread writes the columns of the entries it claims and multiplies them
+  ;; while they are in its cache. geo (byte address) holds 14 i32s: the
+  ;; images' address (entry e's planes at + e·planes·h·w·4), planes per entry,
+  ;; then h w kh kw sh sw ph pw dh dw oh ow as `im2col` takes them.
+  (func (export "gemmCols") (param $pa i32) (param $pb i32) (param $pc i32) (param $np i32) (param $k i32)
+    (param $ap i32) (param $ar i32) (param $ak i32) (param $mpe i32) (param $ae i32)
+    (param $bq i32) (param $bk i32) (param $npe i32) (param $be i32) (param $ldc i32)
+    (param $ke i32) (param $ake i32) (param $bke i32) (param $p0 i32) (param $p1 i32)
+    (param $geo i32) (param $j0 i32) (param $j1 i32)
+    (local $e i32) (local $planes i32) (local $plane i32)
+    (local.set $planes (i32.load offset=4 (local.get $geo)))
+    ;; bytes of one entry's images
+    (local.set $plane (i32.shl (i32.mul (local.get $planes)
+      (i32.mul (i32.load offset=8 (local.get $geo)) (i32.load offset=12 (local.get $geo)))) (i32.const 2)))
+    (local.set $e (local.get $j0))
+    (block $done
+      (loop $entries
+        (br_if $done (i32.ge_u (local.get $e) (local.get $j1)))
+        (call $im2col
+          (i32.add (i32.load (local.get $geo)) (i32.mul (local.get $e) (local.get $plane)))
+          (i32.add (local.get $pb) (i32.mul (local.get $e) (local.get $be)))
+          (local.get $planes)
+          (i32.load offset=8 (local.get $geo)) (i32.load offset=12 (local.get $geo))
+          (i32.load offset=16 (local.get $geo)) (i32.load offset=20 (local.get $geo))
+          (i32.load offset=24 (local.get $geo)) (i32.load offset=28 (local.get $geo))
+          (i32.load offset=32 (local.get $geo)) (i32.load offset=36 (local.get $geo))
+          (i32.load offset=40 (local.get $geo)) (i32.load offset=44 (local.get $geo))
+          (i32.load offset=48 (local.get $geo)) (i32.load offset=52 (local.get $geo)))
+        (local.set $e (i32.add (local.get $e) (i32.const 1)))
+        (br $entries)))
+    (call $gemmB (local.get $pa) (local.get $pb) (local.get $pc) (local.get $np) (local.get $k)
+      (local.get $ap) (local.get $ar) (local.get $ak) (local.get $mpe) (local.get $ae)
+      (local.get $bq) (local.get $bk) (local.get $npe) (local.get $be) (local.get $ldc)
+      (local.get $ke) (local.get $ake) (local.get $bke) (local.get $p0) (local.get $p1)
+      (local.get $j0) (local.get $j1)))
+
+    ;; Zero the slots of lines past an operand's edge in its last, partial
   ;; panel (`packK`/`packM` read whatever followed the copy there): steps
   ;; [0, steps) of the panel at dst, w lines a step, lines [used, w).
   (func (export "zeroLines") (param $dst i32) (param $w i32) (param $used i32) (param $steps i32)
@@ -327,7 +367,7 @@
   ;; (oy, ox)); position (oy, ox) of tap (ki, kj) reads pixel
   ;; (oy·sh - ph + ki·dh, ox·sw - pw + kj·dw), +0 where that is outside the
   ;; image. A copy of values: the IR kernel's columns bit for bit.
-  (func (export "im2col") (param $img i32) (param $dst i32) (param $planes i32) (param $h i32) (param $w i32)
+  (func $im2col (export "im2col") (param $img i32) (param $dst i32) (param $planes i32) (param $h i32) (param $w i32)
     (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $ph i32) (param $pw i32)
     (param $dh i32) (param $dw i32) (param $oh i32) (param $ow i32)
     (local $e i32) (local $ki i32) (local $kj i32) (local $oy i32) (local $iy i32) (local $off i32)
