@@ -149,6 +149,48 @@ describe('float32 elementwise fast path (WebAssembly SIMD: ReLU, SGD, spectral n
     expect(engine!.runs - before, 'strided add passes').to.equal(0);
   });
 
+  it('a convolution bias\'s gradient, Σ over the batch and the positions per channel (planeSum): the loop\'s bits, odd sizes, special values', async () => {
+    const r = rng(18);
+    // [outer, groups, inner]: groups mod 4 from 0 to 3, W6's first one, special values in the third
+    for (const [outer, groups, inner, special] of [[2, 5, 7, false], [3, 4, 2, false], [64, 16, 784, false], [4, 9, 33, true], [5, 6, 3, false]] as const) {
+      const xs = Array.from({ length: outer * groups * inner }, () => (r() * 8 - 4) * 2 ** Math.floor(r() * 40 - 20));
+      if (special) {
+        // NaN and ±inf in channel 0, inf - inf in channel 1, only -0 in channel 2, cancellation in channel 3
+        const at = (o: number, c: number, l: number): number => (o * groups + c) * inner + l;
+        xs[at(1, 0, 3)] = NaN;
+        xs[at(2, 1, 0)] = Infinity;
+        xs[at(3, 1, 5)] = -Infinity;
+        for (let o = 0; o < outer; o++) for (let l = 0; l < inner; l++) xs[at(o, 2, l)] = -0;
+        xs[at(0, 3, 0)] = 3e38;
+        xs[at(3, 3, 32)] = -3e38;
+      }
+      const { fast, loop, passes } = await both(async () => {
+        const x = gg.tensor(xs, { shape: [outer, groups, inner], dtype: 'float32' });
+        return [[...(await x.sum([0, 2]).data())]];
+      });
+      expect(passes, `${outer}×${groups}×${inner}: passes`).to.equal(1);
+      expect(bits(fast[0] as number[]), `${outer}×${groups}×${inner}`).to.deep.equal(bits(loop[0] as number[]));
+    }
+    // the same sum from a Conv2d's bias gradient (the engine's sum of the output's gradient)
+    const x = gg.randn([3, 2, 7, 6], { dtype: 'float32' });
+    const conv = new gg.nn.Conv2d(2, 5, 3, { padding: 1 });
+    const { fast, loop } = await both(async () => {
+      conv.zeroGrad();
+      conv.forward(x).mul(conv.forward(x)).sum().backward();
+      return [[...(await conv.bias!.grad!.data())]];
+    });
+    expect(bits(fast[0] as number[]), 'Conv2d bias gradient').to.deep.equal(bits(loop[0] as number[]));
+    // GPUGRAD_PLANE_SUM=0: the loop
+    engine!.planeSums = false;
+    try {
+      const before = engine!.runs;
+      await gg.tensor(Array.from({ length: 24 }, (_, i) => i), { shape: [2, 3, 4], dtype: 'float32' }).sum([0, 2]).data();
+      expect(engine!.runs - before, 'turned off').to.equal(0);
+    } finally {
+      engine!.planeSums = true;
+    }
+  });
+
   it('PyTorch: f32/relu on special values (torch_special.json), values and gradient', async () => {
     const c = fixture<(SpecialGolden & { name: string; inputs: SpecialGolden[]; output: SpecialGolden; grads: SpecialGolden[] })[]>('torch_special.json').find((e) => e.name === 'f32/relu');
     if (!c) throw new Error('torch_special.json has no f32/relu');

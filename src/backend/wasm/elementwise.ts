@@ -20,10 +20,11 @@
  */
 import type { GemmSpec, Kernel } from '../kernel.js';
 import { elementwiseWasm } from './elementwise-wasm.js';
+import { platform } from '../platform/platform.js';
 import { growTo, wasmApi, type WasmMemory } from './memory.js';
 
 /** The passes elementwise.wat has. */
-export type ElementwiseKind = 'relu' | 'reluBackward' | 'axpy' | 'divScalar' | 'dot' | 'spectralBackward' | 'addRows' | 'colSum';
+export type ElementwiseKind = 'relu' | 'reluBackward' | 'axpy' | 'divScalar' | 'dot' | 'spectralBackward' | 'addRows' | 'colSum' | 'planeSum';
 
 interface ElementwiseExports {
   relu(x: number, out: number, n: number): void;
@@ -35,6 +36,7 @@ interface ElementwiseExports {
   gemvCols(a: number, lda: number, x: number, acc: number, out: number, m: number, n: number): void;
   spectralBackward(g: number, u: number, v: number, out: number, rows: number, cols: number, f0: number, f3: number): void;
   addRows(x: number, b: number, out: number, rows: number, cols: number): void;
+  planeSum(x: number, acc: number, out: number, outer: number, groups: number, inner: number): void;
 }
 
 /** The most memory the engine takes: 256 MiB (three arrays of up to ~22M floats); larger ones run the loop. */
@@ -84,6 +86,20 @@ const ADD_ROWS = ['const v0 = in0[gid];', 'const v1 = in1[i1];'];
 /** Σ over the rows of x[rows, n] per column (the bias's gradient): the sum's statements after `const base = i0;`. */
 const COL_SUM = /^for \(let j0 = 0\.0; j0 < (\d+)\.0; j0 \+= 1\.0\) \{ const v = in0\[base \+ j0 \* (\d+)\.0\]; acc = acc \+ v; \}$/;
 
+/**
+ * Σ over the first and last dims of x[outer, groups, inner] per group (a
+ * convolution bias's gradient, the engine's sum over the batch and the
+ * positions): the sum's statements after `let acc = 0.0;`, with
+ * `const base = i0 * inner;` before; outer, inner, groups·inner.
+ */
+const PLANE_SUM = /^for \(let j0 = 0\.0; j0 < (\d+)\.0; j0 \+= 1\.0\) \{ for \(let j1 = 0\.0; j1 < (\d+)\.0; j1 \+= 1\.0\) \{ const v = in0\[base \+ j0 \* (\d+)\.0 \+ j1\]; acc = acc \+ v; \} \}$/;
+
+/** [outer, groups, inner] of a plane sum `kernel` (whose kind is 'planeSum'), from its loop's text. */
+const planeSumShape = (kernel: Kernel): number[] => {
+  const m = PLANE_SUM.exec(kernel.grid?.body[2] ?? '');
+  return m ? [Number(m[1]), kernel.grid?.shape[0] ?? NaN, Number(m[2])] : [NaN, NaN, NaN];
+};
+
 /** The rows of a column sum `kernel` (whose kind is 'colSum'), from its loop's text. */
 const colSumRows = (kernel: Kernel): number => Number(COL_SUM.exec(kernel.grid?.body[2] ?? '')?.[1] ?? NaN);
 
@@ -113,6 +129,12 @@ export function elementwiseKind(kernel: Kernel): ElementwiseKind | null {
     const m = COL_SUM.exec(grid.body[2] as string);
     return m && Number(m[2]) === grid.shape[0] ? 'colSum' : null;
   }
+  if (grid?.shape.length === 1 && kernel.inputs === 1 && kernel.result === 'acc' && grid.body.length === 3 && grid.body[1] === 'let acc = 0.0;') {
+    // a plane sum: groups = shape[0] rows of `inner` floats in each of `outer` blocks of groups·inner
+    const m = PLANE_SUM.exec(grid.body[2] as string);
+    const groups = grid.shape[0] as number;
+    return m && grid.body[0] === `const base = i0 * ${m[2]}.0;` && Number(m[3]) === groups * Number(m[2]) ? 'planeSum' : null;
+  }
   // a one-dimensional grid kernel's statements are its grid body (the flat body adds `const i0 = gid;`)
   if (grid && grid.shape.length !== 1) return null;
   const body = grid ? grid.body : kernel.body;
@@ -139,6 +161,8 @@ export class WasmElementwise {
   private f32: Float32Array;
   /** Passes run so far (for tests and profiles). */
   runs = 0;
+  /** Whether a convolution bias's gradient (`planeSum`) runs here; `GPUGRAD_PLANE_SUM=0` leaves it to the loop. */
+  planeSums = platform().env('GPUGRAD_PLANE_SUM') !== '0';
   /** Copies of inputs into slots so far (for tests: a kept copy is not made again). */
   copies = 0;
   /** Floats per slot; scratch space starts after the slots. */
@@ -229,10 +253,10 @@ export class WasmElementwise {
   run(kind: ElementwiseKind, out: Float32Array, inputs: readonly Float32Array[], shape: readonly number[] = [out.length], count = 0, keys: readonly (CopyKey | null)[] = []): boolean {
     const n = out.length;
     // the large inputs (kept when keyed), then scratch: the output and spectralBackward's u and v
-    const len = kind === 'dot' ? count : kind === 'colSum' ? count * n : n;
-    const arrays = kind === 'relu' || kind === 'divScalar' || kind === 'spectralBackward' || kind === 'addRows' || kind === 'colSum' ? 1 : 2;
+    const len = kind === 'dot' ? count : kind === 'colSum' ? count * n : kind === 'planeSum' ? count * n * (shape[2] as number) : n;
+    const arrays = kind === 'relu' || kind === 'divScalar' || kind === 'spectralBackward' || kind === 'addRows' || kind === 'colSum' || kind === 'planeSum' ? 1 : 2;
     const rooms = Array.from({ length: arrays }, (_, i) => WasmElementwise.room(len, keys[i]));
-    const small = kind === 'spectralBackward' ? align(shape[0] as number) + align(shape[1] as number) : kind === 'addRows' ? align(shape[1] as number) : kind === 'colSum' ? align(count) + 2 * align(n) : 0;
+    const small = kind === 'spectralBackward' ? align(shape[0] as number) + align(shape[1] as number) : kind === 'addRows' ? align(shape[1] as number) : kind === 'colSum' ? align(count) + 2 * align(n) : kind === 'planeSum' ? 2 * align(n) : 0;
     const keep = Math.max(0, ...rooms.map((r) => r[0]));
     if (!this.reserve(keep, rooms.reduce((t, r) => t + r[1], 0) + align(n) + small)) return false;
     const busy: number[] = [];
@@ -256,6 +280,9 @@ export class WasmElementwise {
       const ones = this.scratch(count);
       this.f32.fill(1, ones, ones + count);
       this.exp.gemvCols(x0, n * 4, ones * 4, this.scratch(2 * n) * 4, o * 4, count, n);
+    } else if (kind === 'planeSum') {
+      // each group's float64 sum in the loop's order (count = outer blocks, shape[2] = inner)
+      this.exp.planeSum(x0, this.scratch(2 * n) * 4, o * 4, count, n, shape[2] as number);
     }
     else {
       // spectralBackward: g (in0) placed; u (in3, per row) and v (in4, per column) in scratch
@@ -280,6 +307,12 @@ export class WasmElementwise {
   runKernel(kind: ElementwiseKind, kernel: Kernel, out: Float32Array, inputs: readonly Float32Array[], keys: readonly (CopyKey | null)[] = []): boolean {
     // the dot product's count and the column sum's rows are in their loops' text (the inputs hold that many)
     const count = kind === 'dot' ? Number(DOT.exec(kernel.grid?.body[3] ?? '')?.[1] ?? NaN) : kind === 'colSum' ? colSumRows(kernel) : 0;
+    if (kind === 'planeSum') {
+      if (!this.planeSums) return false;
+      const [outer, groups, inner] = planeSumShape(kernel) as [number, number, number];
+      if (!(outer >= 1 && inner >= 1 && groups === out.length) || (inputs[0] as Float32Array).length < outer * groups * inner) return false;
+      return this.run(kind, out, inputs, [groups, groups, inner], outer, keys);
+    }
     if (kind === 'dot' && (!(count >= 0) || inputs.some((x) => x.length < count))) return false;
     if (kind === 'colSum' && (!(count >= 1) || (inputs[0] as Float32Array).length < count * out.length)) return false;
     return this.run(kind, out, inputs, kernel.grid?.shape ?? [out.length], count, keys);

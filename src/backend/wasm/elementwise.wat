@@ -284,4 +284,91 @@
             (br $t)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $r))))
+
+  ;; out[c] = float32(Σ_o Σ_l x[(o·groups + c)·inner + l]) for c < groups: a
+  ;; dense (outer, groups, inner) array summed over its first and last dims
+  ;; (a convolution bias's gradient, over the batch and the positions). Each
+  ;; group's sum is one float64 accumulator adding the elements in the loop's
+  ;; order (o, then l), as the IR kernel does, so the values are the loop's
+  ;; bit for bit; four groups' sums run side by side (independent additions,
+  ;; where one sum alone waits on each addition's latency), kept between
+  ;; rows at acc (groups doubles, 8-byte aligned).
+  (func (export "planeSum") (param $x i32) (param $acc i32) (param $out i32) (param $outer i32) (param $groups i32) (param $inner i32)
+    (local $o i32) (local $c i32) (local $l i32) (local $row i32) (local $g4 i32) (local $q i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
+    (local $s0 f64) (local $s1 f64) (local $s2 f64) (local $s3 f64)
+    (local.set $row (i32.shl (local.get $inner) (i32.const 2)))
+    (local.set $g4 (i32.and (local.get $groups) (i32.const -4)))
+    (block $zdone
+      (loop $z
+        (br_if $zdone (i32.ge_u (local.get $c) (local.get $groups)))
+        (f64.store (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 3))) (f64.const 0))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $z)))
+    (local.set $p0 (local.get $x))
+    (block $odone
+      (loop $orow
+        (br_if $odone (i32.ge_u (local.get $o) (local.get $outer)))
+        (local.set $c (i32.const 0))
+        ;; four groups at a time: rows p0..p3, one after another in x
+        (block $gdone
+          (loop $g
+            (br_if $gdone (i32.ge_u (local.get $c) (local.get $g4)))
+            (local.set $q (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 3))))
+            (local.set $s0 (f64.load (local.get $q)))
+            (local.set $s1 (f64.load offset=8 (local.get $q)))
+            (local.set $s2 (f64.load offset=16 (local.get $q)))
+            (local.set $s3 (f64.load offset=24 (local.get $q)))
+            (local.set $p1 (i32.add (local.get $p0) (local.get $row)))
+            (local.set $p2 (i32.add (local.get $p1) (local.get $row)))
+            (local.set $p3 (i32.add (local.get $p2) (local.get $row)))
+            (local.set $l (i32.const 0))
+            (block $ldone
+              (loop $lloop
+                (br_if $ldone (i32.ge_u (local.get $l) (local.get $inner)))
+                (local.set $s0 (f64.add (local.get $s0) (f64.promote_f32 (f32.load (local.get $p0)))))
+                (local.set $s1 (f64.add (local.get $s1) (f64.promote_f32 (f32.load (local.get $p1)))))
+                (local.set $s2 (f64.add (local.get $s2) (f64.promote_f32 (f32.load (local.get $p2)))))
+                (local.set $s3 (f64.add (local.get $s3) (f64.promote_f32 (f32.load (local.get $p3)))))
+                (local.set $p0 (i32.add (local.get $p0) (i32.const 4)))
+                (local.set $p1 (i32.add (local.get $p1) (i32.const 4)))
+                (local.set $p2 (i32.add (local.get $p2) (i32.const 4)))
+                (local.set $p3 (i32.add (local.get $p3) (i32.const 4)))
+                (local.set $l (i32.add (local.get $l) (i32.const 1)))
+                (br $lloop)))
+            (f64.store (local.get $q) (local.get $s0))
+            (f64.store offset=8 (local.get $q) (local.get $s1))
+            (f64.store offset=16 (local.get $q) (local.get $s2))
+            (f64.store offset=24 (local.get $q) (local.get $s3))
+            ;; p0 is at the end of its row: the next four rows start after p3's
+            (local.set $p0 (local.get $p3))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $g)))
+        ;; the last groups mod 4, one at a time
+        (block $tdone
+          (loop $t
+            (br_if $tdone (i32.ge_u (local.get $c) (local.get $groups)))
+            (local.set $q (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 3))))
+            (local.set $s0 (f64.load (local.get $q)))
+            (local.set $l (i32.const 0))
+            (block $l1done
+              (loop $l1
+                (br_if $l1done (i32.ge_u (local.get $l) (local.get $inner)))
+                (local.set $s0 (f64.add (local.get $s0) (f64.promote_f32 (f32.load (local.get $p0)))))
+                (local.set $p0 (i32.add (local.get $p0) (i32.const 4)))
+                (local.set $l (i32.add (local.get $l) (i32.const 1)))
+                (br $l1)))
+            (f64.store (local.get $q) (local.get $s0))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $t)))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $orow)))
+    (local.set $c (i32.const 0))
+    (block $rdone
+      (loop $r
+        (br_if $rdone (i32.ge_u (local.get $c) (local.get $groups)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2)))
+          (f32.demote_f64 (f64.load (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 3))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $r))))
 )
