@@ -44,7 +44,7 @@ export class FunctionCtx {
     const saved = this.saved;
     this.savedVersions?.forEach((v, i) => {
       const t = saved[i];
-      if (t) checkVersion(t, v, () => producerOf(this.savedOriginals[i]?.deref() ?? t));
+      if (t) checkVersion(t, v, () => producerOf(this.savedOriginals?.[i] ?? t));
     });
     return saved;
   }
@@ -60,15 +60,17 @@ export class FunctionCtx {
   adoptSaved(): void {
     if (!this.saved) return;
     this.savedVersions = this.saved.map((t) => t.version);
-    this.savedOriginals = this.saved.map((t) => new WeakRef(t));
+    // held, not weakly: a WeakRef keeps its target until the job ends anyway (graph.ts `OpNode`)
+    this.savedOriginals = this.saved.slice();
     this.saved = this.saved.map((t) => t.alias());
   }
   private savedVersions: number[] | null = null;
-  private savedOriginals: WeakRef<Tensor>[] = [];
+  private savedOriginals: Tensor[] | null = null;
   /** @internal */
   release(): void {
     if (this.saved) for (const t of this.saved) t.dispose();
     this.saved = null;
+    this.savedOriginals = null;
     this.freed = true;
   }
 }

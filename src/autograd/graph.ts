@@ -255,9 +255,18 @@ export class OpNode<N extends OpName> extends Node {
   shortcut: BackwardShortcut | null = null;
   private saved: Tensor[] | null;
   private savedResult: Tensor | null = null;
-  /** Version of each saved input when saved, the inputs themselves (for the message), and which the backward reads. */
+  /**
+   * Version of each saved input when saved, the inputs themselves (for the
+   * message: their producer when checked), and which the backward reads.
+   * The inputs are held, not weakly: a WeakRef made (or dereferenced) keeps
+   * its target alive until the running job ends (ECMAScript's
+   * KeepDuringJob), so a synchronous training loop kept every op's inputs
+   * and, through them, every node ever recorded (about 21 KB a step of a
+   * small MLP, never freed; docs/notes/bench.md, "W2: fused cross
+   * entropy"). The alias already holds the storage; `release` drops both.
+   */
   private readonly savedVersions: number[];
-  private readonly originals: WeakRef<Tensor>[];
+  private originals: readonly Tensor[] | null;
   private readonly checked: readonly boolean[];
   private resultVersion = 0;
   constructor(
@@ -271,7 +280,7 @@ export class OpNode<N extends OpName> extends Node {
     super(opNodeName(op, attrs, meta, next), next, meta, 1);
     this.saved = spec.saveInputs ? inputs.map((t) => t.alias()) : null;
     this.savedVersions = spec.saveInputs ? inputs.map((t) => t.version) : [];
-    this.originals = spec.saveInputs ? inputs.map((t) => new WeakRef(t)) : [];
+    this.originals = spec.saveInputs ? inputs.slice() : null;
     const needs = next.map((e) => e !== null);
     this.checked = spec.saves ? spec.saves(needs) : inputs.map(() => true);
   }
@@ -285,7 +294,7 @@ export class OpNode<N extends OpName> extends Node {
   /** PyTorch's version check on unpacking saved tensors: a saved input written in place since refuses. */
   private checkInputs(saved: readonly Tensor[]): void {
     saved.forEach((t, i) => {
-      if (this.checked[i]) checkVersion(t, this.savedVersions[i] ?? 0, () => producerOf(this.originals[i]?.deref() ?? t));
+      if (this.checked[i]) checkVersion(t, this.savedVersions[i] ?? 0, () => producerOf(this.originals?.[i] ?? t));
     });
   }
 
@@ -326,6 +335,7 @@ export class OpNode<N extends OpName> extends Node {
     this.savedResult?.dispose();
     this.saved = null;
     this.savedResult = null;
+    this.originals = null;
   }
 
   /** @internal saved inputs as PyTorch names them (`self`, `other`; `condition` for where), then `result`. */
