@@ -22,9 +22,21 @@ import { Module } from './module.js';
  * Switches of the losses' fast paths (docs/notes/architecture.md, "Fused
  * kernels"): `fusedCrossEntropy` is crossEntropy's target log-probability
  * read from the logits (`GPUGRAD_FUSED_CE=0` turns it off: the log-softmax
- * and the fused pick run as before).
+ * and the fused pick run as before). Why a getter: the environment is read
+ * at the first use, because the entry point installs the platform that
+ * reads it only after every module has loaded (read at load, the flag was
+ * never seen).
  */
-export const lossSettings = { fusedCrossEntropy: platform().env('GPUGRAD_FUSED_CE') !== '0' };
+class LossSettings {
+  private fused: boolean | null = null;
+  get fusedCrossEntropy(): boolean {
+    return (this.fused ??= platform().env('GPUGRAD_FUSED_CE') !== '0');
+  }
+  set fusedCrossEntropy(on: boolean) {
+    this.fused = on;
+  }
+}
+export const lossSettings = new LossSettings();
 
 /** How per-element losses are combined. */
 export type Reduction = 'mean' | 'sum' | 'none';

@@ -13,6 +13,8 @@
  * - the kernel count (fewer) and the cases that keep the old path.
  */
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as gg from '../../src/index.js';
 import { forEachDevice, skipBecause } from '../helpers/devices.js';
 import { expectClose, fixture } from '../helpers/compare.js';
@@ -138,6 +140,21 @@ describe('crossEntropy, fused path: kernels, node and the cases it leaves (cpu)'
     const nll = y.gradFn!.nextFunctions[0]![0]!;
     expect(nll.name).to.equal('NllLossBackward0');
     expect(nll.nextFunctions[0]![0]!.name).to.equal('AccumulateGrad');
+  });
+
+  it('GPUGRAD_FUSED_CE=0 turns it off in a fresh process (the flag is read after the platform is installed)', () => {
+    const index = fileURLToPath(new URL('../../src/index.js', import.meta.url));
+    const script = `const gg = await import(${JSON.stringify(index)});
+      const x = gg.tensor([[1, 2, 3], [0, -1, 4]], { requiresGrad: true });
+      const p = await gg.profile(() => gg.nn.functional.crossEntropy(x, gg.tensor([2, 0], { dtype: 'int64' })).backward());
+      console.log(p.kernels.some((k) => k.kernel === 'LogSoftmax') ? 'replaced' : 'fused');`;
+    const run = (flag: string): string => {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, GPUGRAD_FUSED_CE: flag } });
+      expect(r.status, r.stderr).to.equal(0);
+      return r.stdout.trim();
+    };
+    expect(run('0')).to.equal('replaced');
+    expect(run('1')).to.equal('fused');
   });
 
   it("keeps the old path for 'none', class weights, label smoothing and probabilities", async () => {
