@@ -145,10 +145,20 @@ export abstract class Optimizer<O extends object> {
     return t;
   }
 
-  /** Run `fn` for each parameter with a gradient, under noGrad, disposing temporaries. */
+  /**
+   * Run `fn` for each parameter with a gradient, under noGrad, disposing
+   * temporaries: one tidy scope per parameter, or per group for a group
+   * with `foreach: true` (the same ops, so the same values).
+   */
   protected forEachParam(fn: (p: Tensor, grad: Tensor, group: ParamGroup<O>) => void): void {
     noGrad(() => {
       for (const g of this.paramGroups) {
+        if ((g as { foreach?: unknown }).foreach === true) {
+          tidy(() => {
+            for (const p of g.params) if (p.grad) fn(p, p.grad, g);
+          });
+          continue;
+        }
         for (const p of g.params) {
           const grad = p.grad;
           if (!grad) continue;
@@ -408,10 +418,17 @@ export interface AdamOptions {
   weightDecay: number;
   amsgrad: boolean;
   maximize: boolean;
+  /**
+   * PyTorch's `foreach`: true updates a group's parameters in one scope, the
+   * same ops and values as one at a time (torch 1.13's foreach Adam and
+   * AdamW give its single-tensor values bit for bit too); null (the
+   * default, as PyTorch's for tensors on the CPU) and false, one at a time.
+   */
+  foreach: boolean | null;
 }
 
 /** The keys of AdamOptions (an unknown key is refused). */
-const ADAM_KEYS: readonly (keyof AdamOptions)[] = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'];
+const ADAM_KEYS: readonly (keyof AdamOptions)[] = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'foreach'];
 
 function checkAdam(g: AdamOptions): void {
   checkNumber('Adam', 'lr', g.lr);
@@ -422,6 +439,7 @@ function checkAdam(g: AdamOptions): void {
   checkNumber('Adam', 'betas[1]', g.betas[1]);
   checkBool('Adam', 'amsgrad', g.amsgrad);
   checkBool('Adam', 'maximize', g.maximize);
+  if (g.foreach !== null && g.foreach !== undefined) checkBool('Adam', 'foreach', g.foreach);
   if (!(g.lr >= 0)) throw new Error(`Invalid learning rate: ${g.lr}`);
   if (!(g.eps >= 0)) throw new Error(`Invalid epsilon value: ${g.eps}`);
   if (!(g.betas[0] >= 0 && g.betas[0] < 1)) throw new Error(`Invalid beta parameter at index 0: ${g.betas[0]}`);
@@ -437,6 +455,7 @@ function adamDefaults(opts: Partial<AdamOptions>, weightDecay: number): AdamOpti
     weightDecay: opts.weightDecay ?? weightDecay,
     amsgrad: opts.amsgrad ?? false,
     maximize: opts.maximize ?? false,
+    foreach: opts.foreach ?? null,
   };
 }
 

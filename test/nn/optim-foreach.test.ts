@@ -8,7 +8,10 @@
  *   (first-step buffer, dampening, nesterov), weight decay, maximize, groups
  *   mixing foreach and not, parameters without a gradient, the state it
  *   leaves, and device memory flat across steps;
- * - its option checks and the state dict.
+ * - its option checks and the state dict;
+ * and Adam and AdamW with `foreach: true` (a group's parameters in one
+ * scope, the same ops) against their goldens and their per-parameter
+ * values, bit for bit.
  */
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
@@ -25,9 +28,9 @@ interface OptCase {
   grads: Golden[][];
   params_after: Golden[][];
 }
-const cases = fixture<{ kind: string; module?: string }[]>('torch_nn.json').filter(
-  (c): c is OptCase => c.kind === 'optimizer' && c.module === 'SGD',
-);
+const all = fixture<{ kind: string; module?: string }[]>('torch_nn.json').filter((c): c is OptCase => c.kind === 'optimizer');
+const cases = all.filter((c) => c.module === 'SGD');
+const adamCases = all.filter((c) => c.module === 'Adam' || c.module === 'AdamW');
 
 /** The values' bits: Object.is per element, any NaN matching NaN. */
 function expectSame(a: ArrayLike<number>, b: ArrayLike<number>, label: string): void {
@@ -126,5 +129,55 @@ describe('SGD foreach: options', () => {
     opt.step();
     opt.step();
     expect(Array.from(await w.grad.data())).to.deep.equal([1, 2, 3]);
+  });
+});
+
+describe('Adam and AdamW foreach: PyTorch goldens (float64, cpu)', () => {
+  it('has the Adam and AdamW cases', () => expect(adamCases.length).to.be.at.least(5));
+  for (const c of adamCases) {
+    it(c.name, () => {
+      const params = c.params.map((p) => golden64(p, true));
+      const Opt = c.module === 'Adam' ? gg.optim.Adam : gg.optim.AdamW;
+      const opt = new Opt(params, { ...(c.kwargs as Partial<gg.optim.AdamOptions>), foreach: true });
+      c.grads.forEach((grads, step) => {
+        opt.zeroGrad();
+        params.forEach((p, i) => (p.grad = golden64(grads[i] as Golden)));
+        opt.step();
+        params.forEach((p, i) => expectGolden(p, (c.params_after[step] as Golden[])[i] as Golden, `step ${step} param ${i}`));
+      });
+    });
+  }
+});
+
+forEachDevice((device) => {
+  describe('Adam and AdamW foreach: the per-parameter update, bit for bit', function () {
+    this.timeout(60_000);
+    it('(float32) plain, weight decay, amsgrad, maximize; a parameter without a gradient; option checks', async () => {
+      const adamCombos: Partial<gg.optim.AdamOptions>[] = [{ lr: 0.01 }, { lr: 0.01, weightDecay: 0.1 }, { lr: 0.01, amsgrad: true }, { lr: 0.02, maximize: true, weightDecay: 0.05, betas: [0.8, 0.9] }];
+      for (const Opt of [gg.optim.Adam, gg.optim.AdamW]) {
+        for (const opts of adamCombos) {
+          const run = async (foreach: boolean): Promise<number[][]> => {
+            gg.manualSeed(5);
+            const ps = [[5, 3], [4], [2]].map((s) => gg.randn(s, { device, requiresGrad: true }));
+            const opt = new Opt(ps, { ...opts, foreach });
+            for (let step = 0; step < 3; step++) {
+              opt.zeroGrad();
+              ps.forEach((p, i) => {
+                if (i === 2 && step === 0) return;
+                p.grad = gg.randn(p.shape, { device });
+              });
+              opt.step();
+            }
+            return Promise.all(ps.map(async (p) => Array.from(await p.data())));
+          };
+          const on = await run(true);
+          const off = await run(false);
+          on.forEach((p, i) => expectSame(p, off[i]!, `${device} ${Opt.name} ${JSON.stringify(opts)} param ${i}`));
+        }
+      }
+      const p = [gg.zeros([2], { device, requiresGrad: true })];
+      expect(new gg.optim.Adam(p).defaults.foreach).to.equal(null);
+      expect(() => new gg.optim.AdamW(p, { foreach: 0 as unknown as boolean })).to.throw(TypeError, /foreach/);
+    });
   });
 });
