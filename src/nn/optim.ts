@@ -317,8 +317,10 @@ export class SGD extends Optimizer<SGDOptions> {
 
   /** One SGD update of every parameter that has a gradient. @example loss.backward(); opt.step(); */
   step(): void {
-    // -lr as one 0-d tensor per value, device and dtype for the whole step (one upload, not one per parameter)
-    const negLr = new Map<string, Tensor>();
+    // -lr as one 0-d tensor per value, device and dtype, kept from step to step while the lr
+    // stays: one upload when it changes, not one per step or per parameter (a device with a
+    // queue, e.g. WebGPU, would otherwise write a buffer every step)
+    const negLr: LrTensors = { now: new Map(), before: this.lrTensors };
     try {
       if (!this.paramGroups.some((g) => g.foreach === true)) {
         this.forEachParam((p, grad, g) => this.update(p, grad, g, negLr));
@@ -337,12 +339,16 @@ export class SGD extends Optimizer<SGDOptions> {
         }
       });
     } finally {
-      for (const t of negLr.values()) t.dispose();
+      for (const [key, t] of negLr.before) if (negLr.now.get(key) !== t) t.dispose();
+      this.lrTensors = negLr.now;
     }
   }
 
+  /** The last step's -lr tensors, by device, dtype and value (`negLrOf`). */
+  private lrTensors = new Map<string, Tensor>();
+
   /** One parameter's update (PyTorch's `_single_tensor_sgd`), sharing the step's -lr tensors. */
-  private update(p: Tensor, grad: Tensor, g: ParamGroup<SGDOptions>, negLr: Map<string, Tensor>): void {
+  private update(p: Tensor, grad: Tensor, g: ParamGroup<SGDOptions>, negLr: LrTensors): void {
     let d = g.maximize ? grad.neg() : grad;
     if (g.weightDecay !== 0) d = d.add(p.mul(g.weightDecay));
     if (g.momentum !== 0) {
@@ -362,7 +368,7 @@ export class SGD extends Optimizer<SGDOptions> {
    * scope, closures, the -lr lookup). Unlike torch 1.13's foreach with
    * nesterov, the gradients are not written (PyTorch 2 fixed that).
    */
-  private updateGroup(g: ParamGroup<SGDOptions>, negLr: Map<string, Tensor>): void {
+  private updateGroup(g: ParamGroup<SGDOptions>, negLr: LrTensors): void {
     const ps: Tensor[] = [];
     let ds: Tensor[] = [];
     for (const p of g.params) {
@@ -400,11 +406,21 @@ export class SGD extends Optimizer<SGDOptions> {
   }
 }
 
-/** The step's -lr as a kept 0-d tensor of p's device and dtype (one per value, device and dtype: `negLr`). */
-function negLrOf(p: Tensor, lr: number, negLr: Map<string, Tensor>): Tensor {
-  const key = `${p.device}|${p.dtype}|${-lr}`;
-  let t = negLr.get(key);
-  if (!t) negLr.set(key, (t = keep(p.scalar(-lr))));
+/** A step's -lr tensors (`now`) and the previous step's (`before`), which it takes over while the lr stays. */
+interface LrTensors {
+  now: Map<string, Tensor>;
+  before: ReadonlyMap<string, Tensor>;
+}
+
+/** The step's -lr as a kept 0-d tensor of p's device and dtype: one per value, device and dtype, the last step's when the same. */
+function negLrOf(p: Tensor, lr: number, negLr: LrTensors): Tensor {
+  // Object.is: -0 and 0 are different keys (String(-0) is '0'); NaN never gets here (validate)
+  const key = `${p.device}|${p.dtype}|${Object.is(lr, 0) ? '0' : Object.is(lr, -0) ? '-0' : String(-lr)}`;
+  let t = negLr.now.get(key);
+  if (t) return t;
+  const last = negLr.before.get(key);
+  t = last && !last.isDisposed ? last : keep(p.scalar(-lr));
+  negLr.now.set(key, t);
   return t;
 }
 

@@ -113,6 +113,33 @@ forEachDevice((device) => {
   });
 });
 
+describe('SGD: the -lr tensor kept from step to step', () => {
+  it('a changing lr (as a scheduler sets it) is used at once, one upload per change, memory flat; lr 0 and -0 apart', async () => {
+    for (const foreach of [false, true]) {
+      const w = gg.tensor([-0, 1, -2], { dtype: 'float64', requiresGrad: true });
+      const opt = new gg.optim.SGD([w], { lr: 0.5, foreach });
+      const expected = [-0, 1, -2];
+      const lrs = [0.5, 0.5, 0.25, 0.25, 0.125, 0, 0];
+      let live = 0;
+      for (const [step, lr] of lrs.entries()) {
+        (opt.paramGroups[0] as { lr: number }).lr = lr;
+        w.grad?.dispose();
+        w.grad = gg.tensor([1, -3, 0.5], { dtype: 'float64' });
+        const before = gg.memory().uploads;
+        opt.step();
+        const uploads = gg.memory().uploads - before;
+        expect(uploads, `step ${step} uploads`).to.equal(step === 0 || lrs[step - 1] !== lr ? 1 : 0);
+        [1, -3, 0.5].forEach((g, i) => (expected[i] = expected[i]! + g * -lr));
+        expectSame(Array.from(await w.data()), expected, `foreach ${foreach} step ${step}`);
+        if (step === 1) live = gg.memory().liveBuffers;
+      }
+      w.grad?.dispose();
+      w.grad = null;
+      expect(gg.memory().liveBuffers, 'live buffers').to.be.at.most(live);
+    }
+  });
+});
+
 describe('SGD foreach: options', () => {
   const p = (): gg.Tensor[] => [gg.zeros([2], { requiresGrad: true })];
   it('is null by default (per parameter, as PyTorch on the CPU), checked as a bool, and kept in the state dict', () => {
