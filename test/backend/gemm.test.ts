@@ -267,6 +267,40 @@ describe('float32 matmul fast path (WebAssembly gemm)', function () {
       }
     });
 
+    it('float32 sums in the tile\'s order, bit for bit: K blocks of 256 steps, each summed from zero then added to C', () => {
+      const g = wasmGemm()!;
+      const r9 = rng(555);
+      /** C[i, j] as gemm.wat computes it: per block of 256 steps acc = fround(acc + fround(a·b)) from +0, then C = fround(C + acc) after the first. */
+      const blocked = (A: Float32Array, B: Float32Array, m: number, k: number, n: number): Float32Array => {
+        const C = new Float32Array(m * n);
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            let c = 0;
+            for (let kb = 0; kb < k; kb += 256) {
+              let acc = 0;
+              for (let t = kb; t < Math.min(k, kb + 256); t++) acc = Math.fround(acc + Math.fround((A[i * k + t] as number) * (B[t * n + j] as number)));
+              c = kb === 0 ? acc : Math.fround(acc + c);
+            }
+            C[i * n + j] = c;
+          }
+        }
+        return C;
+      };
+      // a few A panels over several K blocks and many (more than one sweep of 16 panels), tails of every size
+      for (const [m, k, n] of [[16, 300, 40], [5, 777, 19], [13, 1100, 9], [80, 300, 24], [40, 530, 33]] as const) {
+        const A = Float32Array.from({ length: m * k }, () => (r9() * 2 - 1) * 2 ** Math.floor(r9() * 8 - 4));
+        const B = Float32Array.from({ length: k * n }, () => (r9() * 2 - 1) * 2 ** Math.floor(r9() * 8 - 4));
+        const out = new Float32Array(m * n);
+        g.maxThreads = 1;
+        try {
+          expect(g.run(out, A, B, K.matmul({ offset: 0, strides: [k, 1] }, { offset: 0, strides: [n, 1] }, [], m, k, n).gemm!)).to.equal(true);
+        } finally {
+          g.maxThreads = Infinity;
+        }
+        expect(firstBitDifference(out, blocked(A, B, m, k, n)), `${m}×${k}·${k}×${n}`).to.equal(-1);
+      }
+    });
+
     it('a worker that misses its deadline: the product is declined and the shared memory never used again', async function () {
       const g = openThreadedGemm();
       const end = Date.now() + 5000;
