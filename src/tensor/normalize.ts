@@ -91,8 +91,39 @@ function mapOf(t: Tensor, rest: readonly Tensor[], expr: Expr, name: string): Te
   return t.fused(rest, { expr, dims: [], kind: 'sum', name });
 }
 
+/** Expressions remembered by the numbers and flags that fix them (`remember`). */
+const remembered = new Map<string, unknown>();
+
+/**
+ * The value `build` makes for `key`, made once: the expressions of this
+ * module (and nn/norm/functional.ts) depend only on a few numbers (n, eps,
+ * a momentum) and flags, so a training step asks for the same ones every
+ * iteration. Why: a fused kernel is remembered by its expression object
+ * (backend/kernel.ts `memoKernel`, tensor/fuse.ts `compact`); a new object
+ * each call wrote, compacted and hashed the kernel's text again, most of a
+ * per-group kernel's cost (docs/notes/bench.md, "W3: the forward's moments
+ * and output in one pass"). The text, hence every value, is the same.
+ */
+export function remember<T>(key: string, build: () => T): T {
+  let hit = remembered.get(key) as T | undefined;
+  if (hit === undefined) {
+    // a bound, as memoKernel's: a long run of distinct shapes or eps values must not grow it without end
+    if (remembered.size >= 1024) remembered.clear();
+    hit = build();
+    remembered.set(key, hit);
+  }
+  return hit;
+}
+
+/** A number as a key: every distinct kernel literal a distinct key (String(-0) is '0'). */
+export const numKey = (v: number): string => (Object.is(v, -0) ? '-0' : String(v));
+
 /** The per-group formulas over inputs in(0) = S₁, in(1) = S₂, in(2) = k⁻¹ (e = eps·k⁻², as moments' EpsScaled). */
 function statistics(n: number, safe: boolean, eps: number): { m: Expr; d: Expr; nz: Expr; q: Expr; rs: Expr; istd: Expr } {
+  return remember(`statistics|${numKey(n)}|${safe}|${numKey(eps)}`, () => statisticsNew(n, safe, eps));
+}
+
+function statisticsNew(n: number, safe: boolean, eps: number): { m: Expr; d: Expr; nz: Expr; q: Expr; rs: Expr; istd: Expr } {
   const m = div(fx.in(0), k(n));
   // E[c²] - E[c]², clamped at 0 keeping NaN (as moments' Variance kernel)
   const d = sub(div(fx.in(1), k(n)), mul(m, m));
@@ -105,6 +136,14 @@ function statistics(n: number, safe: boolean, eps: number): { m: Expr; d: Expr; 
   return { m, d, nz, q, rs, istd: safe ? mul(rs, nz) : rs };
 }
 
+/** istd·w with w input 3 (a per-group weight joins istd), remembered per istd expression. */
+function weighted(istd: Expr): Expr {
+  let byIstd = weightedMemo.get(istd);
+  if (!byIstd) weightedMemo.set(istd, (byIstd = mul(istd, fx.in(3))));
+  return byIstd;
+}
+const weightedMemo = new WeakMap<Expr, Expr>();
+
 /** A per-group tensor from the sums and k⁻¹ (and `rest`, inputs in(3)...). */
 function perGroupOf(s1: Tensor, s2: Tensor, inv: Tensor, rest: readonly Tensor[], expr: Expr, name: string): Tensor {
   return mapOf(s1, [s2, inv, ...rest], expr, name);
@@ -112,11 +151,36 @@ function perGroupOf(s1: Tensor, s2: Tensor, inv: Tensor, rest: readonly Tensor[]
 
 /** m = S₁/n, named as moments' own kernel so both are one compiled kernel. */
 function meanOf(s1: Tensor, n: number): Tensor {
-  return mapOf(s1, [], div(fx.in(0), k(n)), 'Mean');
+  return mapOf(s1, [], remember(`mean|${numKey(n)}`, () => div(fx.in(0), k(n))), 'Mean');
 }
 
 /** c = (x - s)·k⁻¹ over inputs x, s, k⁻¹ at `at`. */
 const centred = (at: number): Expr => mul(sub(fx.in(at), fx.in(at + 1)), fx.in(at + 2));
+
+/** c - m over inputs x, s, k⁻¹, m. */
+const CENTRED_MINUS_MEAN = sub(centred(0), fx.in(3));
+/** c and c² over inputs x, s, k⁻¹ (the sums S₁ and S₂). */
+const C0 = centred(0);
+const C0_SQUARED = mul(C0, C0);
+
+/** g·(c - m) over inputs x, s, k⁻¹, m, g. */
+const GRAD_CENTRED = mul(fx.in(4), CENTRED_MINUS_MEAN);
+/** g·w·(c - m) over inputs x, s, k⁻¹, m, g, w. */
+const GRAD_CENTRED_WEIGHTED = mul(mul(fx.in(4), fx.in(5)), CENTRED_MINUS_MEAN);
+/** g·(c - m)·in(5) over inputs x, s, k⁻¹, m, g, istd. */
+const GRAD_CENTRED_TIMES_5 = mul(mul(fx.in(4), CENTRED_MINUS_MEAN), fx.in(5));
+/** in(0)·in(1). */
+const PRODUCT01 = mul(fx.in(0), fx.in(1));
+/** x's gradient ((g·wi + P) + Q·c)·k⁻¹ over inputs x, s, k⁻¹, g (times w), wi, P, Q. */
+const GRAD_INPUT = mul(add(add(mul(fx.in(3), fx.in(4)), fx.in(5)), mul(fx.in(6), centred(0))), fx.in(2));
+
+/** Σ g·(c - m)·istd per group over inputs S₁, S₂, k⁻¹, Σg·(c - m), remembered per istd expression. */
+function gradWeight(istd: Expr): Expr {
+  let hit = gradWeightMemo.get(istd);
+  if (!hit) gradWeightMemo.set(istd, (hit = mul(fx.in(3), istd)));
+  return hit;
+}
+const gradWeightMemo = new WeakMap<Expr, Expr>();
 
 /** The inputs by role. */
 function roles(inputs: readonly Tensor[], a: NormalizeAttrs): { x: Tensor; s: Tensor; inv: Tensor; s1: Tensor; s2: Tensor; w: Tensor | null; b: Tensor | null } {
@@ -133,10 +197,9 @@ function roles(inputs: readonly Tensor[], a: NormalizeAttrs): { x: Tensor; s: Te
  */
 function sums(x: Tensor, s: Tensor, inv: Tensor, s1: Tensor, s2: Tensor, dims: readonly number[]): [Tensor, Tensor] {
   if (!(isGradEnabled() && x.requiresGrad)) return [s1, s2];
-  const c = centred(0);
   return [
-    x.fused([s, inv], { expr: c, dims, kind: 'sum', name: 'CentredSum' }),
-    x.fused([s, inv], { expr: mul(c, c), dims, kind: 'sum', name: 'CentredSquareSum' }),
+    x.fused([s, inv], { expr: C0, dims, kind: 'sum', name: 'CentredSum' }),
+    x.fused([s, inv], { expr: C0_SQUARED, dims, kind: 'sum', name: 'CentredSquareSum' }),
   ];
 }
 
@@ -148,11 +211,16 @@ export function normalizeForward(inputs: readonly Tensor[], a: NormalizeAttrs): 
   const m = meanOf(s1, n);
   // a per-group weight joins istd (batch norm's order, scale = istd·w); an elementwise one multiplies last
   const joined = !w || perGroup(w, x, a.dims);
-  const scale = perGroupOf(s1, s2, inv, w && joined ? [w] : [], w && joined ? mul(st.istd, fx.in(3)) : st.istd, `${a.name}Scale`);
-  let y = mul(sub(centred(0), fx.in(3)), fx.in(4));
+  const scale = perGroupOf(s1, s2, inv, w && joined ? [w] : [], w && joined ? weighted(st.istd) : st.istd, `${a.name}Scale`);
   const ins = [x, s, inv, m, scale];
-  if (w && !joined) y = mul(y, fx.in(ins.push(w) - 1));
-  if (b) y = add(y, fx.in(ins.push(b) - 1));
+  if (w && !joined) ins.push(w);
+  if (b) ins.push(b);
+  // ((c - m)·scale)(·w)(+ b), the extra inputs in that order
+  const y = remember(`output|${!!w && !joined}|${!!b}`, () => {
+    let e = mul(CENTRED_MINUS_MEAN, fx.in(4));
+    if (w && !joined) e = mul(e, fx.in(5));
+    return b ? add(e, fx.in(w && !joined ? 6 : 5)) : e;
+  });
   const shape = [...x.shape];
   // the cpu device's float32 fast path runs the same formula as one SIMD loop (tensor/normalize-fast.ts)
   // (it declines a bias that is not one value per group, as layer norm's)
@@ -180,8 +248,6 @@ export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: Backward
   const [s1, s2] = sums(x, s, inv, saved.s1, saved.s2, a.dims);
   const st = statistics(n, a.safe, a.eps);
   const m = meanOf(s1, n);
-  // c - m over inputs x, s, k⁻¹, m
-  const xc = sub(centred(0), fx.in(3));
   const dims = [...a.dims];
   const joined = !w || perGroup(w, x, a.dims);
   // the per-group sums R₁ = Σ g·w, R₂ = Σ g·w·(c - m): with a per-group w, w times Σg and Σg·(c - m)
@@ -195,40 +261,41 @@ export function normalizeBackward({ grad: g, inputs, attrs: a, needs }: Backward
     fused = needX ? fastGradFused(x, g, s, inv, m, s1, s2, w, dims, n, a.eps, a.safe) : null;
     const both = fused ? fused.sums : needX || (needB && needW) ? fastGradSums(x, g, s, inv, m, dims) : null;
     const sg = both ? both[0] : needX || needB ? g.sum(dims, true) : null;
-    const sgc = both ? both[1] : needX || needW ? x.fused([s, inv, m, g], { expr: mul(fx.in(4), xc), dims, kind: 'sum', name: `${a.name}GradCentredSum` }) : null;
+    const sgc = both ? both[1] : needX || needW ? x.fused([s, inv, m, g], { expr: GRAD_CENTRED, dims, kind: 'sum', name: `${a.name}GradCentredSum` }) : null;
     // dw = Σ g·(c - m)·istd, db = Σ g
-    if (needW && sgc) out[5] = reduceTo(perGroupOf(s1, s2, inv, [sgc], mul(fx.in(3), st.istd), `${a.name}GradWeight`), (w as Tensor).shape);
+    if (needW && sgc) out[5] = reduceTo(perGroupOf(s1, s2, inv, [sgc], gradWeight(st.istd), `${a.name}GradWeight`), (w as Tensor).shape);
     if (needB && sg) out[bi] = perGroup(b as Tensor, x, a.dims) ? reduceTo(sg, (b as Tensor).shape) : reduceTo(g, (b as Tensor).shape);
     [r1, r2, wr] = [sg, sgc, !!w];
   } else {
     const ww = w as Tensor;
     if (needX) {
-      r1 = g.fused([ww], { expr: mul(fx.in(0), fx.in(1)), dims, kind: 'sum', name: `${a.name}GradSum` });
-      r2 = x.fused([s, inv, m, g, ww], { expr: mul(mul(fx.in(4), fx.in(5)), xc), dims, kind: 'sum', name: `${a.name}GradCentredSum` });
+      r1 = g.fused([ww], { expr: PRODUCT01, dims, kind: 'sum', name: `${a.name}GradSum` });
+      r2 = x.fused([s, inv, m, g, ww], { expr: GRAD_CENTRED_WEIGHTED, dims, kind: 'sum', name: `${a.name}GradCentredSum` });
     }
     if (needW) {
       // Σ g·(c - m)·istd over the dims where w is broadcast, one fused reduction
       const istd = perGroupOf(s1, s2, inv, [], st.istd, `${a.name}InvStd`);
-      const dw = x.fused([s, inv, m, g, istd], { expr: mul(mul(fx.in(4), xc), fx.in(5)), dims: broadcastDims(x.shape, ww.shape), kind: 'sum', name: `${a.name}GradWeight` });
+      const dw = x.fused([s, inv, m, g, istd], { expr: GRAD_CENTRED_TIMES_5, dims: broadcastDims(x.shape, ww.shape), kind: 'sum', name: `${a.name}GradWeight` });
       out[5] = dw.reshape(...ww.shape);
     }
     if (needB) out[bi] = reduceTo(g, (b as Tensor).shape);
   }
   if (needX) {
-    // inputs S₁, S₂, k⁻¹, then Σg and Σg·(c - m) (times w, input 5, when wr): the chain's backward through istd, the clamp and the mean
-    const [R1, R2] = wr ? [mul(fx.in(3), fx.in(5)), mul(fx.in(4), fx.in(5))] : [fx.in(3), fx.in(4)];
-    const gq = neg(mul(a.safe ? mul(R2, st.nz) : R2, div(st.rs, st.q)));
-    const dve = a.safe ? where(st.nz, div(gq, mul(st.q, k(2))), k(0)) : div(gq, mul(st.q, k(2)));
-    const dd = where(f('eq', f('lt', st.d, k(0)), k(0)), dve, k(0));
-    const p = div(sub(neg(mul(st.istd, R1)), add(mul(dd, st.m), mul(dd, st.m))), k(n));
-    const q = mul(div(dd, k(n)), k(2));
+    const { p, q } = remember(`grad|${numKey(n)}|${a.safe}|${numKey(a.eps)}|${wr}`, () => {
+      // inputs S₁, S₂, k⁻¹, then Σg and Σg·(c - m) (times w, input 5, when wr): the chain's backward through istd, the clamp and the mean
+      const [R1, R2] = wr ? [mul(fx.in(3), fx.in(5)), mul(fx.in(4), fx.in(5))] : [fx.in(3), fx.in(4)];
+      const gq = neg(mul(a.safe ? mul(R2, st.nz) : R2, div(st.rs, st.q)));
+      const dve = a.safe ? where(st.nz, div(gq, mul(st.q, k(2))), k(0)) : div(gq, mul(st.q, k(2)));
+      const dd = where(f('eq', f('lt', st.d, k(0)), k(0)), dve, k(0));
+      return { p: div(sub(neg(mul(st.istd, R1)), add(mul(dd, st.m), mul(dd, st.m))), k(n)), q: mul(div(dd, k(n)), k(2)) };
+    });
     const sides = [r1 as Tensor, r2 as Tensor, ...(wr ? [w as Tensor] : [])];
     const P = perGroupOf(s1, s2, inv, sides, p, `${a.name}GradMean`);
     const Q = perGroupOf(s1, s2, inv, sides, q, `${a.name}GradSquare`);
     // g·w·istd: a per-group weight joins istd; an elementwise one multiplies g first (8 inputs would not fit one kernel)
-    const wi = perGroupOf(s1, s2, inv, w && joined ? [w] : [], w && joined ? mul(st.istd, fx.in(3)) : st.istd, `${a.name}Scale`);
+    const wi = perGroupOf(s1, s2, inv, w && joined ? [w] : [], w && joined ? weighted(st.istd) : st.istd, `${a.name}Scale`);
     const gw = w && !joined ? g.mul(w) : g;
-    const expr = mul(add(add(mul(fx.in(3), fx.in(4)), fx.in(5)), mul(fx.in(6), centred(0))), fx.in(2));
+    const expr = GRAD_INPUT;
     // the cpu device's float32 fast path: the same formula as one SIMD loop (tensor/normalize-fast.ts)
     const fast = fused ? checkFusedGrad(fused, x, g, s, inv, wi, P, Q, dims) : gw === g ? fastGradInput(`${a.name}GradInput`, x, g, s, inv, wi, P, Q, dims) : null;
     out[0] = fast ?? mapOf(x, [s, inv, gw, wi, P, Q], expr, `${a.name}GradInput`);

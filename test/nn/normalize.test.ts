@@ -11,6 +11,7 @@
 import { expect } from 'chai';
 import * as gg from '../../src/index.js';
 import { invStd, moments, normalized, normalizeOver } from '../../src/nn/norm/functional.js';
+import { numKey, remember } from '../../src/tensor/normalize.js';
 import { forEachDevice } from '../helpers/devices.js';
 import { expectClose, type Tol } from '../helpers/compare.js';
 
@@ -99,6 +100,36 @@ async function run(k: Case, fn: (k: Case, ts: T[]) => T, device: string, dtype: 
   out.push(Array.from(await tangent.data()));
   return out;
 }
+
+describe('the normalize primitive\'s expressions are made once (remember)', () => {
+  it('one value per key, made on the first call; numbers as keys keep -0 apart from 0', () => {
+    let built = 0;
+    const make = (): object => ({ n: ++built });
+    const a = remember('test|remember|1', make);
+    expect(remember('test|remember|1', make)).to.equal(a);
+    expect(remember('test|remember|2', make)).to.not.equal(a);
+    expect(built).to.equal(2);
+    // kernel literals differ for -0 and 0 (backend/kernel.ts `float`), so their keys must
+    expect(numKey(-0)).to.not.equal(numKey(0));
+    expect([numKey(1e-5), numKey(NaN), numKey(Infinity)]).to.deep.equal(['0.00001', 'NaN', 'Infinity']);
+  });
+
+  it('a second BatchNorm2d step builds no expression: the per-group kernels are the ones of the first step', async () => {
+    const bn = new gg.nn.BatchNorm2d(3);
+    const x = gg.tensor(wave(2 * 3 * 4 * 4, 7), { shape: [2, 3, 4, 4], requiresGrad: true });
+    const step = async (): Promise<string[]> => {
+      for (const t of [x, ...bn.parameters()]) t.grad = null;
+      return (await gg.profile(() => bn.forward(x).backward(gg.onesLike(x)), { source: true })).kernels.map((k) => `${k.kernel}: ${k.source ?? ''}`);
+    };
+    const first = await step();
+    let built = 0;
+    // every key of the step's expressions is taken now: a new key would call this builder
+    const spy = <T>(k: string, b: () => T): T => remember(k, () => (built++, b()));
+    expect(spy('statistics|32|true|0.00001', () => null)).to.not.equal(null);
+    expect(built).to.equal(0);
+    expect(await step()).to.deep.equal(first);
+  });
+});
 
 describe('the normalize primitive: the composed chain, three passes backward', function () {
   this.timeout(120_000);

@@ -19,7 +19,14 @@ import { fmt, normDim } from '../../tensor/shape.js';
 import { fx } from '../../tensor/fuse.js';
 import type { Expr } from '../../backend/fusion.js';
 import { fastMoments, type FusedOutputSpec } from '../../tensor/normalize-fast.js';
+import { numKey, remember } from '../../tensor/normalize.js';
 import { isFloatingDtype, scalarTypeName } from '../../backend/types.js';
+
+/** |x - s|, (x - s)·k⁻¹ and its square over inputs x, s, k⁻¹; centredMean·scale + shift (`remember`: one object per expression). */
+const ABS_DIFF = fx.f('abs', fx.sub(fx.in(0), fx.in(1)));
+const CENTRED = fx.mul(fx.sub(fx.in(0), fx.in(1)), fx.in(2));
+const CENTRED_SQUARED = fx.mul(CENTRED, CENTRED);
+const MEAN_OF_INPUT = fx.add(fx.mul(fx.in(0), fx.in(1)), fx.in(2));
 
 /** Biased moments of one reduction, with everything the callers reuse. */
 export interface Moments {
@@ -92,14 +99,14 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
   for (const d of ds) shift = shift.narrow(d, 0, 1);
   // NOTE: every pass over x below is one fused kernel (docs/notes/architecture.md, "Fused kernels"):
   // the same formulas as the composed ops (x - s, |.|, ·, Σ), without their full-size intermediates
-  const [X, S, INV] = [fx.in(0), fx.in(1), fx.in(2)];
+  const [X, S] = [fx.in(0), fx.in(1)];
   // the cpu device's float32 fast path: scale, 1/scale, Σc and Σc² in one pass (tensor/normalize-fast.ts)
   const fast = opts.commonScale ? null : fastMoments(x, ds, eps, opts.output);
   const scale = fast ? fast.scale : noGrad(() => {
     const all = x.shape.map((_, i) => i);
     // max |x - s| per group (over everything with commonScale): detached, so no gradient flows through it
     const m = x.detach().fused([shift], {
-      expr: fx.f('abs', fx.sub(X, S)),
+      expr: ABS_DIFF,
       dims: opts.commonScale ? all : ds,
       // Stryker disable next-line StringLiteral: any kind but 'sum' reduces by max (backend/fusion.ts); only an empty group would differ, and moments never runs on one
       kind: 'max',
@@ -108,19 +115,25 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
     // NOTE: at least sqrt(eps) (eps/scale² stays <= 1); where the data is all equal, 1;
     // a NaN or inf max would turn every value of the group into NaN: those groups keep scale 1
     // (a negative eps gives NaN, no floor, as 0 does)
-    const floor = Math.sqrt(eps);
-    const k = floor > 0 ? fx.f('maximum', X, fx.c(floor)) : fx.where(fx.f('gt', X, fx.c(0)), X, fx.c(1));
-    return mapOf(m, [], fx.where(fx.f('eq', fx.sub(k, k), fx.c(0)), k, fx.c(1)), 'Scale');
+    const expr = remember(`scale|${numKey(eps)}`, () => {
+      const floor = Math.sqrt(eps);
+      const k = floor > 0 ? fx.f('maximum', X, fx.c(floor)) : fx.where(fx.f('gt', X, fx.c(0)), X, fx.c(1));
+      return fx.where(fx.f('eq', fx.sub(k, k), fx.c(0)), k, fx.c(1));
+    });
+    return mapOf(m, [], expr, 'Scale');
   });
   const inv = fast ? fast.inv : noGrad(() => scale.reciprocal());
-  const c = fx.mul(fx.sub(X, S), INV);
+  const c = CENTRED;
   // Σ(x - s)/k and Σ((x - s)/k)², each one pass
   const sum1 = fast ? fast.sum1 : x.fused([shift, inv], { expr: c, dims: ds, kind: 'sum', name: 'CentredSum' });
-  const sum2 = fast ? fast.sum2 : x.fused([shift, inv], { expr: fx.mul(c, c), dims: ds, kind: 'sum', name: 'CentredSquareSum' });
+  const sum2 = fast ? fast.sum2 : x.fused([shift, inv], { expr: CENTRED_SQUARED, dims: ds, kind: 'sum', name: 'CentredSquareSum' });
   // the small per-group chains are fused too (one kernel each, constants in the text, no uploads)
-  const cm = fx.div(X, fx.c(count));
-  // E[c²] - E[c]², clamped at 0, keeping NaN (a NaN input must give a NaN variance, as in PyTorch)
-  const d = fx.sub(fx.div(S, fx.c(count)), fx.mul(cm, cm));
+  const { cm, variance } = remember(`moments|${numKey(count)}`, () => {
+    const cm = fx.div(X, fx.c(count));
+    // E[c²] - E[c]², clamped at 0, keeping NaN (a NaN input must give a NaN variance, as in PyTorch)
+    const d = fx.sub(fx.div(S, fx.c(count)), fx.mul(cm, cm));
+    return { cm, variance: fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0)) };
+  });
 
   // NOTE: the mean and variance kernels run on first read: the `normalize` primitive takes the sums
   let mean: Tensor | null = null;
@@ -143,15 +156,15 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
       return centredMean;
     },
     get mean(): Tensor {
-      mean ??= mapOf(this.centredMean, [scale, shift], fx.add(fx.mul(X, S), INV), 'MeanOfInput');
+      mean ??= mapOf(this.centredMean, [scale, shift], MEAN_OF_INPUT, 'MeanOfInput');
       return mean;
     },
     get var(): Tensor {
-      v ??= mapOf(sum1, [sum2], fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0)), 'Variance');
+      v ??= mapOf(sum1, [sum2], variance, 'Variance');
       return v;
     },
     get epsScaled(): Tensor {
-      epsScaled ??= noGrad(() => mapOf(inv, [], fx.mul(fx.mul(X, X), fx.c(eps)), 'EpsScaled'));
+      epsScaled ??= noGrad(() => mapOf(inv, [], remember(`epsScaled|${numKey(eps)}`, () => fx.mul(fx.mul(X, X), fx.c(eps))), 'EpsScaled'));
       return epsScaled;
     },
     eps,
@@ -288,13 +301,14 @@ export function updateRunning(running: Tensor, stat: Tensor, factor: number | Te
  * expression over `inputs` (read as in(1), in(2), ...; all of one shape with
  * running's elements), in place and unrecorded.
  */
-function updateRunningWith(running: Tensor, stat: Expr, inputs: readonly Tensor[], factor: number | Tensor): void {
+function updateRunningWith(running: Tensor, key: string, stat: () => Expr, inputs: readonly Tensor[], factor: number | Tensor): void {
   noGrad(() => {
     // computed in the inputs' shape (a view of running), so strided inputs such as the shift need no copy
     const r = running.reshape((inputs[0] as Tensor).shape);
     const R = fx.in(0);
     const F = fx.in(inputs.length + 1);
-    const expr = typeof factor === 'number' ? fx.add(fx.mul(R, fx.c(1 - factor)), fx.mul(stat, fx.c(factor))) : fx.add(fx.mul(R, fx.add(fx.neg(F), fx.c(1))), fx.mul(stat, F));
+    const expr = remember(`running|${key}|${typeof factor === 'number' ? numKey(factor) : 'tensor'}`, () =>
+      typeof factor === 'number' ? fx.add(fx.mul(R, fx.c(1 - factor)), fx.mul(stat(), fx.c(factor))) : fx.add(fx.mul(R, fx.add(fx.neg(F), fx.c(1))), fx.mul(stat(), F)));
     const next = mapOf(r, [...inputs.map((t) => t.detach()), ...(typeof factor === 'number' ? [] : [factor.reshape([])])], expr, 'RunningUpdate');
     running.assign(next.reshape(running.shape));
   });
@@ -308,13 +322,16 @@ function updateRunningWith(running: Tensor, stat: Expr, inputs: readonly Tensor[
 function updateRunningStats(m: Moments, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number | Tensor): void {
   const n = m.count;
   const [S1, S2, K] = [fx.in(1), fx.in(2), fx.in(3)];
-  const cm = fx.div(S1, fx.c(n));
-  if (runningMean) updateRunningWith(runningMean, fx.add(fx.mul(cm, fx.in(2)), fx.in(3)), [m.sum1, m.scale, m.shift], momentum);
+  const cm = (): Expr => fx.div(S1, fx.c(n));
+  if (runningMean) updateRunningWith(runningMean, `mean|${numKey(n)}`, () => fx.add(fx.mul(cm(), fx.in(2)), fx.in(3)), [m.sum1, m.scale, m.shift], momentum);
   if (!runningVar) return;
   // n > 1: training refuses one value per channel before (verifyBatchSize)
-  const d = fx.sub(fx.div(S2, fx.c(n)), fx.mul(cm, cm));
-  const v = fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0));
-  updateRunningWith(runningVar, fx.mul(fx.mul(v, fx.mul(K, K)), fx.c(n / (n - 1))), [m.sum1, m.sum2, m.scale], momentum);
+  updateRunningWith(runningVar, `var|${numKey(n)}`, () => {
+    const c = cm();
+    const d = fx.sub(fx.div(S2, fx.c(n)), fx.mul(c, c));
+    const v = fx.where(fx.f('eq', fx.f('lt', d, fx.c(0)), fx.c(0)), d, fx.c(0));
+    return fx.mul(fx.mul(v, fx.mul(K, K)), fx.c(n / (n - 1)));
+  }, [m.sum1, m.sum2, m.scale], momentum);
 }
 
 /** PyTorch 1.13's kernel names in its "not implemented for" message, by functional name. */
