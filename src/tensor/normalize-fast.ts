@@ -97,6 +97,22 @@ export interface FusedOutputSpec {
   readonly bias: Tensor | null;
   /** The primitive's `safe` (a zero denominator gives 0). */
   readonly safe: boolean;
+  /**
+   * Batch norm's running buffers (one value per group each, either may be
+   * null) and a number momentum: their new values are then computed in the
+   * same kernel (`runningNext`), as the RunningUpdate kernels would.
+   */
+  readonly running?: { readonly mean: Tensor | null; readonly var: Tensor | null; readonly momentum: number };
+}
+
+/** What `fastMoments` gives: the moments' tensors and, where asked and possible, the running buffers' next values. */
+export interface FastMoments {
+  readonly scale: Tensor;
+  readonly inv: Tensor;
+  readonly sum1: Tensor;
+  readonly sum2: Tensor;
+  /** The running mean's and variance's next values (null: that buffer not given), in their shapes; absent where not computed. */
+  readonly running?: readonly [Tensor | null, Tensor | null];
 }
 
 /** An output computed by the moments pass, waiting for the `normalize` primitive's forward (`fastOutput`) to check and take it. */
@@ -126,7 +142,7 @@ export const fusedOutputStats = { runs: 0, misses: 0 };
  * (`GroupPasses.momentsOutput`), which `fastOutput` takes once it has
  * checked the pass's coefficients against the per-group kernels'.
  */
-export function fastMoments(x: Tensor, dims: readonly number[], eps: number, out?: FusedOutputSpec): { scale: Tensor; inv: Tensor; sum1: Tensor; sum2: Tensor } | null {
+export function fastMoments(x: Tensor, dims: readonly number[], eps: number, out?: FusedOutputSpec): FastMoments | null {
   const dev = fastDevice(x);
   if (!dev || (isGradEnabled() && x.requiresGrad) || dual([x])) return null;
   const L = layouts(x, null, dims);
@@ -135,12 +151,16 @@ export function fastMoments(x: Tensor, dims: readonly number[], eps: number, out
   const G = L.groups;
   const shape = groupShape(x.shape, dims);
   const fused = out ? fusedForward(dev, L, shape, eps, out) : null;
+  // the running buffers' next values in the same kernel (batch norm, a number momentum)
+  const run = fused && out?.running ? runningInputs(dev, out.running, G) : null;
   let lanes: Float32Array | null = null;
   const buffers = fused
-    ? dev.runHost('MomentsOutput', [G, G, G, G, x.numel()], 'float32', (outs) => {
+    ? dev.runHost('MomentsOutput', [G, G, G, G, x.numel(), ...(run ? [G, G] : [])], 'float32', (outs) => {
         const r = dev.groupPasses.momentsOutput?.(xi, L, fused, out?.safe ?? false, outs[4] as Float32Array);
         lanes = r?.lanes ?? null;
-        return !!r && finishMoments(r.raw, G, eps, outs as Float32Array[]);
+        if (!r || !finishMoments(r.raw, G, eps, outs as Float32Array[])) return false;
+        if (run) runningNext(run, L.outer * L.inner, xi, L, outs as Float32Array[]);
+        return true;
       }, true)
     : dev.runHost('Moments', [G, G, G, G], 'float32', (outs) => {
         const raw = dev.groupPasses.moments(xi, L);
@@ -153,7 +173,61 @@ export function fastMoments(x: Tensor, dims: readonly number[], eps: number, out
     const y = x.ownerOf(buffers[4] as DeviceBuffer, x.shape);
     pendingOutputs.set(sum1.storage.buffer, { x: x.storage.buffer, layout: L, y, lanes });
   }
-  return { scale, inv, sum1, sum2 };
+  if (!run) return { scale, inv, sum1, sum2 };
+  // a buffer not given had its values written as NaN (a kernel writes every element): freed here
+  const next = [run.mean, run.var].map((t, i) => {
+    const r = x.ownerOf(buffers[5 + i] as DeviceBuffer, t ? t.shape : [G]);
+    if (t) return r;
+    r.dispose();
+    return null;
+  });
+  return { scale, inv, sum1, sum2, running: next as [Tensor | null, Tensor | null] };
+}
+
+/** The running buffers' current values (one per group, NaN for a buffer not given), or null where they cannot be read here. */
+interface RunningInputs {
+  readonly mean: Tensor | null;
+  readonly var: Tensor | null;
+  readonly r: [Float64Array, Float64Array];
+  readonly momentum: number;
+}
+
+/** Each given running buffer's values as doubles, where it is a float32 vector of this device with one value per group; else null. */
+function runningInputs(dev: CpuDevice, spec: NonNullable<FusedOutputSpec['running']>, G: number): RunningInputs | null {
+  const r: [Float64Array, Float64Array] = [new Float64Array(G), new Float64Array(G)];
+  for (const [i, t] of [spec.mean, spec.var].entries()) {
+    if (!t) continue;
+    if (t.dtype !== 'float32' || t.device !== dev.name || t.ndim !== 1 || t.numel() !== G) return null;
+    const data = dev.hostData(t.storage.buffer);
+    const st = t.strides[0] ?? 1;
+    for (let gi = 0; gi < G; gi++) (r[i] as Float64Array)[gi] = data[t.offset + gi * st] as number;
+  }
+  return { mean: spec.mean, var: spec.var, r, momentum: spec.momentum };
+}
+
+/**
+ * The running buffers' next values into outs[5] (mean) and outs[6]
+ * (variance), from the moments' float32 values in outs[0..3] (scale, inv,
+ * S₁, S₂), each group's shift (x's first value) and n values per group:
+ * the RunningUpdate kernels' formulas (nn/norm/functional.ts
+ * `updateRunningStats`) in their order, in double, rounded once:
+ * R·(1 - f) + ((S₁/n)·k + s)·f and R·(1 - f) + ((v·(k·k))·(n/(n - 1)))·f
+ * with v = S₂/n - (S₁/n)², 0 where negative (NaN kept).
+ */
+function runningNext(run: RunningInputs, n: number, xi: GroupInput, L: GroupLayout, outs: readonly Float32Array[]): void {
+  const [scales, , sums1, sums2, , nextMean, nextVar] = outs as Float32Array[];
+  const f = run.momentum;
+  // the kernels' literals: 1 - f, f and n/(n - 1) computed in JavaScript, written as numbers (backend/kernel.ts `float`)
+  const [keep, bessel] = [1 - f, n / (n - 1)];
+  for (let gi = 0; gi < L.groups; gi++) {
+    const [k, s1, s2] = [scales?.[gi] as number, sums1?.[gi] as number, sums2?.[gi] as number];
+    const s = xi.data[xi.offset + gi * L.inner] as number;
+    const cm = s1 / n;
+    const d = s2 / n - cm * cm;
+    const v = d < 0 ? 0 : d;
+    if (nextMean) nextMean[gi] = run.mean ? (run.r[0][gi] as number) * keep + (cm * k + s) * f : NaN;
+    if (nextVar) nextVar[gi] = run.var ? (run.r[1][gi] as number) * keep + v * (k * k) * bessel * f : NaN;
+  }
 }
 
 /**

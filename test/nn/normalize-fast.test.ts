@@ -833,6 +833,48 @@ describe('the normalize primitive\'s float32 fast passes on the cpu device', fun
       }
     });
 
+    it('the running buffers\' next values in the fused forward\'s kernel: the RunningUpdate kernels\' values bit for bit', async function () {
+      if (!wasmPasses.momentsOutput) skipBecause(this, 'no WebAssembly SIMD here: the JavaScript passes have no fused forward pass');
+      const bits = (a: Float32Array): number[] => Array.from(new Int32Array(a.buffer, a.byteOffset, a.length));
+      const shape = [5, 4, 6, 7];
+      // which buffers, momentum (null: the module's cumulative average, a tensor factor: the IR kernels), a constant channel's spread
+      const cases: [string, boolean, boolean, number | null][] = [
+        ['both buffers, momentum 0.1', true, true, 0.1],
+        ['the mean only, momentum 0.3', true, false, 0.3],
+        ['the variance only, momentum 1', false, true, 1],
+        ['momentum null (a tensor factor: the RunningUpdate kernels)', true, true, null],
+      ];
+      for (const [name, withMean, withVar, momentum] of cases) {
+        const run = async (fused: boolean): Promise<{ out: number[][]; names: string[] }> => {
+          const was = cpu.normFusedForward;
+          try {
+            cpu.normFusedForward = fused;
+            const data = wave(size(shape), 3, 2, 40);
+            for (let i = 0; i < data.length; i++) if (Math.floor(i / 42) % 4 === 2) data[i] = -1.25;
+            const x = gg.tensor(data, { shape, dtype: 'float32' });
+            const rm = withMean ? gg.tensor(wave(4, 9)) : null;
+            const rv = withVar ? gg.tensor(wave(4, 10).map((v) => v + 3)) : null;
+            let names: string[] = [];
+            if (momentum === null) {
+              const bn = new gg.nn.BatchNorm2d(4, { momentum: null });
+              for (let i = 0; i < 2; i++) names = await kernels(() => bn.forward(x));
+              return { out: [bn.running_mean, bn.running_var].map((t) => bits(t?.dataSync() as Float32Array)), names };
+            }
+            for (let i = 0; i < 2; i++) names = await kernels(() => gg.nn.functional.batchNorm(x, rm, rv, null, null, true, momentum, 1e-5));
+            return { out: [rm, rv].filter((t): t is T => t !== null).map((t) => bits(t.dataSync() as Float32Array)), names };
+          } finally {
+            cpu.normFusedForward = was;
+          }
+        };
+        const on = await run(true);
+        const off = await run(false);
+        expect(on.out, name).to.deep.equal(off.out);
+        expect(on.names, name).to.include('MomentsOutput');
+        expect(off.names.filter((k) => k === 'RunningUpdate'), name).to.have.length(Number(withMean) + Number(withVar));
+        expect(on.names.filter((k) => k === 'RunningUpdate'), name).to.have.length(momentum === null ? 2 : 0);
+      }
+    });
+
     it('the fused forward steps aside for a forward-mode tangent, float64 and GPUGRAD_FAST_NORM_FUSED_FORWARD=0 (normFusedForward)', async () => {
       const shape = [4, 3, 5];
       const x = gg.tensor(wave(size(shape), 3), { shape, dtype: 'float32' });

@@ -63,6 +63,12 @@ export interface Moments {
   eps: number;
   /** Number of values per statistic. */
   count: number;
+  /**
+   * @internal The running buffers' next values where the cpu device's fused
+   * pass computed them (`MomentsOptions.output` with `running`), for
+   * `updateRunningStats` to assign; absent otherwise.
+   */
+  runningNext?: readonly [Tensor | null, Tensor | null];
 }
 
 /** Options of `moments`. */
@@ -142,6 +148,7 @@ export function moments(x: Tensor, dims: readonly number[], opts: MomentsOptions
   let v: Tensor | null = null;
   let epsScaled: Tensor | null = null;
   return {
+    ...(fast?.running ? { runningNext: fast.running } : {}),
     shift,
     scale,
     inv,
@@ -320,6 +327,15 @@ function updateRunningWith(running: Tensor, key: string, stat: () => Expr, input
  * `mean` and `realVar`, without their intermediate tensors).
  */
 function updateRunningStats(m: Moments, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number | Tensor): void {
+  // computed by the fused moments pass with the same formulas (tensor/normalize-fast.ts `runningNext`)
+  const done = m.runningNext;
+  if (done) {
+    noGrad(() => {
+      if (runningMean && done[0]) runningMean.assign(done[0]);
+      if (runningVar && done[1]) runningVar.assign(done[1]);
+    });
+    return;
+  }
   const n = m.count;
   const [S1, S2, K] = [fx.in(1), fx.in(2), fx.in(3)];
   const cm = (): Expr => fx.div(S1, fx.c(n));
@@ -411,7 +427,8 @@ export function batchNorm(
       // the moments of a detached x: the `normalize` primitive differentiates through them
       const cw = weight ? weight.reshape(cs) : null;
       const cb = bias ? bias.reshape(cs) : null;
-      const m = noGrad(() => moments(input.detach(), dims, { eps, output: { input, weight: cw, bias: cb, safe: true } }));
+      const running = typeof momentum === 'number' && (runningMean || runningVar) ? { mean: runningMean, var: runningVar, momentum } : undefined;
+      const m = noGrad(() => moments(input.detach(), dims, { eps, output: { input, weight: cw, bias: cb, safe: true, ...(running ? { running } : {}) } }));
       // each buffer given is updated, as PyTorch (one may be missing)
       // NOTE: statistics for the buffers are computed unrecorded (nothing would free their nodes)
       updateRunningStats(m, runningMean, runningVar, momentum);
