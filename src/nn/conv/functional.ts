@@ -19,7 +19,7 @@ import { arange, tensor } from '../../tensor/creation.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { getDevice } from '../../backend/registry.js';
 import { fmt } from '../../tensor/shape.js';
-import { isFloatingDtype } from '../../backend/types.js';
+import { isFloatingDtype, type DType } from '../../backend/types.js';
 import { platform } from '../../backend/platform/platform.js';
 
 /** One number for every spatial dim, or one per dim. */
@@ -477,12 +477,25 @@ function maxPoolGeom(r: Rank, op: string, input: Tensor, kernelSize: IntOrList, 
   return { x, batched, kernel, stride, padding, dilation, inSize, outSize };
 }
 
+/**
+ * What max pooling's padding reads: -∞ for floats, the lowest value for
+ * integers (-2^31 for int32, -2^63 for int64, both exact in float32 and
+ * float64), as PyTorch's kernels start an integer max from
+ * `numeric_limits::min()`: an int32 host array would turn -∞ into 0 (a
+ * padded 0 then beat a window of negatives), and an int64 window with no
+ * input element would hold -∞ (docs/notes/special-values.md, "Integer max
+ * pooling").
+ */
+function maxPoolFill(dtype: DType): number {
+  return dtype === 'int32' ? -(2 ** 31) : dtype === 'int64' ? -(2 ** 63) : -Infinity;
+}
+
 /** The batched max over the windows of `g` (N, C, *outSize). */
 function maxPoolValues(g: MaxPoolGeom): Tensor {
   const { x, kernel, stride, padding, dilation, inSize, outSize } = g;
-  // padding reads -∞, which never wins; max's backward splits ties evenly and gives a NaN maximum's gradient to the NaN
-  const [cols, dims] = poolWindows(x, kernel, stride, padding, dilation, outSize, -Infinity);
-  // but a padded -∞ ties with a window of -∞: the mask of the real cells keeps it out of the
+  // padding reads -∞ (integers: their lowest value), which never wins; max's backward splits ties evenly and gives a NaN maximum's gradient to the NaN
+  const [cols, dims] = poolWindows(x, kernel, stride, padding, dilation, outSize, maxPoolFill(x.dtype));
+  // but a padded -∞ ties with a window of -∞ (integers: of their lowest value): the mask of the real cells keeps it out of the
   // split (docs/notes/special-values.md, "Max pooling with padding over a window of -inf")
   const real = poolValid(inSize, outSize, kernel, stride, padding, dilation);
   return real ? apply('amax', [cols, tensor(real, { shape: [1, 1, ...kernel, ...outSize], dtype: x.dtype, device: x.device })], { dims, keepdim: false }) : cols.max(dims);
@@ -568,7 +581,7 @@ function maxPoolIndices(g: MaxPoolGeom, y: Tensor): Tensor {
   }
   const dev = x.device;
   const dt = getDevice(dev).dtypes.includes('float64') ? 'float64' : 'float32';
-  const cols = windows(x, kernel, stride, padding, dilation, outSize, -Infinity).reshape(n, c, kk, l);
+  const cols = windows(x, kernel, stride, padding, dilation, outSize, maxPoolFill(x.dtype)).reshape(n, c, kk, l);
   const yk = y.reshape(n, c, 1, l);
   const taps = arange(kk, { dtype: dt, device: dev }).reshape(kk, 1);
   const real = tensor(counts, { shape: [kk, l], dtype: dt, device: dev });
