@@ -20,7 +20,7 @@
  * consumers are all done become ready). `Tensor.backward()` calls `backward`
  * here; this file knows Tensor only as a type, so tensor.ts can import it.
  */
-import { AccumulateGrad, OpNode, WriteNode, type GradHook, type Node } from './graph.js';
+import { AccumulateGrad, ChainNode, OpNode, WriteNode, type GradHook, type Node } from './graph.js';
 import { withGradMode } from './grad-mode.js';
 import { fmt, sameShape, type Shape } from '../tensor/shape.js';
 import { keep, tidy } from '../tensor/storage.js';
@@ -240,7 +240,7 @@ function callNode(node: Node, grads: (Tensor | null)[], createGraph: boolean, ac
   // NOTE: a table rule's temporaries are the engine's own: they are freed as soon as the rule
   // returns, and its results once deposited (README "Memory"). A custom Function's backward and
   // module hooks are user code that may keep what it made, so those are left to the collector.
-  const owned = (node instanceof OpNode || node instanceof WriteNode) && node.postHooks.length === 0;
+  const owned = (node instanceof OpNode || node instanceof WriteNode || node instanceof ChainNode) && node.postHooks.length === 0;
   const fixed = owned ? tidy(step) : step();
   node.next.forEach((e, i) => {
     const g = fixed[i];

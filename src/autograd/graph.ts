@@ -18,7 +18,7 @@ import type { DType } from '../backend/types.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { BackwardCtx, OpAttrs, OpName, OpSpec } from '../tensor/ops.js';
 import { numel } from '../tensor/shape.js';
-import { trackNode } from '../tensor/storage.js';
+import { trackNode, untrackNodes } from '../tensor/storage.js';
 import { isAnomalyEnabled, isGradEnabled } from './grad-mode.js';
 
 /** Where a gradient goes: input slot `index` of `node`. */
@@ -361,6 +361,76 @@ export class OpNode<N extends OpName> extends Node {
  */
 export function relabel(node: Node, name: string): void {
   (node as { name: string }).name = name;
+}
+
+/**
+ * @internal Recorded nodes in a line shown as the one node PyTorch's single
+ * op records: crossEntropy's and nllLoss's pick, weighting, sum and mean
+ * division read as `NllLossBackward0` whose input edge is the log-softmax
+ * (docs/notes/architecture.md, "Fused kernels"). `chain` runs top first;
+ * each link's gradient for input `slot` feeds the next link, the last
+ * link's goes along this node's one edge. The links' rules run unchanged,
+ * in the same order (the same numbers); anomaly mode checks only what this
+ * node returns, as PyTorch checks its single node.
+ */
+export class ChainNode extends Node {
+  private chain: readonly { readonly node: Node; readonly slot: number }[] | null;
+  constructor(name: string, chain: readonly { readonly node: Node; readonly slot: number }[], edge: Edge, meta: InputMeta) {
+    super(name, [edge], [meta], 1);
+    this.chain = chain;
+    // the links are this node's: a tidy scope would free them as unreachable from the result
+    untrackNodes(new Set(chain.map((l) => l.node)));
+  }
+
+  apply(grads: (Tensor | null)[]): (Tensor | null)[] {
+    if (!this.chain) throw new Error(FREED_MESSAGE);
+    let g = grads[0] ?? null;
+    for (const { node, slot } of this.chain) {
+      if (!g) return [null];
+      g = node.apply([g])[slot] ?? null;
+    }
+    return [g];
+  }
+
+  release(): void {
+    this.released = true;
+    for (const { node } of this.chain ?? []) node.release();
+    this.chain = null;
+  }
+
+  /** @internal the top link's saved tensors (null once released). */
+  override savedEntries(): SavedEntry[] | null {
+    if (!this.chain) return null;
+    return this.chain[0]?.node.savedEntries() ?? [];
+  }
+}
+
+/**
+ * @internal Replace `out`'s node by one `ChainNode` named `name` over the
+ * nodes from it down to the edge that reaches `stop`, when they form a line
+ * (each with one output and one input that needs a gradient, at most 8);
+ * otherwise (a class weight that needs a gradient, no graph) nothing
+ * changes. Called right after `out` is made, before anyone has seen it.
+ */
+export function collapseInto(out: Tensor, stop: Node | null | undefined, name: string): void {
+  const top = out.gradFn;
+  if (!top || !stop || out.outputIndex !== 0) return;
+  let node: Node = top;
+  const chain: { node: Node; slot: number }[] = [];
+  for (let depth = 0; depth < 8; depth++) {
+    if (node.numOutputs !== 1 || node.preHooks.size || node.postHooks.length || node.retained.size) return;
+    const live: { e: Edge; i: number }[] = node.next.flatMap((e, i) => (e ? [{ e, i }] : []));
+    const only = live[0];
+    if (live.length !== 1 || !only) return;
+    chain.push({ node, slot: only.i });
+    const meta = node.inputs[only.i];
+    if (only.e.node === stop) {
+      if (meta) out.setGradFn(new ChainNode(name, chain, only.e, meta), 0);
+      return;
+    }
+    if (only.e.index !== 0) return;
+    node = only.e.node;
+  }
 }
 
 /** PyTorch's node names where they differ from `<Op>Backward0` (checked with torch 1.13). */

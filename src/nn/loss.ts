@@ -14,7 +14,7 @@ import { getDevice } from '../backend/registry.js';
 import { fx } from '../tensor/fuse.js';
 import type { Expr } from '../backend/fusion.js';
 import { logSoftmaxTerms } from '../tensor/composites.js';
-import { OpNode, type BackwardShortcut, type Node } from '../autograd/graph.js';
+import { collapseInto, OpNode, relabel, type BackwardShortcut, type Node } from '../autograd/graph.js';
 import { platform } from '../backend/platform/platform.js';
 import { Module } from './module.js';
 
@@ -180,7 +180,8 @@ function targetMask(ignoreIndex: number): Expr {
  * where(mask, logp, 0) as one fused reduction, -(that·w) as one fused pass;
  * the values and the recorded gradients are the composed chain's, in its
  * order (float64: the same numbers); the nodes are NllPickBackward0 and
- * NllLossBackward0 (PyTorch's name for the per-element loss).
+ * NllLossBackward0, which the callers show as PyTorch's single
+ * NllLossBackward0 over the log-probabilities (`collapseInto`).
  */
 function pickTargets(logp: Tensor, target: Tensor, weight: Tensor | null, ignoreIndex: number): { nll: Tensor; w: Tensor; valid: () => Tensor } {
   const c = logp.shape[1] ?? 0;
@@ -223,9 +224,14 @@ const CE = (() => {
  * crossEntropy with class indices, no class weight, no label smoothing and
  * reduction 'sum' or 'mean', in fewer kernels (docs/notes/architecture.md,
  * "Fused kernels"): the per-element loss is read from the logits in one
- * fused reduction (node NllLossBackward0 over x, the target mask, m and
- * l = log Σ e^(x - m)), so log-softmax's output is never written; 'mean'
- * divides by the mask's sum (the count of targets not ignored). The values
+ * fused reduction (over x, the target mask, m and l = log Σ e^(x - m)),
+ * so log-softmax's output is never written; 'mean' divides by the mask's
+ * sum (the count of targets not ignored). The graph reads as PyTorch's:
+ * the sum and the division are one node NllLossBackward0 (autograd/graph.ts
+ * `ChainNode`, as PyTorch's nll_loss divides inside its node) over the
+ * per-row node, named LogSoftmaxBackward0 because its backward is
+ * log-softmax's (a NaN logit is blamed on it in anomaly mode, as PyTorch
+ * blames LogSoftmaxBackward0), over x. The values
  * are the composed chain's: the target's (x - m) - l is the one nonzero term
  * of its row (a sum of zeros and one value is that value), negated, and
  * rounded once as the composed log-softmax's store rounds it; the ignored
@@ -237,6 +243,7 @@ function fusedCrossEntropy(x: Tensor, target: Tensor, ignoreIndex: number, reduc
   const t = target.detach().to(x.dtype);
   const classes = alongClassDim(arange(c, { dtype: x.dtype, device: x.device }), x.ndim);
   const onehot = t.unsqueeze(1).fused([classes], { expr: targetMask(ignoreIndex), dims: [], kind: 'sum', name: 'TargetMask' });
+  let rows: Node | null = null;
   const total = logSoftmaxTerms(x, 1, (m, s, l) => {
     const nll = x.fused([onehot, m, l], { expr: CE.nll, dims: [1], kind: 'sum', name: 'NllLoss' });
     const node = nll.gradFn;
@@ -245,9 +252,23 @@ function fusedCrossEntropy(x: Tensor, target: Tensor, ignoreIndex: number, reduc
     if (node instanceof OpNode && node.op === 'fused' && lNode && sNode && node.next.length === 4 && node.next[3]?.node === lNode) {
       node.shortcut = new NllShortcut(s.alias(), [lNode, sNode]);
     }
+    // its backward is log-softmax's (where(mask, -g, 0) then the softmax terms): named so, a NaN
+    // from a NaN logit is blamed on it as PyTorch blames LogSoftmaxBackward0
+    if (node) relabel(node, 'LogSoftmaxBackward0');
+    rows = node;
     return nll.sum();
   });
-  return reduction === 'sum' ? total : total.div(onehot.sum());
+  const out = reduction === 'sum' ? total : total.div(onehot.sum());
+  collapseInto(out, rows, nllNodeName(x.ndim));
+  return out;
+}
+
+/**
+ * PyTorch 1.13's node of nll_loss: NllLoss2DBackward0 for spatial input
+ * (N, C, d1, ...), which it views as (N, C, H, W), NllLossBackward0 for (N, C).
+ */
+function nllNodeName(ndim: number): string {
+  return ndim > 2 ? 'NllLoss2DBackward0' : 'NllLossBackward0';
 }
 
 /**
@@ -307,9 +328,10 @@ export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): T
     checkIndexTarget(input, target, ignoreIndex);
     checkClassWeight(weight, input.shape[1] ?? 0, input.ndim > 2);
     const { nll, w } = pickTargets(input, target, weight, ignoreIndex);
-    if (reduction === 'none') return nll;
-    if (reduction === 'sum') return nll.sum();
-    return nll.sum().div(w.sum());
+    const out = reduction === 'none' ? nll : reduction === 'sum' ? nll.sum() : nll.sum().div(w.sum());
+    // the pick, weighting, sum and division read as PyTorch's one node over the input
+    collapseInto(out, input.edge()?.node, nllNodeName(input.ndim));
+    return out;
   });
 }
 
@@ -361,6 +383,8 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
     if (reduction === 'none') main = nll;
     else if (reduction === 'sum') main = nll.sum();
     else main = nll.sum().div(w.sum());
+    // the pick, weighting, sum and division read as PyTorch's one node over the log-softmax
+    collapseInto(main, logp.edge()?.node, nllNodeName(input.ndim));
     if (ls === 0) return main;
 
     // where, not mul(valid): with every target ignored, 'mean' divides by 0 and its infinite

@@ -175,6 +175,15 @@ export function trackNode(n: ScopedNode): void {
   scopes[scopes.length - 1]?.nodes.push(n);
 }
 
+/**
+ * @internal Take recorded nodes out of every open `tidy` scope: another node
+ * owns them now (autograd/graph.ts `ChainNode`) and frees them with itself,
+ * so a scope must not free them as unreachable.
+ */
+export function untrackNodes(ns: ReadonlySet<ScopedNode>): void {
+  for (const scope of scopes) scope.nodes = scope.nodes.filter((n) => !ns.has(n));
+}
+
 /** Remove a handle from every open scope (it outlives them). @example gg.tidy(() => { state = gg.keep(x.mean()); return loss(x); }); // state survives the scope */
 export function keep<T extends Disposable>(t: T): T {
   let held = false;

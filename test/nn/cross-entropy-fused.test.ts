@@ -125,7 +125,7 @@ describe('crossEntropy, fused path: kernels, node and the cases it leaves (cpu)'
   const target = gg.tensor([0, 3, 1, 1, 2, 0, 3, 2, 1, 0], { dtype: 'int64' });
   const kernels = async (fn: () => void): Promise<string[]> => (await gg.profile(fn)).kernels.map((k) => k.kernel);
 
-  it('takes fewer kernels forward and backward, and records NllLossBackward0 over x', async () => {
+  it('takes fewer kernels forward and backward, and records NllLossBackward0 over LogSoftmaxBackward0 over x', async () => {
     const step = (): void => {
       x.grad = null;
       F.crossEntropy(x, target).backward();
@@ -136,10 +136,13 @@ describe('crossEntropy, fused path: kernels, node and the cases it leaves (cpu)'
     expect(on).to.include.members(['CrossEntropyBackwardSum', 'CrossEntropyBackward']);
     expect(on).to.not.include.members(['LogSoftmax', 'NllPick', 'NllPickBackward', 'NllLossBackward']);
     expect(off.length - on.length).to.equal(5);
+    // PyTorch's graph (test/nn/loss-nodes.test.ts): NllLossBackward0 (the sum inside it) over the
+    // per-row node, named LogSoftmaxBackward0 (its backward is log-softmax's), over x
     const y = F.crossEntropy(x, target, { reduction: 'sum' });
-    const nll = y.gradFn!.nextFunctions[0]![0]!;
-    expect(nll.name).to.equal('NllLossBackward0');
-    expect(nll.nextFunctions[0]![0]!.name).to.equal('AccumulateGrad');
+    expect(y.gradFn!.name).to.equal('NllLossBackward0');
+    const rows = y.gradFn!.nextFunctions[0]![0]!;
+    expect(rows.name).to.equal('LogSoftmaxBackward0');
+    expect(rows.nextFunctions[0]![0]!.name).to.equal('AccumulateGrad');
   });
 
   it('GPUGRAD_FUSED_CE=0 turns it off in a fresh process (the flag is read after the platform is installed)', () => {
