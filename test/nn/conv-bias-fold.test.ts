@@ -10,6 +10,8 @@
  * a bias are conv.test.ts's goldens, which run this path on every device.
  */
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as gg from '../../src/index.js';
 import { rng } from '../helpers/random.js';
 import { getDevice } from '../../src/backend/registry.js';
@@ -104,6 +106,22 @@ describe('convolution bias folded into the product (cpu)', () => {
       }
     });
   }
+
+  it('GPUGRAD_CONV_ADDMM=0 keeps the add in a fresh process (the flag is read after the platform is installed)', () => {
+    const index = fileURLToPath(new URL('../../src/index.js', import.meta.url));
+    const script = `const gg = await import(${JSON.stringify(index)});
+      const conv = new gg.nn.Conv2d(1, 2, 3);
+      const y = conv.forward(gg.ones([1, 1, 4, 4], { requiresGrad: true }));
+      let f = y.gradFn; while (f && f.name.startsWith('View')) f = f.nextFunctions[0][0];
+      console.log(f.name);`;
+    const run = (flag: string): string => {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, GPUGRAD_CONV_ADDMM: flag } });
+      expect(r.status, r.stderr).to.equal(0);
+      return r.stdout.trim();
+    };
+    expect(run('0')).to.equal('AddBackward0');
+    expect(run('1')).to.equal('AddmmBackward0');
+  });
 
   it('the switch off (GPUGRAD_CONV_ADDMM=0) keeps the add; no bias, a plain product', () => {
     const x = gg.ones([1, 2, 5, 5], { requiresGrad: true });
