@@ -15,28 +15,16 @@ import { fx } from '../tensor/fuse.js';
 import type { Expr } from '../backend/fusion.js';
 import { logSoftmaxTerms } from '../tensor/composites.js';
 import { collapseInto, OpNode, relabel, type BackwardShortcut, type Node } from '../autograd/graph.js';
-import { platform } from '../backend/platform/platform.js';
+import { envSwitches } from '../backend/platform/platform.js';
 import { Module } from './module.js';
 
 /**
  * Switches of the losses' fast paths (docs/notes/architecture.md, "Fused
  * kernels"): `fusedCrossEntropy` is crossEntropy's target log-probability
  * read from the logits (`GPUGRAD_FUSED_CE=0` turns it off: the log-softmax
- * and the fused pick run as before). Why a getter: the environment is read
- * at the first use, because the entry point installs the platform that
- * reads it only after every module has loaded (read at load, the flag was
- * never seen).
+ * and the fused pick run as before). Read at the first use (`envSwitches`).
  */
-class LossSettings {
-  private fused: boolean | null = null;
-  get fusedCrossEntropy(): boolean {
-    return (this.fused ??= platform().env('GPUGRAD_FUSED_CE') !== '0');
-  }
-  set fusedCrossEntropy(on: boolean) {
-    this.fused = on;
-  }
-}
-export const lossSettings = new LossSettings();
+export const lossSettings = envSwitches({ fusedCrossEntropy: 'GPUGRAD_FUSED_CE' });
 
 /** How per-element losses are combined. */
 export type Reduction = 'mean' | 'sum' | 'none';

@@ -80,3 +80,27 @@ export function platform(): Platform {
 export function setPlatform(p: Platform): void {
   current = p;
 }
+
+/**
+ * @internal Switches of fast paths that live in modules (not in a device),
+ * each on unless its environment variable is `'0'`, as
+ * `{ key: boolean }` with a setter so tests can compare both paths
+ * (`onThenOff`). Each is read at its first use, not when the module loads:
+ * the entry point installs the platform that reads the environment only after
+ * every module has loaded, so a value read at load never saw the variable.
+ * @example const settings = envSwitches({ fusedCrossEntropy: 'GPUGRAD_FUSED_CE' }); if (settings.fusedCrossEntropy) ...
+ */
+export function envSwitches<K extends string>(variables: Record<K, string>): Record<K, boolean> {
+  const switches = {} as Record<K, boolean>;
+  for (const key of Object.keys(variables) as K[]) {
+    let value: boolean | null = null;
+    Object.defineProperty(switches, key, {
+      enumerable: true,
+      get: () => (value ??= platform().env(variables[key]) !== '0'),
+      set: (on: boolean) => {
+        value = on;
+      },
+    });
+  }
+  return switches;
+}

@@ -20,7 +20,7 @@ import { noGrad } from '../../autograd/grad-mode.js';
 import { getDevice } from '../../backend/registry.js';
 import { fmt } from '../../tensor/shape.js';
 import { isFloatingDtype, type DType } from '../../backend/types.js';
-import { platform } from '../../backend/platform/platform.js';
+import { envSwitches } from '../../backend/platform/platform.js';
 
 /** One number for every spatial dim, or one per dim. */
 export type IntOrList = number | readonly number[];
@@ -118,21 +118,9 @@ function addBias(out: Tensor, bias: Tensor | null | undefined, r: number): Tenso
  * @internal Whether a convolution's bias is folded into its product (the
  * `addmm` primitive over the batched product; default: true unless
  * `GPUGRAD_CONV_ADDMM=0`). Off, the product is followed by a broadcast add.
- * Writable: tests compare the two. Why a getter: the environment is read at
- * the first use, because the entry point installs the platform that reads
- * it only after every module has loaded (read at load, the flag was never
- * seen).
+ * Writable: tests compare the two. Read at the first use (`envSwitches`).
  */
-class ConvSettings {
-  private fold: boolean | null = null;
-  get foldBias(): boolean {
-    return (this.fold ??= platform().env('GPUGRAD_CONV_ADDMM') !== '0');
-  }
-  set foldBias(on: boolean) {
-    this.fold = on;
-  }
-}
-export const convSettings = new ConvSettings();
+export const convSettings = envSwitches({ foldBias: 'GPUGRAD_CONV_ADDMM' });
 
 /** A bias the product can take: weight, bias and input of one floating dtype on one device (else the add's promotion and errors). */
 function foldsBias(x: Tensor, weight: Tensor, bias: Tensor): boolean {
