@@ -220,16 +220,19 @@ export function maxBackwardPass(shape: readonly number[], dims: readonly number[
     const [sa, sr, sg, so, sv] = runs.steps as [number, number, number, number, number];
     const [pa, pr, pg, po, pv] = runs.starts as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
     for (let q = 0; q < pa.length; q++) {
-      maxBackwardRunValid(a.data, r.data, g.data, v.data, out, aOff, oOff, vOff, runs.n, pa[q] as number, sa, pr[q] as number, sr, pg[q] as number, sg, po[q] as number, so, pv[q] as number, sv);
+      maxBackwardRun(a.data, r.data, g.data, v.data, out, aOff, oOff, vOff, runs.n, pa[q] as number, sa, pr[q] as number, sr, pg[q] as number, sg, po[q] as number, so, pv[q] as number, sv);
     }
     return;
   }
   // four elements per window (2×2 pooling) unrolled: V8 keeps them in registers, where the loop over offsets reloads them
-  const run = aOff.length === 4 ? maxBackwardRun4 : maxBackwardRun;
+  const four = aOff.length === 4;
   const { n, steps, starts } = runsOf(shape, dims, [a, r, g, { strides: outSt, offset: 0 }]);
   const [sa, sr, sg, so] = steps as [number, number, number, number];
   const [pa, pr, pg, po] = starts as [Int32Array, Int32Array, Int32Array, Int32Array];
-  for (let q = 0; q < pa.length; q++) run(a.data, r.data, g.data, out, aOff, oOff, n, pa[q] as number, sa, pr[q] as number, sr, pg[q] as number, sg, po[q] as number, so);
+  for (let q = 0; q < pa.length; q++) {
+    if (four) maxBackwardRun4(a.data, r.data, g.data, out, aOff, oOff, n, pa[q] as number, sa, pr[q] as number, sr, pg[q] as number, sg, po[q] as number, so);
+    else maxBackwardRun(a.data, r.data, g.data, null, out, aOff, oOff, aOff, n, pa[q] as number, sa, pr[q] as number, sr, pg[q] as number, sg, po[q] as number, so, 0, 0);
+  }
 }
 
 /**
@@ -338,35 +341,14 @@ function maxRun4(A: Float32Array, out: Float32Array, aOff: Int32Array, n: number
   }
 }
 
-/** `maxBackwardPass` along one run of `n` windows (the innermost kept dim). */
+/**
+ * `maxBackwardPass` along one run of `n` windows (the innermost kept dim).
+ * With the valid mask `V` (max pooling's padding is 0) each tie indicator is
+ * multiplied by it, the IR's order; without one (`null`) by 1, which changes
+ * no value, so the unmasked pass shares this loop.
+ */
 function maxBackwardRun(
-  A: Float32Array, R: Float32Array, G: Float32Array, out: Float32Array, aOff: Int32Array, oOff: Int32Array,
-  n: number, pa: number, sa: number, pr: number, sr: number, pg: number, sg: number, po: number, so: number,
-): void {
-  const K = aOff.length;
-  for (let i = 0; i < n; i++) {
-    const rv = R[pr] as number;
-    const rnan = rv !== rv ? 1 : 0;
-    let count = 0;
-    for (let j = 0; j < K; j++) {
-      const v = A[pa + (aOff[j] as number)] as number;
-      count += (v === rv ? 1 : 0) + (v !== v ? 1 : 0) * rnan;
-    }
-    const gv = G[pg] as number;
-    for (let j = 0; j < K; j++) {
-      const v = A[pa + (aOff[j] as number)] as number;
-      out[po + (oOff[j] as number)] = ((v === rv ? 1 : 0) + (v !== v ? 1 : 0) * rnan) / count * gv;
-    }
-    pa += sa;
-    pr += sr;
-    pg += sg;
-    po += so;
-  }
-}
-
-/** `maxBackwardRun` with the valid mask `V` (max pooling's padding is 0): mask · valid, the IR's order. */
-function maxBackwardRunValid(
-  A: Float32Array, R: Float32Array, G: Float32Array, V: Float32Array, out: Float32Array, aOff: Int32Array, oOff: Int32Array, vOff: Int32Array,
+  A: Float32Array, R: Float32Array, G: Float32Array, V: Float32Array | null, out: Float32Array, aOff: Int32Array, oOff: Int32Array, vOff: Int32Array,
   n: number, pa: number, sa: number, pr: number, sr: number, pg: number, sg: number, po: number, so: number, pv: number, sv: number,
 ): void {
   const K = aOff.length;
@@ -376,12 +358,12 @@ function maxBackwardRunValid(
     let count = 0;
     for (let j = 0; j < K; j++) {
       const v = A[pa + (aOff[j] as number)] as number;
-      count += ((v === rv ? 1 : 0) + (v !== v ? 1 : 0) * rnan) * (V[pv + (vOff[j] as number)] as number);
+      count += ((v === rv ? 1 : 0) + (v !== v ? 1 : 0) * rnan) * (V ? (V[pv + (vOff[j] as number)] as number) : 1);
     }
     const gv = G[pg] as number;
     for (let j = 0; j < K; j++) {
       const v = A[pa + (aOff[j] as number)] as number;
-      out[po + (oOff[j] as number)] = ((v === rv ? 1 : 0) + (v !== v ? 1 : 0) * rnan) * (V[pv + (vOff[j] as number)] as number) / count * gv;
+      out[po + (oOff[j] as number)] = ((v === rv ? 1 : 0) + (v !== v ? 1 : 0) * rnan) * (V ? (V[pv + (vOff[j] as number)] as number) : 1) / count * gv;
     }
     pa += sa;
     pr += sr;
