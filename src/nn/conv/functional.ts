@@ -548,7 +548,6 @@ function maxPoolIndices(g: MaxPoolGeom, y: Tensor): Tensor {
   // per tap t and window w (row-major): its flat input index, or -1 for padding; a window with
   // no input element gets PyTorch's start index at every tap (its -∞ ties with them all)
   const src = new Float64Array(kk * l);
-  const counts = new Float64Array(kk * l);
   const inStrides = inSize.map((_, d) => prod(inSize.slice(d + 1)));
   for (let w = 0; w < l; w++) {
     const o = outSize.map((_, d) => Math.floor(w / prod(outSize.slice(d + 1))) % (outSize[d] ?? 1));
@@ -563,7 +562,6 @@ function maxPoolIndices(g: MaxPoolGeom, y: Tensor): Tensor {
         flat += at * (inStrides[d] ?? 1);
       }
       src[t * l + w] = inside ? flat : -1;
-      counts[t * l + w] = inside ? 1 : 0;
       any ||= inside;
     }
     if (any) continue;
@@ -574,19 +572,18 @@ function maxPoolIndices(g: MaxPoolGeom, y: Tensor): Tensor {
       while (s0 < 0) s0 += dilation[d] ?? 1;
       start += s0 * (inStrides[d] ?? 1);
     }
-    for (let t = 0; t < kk; t++) {
-      src[t * l + w] = start;
-      counts[t * l + w] = 1;
-    }
+    for (let t = 0; t < kk; t++) src[t * l + w] = start;
   }
   const dev = x.device;
   const dt = getDevice(dev).dtypes.includes('float64') ? 'float64' : 'float32';
   const cols = windows(x, kernel, stride, padding, dilation, outSize, maxPoolFill(x.dtype)).reshape(n, c, kk, l);
   const yk = y.reshape(n, c, 1, l);
   const taps = arange(kk, { dtype: dt, device: dev }).reshape(kk, 1);
-  const real = tensor(counts, { shape: [kk, l], dtype: dt, device: dev });
+  // the cells that hold an input element: the mask the values' backward uses (null: all of them)
+  const valid = poolValid(inSize, outSize, kernel, stride, padding, dilation);
+  const hit = cols.eq(yk).to(dt);
   // the first input element equal to the maximum (±0 compare equal: the first of a tie), and the last NaN
-  const first = taps.where(cols.eq(yk).to(dt).mul(real), kk).min(2);
+  const first = taps.where(valid ? hit.mul(tensor(valid, { shape: [kk, l], dtype: dt, device: dev })) : hit, kk).min(2);
   const lastNan = taps.where(cols.ne(cols), -1).max(2);
   const tap = lastNan.where(y.ne(y).reshape(n, c, l), first);
   const index = tensor(src, { shape: [kk, l], dtype: 'int64', device: dev }).to(dt);
