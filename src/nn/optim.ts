@@ -14,6 +14,7 @@ import { zerosLike } from '../tensor/creation.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { keep, tidy } from '../tensor/storage.js';
 import { fx } from '../tensor/fuse.js';
+import { broadcastShapes } from '../tensor/shape.js';
 
 /** SGD's last line, p + d·(-lr), over inputs (p, d, -lr). */
 const SGD_UPDATE = fx.add(fx.in(0), fx.mul(fx.in(1), fx.in(2)));
@@ -143,6 +144,31 @@ export abstract class Optimizer<O extends object> {
     const t = keep(noGrad(() => zerosLike(like)));
     s[key] = t;
     return t;
+  }
+
+  /**
+   * A failed step changes nothing (every call validates before it writes): before
+   * the first write, every tensor the update reads (each parameter with a
+   * gradient, its gradient and its state tensors) must be alive and
+   * broadcastable to the parameter, so the error the update would raise
+   * midway (a disposed gradient, a loaded buffer of the wrong shape) is
+   * raised first. PyTorch's own step can stop halfway (its single-tensor
+   * loop has updated the parameters before the bad one); here no parameter
+   * or buffer moves.
+   */
+  protected checkStep(): void {
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        const grad = p.grad;
+        if (!grad) continue;
+        p.checkAlive();
+        const reads = [grad, ...Object.values(this.state.get(p) ?? {}).filter((v): v is Tensor => typeof v !== 'number')];
+        for (const t of reads) {
+          t.checkAlive();
+          broadcastShapes(t.shape, p.shape);
+        }
+      }
+    }
   }
 
   /**
@@ -317,6 +343,7 @@ export class SGD extends Optimizer<SGDOptions> {
 
   /** One SGD update of every parameter that has a gradient. @example loss.backward(); opt.step(); */
   step(): void {
+    this.checkStep();
     // -lr as one 0-d tensor per value, device and dtype, kept from step to step while the lr
     // stays: one upload when it changes, not one per step or per parameter (a device with a
     // queue, e.g. WebGPU, would otherwise write a buffer every step)
@@ -518,6 +545,7 @@ export class Adam extends Optimizer<AdamOptions> {
   }
   /** One Adam update of every parameter that has a gradient. @example loss.backward(); opt.step(); */
   step(): void {
+    this.checkStep();
     this.forEachParam((p, grad, g) => {
       const s = this.stateOf(p);
       adamUpdate(s, p, grad, g, false, (k) => this.buffer(s, k, p));
@@ -540,6 +568,7 @@ export class AdamW extends Optimizer<AdamOptions> {
   }
   /** One AdamW update (decay, then Adam) of every parameter that has a gradient. @example loss.backward(); opt.step(); */
   step(): void {
+    this.checkStep();
     this.forEachParam((p, grad, g) => {
       const s = this.stateOf(p);
       adamUpdate(s, p, grad, g, true, (k) => this.buffer(s, k, p));

@@ -208,3 +208,50 @@ forEachDevice((device) => {
     });
   });
 });
+
+describe('a step that fails changes nothing (found by the probe: a foreach step left a momentum buffer behind)', () => {
+  const f64 = (v: number[]): gg.Tensor => gg.tensor(v, { dtype: 'float64' });
+  /** Two parameters with gradients; the second's gradient is disposed or its state loaded wrong by `spoil`. */
+  function failAfter(make: (ps: gg.Tensor[]) => gg.optim.Optimizer<never>, spoil: (o: gg.optim.Optimizer<never>, b: gg.Tensor) => void) {
+    const a = gg.nn.parameter(f64([1, 2]));
+    const b = gg.nn.parameter(f64([3, 4]));
+    a.grad = f64([0.5, 0.5]);
+    b.grad = f64([1, -1]);
+    const o = make([a, b]);
+    spoil(o, b);
+    const before = JSON.stringify(o.stateDict().state, (_k, v: unknown) => (v instanceof gg.Tensor ? v.arraySync() : v));
+    expect(() => o.step()).to.throw();
+    return { a, b, o, before };
+  }
+  const state = (o: gg.optim.Optimizer<never>): string => JSON.stringify(o.stateDict().state, (_k, v: unknown) => (v instanceof gg.Tensor ? v.arraySync() : v));
+  for (const foreach of [true, false]) {
+    it(`SGD (momentum, foreach ${foreach}): a disposed gradient leaves parameters and buffers as they were, and the next step is a first step`, () => {
+      const make = (ps: gg.Tensor[]) => new gg.optim.SGD(ps, { lr: 0.1, momentum: 0.9, foreach }) as unknown as gg.optim.Optimizer<never>;
+      const { a, b, o, before } = failAfter(make, (_o, p) => p.grad!.dispose());
+      expect(a.arraySync()).to.deep.equal([1, 2]);
+      expect(b.arraySync()).to.deep.equal([3, 4]);
+      expect(state(o)).to.equal(before);
+      b.grad = f64([1, -1]);
+      o.step();
+      // a first step: p - lr·g (torch.optim.SGD gives [0.95, 1.95] and [2.9, 4.1])
+      expect(a.arraySync()).to.deep.equal([0.95, 1.95]);
+      expect(b.arraySync()).to.deep.equal([2.9, 4.1]);
+    });
+    for (const Opt of ['Adam', 'AdamW'] as const) {
+      it(`${Opt} (foreach ${foreach}): a loaded exp_avg of the wrong shape is refused before any parameter or step count moves`, () => {
+        const make = (ps: gg.Tensor[]) => new gg.optim[Opt](ps, { lr: 0.1, foreach }) as unknown as gg.optim.Optimizer<never>;
+        const { a, b, o, before } = failAfter(make, (opt, p) => {
+          opt.step();
+          p.grad = f64([1, -1]);
+          const sd = opt.stateDict();
+          (sd.state[1] as Record<string, unknown>)['exp_avg'] = gg.zeros([3], { dtype: 'float64' });
+          opt.loadStateDict(sd);
+        });
+        const aNow = a.arraySync();
+        expect(state(o)).to.equal(before);
+        expect(a.arraySync()).to.deep.equal(aNow);
+        expect(b.arraySync()).to.not.deep.equal([3, 4]); // the first (good) step moved it
+      });
+    }
+  }
+});
